@@ -1,0 +1,1389 @@
+/*
+ * conf.c - parse and validate weir.conf (INI, via inih).
+ *
+ * inih splits "key = value" and strips comments; this file does the rest.
+ * inih does not report line numbers, so the reader we give it counts lines,
+ * handles section headers itself (so an empty "[pool x]" still exists and a
+ * duplicate section is caught at its own line), and flags lines inih would
+ * silently drop or split (no '=', longer than inih's line limit).  Every
+ * error is collected as "file:line: message"; the caller prints all of them.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "rc.h"
+#include "util.h"
+#include "conf.h"
+
+/* inih's compiled-in line limit (INI_MAX_LINE), including the NUL. */
+#define CONF_INI_MAX_LINE	200
+
+struct conf_parse {
+	struct conf		*c;
+	struct conf_errors	*errs;
+	unsigned		 flags;
+	const char		*text;		/* the whole file */
+	size_t			 len;
+	size_t			 pos;		/* reader position */
+	int			 line;		/* line the reader returned last */
+	int			 section_line;
+	enum conf_section	 sect;
+	void			*obj;		/* current section's struct, NULL after a bad header */
+	int			*keyline;	/* first line of each key in this section */
+	bool			 server_seen;
+	bool			 continuation;	/* the line read is an indented continuation */
+};
+
+static const char *const access_log_names[] = { "w3c", "combined", "off", NULL };
+static const char *const symlinks_names[] = { "within-root", "follow", "refuse", NULL };
+static const char *const kind_names[] = { "http", "fastcgi", "native", NULL };
+static const char *const start_mode_names[] = { "on-demand", "always", NULL };
+static const char *const rf_action_names[] = { "disable", "backoff", "rollback", NULL };
+
+static int	custom_listen(struct conf_parse *, void *, const char *, char *);
+static int	custom_threads(struct conf_parse *, void *, const char *, char *);
+static int	custom_app(struct conf_parse *, void *, const char *, char *);
+static int	custom_script(struct conf_parse *, void *, const char *, char *);
+static int	custom_env(struct conf_parse *, void *, const char *, char *);
+static int	custom_rapid_fail(struct conf_parse *, void *, const char *, char *);
+static int	custom_schedule(struct conf_parse *, void *, const char *, char *);
+static int	custom_limit_core(struct conf_parse *, void *, const char *, char *);
+static int	custom_hosts(struct conf_parse *, void *, const char *, char *);
+
+#define SRV(f)	offsetof(struct conf_server, f)
+#define SITE(f)	offsetof(struct conf_site, f)
+#define POOL(f)	offsetof(struct conf_pool, f)
+#define KB	1024ULL
+#define MB	(1024ULL * KB)
+#define GB	(1024ULL * MB)
+#define SEC	1000ULL
+#define MIN	(60 * SEC)
+#define HOUR	(60 * MIN)
+#define DAY	(24 * HOUR)
+
+/*
+ * The table.  Order within a section is the order of docs/config.md.
+ * Defaults are text, parsed exactly like a value from the file.
+ */
+const struct conf_key conf_keys[] = {
+	/* [server] */
+	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI, NULL, custom_listen,
+	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port); repeatable" },
+	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", 0, NULL, custom_threads,
+	  "front-end event loops: auto (one per core) or 1..256" },
+	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, 0, NULL, NULL,
+	  "front end's identity when started as root (default: weir if it exists, else nobody)" },
+	{ CS_SERVER, "group", CT_STRING, SRV(group), 0, 0, NULL, 0, NULL, NULL,
+	  "front end's group when started as root (default: the user's primary group)" },
+	{ CS_SERVER, "state_dir", CT_PATH, SRV(state_dir), 0, 0, "run", 0, NULL, NULL,
+	  "sockets, pid file and admin socket" },
+	{ CS_SERVER, "log_dir", CT_PATH, SRV(log_dir), 0, 0, "log", 0, NULL, NULL,
+	  "events.jsonl, access.log, httperr.log, pools/NAME.log" },
+	{ CS_SERVER, "access_log", CT_ENUM, SRV(access_log), 0, 0, "w3c", 0, access_log_names, NULL,
+	  "access log format: w3c (IIS default), combined, off" },
+	{ CS_SERVER, "syslog", CT_BOOL, SRV(syslog), 0, 0, "yes", 0, NULL, NULL,
+	  "also send events to syslog" },
+	{ CS_SERVER, "admin_group", CT_STRING, SRV(admin_group), 0, 0, NULL, 0, NULL, NULL,
+	  "group allowed to use the admin socket besides root" },
+	{ CS_SERVER, "max_request_line", CT_SIZE, SRV(max_request_line), 64, 1 * MB, "8k", 0, NULL, NULL,
+	  "longest request line (414 beyond)" },
+	{ CS_SERVER, "max_header_size", CT_SIZE, SRV(max_header_size), 256, 1 * MB, "32k", 0, NULL, NULL,
+	  "largest request header section (431 beyond)" },
+	{ CS_SERVER, "max_headers", CT_UINT, SRV(max_headers), 1, 128, "100", 0, NULL, NULL,
+	  "most header fields in a request (431 beyond)" },
+	{ CS_SERVER, "max_body", CT_SIZE, SRV(max_body), 0, UINT64_MAX / 2, "30M", 0, NULL, NULL,
+	  "largest request body (413 beyond); 0 = no limit" },
+	{ CS_SERVER, "header_timeout", CT_DURATION, SRV(header_timeout), 1 * SEC, DAY, "30s", 0, NULL, NULL,
+	  "time to receive a whole header section once it has begun (408)" },
+	{ CS_SERVER, "body_timeout", CT_DURATION, SRV(body_timeout), 1 * SEC, DAY, "60s", 0, NULL, NULL,
+	  "longest pause while receiving a request body (408)" },
+	{ CS_SERVER, "send_timeout", CT_DURATION, SRV(send_timeout), 1 * SEC, DAY, "60s", 0, NULL, NULL,
+	  "longest pause of a client that does not read its response (connection closed)" },
+	{ CS_SERVER, "keepalive_timeout", CT_DURATION, SRV(keepalive_timeout), 0, DAY, "120s", 0, NULL, NULL,
+	  "idle time allowed between requests on a connection; 0 = no keep-alive" },
+	{ CS_SERVER, "keepalive_requests", CT_UINT, SRV(keepalive_requests), 0, UINT_MAX, "0", 0, NULL, NULL,
+	  "requests per connection before it is closed; 0 = unlimited" },
+	{ CS_SERVER, "shutdown_timeout", CT_DURATION, SRV(shutdown_timeout), 0, HOUR, "30s", 0, NULL, NULL,
+	  "on stop, how long in-flight requests may finish" },
+	{ CS_SERVER, "max_connections", CT_UINT, SRV(max_connections), 0, 10000000, "0", 0, NULL, NULL,
+	  "client connections per front end; 0 = as many as the fd limit allows" },
+	{ CS_SERVER, "open_file_cache", CT_UINT, SRV(open_file_cache), 0, 1000000, "1024", 0, NULL, NULL,
+	  "open files cached per front-end thread; 0 = off" },
+	{ CS_SERVER, "open_file_cache_valid", CT_DURATION, SRV(open_file_cache_valid), 0, HOUR, "1s", 0, NULL, NULL,
+	  "how long a cached file is used before it is checked again" },
+
+	/* [site NAME] */
+	{ CS_SITE, "listen", CT_CUSTOM, SITE(listen), 0, 0, NULL, CK_MULTI, NULL, custom_listen,
+	  "addresses of this site (default: the server's); repeatable" },
+	{ CS_SITE, "hosts", CT_CUSTOM, SITE(hosts), 0, 0, NULL, CK_MULTI, NULL, custom_hosts,
+	  "host names (exact or *.domain); a site without hosts is the default for its addresses" },
+	{ CS_SITE, "root", CT_PATH, SITE(root), 0, 0, NULL, 0, NULL, NULL,
+	  "directory of static files for paths not mapped to an app" },
+	{ CS_SITE, "index", CT_LIST, SITE(index), 0, 0, "index.html", 0, NULL, NULL,
+	  "directory index files, in order" },
+	{ CS_SITE, "app", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_app,
+	  "PREFIX POOL: requests under PREFIX go to POOL (longest prefix wins); repeatable" },
+	{ CS_SITE, "script", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_script,
+	  ".EXT POOL: files with that extension under root go to a FastCGI pool; repeatable" },
+	{ CS_SITE, "symlinks", CT_ENUM, SITE(symlinks), 0, 0, "within-root", 0, symlinks_names, NULL,
+	  "symbolic links under root: within-root, follow, refuse" },
+	{ CS_SITE, "listing", CT_BOOL, SITE(listing), 0, 0, "no", 0, NULL, NULL,
+	  "list directories that have no index file (otherwise 403)" },
+
+	/* [pool NAME] */
+	{ CS_POOL, "kind", CT_ENUM, POOL(kind), 0, 0, "http", 0, kind_names, NULL,
+	  "http, fastcgi or native" },
+	{ CS_POOL, "command", CT_STRING, POOL(command), 0, 0, NULL, 0, NULL, NULL,
+	  "program and arguments (shell-like quoting, no shell)" },
+	{ CS_POOL, "address", CT_STRING, POOL(address), 0, 0, NULL, 0, NULL, NULL,
+	  "instead of command: an upstream weir does not start (unix:PATH or HOST:PORT)" },
+	{ CS_POOL, "processes", CT_UINT, POOL(processes), 1, 256, "1", 0, NULL, NULL,
+	  "workers (web garden)" },
+	{ CS_POOL, "start_mode", CT_ENUM, POOL(start_mode), 0, 0, "on-demand", 0, start_mode_names, NULL,
+	  "on-demand or always" },
+	{ CS_POOL, "queue_length", CT_UINT, POOL(queue_length), 10, 65535, "1000", 0, NULL, NULL,
+	  "requests queued in the front end before 503 QueueFull" },
+	{ CS_POOL, "queue_timeout", CT_DURATION, POOL(queue_timeout), 1 * SEC, DAY, "120s", 0, NULL, NULL,
+	  "longest wait in the queue before 503 AppPoolTimer" },
+	{ CS_POOL, "max_conns", CT_UINT, POOL(max_conns), 1, 65535, "100", 0, NULL, NULL,
+	  "requests in flight to one worker at once; more wait in the queue" },
+	{ CS_POOL, "rapid_fail", CT_CUSTOM, 0, 0, 0, "5 in 5m", 0, NULL, custom_rapid_fail,
+	  "N in DURATION: failures that disable the pool; off" },
+	{ CS_POOL, "rapid_fail_action", CT_ENUM, POOL(rapid_fail_action), 0, 0, "disable", 0, rf_action_names, NULL,
+	  "disable, backoff or rollback" },
+	{ CS_POOL, "startup_time_limit", CT_DURATION, POOL(startup_time_limit), 1 * SEC, DAY, "90s", 0, NULL, NULL,
+	  "not ready by then: killed, counts as a failure" },
+	{ CS_POOL, "shutdown_time_limit", CT_DURATION, POOL(shutdown_time_limit), 1 * SEC, DAY, "90s", 0, NULL, NULL,
+	  "not exited by then after SIGTERM: SIGKILL, counts as a failure" },
+	{ CS_POOL, "ping_interval", CT_DURATION, POOL(ping_interval), 0, DAY, "30s", 0, NULL, NULL,
+	  "time between health pings; 0 = no pings" },
+	{ CS_POOL, "ping_response_time", CT_DURATION, POOL(ping_response_time), 1 * SEC, DAY, "90s", 0, NULL, NULL,
+	  "no answer to a ping by then: killed, counts as a failure" },
+	{ CS_POOL, "ping_path", CT_STRING, POOL(ping_path), 0, 0, NULL, 0, NULL, NULL,
+	  "path the health ping requests (kind = http); readiness waits for its first success" },
+	{ CS_POOL, "notify", CT_BOOL, POOL(notify), 0, 0, "no", 0, NULL, NULL,
+	  "worker signals readiness with READY=1 on NOTIFY_SOCKET (sd_notify)" },
+	{ CS_POOL, "idle_timeout", CT_DURATION, POOL(idle_timeout), 0, 30 * DAY, "20m", 0, NULL, NULL,
+	  "no requests for that long: workers stopped; 0 = never" },
+	{ CS_POOL, "recycle_time", CT_DURATION, POOL(recycle_time), 0, 365 * DAY, "29h", 0, NULL, NULL,
+	  "periodic overlapped recycle; 0 = off" },
+	{ CS_POOL, "recycle_requests", CT_UINT, POOL(recycle_requests), 0, UINT_MAX, "0", 0, NULL, NULL,
+	  "recycle a worker after N requests; 0 = off" },
+	{ CS_POOL, "recycle_schedule", CT_CUSTOM, 0, 0, 0, NULL, 0, NULL, custom_schedule,
+	  "times of day to recycle, e.g. 03:00, 15:00" },
+	{ CS_POOL, "recycle_memory", CT_SIZE, POOL(recycle_memory), 0, UINT64_MAX / 2, "0", 0, NULL, NULL,
+	  "recycle when a worker's resident private memory exceeds it; 0 = off" },
+	{ CS_POOL, "overlapped_recycle", CT_BOOL, POOL(overlapped_recycle), 0, 0, "yes", 0, NULL, NULL,
+	  "new worker ready before the old one stops taking requests" },
+	{ CS_POOL, "user", CT_STRING, POOL(user), 0, 0, NULL, 0, NULL, NULL,
+	  "workers' identity (needs root)" },
+	{ CS_POOL, "group", CT_STRING, POOL(group), 0, 0, NULL, 0, NULL, NULL,
+	  "workers' group (needs root; default: the user's primary group)" },
+	{ CS_POOL, "env", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_env,
+	  "KEY=VALUE in the workers' environment; repeatable" },
+	{ CS_POOL, "workdir", CT_PATH, POOL(workdir), 0, 0, NULL, 0, NULL, NULL,
+	  "workers' working directory" },
+	{ CS_POOL, "limit_nofile", CT_UINT, POOL(limit_nofile), 0, 1048576, "0", 0, NULL, NULL,
+	  "workers' open-file limit (RLIMIT_NOFILE); 0 = inherit" },
+	{ CS_POOL, "limit_core", CT_CUSTOM, 0, 0, 0, NULL, 0, NULL, custom_limit_core,
+	  "workers' core file size limit (RLIMIT_CORE): a size or unlimited; default inherit" },
+	{ CS_POOL, "limit_as", CT_SIZE, POOL(limit_as), 0, UINT64_MAX / 2, "0", 0, NULL, NULL,
+	  "workers' address-space limit (RLIMIT_AS); 0 = inherit" },
+	{ CS_POOL, "modules", CT_LIST, POOL(modules), 0, 0, NULL, 0, NULL, NULL,
+	  "kind = native: modules weir-host loads, in order" },
+	{ CS_POOL, "host_threads", CT_UINT, POOL(host_threads), 1, 1024, "4", 0, NULL, NULL,
+	  "kind = native: handler threads in each weir-host" },
+};
+const size_t conf_nkeys = nitems(conf_keys);
+
+const char *
+conf_section_name(enum conf_section s)
+{
+	switch (s) {
+	case CS_SERVER:	return "server";
+	case CS_SITE:	return "site";
+	case CS_POOL:	return "pool";
+	}
+	return "?";
+}
+
+/* --- errors ------------------------------------------------------------- */
+
+static void conf_error(struct conf_parse *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_error(struct conf_parse *p, int line, const char *fmt, ...)
+{
+	char msg[WEIR_ERRLEN], *full;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		n = asprintf(&full, "%s:%d: %s", p->c->path, line, msg);
+	else
+		n = asprintf(&full, "%s: %s", p->c->path, msg);
+	if (n < 0)
+		abort();
+	p->errs->msg = xreallocarray(p->errs->msg, p->errs->n + 1,
+	    sizeof(char *));
+	p->errs->msg[p->errs->n++] = full;
+}
+
+void
+conf_errors_clear(struct conf_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->msg[i]);
+	free(e->msg);
+	e->msg = NULL;
+	e->n = 0;
+}
+
+/* --- value parsers -------------------------------------------------------- */
+
+/* Parse an unsigned decimal that fills the whole string. */
+static int
+parse_u64(const char *s, uint64_t *v, const char **rest)
+{
+	uint64_t n = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	*v = n;
+	if (rest != NULL)
+		*rest = p;
+	else if (*p != '\0')
+		return -1;
+	return 0;
+}
+
+int
+conf_duration(const char *s, uint64_t *ms)
+{
+	static const struct { const char *u; uint64_t mult; } units[] = {
+		{ "ms", 1 }, { "s", SEC }, { "", SEC }, { "m", MIN },
+		{ "h", HOUR }, { "d", DAY },
+	};
+	const char *rest;
+	uint64_t n;
+
+	if (parse_u64(s, &n, &rest) == -1)
+		return -1;
+	for (size_t i = 0; i < nitems(units); i++) {
+		if (strcmp(rest, units[i].u) != 0)
+			continue;
+		if (n > UINT64_MAX / units[i].mult)
+			return -1;
+		*ms = n * units[i].mult;
+		return 0;
+	}
+	return -1;
+}
+
+int
+conf_size(const char *s, uint64_t *bytes)
+{
+	const char *rest;
+	uint64_t n, mult;
+
+	if (parse_u64(s, &n, &rest) == -1)
+		return -1;
+	switch (*rest) {
+	case '\0':		mult = 1; break;
+	case 'k': case 'K':	mult = KB; break;
+	case 'm': case 'M':	mult = MB; break;
+	case 'g': case 'G':	mult = GB; break;
+	default:		return -1;
+	}
+	if (*rest != '\0' && rest[1] != '\0' &&
+	    !((rest[1] == 'B' || rest[1] == 'b') && rest[2] == '\0'))
+		return -1;
+	if (n > UINT64_MAX / mult)
+		return -1;
+	*bytes = n * mult;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, bool *b)
+{
+	static const char *yes[] = { "yes", "on", "true", "1" };
+	static const char *no[] = { "no", "off", "false", "0" };
+
+	for (size_t i = 0; i < nitems(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*b = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*b = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Grow an arena-owned array by one element; returns the new element. */
+static void *
+arr_push(struct arena *a, void **arr, size_t *n, size_t elsize)
+{
+	char *nv = arena_alloc(a, (*n + 1) * elsize);
+
+	if (nv == NULL)
+		abort();
+	if (*n > 0)
+		memcpy(nv, *arr, *n * elsize);
+	memset(nv + *n * elsize, 0, elsize);
+	*arr = nv;
+	return nv + (*n)++ * elsize;
+}
+
+static void
+strlist_add(struct arena *a, struct strlist *l, const char *s, size_t n)
+{
+	char **slot = arr_push(a, (void **)&l->v, &l->n, sizeof(char *));
+
+	if ((*slot = arena_strndup(a, s, n)) == NULL)
+		abort();
+}
+
+/* Split a comma-separated list, trimming each element; empty elements are errors. */
+static int
+parse_list(struct conf_parse *p, struct strlist *l, const char *val, char *err)
+{
+	const char *s = val;
+
+	for (;;) {
+		const char *e = strchr(s, ',');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		while (n > 0 && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n == 0) {
+			snprintf(err, WEIR_ERRLEN, "empty element in list '%s'", val);
+			return -1;
+		}
+		strlist_add(&p->c->arena, l, s, n);
+		if (e == NULL)
+			return 0;
+		s = e + 1;
+	}
+}
+
+static char *
+resolve_path(struct conf_parse *p, const char *val)
+{
+	char *out;
+
+	if (val[0] == '/' || p->c->dir == NULL)
+		return arena_strdup(&p->c->arena, val);
+	if ((out = arena_alloc(&p->c->arena, strlen(p->c->dir) + strlen(val) + 2)) == NULL)
+		abort();
+	sprintf(out, "%s/%s", p->c->dir, val);
+	return out;
+}
+
+static bool
+valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CONF_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
+/* --- custom keys ------------------------------------------------------------ */
+
+static int
+custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_listens *ls = p->sect == CS_SERVER ?
+	    &((struct conf_server *)obj)->listen : &((struct conf_site *)obj)->listen;
+	struct conf_listen *l;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (sockaddr_parse(val, &ss, &len, err) == -1)
+		return -1;
+	if (ss.ss_family == AF_UNIX) {
+		snprintf(err, WEIR_ERRLEN, "'%s': listen takes an IP address and port", val);
+		return -1;
+	}
+	for (size_t i = 0; i < ls->n; i++) {
+		if (ls->v[i].sslen == len && memcmp(&ls->v[i].ss, &ss, len) == 0) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is already listed on line %d",
+			    val, ls->v[i].line);
+			return -1;
+		}
+	}
+	l = arr_push(&p->c->arena, (void **)&ls->v, &ls->n, sizeof(*l));
+	l->spec = arena_strdup(&p->c->arena, val);
+	l->ss = ss;
+	l->sslen = len;
+	l->line = p->line;
+	return 0;
+}
+
+static int
+custom_threads(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_server *s = obj;
+	uint64_t n;
+
+	(void)p;
+	if (strcmp(val, "auto") == 0) {
+		s->threads = 0;
+		return 0;
+	}
+	if (parse_u64(val, &n, NULL) == -1 || n < 1 || n > 256) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not auto or a number in 1..256", val);
+		return -1;
+	}
+	s->threads = (unsigned)n;
+	return 0;
+}
+
+static int
+custom_hosts(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_site *s = obj;
+	size_t first = s->hosts.n;
+
+	if (parse_list(p, &s->hosts, val, err) == -1)
+		return -1;
+	for (size_t i = first; i < s->hosts.n; i++) {
+		char *h = s->hosts.v[i];
+		const char *q = h;
+
+		if (q[0] == '*' && q[1] == '.' && q[2] != '\0')
+			q += 2;
+		for (; *q; q++) {
+			if (!isalnum((unsigned char)*q) && *q != '-' && *q != '.' &&
+			    *q != ':' && *q != '[' && *q != ']') {
+				snprintf(err, WEIR_ERRLEN, "'%s' is not a host name", h);
+				return -1;
+			}
+		}
+		for (char *c = h; *c; c++)
+			*c = ascii_lower(*c);
+	}
+	return 0;
+}
+
+/* app = PREFIX POOL */
+static int
+custom_app(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_site *s = obj;
+	struct conf_app *a;
+	char prefix[1024], pool[CONF_NAME_MAX + 2];
+	size_t n;
+	int used = 0;
+
+	if (sscanf(val, "%1023s %65s%n", prefix, pool, &used) != 2 ||
+	    val[used] != '\0') {
+		snprintf(err, WEIR_ERRLEN, "expected 'app = PREFIX POOL', got '%s'", val);
+		return -1;
+	}
+	if (prefix[0] != '/' || strstr(prefix, "//") || strstr(prefix, "/./") ||
+	    strstr(prefix, "/../") || strchr(prefix, '?') || strchr(prefix, '%') ||
+	    strchr(prefix, '#')) {
+		snprintf(err, WEIR_ERRLEN, "app prefix '%s' must be a plain absolute path", prefix);
+		return -1;
+	}
+	if (!valid_name(pool)) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not a valid pool name", pool);
+		return -1;
+	}
+	n = strlen(prefix);
+	while (n > 1 && prefix[n - 1] == '/')
+		prefix[--n] = '\0';
+	for (size_t i = 0; i < s->napps; i++) {
+		if (strcmp(s->apps[i].prefix, prefix) == 0) {
+			snprintf(err, WEIR_ERRLEN, "prefix '%s' is already mapped on line %d",
+			    prefix, s->apps[i].line);
+			return -1;
+		}
+	}
+	a = arr_push(&p->c->arena, (void **)&s->apps, &s->napps, sizeof(*a));
+	a->prefix = arena_strdup(&p->c->arena, prefix);
+	a->prefixlen = n;
+	a->pool = arena_strdup(&p->c->arena, pool);
+	a->pool_idx = -1;
+	a->line = p->line;
+	return 0;
+}
+
+/* script = .EXT POOL */
+static int
+custom_script(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_site *s = obj;
+	struct conf_script *sc;
+	char ext[64], pool[CONF_NAME_MAX + 2];
+	int used = 0;
+
+	if (sscanf(val, "%63s %65s%n", ext, pool, &used) != 2 || val[used] != '\0') {
+		snprintf(err, WEIR_ERRLEN, "expected 'script = .EXT POOL', got '%s'", val);
+		return -1;
+	}
+	if (ext[0] != '.' || ext[1] == '\0' || strchr(ext + 1, '.') || strchr(ext, '/')) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not an extension like .php", ext);
+		return -1;
+	}
+	if (!valid_name(pool)) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not a valid pool name", pool);
+		return -1;
+	}
+	for (size_t i = 0; i < s->nscripts; i++) {
+		if (strcasecmp(s->scripts[i].ext, ext) == 0) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is already mapped on line %d",
+			    ext, s->scripts[i].line);
+			return -1;
+		}
+	}
+	sc = arr_push(&p->c->arena, (void **)&s->scripts, &s->nscripts, sizeof(*sc));
+	sc->ext = arena_strdup(&p->c->arena, ext);
+	sc->extlen = strlen(ext);
+	sc->pool = arena_strdup(&p->c->arena, pool);
+	sc->pool_idx = -1;
+	sc->line = p->line;
+	return 0;
+}
+
+static int
+custom_env(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_pool *pl = obj;
+	const char *eq = strchr(val, '=');
+
+	if (eq == NULL || eq == val) {
+		snprintf(err, WEIR_ERRLEN, "expected 'env = KEY=VALUE', got '%s'", val);
+		return -1;
+	}
+	for (const char *q = val; q < eq; q++) {
+		if (!isalnum((unsigned char)*q) && *q != '_') {
+			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a valid environment variable name",
+			    (int)(eq - val), val);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < pl->env.n; i++) {
+		if (strncmp(pl->env.v[i], val, (size_t)(eq - val) + 1) == 0) {
+			snprintf(err, WEIR_ERRLEN, "'%.*s' is set twice", (int)(eq - val), val);
+			return -1;
+		}
+	}
+	strlist_add(&p->c->arena, &pl->env, val, strlen(val));
+	return 0;
+}
+
+/* rapid_fail = N in DURATION | off */
+static int
+custom_rapid_fail(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_pool *pl = obj;
+	char dur[64];
+	unsigned n;
+	int used = 0;
+
+	(void)p;
+	if (strcmp(val, "off") == 0) {
+		pl->rapid_fail_count = 0;
+		pl->rapid_fail_window = 0;
+		return 0;
+	}
+	if (sscanf(val, "%u in %63s%n", &n, dur, &used) != 2 ||
+	    val[used] != '\0' || !isdigit((unsigned char)val[0]) ||
+	    conf_duration(dur, &pl->rapid_fail_window) == -1 ||
+	    n < 1 || n > 1000 || pl->rapid_fail_window < SEC ||
+	    pl->rapid_fail_window > DAY) {
+		snprintf(err, WEIR_ERRLEN,
+		    "expected 'N in DURATION' (N 1..1000, 1s..1d) or off, got '%s'", val);
+		return -1;
+	}
+	pl->rapid_fail_count = n;
+	return 0;
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* recycle_schedule = HH:MM[, HH:MM ...] */
+static int
+custom_schedule(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_pool *pl = obj;
+	struct strlist l = { NULL, 0 };
+
+	if (parse_list(p, &l, val, err) == -1)
+		return -1;
+	pl->recycle_schedule = arena_alloc(&p->c->arena, l.n * sizeof(int));
+	if (pl->recycle_schedule == NULL)
+		abort();
+	for (size_t i = 0; i < l.n; i++) {
+		unsigned h, m;
+		int used = 0;
+
+		if (sscanf(l.v[i], "%2u:%2u%n", &h, &m, &used) != 2 ||
+		    l.v[i][used] != '\0' || strlen(l.v[i]) != 5 || h > 23 || m > 59) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is not a time of day HH:MM", l.v[i]);
+			return -1;
+		}
+		pl->recycle_schedule[i] = (int)(h * 60 + m);
+	}
+	pl->nrecycle_schedule = l.n;
+	qsort(pl->recycle_schedule, l.n, sizeof(int), cmp_int);
+	return 0;
+}
+
+static int
+custom_limit_core(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_pool *pl = obj;
+
+	(void)p;
+	if (strcmp(val, "unlimited") == 0) {
+		pl->limit_core = UINT64_MAX - 1;
+		return 0;
+	}
+	if (conf_size(val, &pl->limit_core) == -1 || pl->limit_core >= UINT64_MAX - 1) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not a size or unlimited", val);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- applying one key ------------------------------------------------------ */
+
+static int
+apply_key(struct conf_parse *p, const struct conf_key *k, void *obj,
+    const char *val, char *err)
+{
+	char *field = (char *)obj + k->off;
+	uint64_t v;
+
+	switch (k->type) {
+	case CT_UINT:
+		if (parse_u64(val, &v, NULL) == -1 || v < k->min || v > k->max) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is out of range %llu..%llu",
+			    val, (unsigned long long)k->min, (unsigned long long)k->max);
+			return -1;
+		}
+		*(unsigned *)(void *)field = (unsigned)v;
+		return 0;
+	case CT_DURATION:
+		if (conf_duration(val, &v) == -1) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is not a duration (e.g. 500ms, 30s, 5m, 2h, 1d)", val);
+			return -1;
+		}
+		if ((v != 0 || k->min != 0) && (v < k->min || v > k->max)) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is out of range %llums..%llums",
+			    val, (unsigned long long)k->min, (unsigned long long)k->max);
+			return -1;
+		}
+		*(uint64_t *)(void *)field = v;
+		return 0;
+	case CT_SIZE:
+		if (conf_size(val, &v) == -1) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is not a size (e.g. 512, 64k, 16M, 2G)", val);
+			return -1;
+		}
+		if (v < k->min || v > k->max) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is out of range %llu..%llu bytes",
+			    val, (unsigned long long)k->min, (unsigned long long)k->max);
+			return -1;
+		}
+		*(uint64_t *)(void *)field = v;
+		return 0;
+	case CT_BOOL:
+		if (parse_bool(val, (bool *)(void *)field) == -1) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is not yes or no", val);
+			return -1;
+		}
+		return 0;
+	case CT_STRING:
+		if (*val == '\0') {
+			snprintf(err, WEIR_ERRLEN, "empty value");
+			return -1;
+		}
+		*(char **)(void *)field = arena_strdup(&p->c->arena, val);
+		return 0;
+	case CT_PATH:
+		if (*val == '\0') {
+			snprintf(err, WEIR_ERRLEN, "empty path");
+			return -1;
+		}
+		*(char **)(void *)field = resolve_path(p, val);
+		return 0;
+	case CT_ENUM:
+		for (int i = 0; k->enums[i] != NULL; i++) {
+			if (strcmp(val, k->enums[i]) == 0) {
+				*(int *)(void *)field = i;
+				return 0;
+			}
+		}
+		{
+			char list[128] = "";
+
+			for (int i = 0; k->enums[i] != NULL; i++) {
+				if (i)
+					strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+				strncat(list, k->enums[i], sizeof(list) - strlen(list) - 1);
+			}
+			snprintf(err, WEIR_ERRLEN, "'%s' is not one of: %s", val, list);
+		}
+		return -1;
+	case CT_LIST:
+		return parse_list(p, (struct strlist *)(void *)field, val, err);
+	case CT_CUSTOM:
+		return k->custom(p, obj, val, err);
+	}
+	return -1;
+}
+
+static const struct conf_key *
+find_key(enum conf_section s, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < conf_nkeys; i++) {
+		if (conf_keys[i].section == s && strcmp(conf_keys[i].name, name) == 0) {
+			*idx = i;
+			return &conf_keys[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+apply_defaults(struct conf_parse *p, enum conf_section s, void *obj)
+{
+	char err[WEIR_ERRLEN];
+
+	for (size_t i = 0; i < conf_nkeys; i++) {
+		const struct conf_key *k = &conf_keys[i];
+
+		if (k->section != s || p->keyline[i] != 0)
+			continue;
+		if (k->def == NULL)
+			continue;
+		/* server listen default applies only if no site listens itself:
+		 * decided in validate(); see there. */
+		if (s == CS_SERVER && strcmp(k->name, "listen") == 0)
+			continue;
+		if (apply_key(p, k, obj, k->def, err) == -1)
+			abort();	/* a bad default is a bug in the table */
+	}
+}
+
+/* --- sections ------------------------------------------------------------- */
+
+static void
+end_section(struct conf_parse *p)
+{
+	if (p->obj != NULL)
+		apply_defaults(p, p->sect, p->obj);
+	p->obj = NULL;
+	memset(p->keyline, 0, conf_nkeys * sizeof(int));
+}
+
+/* Handle a "[...]" line; `s` points at '['. */
+static void
+begin_section(struct conf_parse *p, const char *s)
+{
+	char kind[16], name[CONF_NAME_MAX + 8];
+	const char *close = strchr(s, ']');
+	size_t n;
+	char buf[256];
+
+	end_section(p);
+	p->section_line = p->line;
+	if (close == NULL || (n = (size_t)(close - s - 1)) >= sizeof(buf)) {
+		conf_error(p, p->line, "bad section header");
+		return;
+	}
+	{
+		const char *t = close + 1;
+
+		while (*t == ' ' || *t == '\t')
+			t++;
+		if (*t != '\0' && *t != ';' && *t != '#' && *t != '\r' && *t != '\n') {
+			conf_error(p, p->line, "text after section header");
+			return;
+		}
+	}
+	memcpy(buf, s + 1, n);
+	buf[n] = '\0';
+	name[0] = '\0';
+	if (sscanf(buf, "%15s %71s", kind, name) < 1) {
+		conf_error(p, p->line, "empty section name");
+		return;
+	}
+	if (strcmp(kind, "server") == 0) {
+		if (name[0] != '\0') {
+			conf_error(p, p->line, "[server] takes no name");
+			return;
+		}
+		if (p->server_seen) {
+			conf_error(p, p->line, "[server] given twice (first on line %d)",
+			    p->c->server.line);
+			return;
+		}
+		p->server_seen = true;
+		p->c->server.line = p->line;
+		p->sect = CS_SERVER;
+		p->obj = &p->c->server;
+		return;
+	}
+	if (strcmp(kind, "site") != 0 && strcmp(kind, "pool") != 0) {
+		conf_error(p, p->line, "unknown section [%s] (expected [server], [site NAME] or [pool NAME])", buf);
+		return;
+	}
+	if (!valid_name(name)) {
+		conf_error(p, p->line, "[%s]: name must be 1..%d of A-Z a-z 0-9 _ - .",
+		    buf, CONF_NAME_MAX);
+		return;
+	}
+	{
+		/* nothing after the name */
+		char extra[8];
+
+		if (sscanf(buf, "%*s %*s %7s", extra) == 1) {
+			conf_error(p, p->line, "[%s]: expected [%s NAME]", buf, kind);
+			return;
+		}
+	}
+	if (kind[1] == 'i') {
+		struct conf_site *st;
+
+		for (size_t i = 0; i < p->c->nsites; i++) {
+			if (strcmp(p->c->sites[i].name, name) == 0) {
+				conf_error(p, p->line, "[site %s] given twice (first on line %d)",
+				    name, p->c->sites[i].line);
+				return;
+			}
+		}
+		st = arr_push(&p->c->arena, (void **)&p->c->sites, &p->c->nsites, sizeof(*st));
+		st->name = arena_strdup(&p->c->arena, name);
+		st->line = p->line;
+		p->sect = CS_SITE;
+		p->obj = st;
+	} else {
+		struct conf_pool *pl;
+
+		for (size_t i = 0; i < p->c->npools; i++) {
+			if (strcmp(p->c->pools[i].name, name) == 0) {
+				conf_error(p, p->line, "[pool %s] given twice (first on line %d)",
+				    name, p->c->pools[i].line);
+				return;
+			}
+		}
+		pl = arr_push(&p->c->arena, (void **)&p->c->pools, &p->c->npools, sizeof(*pl));
+		pl->name = arena_strdup(&p->c->arena, name);
+		pl->line = p->line;
+		pl->limit_core = UINT64_MAX;
+		p->sect = CS_POOL;
+		p->obj = pl;
+	}
+}
+
+/*
+ * The arrays of sites and pools move while they grow (arr_push), so p->obj
+ * must be re-derived: it always points at the last element of its kind.
+ */
+static void *
+current_obj(struct conf_parse *p)
+{
+	if (p->obj == NULL)
+		return NULL;
+	switch (p->sect) {
+	case CS_SERVER:
+		return &p->c->server;
+	case CS_SITE:
+		return &p->c->sites[p->c->nsites - 1];
+	case CS_POOL:
+		return &p->c->pools[p->c->npools - 1];
+	}
+	return NULL;
+}
+
+/*
+ * inih's reader: hand out one line at a time from the in-memory text, count
+ * lines, and catch what inih would not tell us about.
+ */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct conf_parse *p = stream;
+	const char *s, *e, *t;
+	size_t n;
+
+	if (p->pos >= p->len)
+		return NULL;
+	s = p->text + p->pos;
+	e = memchr(s, '\n', p->len - p->pos);
+	n = e ? (size_t)(e - s) : p->len - p->pos;
+	p->pos += n + (e ? 1 : 0);
+	p->line++;
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	if (memchr(s, '\0', n) != NULL) {
+		conf_error(p, p->line, "NUL byte in line");
+		n = 0;
+	}
+	if (n >= (size_t)num - 1) {
+		conf_error(p, p->line, "line longer than %d characters", num - 2);
+		n = 0;
+	}
+	memcpy(str, s, n);
+	str[n] = '\n';
+	str[n + 1] = '\0';
+
+	/* What kind of line is it? */
+	p->continuation = false;
+	t = str;
+	while (*t == ' ' || *t == '\t')
+		t++;
+	if (*t == '\n' || *t == ';' || *t == '#')
+		return str;
+	if (*t == '[') {
+		begin_section(p, t);
+		/* inih tracks the section too; give it the line unchanged */
+		return str;
+	}
+	if (t != str)
+		p->continuation = true;
+	if (strpbrk(t, "=:") == NULL && !p->continuation)
+		conf_error(p, p->line, "expected 'key = value'");
+	return str;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_parse *p = user;
+	const struct conf_key *k;
+	char err[WEIR_ERRLEN], *val;
+	size_t idx;
+	void *obj;
+
+	(void)section;
+	obj = current_obj(p);
+	if (obj == NULL) {
+		if (p->section_line == 0)
+			conf_error(p, p->line, "'%s' outside of any section", name);
+		return 1;	/* the section header was already reported */
+	}
+	val = xstrdup(value);
+	{
+		char *v = str_trim(val);
+
+		memmove(val, v, strlen(v) + 1);
+	}
+	/* Per-module settings in native pools: "module.key = value". */
+	if (p->sect == CS_POOL && strchr(name, '.') != NULL) {
+		struct conf_pool *pl = obj;
+		struct conf_kv *kv = arr_push(&p->c->arena, (void **)&pl->module_settings,
+		    &pl->nmodule_settings, sizeof(*kv));
+
+		kv->key = arena_strdup(&p->c->arena, name);
+		kv->value = arena_strdup(&p->c->arena, val);
+		kv->line = p->line;
+		free(val);
+		return 1;
+	}
+	if ((k = find_key(p->sect, name, &idx)) == NULL) {
+		conf_error(p, p->line, "unknown key '%s' in [%s]", name,
+		    conf_section_name(p->sect));
+		free(val);
+		return 1;
+	}
+	if (p->continuation && k->type != CT_LIST && !(k->flags & CK_MULTI)) {
+		conf_error(p, p->line, "%s: continuation lines are only allowed for lists", name);
+		free(val);
+		return 1;
+	}
+	if (p->keyline[idx] != 0 && !(k->flags & CK_MULTI) && k->type != CT_LIST &&
+	    !p->continuation) {
+		conf_error(p, p->line, "%s: given twice in this section (first on line %d)",
+		    name, p->keyline[idx]);
+		free(val);
+		return 1;
+	}
+	if (p->keyline[idx] == 0)
+		p->keyline[idx] = p->line;
+	if (apply_key(p, k, obj, val, err) == -1)
+		conf_error(p, p->line, "%s: %s", name, err);
+	free(val);
+	return 1;
+}
+
+/* --- cross-checks ------------------------------------------------------------ */
+
+static int
+pool_index(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->npools; i++)
+		if (strcmp(c->pools[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const struct conf_pool *
+conf_pool_find(const struct conf *c, const char *name)
+{
+	int i = pool_index(c, name);
+
+	return i < 0 ? NULL : &c->pools[i];
+}
+
+static bool
+listens_overlap(const struct conf_listens *a, const struct conf_listens *b)
+{
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t j = 0; j < b->n; j++)
+			if (a->v[i].sslen == b->v[j].sslen &&
+			    memcmp(&a->v[i].ss, &b->v[j].ss, a->v[i].sslen) == 0)
+				return true;
+	return false;
+}
+
+static void
+validate_pool(struct conf_parse *p, struct conf_pool *pl)
+{
+	char err[WEIR_ERRLEN];
+	char **argv;
+
+	if (pl->command != NULL && pl->address != NULL)
+		conf_error(p, pl->line, "[pool %s]: command and address exclude each other", pl->name);
+	if (pl->kind != POOL_KIND_NATIVE && pl->command == NULL && pl->address == NULL)
+		conf_error(p, pl->line, "[pool %s]: needs command (a program weir starts) or address (an upstream it does not)",
+		    pl->name);
+	if (pl->kind == POOL_KIND_NATIVE && pl->modules.n == 0)
+		conf_error(p, pl->line, "[pool %s]: kind = native needs modules", pl->name);
+	if (pl->kind != POOL_KIND_NATIVE && pl->modules.n > 0)
+		conf_error(p, pl->line, "[pool %s]: modules is only for kind = native", pl->name);
+	if (pl->command != NULL) {
+		if (conf_split_command(pl->command, &argv, err) == -1)
+			conf_error(p, pl->line, "[pool %s]: command: %s", pl->name, err);
+		else
+			conf_argv_free(argv);
+	}
+	if (pl->address != NULL &&
+	    sockaddr_parse(pl->address, &pl->address_ss, &pl->address_len, err) == -1)
+		conf_error(p, pl->line, "[pool %s]: address: %s", pl->name, err);
+	if (pl->ping_path != NULL && pl->ping_path[0] != '/')
+		conf_error(p, pl->line, "[pool %s]: ping_path must start with '/'", pl->name);
+	if (pl->group != NULL && pl->user == NULL)
+		conf_error(p, pl->line, "[pool %s]: group needs user", pl->name);
+	for (size_t i = 0; i < pl->nmodule_settings; i++) {
+		const struct conf_kv *kv = &pl->module_settings[i];
+		size_t ml = (size_t)(strchr(kv->key, '.') - kv->key);
+		bool found = false;
+
+		if (pl->kind != POOL_KIND_NATIVE) {
+			conf_error(p, kv->line, "unknown key '%s' in [pool] (module settings are for kind = native)",
+			    kv->key);
+			continue;
+		}
+		for (size_t j = 0; j < pl->modules.n; j++)
+			if (strlen(pl->modules.v[j]) == ml &&
+			    strncmp(pl->modules.v[j], kv->key, ml) == 0)
+				found = true;
+		if (!found)
+			conf_error(p, kv->line, "'%s': module '%.*s' is not in this pool's modules",
+			    kv->key, (int)ml, kv->key);
+	}
+}
+
+static void
+validate_site(struct conf_parse *p, struct conf_site *s)
+{
+	struct stat st;
+
+	if (s->root == NULL && s->napps == 0)
+		conf_error(p, s->line, "[site %s]: needs root or at least one app", s->name);
+	if (s->root != NULL && (p->flags & CONF_CHECK_FS)) {
+		if (stat(s->root, &st) == -1)
+			conf_error(p, s->line, "[site %s]: root %s: %s", s->name, s->root,
+			    strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			conf_error(p, s->line, "[site %s]: root %s is not a directory", s->name, s->root);
+	}
+	for (size_t i = 0; i < s->napps; i++) {
+		struct conf_app *a = &s->apps[i];
+
+		if ((a->pool_idx = pool_index(p->c, a->pool)) < 0)
+			conf_error(p, a->line, "app %s: no [pool %s]", a->prefix, a->pool);
+	}
+	for (size_t i = 0; i < s->nscripts; i++) {
+		struct conf_script *sc = &s->scripts[i];
+
+		if ((sc->pool_idx = pool_index(p->c, sc->pool)) < 0)
+			conf_error(p, sc->line, "script %s: no [pool %s]", sc->ext, sc->pool);
+		else if (p->c->pools[sc->pool_idx].kind != POOL_KIND_FASTCGI)
+			conf_error(p, sc->line, "script %s: pool %s is not kind = fastcgi",
+			    sc->ext, sc->pool);
+		if (s->root == NULL)
+			conf_error(p, sc->line, "script %s: the site needs a root", sc->ext);
+	}
+	for (size_t i = 0; i < s->index.n; i++)
+		if (strchr(s->index.v[i], '/') != NULL || strcmp(s->index.v[i], "..") == 0 ||
+		    strcmp(s->index.v[i], ".") == 0)
+			conf_error(p, s->line, "[site %s]: index '%s' must be a file name",
+			    s->name, s->index.v[i]);
+}
+
+static void
+validate(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	char err[WEIR_ERRLEN];
+
+	/* The server's listen default applies when it has none of its own. */
+	if (c->server.listen.n == 0) {
+		int saved = p->line;
+		enum conf_section ss = p->sect;
+
+		p->line = 0;
+		p->sect = CS_SERVER;
+		if (custom_listen(p, &c->server, "127.0.0.1:8080", err) == -1)
+			abort();
+		p->line = saved;
+		p->sect = ss;
+	}
+	for (size_t i = 0; i < c->npools; i++)
+		validate_pool(p, &c->pools[i]);
+	for (size_t i = 0; i < c->nsites; i++) {
+		struct conf_site *s = &c->sites[i];
+
+		if (s->listen.n == 0)
+			s->listen = c->server.listen;
+		validate_site(p, s);
+	}
+	/* Per address: at most one default site, and no host twice. */
+	for (size_t i = 0; i < c->nsites; i++) {
+		for (size_t j = i + 1; j < c->nsites; j++) {
+			const struct conf_site *a = &c->sites[i], *b = &c->sites[j];
+
+			if (!listens_overlap(&a->listen, &b->listen))
+				continue;
+			if (a->hosts.n == 0 && b->hosts.n == 0)
+				conf_error(p, b->line, "[site %s]: sites %s and %s are both the default for the same address (give one of them hosts)",
+				    b->name, a->name, b->name);
+			for (size_t x = 0; x < a->hosts.n; x++)
+				for (size_t y = 0; y < b->hosts.n; y++)
+					if (strcmp(a->hosts.v[x], b->hosts.v[y]) == 0)
+						conf_error(p, b->line, "[site %s]: host %s is also served by [site %s]",
+						    b->name, b->hosts.v[y], a->name);
+		}
+	}
+	if (c->nsites == 0)
+		conf_error(p, 0, "no [site] sections: nothing to serve");
+	if (c->server.max_request_line > c->server.max_header_size)
+		conf_error(p, c->server.line, "max_request_line is larger than max_header_size");
+}
+
+/* --- entry points ------------------------------------------------------------- */
+
+struct conf *
+conf_parse_text(const char *path, const char *text, size_t len, unsigned flags,
+    struct conf_errors *errs)
+{
+	struct conf_parse p;
+	struct conf *c = xcalloc(1, sizeof(*c));
+	const char *slash;
+	char cwd[PATH_MAX];
+
+	arena_init(&c->arena, 16384);
+	c->path = arena_strdup(&c->arena, path);
+	if ((slash = strrchr(path, '/')) != NULL)
+		c->dir = arena_strndup(&c->arena, path, slash == path ? 1 : (size_t)(slash - path));
+	else
+		c->dir = arena_strdup(&c->arena, ".");
+	/* Make the base directory absolute: workers and the front end may chdir. */
+	if (c->dir[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL) {
+		char *abs = arena_alloc(&c->arena, strlen(cwd) + strlen(c->dir) + 2);
+
+		if (abs == NULL)
+			abort();
+		if (strcmp(c->dir, ".") == 0)
+			strcpy(abs, cwd);
+		else
+			sprintf(abs, "%s/%s", cwd, c->dir);
+		c->dir = abs;
+	}
+
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.errs = errs;
+	p.flags = flags;
+	p.text = text;
+	p.len = len;
+	p.keyline = xcalloc(conf_nkeys, sizeof(int));
+	/* [server] may be absent: its defaults still apply. */
+	ini_parse_stream(reader, &p, handler, &p);
+	end_section(&p);
+	if (!p.server_seen) {
+		p.sect = CS_SERVER;
+		p.obj = &c->server;
+		end_section(&p);
+	}
+	validate(&p);
+	free(p.keyline);
+	if (errs->n > 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct conf *
+conf_load(const char *path, unsigned flags, struct conf_errors *errs)
+{
+	char err[WEIR_ERRLEN], *text, *full;
+	struct conf *c;
+	size_t len;
+
+	if ((text = read_file(path, 4 * MB, &len, err)) == NULL) {
+		if (asprintf(&full, "%s", err) < 0)
+			abort();
+		errs->msg = xreallocarray(errs->msg, errs->n + 1, sizeof(char *));
+		errs->msg[errs->n++] = full;
+		return NULL;
+	}
+	c = conf_parse_text(path, text, len, flags, errs);
+	free(text);
+	return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	arena_free(&c->arena);
+	free(c);
+}
+
+/* --- command lines --------------------------------------------------------------- */
+
+/*
+ * Split a command line with shell-like quoting but no shell: words separated
+ * by blanks; '...' is literal; "..." allows \" \\ \$ \`; a backslash outside
+ * quotes escapes the next character.  No expansion of any kind: a '$' or '*'
+ * is just a character.  The argv and its strings are malloc'd; free with
+ * conf_argv_free().
+ */
+int
+conf_split_command(const char *cmd, char ***argvp, char *err)
+{
+	char **argv = NULL, *word;
+	size_t argc = 0, wn;
+	const char *s = cmd;
+
+	word = xmalloc(strlen(cmd) + 1);
+	for (;;) {
+		bool inword = false;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		wn = 0;
+		while (*s != '\0' && *s != ' ' && *s != '\t') {
+			inword = true;
+			if (*s == '\'') {
+				const char *e = strchr(s + 1, '\'');
+
+				if (e == NULL) {
+					snprintf(err, WEIR_ERRLEN, "unterminated ' quote");
+					goto fail;
+				}
+				memcpy(word + wn, s + 1, (size_t)(e - s - 1));
+				wn += (size_t)(e - s - 1);
+				s = e + 1;
+			} else if (*s == '"') {
+				s++;
+				while (*s != '"') {
+					if (*s == '\0') {
+						snprintf(err, WEIR_ERRLEN, "unterminated \" quote");
+						goto fail;
+					}
+					if (*s == '\\' && s[1] != '\0' && strchr("\"\\$`", s[1]))
+						s++;
+					word[wn++] = *s++;
+				}
+				s++;
+			} else if (*s == '\\') {
+				if (s[1] == '\0') {
+					snprintf(err, WEIR_ERRLEN, "trailing backslash");
+					goto fail;
+				}
+				word[wn++] = s[1];
+				s += 2;
+			} else {
+				word[wn++] = *s++;
+			}
+		}
+		if (inword) {
+			argv = xreallocarray(argv, argc + 2, sizeof(char *));
+			argv[argc++] = xstrndup(word, wn);
+			argv[argc] = NULL;
+		}
+	}
+	free(word);
+	if (argc == 0) {
+		snprintf(err, WEIR_ERRLEN, "empty command");
+		free(argv);
+		return -1;
+	}
+	*argvp = argv;
+	return 0;
+fail:
+	free(word);
+	if (argv != NULL) {
+		argv[argc] = NULL;
+		conf_argv_free(argv);
+	}
+	return -1;
+}
+
+void
+conf_argv_free(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (char **a = argv; *a != NULL; a++)
+		free(*a);
+	free(argv);
+}

@@ -1,0 +1,252 @@
+/*
+ * conf.h - weir's configuration: the parsed form of weir.conf.
+ *
+ * One table (conf.c: conf_keys[]) names every key with its type, bounds,
+ * default and meaning.  The same table parses, validates, applies defaults,
+ * backs `weir check`, and feeds the test that docs/config.md lists every key.
+ *
+ * A struct conf owns everything it points to (one arena); conf_free() drops
+ * it.  The master parses from the file; the front end re-parses the same text
+ * on reload (the master sends it), so both sides always agree.
+ */
+#ifndef WEIR_CONF_H
+#define WEIR_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "arena.h"
+
+#define CONF_NAME_MAX	64	/* pool and site names */
+
+enum conf_section {
+	CS_SERVER = 0,
+	CS_SITE,
+	CS_POOL
+};
+
+struct strlist {
+	char		**v;
+	size_t		  n;
+};
+
+struct conf_listen {
+	char			*spec;		/* as written, e.g. "127.0.0.1:8080" */
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 line;
+};
+
+struct conf_listens {
+	struct conf_listen	*v;
+	size_t			 n;
+};
+
+/* `app = PREFIX POOL`: requests under PREFIX go to the pool. */
+struct conf_app {
+	char		*prefix;	/* starts with '/', no trailing '/' unless "/" */
+	size_t		 prefixlen;
+	char		*pool;
+	int		 pool_idx;	/* index in conf->pools, resolved by validation */
+	int		 line;
+};
+
+/* `script = .EXT POOL`: files with that extension under root go to the pool. */
+struct conf_script {
+	char		*ext;		/* with the dot, e.g. ".php" */
+	size_t		 extlen;
+	char		*pool;
+	int		 pool_idx;
+	int		 line;
+};
+
+struct conf_kv {
+	char		*key;
+	char		*value;
+	int		 line;
+};
+
+enum symlinks_mode {
+	SYMLINKS_WITHIN_ROOT = 0,	/* follow only links that stay under root */
+	SYMLINKS_FOLLOW,		/* follow any link */
+	SYMLINKS_REFUSE			/* never follow a link */
+};
+
+enum access_log_format {
+	ACCESS_LOG_W3C = 0,
+	ACCESS_LOG_COMBINED,
+	ACCESS_LOG_OFF
+};
+
+enum pool_kind {
+	POOL_KIND_HTTP = 0,
+	POOL_KIND_FASTCGI,
+	POOL_KIND_NATIVE
+};
+
+enum pool_start_mode {
+	START_ON_DEMAND = 0,
+	START_ALWAYS
+};
+
+enum rapid_fail_action {
+	RF_ACTION_DISABLE = 0,
+	RF_ACTION_BACKOFF,
+	RF_ACTION_ROLLBACK
+};
+
+struct conf_server {
+	struct conf_listens	 listen;
+	unsigned		 threads;		/* 0 = auto (one per core) */
+	char			*user;
+	char			*group;
+	char			*state_dir;		/* absolute after validation */
+	char			*log_dir;		/* absolute after validation */
+	int			 access_log;		/* enum access_log_format */
+	bool			 syslog;
+	char			*admin_group;
+	/* request limits and timeouts (ms / bytes) */
+	uint64_t		 max_request_line;
+	uint64_t		 max_header_size;
+	unsigned		 max_headers;
+	uint64_t		 max_body;
+	uint64_t		 header_timeout;
+	uint64_t		 body_timeout;
+	uint64_t		 send_timeout;
+	uint64_t		 keepalive_timeout;
+	unsigned		 keepalive_requests;	/* 0 = unlimited */
+	uint64_t		 shutdown_timeout;
+	unsigned		 max_connections;	/* per front end, 0 = fd limit */
+	unsigned		 open_file_cache;	/* entries per thread, 0 = off */
+	uint64_t		 open_file_cache_valid;
+	int			 line;
+};
+
+struct conf_site {
+	char			*name;
+	struct conf_listens	 listen;	/* empty: the server's */
+	struct strlist		 hosts;		/* lowercase; empty: default site */
+	char			*root;		/* absolute, or NULL */
+	struct strlist		 index;
+	struct conf_app		*apps;
+	size_t			 napps;
+	struct conf_script	*scripts;
+	size_t			 nscripts;
+	int			 symlinks;	/* enum symlinks_mode */
+	bool			 listing;	/* directory listings */
+	int			 line;
+};
+
+struct conf_pool {
+	char			*name;
+	int			 kind;		/* enum pool_kind */
+	char			*command;
+	char			*address;
+	struct sockaddr_storage	 address_ss;	/* parsed address */
+	socklen_t		 address_len;
+	unsigned		 processes;
+	int			 start_mode;
+	unsigned		 queue_length;
+	uint64_t		 queue_timeout;
+	unsigned		 max_conns;	/* concurrent requests per worker */
+	unsigned		 rapid_fail_count;	/* 0 = off */
+	uint64_t		 rapid_fail_window;
+	int			 rapid_fail_action;
+	uint64_t		 startup_time_limit;
+	uint64_t		 shutdown_time_limit;
+	uint64_t		 ping_interval;
+	uint64_t		 ping_response_time;
+	char			*ping_path;
+	bool			 notify;
+	uint64_t		 idle_timeout;
+	uint64_t		 recycle_time;
+	unsigned		 recycle_requests;
+	int			*recycle_schedule;	/* minutes after midnight, sorted */
+	size_t			 nrecycle_schedule;
+	uint64_t		 recycle_memory;
+	bool			 overlapped_recycle;
+	char			*user;
+	char			*group;
+	struct strlist		 env;
+	char			*workdir;
+	unsigned		 limit_nofile;	/* 0 = inherit */
+	uint64_t		 limit_core;	/* UINT64_MAX = inherit */
+	uint64_t		 limit_as;	/* 0 = inherit */
+	struct strlist		 modules;
+	struct conf_kv		*module_settings;	/* "mod.key = value" lines */
+	size_t			 nmodule_settings;
+	unsigned		 host_threads;
+	int			 line;
+};
+
+struct conf {
+	struct arena		 arena;		/* owns everything below */
+	char			*path;		/* file it came from */
+	char			*dir;		/* its directory: base of relative paths */
+	struct conf_server	 server;
+	struct conf_site	*sites;
+	size_t			 nsites;
+	struct conf_pool	*pools;
+	size_t			 npools;
+};
+
+/* Every error found, as "file:line: message" lines. */
+struct conf_errors {
+	char		**msg;
+	size_t		  n;
+};
+
+/* One key of the table. */
+enum conf_type {
+	CT_UINT,	/* unsigned, bounds min..max */
+	CT_DURATION,	/* "250ms", "30s", "5m", "29h", "1d"; bare number = seconds; stored in ms */
+	CT_SIZE,	/* "512", "64k", "512M", "2G"; stored in bytes */
+	CT_BOOL,	/* yes/no, on/off, true/false, 1/0 */
+	CT_STRING,
+	CT_PATH,	/* relative paths are relative to the config file's directory */
+	CT_ENUM,
+	CT_LIST,	/* comma-separated; repeatable lines append */
+	CT_CUSTOM
+};
+
+struct conf_parse;
+
+struct conf_key {
+	enum conf_section	 section;
+	const char		*name;
+	enum conf_type		 type;
+	size_t			 off;		/* offset in the section's struct */
+	uint64_t		 min, max;	/* CT_UINT / CT_DURATION / CT_SIZE bounds */
+	const char		*def;		/* default, parsed like a value; NULL = none */
+	unsigned		 flags;		/* CK_* */
+	const char *const	*enums;		/* CT_ENUM names, NULL-terminated */
+	int			(*custom)(struct conf_parse *, void *obj,
+				    const char *val, char *err);
+	const char		*doc;		/* one-line meaning */
+};
+
+#define CK_MULTI	0x1	/* may be given more than once */
+
+extern const struct conf_key	conf_keys[];
+extern const size_t		conf_nkeys;
+
+/* Parse flags. */
+#define CONF_CHECK_FS	0x1	/* check that roots exist (master, `weir check`) */
+
+struct conf	*conf_load(const char *path, unsigned flags, struct conf_errors *errs);
+struct conf	*conf_parse_text(const char *path, const char *text, size_t len,
+		    unsigned flags, struct conf_errors *errs);
+void		 conf_free(struct conf *c);
+void		 conf_errors_clear(struct conf_errors *e);
+const char	*conf_section_name(enum conf_section s);
+
+/* Helpers also used elsewhere. */
+int		 conf_duration(const char *s, uint64_t *ms);
+int		 conf_size(const char *s, uint64_t *bytes);
+int		 conf_split_command(const char *cmd, char ***argv, char *err);
+void		 conf_argv_free(char **argv);
+const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
+
+#endif

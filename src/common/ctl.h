@@ -1,0 +1,167 @@
+/*
+ * ctl.h - typed messages between the master and the front end.
+ *
+ * One SOCK_SEQPACKET socketpair; one message per packet: a fixed header, a
+ * fixed-size payload struct per type, and optionally fds (SCM_RIGHTS).  The
+ * receiver checks the payload size for the type before copying anything; an
+ * unknown type or a wrong size is a protocol error: log it once and drop the
+ * peer (OpenBSD imsg style).
+ */
+#ifndef WEIR_CTL_H
+#define WEIR_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+enum ctl_type {
+	CTL_HELLO = 1,		/* FE -> M: up and serving (struct ctl_hello) */
+	CTL_SHUTDOWN,		/* M -> FE: stop accepting, drain, exit (struct ctl_shutdown) */
+	CTL_LOG_REOPEN,		/* M -> FE: fds[0] access log, fds[1] httperr log (-1: off) */
+	CTL_RELOAD,		/* M -> FE: fds[0] memfd with the config text, then listeners */
+	CTL_RELOAD_RESULT,	/* FE -> M: struct ctl_result */
+	CTL_POOL_STATE,		/* M -> FE: struct ctl_pool_state */
+	CTL_WORKER_READY,	/* M -> FE: struct ctl_worker */
+	CTL_WORKER_DRAIN,	/* M -> FE: struct ctl_worker: no new requests, report when idle */
+	CTL_WORKER_GONE,	/* M -> FE: struct ctl_worker: exited; FE answers CTL_WORKER_REPORT */
+	CTL_DEMAND_START,	/* FE -> M: struct ctl_pool_ref: a request waits for a pool with no worker */
+	CTL_WORKER_DRAINED,	/* FE -> M: struct ctl_worker: nothing in flight any more */
+	CTL_WORKER_FAULT,	/* FE -> M: struct ctl_worker_fault: protocol violation / comm error */
+	CTL_WORKER_REPORT,	/* FE -> M: struct ctl_worker_report: what it had in flight */
+	CTL_STATS,		/* FE -> M: struct ctl_stats: counters since the last report */
+	CTL_STATUS_REQ,		/* M -> FE: struct ctl_pool_ref (pool -1 = all): ask for live figures */
+	CTL_STATUS,		/* FE -> M: struct ctl_status */
+	CTL__MAX
+};
+
+#define CTL_MAX_PAYLOAD	8192
+#define CTL_MAX_FDS	64
+
+struct ctl_hdr {
+	uint16_t	type;		/* enum ctl_type */
+	uint16_t	nfds;		/* fds that came with it */
+	uint32_t	len;		/* payload bytes that follow */
+};
+
+struct ctl_hello {
+	uint32_t	threads;	/* event loops running */
+	uint32_t	generation;	/* config generation it serves */
+};
+
+struct ctl_shutdown {
+	uint64_t	deadline_ms;	/* time in-flight requests get */
+};
+
+struct ctl_result {
+	int32_t		ok;		/* 1 applied, 0 rejected */
+	uint32_t	generation;
+	char		msg[512];
+};
+
+struct ctl_pool_ref {
+	int32_t		pool;		/* index in the config's pools */
+	uint32_t	generation;	/* config generation the index refers to */
+};
+
+/* Pool states (shared by master, front end, admin API). */
+enum pool_state {
+	POOL_STOPPED = 0,
+	POOL_STARTING,
+	POOL_STARTED,
+	POOL_STOPPING,
+	POOL_DISABLED
+};
+
+struct ctl_pool_state {
+	int32_t		pool;
+	uint32_t	generation;
+	int32_t		state;		/* enum pool_state */
+	uint32_t	retry_after_s;	/* for 503 Retry-After when disabled */
+	char		reason[64];	/* rapid-fail, component-mismatch, ... */
+};
+
+struct ctl_worker {
+	int32_t		pool;
+	uint32_t	generation;
+	uint32_t	worker;		/* master-assigned worker id, unique for the run */
+	int32_t		pid;
+	char		path[108];	/* worker's listening socket (sun_path) */
+};
+
+struct ctl_worker_fault {
+	int32_t		pool;
+	uint32_t	generation;
+	uint32_t	worker;
+	char		what[256];
+};
+
+#define CTL_REPORT_MAX	16
+
+struct ctl_inflight {
+	char		method[16];
+	char		target[200];
+	uint32_t	ms;		/* time in request when the worker died */
+};
+
+struct ctl_worker_report {
+	int32_t		pool;
+	uint32_t	generation;
+	uint32_t	worker;
+	uint32_t	ninflight;	/* may exceed CTL_REPORT_MAX; only that many are listed */
+	uint64_t	requests;	/* requests it served */
+	struct ctl_inflight inflight[CTL_REPORT_MAX];
+};
+
+struct ctl_stats_worker {
+	uint32_t	worker;
+	uint32_t	requests;	/* completed since last report */
+};
+
+struct ctl_stats {
+	uint32_t	generation;
+	uint32_t	n;
+	struct ctl_stats_worker w[64];
+};
+
+/*
+ * What the master hands a new front-end process (it is forked, not exec'd,
+ * so this lives in its memory): the config, the listening sockets
+ * (fds[addr * threads + thread]), its end of the control socket, the log fds
+ * and the identity to drop to.
+ */
+struct conf;
+struct fe_start {
+	const struct conf *conf;
+	uint32_t	 generation;
+	unsigned	 threads;
+	size_t		 naddrs;
+	const int	*listen_fds;		/* naddrs * threads */
+	const struct sockaddr_storage *addrs;	/* naddrs */
+	const socklen_t	*addrlens;
+	int		 ctl;
+	int		 access_fd;		/* -1: off */
+	int		 httperr_fd;
+	bool		 drop_privs;
+	uid_t		 uid;
+	gid_t		 gid;
+};
+
+/* frontend.c: the front end's main(); returns the process exit status. */
+int	frontend_main(const struct fe_start *st);
+
+int	ctl_send(int fd, enum ctl_type type, const void *payload, size_t len,
+	    const int *fds, int nfds);
+/*
+ * Receive one message.  Returns 1 with *hdr filled, payload copied (at most
+ * `max` bytes; a larger message is an error) and fds stored (the caller owns
+ * them); 0 on EOF; WEIR_AGAIN when nothing is pending; -1 on error.
+ */
+int	ctl_recv(int fd, struct ctl_hdr *hdr, void *payload, size_t max,
+	    int *fds, int maxfds);
+/* Expected payload size of a type, or -1 for variable / unknown types. */
+long	ctl_payload_size(enum ctl_type type);
+const char *ctl_type_name(enum ctl_type type);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * util.h - small helpers shared by every component.
+ *
+ * The x*alloc() family aborts on failure and is for startup and for
+ * long-lived control-plane objects only; the request path uses arenas and
+ * turns a failed allocation into a 500.
+ */
+#ifndef WEIR_UTIL_H
+#define WEIR_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define WEIR_MIN(a, b)	((a) < (b) ? (a) : (b))
+#define WEIR_MAX(a, b)	((a) > (b) ? (a) : (b))
+
+void	*xmalloc(size_t n);
+void	*xcalloc(size_t nmemb, size_t n);
+void	*xreallocarray(void *p, size_t nmemb, size_t n);
+char	*xstrdup(const char *s);
+char	*xstrndup(const char *s, size_t n);
+
+/* Copy with truncation; returns strlen(src) like OpenBSD strlcpy. */
+size_t	 wstrlcpy(char *dst, const char *src, size_t size);
+
+/* File descriptors. */
+int	 fd_nonblock(int fd);
+int	 fd_cloexec(int fd);
+/* Write all of buf to a blocking fd (control-plane only). */
+int	 write_full(int fd, const void *buf, size_t n);
+/* Read a whole (small) file into a malloc'd NUL-terminated buffer. */
+char	*read_file(const char *path, size_t max, size_t *len, char *err);
+
+/* Socket addresses. */
+int	 sockaddr_parse(const char *spec, struct sockaddr_storage *ss,
+	    socklen_t *len, char *err);
+void	 sockaddr_format(const struct sockaddr *sa, char *out, size_t outsz);
+
+/* ASCII helpers (locale-independent). */
+static inline char
+ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+bool	 ascii_casecmp_n(const char *a, const char *b, size_t n);
+/* Trim leading/trailing spaces and tabs in place; returns s. */
+char	*str_trim(char *s);
+
+/* "2026-11-25T10:55:01.123Z" from the realtime clock; out >= 32 bytes. */
+void	 time_iso8601(char *out, size_t outsz);
+
+#endif

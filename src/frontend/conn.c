@@ -1,0 +1,267 @@
+/*
+ * conn.c - client connections: accept, memory, timers, closing.
+ *
+ * Memory per idle keep-alive connection is just struct conn: input and
+ * output buffers and the request state are FE_BLOCK blocks taken from a
+ * per-thread freelist when there is something to hold and given back as soon
+ * as there is not.  That is what lets one front end hold tens of thousands
+ * of idle connections in a few MB.
+ *
+ * Timers are lazy: a connection has one timer and a deadline; moving the
+ * deadline later (every request) costs an assignment, and the timer re-arms
+ * itself for the remainder when it fires early.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "util.h"
+#include "frontend.h"
+
+#define ACCEPT_BATCH		64
+#define ACCEPT_PAUSE_MS		100	/* after EMFILE */
+#define FREE_BLOCKS_KEEP	256	/* freelist bound per thread */
+
+void *
+block_get(struct fe_thread *t)
+{
+	void *b = t->free_blocks;
+
+	if (b != NULL) {
+		t->free_blocks = *(void **)b;
+		t->nfree_blocks--;
+		return b;
+	}
+	return malloc(FE_BLOCK);
+}
+
+void
+block_put(struct fe_thread *t, void *b)
+{
+	if (b == NULL)
+		return;
+	if (t->nfree_blocks >= FREE_BLOCKS_KEEP) {
+		free(b);
+		return;
+	}
+	*(void **)b = t->free_blocks;
+	t->free_blocks = b;
+	t->nfree_blocks++;
+}
+
+/*
+ * Set when the current wait (idle, header, body, send, linger) ends.  Only
+ * touches the timer heap when the timer would fire too late.
+ */
+void
+conn_set_deadline(struct conn *c, uint64_t ms)
+{
+	struct loop *l = c->t->loop;
+
+	c->deadline = loop_now(l) + ms;
+	if (!loop_timer_armed(&c->timer) || c->timer.when > c->deadline)
+		loop_timer_set(l, &c->timer, ms);
+}
+
+void
+conn_want_write(struct conn *c, bool on)
+{
+	uint32_t ev = on ? LOOP_WRITE : LOOP_READ;
+
+	if (on == !!(c->flags & CF_WANT_WRITE))
+		return;
+	if (loop_io_mod(c->t->loop, &c->io, ev) == -1)
+		log_warn("epoll_ctl");
+	if (on)
+		c->flags |= CF_WANT_WRITE;
+	else
+		c->flags &= (uint8_t)~CF_WANT_WRITE;
+}
+
+/* Give back the buffers a connection does not need while it waits. */
+void
+conn_release_buffers(struct conn *c)
+{
+	struct fe_thread *t = c->t;
+
+	if (c->ibuf != NULL && c->ipos == c->ilen) {
+		if (c->icap == FE_BLOCK)
+			block_put(t, c->ibuf);
+		else
+			free(c->ibuf);
+		c->ibuf = NULL;
+		c->ipos = c->ilen = c->icap = c->scan = 0;
+	}
+	if (c->obuf != NULL && c->ooff == c->olen) {
+		block_put(t, c->obuf);
+		c->obuf = NULL;
+		c->ooff = c->olen = 0;
+	}
+}
+
+static void
+conn_free(void *arg)
+{
+	struct conn *c = arg;
+
+	free(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct fe_thread *t = c->t;
+	int fd = c->io.fd;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	loop_io_del(t->loop, &c->io);
+	loop_timer_cancel(t->loop, &c->timer);
+	if (fd != -1)
+		close(fd);
+	if (c->req != NULL) {
+		if (c->req->fent != NULL)
+			fcache_release(t->fcache, c->req->fent);
+		free(c->req->owned);
+		block_put(t, c->req);
+		c->req = NULL;
+	}
+	free(c->chunk);
+	c->chunk = NULL;
+	c->ipos = c->ilen;
+	c->ooff = c->olen;
+	conn_release_buffers(c);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		t->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	t->nconns--;
+	/* Events for it may still be in this batch: free after it. */
+	if (loop_defer(t->loop, conn_free, c) == -1)
+		log_warnx("cannot defer freeing a connection: leaking %zu bytes",
+		    sizeof(*c));
+}
+
+void
+conn_resume_accept(void *arg)
+{
+	struct fe_thread *t = arg;
+
+	if (t->draining)
+		return;
+	for (size_t i = 0; i < t->nls; i++)
+		if (loop_io_mod(t->loop, &t->ls[i].io, LOOP_READ) == -1)
+			log_warn("epoll_ctl");
+	t->accepting = true;
+}
+
+static void
+pause_accept(struct fe_thread *t)
+{
+	for (size_t i = 0; i < t->nls; i++)
+		if (loop_io_mod(t->loop, &t->ls[i].io, 0) == -1)
+			log_warn("epoll_ctl");
+	t->accepting = false;
+	loop_timer_set(t->loop, &t->accept_timer, ACCEPT_PAUSE_MS);
+}
+
+/*
+ * Out of file descriptors: accept the oldest pending connection with the fd
+ * kept in reserve and close it at once (the client sees a close rather than
+ * a hang), then stop accepting for a moment so the loop does not spin.
+ */
+static void
+accept_emfile(struct fe_thread *t, int lfd)
+{
+	int fd;
+
+	if (t->reserve_fd != -1) {
+		close(t->reserve_fd);
+		t->reserve_fd = -1;
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+			close(fd);
+		t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	log_warnx("out of file descriptors (%zu connections on this thread): pausing accept",
+	    t->nconns);
+	pause_accept(t);
+}
+
+void
+conn_accept(void *arg, uint32_t events)
+{
+	struct fe_listener *l = arg;
+	struct fe_thread *t = l->t;
+	unsigned maxc = t->fe->st->conf->server.max_connections;
+
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct conn *c;
+		union {
+			struct sockaddr		sa;
+			struct sockaddr_in6	in6;
+			struct sockaddr_storage	ss;
+		} peer;
+		socklen_t plen = sizeof(peer);
+		int fd;
+
+		fd = accept4(l->fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				accept_emfile(t, l->fd);
+				return;
+			}
+			log_warn("accept");
+			return;
+		}
+		if (maxc != 0 && t->nconns * t->fe->nthreads >= maxc) {
+			/* Over the configured limit: refuse politely by closing. */
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->t = t;
+		c->addr = (uint16_t)l->addr;
+		memcpy(&c->peer, &peer, plen < sizeof(c->peer) ? plen : sizeof(c->peer));
+		loop_timer_init(&c->timer, http1_on_timer, c);
+		if (loop_io_add(t->loop, &c->io, fd, LOOP_READ, http1_on_io, c) == -1) {
+			log_warn("epoll_ctl");
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = t->conns;
+		if (t->conns != NULL)
+			t->conns->prev = c;
+		t->conns = c;
+		t->nconns++;
+		http1_start(c);
+	}
+}
+
+/* Shutdown: close every connection that is between requests. */
+void
+conn_drain_idle(struct fe_thread *t)
+{
+	struct conn *c, *next;
+
+	for (c = t->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CONN_IDLE && c->ipos == c->ilen)
+			conn_close(c);
+	}
+}

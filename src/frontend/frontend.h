@@ -1,0 +1,355 @@
+/*
+ * frontend.h - the front end's one internal header (the HTTP.sys role).
+ *
+ * The front end accepts client connections on sockets the master bound,
+ * parses requests strictly, routes them to a site, serves static files itself
+ * and (later) queues and proxies application requests to pool workers.  It
+ * runs unprivileged, one event loop per thread.
+ *
+ * This header is a map of the component: shared types first, then one
+ * prototype block per file.
+ */
+#ifndef WEIR_FRONTEND_H
+#define WEIR_FRONTEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "rc.h"
+#include "httpparse.h"
+#include "conf.h"
+#include "ctl.h"
+#include "loop.h"
+
+/* path.c: request path -> file-system-safe path */
+int		 path_normalize(const char *raw, size_t n, char *out, size_t outsz,
+		    size_t *outlen);
+
+/* range.c: Range requests (RFC 9110 §14) */
+struct byte_range {
+	uint64_t	 first;		/* first byte, inclusive */
+	uint64_t	 last;		/* last byte, inclusive */
+};
+#define RANGE_MAX	16	/* more ranges than this are coalesced or ignored */
+int		 range_parse(const char *v, size_t n, uint64_t size,
+		    struct byte_range *out, int max);
+size_t		 range_part_header(char *out, size_t outsz, const char *boundary,
+		    const char *ctype, const struct byte_range *r, uint64_t size);
+size_t		 range_multipart_trailer(char *out, size_t outsz,
+		    const char *boundary);
+uint64_t	 range_multipart_length(const char *boundary, const char *ctype,
+		    const struct byte_range *r, int nr, uint64_t size);
+
+/* httpdate.c: HTTP-date (RFC 9110 §5.6.7) */
+#define HTTPDATE_LEN	29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+void		 httpdate_format(time_t t, char out[HTTPDATE_LEN + 1]);
+int		 httpdate_parse(const char *s, size_t n, time_t *t);
+
+/* cond.c: conditional requests (RFC 9110 §13) and entity tags */
+struct cond_input {
+	enum http_method method;
+	struct hstr	 if_match;		/* header values; p == NULL when absent */
+	struct hstr	 if_none_match;
+	struct hstr	 if_modified_since;
+	struct hstr	 if_unmodified_since;
+	struct hstr	 if_range;
+	const char	*etag;			/* the representation's strong ETag, quoted */
+	size_t		 etag_len;
+	time_t		 mtime;			/* Last-Modified, seconds */
+};
+#define ETAG_MAX	48
+int		 cond_evaluate(const struct cond_input *in, bool *use_range);
+size_t		 etag_make(char *out, size_t outsz, const struct stat *st);
+
+/* mime.c: Content-Type by file extension */
+const char	*mime_type(const char *name, size_t n);
+
+
+struct conn;
+struct req;
+struct fe_thread;
+struct fentry;
+
+/* Every block of the per-thread pool has this size (buffers, request state). */
+#define FE_BLOCK	16384
+
+/*
+ * A handler answers requests for part of a site: static files, a pool proxy,
+ * FastCGI, ...  Concrete handlers embed this first (H2O style).
+ * on_request() either produces the whole response (queued on the
+ * connection) and returns WEIR_OK, returns WEIR_DECLINED to let the next
+ * handler try, or returns an HTTP status for the caller to send as an error.
+ */
+struct handler {
+	const char	*name;
+	int		(*on_request)(struct handler *h, struct conn *c, struct req *r);
+	void		(*dispose)(struct handler *h);
+};
+
+/* A site of one configuration generation, ready to serve. */
+struct fe_route {
+	const char	*prefix;	/* "/api" */
+	size_t		 len;
+	struct handler	*h;
+	int		 pool;		/* index in conf->pools */
+};
+
+struct fe_site {
+	const struct conf_site	*cs;
+	unsigned		 idx;		/* s-siteid in logs: 1-based */
+	int			 rootfd;	/* O_PATH fd of root, -1 if none */
+	struct handler		*static_h;
+	struct fe_route		*routes;	/* longest prefix first */
+	size_t			 nroutes;
+};
+
+/* Sites reachable on one listening address. */
+struct fe_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	uint16_t		 port;
+	bool			 wildcard;	/* bound to 0.0.0.0 / :: */
+	struct fe_site		**sites;	/* sites with hosts */
+	size_t			 nsites;
+	struct fe_site		*def;		/* site without hosts, or NULL */
+};
+
+/* One configuration generation: immutable once built, shared by threads. */
+struct fe_gen {
+	struct conf		*conf;		/* owned (conf_free on release) unless borrowed */
+	bool			 conf_owned;
+	uint32_t		 generation;
+	struct fe_site		*sites;
+	size_t			 nsites;
+	struct fe_addr		*addrs;		/* index = listen address index */
+	size_t			 naddrs;
+	atomic_uint		 refs;
+};
+
+/* A listening socket of one thread. */
+struct fe_listener {
+	struct loop_io		 io;
+	struct fe_thread	*t;
+	int			 fd;
+	unsigned		 addr;		/* index in fe_gen.addrs */
+};
+
+/* Buffered, non-blocking-enough log writer: one per thread and log. */
+struct logbuf {
+	char			*buf;
+	size_t			 len, cap;
+	uint64_t		 first;		/* ms of the oldest unflushed line */
+};
+
+/* Per-thread open file cache (fcache.c). */
+struct fcache;
+
+struct frontend;
+
+struct fe_thread {
+	struct frontend		*fe;
+	unsigned		 idx;
+	pthread_t		 tid;
+	struct loop		*loop;
+	struct fe_listener	*ls;
+	size_t			 nls;
+	bool			 accepting;
+	struct loop_timer	 accept_timer;	/* resumes accept after EMFILE */
+	int			 reserve_fd;	/* closed to accept-and-drop on EMFILE */
+	void			*free_blocks;	/* FE_BLOCK freelist */
+	size_t			 nfree_blocks;
+	struct conn		*conns;		/* every connection of this thread */
+	size_t			 nconns;
+	struct fcache		*fcache;
+	struct logbuf		 alog, elog;
+	char			 date[HTTPDATE_LEN + 1];	/* Date: for this second */
+	time_t			 date_t;
+	char			 w3cdate[24];	/* "2026-11-25 10:55:01" for logs */
+	char			 clfdate[32];	/* "25/Nov/2026:10:55:01 +0000" */
+	time_t			 logdate_t;
+	struct fe_gen		*gen;		/* generation new requests use */
+	bool			 draining;
+	uint64_t		 drain_deadline;
+	int			 wake_fd;	/* eventfd: messages from thread 0 */
+	struct loop_io		 wake_io;
+	atomic_uint		 pending;	/* FE_MSG_* bits set by thread 0 */
+	struct loop_timer	 tick;		/* 1 s housekeeping: log flush */
+	struct loop_timer	 drain_timer;	/* shutdown deadline */
+};
+
+#define FE_MSG_DRAIN	0x1
+#define FE_MSG_GEN	0x2
+
+struct frontend {
+	const struct fe_start	*st;
+	struct fe_thread	*threads;
+	unsigned		 nthreads;
+	_Atomic(struct fe_gen *) gen;
+	struct loop_io		 ctl_io;
+	int			 ctl;
+	atomic_int		 access_fd;
+	atomic_int		 httperr_fd;
+	atomic_uint		 threads_done;
+	bool			 shutting_down;
+	uint64_t		 shutdown_ms;
+};
+
+/* Connection states. */
+enum conn_state {
+	CONN_IDLE = 0,		/* keep-alive, waiting for a request */
+	CONN_HEAD,		/* receiving a header section */
+	CONN_BODY_DISCARD,	/* reading and dropping a body nobody wants */
+	CONN_HANDLER,		/* a handler is working (async) */
+	CONN_SEND,		/* output blocked on a full socket buffer */
+	CONN_LINGER,		/* closing: draining input so the reply is not reset */
+	CONN_CLOSED
+};
+
+#define CF_KEEPALIVE	0x01	/* this request's connection may persist */
+#define CF_WANT_WRITE	0x02	/* LOOP_WRITE is asked for */
+#define CF_CLOSE	0x04	/* close once the output is sent */
+#define CF_LINGER	0x08	/* ... and linger (input may still come) */
+
+/* A piece of response body still to send: memory or a file range. */
+struct sendseg {
+	const char	*p;		/* memory, or NULL for a file range */
+	uint64_t	 off;		/* file offset (file ranges) */
+	uint64_t	 len;
+};
+
+#define CONN_MAX_SEGS	(2 * RANGE_MAX + 2)
+
+/* The state of the request being served (one FE_BLOCK). */
+struct req {
+	struct http_request	 h;
+	uint64_t		 start_ns;
+	struct fe_site		*site;
+	int			 status;	/* response status, for the log */
+	uint64_t		 bytes;		/* response bytes queued (headers + body) */
+	const char		*reason;	/* httperr reason token, or NULL */
+	const char		*queue;		/* pool name for httperr, or NULL */
+	struct sendseg		 segs[CONN_MAX_SEGS];
+	unsigned		 nsegs;
+	struct fentry		*fent;		/* file the segs refer to (held) */
+	char			 path[4096 + 2];	/* normalized path (NUL-terminated); longer -> 414 */
+	size_t			 pathlen;
+	char			 scratch[3072];	/* part headers for multipart ranges */
+	size_t			 scratchlen;
+	char			 boundary[24];
+	char			*owned;		/* malloc'd body (listings), freed at the end */
+};
+
+struct conn {
+	struct loop_io		 io;
+	struct loop_timer	 timer;
+	uint64_t		 deadline;	/* monotonic ms: when the current wait ends */
+	struct fe_thread	*t;
+	struct conn		*prev, *next;	/* thread's list */
+	uint8_t			 state;		/* enum conn_state */
+	uint8_t			 flags;		/* CF_* */
+	uint16_t		 addr;		/* listen address index */
+	uint32_t		 nreq;		/* requests served on it */
+	char			*ibuf;		/* input: ibuf[ipos..ilen) unread */
+	uint32_t		 ipos, ilen, icap, scan;
+	char			*obuf;		/* output: obuf[ooff..olen) unsent */
+	uint32_t		 ooff, olen;
+	struct req		*req;
+	unsigned		 seg;		/* next of req->segs to send */
+	uint64_t		 body_left;	/* body bytes to discard (CL) */
+	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	in;
+		struct sockaddr_in6	in6;
+	}			 peer;
+};
+
+/* frontend.c */
+struct fe_gen	*fe_gen_acquire(struct frontend *fe);
+void		 fe_gen_release(struct fe_gen *g);
+
+/* router.c: generations and site lookup */
+struct fe_gen	*router_build(struct conf *c, bool owned, uint32_t generation,
+		    const struct fe_start *st, char *err);
+void		 router_free(struct fe_gen *g);
+struct fe_site	*router_site(const struct fe_gen *g, unsigned addr,
+		    struct hstr host);
+const struct fe_route *router_route(const struct fe_site *s, const char *path,
+		    size_t len);
+
+/* conn.c: connections, buffers, timers */
+void		 conn_accept(void *arg, uint32_t events);
+void		 conn_resume_accept(void *arg);
+void		*block_get(struct fe_thread *t);
+void		 block_put(struct fe_thread *t, void *b);
+void		 conn_set_deadline(struct conn *c, uint64_t ms);
+void		 conn_close(struct conn *c);
+void		 conn_want_write(struct conn *c, bool on);
+void		 conn_release_buffers(struct conn *c);
+void		 conn_drain_idle(struct fe_thread *t);
+
+/* http1.c: requests and responses on a connection */
+void		 http1_on_io(void *arg, uint32_t events);
+void		 http1_on_timer(void *arg);
+void		 http1_start(struct conn *c);
+void		 http1_abort(struct conn *c, int status, const char *token,
+		    const char *why);
+int		 http1_error(struct conn *c, struct req *r, int status,
+		    const char *token);
+char		*http1_resp_begin(struct conn *c, struct req *r, int status,
+		    size_t *avail);
+void		 http1_resp_commit(struct conn *c, struct req *r, char *end);
+const char	*http1_reason(int status);
+size_t		 fmt_u64(char *out, uint64_t v);
+void		 fe_update_date(struct fe_thread *t);
+
+/* static.c */
+struct handler	*static_new(struct fe_site *s);
+
+/* fcache.c */
+struct fentry {
+	struct fentry	*hnext;		/* hash chain */
+	struct fentry	*lprev, *lnext;	/* LRU, most recent first */
+	uint32_t	 hash;
+	int		 rootfd;
+	char		*path;		/* relative to root, no leading '/' */
+	size_t		 pathlen;
+	int		 fd;		/* -1 for directories and errors */
+	int		 err;		/* errno of the open, 0 if ok */
+	mode_t		 mode;
+	dev_t		 dev;
+	ino_t		 ino;
+	uint64_t	 size;
+	time_t		 mtime;
+	long		 mtime_ns;
+	char		 etag[ETAG_MAX];
+	size_t		 etaglen;
+	char		 lastmod[HTTPDATE_LEN + 1];
+	const char	*mime;
+	char		*data;		/* whole content for small files, or NULL */
+	uint64_t	 checked;	/* ms of the last check */
+	unsigned	 refs;		/* held by responses in flight */
+	bool		 dead;		/* evicted while held: freed on release */
+};
+struct fcache	*fcache_new(unsigned max, uint64_t valid_ms);
+void		 fcache_free(struct fcache *fc);
+struct fentry	*fcache_open(struct fcache *fc, uint64_t now, int rootfd,
+		    int symlinks, const char *path, size_t len);
+void		 fcache_release(struct fcache *fc, struct fentry *e);
+
+/* accesslog.c */
+void		 alog_request(struct conn *c, struct req *r);
+void		 alog_httperr(struct conn *c, struct req *r, int status,
+		    const char *reason);
+void		 logbuf_flush(struct fe_thread *t, bool force);
+
+#endif

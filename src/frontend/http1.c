@@ -1,0 +1,809 @@
+/*
+ * http1.c - HTTP/1.1 on a client connection (RFC 9112).
+ *
+ * Reads, parses (httpparse.c), routes to a handler, writes the response and
+ * decides the connection's fate: keep-alive, close, or lingering close when
+ * the client may still be sending.  Pipelined requests are answered in order;
+ * small responses to them are batched into one write.
+ *
+ * Per request on a warm keep-alive connection serving a cached small file:
+ * one read(2), one write(2), no allocation, no epoll_ctl.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "util.h"
+#include "frontend.h"
+
+#define LINGER_MS		2000	/* read-and-drop time before the final close */
+#define OBUF_RESERVE		2048	/* room a response's headers may need */
+#define SENDFILE_MAX		(1 << 20)
+#define BODY_DISCARD_CHUNK	FE_BLOCK
+
+static void	process_input(struct conn *c);
+static int	flush(struct conn *c);
+static void	after_output(struct conn *c);
+
+static inline const struct conf_server *
+srv(const struct conn *c)
+{
+	return &c->t->gen->conf->server;
+}
+
+/* --- formatting helpers --------------------------------------------------- */
+
+size_t
+fmt_u64(char *out, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void
+fe_update_date(struct fe_thread *t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	if (ts.tv_sec != t->date_t) {
+		t->date_t = ts.tv_sec;
+		httpdate_format(ts.tv_sec, t->date);
+	}
+}
+
+const char *
+http1_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default:
+		break;
+	}
+	return status < 200 ? "Informational" : status < 300 ? "Success" :
+	    status < 400 ? "Redirection" : status < 500 ? "Client Error" :
+	    "Server Error";
+}
+
+static char *
+put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+#define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)
+
+/* --- output ------------------------------------------------------------------- */
+
+static bool
+output_pending(const struct conn *c)
+{
+	return c->ooff < c->olen || (c->req != NULL && c->seg < c->req->nsegs);
+}
+
+/*
+ * Start a response in the output buffer: status line, Server, Date and the
+ * Connection header the keep-alive decision (CF_CLOSE) calls for.  Returns
+ * where the caller continues and sets *avail to the room left; the caller
+ * ends the header section with CRLF and calls http1_resp_commit().
+ * NULL if no buffer can be had (the caller fails the request).
+ */
+char *
+http1_resp_begin(struct conn *c, struct req *r, int status, size_t *avail)
+{
+	struct fe_thread *t = c->t;
+	const char *reason = http1_reason(status);
+	char *p;
+
+	if (c->obuf == NULL) {
+		if ((c->obuf = block_get(t)) == NULL)
+			return NULL;
+		c->ooff = c->olen = 0;
+	}
+	if (FE_BLOCK - c->olen < OBUF_RESERVE)
+		return NULL;
+	r->status = status;
+	fe_update_date(t);
+	p = c->obuf + c->olen;
+	p = PUTS(p, "HTTP/1.1 ");
+	p += fmt_u64(p, (uint64_t)status);
+	*p++ = ' ';
+	p = put(p, reason, strlen(reason));
+	p = PUTS(p, "\r\nServer: weir\r\nDate: ");
+	p = put(p, t->date, HTTPDATE_LEN);
+	p = PUTS(p, "\r\n");
+	if (c->flags & CF_CLOSE)
+		p = PUTS(p, "Connection: close\r\n");
+	else if (r->h.minor == 0)
+		p = PUTS(p, "Connection: keep-alive\r\n");
+	*avail = (size_t)(c->obuf + FE_BLOCK - p);
+	return p;
+}
+
+void
+http1_resp_commit(struct conn *c, struct req *r, char *end)
+{
+	uint32_t n = (uint32_t)(end - c->obuf);
+
+	r->bytes += n - c->olen;
+	c->olen = n;
+}
+
+/*
+ * A complete error (or other bodiless-by-design) response: a short HTML page
+ * that never echoes request bytes, always with Content-Length so it is
+ * self-delimiting.  HEAD gets the headers only.
+ */
+int
+http1_error(struct conn *c, struct req *r, int status, const char *token)
+{
+	char body[256], *p;
+	size_t avail;
+	int blen;
+
+	if (token != NULL)
+		r->reason = token;
+	blen = snprintf(body, sizeof(body),
+	    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+	    "<body><h1>%d %s</h1></body></html>\n",
+	    status, http1_reason(status), status, http1_reason(status));
+	if ((p = http1_resp_begin(c, r, status, &avail)) == NULL) {
+		conn_close(c);
+		return WEIR_ERROR;
+	}
+	if (status == 405 || status == 501)
+		p = PUTS(p, "Allow: GET, HEAD, OPTIONS\r\n");
+	if (status == 503)
+		p = PUTS(p, "Retry-After: 5\r\n");
+	p = PUTS(p, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
+	p += fmt_u64(p, (uint64_t)blen);
+	p = PUTS(p, "\r\n\r\n");
+	if (r->h.method != HTTP_M_HEAD) {
+		p = put(p, body, (size_t)blen);
+	}
+	http1_resp_commit(c, r, p);
+	return WEIR_OK;
+}
+
+/* --- request completion ------------------------------------------------------- */
+
+/* The response for the current request is fully queued or sent: log it. */
+static void
+req_finish(struct conn *c, struct req *r)
+{
+	alog_request(c, r);
+	if (r->reason != NULL)
+		alog_httperr(c, r, r->status, r->reason);
+	if (r->fent != NULL) {
+		fcache_release(c->t->fcache, r->fent);
+		r->fent = NULL;
+	}
+	free(r->owned);
+	r->owned = NULL;
+	r->nsegs = 0;
+	c->seg = 0;
+}
+
+static void
+req_reset(struct req *r)
+{
+	r->start_ns = 0;
+	r->site = NULL;
+	r->status = 0;
+	r->bytes = 0;
+	r->reason = NULL;
+	r->queue = NULL;
+	r->owned = NULL;
+	r->nsegs = 0;
+	r->fent = NULL;
+	r->pathlen = 0;
+	r->scratchlen = 0;
+	r->h.method = HTTP_M_UNKNOWN;
+	r->h.method_str.p = NULL;
+	r->h.target.p = NULL;
+	r->h.path.p = NULL;
+	r->h.query.p = NULL;
+	r->h.host.p = NULL;
+	r->h.minor = 1;
+	r->h.flags = 0;
+	r->h.nheaders = 0;
+}
+
+static void
+go_idle(struct conn *c)
+{
+	c->state = CONN_IDLE;
+	if (c->req != NULL && !output_pending(c)) {
+		block_put(c->t, c->req);
+		c->req = NULL;
+	}
+	conn_release_buffers(c);
+	if (c->t->draining) {
+		conn_close(c);
+		return;
+	}
+	conn_set_deadline(c, srv(c)->keepalive_timeout);
+}
+
+static void
+start_linger(struct conn *c)
+{
+	/* Tell the client we are done; if it fails the peer is gone anyway. */
+	if (shutdown(c->io.fd, SHUT_WR) == -1) {
+		conn_close(c);
+		return;
+	}
+	c->state = CONN_LINGER;
+	c->ipos = c->ilen = 0;
+	conn_want_write(c, false);
+	conn_set_deadline(c, LINGER_MS);
+}
+
+/*
+ * Fail the connection: send `status` with Connection: close, log it to
+ * httperr.log with the IIS reason token, and close after a linger so the
+ * client can read the answer even if it is still sending.  The request
+ * framing can no longer be trusted, so nothing after this is parsed.
+ */
+void
+http1_abort(struct conn *c, int status, const char *token, const char *why)
+{
+	struct req *r = c->req;
+
+	if (r == NULL) {
+		if ((r = c->req = block_get(c->t)) == NULL) {
+			conn_close(c);
+			return;
+		}
+		req_reset(r);
+	}
+	if (r->start_ns == 0)
+		r->start_ns = mono_ns();
+	log_debug("client error %d (%s): %s", status, token, why);
+	c->flags |= CF_CLOSE | CF_LINGER;
+	c->flags &= (uint8_t)~CF_KEEPALIVE;
+	if (r->h.method_str.p == NULL)
+		r->h.minor = 1;
+	c->ipos = c->ilen;	/* nothing more is parsed */
+	if (http1_error(c, r, status, token) != WEIR_OK)
+		return;
+	req_finish(c, r);
+	c->state = CONN_HEAD;
+	if (flush(c) == 1)
+		after_output(c);
+}
+
+/* --- bodies nobody reads ------------------------------------------------------ */
+
+/*
+ * Drop request body bytes from the input buffer.  Returns 1 when the body
+ * is complete, 0 when more is needed, -1 when the connection was closed.
+ */
+static int
+discard_body(struct conn *c)
+{
+	size_t avail = c->ilen - c->ipos;
+
+	if (c->chunk == NULL) {
+		uint64_t n = avail < c->body_left ? avail : c->body_left;
+
+		c->ipos += (uint32_t)n;
+		c->body_left -= n;
+		if (c->body_left > 0) {
+			conn_set_deadline(c, srv(c)->body_timeout);
+			return 0;
+		}
+		return 1;
+	} else {
+		size_t out, used;
+		const char *why;
+		int r = httpparse_chunked(c->chunk, c->ibuf + c->ipos, avail, &out,
+		    &used, &why);
+
+		if (r == WEIR_ERROR) {
+			/* Already answered; the framing is gone: just close. */
+			conn_close(c);
+			return -1;
+		}
+		c->ipos += (uint32_t)used;
+		c->body_left += out;
+		if (srv(c)->max_body != 0 && c->body_left > srv(c)->max_body) {
+			conn_close(c);
+			return -1;
+		}
+		if (r == 0) {
+			conn_set_deadline(c, srv(c)->body_timeout);
+			return 0;
+		}
+		free(c->chunk);
+		c->chunk = NULL;
+		c->body_left = 0;
+		return 1;
+	}
+}
+
+/* --- dispatch ------------------------------------------------------------------- */
+
+static void
+options_star(struct conn *c, struct req *r)
+{
+	char *p;
+	size_t avail;
+
+	if ((p = http1_resp_begin(c, r, 204, &avail)) == NULL) {
+		conn_close(c);
+		return;
+	}
+	p = PUTS(p, "Allow: GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH\r\n\r\n");
+	http1_resp_commit(c, r, p);
+}
+
+static const char *
+token_for(int status)
+{
+	switch (status) {
+	case 408: return "Timer_HeaderWait";
+	case 413: return "EntityTooLarge";
+	case 414: return "URL_Length";
+	case 417: return "BadRequest";
+	case 431: return "RequestLength";
+	case 501: return "N/I";
+	case 505: return "Version_N/S";
+	default:  return "BadRequest";
+	}
+}
+
+/* Route a parsed request to its site and handler. */
+static void
+dispatch(struct conn *c, struct req *r)
+{
+	struct http_request *h = &r->h;
+	const struct fe_route *route;
+	int st;
+
+	if (h->target_form == HTTP_TARGET_ASTERISK) {
+		options_star(c, r);
+		return;
+	}
+	if ((r->site = router_site(c->t->gen, c->addr, h->host)) == NULL) {
+		http1_error(c, r, 421, "Hostname");
+		return;
+	}
+	if (h->target_form == HTTP_TARGET_AUTHORITY) {
+		http1_error(c, r, 405, NULL);	/* CONNECT: not a proxy */
+		return;
+	}
+	st = path_normalize(h->path.p, h->path.n, r->path, sizeof(r->path),
+	    &r->pathlen);
+	if (st != 0) {
+		http1_error(c, r, st, st == 400 ? "URL" : NULL);
+		return;
+	}
+	route = router_route(r->site, r->path, r->pathlen);
+	if (route != NULL) {
+		if (route->h == NULL) {
+			http1_error(c, r, 503, "AppOffline");
+			return;
+		}
+		st = route->h->on_request(route->h, c, r);
+	} else if (r->site->static_h != NULL) {
+		st = r->site->static_h->on_request(r->site->static_h, c, r);
+	} else {
+		st = 404;
+	}
+	if (st > 0)
+		http1_error(c, r, st, st >= 500 ? "Internal" : NULL);
+}
+
+/*
+ * Parse and answer as many complete requests as the input holds, batching
+ * small responses, until the input runs out, a response must be sent before
+ * going on, or the connection ends.
+ */
+static void
+process_input(struct conn *c)
+{
+	const struct conf_server *s = srv(c);
+	struct httpparse_limits lim;
+
+	lim.max_request_line = s->max_request_line;
+	lim.max_header_bytes = s->max_header_size;
+	lim.max_headers = s->max_headers;
+
+	for (;;) {
+		struct req *r;
+		size_t avail, end;
+		int n, status;
+		const char *why;
+		bool has_body;
+
+		if (c->state == CONN_BODY_DISCARD) {
+			int d = discard_body(c);
+
+			if (d <= 0)
+				break;
+			c->state = CONN_HEAD;
+			if (c->flags & CF_CLOSE)
+				break;
+			continue;
+		}
+		if (c->state != CONN_IDLE && c->state != CONN_HEAD)
+			break;
+		if (output_pending(c) && (c->flags & CF_CLOSE))
+			break;
+		if (c->ipos == c->ilen) {
+			if (!output_pending(c))
+				go_idle(c);
+			break;
+		}
+		if (c->state == CONN_IDLE) {
+			c->state = CONN_HEAD;
+			c->scan = 0;
+			conn_set_deadline(c, s->header_timeout);
+		}
+		/* A response that needs more than the buffer: send first. */
+		if (c->obuf != NULL && FE_BLOCK - c->olen < OBUF_RESERVE)
+			break;
+		if (c->req != NULL && c->seg < c->req->nsegs)
+			break;
+		avail = c->ilen - c->ipos;
+		end = httpparse_header_end(c->ibuf + c->ipos, avail, c->scan);
+		if (end == 0 && avail < s->max_header_size) {
+			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
+			break;
+		}
+		if (c->req == NULL && (c->req = block_get(c->t)) == NULL) {
+			conn_close(c);
+			return;
+		}
+		r = c->req;
+		req_reset(r);
+		r->start_ns = mono_ns();
+		n = httpparse_request(c->ibuf + c->ipos, avail, &r->h, &lim,
+		    &status, &why);
+		if (n == WEIR_AGAIN) {
+			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
+			break;
+		}
+		if (n == WEIR_ERROR) {
+			http1_abort(c, status, token_for(status), why);
+			return;
+		}
+		c->nreq++;
+		has_body = (r->h.flags & HTTP_F_CHUNKED) || r->h.content_length > 0;
+		if (s->max_body != 0 && r->h.content_length > 0 &&
+		    (uint64_t)r->h.content_length > s->max_body) {
+			http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
+			return;
+		}
+		/* 1. May the connection persist after this response? */
+		c->flags &= (uint8_t)~(CF_CLOSE | CF_LINGER);
+		if (!(r->h.flags & HTTP_F_KEEPALIVE) || s->keepalive_timeout == 0 ||
+		    c->t->draining ||
+		    (s->keepalive_requests != 0 && c->nreq >= s->keepalive_requests))
+			c->flags |= CF_CLOSE;
+		/*
+		 * 2. A client that asked for 100-continue may never send the
+		 * body once it has our final answer: the rest of the stream
+		 * cannot be framed, so close after answering (RFC 9110 §10.1.1).
+		 */
+		if (has_body && (r->h.flags & HTTP_F_EXPECT_100))
+			c->flags |= CF_CLOSE | CF_LINGER;
+		c->ipos += (uint32_t)n;
+		c->scan = 0;
+		/* 3. Answer. */
+		dispatch(c, r);
+		if (c->state == CONN_CLOSED)
+			return;
+		/* 4. The body nobody wanted is read and dropped. */
+		if (has_body && !(c->flags & CF_LINGER)) {
+			c->state = CONN_BODY_DISCARD;
+			if (r->h.flags & HTTP_F_CHUNKED) {
+				if ((c->chunk = malloc(sizeof(*c->chunk))) == NULL) {
+					conn_close(c);
+					return;
+				}
+				httpparse_chunked_init(c->chunk);
+				c->body_left = 0;
+			} else {
+				c->body_left = (uint64_t)r->h.content_length;
+			}
+		}
+		if (c->state == CONN_HEAD)
+			c->state = CONN_IDLE;	/* the next request starts its own clock */
+		if (r->nsegs == 0)
+			req_finish(c, r);
+		else
+			break;	/* file data to send before the next answer */
+		if (c->flags & CF_CLOSE)
+			break;
+	}
+	if (output_pending(c) && flush(c) == 1)
+		after_output(c);
+}
+
+/*
+ * Send what is queued: the output buffer, then the request's segments
+ * (memory or file ranges via sendfile).  Returns 1 when all is sent, 0 when
+ * the socket is full (LOOP_WRITE is then asked for), -1 when the connection
+ * was closed.
+ */
+static int
+flush(struct conn *c)
+{
+	struct req *r = c->req;
+	int fd = c->io.fd;
+
+	while (c->ooff < c->olen) {
+		bool more = r != NULL && c->seg < r->nsegs;
+		ssize_t w = send(fd, c->obuf + c->ooff, c->olen - c->ooff,
+		    MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				goto blocked;
+			conn_close(c);
+			return -1;
+		}
+		c->ooff += (uint32_t)w;
+	}
+	c->ooff = c->olen = 0;
+	while (r != NULL && c->seg < r->nsegs) {
+		struct sendseg *sg = &r->segs[c->seg];
+		ssize_t w;
+
+		if (sg->len == 0) {
+			c->seg++;
+			continue;
+		}
+		if (sg->p != NULL) {
+			w = send(fd, sg->p, sg->len, MSG_NOSIGNAL |
+			    (c->seg + 1 < r->nsegs ? MSG_MORE : 0));
+			if (w > 0)
+				sg->p += w;
+		} else {
+			off_t off = (off_t)sg->off;
+
+			w = sendfile(fd, r->fent->fd, &off,
+			    sg->len > SENDFILE_MAX ? SENDFILE_MAX : sg->len);
+			if (w > 0)
+				sg->off = (uint64_t)off;
+			else if (w == 0) {
+				/* The file shrank under us: the framing is lost. */
+				log_warnx("%s: file shrank while being sent", r->path);
+				conn_close(c);
+				return -1;
+			}
+		}
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				goto blocked;
+			conn_close(c);
+			return -1;
+		}
+		sg->len -= (uint64_t)w;
+	}
+	if (c->flags & CF_WANT_WRITE)
+		conn_want_write(c, false);
+	return 1;
+blocked:
+	conn_want_write(c, true);
+	conn_set_deadline(c, srv(c)->send_timeout);
+	return 0;
+}
+
+/* Everything queued has been sent: finish the request, then go on. */
+static void
+after_output(struct conn *c)
+{
+	if (c->req != NULL && c->req->nsegs > 0)
+		req_finish(c, c->req);
+	if (c->flags & CF_CLOSE) {
+		if ((c->flags & CF_LINGER) || c->ipos != c->ilen ||
+		    c->state == CONN_BODY_DISCARD)
+			start_linger(c);
+		else
+			conn_close(c);
+		return;
+	}
+	process_input(c);
+}
+
+/* --- reading ---------------------------------------------------------------------- */
+
+static void
+on_readable(struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->ibuf == NULL) {
+			if ((c->ibuf = block_get(c->t)) == NULL) {
+				conn_close(c);
+				return;
+			}
+			c->icap = FE_BLOCK;
+			c->ipos = c->ilen = c->scan = 0;
+		}
+		if (c->state == CONN_LINGER || c->state == CONN_BODY_DISCARD) {
+			/* only the newest bytes matter */
+			if (c->ipos == c->ilen)
+				c->ipos = c->ilen = 0;
+		}
+		if (c->ilen == c->icap) {
+			if (c->ipos > 0) {
+				memmove(c->ibuf, c->ibuf + c->ipos, c->ilen - c->ipos);
+				c->ilen -= c->ipos;
+				c->ipos = 0;
+			} else if (c->icap < srv(c)->max_header_size + 4) {
+				size_t cap = srv(c)->max_header_size + 4;
+				char *nb = malloc(cap);
+
+				if (nb == NULL) {
+					conn_close(c);
+					return;
+				}
+				memcpy(nb, c->ibuf, c->ilen);
+				if (c->icap == FE_BLOCK)
+					block_put(c->t, c->ibuf);
+				else
+					free(c->ibuf);
+				c->ibuf = nb;
+				c->icap = (uint32_t)cap;
+			} else {
+				/* the parser reports 431 before this can happen */
+				conn_close(c);
+				return;
+			}
+		}
+		n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
+		if (n > 0) {
+			if (c->state == CONN_LINGER) {
+				c->ipos = c->ilen = 0;
+				continue;
+			}
+			c->ilen += (uint32_t)n;
+			process_input(c);
+			return;
+		}
+		if (n == 0) {
+			/* Peer closed (or half-closed) its side: nothing more will come. */
+			conn_close(c);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (c->state == CONN_IDLE)
+				conn_release_buffers(c);
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+}
+
+void
+http1_on_io(void *arg, uint32_t events)
+{
+	struct conn *c = arg;
+
+	if (events & EPOLLOUT) {
+		int r = flush(c);
+
+		if (r == -1)
+			return;
+		if (r == 1) {
+			after_output(c);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		if (c->flags & CF_WANT_WRITE) {
+			/* Output blocked: read only to drop body bytes. */
+			if (c->state != CONN_BODY_DISCARD && c->state != CONN_LINGER) {
+				if (events & (EPOLLHUP | EPOLLERR))
+					conn_close(c);
+				return;
+			}
+		}
+		on_readable(c);
+	}
+}
+
+void
+http1_start(struct conn *c)
+{
+	c->state = CONN_IDLE;
+	conn_set_deadline(c, srv(c)->header_timeout);
+	/* With TCP_DEFER_ACCEPT the request is usually here already. */
+	on_readable(c);
+}
+
+void
+http1_on_timer(void *arg)
+{
+	struct conn *c = arg;
+	uint64_t now = loop_now(c->t->loop);
+
+	if (now < c->deadline) {
+		loop_timer_set(c->t->loop, &c->timer, c->deadline - now);
+		return;
+	}
+	switch (c->state) {
+	case CONN_HEAD:
+		if (c->flags & CF_WANT_WRITE) {
+			/* client not reading its response */
+			conn_close(c);
+		} else if (c->ipos < c->ilen) {
+			http1_abort(c, 408, "Timer_HeaderWait",
+			    "request header not received in time");
+		} else {
+			conn_close(c);
+		}
+		break;
+	case CONN_BODY_DISCARD:
+		if (c->req != NULL) {
+			c->req->reason = "Timer_EntityBody";
+			alog_httperr(c, c->req, 408, "Timer_EntityBody");
+		}
+		conn_close(c);
+		break;
+	default:
+		conn_close(c);
+		break;
+	}
+}

@@ -1,0 +1,215 @@
+/*
+ * router.c - configuration generations and request routing.
+ *
+ * A generation turns a struct conf into what the hot path needs: per listen
+ * address, the sites with their host names and the default site; per site,
+ * the root directory fd and the app prefixes sorted longest first.  It is
+ * immutable once built and shared by every thread; a reload builds a new one
+ * and threads switch between requests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include "util.h"
+#include "frontend.h"
+
+static int
+route_cmp(const void *a, const void *b)
+{
+	const struct fe_route *x = a, *y = b;
+
+	return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
+}
+
+static uint16_t
+ss_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+static bool
+ss_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (ss->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    &in6addr_any, sizeof(in6addr_any)) == 0;
+	return false;
+}
+
+struct fe_gen *
+router_build(struct conf *c, bool owned, uint32_t generation,
+    const struct fe_start *st, char *err)
+{
+	struct fe_gen *g = xcalloc(1, sizeof(*g));
+
+	g->conf = c;
+	g->conf_owned = owned;
+	g->generation = generation;
+	atomic_init(&g->refs, 1);
+	g->nsites = c->nsites;
+	g->sites = xcalloc(c->nsites, sizeof(*g->sites));
+	for (size_t i = 0; i < c->nsites; i++) {
+		struct fe_site *s = &g->sites[i];
+		const struct conf_site *cs = &c->sites[i];
+
+		s->cs = cs;
+		s->idx = (unsigned)i + 1;
+		s->rootfd = -1;
+		if (cs->root != NULL) {
+			s->rootfd = open(cs->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (s->rootfd == -1) {
+				snprintf(err, WEIR_ERRLEN, "[site %s] root %s: %s",
+				    cs->name, cs->root, strerror(errno));
+				router_free(g);
+				return NULL;
+			}
+			s->static_h = static_new(s);
+		}
+		s->nroutes = cs->napps;
+		s->routes = xcalloc(cs->napps, sizeof(*s->routes));
+		for (size_t j = 0; j < cs->napps; j++) {
+			s->routes[j].prefix = cs->apps[j].prefix;
+			s->routes[j].len = cs->apps[j].prefixlen;
+			s->routes[j].pool = cs->apps[j].pool_idx;
+			s->routes[j].h = NULL;	/* set by the pool proxy */
+		}
+		qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
+	}
+	g->naddrs = st->naddrs;
+	g->addrs = xcalloc(st->naddrs, sizeof(*g->addrs));
+	for (size_t a = 0; a < st->naddrs; a++) {
+		struct fe_addr *fa = &g->addrs[a];
+
+		fa->ss = st->addrs[a];
+		fa->sslen = st->addrlens[a];
+		fa->port = ss_port(&fa->ss);
+		fa->wildcard = ss_wildcard(&fa->ss);
+		for (size_t i = 0; i < c->nsites; i++) {
+			const struct conf_site *cs = &c->sites[i];
+			bool on = false;
+
+			for (size_t j = 0; j < cs->listen.n && !on; j++)
+				on = cs->listen.v[j].sslen == fa->sslen &&
+				    memcmp(&cs->listen.v[j].ss, &fa->ss, fa->sslen) == 0;
+			if (!on)
+				continue;
+			if (cs->hosts.n == 0) {
+				fa->def = &g->sites[i];
+			} else {
+				fa->sites = xreallocarray(fa->sites, fa->nsites + 1,
+				    sizeof(*fa->sites));
+				fa->sites[fa->nsites++] = &g->sites[i];
+			}
+		}
+	}
+	return g;
+}
+
+void
+router_free(struct fe_gen *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->nsites; i++) {
+		struct fe_site *s = &g->sites[i];
+
+		if (s->rootfd != -1)
+			close(s->rootfd);
+		if (s->static_h != NULL)
+			s->static_h->dispose(s->static_h);
+		for (size_t j = 0; j < s->nroutes; j++)
+			if (s->routes[j].h != NULL && s->routes[j].h->dispose != NULL)
+				s->routes[j].h->dispose(s->routes[j].h);
+		free(s->routes);
+	}
+	for (size_t a = 0; a < g->naddrs; a++)
+		free(g->addrs[a].sites);
+	free(g->addrs);
+	free(g->sites);
+	if (g->conf_owned)
+		conf_free(g->conf);
+	free(g);
+}
+
+/* Does `host` (lowercased, no port, no trailing dot) match a pattern? */
+static bool
+host_match(const char *pat, const char *host, size_t n)
+{
+	size_t pl = strlen(pat);
+
+	if (pat[0] == '*' && pat[1] == '.')
+		return n > pl - 1 && memcmp(host + n - (pl - 1), pat + 1, pl - 1) == 0;
+	return pl == n && memcmp(pat, host, n) == 0;
+}
+
+/*
+ * The site for a request that came in on listen address `addr` with the
+ * given Host (or absolute-form authority).  NULL when no site has that host
+ * and the address has no default site (the caller answers 421).
+ */
+struct fe_site *
+router_site(const struct fe_gen *g, unsigned addr, struct hstr host)
+{
+	const struct fe_addr *fa;
+	char h[256];
+	size_t n = 0;
+
+	if (addr >= g->naddrs)
+		return NULL;
+	fa = &g->addrs[addr];
+	if (fa->nsites == 0 || host.p == NULL)
+		return fa->def;
+	/* lowercase, strip the port (not inside an IPv6 literal) and a final dot */
+	for (size_t i = 0; i < host.n && n < sizeof(h) - 1; i++) {
+		char ch = host.p[i];
+
+		if (ch == ':' && (n == 0 || h[0] != '['))
+			break;
+		if (ch == ']' && h[0] == '[') {
+			h[n++] = ch;
+			break;
+		}
+		h[n++] = ascii_lower(ch);
+	}
+	if (n > 0 && h[n - 1] == '.')
+		n--;
+	h[n] = '\0';
+	for (size_t i = 0; i < fa->nsites; i++) {
+		const struct strlist *hl = &fa->sites[i]->cs->hosts;
+
+		for (size_t j = 0; j < hl->n; j++)
+			if (host_match(hl->v[j], h, n))
+				return fa->sites[i];
+	}
+	return fa->def;
+}
+
+/*
+ * The app route for a normalized path: the longest prefix that matches on a
+ * segment boundary ("/api" matches "/api" and "/api/x", not "/apix").
+ */
+const struct fe_route *
+router_route(const struct fe_site *s, const char *path, size_t len)
+{
+	for (size_t i = 0; i < s->nroutes; i++) {
+		const struct fe_route *r = &s->routes[i];
+
+		if (r->len == 1 && r->prefix[0] == '/')
+			return r;
+		if (len >= r->len && memcmp(path, r->prefix, r->len) == 0 &&
+		    (len == r->len || path[r->len] == '/' || path[r->len] == '?'))
+			return r;
+	}
+	return NULL;
+}

@@ -1,0 +1,242 @@
+/*
+ * feproc.c - start, watch and restart the front-end process.
+ *
+ * The front end is forked (not exec'd) from the master, so it starts with
+ * the parsed config and the listening sockets in memory.  If it dies, the
+ * master records why (event 1305) and starts a new one at once: the
+ * listening sockets stay open here, so clients wait in the backlog instead of
+ * being refused.  A front end that keeps dying right after its start is
+ * restarted with a short, growing delay so the machine is not spun.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "rc.h"
+#include "log.h"
+#include "util.h"
+#include "master.h"
+
+#define FE_FAST_DEATH_MS	2000	/* died sooner than this after start: fast */
+
+static void	on_ctl(void *arg, uint32_t events);
+
+int
+feproc_send(struct master *m, enum ctl_type type, const void *p, size_t len,
+    const int *fds, int nfds)
+{
+	if (m->fe.pid == 0 || m->fe.ctl == -1)
+		return -1;
+	if (ctl_send(m->fe.ctl, type, p, len, fds, nfds) == -1) {
+		log_warn("front end: send %s", ctl_type_name(type));
+		return -1;
+	}
+	return 0;
+}
+
+void
+feproc_restart_cb(void *arg)
+{
+	struct master *m = arg;
+
+	if (!m->stopping && m->fe.pid == 0)
+		feproc_start(m);
+}
+
+/* In the child: drop what belongs to the master, then become the front end. */
+static void __attribute__((noreturn))
+child(struct master *m, int ctl, pid_t parent)
+{
+	struct fe_start st;
+	sigset_t all;
+	int *fds;
+	struct sockaddr_storage *addrs;
+	socklen_t *lens;
+
+	/* Die with the master: an orphaned front end would hold the ports. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		_exit(1);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	loop_free(m->loop);
+	events_close();
+
+	fds = xcalloc(m->lis.n * m->lis.threads, sizeof(int));
+	addrs = xcalloc(m->lis.n, sizeof(*addrs));
+	lens = xcalloc(m->lis.n, sizeof(*lens));
+	for (size_t i = 0; i < m->lis.n; i++) {
+		addrs[i] = m->lis.v[i].ss;
+		lens[i] = m->lis.v[i].sslen;
+		for (unsigned t = 0; t < m->lis.threads; t++)
+			fds[i * m->lis.threads + t] = m->lis.v[i].fds[t];
+	}
+	memset(&st, 0, sizeof(st));
+	st.conf = m->conf;
+	st.generation = m->generation;
+	st.threads = m->lis.threads;
+	st.naddrs = m->lis.n;
+	st.listen_fds = fds;
+	st.addrs = addrs;
+	st.addrlens = lens;
+	st.ctl = ctl;
+	st.access_fd = m->access_fd;
+	st.httperr_fd = m->httperr_fd;
+	st.drop_privs = m->drop_privs;
+	st.uid = m->fe_uid;
+	st.gid = m->fe_gid;
+	log_set_ident("weir-frontend");
+	_exit(frontend_main(&st));
+}
+
+int
+feproc_start(struct master *m)
+{
+	int sv[2];
+	pid_t pid, self = getpid();
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("front end: socketpair");
+		goto retry;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("front end: fork");
+		close(sv[0]);
+		close(sv[1]);
+		goto retry;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		child(m, sv[1], self);
+	}
+	close(sv[1]);
+	if (fd_nonblock(sv[0]) == -1)
+		log_warn("front end: control socket O_NONBLOCK");
+	m->fe.pid = pid;
+	m->fe.ctl = sv[0];
+	m->fe.hello = false;
+	m->fe.started = loop_now(m->loop);
+	if (loop_io_add(m->loop, &m->fe.io, sv[0], LOOP_READ, on_ctl, m) == -1)
+		fatal("front end: epoll_ctl");
+	log_info("front end started (pid %d, %u thread%s)", (int)pid,
+	    m->lis.threads, m->lis.threads == 1 ? "" : "s");
+	return 0;
+retry:
+	loop_timer_set(m->loop, &m->fe.restart_timer, 1000);
+	return -1;
+}
+
+static void
+close_ctl(struct master *m)
+{
+	if (m->fe.ctl != -1) {
+		loop_io_del(m->loop, &m->fe.io);
+		close(m->fe.ctl);
+		m->fe.ctl = -1;
+	}
+}
+
+/*
+ * The front end exited with `status` (from waitpid).  While stopping this
+ * is the end of the run; otherwise it is a crash: say so and start another.
+ */
+void
+feproc_exited(struct master *m, int status)
+{
+	char how[128];
+	uint64_t lived = loop_now(m->loop) - m->fe.started;
+	pid_t pid = m->fe.pid;
+
+	m->fe.pid = 0;
+	close_ctl(m);
+	if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exit code %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "signal %d (%s)%s", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(how, sizeof(how), "status 0x%x", status);
+	if (m->stopping) {
+		log_info("front end (pid %d) exited: %s", (int)pid, how);
+		loop_stop(m->loop);
+		return;
+	}
+	{
+		json_t *f = json_object();
+
+		json_object_set_new(f, "exit", json_string(how));
+		json_object_set_new(f, "uptime_ms", json_integer((json_int_t)lived));
+		events_emit(1305, EV_ERROR, NULL, pid, f,
+		    "The front end process terminated unexpectedly (%s). It is restarted; the listening sockets stayed open.",
+		    how);
+	}
+	if (lived < FE_FAST_DEATH_MS) {
+		uint64_t delay;
+
+		m->fe.restarts++;
+		delay = m->fe.restarts > 6 ? 5000 : (100ULL << m->fe.restarts);
+		if (m->fe.restarts > 1) {
+			loop_timer_set(m->loop, &m->fe.restart_timer, delay);
+			return;
+		}
+	} else {
+		m->fe.restarts = 0;
+	}
+	feproc_start(m);
+}
+
+/* Ask the front end to stop accepting and finish what it has. */
+void
+feproc_shutdown(struct master *m)
+{
+	struct ctl_shutdown s;
+
+	s.deadline_ms = m->conf->server.shutdown_timeout;
+	if (feproc_send(m, CTL_SHUTDOWN, &s, sizeof(s), NULL, 0) == -1 &&
+	    m->fe.pid > 0)
+		kill(m->fe.pid, SIGTERM);	/* it drains on SIGTERM too */
+}
+
+static void
+on_ctl(void *arg, uint32_t events)
+{
+	struct master *m = arg;
+	union {
+		struct ctl_hello	hello;
+		char			buf[CTL_MAX_PAYLOAD];
+	} u;
+	struct ctl_hdr hdr;
+	int fds[CTL_MAX_FDS], r;
+
+	(void)events;
+	while ((r = ctl_recv(m->fe.ctl, &hdr, &u, sizeof(u), fds, CTL_MAX_FDS)) == 1) {
+		for (int i = 0; i < hdr.nfds; i++)
+			close(fds[i]);	/* the front end sends none */
+		switch (hdr.type) {
+		case CTL_HELLO:
+			m->fe.hello = true;
+			log_info("front end ready: %u thread%s serving generation %u",
+			    u.hello.threads, u.hello.threads == 1 ? "" : "s",
+			    u.hello.generation);
+			break;
+		default:
+			log_warnx("front end: unexpected message %s; dropping it",
+			    ctl_type_name((enum ctl_type)hdr.type));
+			break;
+		}
+	}
+	if (r == 0 || r == -1) {
+		if (r == -1)
+			log_warn("front end: control channel");
+		/* It is exiting or broken; SIGCHLD will tell the rest. */
+		close_ctl(m);
+		if (r == -1 && m->fe.pid > 0)
+			kill(m->fe.pid, SIGKILL);
+	}
+}

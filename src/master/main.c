@@ -1,0 +1,151 @@
+/*
+ * main.c - the `weir` command: dispatch to run, check and the operator
+ * commands.  Every command takes -c FILE (default /etc/weir/weir.conf, or
+ * $WEIR_CONF) and --help, and options may come before or after arguments.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "weir_version.h"
+#include "weir_build_id.h"
+#include "log.h"
+#include "util.h"
+#include "master.h"
+
+#define DEFAULT_CONF	"/etc/weir/weir.conf"
+
+static const char *
+default_conf(void)
+{
+	const char *e = getenv("WEIR_CONF");
+
+	return e != NULL && *e != '\0' ? e : DEFAULT_CONF;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: weir COMMAND [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  run     [-c FILE]   start the server in the foreground\n"
+	    "  check   [-c FILE]   validate the configuration and exit\n"
+	    "  version             print the version\n"
+	    "\n"
+	    "Run 'weir COMMAND --help' for a command's options.\n");
+}
+
+/*
+ * Parse the options every command shares.  Returns the config path, or NULL
+ * after printing help (exit 0) or an error (exit 2) as *rc says.
+ */
+static const char *
+common_opts(const char *cmd, const char *synopsis, int argc, char **argv, int *rc)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = default_conf();
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			printf("usage: weir %s %s\n", cmd, synopsis);
+			*rc = 0;
+			return NULL;
+		default:
+			fprintf(stderr, "usage: weir %s %s\n", cmd, synopsis);
+			*rc = 2;
+			return NULL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "weir %s: unexpected argument '%s'\n", cmd, argv[optind]);
+		*rc = 2;
+		return NULL;
+	}
+	return path;
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct conf_errors errs = { NULL, 0 };
+	struct conf *c;
+	const char *path;
+	int rc = 0;
+
+	if ((path = common_opts("check", "[-c FILE]\n\n"
+	    "Validate the configuration: every error is printed as file:line: message.\n"
+	    "Exit status 0 when valid, 1 otherwise.", argc, argv, &rc)) == NULL)
+		return rc;
+	c = conf_load(path, CONF_CHECK_FS, &errs);
+	if (c == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		fprintf(stderr, "weir check: %s: %zu error%s\n", path, errs.n,
+		    errs.n == 1 ? "" : "s");
+		conf_errors_clear(&errs);
+		return 1;
+	}
+	printf("weir check: %s: ok (%zu site%s, %zu pool%s)\n", path,
+	    c->nsites, c->nsites == 1 ? "" : "s", c->npools,
+	    c->npools == 1 ? "" : "s");
+	conf_free(c);
+	return 0;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	const char *path;
+	int rc = 0;
+
+	if ((path = common_opts("run", "[-c FILE]\n\n"
+	    "Start the master, the front end and the pools in the foreground.\n"
+	    "SIGTERM or SIGINT stops gracefully; SIGHUP reloads; SIGUSR1 reopens logs.",
+	    argc, argv, &rc)) == NULL)
+		return rc;
+	return master_run(path);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd;
+
+	log_init("weir", LOG_L_INFO);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("weir %s (abi %d, build %s)\n", WEIR_VERSION, WEIR_ABI,
+		    WEIR_BUILD_ID);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "weir: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

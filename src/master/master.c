@@ -1,0 +1,351 @@
+/*
+ * master.c - `weir run`: set up, then supervise until told to stop.
+ *
+ * Order matters: validate the whole config before touching anything; bind
+ * every address before starting anything, so a port conflict is reported
+ * once and nothing is left half-started; open the logs before dropping the
+ * front end's privileges, so it never needs write access to log_dir.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "rc.h"
+#include "log.h"
+#include "util.h"
+#include "logfmt.h"
+#include "weir_version.h"
+#include "master.h"
+
+#define STOP_GRACE_MS	5000	/* beyond shutdown_timeout before SIGKILL */
+
+/* mkdir -p, mode for the last component only. */
+static int
+mkdirs(const char *path, mode_t mode, char *err)
+{
+	char buf[4096];
+	size_t n = wstrlcpy(buf, path, sizeof(buf));
+
+	if (n >= sizeof(buf)) {
+		snprintf(err, WEIR_ERRLEN, "%s: path too long", path);
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
+			snprintf(err, WEIR_ERRLEN, "mkdir %s: %s", buf, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST) {
+		snprintf(err, WEIR_ERRLEN, "mkdir %s: %s", buf, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Let the front end hold as many connections and cached files as allowed. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
+/*
+ * When started as root, the front end drops to [server] user (default:
+ * "weir" if that user exists, else "nobody").  Running it as root is refused.
+ */
+static int
+resolve_fe_identity(struct master *m, char *err)
+{
+	const struct conf_server *s = &m->conf->server;
+	const struct passwd *pw;
+	const char *user = s->user;
+
+	if (geteuid() != 0) {
+		m->drop_privs = false;
+		if (s->user != NULL)
+			log_warnx("[server] user = %s ignored: not started as root",
+			    s->user);
+		return 0;
+	}
+	if (user == NULL)
+		user = getpwnam("weir") != NULL ? "weir" : "nobody";
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, WEIR_ERRLEN, "[server] user %s: no such user", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, WEIR_ERRLEN,
+		    "[server] user %s is root: the front end must not run as root", user);
+		return -1;
+	}
+	m->fe_uid = pw->pw_uid;
+	m->fe_gid = pw->pw_gid;
+	if (s->group != NULL) {
+		const struct group *gr = getgrnam(s->group);
+
+		if (gr == NULL) {
+			snprintf(err, WEIR_ERRLEN, "[server] group %s: no such group", s->group);
+			return -1;
+		}
+		if (gr->gr_gid == 0) {
+			snprintf(err, WEIR_ERRLEN, "[server] group %s is root's group", s->group);
+			return -1;
+		}
+		m->fe_gid = gr->gr_gid;
+	}
+	m->drop_privs = true;
+	return 0;
+}
+
+static unsigned
+fe_threads(const struct conf *c)
+{
+	long n;
+
+	if (c->server.threads > 0)
+		return c->server.threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+}
+
+static void
+write_pidfile(const struct conf *c)
+{
+	char path[4096], buf[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/weir.pid", c->server.state_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		log_warn("%s", path);
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write_full(fd, buf, (size_t)n) == -1)
+		log_warn("%s", path);
+	close(fd);
+}
+
+static void
+remove_pidfile(const struct conf *c)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/weir.pid", c->server.state_dir);
+	/* Nothing to do if it is already gone. */
+	(void)unlink(path);
+}
+
+static void
+reap_children(struct master *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->fe.pid)
+			feproc_exited(m, status);
+		else
+			log_debug("reaped process %d", (int)pid);
+	}
+}
+
+static void
+stop_timeout(void *arg)
+{
+	struct master *m = arg;
+
+	if (m->fe.pid > 0) {
+		log_warnx("front end did not stop in time: killing it");
+		kill(m->fe.pid, SIGKILL);
+	} else {
+		loop_stop(m->loop);
+	}
+}
+
+static void
+begin_stop(struct master *m, int signo)
+{
+	if (m->stopping) {
+		/* A second ^C: the operator does not want to wait. */
+		if (signo == SIGINT && m->fe.pid > 0)
+			kill(m->fe.pid, SIGKILL);
+		return;
+	}
+	m->stopping = true;
+	log_info("%s: stopping (in-flight requests get up to %llums)",
+	    strsignal(signo), (unsigned long long)m->conf->server.shutdown_timeout);
+	if (m->fe.pid == 0) {
+		loop_stop(m->loop);
+		return;
+	}
+	feproc_shutdown(m);
+	loop_timer_set(m->loop, &m->stop_timer,
+	    m->conf->server.shutdown_timeout + STOP_GRACE_MS);
+}
+
+static void
+reopen_logs(struct master *m)
+{
+	char err[WEIR_ERRLEN];
+	int fds[2] = { -1, -1 };
+
+	if (m->conf->server.access_log != ACCESS_LOG_OFF) {
+		fds[0] = logfile_open(m->conf->server.log_dir, "access.log",
+		    m->conf->server.access_log == ACCESS_LOG_W3C ?
+		    ACCESS_W3C_FIELDS : NULL, err);
+		if (fds[0] == -1)
+			log_warnx("reopen: %s", err);
+	}
+	fds[1] = logfile_open(m->conf->server.log_dir, "httperr.log",
+	    HTTPERR_FIELDS, err);
+	if (fds[1] == -1)
+		log_warnx("reopen: %s", err);
+	if (fds[0] != -1 && fds[1] != -1) {
+		if (m->access_fd != -1)
+			close(m->access_fd);
+		close(m->httperr_fd);
+		m->access_fd = fds[0];
+		m->httperr_fd = fds[1];
+		feproc_send(m, CTL_LOG_REOPEN, NULL, 0, fds, 2);
+		log_info("logs reopened");
+	} else {
+		for (int i = 0; i < 2; i++)
+			if (fds[i] != -1)
+				close(fds[i]);
+	}
+}
+
+static void
+on_signal(void *arg, int signo)
+{
+	struct master *m = arg;
+
+	switch (signo) {
+	case SIGCHLD:
+		reap_children(m);
+		break;
+	case SIGTERM:
+	case SIGINT:
+	case SIGQUIT:
+		begin_stop(m, signo);
+		break;
+	case SIGUSR1:
+		reopen_logs(m);
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: reload is not available in this version; the running configuration is kept");
+		break;
+	default:
+		break;
+	}
+}
+
+int
+master_run(const char *conf_path)
+{
+	static const int sigs[] = {
+		SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGPIPE
+	};
+	struct conf_errors errs = { NULL, 0 };
+	struct master m;
+	char err[WEIR_ERRLEN], path[4096];
+	int rc = 1;
+
+	memset(&m, 0, sizeof(m));
+	m.access_fd = m.httperr_fd = -1;
+	m.fe.ctl = -1;
+	m.generation = 1;
+	m.conf_path = xstrdup(conf_path);
+	if ((m.conf = conf_load(conf_path, CONF_CHECK_FS, &errs)) == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		fprintf(stderr, "weir: %s: configuration not valid, not started\n",
+		    conf_path);
+		conf_errors_clear(&errs);
+		free(m.conf_path);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	umask(022);
+	raise_nofile();
+	if (mkdirs(m.conf->server.state_dir, 0755, err) == -1 ||
+	    mkdirs(m.conf->server.log_dir, 0755, err) == -1) {
+		fprintf(stderr, "weir: %s\n", err);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/pools", m.conf->server.log_dir);
+	if (mkdirs(path, 0755, err) == -1 ||
+	    resolve_fe_identity(&m, err) == -1 ||
+	    events_open(m.conf->server.log_dir, m.conf->server.syslog, err) == -1) {
+		fprintf(stderr, "weir: %s\n", err);
+		goto out;
+	}
+	if (listeners_open(&m.lis, m.conf, fe_threads(m.conf), err) == -1) {
+		fprintf(stderr, "weir: %s\n", err);
+		goto out;
+	}
+	if (m.conf->server.access_log != ACCESS_LOG_OFF &&
+	    (m.access_fd = logfile_open(m.conf->server.log_dir, "access.log",
+	    m.conf->server.access_log == ACCESS_LOG_W3C ? ACCESS_W3C_FIELDS : NULL,
+	    err)) == -1) {
+		fprintf(stderr, "weir: %s\n", err);
+		goto out;
+	}
+	if ((m.httperr_fd = logfile_open(m.conf->server.log_dir, "httperr.log",
+	    HTTPERR_FIELDS, err)) == -1) {
+		fprintf(stderr, "weir: %s\n", err);
+		goto out;
+	}
+	if ((m.loop = loop_new(err)) == NULL ||
+	    loop_signals(m.loop, sigs, (int)nitems(sigs), on_signal, &m, err) == -1) {
+		fprintf(stderr, "weir: %s\n", err);
+		goto out;
+	}
+	loop_timer_init(&m.stop_timer, stop_timeout, &m);
+	loop_timer_init(&m.fe.restart_timer, feproc_restart_cb, &m);
+	m.started_ms = loop_now(m.loop);
+	write_pidfile(m.conf);
+	for (size_t i = 0; i < m.lis.n; i++)
+		log_info("listening on %s", m.lis.v[i].spec);
+	log_info("weir %s starting (config %s, master pid %d)", WEIR_VERSION,
+	    m.conf->path, (int)getpid());
+	feproc_start(&m);
+	if (loop_run(m.loop) == -1)
+		log_warn("event loop");
+	rc = 0;
+	remove_pidfile(m.conf);
+	log_info("stopped");
+out:
+	if (m.loop != NULL)
+		loop_free(m.loop);
+	listeners_close(&m.lis);
+	if (m.access_fd != -1)
+		close(m.access_fd);
+	if (m.httperr_fd != -1)
+		close(m.httperr_fd);
+	events_close();
+	conf_free(m.conf);
+	free(m.conf_path);
+	return rc;
+}
