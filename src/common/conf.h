@@ -154,6 +154,8 @@ struct conf_pool {
 	unsigned		 rapid_fail_count;	/* 0 = off */
 	uint64_t		 rapid_fail_window;
 	int			 rapid_fail_action;
+	uint64_t		 rapid_fail_backoff;	/* first back-off delay */
+	uint64_t		 response_timeout;	/* worker silent that long: 504 */
 	uint64_t		 startup_time_limit;
 	uint64_t		 shutdown_time_limit;
 	uint64_t		 ping_interval;

@@ -117,6 +117,8 @@ struct ctl_worker_report {
 struct ctl_stats_worker {
 	uint32_t	worker;
 	uint32_t	requests;	/* completed since last report */
+	uint32_t	inflight;	/* in flight now */
+	uint32_t	queued;		/* requests waiting in its pool's queue (same for a pool's workers) */
 };
 
 struct ctl_stats {

@@ -892,7 +892,11 @@ rs_parse(struct pctx *c, const char *buf, size_t len,
 	if (rc != 0)
 		return rc;
 
-	/* 3. framing: chunked if final, else read until close */
+	/*
+	 * 3. framing: chunked if final, else read until close.  Without either
+	 * header, whether a body follows depends on the status and on the
+	 * request method (RFC 9112 §6.3): the caller knows and decides.
+	 */
 	res->flags |= keepalive(res->flags, res->minor);
 	if (f.te) {
 		if (res->flags & HTTP_F_HAS_CL)

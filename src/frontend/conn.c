@@ -119,6 +119,8 @@ conn_close(struct conn *c)
 
 	if (c->state == CONN_CLOSED)
 		return;
+	if (c->px != NULL)
+		proxy_abort(c);
 	c->state = CONN_CLOSED;
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);

@@ -134,30 +134,70 @@ evict(struct fcache *fc, struct fentry *e)
 }
 
 /*
+ * Does fd lie beneath rootfd?  Compares where /proc says they are, so it
+ * sees through every symbolic link on the way.
+ */
+static bool
+fd_beneath(int rootfd, int fd)
+{
+	char root[PATH_MAX], real[PATH_MAX], link[64];
+	ssize_t rn, fn;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", rootfd);
+	rn = readlink(link, root, sizeof(root) - 1);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	fn = readlink(link, real, sizeof(real) - 1);
+	return !(rn <= 0 || fn <= 0 || fn < rn || memcmp(root, real, (size_t)rn) != 0 ||
+	    (fn > rn && real[rn] != '/' && !(rn == 1 && root[0] == '/')));
+}
+
+/*
  * Fallback for kernels without openat2 (before 5.6): open relative to the
  * root and check where the fd really points.
  */
 static int
 open_fallback(int rootfd, const char *path, int symlinks)
 {
-	char root[PATH_MAX], real[PATH_MAX], link[64];
-	ssize_t rn, fn;
 	int fd;
 
 	fd = openat(rootfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
 	    (symlinks == SYMLINKS_REFUSE ? O_NOFOLLOW : 0));
 	if (fd == -1 || symlinks == SYMLINKS_FOLLOW)
 		return fd;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", rootfd);
-	rn = readlink(link, root, sizeof(root) - 1);
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	fn = readlink(link, real, sizeof(real) - 1);
-	if (rn <= 0 || fn <= 0 || fn < rn || memcmp(root, real, (size_t)rn) != 0 ||
-	    (fn > rn && real[rn] != '/' && !(rn == 1 && root[0] == '/'))) {
+	if (!fd_beneath(rootfd, fd)) {
 		close(fd);
 		errno = EXDEV;
 		return -1;
 	}
+	return fd;
+}
+
+/*
+ * RESOLVE_BENEATH refuses every absolute symbolic link, even one whose
+ * target is under the root (root/current -> /srv/www/v2), which
+ * symlinks = within-root allows and which the fallback above accepts.
+ * Resolve such a path with O_PATH, which opens nothing (a link to a FIFO or
+ * a device has no side effect), check where it ended, and only then open
+ * it for reading through /proc (permissions are checked again there).
+ */
+static int
+open_abs_link(int rootfd, const char *path)
+{
+	char link[64];
+	int pfd, fd, e;
+
+	if ((pfd = openat(rootfd, path, O_PATH | O_CLOEXEC)) == -1)
+		return -1;
+	if (!fd_beneath(rootfd, pfd)) {
+		close(pfd);
+		errno = EXDEV;
+		return -1;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
+	fd = open(link, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	e = errno;
+	close(pfd);
+	errno = e;
 	return fd;
 }
 
@@ -188,6 +228,8 @@ open_beneath(int rootfd, const char *path, int symlinks)
 		no_openat2 = true;
 		return open_fallback(rootfd, path, symlinks);
 	}
+	if (fd == -1 && errno == EXDEV && symlinks == SYMLINKS_WITHIN_ROOT)
+		return open_abs_link(rootfd, path);
 	return (int)fd;
 }
 

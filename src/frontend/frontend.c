@@ -24,7 +24,8 @@
 #include "util.h"
 #include "frontend.h"
 
-#define TICK_MS	1000
+#define TICK_MS		1000
+#define STATS_MS	500	/* counters to the master */
 
 struct fe_gen *
 fe_gen_acquire(struct frontend *fe)
@@ -121,6 +122,10 @@ on_wake(void *arg, uint32_t events)
 	/* Reset the counter; EAGAIN only means someone else already did. */
 	(void)!read(t->wake_fd, &v, sizeof(v));
 	msg = atomic_exchange(&t->pending, 0);
+	if (msg & FE_MSG_READY)
+		queue_run_ready(t);
+	if (msg & FE_MSG_WORKERS)
+		proxy_drop_idle(t, false);
 	if (msg & FE_MSG_DRAIN)
 		begin_drain(t);
 }
@@ -142,6 +147,15 @@ on_tick(void *arg)
 
 	logbuf_flush(t, false);
 	loop_timer_set(t->loop, &t->tick, TICK_MS);
+}
+
+static void
+on_stats(void *arg)
+{
+	struct frontend *fe = arg;
+
+	queue_send_stats(fe);
+	loop_timer_set(fe->threads[0].loop, &fe->stats_timer, STATS_MS);
 }
 
 static void
@@ -210,6 +224,12 @@ on_ctl(void *arg, uint32_t events)
 			log_reopen(fe, fds, hdr.nfds);
 			hdr.nfds = 0;
 			break;
+		case CTL_POOL_STATE:
+		case CTL_WORKER_READY:
+		case CTL_WORKER_DRAIN:
+		case CTL_WORKER_GONE:
+			queue_ctl(fe, &hdr, &u);
+			break;
 		default:
 			log_warnx("master: unexpected message %s",
 			    ctl_type_name((enum ctl_type)hdr.type));
@@ -235,6 +255,7 @@ thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 
 	t->fe = fe;
 	t->idx = idx;
+	pthread_mutex_init(&t->ready_lock, NULL);
 	t->gen = atomic_load(&fe->gen);
 	t->reserve_fd = -1;
 	if ((t->loop = loop_new(err)) == NULL)
@@ -277,6 +298,7 @@ thread_fini(struct fe_thread *t)
 		next = c->next;
 		conn_close(c);
 	}
+	proxy_drop_idle(t, true);
 	logbuf_flush(t, true);
 	stop_listening(t);
 	if (t->loop != NULL) {
@@ -299,6 +321,7 @@ thread_fini(struct fe_thread *t)
 		close(t->wake_fd);
 	loop_free(t->loop);
 	free(t->ls);
+	pthread_mutex_destroy(&t->ready_lock);
 }
 
 static void *
@@ -329,7 +352,8 @@ frontend_main(const struct fe_start *st)
 	atomic_init(&fe.httperr_fd, st->httperr_fd);
 	if (drop_privileges(st) == -1)
 		return 1;
-	if ((g = router_build((struct conf *)st->conf, false, st->generation, st, err)) == NULL) {
+	queue_init(&fe);
+	if ((g = router_build(&fe, (struct conf *)st->conf, false, st->generation, err)) == NULL) {
 		log_warnx("%s", err);
 		return 1;
 	}
@@ -365,6 +389,8 @@ frontend_main(const struct fe_start *st)
 			return 1;
 		}
 	}
+	loop_timer_init(&fe.stats_timer, on_stats, &fe);
+	loop_timer_set(fe.threads[0].loop, &fe.stats_timer, STATS_MS);
 	hello.threads = fe.nthreads;
 	hello.generation = g->generation;
 	if (ctl_send(fe.ctl, CTL_HELLO, &hello, sizeof(hello), NULL, 0) == -1)
@@ -380,6 +406,7 @@ frontend_main(const struct fe_start *st)
 		thread_fini(&fe.threads[i]);
 	free(fe.threads);
 	fe_gen_release(atomic_load(&fe.gen));
+	queue_free(&fe);
 	log_info("front end stopped");
 	return rc;
 }

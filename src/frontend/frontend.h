@@ -78,6 +78,11 @@ struct conn;
 struct req;
 struct fe_thread;
 struct fentry;
+struct proxy;
+struct upconn;
+struct fe_pool;
+struct fe_worker;
+struct pwait;
 
 /* Every block of the per-thread pool has this size (buffers, request state). */
 #define FE_BLOCK	16384
@@ -182,12 +187,18 @@ struct fe_thread {
 	int			 wake_fd;	/* eventfd: messages from thread 0 */
 	struct loop_io		 wake_io;
 	atomic_uint		 pending;	/* FE_MSG_* bits set by thread 0 */
+	pthread_mutex_t		 ready_lock;	/* guards ready_head */
+	struct pwait		*ready_head;	/* requests whose queue wait ended */
+	struct upconn		*idle_up;	/* kept-alive upstream connections */
+	size_t			 nidle_up;
 	struct loop_timer	 tick;		/* 1 s housekeeping: log flush */
 	struct loop_timer	 drain_timer;	/* shutdown deadline */
 };
 
-#define FE_MSG_DRAIN	0x1
-#define FE_MSG_GEN	0x2
+#define FE_MSG_DRAIN	0x1	/* stop accepting, finish, exit */
+#define FE_MSG_GEN	0x2	/* a new configuration generation */
+#define FE_MSG_READY	0x4	/* queued requests were given a worker (or failed) */
+#define FE_MSG_WORKERS	0x8	/* a worker drains or is gone: drop idle upstreams */
 
 struct frontend {
 	const struct fe_start	*st;
@@ -199,6 +210,9 @@ struct frontend {
 	atomic_int		 access_fd;
 	atomic_int		 httperr_fd;
 	atomic_uint		 threads_done;
+	struct fe_pool		*pools;		/* index = conf pool index */
+	size_t			 npools;
+	struct loop_timer	 stats_timer;	/* thread 0: counters to the master */
 	bool			 shutting_down;
 	uint64_t		 shutdown_ms;
 };
@@ -218,6 +232,7 @@ enum conn_state {
 #define CF_WANT_WRITE	0x02	/* LOOP_WRITE is asked for */
 #define CF_CLOSE	0x04	/* close once the output is sent */
 #define CF_LINGER	0x08	/* ... and linger (input may still come) */
+#define CF_INPROC	0x10	/* inside process_input(): handlers must not re-enter */
 
 /* A piece of response body still to send: memory or a file range. */
 struct sendseg {
@@ -237,6 +252,8 @@ struct req {
 	uint64_t		 bytes;		/* response bytes queued (headers + body) */
 	const char		*reason;	/* httperr reason token, or NULL */
 	const char		*queue;		/* pool name for httperr, or NULL */
+	uint32_t		 retry_after;	/* Retry-After for a 503, seconds */
+	bool			 body_taken;	/* a handler reads the body (else it is discarded) */
 	struct sendseg		 segs[CONN_MAX_SEGS];
 	unsigned		 nsegs;
 	struct fentry		*fent;		/* file the segs refer to (held) */
@@ -263,6 +280,7 @@ struct conn {
 	char			*obuf;		/* output: obuf[ooff..olen) unsent */
 	uint32_t		 ooff, olen;
 	struct req		*req;
+	struct proxy		*px;		/* pool request in progress, or NULL */
 	unsigned		 seg;		/* next of req->segs to send */
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
@@ -278,8 +296,8 @@ struct fe_gen	*fe_gen_acquire(struct frontend *fe);
 void		 fe_gen_release(struct fe_gen *g);
 
 /* router.c: generations and site lookup */
-struct fe_gen	*router_build(struct conf *c, bool owned, uint32_t generation,
-		    const struct fe_start *st, char *err);
+struct fe_gen	*router_build(struct frontend *fe, struct conf *c, bool owned,
+		    uint32_t generation, char *err);
 void		 router_free(struct fe_gen *g);
 struct fe_site	*router_site(const struct fe_gen *g, unsigned addr,
 		    struct hstr host);
@@ -308,9 +326,100 @@ int		 http1_error(struct conn *c, struct req *r, int status,
 char		*http1_resp_begin(struct conn *c, struct req *r, int status,
 		    size_t *avail);
 void		 http1_resp_commit(struct conn *c, struct req *r, char *end);
+void		 http1_request_done(struct conn *c);
+void		 http1_handler_error(struct conn *c, int status, const char *token);
+void		 conn_set_events(struct conn *c, uint32_t events);
 const char	*http1_reason(int status);
 size_t		 fmt_u64(char *out, uint64_t v);
 void		 fe_update_date(struct fe_thread *t);
+
+/* queue.c: pools in the front end: state, workers, the bounded queue */
+struct fe_worker {
+	struct fe_worker	*next;
+	struct fe_pool		*pool;
+	uint32_t		 id;		/* master's worker id (0: external upstream) */
+	pid_t			 pid;
+	struct sockaddr_storage	 addr;		/* its socket (unix) or address (tcp) */
+	socklen_t		 addrlen;
+	unsigned		 inflight;	/* requests on it now (pool lock) */
+	unsigned		 refs;		/* proxies and idle upstreams holding it */
+	bool			 draining;	/* no new requests */
+	bool			 gone;		/* exited */
+	bool			 dead;		/* its socket refuses connections: skip it */
+	bool			 drained_sent;	/* CTL_WORKER_DRAINED already sent */
+	uint64_t		 requests;	/* served, total */
+	uint32_t		 unreported;	/* served since the last CTL_STATS */
+	struct pwait		*active;	/* requests in flight on it (pool lock) */
+	uint64_t		 assigned;	/* requests given to it: ties go to the least used */
+	struct ctl_inflight	 lost[CTL_REPORT_MAX];	/* requests it failed, for the report */
+	uint32_t		 nlost;
+};
+
+/*
+ * The queue's view of a pool request; the first member of struct proxy.
+ * Links and states change under the pool lock; once a request leaves the
+ * queue (given a worker or failed) it is handed to its own thread through
+ * that thread's ready list.
+ */
+enum pwait_state {
+	PW_NONE = 0,
+	PW_QUEUED,	/* in the pool's queue */
+	PW_READY,	/* out of the queue, on its thread's ready list */
+	PW_ACTIVE	/* holding a worker slot */
+};
+
+struct pwait {
+	struct pwait		*qprev, *qnext;	/* pool queue */
+	struct pwait		*rnext;		/* thread ready list */
+	struct pwait		*aprev, *anext;	/* worker's active list */
+	struct fe_thread	*t;
+	struct fe_worker	*w;		/* assigned worker */
+	uint64_t		 enq_ms;
+	int			 qstate;	/* enum pwait_state */
+	int			 fail;		/* status when the wait failed, else 0 */
+	const char		*fail_token;	/* httperr reason for it */
+	uint32_t		 retry_after;
+};
+
+struct fe_pool {
+	pthread_mutex_t		 lock;
+	int			 idx;
+	const struct conf_pool	*cp;
+	char			 name[CONF_NAME_MAX + 1];
+	int			 state;		/* enum pool_state */
+	uint32_t		 retry_after;	/* s, for 503 when disabled */
+	char			 reason[64];
+	struct fe_worker	*workers;
+	struct pwait		*qhead, *qtail;	/* FIFO of waiting requests */
+	unsigned		 qlen;
+	bool			 demand_sent;	/* asked the master for workers */
+	uint64_t		 demand_at;
+	bool			 stats_dirty;
+};
+
+void		 queue_init(struct frontend *fe);
+void		 queue_free(struct frontend *fe);
+void		 queue_ctl(struct frontend *fe, const struct ctl_hdr *hdr,
+		    const void *payload);
+int		 queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
+		    struct fe_worker *avoid);
+void		 queue_release(struct fe_pool *p, struct pwait *pw, bool served);
+void		 queue_cancel(struct fe_pool *p, struct pwait *pw);
+void		 queue_worker_put(struct fe_worker *w);
+void		 queue_worker_dead(struct fe_worker *w);
+void		 queue_worker_lost(struct fe_worker *w, const struct pwait *pw);
+void		 queue_send_stats(struct frontend *fe);
+void		 queue_run_ready(struct fe_thread *t);
+
+/* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
+struct handler	*proxy_new(struct frontend *fe, int pool);
+void		 proxy_assigned(struct pwait *pw);
+void		 proxy_client_event(struct conn *c, uint32_t events);
+void		 proxy_client_timeout(struct conn *c);
+void		 proxy_abort(struct conn *c);
+void		 proxy_drop_idle(struct fe_thread *t, bool all);
+void		 proxy_describe(const struct pwait *pw, char *method, size_t mlen,
+		    char *target, size_t tlen, uint64_t *started_ns);
 
 /* static.c */
 struct handler	*static_new(struct fe_site *s);

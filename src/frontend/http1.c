@@ -30,6 +30,7 @@
 static void	process_input(struct conn *c);
 static int	flush(struct conn *c);
 static void	after_output(struct conn *c);
+static int	post_dispatch(struct conn *c, struct req *r);
 
 static inline const struct conf_server *
 srv(const struct conn *c)
@@ -152,6 +153,14 @@ http1_resp_begin(struct conn *c, struct req *r, int status, size_t *avail)
 	if (FE_BLOCK - c->olen < OBUF_RESERVE)
 		return NULL;
 	r->status = status;
+	/*
+	 * A client that asked for 100-continue may never send the body once
+	 * it has a final answer: the rest of the stream cannot be framed, so
+	 * close after answering (RFC 9110 §10.1.1) unless a handler read it.
+	 */
+	if ((r->h.flags & HTTP_F_EXPECT_100) && !r->body_taken &&
+	    ((r->h.flags & HTTP_F_CHUNKED) || r->h.content_length > 0))
+		c->flags |= CF_CLOSE | CF_LINGER;
 	fe_update_date(t);
 	p = c->obuf + c->olen;
 	p = PUTS(p, "HTTP/1.1 ");
@@ -202,8 +211,11 @@ http1_error(struct conn *c, struct req *r, int status, const char *token)
 	}
 	if (status == 405 || status == 501)
 		p = PUTS(p, "Allow: GET, HEAD, OPTIONS\r\n");
-	if (status == 503)
-		p = PUTS(p, "Retry-After: 5\r\n");
+	if (status == 503) {
+		p = PUTS(p, "Retry-After: ");
+		p += fmt_u64(p, r->retry_after ? r->retry_after : 5);
+		p = PUTS(p, "\r\n");
+	}
 	p = PUTS(p, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
 	p += fmt_u64(p, (uint64_t)blen);
 	p = PUTS(p, "\r\n\r\n");
@@ -243,6 +255,8 @@ req_reset(struct req *r)
 	r->reason = NULL;
 	r->queue = NULL;
 	r->owned = NULL;
+	r->retry_after = 0;
+	r->body_taken = false;
 	r->nsegs = 0;
 	r->fent = NULL;
 	r->pathlen = 0;
@@ -325,8 +339,30 @@ http1_abort(struct conn *c, int status, const char *token, const char *why)
 /* --- bodies nobody reads ------------------------------------------------------ */
 
 /*
+ * The body being dropped cannot be framed (bad chunked syntax) or passed
+ * max_body.  The answer to its request may still be waiting in the output
+ * buffer, and a plain close with unread input would reset the connection
+ * and lose it: send what is queued, then close with a linger.
+ */
+static int
+discard_fail(struct conn *c)
+{
+	free(c->chunk);
+	c->chunk = NULL;
+	c->body_left = 0;
+	c->ipos = c->ilen;
+	c->state = CONN_HEAD;
+	c->flags |= CF_CLOSE | CF_LINGER;
+	c->flags &= (uint8_t)~CF_KEEPALIVE;
+	if (!output_pending(c))
+		start_linger(c);
+	return -1;
+}
+
+/*
  * Drop request body bytes from the input buffer.  Returns 1 when the body
- * is complete, 0 when more is needed, -1 when the connection was closed.
+ * is complete, 0 when more is needed, -1 when the connection is ending
+ * (queued output is still sent).
  */
 static int
 discard_body(struct conn *c)
@@ -349,17 +385,12 @@ discard_body(struct conn *c)
 		int r = httpparse_chunked(c->chunk, c->ibuf + c->ipos, avail, &out,
 		    &used, &why);
 
-		if (r == WEIR_ERROR) {
-			/* Already answered; the framing is gone: just close. */
-			conn_close(c);
-			return -1;
-		}
+		if (r == WEIR_ERROR)
+			return discard_fail(c);	/* already answered */
 		c->ipos += (uint32_t)used;
 		c->body_left += out;
-		if (srv(c)->max_body != 0 && c->body_left > srv(c)->max_body) {
-			conn_close(c);
-			return -1;
-		}
+		if (srv(c)->max_body != 0 && c->body_left > srv(c)->max_body)
+			return discard_fail(c);
 		if (r == 0) {
 			conn_set_deadline(c, srv(c)->body_timeout);
 			return 0;
@@ -445,6 +476,84 @@ dispatch(struct conn *c, struct req *r)
 }
 
 /*
+ * After a request was answered (its response queued): drop the body nobody
+ * reads, log the request when its response is complete.  Returns -1 if the
+ * connection was closed.
+ */
+static int
+post_dispatch(struct conn *c, struct req *r)
+{
+	bool has_body = (r->h.flags & HTTP_F_CHUNKED) || r->h.content_length > 0;
+
+	if (has_body && !r->body_taken && !(c->flags & CF_LINGER)) {
+		c->state = CONN_BODY_DISCARD;
+		if (r->h.flags & HTTP_F_CHUNKED) {
+			if ((c->chunk = malloc(sizeof(*c->chunk))) == NULL) {
+				conn_close(c);
+				return -1;
+			}
+			httpparse_chunked_init(c->chunk);
+			c->body_left = 0;
+		} else {
+			c->body_left = (uint64_t)r->h.content_length;
+		}
+	}
+	if (c->state == CONN_HEAD)
+		c->state = CONN_IDLE;	/* the next request starts its own clock */
+	if (r->nsegs == 0)
+		req_finish(c, r);
+	return 0;
+}
+
+/*
+ * A handler that went asynchronous (state CONN_HANDLER) ends with an error
+ * it answers itself (503 from the queue, 502 from a dead worker, ...).
+ */
+void
+http1_handler_error(struct conn *c, int status, const char *token)
+{
+	struct req *r = c->req;
+
+	c->state = CONN_HEAD;
+	conn_set_events(c, LOOP_READ);
+	if (http1_error(c, r, status, token) != WEIR_OK)
+		return;
+	if (c->flags & CF_INPROC)
+		return;		/* process_input() goes on from here */
+	if (post_dispatch(c, r) == -1)
+		return;
+	if (flush(c) == 1)
+		after_output(c);
+}
+
+/* A handler that went asynchronous sent its whole response itself. */
+void
+http1_request_done(struct conn *c)
+{
+	struct req *r = c->req;
+
+	c->state = CONN_HEAD;
+	r->body_taken = true;
+	conn_set_events(c, LOOP_READ);
+	if (c->flags & CF_INPROC)
+		return;
+	if (post_dispatch(c, r) == -1)
+		return;
+	after_output(c);
+}
+
+void
+conn_set_events(struct conn *c, uint32_t events)
+{
+	if (loop_io_mod(c->t->loop, &c->io, events) == -1)
+		log_warn("epoll_ctl");
+	if (events & LOOP_WRITE)
+		c->flags |= CF_WANT_WRITE;
+	else
+		c->flags &= (uint8_t)~CF_WANT_WRITE;
+}
+
+/*
  * Parse and answer as many complete requests as the input holds, batching
  * small responses, until the input runs out, a response must be sent before
  * going on, or the connection ends.
@@ -464,7 +573,6 @@ process_input(struct conn *c)
 		size_t avail, end;
 		int n, status;
 		const char *why;
-		bool has_body;
 
 		if (c->state == CONN_BODY_DISCARD) {
 			int d = discard_body(c);
@@ -497,7 +605,15 @@ process_input(struct conn *c)
 			break;
 		avail = c->ilen - c->ipos;
 		end = httpparse_header_end(c->ibuf + c->ipos, avail, c->scan);
-		if (end == 0 && avail < s->max_header_size) {
+		/*
+		 * No end yet: wait for more, unless a line was completed.  The
+		 * parser may then reject what is there already (a bare LF, a bad
+		 * request line); waiting would turn that 400 into a 408 half a
+		 * minute later.  Lines are few (max_headers), so parsing once
+		 * per line stays linear enough for slow senders.
+		 */
+		if (end == 0 && avail < s->max_header_size &&
+		    memchr(c->ibuf + c->ipos + c->scan, '\n', avail - c->scan) == NULL) {
 			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
 			break;
 		}
@@ -519,7 +635,6 @@ process_input(struct conn *c)
 			return;
 		}
 		c->nreq++;
-		has_body = (r->h.flags & HTTP_F_CHUNKED) || r->h.content_length > 0;
 		if (s->max_body != 0 && r->h.content_length > 0 &&
 		    (uint64_t)r->h.content_length > s->max_body) {
 			http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
@@ -531,38 +646,17 @@ process_input(struct conn *c)
 		    c->t->draining ||
 		    (s->keepalive_requests != 0 && c->nreq >= s->keepalive_requests))
 			c->flags |= CF_CLOSE;
-		/*
-		 * 2. A client that asked for 100-continue may never send the
-		 * body once it has our final answer: the rest of the stream
-		 * cannot be framed, so close after answering (RFC 9110 §10.1.1).
-		 */
-		if (has_body && (r->h.flags & HTTP_F_EXPECT_100))
-			c->flags |= CF_CLOSE | CF_LINGER;
 		c->ipos += (uint32_t)n;
 		c->scan = 0;
 		/* 3. Answer. */
+		c->flags |= CF_INPROC;
 		dispatch(c, r);
-		if (c->state == CONN_CLOSED)
+		c->flags &= (uint8_t)~CF_INPROC;
+		if (c->state == CONN_CLOSED || c->state == CONN_HANDLER)
+			return;		/* closed, or a handler works on it */
+		if (post_dispatch(c, r) == -1)
 			return;
-		/* 4. The body nobody wanted is read and dropped. */
-		if (has_body && !(c->flags & CF_LINGER)) {
-			c->state = CONN_BODY_DISCARD;
-			if (r->h.flags & HTTP_F_CHUNKED) {
-				if ((c->chunk = malloc(sizeof(*c->chunk))) == NULL) {
-					conn_close(c);
-					return;
-				}
-				httpparse_chunked_init(c->chunk);
-				c->body_left = 0;
-			} else {
-				c->body_left = (uint64_t)r->h.content_length;
-			}
-		}
-		if (c->state == CONN_HEAD)
-			c->state = CONN_IDLE;	/* the next request starts its own clock */
-		if (r->nsegs == 0)
-			req_finish(c, r);
-		else
+		if (r->nsegs != 0)
 			break;	/* file data to send before the next answer */
 		if (c->flags & CF_CLOSE)
 			break;
@@ -741,6 +835,10 @@ http1_on_io(void *arg, uint32_t events)
 {
 	struct conn *c = arg;
 
+	if (c->state == CONN_HANDLER && c->px != NULL) {
+		proxy_client_event(c, events);
+		return;
+	}
 	if (events & EPOLLOUT) {
 		int r = flush(c);
 
@@ -784,6 +882,13 @@ http1_on_timer(void *arg)
 		return;
 	}
 	switch (c->state) {
+	case CONN_HANDLER:
+		if (c->px != NULL) {
+			proxy_client_timeout(c);
+			break;
+		}
+		conn_close(c);
+		break;
 	case CONN_HEAD:
 		if (c->flags & CF_WANT_WRITE) {
 			/* client not reading its response */
@@ -797,6 +902,13 @@ http1_on_timer(void *arg)
 		break;
 	case CONN_BODY_DISCARD:
 		if (c->req != NULL) {
+			/*
+			 * The request was answered and logged; the input buffer
+			 * has been reused for its body since, so the request
+			 * line its fields point to may be body bytes by now.
+			 */
+			c->req->h.method_str.p = NULL;
+			c->req->h.target.p = NULL;
 			c->req->reason = "Timer_EntityBody";
 			alog_httperr(c, c->req, 408, "Timer_EntityBody");
 		}

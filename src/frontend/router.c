@@ -48,9 +48,10 @@ ss_wildcard(const struct sockaddr_storage *ss)
 }
 
 struct fe_gen *
-router_build(struct conf *c, bool owned, uint32_t generation,
-    const struct fe_start *st, char *err)
+router_build(struct frontend *fe, struct conf *c, bool owned,
+    uint32_t generation, char *err)
 {
+	const struct fe_start *st = fe->st;
 	struct fe_gen *g = xcalloc(1, sizeof(*g));
 
 	g->conf = c;
@@ -82,7 +83,7 @@ router_build(struct conf *c, bool owned, uint32_t generation,
 			s->routes[j].prefix = cs->apps[j].prefix;
 			s->routes[j].len = cs->apps[j].prefixlen;
 			s->routes[j].pool = cs->apps[j].pool_idx;
-			s->routes[j].h = NULL;	/* set by the pool proxy */
+			s->routes[j].h = proxy_new(fe, cs->apps[j].pool_idx);
 		}
 		qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
 	}

@@ -96,8 +96,10 @@ send_304(struct conn *c, struct req *r, struct fentry *e)
 	size_t avail;
 	char *p = http1_resp_begin(c, r, 304, &avail);
 
-	if (p == NULL)
+	if (p == NULL) {
+		fcache_release(c->t->fcache, e);	/* every exit lets go of e */
 		return 500;
+	}
 	p = put_validators(p, e);
 	p = PUTS(p, "\r\n");
 	http1_resp_commit(c, r, p);
@@ -111,8 +113,10 @@ send_416(struct conn *c, struct req *r, struct fentry *e)
 	size_t avail;
 	char *p = http1_resp_begin(c, r, 416, &avail);
 
-	if (p == NULL)
+	if (p == NULL) {
+		fcache_release(c->t->fcache, e);
 		return 500;
+	}
 	p = PUTS(p, "Content-Range: bytes */");
 	p += fmt_u64(p, e->size);
 	p = PUTS(p, "\r\nContent-Length: 0\r\n\r\n");
@@ -160,8 +164,10 @@ send_multipart(struct conn *c, struct req *r, struct fentry *e,
 	if (n == 0)
 		return 0;
 	total = range_multipart_length(r->boundary, e->mime, rs, nr, e->size);
-	if ((p = http1_resp_begin(c, r, 206, &avail)) == NULL)
+	if ((p = http1_resp_begin(c, r, 206, &avail)) == NULL) {
+		fcache_release(c->t->fcache, e);
 		return 500;
+	}
 	p = put_validators(p, e);
 	p = PUTS(p, "Accept-Ranges: bytes\r\nContent-Type: multipart/byteranges; boundary=");
 	p = put(p, r->boundary, strlen(r->boundary));
@@ -275,7 +281,15 @@ send_file(struct conn *c, struct req *r, struct fentry *e)
 	return WEIR_OK;
 }
 
-/* 301 to the same path with a '/' appended (and the query kept). */
+static size_t	url_escape(char *, const char *, bool);
+
+/*
+ * 301 to the same path with a '/' appended (and the query kept).  The
+ * Location is built from the normalized path, re-encoded, not from the
+ * request's bytes: "//sub" must not become "//sub/", which a browser reads
+ * as a network-path reference to the host "sub" (an open redirect), and
+ * dot segments or odd escapes have no business in it either.
+ */
 static int
 redirect_slash(struct conn *c, struct req *r)
 {
@@ -285,10 +299,10 @@ redirect_slash(struct conn *c, struct req *r)
 
 	if ((p = http1_resp_begin(c, r, 301, &avail)) == NULL)
 		return 500;
-	if (h->path.n + h->query.n + 64 > avail)
+	if (3 * r->pathlen + h->query.n + 64 > avail)
 		return 414;
 	p = PUTS(p, "Location: ");
-	p = put(p, h->path.p, h->path.n);
+	p += url_escape(p, r->path, true);
 	*p++ = '/';
 	if (h->query.p != NULL) {
 		*p++ = '?';
@@ -318,9 +332,13 @@ html_escape(char *out, const char *s)
 	return n;
 }
 
-/* URL-escape a file name for an href. */
+/*
+ * Percent-encode s for use in a URL: everything but unreserved characters
+ * (and '/' when `slash`, for whole paths) is escaped.  out needs 3 *
+ * strlen(s) + 1 bytes; returns the length written (a NUL follows).
+ */
 static size_t
-url_escape(char *out, const char *s)
+url_escape(char *out, const char *s, bool slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = 0;
@@ -329,7 +347,8 @@ url_escape(char *out, const char *s)
 		unsigned char ch = (unsigned char)*s;
 
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL) {
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL ||
+		    (slash && ch == '/')) {
 			out[n++] = (char)ch;
 		} else {
 			out[n++] = '%';
@@ -354,7 +373,7 @@ name_cmp(const void *a, const void *b)
 static int
 send_listing(struct conn *c, struct req *r, int rootfd)
 {
-	char **names = NULL, *buf, *p, esc[6 * 256 + 1];
+	char **names = NULL, *buf, *p, *pesc, esc[6 * 256 + 1];
 	size_t n = 0, cap = 0, size;
 	struct dirent *de;
 	DIR *d;
@@ -386,23 +405,31 @@ send_listing(struct conn *c, struct req *r, int rootfd)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
-	size = 512 + 6 * r->pathlen + n * (2 * sizeof(esc) + 32);
-	if ((buf = p = malloc(size)) == NULL) {
+	if (n > 1)	/* names is NULL when there are none */
+		qsort(names, n, sizeof(*names), name_cmp);
+	/*
+	 * The path (up to 4 KB, each byte up to 6 escaped) is too long for
+	 * esc, which is sized for one file name, and goes in twice.
+	 */
+	size = 512 + 2 * 6 * r->pathlen + n * (2 * sizeof(esc) + 32);
+	if ((buf = p = malloc(size)) == NULL ||
+	    (pesc = malloc(6 * r->pathlen + 1)) == NULL) {
+		free(buf);
 		for (size_t i = 0; i < n; i++)
 			free(names[i]);
 		free(names);
 		return 500;
 	}
-	html_escape(esc, r->path);
+	html_escape(pesc, r->path);
 	p += sprintf(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of %s</title></head>\n"
-	    "<body><h1>Index of %s</h1><ul>\n", esc, esc);
+	    "<body><h1>Index of %s</h1><ul>\n", pesc, pesc);
+	free(pesc);
 	if (r->pathlen > 1)
 		p += sprintf(p, "<li><a href=\"../\">../</a></li>\n");
 	for (size_t i = 0; i < n; i++) {
 		char href[3 * 256 + 1];
 
-		url_escape(href, names[i]);
+		url_escape(href, names[i], false);
 		html_escape(esc, names[i]);
 		p += sprintf(p, "<li><a href=\"%s\">%s</a></li>\n", href, esc);
 		free(names[i]);

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <stddef.h>
+
 #include "rc.h"
 #include "log.h"
 #include "util.h"
@@ -164,7 +166,9 @@ feproc_exited(struct master *m, int status)
 		snprintf(how, sizeof(how), "status 0x%x", status);
 	if (m->stopping) {
 		log_info("front end (pid %d) exited: %s", (int)pid, how);
-		loop_stop(m->loop);
+		pools_shutdown(m);
+		if (pools_all_stopped(m))
+			loop_stop(m->loop);
 		return;
 	}
 	{
@@ -209,8 +213,14 @@ on_ctl(void *arg, uint32_t events)
 	struct master *m = arg;
 	union {
 		struct ctl_hello	hello;
+		struct ctl_pool_ref	ref;
+		struct ctl_worker	w;
+		struct ctl_worker_fault	fault;
+		struct ctl_worker_report report;
+		struct ctl_stats	stats;
 		char			buf[CTL_MAX_PAYLOAD];
 	} u;
+	struct worker *w;
 	struct ctl_hdr hdr;
 	int fds[CTL_MAX_FDS], r;
 
@@ -224,6 +234,35 @@ on_ctl(void *arg, uint32_t events)
 			log_info("front end ready: %u thread%s serving generation %u",
 			    u.hello.threads, u.hello.threads == 1 ? "" : "s",
 			    u.hello.generation);
+			pools_fe_hello(m);
+			break;
+		case CTL_DEMAND_START:
+			if (u.ref.pool >= 0 && (size_t)u.ref.pool < m->npools &&
+			    u.ref.generation == m->generation)
+				pool_demand(&m->pools[u.ref.pool]);
+			break;
+		case CTL_WORKER_DRAINED:
+			if ((w = pools_worker_by_id(m, u.w.worker)) != NULL)
+				pool_worker_drained(w);
+			break;
+		case CTL_WORKER_FAULT:
+			u.fault.what[sizeof(u.fault.what) - 1] = '\0';
+			if ((w = pools_worker_by_id(m, u.fault.worker)) != NULL &&
+			    w->state != W_EXITED)
+				pool_worker_failed(w, 1011, u.fault.what);
+			break;
+		case CTL_WORKER_REPORT:
+			if ((w = pools_worker_by_id(m, u.report.worker)) != NULL)
+				pool_worker_report(w, &u.report);
+			break;
+		case CTL_STATS:
+			if (hdr.len >= offsetof(struct ctl_stats, w) &&
+			    u.stats.n <= nitems(u.stats.w) &&
+			    hdr.len >= offsetof(struct ctl_stats, w) +
+			    u.stats.n * sizeof(u.stats.w[0]))
+				pool_stats(m, &u.stats, u.stats.n);
+			else
+				log_warnx("front end: malformed STATS message; dropped");
 			break;
 		default:
 			log_warnx("front end: unexpected message %s; dropping it",

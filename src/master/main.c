@@ -125,7 +125,7 @@ main(int argc, char **argv)
 {
 	const char *cmd;
 
-	log_init("weir", LOG_L_INFO);
+	log_init("weir", getenv("WEIR_DEBUG") != NULL ? LOG_L_DEBUG : LOG_L_INFO);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -163,11 +163,19 @@ reap_children(struct master *m)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == m->fe.pid)
+		struct worker *w;
+
+		if (pid == m->fe.pid) {
 			feproc_exited(m, status);
-		else
+		} else if ((w = pools_find_worker(m, pid)) != NULL) {
+			w->status = status;
+			pool_worker_exited(w);
+		} else {
 			log_debug("reaped process %d", (int)pid);
+		}
 	}
+	if (m->stopping && m->fe.pid == 0 && pools_all_stopped(m))
+		loop_stop(m->loop);
 }
 
 static void
@@ -178,7 +186,7 @@ stop_timeout(void *arg)
 	if (m->fe.pid > 0) {
 		log_warnx("front end did not stop in time: killing it");
 		kill(m->fe.pid, SIGKILL);
-	} else {
+	} else if (pools_all_stopped(m)) {
 		loop_stop(m->loop);
 	}
 }
@@ -196,7 +204,9 @@ begin_stop(struct master *m, int signo)
 	log_info("%s: stopping (in-flight requests get up to %llums)",
 	    strsignal(signo), (unsigned long long)m->conf->server.shutdown_timeout);
 	if (m->fe.pid == 0) {
-		loop_stop(m->loop);
+		pools_shutdown(m);
+		if (pools_all_stopped(m))
+			loop_stop(m->loop);
 		return;
 	}
 	feproc_shutdown(m);
@@ -325,18 +335,22 @@ master_run(const char *conf_path)
 	loop_timer_init(&m.stop_timer, stop_timeout, &m);
 	loop_timer_init(&m.fe.restart_timer, feproc_restart_cb, &m);
 	m.started_ms = loop_now(m.loop);
+	pools_init(&m);
 	write_pidfile(m.conf);
 	for (size_t i = 0; i < m.lis.n; i++)
 		log_info("listening on %s", m.lis.v[i].spec);
 	log_info("weir %s starting (config %s, master pid %d)", WEIR_VERSION,
 	    m.conf->path, (int)getpid());
 	feproc_start(&m);
+	pools_start(&m);
 	if (loop_run(m.loop) == -1)
 		log_warn("event loop");
 	rc = 0;
 	remove_pidfile(m.conf);
 	log_info("stopped");
 out:
+	if (m.pools != NULL)
+		pools_free(&m);
 	if (m.loop != NULL)
 		loop_free(m.loop);
 	listeners_close(&m.lis);

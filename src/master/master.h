@@ -34,6 +34,57 @@ struct listeners {
 	unsigned		 threads;	/* sockets per address */
 };
 
+/* Worker states (DESIGN.md). */
+enum worker_state {
+	W_STARTING = 0,
+	W_READY,
+	W_DRAINING,	/* no new requests; waiting for the front end to finish */
+	W_STOPPING,	/* SIGTERM sent */
+	W_EXITED
+};
+
+#define WORKER_TAIL	20	/* last output lines kept for events */
+
+struct pool;
+struct ping;
+
+/* One worker process (and the process group it leads). */
+struct worker {
+	struct pool	*pool;
+	struct worker	*next;
+	uint32_t	 id;		/* unique for this master's life */
+	uint32_t	 generation;
+	pid_t		 pid;		/* also its process group id */
+	int		 state;		/* enum worker_state */
+	int		 sock;		/* its listening socket (master's copy) */
+	char		 path[108];	/* ... and its path */
+	int		 out;		/* read end of its stdout+stderr pipe */
+	struct loop_io	 out_io;
+	char		 partial[1024];	/* an output line not yet ended */
+	size_t		 npartial;
+	char		*tail[WORKER_TAIL];	/* ring of the last lines */
+	unsigned	 tail_next;
+	int		 notify;	/* sd_notify datagram socket, -1 if none */
+	struct loop_io	 notify_io;
+	char		 notify_path[108];
+	uint64_t	 started;	/* monotonic ms */
+	uint64_t	 ready_at;
+	int64_t		 started_wall;	/* unix seconds, for status */
+	uint64_t	 requests;	/* served, from the front end's stats */
+	struct loop_timer start_timer;	/* startup_time_limit */
+	struct loop_timer stop_timer;	/* shutdown_time_limit */
+	struct loop_timer ping_timer;	/* next ping / ping deadline */
+	struct loop_timer recycle_timer; /* recycle_time */
+	struct loop_timer report_timer;	/* waiting for the front end's report */
+	struct ping	*ping;		/* ping in flight */
+	struct worker	*replaces;	/* overlapped recycle: the one it replaces */
+	int		 recycle_event;	/* event id that recycled it, 0 if none */
+	bool		 expect_exit;	/* we told it to stop */
+	bool		 failed;	/* a failure was already recorded for it */
+	char		 fail_reason[200];
+	int		 status;	/* waitpid status once exited */
+};
+
 /* The front-end process as the master sees it. */
 struct fe_proc {
 	pid_t		 pid;		/* 0 when not running */
@@ -61,6 +112,55 @@ struct master {
 	uint64_t	 stop_deadline;
 	struct loop_timer stop_timer;
 	uint64_t	 started_ms;
+	struct pool	*pools;
+	size_t		 npools;
+	uint32_t	 next_worker_id;
+};
+
+/* Rapid-Fail Protection window (rapidfail.c). */
+struct rf_failure {
+	uint64_t	 when;		/* monotonic ms */
+	pid_t		 pid;
+	char		 reason[200];
+};
+
+struct rapidfail {
+	struct rf_failure *v;		/* oldest first */
+	size_t		 n, cap;
+	unsigned	 count;		/* failures that trip; 0 = off */
+	uint64_t	 window;	/* ms */
+};
+
+/* A pool as the master runs it. */
+struct pool {
+	struct master	*m;
+	int		 idx;		/* index in conf->pools */
+	const struct conf_pool *cp;
+	char		 name[CONF_NAME_MAX + 1];
+	int		 state;		/* enum pool_state (ctl.h) */
+	char		 reason[64];	/* why it is disabled */
+	char		 detail[512];	/* longer text for status/events */
+	struct worker	*workers;
+	char		**argv;		/* command split, or NULL */
+	uid_t		 uid;
+	gid_t		 gid;
+	bool		 set_identity;
+	int		 log_fd;	/* log_dir/pools/NAME.log */
+	struct rapidfail rf;
+	uint64_t	 backoff_ms;	/* next back-off delay */
+	uint64_t	 retry_at;	/* monotonic ms of the next re-enable, 0 if none */
+	struct loop_timer backoff_timer;
+	uint64_t	 last_activity;	/* monotonic ms of the last request seen */
+	struct loop_timer idle_timer;
+	struct loop_timer schedule_timer;
+	struct loop_timer memory_timer;
+	uint64_t	 requests;	/* total served */
+	unsigned	 failures_total;
+	bool		 pending_disable;	/* tripped: disable once the 1009 is out */
+	char		 pending_why[512];
+	bool		 want_workers;	/* keep `processes` workers running */
+	bool		 external;	/* address = ...: an upstream weir does not start */
+	unsigned	 inflight;	/* requests in flight, from the front end */
 };
 
 /* main.c */
@@ -84,6 +184,50 @@ void	 feproc_shutdown(struct master *m);
 void	 feproc_restart_cb(void *arg);
 int	 feproc_send(struct master *m, enum ctl_type type, const void *p,
 	    size_t len, const int *fds, int nfds);
+
+/* pool.c */
+void	 pools_init(struct master *m);
+void	 pools_free(struct master *m);
+void	 pools_start(struct master *m);
+void	 pools_shutdown(struct master *m);
+bool	 pools_all_stopped(const struct master *m);
+void	 pools_fe_hello(struct master *m);
+struct worker *pools_find_worker(struct master *m, pid_t pid);
+struct worker *pools_worker_by_id(struct master *m, uint32_t id);
+void	 pool_demand(struct pool *p);
+void	 pool_worker_ready(struct worker *w);
+void	 pool_worker_exited(struct worker *w);
+void	 pool_worker_failed(struct worker *w, int event, const char *reason);
+void	 pool_worker_drained(struct worker *w);
+void	 pool_worker_report(struct worker *w, const struct ctl_worker_report *r);
+void	 pool_stats(struct master *m, const struct ctl_stats *st, size_t n);
+void	 pool_recycle(struct pool *p, int event, const char *why);
+void	 pool_recycle_worker(struct worker *w, int event);
+void	 pool_send_state(struct pool *p);
+const char *pool_state_name(int state);
+
+/* worker.c */
+struct worker *worker_spawn(struct pool *p, char *err);
+void	 worker_signal(struct worker *w, int sig);
+void	 worker_cleanup(struct worker *w);
+void	 worker_free(struct worker *w);
+void	 worker_drain_output(struct worker *w);
+json_t	*worker_tail_json(const struct worker *w);
+uint64_t worker_private_memory(const struct worker *w);
+
+/* health.c */
+void	 ping_start(struct worker *w);
+void	 ping_cancel(struct worker *w);
+int	 notify_open(struct worker *w, char *err);
+void	 health_init_worker(struct worker *w);
+
+/* rapidfail.c */
+void	 rapidfail_init(struct rapidfail *rf, unsigned count, uint64_t window_ms);
+void	 rapidfail_free(struct rapidfail *rf);
+bool	 rapidfail_record(struct rapidfail *rf, uint64_t now, pid_t pid,
+	    const char *reason);
+size_t	 rapidfail_current(struct rapidfail *rf, uint64_t now);
+void	 rapidfail_reset(struct rapidfail *rf);
 
 /* events.c */
 enum event_level {

@@ -1,0 +1,647 @@
+/*
+ * queue.c - application pools as the front end sees them: their state, their
+ * ready workers, and the bounded queue of requests waiting for a worker
+ * (the HTTP.sys request queue).
+ *
+ * Shared by all threads, guarded by one mutex per pool, held only for a few
+ * pointer operations.  A request takes a slot on the least-busy ready worker
+ * (at most max_conns per worker); when none is free it waits in the pool's
+ * FIFO (at most queue_length, at most queue_timeout).  A freed slot or a new
+ * worker goes to the head of the queue; the waiting request is then handed
+ * to its own thread through that thread's ready list and eventfd, so every
+ * connection is only ever touched by the thread that owns it.
+ *
+ * Thread 0 applies the master's messages (pool state, worker ready, drain,
+ * gone) and reports counters and in-flight requests back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/un.h>
+
+#include "log.h"
+#include "util.h"
+#include "frontend.h"
+
+#define DEMAND_REPEAT_MS	1000	/* ask the master again after this */
+
+void
+queue_init(struct frontend *fe)
+{
+	const struct conf *c = fe->st->conf;
+
+	fe->npools = c->npools;
+	fe->pools = xcalloc(c->npools ? c->npools : 1, sizeof(*fe->pools));
+	for (size_t i = 0; i < c->npools; i++) {
+		struct fe_pool *p = &fe->pools[i];
+
+		pthread_mutex_init(&p->lock, NULL);
+		p->idx = (int)i;
+		p->cp = &c->pools[i];
+		wstrlcpy(p->name, c->pools[i].name, sizeof(p->name));
+		/* Until the master says otherwise, requests wait for workers. */
+		p->state = POOL_STARTED;
+		p->retry_after = 60;
+	}
+}
+
+static void
+worker_free_locked(struct fe_worker *w)
+{
+	free(w);
+}
+
+void
+queue_free(struct frontend *fe)
+{
+	for (size_t i = 0; i < fe->npools; i++) {
+		struct fe_pool *p = &fe->pools[i];
+
+		while (p->workers != NULL) {
+			struct fe_worker *w = p->workers;
+
+			p->workers = w->next;
+			worker_free_locked(w);
+		}
+		pthread_mutex_destroy(&p->lock);
+	}
+	free(fe->pools);
+	fe->pools = NULL;
+}
+
+static struct frontend *
+pool_fe(const struct fe_thread *t)
+{
+	return t->fe;
+}
+
+static void
+send_ctl(struct frontend *fe, enum ctl_type type, const void *p, size_t len)
+{
+	/* sendmsg on a SEQPACKET socket is atomic: any thread may send. */
+	if (ctl_send(fe->ctl, type, p, len, NULL, 0) == -1)
+		log_warn("control channel: %s", ctl_type_name(type));
+}
+
+/* The least busy worker that takes requests and has a free slot. */
+static struct fe_worker *
+pick(struct fe_pool *p, const struct fe_worker *avoid)
+{
+	struct fe_worker *best = NULL;
+
+	for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
+		if (w->draining || w->gone || w->dead || w == avoid ||
+		    w->inflight >= p->cp->max_conns)
+			continue;
+		if (best == NULL || w->inflight < best->inflight ||
+		    (w->inflight == best->inflight && w->assigned < best->assigned))
+			best = w;
+	}
+	return best;
+}
+
+static bool
+has_live_worker(const struct fe_pool *p)
+{
+	for (const struct fe_worker *w = p->workers; w != NULL; w = w->next)
+		if (!w->draining && !w->gone && !w->dead)
+			return true;
+	return false;
+}
+
+/* Take a slot on w for pw (pool lock held). */
+static void
+take_slot(struct fe_worker *w, struct pwait *pw)
+{
+	w->inflight++;
+	w->assigned++;
+	w->refs++;
+	pw->w = w;
+	pw->aprev = NULL;
+	pw->anext = w->active;
+	if (w->active != NULL)
+		w->active->aprev = pw;
+	w->active = pw;
+}
+
+static void
+wake_thread(struct fe_thread *t)
+{
+	uint64_t one = 1;
+
+	atomic_fetch_or(&t->pending, FE_MSG_READY);
+	/* A full counter still wakes the thread. */
+	(void)!write(t->wake_fd, &one, sizeof(one));
+}
+
+/* Hand a request whose wait ended to its thread (pool lock held). */
+static void
+hand_over(struct pwait *pw)
+{
+	struct fe_thread *t = pw->t;
+
+	pw->qstate = PW_READY;
+	pthread_mutex_lock(&t->ready_lock);
+	pw->rnext = t->ready_head;
+	t->ready_head = pw;
+	pthread_mutex_unlock(&t->ready_lock);
+	wake_thread(t);
+}
+
+static void
+unqueue(struct fe_pool *p, struct pwait *pw)
+{
+	if (pw->qprev != NULL)
+		pw->qprev->qnext = pw->qnext;
+	else
+		p->qhead = pw->qnext;
+	if (pw->qnext != NULL)
+		pw->qnext->qprev = pw->qprev;
+	else
+		p->qtail = pw->qprev;
+	pw->qprev = pw->qnext = NULL;
+	p->qlen--;
+}
+
+/* Give free slots to the longest-waiting requests (pool lock held). */
+static void
+dispatch_queued(struct fe_pool *p)
+{
+	struct fe_worker *w;
+
+	while (p->qhead != NULL && (w = pick(p, NULL)) != NULL) {
+		struct pwait *pw = p->qhead;
+
+		unqueue(p, pw);
+		take_slot(w, pw);
+		hand_over(pw);
+	}
+}
+
+/* Fail every queued request with `status` (pool lock held). */
+static void
+fail_queued(struct fe_pool *p, int status, const char *token)
+{
+	while (p->qhead != NULL) {
+		struct pwait *pw = p->qhead;
+
+		unqueue(p, pw);
+		pw->fail = status;
+		pw->fail_token = token;
+		pw->retry_after = p->retry_after;
+		hand_over(pw);
+	}
+}
+
+static const char *
+offline_token(const struct fe_pool *p)
+{
+	/* IIS: AppOffline when errors took it offline, Disabled by an admin. */
+	return strcmp(p->reason, "admin") == 0 || p->state == POOL_STOPPED ?
+	    "Disabled" : "AppOffline";
+}
+
+/*
+ * A request for pool p.  Returns 0 with pw->w set (a slot is taken),
+ * WEIR_AGAIN when it waits in the queue (its thread hears back through
+ * proxy_assigned()), or 503 with pw->fail_token and pw->retry_after set.
+ * `avoid` is a worker not to use (the one a retried request just lost).
+ */
+int
+queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
+    struct fe_worker *avoid)
+{
+	struct fe_worker *w;
+	uint64_t now = loop_now(t->loop);
+	struct ctl_pool_ref ref;
+	bool demand = false;
+
+	pw->t = t;
+	pw->w = NULL;
+	pw->fail = 0;
+	pthread_mutex_lock(&p->lock);
+	if (p->state == POOL_DISABLED || p->state == POOL_STOPPED ||
+	    p->state == POOL_STOPPING) {
+		pw->fail = 503;
+		pw->fail_token = offline_token(p);
+		pw->retry_after = p->retry_after;
+		pthread_mutex_unlock(&p->lock);
+		return 503;
+	}
+	if ((w = pick(p, avoid)) != NULL && p->qhead == NULL) {
+		take_slot(w, pw);
+		pw->qstate = PW_ACTIVE;
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	if (p->qlen >= p->cp->queue_length) {
+		pw->fail = 503;
+		pw->fail_token = "QueueFull";
+		pw->retry_after = 1;
+		pthread_mutex_unlock(&p->lock);
+		return 503;
+	}
+	pw->qstate = PW_QUEUED;
+	pw->enq_ms = now;
+	pw->qnext = NULL;
+	pw->qprev = p->qtail;
+	if (p->qtail != NULL)
+		p->qtail->qnext = pw;
+	else
+		p->qhead = pw;
+	p->qtail = pw;
+	p->qlen++;
+	if (!has_live_worker(p) &&
+	    (!p->demand_sent || now - p->demand_at >= DEMAND_REPEAT_MS)) {
+		p->demand_sent = true;
+		p->demand_at = now;
+		demand = true;
+	}
+	/* A slot may be free after all (e.g. only `avoid` had one). */
+	dispatch_queued(p);
+	pthread_mutex_unlock(&p->lock);
+	if (demand) {
+		ref.pool = p->idx;
+		ref.generation = t->gen->generation;
+		send_ctl(pool_fe(t), CTL_DEMAND_START, &ref, sizeof(ref));
+	}
+	return WEIR_AGAIN;
+}
+
+/* Drop a reference to a worker; free it once gone and unreferenced. */
+static void
+worker_put_locked(struct fe_pool *p, struct fe_worker *w)
+{
+	if (--w->refs > 0 || !w->gone)
+		return;
+	for (struct fe_worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	worker_free_locked(w);
+}
+
+/*
+ * A connect to w was refused: its process is gone even if the master has
+ * not said so yet.  No request is sent there any more.
+ */
+void
+queue_worker_dead(struct fe_worker *w)
+{
+	pthread_mutex_lock(&w->pool->lock);
+	w->dead = true;
+	pthread_mutex_unlock(&w->pool->lock);
+}
+
+/*
+ * pw lost its worker (the connection failed): remember the request for the
+ * master's event 1009, which asks once the worker is reaped.
+ */
+void
+queue_worker_lost(struct fe_worker *w, const struct pwait *pw)
+{
+	uint64_t started;
+
+	pthread_mutex_lock(&w->pool->lock);
+	if (w->nlost < CTL_REPORT_MAX) {
+		struct ctl_inflight *f = &w->lost[w->nlost];
+
+		proxy_describe(pw, f->method, sizeof(f->method), f->target,
+		    sizeof(f->target), &started);
+		f->ms = (uint32_t)((mono_ns() - started) / 1000000);
+	}
+	w->nlost++;
+	pthread_mutex_unlock(&w->pool->lock);
+}
+
+void
+queue_worker_put(struct fe_worker *w)
+{
+	struct fe_pool *p = w->pool;
+
+	pthread_mutex_lock(&p->lock);
+	worker_put_locked(p, w);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * A request gives its slot back (`served`: it got a complete response).
+ * The slot goes to the head of the queue; a draining worker with nothing
+ * left in flight is reported to the master.
+ */
+void
+queue_release(struct fe_pool *p, struct pwait *pw, bool served)
+{
+	struct fe_worker *w = pw->w;
+	struct ctl_worker cw;
+	struct ctl_stats st;
+	bool drained = false, urgent = false;
+	struct frontend *fe = pool_fe(pw->t);
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (pw->aprev != NULL)
+		pw->aprev->anext = pw->anext;
+	else
+		w->active = pw->anext;
+	if (pw->anext != NULL)
+		pw->anext->aprev = pw->aprev;
+	pw->aprev = pw->anext = NULL;
+	w->inflight--;
+	if (served) {
+		w->requests++;
+		w->unreported++;
+		p->stats_dirty = true;
+		urgent = p->cp->recycle_requests != 0 &&
+		    w->requests == p->cp->recycle_requests;
+	}
+	if (w->draining && !w->gone && w->inflight == 0 && !w->drained_sent) {
+		w->drained_sent = true;
+		drained = true;
+		memset(&cw, 0, sizeof(cw));
+		cw.pool = p->idx;
+		cw.worker = w->id;
+		cw.pid = w->pid;
+	}
+	if (urgent) {
+		memset(&st, 0, sizeof(st));
+		st.n = 1;
+		st.w[0].worker = w->id;
+		st.w[0].requests = w->unreported;
+		st.w[0].inflight = w->inflight;
+		w->unreported = 0;
+	}
+	pw->w = NULL;
+	pw->qstate = PW_NONE;
+	worker_put_locked(p, w);
+	dispatch_queued(p);
+	pthread_mutex_unlock(&p->lock);
+	if (drained)
+		send_ctl(fe, CTL_WORKER_DRAINED, &cw, sizeof(cw));
+	if (urgent)
+		send_ctl(fe, CTL_STATS, &st, offsetof(struct ctl_stats, w) + sizeof(st.w[0]));
+}
+
+/*
+ * The owner gives up on a request (client gone, shutdown): out of the
+ * queue, off its thread's ready list, slot released.
+ */
+void
+queue_cancel(struct fe_pool *p, struct pwait *pw)
+{
+	struct fe_thread *t = pw->t;
+
+	pthread_mutex_lock(&p->lock);
+	if (pw->qstate == PW_QUEUED) {
+		unqueue(p, pw);
+		pw->qstate = PW_NONE;
+	} else if (pw->qstate == PW_READY) {
+		pthread_mutex_lock(&t->ready_lock);
+		for (struct pwait **pp = &t->ready_head; *pp != NULL; pp = &(*pp)->rnext)
+			if (*pp == pw) {
+				*pp = pw->rnext;
+				break;
+			}
+		pthread_mutex_unlock(&t->ready_lock);
+		pw->qstate = pw->w != NULL ? PW_ACTIVE : PW_NONE;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (pw->qstate == PW_ACTIVE)
+		queue_release(p, pw, false);
+}
+
+/* Run the requests whose wait ended (FE_MSG_READY). */
+void
+queue_run_ready(struct fe_thread *t)
+{
+	struct pwait *list, *next;
+
+	pthread_mutex_lock(&t->ready_lock);
+	list = t->ready_head;
+	t->ready_head = NULL;
+	pthread_mutex_unlock(&t->ready_lock);
+	/* The list is newest first; serve oldest first. */
+	{
+		struct pwait *rev = NULL;
+
+		for (; list != NULL; list = next) {
+			next = list->rnext;
+			list->rnext = rev;
+			rev = list;
+		}
+		list = rev;
+	}
+	for (; list != NULL; list = next) {
+		next = list->rnext;
+		list->rnext = NULL;
+		proxy_assigned(list);
+	}
+}
+
+/* --- messages from the master (thread 0) ------------------------------------ */
+
+static struct fe_worker *
+find_worker(struct fe_pool *p, uint32_t id)
+{
+	for (struct fe_worker *w = p->workers; w != NULL; w = w->next)
+		if (w->id == id && !w->gone)
+			return w;
+	return NULL;
+}
+
+static void
+wake_all(struct frontend *fe, unsigned msg)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < fe->nthreads; i++) {
+		atomic_fetch_or(&fe->threads[i].pending, msg);
+		(void)!write(fe->threads[i].wake_fd, &one, sizeof(one));
+	}
+}
+
+static void
+worker_ready(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw)
+{
+	struct fe_worker *w;
+	char err[WEIR_ERRLEN], spec[sizeof(cw->path) + 8];
+
+	pthread_mutex_lock(&p->lock);
+	if (find_worker(p, cw->worker) != NULL) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->pool = p;
+	w->id = cw->worker;
+	w->pid = cw->pid;
+	if (cw->path[0] == '/')
+		snprintf(spec, sizeof(spec), "unix:%.*s", (int)sizeof(cw->path), cw->path);
+	else
+		snprintf(spec, sizeof(spec), "%.*s", (int)sizeof(cw->path), cw->path);
+	if (sockaddr_parse(spec, &w->addr, &w->addrlen, err) == -1) {
+		pthread_mutex_unlock(&p->lock);
+		log_warnx("pool %s: worker %u: %s", p->name, cw->worker, err);
+		free(w);
+		return;
+	}
+	w->next = p->workers;
+	p->workers = w;
+	p->demand_sent = false;
+	dispatch_queued(p);
+	pthread_mutex_unlock(&p->lock);
+	(void)fe;
+}
+
+static void
+worker_drain(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw)
+{
+	struct fe_worker *w;
+	struct ctl_worker out = *cw;
+	bool drained = false;
+
+	pthread_mutex_lock(&p->lock);
+	if ((w = find_worker(p, cw->worker)) != NULL && !w->draining) {
+		w->draining = true;
+		if (w->inflight == 0 && !w->drained_sent) {
+			w->drained_sent = true;
+			drained = true;
+		}
+	} else if (w == NULL) {
+		drained = true;	/* never knew it (still starting): nothing in flight */
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (drained)
+		send_ctl(fe, CTL_WORKER_DRAINED, &out, sizeof(out));
+	wake_all(fe, FE_MSG_WORKERS);
+}
+
+/*
+ * The worker exited.  Report what it had in flight (for event 1009); its
+ * requests notice by themselves (the upstream connection fails) and are
+ * retried or answered 502.
+ */
+static void
+worker_gone(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw)
+{
+	struct ctl_worker_report rep;
+	struct fe_worker *w;
+	uint64_t now = mono_ns();
+
+	memset(&rep, 0, sizeof(rep));
+	rep.pool = cw->pool;
+	rep.generation = cw->generation;
+	rep.worker = cw->worker;
+	pthread_mutex_lock(&p->lock);
+	if ((w = find_worker(p, cw->worker)) != NULL) {
+		rep.requests = w->requests;
+		/* requests that already noticed (and went elsewhere or got 502) */
+		for (uint32_t i = 0; i < w->nlost && i < CTL_REPORT_MAX; i++)
+			rep.inflight[rep.ninflight++] = w->lost[i];
+		rep.ninflight = w->nlost;
+		for (struct pwait *pw = w->active; pw != NULL; pw = pw->anext) {
+			if (rep.ninflight < CTL_REPORT_MAX) {
+				struct ctl_inflight *f = &rep.inflight[rep.ninflight];
+				uint64_t started;
+
+				proxy_describe(pw, f->method, sizeof(f->method),
+				    f->target, sizeof(f->target), &started);
+				f->ms = (uint32_t)((now - started) / 1000000);
+			}
+			rep.ninflight++;
+		}
+		w->gone = true;
+		w->draining = true;
+		if (w->refs == 0) {
+			w->refs = 1;
+			worker_put_locked(p, w);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	send_ctl(fe, CTL_WORKER_REPORT, &rep, sizeof(rep));
+	wake_all(fe, FE_MSG_WORKERS);
+}
+
+static void
+pool_state(struct fe_pool *p, const struct ctl_pool_state *ps)
+{
+	pthread_mutex_lock(&p->lock);
+	p->state = ps->state;
+	p->retry_after = ps->retry_after_s ? ps->retry_after_s : 60;
+	memcpy(p->reason, ps->reason, sizeof(p->reason));
+	p->reason[sizeof(p->reason) - 1] = '\0';
+	if (p->state == POOL_DISABLED || p->state == POOL_STOPPED ||
+	    p->state == POOL_STOPPING) {
+		fail_queued(p, 503, offline_token(p));
+		p->demand_sent = false;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+queue_ctl(struct frontend *fe, const struct ctl_hdr *hdr, const void *payload)
+{
+	const struct ctl_pool_state *ps = payload;
+	const struct ctl_worker *cw = payload;
+	int idx = hdr->type == CTL_POOL_STATE ? ps->pool : cw->pool;
+	struct fe_pool *p;
+
+	if (idx < 0 || (size_t)idx >= fe->npools) {
+		log_warnx("master: %s for unknown pool %d", ctl_type_name((enum ctl_type)hdr->type), idx);
+		return;
+	}
+	p = &fe->pools[idx];
+	switch (hdr->type) {
+	case CTL_POOL_STATE:
+		pool_state(p, ps);
+		break;
+	case CTL_WORKER_READY:
+		worker_ready(fe, p, cw);
+		break;
+	case CTL_WORKER_DRAIN:
+		worker_drain(fe, p, cw);
+		break;
+	case CTL_WORKER_GONE:
+		worker_gone(fe, p, cw);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Counters for the master: served, in flight, queued, per worker. */
+void
+queue_send_stats(struct frontend *fe)
+{
+	struct ctl_stats st;
+
+	memset(&st, 0, sizeof(st));
+	for (size_t i = 0; i < fe->npools; i++) {
+		struct fe_pool *p = &fe->pools[i];
+
+		pthread_mutex_lock(&p->lock);
+		for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
+			if (w->gone || (w->unreported == 0 && w->inflight == 0 && p->qlen == 0))
+				continue;
+			if (st.n == nitems(st.w)) {
+				send_ctl(fe, CTL_STATS, &st, offsetof(struct ctl_stats, w) +
+				    st.n * sizeof(st.w[0]));
+				st.n = 0;
+			}
+			st.w[st.n].worker = w->id;
+			st.w[st.n].requests = w->unreported;
+			st.w[st.n].inflight = w->inflight;
+			st.w[st.n].queued = p->qlen;
+			w->unreported = 0;
+			st.n++;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (st.n > 0)
+		send_ctl(fe, CTL_STATS, &st, offsetof(struct ctl_stats, w) +
+		    st.n * sizeof(st.w[0]));
+}

@@ -1,0 +1,1007 @@
+/*
+ * pool.c - application pools in the master: start, recycle, protect.
+ *
+ * A pool keeps `processes` workers running while it is wanted (start_mode =
+ * always, or a request arrived).  Recycling is overlapped by default: the
+ * new worker must be ready before the old one is drained (the front end
+ * stops giving it requests, lets the ones in flight finish, says so) and only
+ * then gets SIGTERM.  Failures (IIS's list) go into the Rapid-Fail window;
+ * when it trips, the pool is disabled with the failures and their reasons in
+ * event 1002, and either waits for an administrator (disable) or re-enables
+ * itself after a back-off (1 min doubling to 1 h, event 1301).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <grp.h>
+#include <pwd.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "rc.h"
+#include "log.h"
+#include "util.h"
+#include "master.h"
+
+#define BACKOFF_MAX_MS		(60 * 60 * 1000ULL)
+#define REPORT_WAIT_MS		1000	/* for the front end's in-flight list */
+#define MEMORY_CHECK_MS		5000
+#define EX_CONFIG		78
+
+static void	spawn(struct pool *p);
+static void	maintain(struct pool *p);
+static void	start_drain(struct worker *w);
+static void	emit_1009(struct worker *w, const struct ctl_worker_report *r);
+static void	trip(struct pool *p);
+
+const char *
+pool_state_name(int state)
+{
+	static const char *names[] = { "stopped", "starting", "started",
+	    "stopping", "disabled" };
+
+	return state >= 0 && state <= POOL_DISABLED ? names[state] : "?";
+}
+
+static unsigned
+alive_workers(const struct pool *p)
+{
+	unsigned n = 0;
+
+	for (const struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->state == W_STARTING || w->state == W_READY)
+			n++;
+	return n;
+}
+
+static bool
+has_ready(const struct pool *p)
+{
+	for (const struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->state == W_READY)
+			return true;
+	return false;
+}
+
+void
+pool_send_state(struct pool *p)
+{
+	struct ctl_pool_state st;
+	uint64_t now = loop_now(p->m->loop);
+
+	memset(&st, 0, sizeof(st));
+	st.pool = p->idx;
+	st.generation = p->m->generation;
+	st.state = p->state;
+	st.retry_after_s = p->retry_at > now ? (uint32_t)((p->retry_at - now + 999) / 1000) : 60;
+	wstrlcpy(st.reason, p->reason, sizeof(st.reason));
+	feproc_send(p->m, CTL_POOL_STATE, &st, sizeof(st), NULL, 0);
+}
+
+static void
+set_state(struct pool *p, int state)
+{
+	if (p->state == state)
+		return;
+	log_info("pool %s: %s -> %s", p->name, pool_state_name(p->state),
+	    pool_state_name(state));
+	p->state = state;
+	pool_send_state(p);
+}
+
+static void
+send_worker(struct worker *w, enum ctl_type type)
+{
+	struct ctl_worker cw;
+
+	memset(&cw, 0, sizeof(cw));
+	cw.pool = w->pool->idx;
+	cw.generation = w->generation;
+	cw.worker = w->id;
+	cw.pid = w->pid;
+	wstrlcpy(cw.path, w->path, sizeof(cw.path));
+	feproc_send(w->pool->m, type, &cw, sizeof(cw), NULL, 0);
+}
+
+/* --- timers ------------------------------------------------------------------ */
+
+static void
+on_start_timeout(void *arg)
+{
+	struct worker *w = arg;
+	char why[128];
+
+	snprintf(why, sizeof(why), "was not ready within the startup time limit of %llus",
+	    (unsigned long long)(w->pool->cp->startup_time_limit / 1000));
+	pool_worker_failed(w, 1012, why);
+}
+
+static void
+on_stop_timeout(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	json_t *f = json_object();
+	char why[160];
+
+	snprintf(why, sizeof(why), "did not stop within the shutdown time limit of %llus",
+	    (unsigned long long)(p->cp->shutdown_time_limit / 1000));
+	json_object_set_new(f, "reason", json_string(why));
+	events_emit(1013, EV_WARNING, p->name, w->pid, f,
+	    "A process serving application pool '%s' exceeded time limits during shut down. The process id was '%d'.",
+	    p->name, (int)w->pid);
+	worker_signal(w, SIGKILL);
+	if (!w->failed && p->state != POOL_DISABLED && !p->m->stopping) {
+		w->failed = true;
+		wstrlcpy(w->fail_reason, why, sizeof(w->fail_reason));
+		p->failures_total++;
+		if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, why)) {
+			p->pending_disable = true;
+			snprintf(p->pending_why, sizeof(p->pending_why), "%s", why);
+		}
+	}
+}
+
+static void
+on_recycle_timer(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->state == W_READY) {
+		w->recycle_event = 1074;
+		pool_recycle_worker(w, 1074);
+	}
+}
+
+static void
+on_report_timeout(void *arg)
+{
+	struct worker *w = arg;
+
+	/* The front end did not answer: write the event with what we have. */
+	emit_1009(w, NULL);
+}
+
+/* --- spawning ------------------------------------------------------------------ */
+
+static void
+disable(struct pool *p, const char *reason, const char *detail)
+{
+	uint64_t now = loop_now(p->m->loop);
+
+	wstrlcpy(p->reason, reason, sizeof(p->reason));
+	wstrlcpy(p->detail, detail, sizeof(p->detail));
+	p->want_workers = false;
+	p->retry_at = 0;
+	if (p->cp->rapid_fail_action == RF_ACTION_BACKOFF &&
+	    strcmp(reason, "rapid-fail") == 0) {
+		if (p->backoff_ms == 0)
+			p->backoff_ms = p->cp->rapid_fail_backoff;
+		p->retry_at = now + p->backoff_ms;
+		loop_timer_set(p->m->loop, &p->backoff_timer, p->backoff_ms);
+	}
+	set_state(p, POOL_DISABLED);
+	pool_send_state(p);	/* retry_at may have changed */
+	for (struct worker *w = p->workers; w != NULL; w = w->next)
+		start_drain(w);
+}
+
+static void
+on_backoff(void *arg)
+{
+	struct pool *p = arg;
+	json_t *f = json_object();
+
+	if (p->state != POOL_DISABLED)
+		return;
+	json_object_set_new(f, "backoff_s", json_integer((json_int_t)(p->backoff_ms / 1000)));
+	events_emit(1301, EV_INFO, p->name, 0, f,
+	    "Application pool '%s' was re-enabled after a back-off of %llus.",
+	    p->name, (unsigned long long)(p->backoff_ms / 1000));
+	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ?
+	    (p->backoff_ms > BACKOFF_MAX_MS ? p->backoff_ms : BACKOFF_MAX_MS) :
+	    p->backoff_ms * 2;
+	p->retry_at = 0;
+	rapidfail_reset(&p->rf);
+	p->reason[0] = p->detail[0] = '\0';
+	set_state(p, POOL_STARTED);
+	if (p->cp->start_mode == START_ALWAYS) {
+		p->want_workers = true;
+		maintain(p);
+	}
+}
+
+static void
+spawn(struct pool *p)
+{
+	struct master *m = p->m;
+	char err[WEIR_ERRLEN];
+	struct worker *w;
+	const struct conf_pool *cp = p->cp;
+
+	if ((w = worker_spawn(p, err)) == NULL) {
+		json_t *f = json_object();
+		char detail[512];
+
+		json_object_set_new(f, "error", json_string(err));
+		json_object_set_new(f, "command", json_string(cp->command ? cp->command : ""));
+		events_emit(1059, EV_ERROR, p->name, 0, f,
+		    "A worker process for application pool '%s' could not be launched (%s). The application pool is disabled.",
+		    p->name, err);
+		snprintf(detail, sizeof(detail), "could not launch '%s': %s",
+		    cp->command ? cp->command : "", err);
+		disable(p, "launch-failure", detail);
+		return;
+	}
+	health_init_worker(w);
+	w->start_timer.cb = on_start_timeout;
+	w->stop_timer.cb = on_stop_timeout;
+	w->recycle_timer.cb = on_recycle_timer;
+	w->report_timer.cb = on_report_timeout;
+	log_info("pool %s: worker %u started (pid %d)", p->name, w->id, (int)w->pid);
+	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !has_ready(p)))
+		set_state(p, POOL_STARTING);
+	loop_timer_set(m->loop, &w->start_timer, cp->startup_time_limit);
+	if (cp->ping_path != NULL && cp->kind == POOL_KIND_HTTP)
+		ping_start(w);
+	else if (!cp->notify)
+		pool_worker_ready(w);
+}
+
+/* Start workers until the pool has `processes` of them, if it is wanted. */
+static void
+maintain(struct pool *p)
+{
+	if (p->external || p->m->stopping || !p->want_workers ||
+	    (p->state != POOL_STARTED && p->state != POOL_STARTING))
+		return;
+	while (alive_workers(p) < p->cp->processes && p->state != POOL_DISABLED) {
+		unsigned before = alive_workers(p);
+
+		spawn(p);
+		if (alive_workers(p) == before)
+			break;
+	}
+}
+
+/* --- stopping ------------------------------------------------------------------- */
+
+/* Stop a worker gracefully: drain in the front end, then SIGTERM. */
+static void
+start_drain(struct worker *w)
+{
+	struct loop *l = w->pool->m->loop;
+
+	if (w->state == W_DRAINING || w->state == W_STOPPING || w->state == W_EXITED)
+		return;
+	w->expect_exit = true;
+	ping_cancel(w);
+	loop_timer_cancel(l, &w->ping_timer);
+	loop_timer_cancel(l, &w->start_timer);
+	loop_timer_cancel(l, &w->recycle_timer);
+	loop_timer_set(l, &w->stop_timer, w->pool->cp->shutdown_time_limit);
+	if (w->state == W_STARTING || w->pool->m->fe.pid == 0 || !w->pool->m->fe.hello) {
+		w->state = W_STOPPING;
+		send_worker(w, CTL_WORKER_DRAIN);
+		worker_signal(w, SIGTERM);
+		return;
+	}
+	w->state = W_DRAINING;
+	send_worker(w, CTL_WORKER_DRAIN);
+}
+
+void
+pool_worker_drained(struct worker *w)
+{
+	if (w->state != W_DRAINING)
+		return;
+	w->state = W_STOPPING;
+	worker_signal(w, SIGTERM);
+}
+
+/* --- events ----------------------------------------------------------------------- */
+
+static void
+exit_text(int status, char *out, size_t outsz)
+{
+	if (WIFEXITED(status))
+		snprintf(out, outsz, "exit code %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, outsz, "signal %d (%s)%s", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(out, outsz, "status 0x%x", status);
+}
+
+/* Where the kernel put the core, when core_pattern is a plain file name. */
+static void
+core_file(const struct worker *w, char *out, size_t outsz)
+{
+	char pat[256];
+	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd == -1 ? -1 : read(fd, pat, sizeof(pat) - 1);
+
+	out[0] = '\0';
+	if (fd != -1)
+		close(fd);
+	if (n <= 0)
+		return;
+	pat[n] = '\0';
+	pat[strcspn(pat, "\n")] = '\0';
+	if (pat[0] == '|') {
+		snprintf(out, outsz, "piped to %s", pat + 1);
+		return;
+	}
+	if (strcmp(pat, "core") == 0)
+		snprintf(out, outsz, "%s/core", w->pool->cp->workdir ? w->pool->cp->workdir : "(worker cwd)");
+	else
+		snprintf(out, outsz, "%s (core_pattern, pid %d)", pat, (int)w->pid);
+}
+
+/*
+ * Rapid-Fail Protection tripped (or a worker said retrying will not help):
+ * event 1002 with every failure in the window and its reason, then disable.
+ */
+static void
+trip(struct pool *p)
+{
+	uint64_t now = loop_now(p->m->loop);
+	json_t *f = json_object(), *arr = json_array();
+	const struct conf_pool *cp = p->cp;
+
+	p->pending_disable = false;
+	for (size_t i = 0; i < p->rf.n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "pid", json_integer(p->rf.v[i].pid));
+		json_object_set_new(o, "reason", json_string(p->rf.v[i].reason));
+		json_object_set_new(o, "ago_ms", json_integer((json_int_t)(now - p->rf.v[i].when)));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(f, "failures", arr);
+	json_object_set_new(f, "rapid_fail", json_integer(cp->rapid_fail_count));
+	json_object_set_new(f, "window_ms", json_integer((json_int_t)cp->rapid_fail_window));
+	json_object_set_new(f, "action", json_string(cp->rapid_fail_action == RF_ACTION_BACKOFF ?
+	    "backoff" : cp->rapid_fail_action == RF_ACTION_ROLLBACK ? "rollback" : "disable"));
+	events_emit(1002, EV_ERROR, p->name, 0, f,
+	    "Application pool '%s' is being automatically disabled due to a series of failures in the process(es) serving that application pool. Last failure: %s.",
+	    p->name, p->pending_why);
+	disable(p, "rapid-fail", p->pending_why);
+}
+
+/*
+ * Event 1009, in one record: how it ended, the core, the last output lines,
+ * uptime, requests served and what it had in flight (from the front end).
+ * Then, if that failure tripped Rapid-Fail Protection, the pool is disabled
+ * (1002) — after the 1009, so the log reads in order.
+ */
+static void
+emit_1009(struct worker *w, const struct ctl_worker_report *r)
+{
+	struct pool *p = w->pool;
+	uint64_t now = loop_now(p->m->loop);
+	json_t *f = json_object(), *inf = json_array();
+	char how[160], core[300];
+	int st = w->status;
+
+	loop_timer_cancel(p->m->loop, &w->report_timer);
+	exit_text(st, how, sizeof(how));
+	if (WIFEXITED(st))
+		json_object_set_new(f, "exit_code", json_integer(WEXITSTATUS(st)));
+	if (WIFSIGNALED(st)) {
+		json_object_set_new(f, "signal", json_integer(WTERMSIG(st)));
+		json_object_set_new(f, "signal_name", json_string(strsignal(WTERMSIG(st))));
+		json_object_set_new(f, "core_dumped", json_boolean(WCOREDUMP(st)));
+		if (WCOREDUMP(st)) {
+			core_file(w, core, sizeof(core));
+			json_object_set_new(f, "core_file", json_string(core));
+		}
+	}
+	json_object_set_new(f, "exit", json_string(how));
+	json_object_set_new(f, "worker", json_integer(w->id));
+	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)(now - w->started)));
+	json_object_set_new(f, "requests", json_integer((json_int_t)
+	    (r != NULL && r->requests > w->requests ? r->requests : w->requests)));
+	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
+	if (r != NULL) {
+		for (uint32_t i = 0; i < r->ninflight && i < CTL_REPORT_MAX; i++) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "method", json_stringn(r->inflight[i].method,
+			    strnlen(r->inflight[i].method, sizeof(r->inflight[i].method))));
+			json_object_set_new(o, "target", json_stringn(r->inflight[i].target,
+			    strnlen(r->inflight[i].target, sizeof(r->inflight[i].target))));
+			json_object_set_new(o, "ms", json_integer(r->inflight[i].ms));
+			json_array_append_new(inf, o);
+		}
+		json_object_set_new(f, "inflight_total", json_integer(r->ninflight));
+	}
+	json_object_set_new(f, "inflight", inf);
+	if (WIFSIGNALED(st))
+		events_emit(1009, EV_WARNING, p->name, w->pid, f,
+		    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. The process was terminated by signal %d (%s)%s.",
+		    p->name, (int)w->pid, WTERMSIG(st), strsignal(WTERMSIG(st)),
+		    WCOREDUMP(st) ? ", core dumped" : "");
+	else
+		events_emit(1009, EV_WARNING, p->name, w->pid, f,
+		    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. The process exit code was '0x%x'.",
+		    p->name, (int)w->pid, WIFEXITED(st) ? WEXITSTATUS(st) : st);
+	if (p->pending_disable)
+		trip(p);
+	/* Unlink and free. */
+	for (struct worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	worker_free(w);
+}
+
+/* A worker was killed for a failure detected here (ping, startup, protocol). */
+void
+pool_worker_failed(struct worker *w, int event, const char *reason)
+{
+	struct pool *p = w->pool;
+	json_t *f;
+
+	if (w->failed || w->state == W_EXITED)
+		return;
+	w->failed = true;
+	wstrlcpy(w->fail_reason, reason, sizeof(w->fail_reason));
+	p->failures_total++;
+	f = json_object();
+	json_object_set_new(f, "reason", json_string(reason));
+	json_object_set_new(f, "worker", json_integer(w->id));
+	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
+	switch (event) {
+	case 1010:
+		events_emit(1010, EV_WARNING, p->name, w->pid, f,
+		    "A process serving application pool '%s' failed to respond to a ping. The process id was '%d'.",
+		    p->name, (int)w->pid);
+		break;
+	case 1011:
+		events_emit(1011, EV_WARNING, p->name, w->pid, f,
+		    "A process serving application pool '%s' suffered a fatal communication error with the front end: %s. The process id was '%d'.",
+		    p->name, reason, (int)w->pid);
+		break;
+	case 1012:
+		events_emit(1012, EV_WARNING, p->name, w->pid, f,
+		    "A process serving application pool '%s' exceeded time limits during start up. The process id was '%d'.",
+		    p->name, (int)w->pid);
+		break;
+	default:
+		events_emit(1009, EV_WARNING, p->name, w->pid, f,
+		    "A process serving application pool '%s' reported a failure: %s. The process id was '%d'.",
+		    p->name, reason, (int)w->pid);
+		break;
+	}
+	if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, reason)) {
+		p->pending_disable = true;
+		wstrlcpy(p->pending_why, reason, sizeof(p->pending_why));
+	}
+	w->expect_exit = true;
+	send_worker(w, CTL_WORKER_DRAIN);
+	worker_signal(w, SIGKILL);
+}
+
+/* --- lifecycle callbacks ------------------------------------------------------------ */
+
+void
+pool_worker_ready(struct worker *w)
+{
+	struct pool *p = w->pool;
+	struct loop *l = p->m->loop;
+
+	if (w->state != W_STARTING)
+		return;
+	loop_timer_cancel(l, &w->start_timer);
+	w->state = W_READY;
+	w->ready_at = loop_now(l);
+	log_info("pool %s: worker %u (pid %d) ready in %llums", p->name, w->id,
+	    (int)w->pid, (unsigned long long)(w->ready_at - w->started));
+	send_worker(w, CTL_WORKER_READY);
+	if (p->state == POOL_STARTING)
+		set_state(p, POOL_STARTED);
+	if (w->replaces != NULL) {
+		struct worker *old = w->replaces;
+
+		w->replaces = NULL;
+		start_drain(old);
+	}
+	if (p->cp->ping_path != NULL && p->cp->ping_interval > 0 &&
+	    p->cp->kind == POOL_KIND_HTTP)
+		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
+	/* Counted from readiness: recycling a worker still starting gains nothing. */
+	if (p->cp->recycle_time > 0)
+		loop_timer_set(l, &w->recycle_timer, p->cp->recycle_time);
+}
+
+/* Recycle one worker (overlapped unless the pool says otherwise). */
+void
+pool_recycle_worker(struct worker *w, int event)
+{
+	struct pool *p = w->pool;
+	const char *text;
+
+	if (w->state != W_READY || p->external)
+		return;
+	for (struct worker *o = p->workers; o != NULL; o = o->next)
+		if (o->replaces == w)
+			return;		/* already being replaced */
+	switch (event) {
+	case 1074: text = "the worker process reached its allowed processing time limit"; break;
+	case 1075: text = "the worker process reached its allowed processing request limit"; break;
+	case 1076: text = "the worker process reached its scheduled recycle time"; break;
+	case 1117: text = "the worker process reached its private memory limit"; break;
+	case 1080: text = "the configuration of the application pool changed"; break;
+	default:   text = "an administrator requested it"; break;
+	}
+	if (event != 1079 && event != 1080) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "worker", json_integer(w->id));
+		json_object_set_new(f, "requests", json_integer((json_int_t)w->requests));
+		events_emit(event, EV_INFO, p->name, w->pid, f,
+		    "A worker process with process id of '%d' serving application pool '%s' has requested a recycle because %s.",
+		    (int)w->pid, p->name, text);
+	}
+	w->recycle_event = event;
+	if (p->cp->overlapped_recycle && p->state == POOL_STARTED) {
+		struct worker *nw;
+
+		spawn(p);
+		nw = p->workers;
+		if (nw != NULL && nw != w && nw->state == W_STARTING && nw->replaces == NULL) {
+			nw->replaces = w;
+			return;
+		}
+		if (nw != NULL && nw != w && nw->state == W_READY) {
+			/* ready at once (no readiness check): drain the old now */
+			start_drain(w);
+			return;
+		}
+		/* could not start a replacement: the old one keeps serving */
+		return;
+	}
+	start_drain(w);
+	maintain(p);
+}
+
+/* Recycle every ready worker of the pool (administrator, schedule, config). */
+void
+pool_recycle(struct pool *p, int event, const char *why)
+{
+	struct worker *list[512];
+	size_t n = 0;
+
+	if (event == 1079 || event == 1080) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "reason", json_string(why));
+		events_emit(event, EV_INFO, p->name, 0, f, event == 1079 ?
+		    "An administrator has requested a recycle of all worker processes in application pool '%s'." :
+		    "Worker processes serving application pool '%s' are being recycled due to configuration changes.",
+		    p->name);
+	}
+	for (struct worker *w = p->workers; w != NULL && n < nitems(list); w = w->next)
+		if (w->state == W_READY)
+			list[n++] = w;
+	for (size_t i = 0; i < n; i++)
+		pool_recycle_worker(list[i], event);
+}
+
+/*
+ * waitpid() said the worker's main process ended.  Clean up its tree, tell
+ * the front end, and decide: a stop we asked for, a failure already
+ * counted, or an unexpected exit (1009, maybe 1002).
+ */
+void
+pool_worker_exited(struct worker *w)
+{
+	struct pool *p = w->pool;
+	struct master *m = p->m;
+	int st = w->status;
+	char how[160];
+
+	worker_cleanup(w);
+	loop_timer_cancel(m->loop, &w->stop_timer);
+	w->state = W_EXITED;
+	send_worker(w, CTL_WORKER_GONE);
+	exit_text(st, how, sizeof(how));
+	for (struct worker *o = p->workers; o != NULL; o = o->next)
+		if (o->replaces == w)
+			o->replaces = NULL;
+	if (w->expect_exit && !w->failed) {
+		log_info("pool %s: worker %u (pid %d) stopped: %s", p->name, w->id,
+		    (int)w->pid, how);
+		for (struct worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == w) {
+				*pp = w->next;
+				break;
+			}
+		worker_free(w);
+		maintain(p);
+		return;
+	}
+	if (w->failed) {
+		/* Event already written when the failure was detected. */
+		log_info("pool %s: worker %u (pid %d) killed after: %s", p->name,
+		    w->id, (int)w->pid, w->fail_reason);
+		for (struct worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == w) {
+				*pp = w->next;
+				break;
+			}
+		worker_free(w);
+		if (p->pending_disable)
+			trip(p);
+		else
+			maintain(p);
+		return;
+	}
+	/* Unexpected. */
+	p->failures_total++;
+	worker_drain_output(w);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG) {
+		char detail[512] = "";
+		const char *last = w->tail[(w->tail_next + WORKER_TAIL - 1) % WORKER_TAIL];
+
+		snprintf(detail, sizeof(detail),
+		    "a worker exited with status 78 (EX_CONFIG: retrying will not help): %s",
+		    last != NULL ? last : "(no output)");
+		p->pending_disable = true;
+		wstrlcpy(p->pending_why, detail, sizeof(p->pending_why));
+		rapidfail_record(&p->rf, loop_now(m->loop), w->pid, detail);
+	} else if (rapidfail_record(&p->rf, loop_now(m->loop), w->pid, how)) {
+		p->pending_disable = true;
+		snprintf(p->pending_why, sizeof(p->pending_why), "process %d: %s",
+		    (int)w->pid, how);
+	}
+	/* Replace it now (unless the pool is about to be disabled). */
+	if (!p->pending_disable)
+		maintain(p);
+	if (m->fe.pid > 0 && m->fe.hello)
+		loop_timer_set(m->loop, &w->report_timer, REPORT_WAIT_MS);
+	else
+		emit_1009(w, NULL);
+}
+
+void
+pool_worker_report(struct worker *w, const struct ctl_worker_report *r)
+{
+	if (w->state == W_EXITED && loop_timer_armed(&w->report_timer))
+		emit_1009(w, r);
+}
+
+/* The front end's counters: requests served, in flight, queued. */
+void
+pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
+{
+	uint64_t now = loop_now(m->loop);
+
+	for (size_t i = 0; i < m->npools; i++)
+		m->pools[i].inflight = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct worker *w = pools_worker_by_id(m, st->w[i].worker);
+		struct pool *p;
+
+		if (w == NULL)
+			continue;
+		p = w->pool;
+		w->requests += st->w[i].requests;
+		p->requests += st->w[i].requests;
+		p->inflight += st->w[i].inflight;
+		if (st->w[i].requests > 0 || st->w[i].inflight > 0 || st->w[i].queued > 0)
+			p->last_activity = now;
+		if (p->cp->recycle_requests > 0 && w->requests >= p->cp->recycle_requests &&
+		    w->state == W_READY && p->cp->kind != POOL_KIND_FASTCGI)
+			pool_recycle_worker(w, 1075);
+	}
+}
+
+/* --- idle, schedule, memory ----------------------------------------------------------- */
+
+static void
+on_idle_timer(void *arg)
+{
+	struct pool *p = arg;
+	uint64_t now = loop_now(p->m->loop);
+	uint64_t idle = p->cp->idle_timeout;
+	unsigned n = 0;
+
+	if (now - p->last_activity < idle) {
+		loop_timer_set(p->m->loop, &p->idle_timer, idle - (now - p->last_activity));
+		return;
+	}
+	for (struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->state == W_READY || w->state == W_STARTING)
+			n++;
+	if (n > 0 && p->inflight == 0 && !p->external) {
+		events_emit(1186, EV_INFO, p->name, 0, NULL,
+		    "The worker processes serving application pool '%s' were shut down after being idle for %llus.",
+		    p->name, (unsigned long long)(idle / 1000));
+		p->want_workers = false;
+		for (struct worker *w = p->workers; w != NULL; w = w->next)
+			start_drain(w);
+	}
+	loop_timer_set(p->m->loop, &p->idle_timer, idle);
+}
+
+/* ms until the next HH:MM of the schedule (local time). */
+static uint64_t
+next_schedule_ms(const struct conf_pool *cp)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	int mins, best = -1;
+
+	localtime_r(&now, &tm);
+	mins = tm.tm_hour * 60 + tm.tm_min;
+	for (size_t i = 0; i < cp->nrecycle_schedule; i++) {
+		int d = cp->recycle_schedule[i] - mins;
+
+		if (d <= 0)
+			d += 24 * 60;
+		if (best == -1 || d < best)
+			best = d;
+	}
+	return (uint64_t)best * 60000 - (uint64_t)tm.tm_sec * 1000;
+}
+
+static void
+on_schedule(void *arg)
+{
+	struct pool *p = arg;
+
+	pool_recycle(p, 1076, "schedule");
+	loop_timer_set(p->m->loop, &p->schedule_timer, next_schedule_ms(p->cp) + 1000);
+}
+
+static void
+on_memory(void *arg)
+{
+	struct pool *p = arg;
+
+	for (struct worker *w = p->workers; w != NULL; w = w->next) {
+		uint64_t mem;
+
+		if (w->state != W_READY)
+			continue;
+		mem = worker_private_memory(w);
+		if (mem > p->cp->recycle_memory) {
+			log_info("pool %s: worker %d uses %llu bytes of private memory (limit %llu)",
+			    p->name, (int)w->pid, (unsigned long long)mem,
+			    (unsigned long long)p->cp->recycle_memory);
+			pool_recycle_worker(w, 1117);
+		}
+	}
+	loop_timer_set(p->m->loop, &p->memory_timer, MEMORY_CHECK_MS);
+}
+
+/* --- the set of pools ------------------------------------------------------------- */
+
+static void
+identity_error(struct pool *p, const char *why)
+{
+	json_t *f = json_object();
+
+	json_object_set_new(f, "error", json_string(why));
+	events_emit(1057, EV_ERROR, p->name, 0, f,
+	    "The identity of application pool '%s' is invalid (%s), so the World Wide Web Publishing Service can not create a worker process to serve the application pool. Therefore, the application pool has been disabled.",
+	    p->name, why);
+	wstrlcpy(p->reason, "identity", sizeof(p->reason));
+	wstrlcpy(p->detail, why, sizeof(p->detail));
+	p->state = POOL_DISABLED;
+}
+
+void
+pools_init(struct master *m)
+{
+	char err[WEIR_ERRLEN], path[4096];
+
+	m->npools = m->conf->npools;
+	m->pools = xcalloc(m->npools, sizeof(*m->pools));
+	for (size_t i = 0; i < m->npools; i++) {
+		struct pool *p = &m->pools[i];
+		const struct conf_pool *cp = &m->conf->pools[i];
+
+		p->m = m;
+		p->idx = (int)i;
+		p->cp = cp;
+		wstrlcpy(p->name, cp->name, sizeof(p->name));
+		p->state = POOL_STARTED;
+		p->log_fd = -1;
+		rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
+		loop_timer_init(&p->backoff_timer, on_backoff, p);
+		loop_timer_init(&p->idle_timer, on_idle_timer, p);
+		loop_timer_init(&p->schedule_timer, on_schedule, p);
+		loop_timer_init(&p->memory_timer, on_memory, p);
+		p->last_activity = loop_now(m->loop);
+		snprintf(path, sizeof(path), "%s/pools/%s.log", m->conf->server.log_dir, cp->name);
+		p->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (p->log_fd == -1)
+			log_warn("pool %s: %s", cp->name, path);
+		if (cp->address != NULL) {
+			p->external = true;
+			continue;
+		}
+		if (cp->command != NULL && conf_split_command(cp->command, &p->argv, err) == -1) {
+			/* validated already; only memory could fail here */
+			fatalx("pool %s: %s", cp->name, err);
+		}
+		if (cp->user != NULL) {
+			const struct passwd *pw = getpwnam(cp->user);
+
+			if (geteuid() != 0) {
+				snprintf(err, sizeof(err), "user = %s needs weir to be started as root",
+				    cp->user);
+				identity_error(p, err);
+				continue;
+			}
+			if (pw == NULL) {
+				snprintf(err, sizeof(err), "no such user '%s'", cp->user);
+				identity_error(p, err);
+				continue;
+			}
+			p->uid = pw->pw_uid;
+			p->gid = pw->pw_gid;
+			if (cp->group != NULL) {
+				const struct group *gr = getgrnam(cp->group);
+
+				if (gr == NULL) {
+					snprintf(err, sizeof(err), "no such group '%s'", cp->group);
+					identity_error(p, err);
+					continue;
+				}
+				p->gid = gr->gr_gid;
+			}
+			p->set_identity = true;
+		}
+	}
+}
+
+void
+pools_start(struct master *m)
+{
+	for (size_t i = 0; i < m->npools; i++) {
+		struct pool *p = &m->pools[i];
+
+		if (p->state == POOL_DISABLED)
+			continue;
+		if (p->cp->idle_timeout > 0)
+			loop_timer_set(m->loop, &p->idle_timer, p->cp->idle_timeout);
+		if (p->cp->nrecycle_schedule > 0)
+			loop_timer_set(m->loop, &p->schedule_timer, next_schedule_ms(p->cp));
+		if (p->cp->recycle_memory > 0)
+			loop_timer_set(m->loop, &p->memory_timer, MEMORY_CHECK_MS);
+		if (p->cp->start_mode == START_ALWAYS) {
+			p->want_workers = true;
+			maintain(p);
+		}
+	}
+}
+
+/* A request waits for a pool with no worker. */
+void
+pool_demand(struct pool *p)
+{
+	p->last_activity = loop_now(p->m->loop);
+	if (p->state == POOL_DISABLED || p->state == POOL_STOPPED ||
+	    p->state == POOL_STOPPING) {
+		pool_send_state(p);	/* the front end answers 503 */
+		return;
+	}
+	p->want_workers = true;
+	maintain(p);
+}
+
+/* A (re)started front end learns the pools' states and ready workers. */
+void
+pools_fe_hello(struct master *m)
+{
+	for (size_t i = 0; i < m->npools; i++) {
+		struct pool *p = &m->pools[i];
+
+		pool_send_state(p);
+		if (p->external) {
+			struct ctl_worker cw;
+
+			memset(&cw, 0, sizeof(cw));
+			cw.pool = p->idx;
+			cw.generation = m->generation;
+			cw.worker = 0;
+			wstrlcpy(cw.path, p->cp->address, sizeof(cw.path));
+			feproc_send(m, CTL_WORKER_READY, &cw, sizeof(cw), NULL, 0);
+			continue;
+		}
+		for (struct worker *w = p->workers; w != NULL; w = w->next)
+			if (w->state == W_READY)
+				send_worker(w, CTL_WORKER_READY);
+	}
+}
+
+struct worker *
+pools_find_worker(struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->npools; i++)
+		for (struct worker *w = m->pools[i].workers; w != NULL; w = w->next)
+			if (w->pid == pid && w->state != W_EXITED)
+				return w;
+	return NULL;
+}
+
+struct worker *
+pools_worker_by_id(struct master *m, uint32_t id)
+{
+	for (size_t i = 0; i < m->npools; i++)
+		for (struct worker *w = m->pools[i].workers; w != NULL; w = w->next)
+			if (w->id == id)
+				return w;
+	return NULL;
+}
+
+/* Master stopping, front end gone: stop every worker. */
+void
+pools_shutdown(struct master *m)
+{
+	for (size_t i = 0; i < m->npools; i++) {
+		struct pool *p = &m->pools[i];
+
+		p->want_workers = false;
+		for (struct worker *w = p->workers; w != NULL; w = w->next) {
+			if (w->state == W_EXITED)
+				continue;
+			if (w->state != W_STOPPING) {
+				w->expect_exit = true;
+				w->state = W_STOPPING;
+				ping_cancel(w);
+				loop_timer_cancel(m->loop, &w->ping_timer);
+				loop_timer_cancel(m->loop, &w->start_timer);
+				loop_timer_set(m->loop, &w->stop_timer, p->cp->shutdown_time_limit);
+				worker_signal(w, SIGTERM);
+			}
+		}
+	}
+}
+
+bool
+pools_all_stopped(const struct master *m)
+{
+	for (size_t i = 0; i < m->npools; i++)
+		for (const struct worker *w = m->pools[i].workers; w != NULL; w = w->next)
+			if (w->state != W_EXITED)
+				return false;
+	return true;
+}
+
+void
+pools_free(struct master *m)
+{
+	for (size_t i = 0; i < m->npools; i++) {
+		struct pool *p = &m->pools[i];
+
+		while (p->workers != NULL) {
+			struct worker *w = p->workers;
+
+			p->workers = w->next;
+			worker_cleanup(w);
+			worker_free(w);
+		}
+		loop_timer_cancel(m->loop, &p->backoff_timer);
+		loop_timer_cancel(m->loop, &p->idle_timer);
+		loop_timer_cancel(m->loop, &p->schedule_timer);
+		loop_timer_cancel(m->loop, &p->memory_timer);
+		rapidfail_free(&p->rf);
+		conf_argv_free(p->argv);
+		if (p->log_fd != -1)
+			close(p->log_fd);
+	}
+	free(m->pools);
+	m->pools = NULL;
+	m->npools = 0;
+}

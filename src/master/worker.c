@@ -1,0 +1,530 @@
+/*
+ * worker.c - start a worker process the systemd socket-activation way, keep
+ * its output, and end its whole process tree.
+ *
+ * For each worker the master creates a listening Unix socket under
+ * state_dir, forks, and in the child: starts a new session (so the worker
+ * leads its own process group and everything it starts can be killed as
+ * one), puts the socket on fd 3 (kind = http, with LISTEN_FDS=1, LISTEN_PID,
+ * LISTEN_FDNAMES) or fd 0 (kind = fastcgi), sends stdout and stderr into a
+ * pipe the master reads, applies limits, working directory and identity,
+ * closes every other fd and execs the command (no shell).  An exec failure
+ * comes back through a close-on-exec pipe, so it is reported as such (event
+ * 1059) instead of looking like a crash.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "rc.h"
+#include "log.h"
+#include "util.h"
+#include "master.h"
+
+#define WORKER_BACKLOG	1024
+
+extern char **environ;
+
+/* Create, bind and listen on the worker's socket; the front end connects. */
+static int
+make_socket(struct worker *w, char *err)
+{
+	struct master *m = w->pool->m;
+	struct sockaddr_un sun;
+	int fd, n;
+
+	n = snprintf(w->path, sizeof(w->path), "%s/w%u.sock",
+	    m->conf->server.state_dir, w->id);
+	if (n < 0 || (size_t)n >= sizeof(w->path)) {
+		snprintf(err, WEIR_ERRLEN, "socket path under %s is longer than %zu bytes",
+		    m->conf->server.state_dir, sizeof(w->path) - 1);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, w->path, (size_t)n + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, WEIR_ERRLEN, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A stale file from an earlier run would make bind fail. */
+	(void)unlink(w->path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, WORKER_BACKLOG) == -1) {
+		snprintf(err, WEIR_ERRLEN, "%s: %s", w->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Only the front end (and root) may connect to a worker directly. */
+	if (chmod(w->path, 0600) == -1 ||
+	    (m->drop_privs && chown(w->path, m->fe_uid, m->fe_gid) == -1)) {
+		snprintf(err, WEIR_ERRLEN, "%s: %s", w->path, strerror(errno));
+		close(fd);
+		(void)unlink(w->path);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+tail_add(struct worker *w, const char *line, size_t n)
+{
+	char *copy = xstrndup(line, n);
+
+	free(w->tail[w->tail_next]);
+	w->tail[w->tail_next] = copy;
+	w->tail_next = (w->tail_next + 1) % WORKER_TAIL;
+}
+
+/* One complete output line: into the pool log (prefixed) and the tail. */
+static void
+out_line(struct worker *w, const char *line, size_t n)
+{
+	char prefix[64], ts[40];
+	int pn;
+
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		n--;
+	tail_add(w, line, n);
+	if (w->pool->log_fd == -1)
+		return;
+	time_iso8601(ts, sizeof(ts));
+	pn = snprintf(prefix, sizeof(prefix), "%s [%d] ", ts, (int)w->pid);
+	{
+		struct iovec iov[3];
+
+		iov[0].iov_base = prefix;
+		iov[0].iov_len = (size_t)pn;
+		iov[1].iov_base = (void *)(uintptr_t)line;
+		iov[1].iov_len = n;
+		iov[2].iov_base = "\n";
+		iov[2].iov_len = 1;
+		/* A full disk must not stop the pool; the tail still has it. */
+		(void)!writev(w->pool->log_fd, iov, 3);
+	}
+}
+
+/* Read what the worker wrote; split into lines. */
+static void
+on_output(void *arg, uint32_t events)
+{
+	struct worker *w = arg;
+	char buf[8192];
+	ssize_t r;
+
+	(void)events;
+	for (;;) {
+		r = read(w->out, buf, sizeof(buf));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0, start = 0; i < r; i++) {
+			if (buf[i] != '\n' && i != r - 1)
+				continue;
+			if (buf[i] != '\n') {
+				/* incomplete line: keep it for the next read */
+				size_t k = (size_t)(r - start);
+
+				if (w->npartial + k > sizeof(w->partial))
+					k = sizeof(w->partial) - w->npartial;
+				memcpy(w->partial + w->npartial, buf + start, k);
+				w->npartial += k;
+				if (w->npartial == sizeof(w->partial)) {
+					out_line(w, w->partial, w->npartial);
+					w->npartial = 0;
+				}
+				break;
+			}
+			if (w->npartial > 0) {
+				size_t k = (size_t)(i - start);
+
+				if (w->npartial + k > sizeof(w->partial))
+					k = sizeof(w->partial) - w->npartial;
+				memcpy(w->partial + w->npartial, buf + start, k);
+				w->npartial += k;
+				out_line(w, w->partial, w->npartial);
+				w->npartial = 0;
+			} else {
+				out_line(w, buf + start, (size_t)(i - start));
+			}
+			start = i + 1;
+		}
+	}
+	if (r == 0) {
+		/* Every writer (the whole process tree) closed it. */
+		if (w->npartial > 0) {
+			out_line(w, w->partial, w->npartial);
+			w->npartial = 0;
+		}
+		loop_io_del(w->pool->m->loop, &w->out_io);
+		close(w->out);
+		w->out = -1;
+	}
+}
+
+/* Read whatever is left in the pipe now (the worker has exited). */
+void
+worker_drain_output(struct worker *w)
+{
+	if (w->out != -1)
+		on_output(w, 0);
+	if (w->npartial > 0) {
+		out_line(w, w->partial, w->npartial);
+		w->npartial = 0;
+	}
+}
+
+json_t *
+worker_tail_json(const struct worker *w)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < WORKER_TAIL; i++) {
+		const char *l = w->tail[(w->tail_next + i) % WORKER_TAIL];
+
+		if (l != NULL)
+			json_array_append_new(a, json_string(l));
+	}
+	return a;
+}
+
+static void
+set_limit(int res, uint64_t v)
+{
+	struct rlimit rl;
+
+	rl.rlim_cur = rl.rlim_max = v == UINT64_MAX - 1 ? RLIM_INFINITY : (rlim_t)v;
+	/* The worker still runs if a limit cannot be set; the parent logs nothing
+	 * here (we are in the child), so be strict only about lowering. */
+	if (setrlimit(res, &rl) == -1) {
+		rl.rlim_max = RLIM_INFINITY;
+		if (getrlimit(res, &rl) == 0) {
+			rl.rlim_cur = (rlim_t)v < rl.rlim_max ? (rlim_t)v : rl.rlim_max;
+			(void)setrlimit(res, &rl);
+		}
+	}
+}
+
+/* Close every fd above `keep` (close_range, or /proc/self/fd as fallback). */
+static void
+close_from(int first)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = first; fd < 65536; fd++)
+		(void)close(fd);
+}
+
+/*
+ * In the child, after fork: never returns.  Any failure is reported through
+ * errpipe as "step: errno" and the child exits 127.
+ */
+static void __attribute__((noreturn))
+child(struct worker *w, int outw, int errpipe, int nullfd)
+{
+	const struct conf_pool *cp = w->pool->cp;
+	struct pool *p = w->pool;
+	char buf[64], msg[256];
+	const char *step;
+	sigset_t none;
+	int target = cp->kind == POOL_KIND_FASTCGI ? 0 : 3;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	step = "setsid";
+	if (setsid() == -1)
+		goto fail;
+	/* If the master dies, its workers go with it. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+	/*
+	 * fds: 0 stdin (/dev/null, or the socket for FastCGI), 1 and 2 the
+	 * output pipe, 3 the socket (http), 4 the exec-status pipe (cloexec).
+	 * Move everything high first so no dup2 overwrites a source.
+	 */
+	step = "fcntl";
+	{
+		int s = fcntl(w->sock, F_DUPFD_CLOEXEC, 10);
+		int o = fcntl(outw, F_DUPFD_CLOEXEC, 10);
+		int z = fcntl(nullfd, F_DUPFD_CLOEXEC, 10);
+		int e = fcntl(errpipe, F_DUPFD_CLOEXEC, 10);
+
+		if (s == -1 || o == -1 || z == -1 || e == -1)
+			goto fail;
+		errpipe = e;
+		step = "dup2";
+		if (dup2(target == 3 ? z : s, 0) == -1 || dup2(o, 1) == -1 ||
+		    dup2(o, 2) == -1 || (target == 3 && dup2(s, 3) == -1))
+			goto fail;
+		if (target != 3 && dup2(z, 3) == -1)
+			goto fail;
+		if (dup2(e, 4) == -1 || fcntl(4, F_SETFD, FD_CLOEXEC) == -1)
+			goto fail;
+		errpipe = 4;
+		close_from(5);
+		if (target != 3)
+			(void)close(3);
+	}
+	if (w->notify != -1 && w->notify_path[0] != '\0')
+		setenv("NOTIFY_SOCKET", w->notify_path, 1);
+	else
+		unsetenv("NOTIFY_SOCKET");
+
+	if (cp->limit_nofile)
+		set_limit(RLIMIT_NOFILE, cp->limit_nofile);
+	if (cp->limit_core != UINT64_MAX)
+		set_limit(RLIMIT_CORE, cp->limit_core);
+	if (cp->limit_as)
+		set_limit(RLIMIT_AS, cp->limit_as);
+	step = "chdir (workdir)";
+	if (cp->workdir != NULL && chdir(cp->workdir) == -1)
+		goto fail;
+	if (p->set_identity) {
+		step = "setgroups/setgid/setuid (user)";
+		if (initgroups(cp->user, p->gid) == -1 || setgid(p->gid) == -1 ||
+		    setuid(p->uid) == -1)
+			goto fail;
+	}
+	for (size_t i = 0; i < cp->env.n; i++) {
+		step = "putenv";
+		if (putenv(cp->env.v[i]) != 0)
+			goto fail;
+	}
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	if (target == 3) {
+		snprintf(buf, sizeof(buf), "%d", (int)getpid());
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", buf, 1);
+		setenv("LISTEN_FDNAMES", p->name, 1);
+	}
+	setenv("WEIR_POOL", p->name, 1);
+	snprintf(buf, sizeof(buf), "%u", w->id);
+	setenv("WEIR_WORKER", buf, 1);
+	if (cp->kind == POOL_KIND_FASTCGI && cp->recycle_requests > 0 &&
+	    getenv("PHP_FCGI_MAX_REQUESTS") == NULL) {
+		snprintf(buf, sizeof(buf), "%u", cp->recycle_requests);
+		setenv("PHP_FCGI_MAX_REQUESTS", buf, 1);
+	} else if (cp->kind == POOL_KIND_FASTCGI &&
+	    getenv("PHP_FCGI_MAX_REQUESTS") == NULL) {
+		setenv("PHP_FCGI_MAX_REQUESTS", "0", 1);
+	}
+	step = "exec";
+	execvp(p->argv[0], p->argv);
+fail:
+	{
+		int e = errno;
+		int n = snprintf(msg, sizeof(msg), "%s: %s", step, strerror(e));
+
+		(void)!write(errpipe, msg, (size_t)n);
+	}
+	_exit(127);
+}
+
+/*
+ * Start a worker for pool p.  Returns it (state W_STARTING, in the pool's
+ * list) or NULL with err saying why; an exec failure is reported as
+ * "exec: ..." so the caller can raise event 1059.
+ */
+struct worker *
+worker_spawn(struct pool *p, char *err)
+{
+	struct master *m = p->m;
+	struct worker *w = xcalloc(1, sizeof(*w));
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, nullfd = -1;
+	char msg[256];
+	ssize_t n;
+	pid_t pid;
+
+	w->pool = p;
+	w->id = ++m->next_worker_id;
+	w->generation = m->generation;
+	w->sock = w->out = w->notify = -1;
+	loop_timer_init(&w->start_timer, NULL, w);
+	loop_timer_init(&w->stop_timer, NULL, w);
+	loop_timer_init(&w->ping_timer, NULL, w);
+	loop_timer_init(&w->recycle_timer, NULL, w);
+	loop_timer_init(&w->report_timer, NULL, w);
+	if ((w->sock = make_socket(w, err)) == -1)
+		goto fail;
+	if (p->cp->notify && notify_open(w, err) == -1)
+		goto fail;
+	if (pipe2(outp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
+	    (nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		snprintf(err, WEIR_ERRLEN, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, WEIR_ERRLEN, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		child(w, outp[1], errp[1], nullfd);
+	close(outp[1]);
+	close(errp[1]);
+	close(nullfd);
+	nullfd = -1;
+	w->pid = pid;
+	w->out = outp[0];
+	outp[0] = outp[1] = errp[1] = -1;
+	/* Wait for exec (EOF) or a failure message: the child does little. */
+	do {
+		n = read(errp[0], msg, sizeof(msg) - 1);
+	} while (n == -1 && errno == EINTR);
+	close(errp[0]);
+	errp[0] = -1;
+	w->started = loop_update_time(m->loop);
+	w->started_wall = (int64_t)time(NULL);
+	w->next = p->workers;
+	p->workers = w;
+	if (fd_nonblock(w->out) == -1 ||
+	    loop_io_add(m->loop, &w->out_io, w->out, LOOP_READ, on_output, w) == -1)
+		log_warn("pool %s: worker output", p->name);
+	if (n > 0) {
+		msg[n] = '\0';
+		snprintf(err, WEIR_ERRLEN, "%s", msg);
+		/* The child exits 127; SIGCHLD reaps it as an expected exit. */
+		w->expect_exit = true;
+		w->failed = true;
+		w->state = W_STOPPING;
+		return NULL;
+	}
+	w->state = W_STARTING;
+	return w;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] != -1)
+			close(outp[i]);
+		if (errp[i] != -1)
+			close(errp[i]);
+	}
+	if (nullfd != -1)
+		close(nullfd);
+	worker_cleanup(w);
+	worker_free(w);
+	return NULL;
+}
+
+/* Signal the worker's whole process group. */
+void
+worker_signal(struct worker *w, int sig)
+{
+	if (w->pid <= 0)
+		return;
+	if (kill(-w->pid, sig) == -1 && errno == ESRCH)
+		(void)kill(w->pid, sig);	/* not (yet) a group leader */
+}
+
+/*
+ * The worker is gone or never started: kill whatever of its tree is left,
+ * close its socket (connections waiting in its backlog are reset and the
+ * front end retries them) and its other fds, stop its timers.
+ */
+void
+worker_cleanup(struct worker *w)
+{
+	struct loop *l = w->pool->m->loop;
+
+	if (w->pid > 0)
+		(void)kill(-w->pid, SIGKILL);
+	ping_cancel(w);
+	loop_timer_cancel(l, &w->start_timer);
+	loop_timer_cancel(l, &w->stop_timer);
+	loop_timer_cancel(l, &w->ping_timer);
+	loop_timer_cancel(l, &w->recycle_timer);
+	if (w->sock != -1) {
+		close(w->sock);
+		w->sock = -1;
+		(void)unlink(w->path);
+	}
+	if (w->notify != -1) {
+		loop_io_del(l, &w->notify_io);
+		close(w->notify);
+		w->notify = -1;
+		(void)unlink(w->notify_path);
+	}
+	worker_drain_output(w);
+	if (w->out != -1) {
+		loop_io_del(l, &w->out_io);
+		close(w->out);
+		w->out = -1;
+	}
+}
+
+void
+worker_free(struct worker *w)
+{
+	loop_timer_cancel(w->pool->m->loop, &w->report_timer);
+	for (unsigned i = 0; i < WORKER_TAIL; i++)
+		free(w->tail[i]);
+	free(w);
+}
+
+/*
+ * Resident private memory of the worker's process tree (every process in
+ * its process group): Private_Clean + Private_Dirty from smaps_rollup.
+ */
+uint64_t
+worker_private_memory(const struct worker *w)
+{
+	uint64_t total = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char path[300], line[256];
+		long pgrp = -1;
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL) {
+			/* pgrp is the 3rd field after the parenthesised comm */
+			const char *rp = strrchr(line, ')');
+
+			if (rp != NULL)
+				sscanf(rp + 2, "%*c %*d %ld", &pgrp);
+		}
+		fclose(f);
+		if (pgrp != w->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			unsigned long long kb;
+
+			if (sscanf(line, "Private_Clean: %llu kB", &kb) == 1 ||
+			    sscanf(line, "Private_Dirty: %llu kB", &kb) == 1)
+				total += kb * 1024;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return total;
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""A small socket-activated HTTP/1.1 app for weir's tests (stdlib only).
+
+Takes its listening socket from fd 3 (LISTEN_FDS=1, LISTEN_PID = our pid),
+like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
+  /healthz          200 "ok"
+  /hello            200 "hello from <pid>"
+  /pid              our pid
+  /echo             the request body back (POST/PUT), with its sha256
+  /headers          the request headers as JSON
+  /env?name=X       an environment variable
+  /slow?ms=N        answer after N ms
+  /stream?n=N&size=S  N chunks of S bytes, chunked, no Content-Length
+  /big?mb=N         N MiB with Content-Length
+  /close            a body delimited by closing the connection (HTTP/1.0 style)
+  /status?code=N    that status
+  /exit?code=N      exit at once with that code (no response)
+  /kill             SIGKILL ourselves (no response)
+  /fork-orphan      start a child that lingers (process tree test), print its pid
+Options: --exit-at-start CODE (exit immediately, writing a line to stderr),
+--start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening).
+"""
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def args():
+    a = sys.argv[1:]
+    opts = {"exit": None, "delay": 0, "notify": False}
+    while a:
+        x = a.pop(0)
+        if x == "--exit-at-start":
+            opts["exit"] = int(a.pop(0))
+        elif x == "--start-delay":
+            opts["delay"] = int(a.pop(0))
+        elif x == "--notify":
+            opts["notify"] = True
+    return opts
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *a):
+        sys.stderr.write("app %d: %s\n" % (os.getpid(), fmt % a))
+
+    def send(self, code, body, ctype="text/plain", extra=None):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                line = self.rfile.readline().strip()
+                size = int(line.split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(n) if n else b""
+
+    def route(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        # Mounted under any prefix (/app/echo, /echo): route on the last segment.
+        p = "/" + u.path.rstrip("/").rsplit("/", 1)[-1]
+        if p == "/healthz":
+            return self.send(200, "ok")
+        if p in ("/", "/hello", "/x", "/y", "/app"):
+            return self.send(200, "hello from %d\n" % os.getpid())
+        if p == "/pid":
+            return self.send(200, str(os.getpid()))
+        if p == "/echo":
+            b = self.body()
+            return self.send(200, b, "application/octet-stream",
+                             {"X-Sha256": hashlib.sha256(b).hexdigest(),
+                              "X-Length": str(len(b))})
+        if p == "/headers":
+            return self.send(200, json.dumps(
+                {"method": self.command, "path": self.path,
+                 "headers": [[k, v] for k, v in self.headers.items()]}),
+                "application/json")
+        if p == "/env":
+            return self.send(200, os.environ.get(q.get("name", ""), ""))
+        if p == "/slow":
+            sys.stderr.write("app %d: slow start\n" % os.getpid())
+            sys.stderr.flush()
+            time.sleep(int(q.get("ms", "100")) / 1000.0)
+            return self.send(200, "slow %d\n" % os.getpid())
+        if p == "/stream":
+            n, size = int(q.get("n", "10")), int(q.get("size", "1000"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"x" * size
+            for _ in range(n):
+                self.wfile.write(b"%x\r\n%s\r\n" % (size, chunk))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if p == "/big":
+            mb = int(q.get("mb", "1"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(mb << 20))
+            self.end_headers()
+            block = b"y" * (1 << 20)
+            for _ in range(mb):
+                self.wfile.write(block)
+            return
+        if p == "/close":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"delimited by close\n")
+            self.close_connection = True
+            return
+        if p == "/status":
+            return self.send(int(q.get("code", "200")), "status\n")
+        if p == "/exit":
+            sys.stderr.write("app %d: exiting with %s on request\n" % (os.getpid(), q.get("code", "1")))
+            sys.stderr.flush()
+            os._exit(int(q.get("code", "1")))
+        if p == "/kill":
+            sys.stderr.write("app %d: killing myself\n" % os.getpid())
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if p == "/fork-orphan":
+            c = subprocess.Popen(["sleep", "300"])
+            return self.send(200, str(c.pid))
+        return self.send(404, "no such path\n")
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = route
+
+
+def main():
+    o = args()
+    if o["exit"] is not None:
+        sys.stderr.write("app: configuration error: cannot start (exit %d)\n" % o["exit"])
+        sys.exit(o["exit"])
+    if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
+        sys.stderr.write("app: not socket-activated\n")
+        sys.exit(78)
+    if o["delay"]:
+        time.sleep(o["delay"] / 1000.0)
+    sock = socket.socket(fileno=3)
+    srv = ThreadingHTTPServer(sock.getsockname(), H, bind_and_activate=False)
+    srv.socket = sock
+    srv.daemon_threads = True
+    if o["notify"] and os.environ.get("NOTIFY_SOCKET"):
+        n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        n.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+        n.close()
+    signal.signal(signal.SIGTERM, lambda *a: (srv.shutdown(), sys.exit(0)) if False else os._exit(0))
+    sys.stderr.write("app %d: serving\n" % os.getpid())
+    sys.stderr.flush()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
