@@ -96,6 +96,8 @@ static const struct rq rqs[] = {
 	OK("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", HTTP_M_GET, "/", NULL, "127.0.0.1", 1, KA, -1),
 	OK("GET / HTTP/1.1\r\nHost: [::ffff:1.2.3.4]:80\r\n\r\n", HTTP_M_GET, "/", NULL, "[::ffff:1.2.3.4]:80", 1, KA, -1),
 	OK("GET / HTTP/1.1\r\nHost: [1:2:3:4:5:6:7:8]\r\n\r\n", HTTP_M_GET, "/", NULL, "[1:2:3:4:5:6:7:8]", 1, KA, -1),
+	OK("GET / HTTP/1.1\r\nHost: [::]\r\n\r\n", HTTP_M_GET, "/", NULL, "[::]", 1, KA, -1),
+	OK("GET / HTTP/1.1\r\nHosx: b\r\nHost: a\r\nExpecx: a\r\nContent-Lengtx: a\r\n\r\n", HTTP_M_GET, "/", NULL, "a", 1, KA, -1),
 	OK("GET / HTTP/1.1\r\nHost: [1::]\r\n\r\n", HTTP_M_GET, "/", NULL, "[1::]", 1, KA, -1),
 	OK("GET / HTTP/1.1\r\nHost: [v1.fe:x]\r\n\r\n", HTTP_M_GET, "/", NULL, "[v1.fe:x]", 1, KA, -1),
 	OK("GET / HTTP/1.1\r\nHost: a%41b.c-d_e~\r\n\r\n", HTTP_M_GET, "/", NULL, "a%41b.c-d_e~", 1, KA, -1),
@@ -152,6 +154,8 @@ static const struct rq rqs[] = {
 	ERR(501, "method not implemented", "get / " H11),
 	ERR(501, "method not implemented", "GETS / " H11),
 	ERR(501, "method not implemented", "PROPFINDX / " H11),
+	ERR(501, "method not implemented", "PROPPATCHX / " H11),
+	ERR(501, "method not implemented", "GO / " H11),
 	ERR(505, "HTTP version not supported", "GET / HTTP/2.0\r\nHost: a\r\n\r\n"),
 	ERR(505, "HTTP version not supported", "GET / HTTP/0.9\r\n"),
 	ERR(505, "HTTP version not supported", "FOO / HTTP/3.1\r\n"),
@@ -485,6 +489,16 @@ rq_details(void)
 	CHECK_STR(httpparse_method_name(HTTP_M__COUNT), "");
 	CHECK_STR(httpparse_method_name(HTTP_M_PROPPATCH), "PROPPATCH");
 
+	/* huge limits are clamped so that the length fits the int returned */
+	{
+		struct httpparse_limits	 l = { SIZE_MAX, SIZE_MAX, SIZE_MAX };
+
+		CHECK_INT(httpparse_request(raw, sizeof(raw) - 1, &req, &l, &st,
+		    &why), sizeof(raw) - 1);
+		CHECK_INT(httpparse_request(raw, 5, &req, &l, &st, &why),
+		    WEIR_AGAIN);
+	}
+
 	/* the limit on the number of fields is clamped to the array */
 	{
 		static char		 big[8192];
@@ -579,6 +593,7 @@ static const struct rs rss[] = {
 	RERR("bad Connection", "HTTP/1.1 200 OK\r\nConnection: a b\r\n\r\n"),
 	RERR("HTTP version not supported", "HTTP/2.0 200 OK\r\n\r\n"),
 	RERR("bad HTTP version", "http/1.1 200 OK\r\n\r\n"),
+	RERR("bad status line", "HTTP/1.1x200 OK\r\n\r\n"),
 	RERR("bad status code", "HTTP/1.1  200 OK\r\n\r\n"),
 	RERR("bad status code", "HTTP/1.1 20 OK\r\n\r\n"),
 	RERR("bad status code", "HTTP/1.1 099 OK\r\n\r\n"),
@@ -675,6 +690,7 @@ static const struct ck cks[] = {
 	CK("5;ext\r\nhello\r\n0;last\r\n\r\n", "hello"),
 	CK("5;a=b;c=\"q d\\\"\\\\\"\r\nhello\r\n0\r\n\r\n", "hello"),
 	CK("5 ; a = b ;c\t;d=\"\"  ;e\r\nhello\r\n0\r\n\r\n", "hello"),
+	CK("5;a  \t=  b;c  ;d\r\nhello\r\n0\r\n\r\n", "hello"),
 	CK("1;a=\"\x80\t\"\r\nx\r\n0\r\n\r\n", "x"),
 	CK("0\r\nX-T: v\r\nY:\r\nZ: a b\x80\r\n\r\n", ""),
 	CK("3\r\n\r\n\r\r\n0\r\nX: 1\r\n\r\n", "\r\n\r"),

@@ -1,0 +1,61 @@
+# weir: the two commands a fresh machine needs are `make run` and `make test`.
+#   make            build into build/
+#   make run        build and run the bundled example (http://127.0.0.1:8080/)
+#   make test       build and run every test (unit, integration, fuzz replay)
+#   make asan       build with ASan+UBSan into build-asan/ and run every test
+#   make fuzz       build libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
+#   make bench      benchmarks against nginx, h2o and lighttpd (not a test)
+#   make cppcheck   static analysis
+
+BUILD        ?= build
+FUZZ_SECONDS ?= 60
+MESON_TEST   = meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps run test asan fuzz bench cppcheck clean
+
+all: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+run: all
+	./$(BUILD)/weir run -c examples/weir.conf
+
+test: all
+	$(MESON_TEST) -C $(BUILD)
+	@scripts/test-summary $(BUILD)
+
+build-asan/build.ninja:
+	CC=clang meson setup build-asan --buildtype=debug \
+	    -Db_sanitize=address,undefined -Db_lundef=false
+
+asan: deps build-asan/build.ninja
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MESON_TEST) -C build-asan --timeout-multiplier 3
+	@scripts/test-summary build-asan
+
+build-fuzz/build.ninja:
+	CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false
+
+fuzz: deps build-fuzz/build.ninja
+	ninja -C build-fuzz
+	scripts/fuzz-smoke build-fuzz $(FUZZ_SECONDS)
+
+bench: all
+	@scripts/install-deps bench
+	/usr/bin/python3 bench/run.py --weir ./$(BUILD)/weir
+
+cppcheck:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --std=c11 -D_GNU_SOURCE -I src/common -I include \
+	    -I src/frontend -I src/master src/ modules/
+
+clean:
+	rm -rf build build-asan build-fuzz
