@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ini.h>
 
 #include "rc.h"
@@ -41,6 +44,9 @@ struct conf_parse {
 	int			*keyline;	/* first line of each key in this section */
 	bool			 server_seen;
 	bool			 continuation;	/* the line read is an indented continuation */
+	bool			 prev_key;	/* inih has a key to continue (a key line since the header) */
+	int			*errlines;	/* line of each error this parse added (0 = none) */
+	size_t			 err0;		/* errs->n when the parse began */
 };
 
 static const char *const access_log_names[] = { "w3c", "combined", "off", NULL };
@@ -94,6 +100,14 @@ const struct conf_key conf_keys[] = {
 	  "also send events to syslog" },
 	{ CS_SERVER, "admin_group", CT_STRING, SRV(admin_group), 0, 0, NULL, 0, NULL, NULL,
 	  "group allowed to use the admin socket besides root" },
+	{ CS_SERVER, "admin_listen", CT_STRING, SRV(admin_listen), 0, 0, NULL, 0, NULL, NULL,
+	  "also serve the admin API on this loopback address (needs admin_token)" },
+	{ CS_SERVER, "admin_token", CT_STRING, SRV(admin_token), 0, 0, NULL, 0, NULL, NULL,
+	  "bearer token the admin API requires on admin_listen" },
+	{ CS_SERVER, "events_max_size", CT_SIZE, SRV(events_max_size), 4096, UINT64_MAX / 2, "10M", 0, NULL, NULL,
+	  "rotate events.jsonl when it grows beyond this" },
+	{ CS_SERVER, "events_keep", CT_UINT, SRV(events_keep), 1, 100, "5", 0, NULL, NULL,
+	  "rotated event logs kept (events.jsonl.1 ... .N)" },
 	{ CS_SERVER, "max_request_line", CT_SIZE, SRV(max_request_line), 64, 1 * MB, "8k", 0, NULL, NULL,
 	  "longest request line (414 beyond)" },
 	{ CS_SERVER, "max_header_size", CT_SIZE, SRV(max_header_size), 256, 1 * MB, "32k", 0, NULL, NULL,
@@ -244,6 +258,69 @@ conf_error(struct conf_parse *p, int line, const char *fmt, ...)
 	p->errs->msg = xreallocarray(p->errs->msg, p->errs->n + 1,
 	    sizeof(char *));
 	p->errs->msg[p->errs->n++] = full;
+	p->errlines = xreallocarray(p->errlines, p->errs->n - p->err0, sizeof(int));
+	p->errlines[p->errs->n - p->err0 - 1] = line;
+}
+
+struct errpos {
+	int	 line;		/* INT_MAX for errors about the whole file */
+	size_t	 seq;
+	char	*msg;
+};
+
+static int
+cmp_errpos(const void *a, const void *b)
+{
+	const struct errpos *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Put the errors in line order.  Cross-checks (validate()) run after the
+ * whole file was read, so their errors, reported at a section's line, would
+ * otherwise follow every per-line error.  Errors without a line go last.
+ */
+static void
+sort_errors(struct conf_parse *p)
+{
+	size_t n = p->errs->n - p->err0;
+	struct errpos *v;
+
+	if (n < 2)
+		return;
+	v = xreallocarray(NULL, n, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		v[i].line = p->errlines[i] > 0 ? p->errlines[i] : INT_MAX;
+		v[i].seq = i;
+		v[i].msg = p->errs->msg[p->err0 + i];
+	}
+	qsort(v, n, sizeof(*v), cmp_errpos);
+	for (size_t i = 0; i < n; i++)
+		p->errs->msg[p->err0 + i] = v[i].msg;
+	free(v);
+}
+
+/*
+ * Does a key line have its '=' or ':' before any inline comment (';' after
+ * a blank)?  inih skips such a line without calling the handler, so it must
+ * be reported here.  Same scan as inih's find_chars_or_comment().
+ */
+static bool
+has_separator(const char *s)
+{
+	bool was_space = false;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '=' || *s == ':')
+			return true;
+		if (was_space && *s == ';')
+			return false;
+		was_space = isspace((unsigned char)*s);
+	}
+	return false;
 }
 
 void
@@ -268,9 +345,11 @@ parse_u64(const char *s, uint64_t *v, const char **rest)
 	if (!isdigit((unsigned char)*p))
 		return -1;
 	for (; isdigit((unsigned char)*p); p++) {
-		if (n > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (n > (UINT64_MAX - d) / 10)
 			return -1;
-		n = n * 10 + (uint64_t)(*p - '0');
+		n = n * 10 + d;
 	}
 	*v = n;
 	if (rest != NULL)
@@ -406,7 +485,8 @@ resolve_path(struct conf_parse *p, const char *val)
 		return arena_strdup(&p->c->arena, val);
 	if ((out = arena_alloc(&p->c->arena, strlen(p->c->dir) + strlen(val) + 2)) == NULL)
 		abort();
-	sprintf(out, "%s/%s", p->c->dir, val);
+	/* the directory is "/" for a config file at the root: no "//" */
+	sprintf(out, "%s/%s", strcmp(p->c->dir, "/") == 0 ? "" : p->c->dir, val);
 	return out;
 }
 
@@ -656,11 +736,14 @@ custom_schedule(struct conf_parse *p, void *obj, const char *val, char *err)
 	if (pl->recycle_schedule == NULL)
 		abort();
 	for (size_t i = 0; i < l.n; i++) {
+		const char *t = l.v[i];
 		unsigned h, m;
-		int used = 0;
 
-		if (sscanf(l.v[i], "%2u:%2u%n", &h, &m, &used) != 2 ||
-		    l.v[i][used] != '\0' || strlen(l.v[i]) != 5 || h > 23 || m > 59) {
+		/* exactly two digits each: sscanf alone would take "+3:00" or "3: 00" */
+		if (strlen(t) != 5 || !isdigit((unsigned char)t[0]) ||
+		    !isdigit((unsigned char)t[1]) || t[2] != ':' ||
+		    !isdigit((unsigned char)t[3]) || !isdigit((unsigned char)t[4]) ||
+		    sscanf(t, "%2u:%2u", &h, &m) != 2 || h > 23 || m > 59) {
 			snprintf(err, WEIR_ERRLEN, "'%s' is not a time of day HH:MM", l.v[i]);
 			return -1;
 		}
@@ -948,7 +1031,7 @@ static char *
 reader(char *str, int num, void *stream)
 {
 	struct conf_parse *p = stream;
-	const char *s, *e, *t;
+	const char *s, *e, *t, *b;
 	size_t n;
 
 	if (p->pos >= p->len)
@@ -972,22 +1055,33 @@ reader(char *str, int num, void *stream)
 	str[n] = '\n';
 	str[n + 1] = '\0';
 
-	/* What kind of line is it? */
+	/*
+	 * What kind of line is it?  Decide as inih (ini.c) will: it skips a
+	 * UTF-8 BOM on line 1, and an indented line continues the previous
+	 * key only if there is one since the section header; otherwise it is
+	 * a key line of its own.
+	 */
 	p->continuation = false;
-	t = str;
+	b = str;
+	if (p->line == 1 && strncmp(b, "\xEF\xBB\xBF", 3) == 0)
+		b += 3;
+	t = b;
 	while (*t == ' ' || *t == '\t')
 		t++;
 	if (*t == '\n' || *t == ';' || *t == '#')
 		return str;
 	if (*t == '[') {
+		p->prev_key = false;
 		begin_section(p, t);
 		/* inih tracks the section too; give it the line unchanged */
 		return str;
 	}
-	if (t != str)
+	if (t != b && p->prev_key)
 		p->continuation = true;
-	if (strpbrk(t, "=:") == NULL && !p->continuation)
+	else if (!has_separator(t))
 		conf_error(p, p->line, "expected 'key = value'");
+	else
+		p->prev_key = true;
 	return str;
 }
 
@@ -1213,6 +1307,23 @@ validate(struct conf_parse *p)
 	}
 	if (c->nsites == 0)
 		conf_error(p, 0, "no [site] sections: nothing to serve");
+	if (c->server.admin_listen != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		bool loop = false;
+
+		if (sockaddr_parse(c->server.admin_listen, &ss, &len, err) == -1)
+			conf_error(p, c->server.line, "admin_listen: %s", err);
+		else if (ss.ss_family == AF_INET)
+			loop = (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+		else if (ss.ss_family == AF_INET6)
+			loop = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+		if (!loop && ss.ss_family != AF_UNIX)
+			conf_error(p, c->server.line, "admin_listen: %s is not a loopback address",
+			    c->server.admin_listen);
+		if (c->server.admin_token == NULL || strlen(c->server.admin_token) < 16)
+			conf_error(p, c->server.line, "admin_listen needs admin_token (at least 16 characters)");
+	}
 	if (c->server.max_request_line > c->server.max_header_size)
 		conf_error(p, c->server.line, "max_request_line is larger than max_header_size");
 }
@@ -1254,6 +1365,7 @@ conf_parse_text(const char *path, const char *text, size_t len, unsigned flags,
 	p.text = text;
 	p.len = len;
 	p.keyline = xcalloc(conf_nkeys, sizeof(int));
+	p.err0 = errs->n;
 	/* [server] may be absent: its defaults still apply. */
 	ini_parse_stream(reader, &p, handler, &p);
 	end_section(&p);
@@ -1263,8 +1375,10 @@ conf_parse_text(const char *path, const char *text, size_t len, unsigned flags,
 		end_section(&p);
 	}
 	validate(&p);
+	sort_errors(&p);
 	free(p.keyline);
-	if (errs->n > 0) {
+	free(p.errlines);
+	if (errs->n > p.err0) {		/* only this parse's errors count */
 		conf_free(c);
 		return NULL;
 	}

@@ -107,6 +107,10 @@ struct conf_server {
 	int			 access_log;		/* enum access_log_format */
 	bool			 syslog;
 	char			*admin_group;
+	char			*admin_listen;		/* loopback TCP address for the admin API, or NULL */
+	char			*admin_token;		/* bearer token required on admin_listen */
+	uint64_t		 events_max_size;	/* rotate events.jsonl beyond this */
+	unsigned		 events_keep;		/* rotated files kept */
 	/* request limits and timeouts (ms / bytes) */
 	uint64_t		 max_request_line;
 	uint64_t		 max_header_size;

@@ -137,7 +137,7 @@ ctl_payload_size(enum ctl_type type)
 	case CTL_WORKER_REPORT:		return sizeof(struct ctl_worker_report);
 	case CTL_STATS:			return -1;	/* header + n entries */
 	case CTL_STATUS_REQ:		return sizeof(struct ctl_pool_ref);
-	case CTL_STATUS:		return -1;
+	case CTL_STATUS:		return sizeof(uint32_t);	/* + fds[0]: memfd with JSON */
 	case CTL__MAX:			break;
 	}
 	return -1;

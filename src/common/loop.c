@@ -304,6 +304,13 @@ run_deferred(struct loop *l)
 	l->ndefer = 0;
 }
 
+/* Run what was deferred now (for shutdown, after the loop stopped). */
+void
+loop_run_deferred(struct loop *l)
+{
+	run_deferred(l);
+}
+
 void
 loop_set_before_sleep(struct loop *l, loop_defer_cb cb, void *arg)
 {

@@ -66,6 +66,7 @@ loop_timer_armed(const struct loop_timer *t)
 int		 loop_signals(struct loop *l, const int *sigs, int nsigs,
 		    loop_signal_cb cb, void *arg, char *err);
 int		 loop_defer(struct loop *l, loop_defer_cb cb, void *arg);
+void		 loop_run_deferred(struct loop *l);
 void		 loop_set_before_sleep(struct loop *l, loop_defer_cb cb, void *arg);
 
 /* Monotonic clock in ms and in ns, outside any loop. */

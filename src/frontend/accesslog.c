@@ -183,7 +183,7 @@ put_ip(char *p, const struct sockaddr *sa, bool port, char sep)
 static void
 local_addr(const struct conn *c, struct sockaddr_storage *ss)
 {
-	const struct fe_addr *fa = &c->t->gen->addrs[c->addr];
+	const struct fe_addr *fa = &c->gen->addrs[c->addr];
 	socklen_t len = sizeof(*ss);
 
 	*ss = fa->ss;
@@ -212,13 +212,13 @@ alog_request(struct conn *c, struct req *r)
 	char *p, *start;
 	const char *ver = r->h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 
-	if (t->gen->conf->server.access_log == ACCESS_LOG_OFF ||
+	if (c->gen->conf->server.access_log == ACCESS_LOG_OFF ||
 	    (start = p = lb_reserve(t, &t->alog, fd)) == NULL)
 		return;
 	update_logdate(t);
 	ua = header(r, "user-agent");
 	ref = header(r, "referer");
-	if (t->gen->conf->server.access_log == ACCESS_LOG_W3C) {
+	if (c->gen->conf->server.access_log == ACCESS_LOG_W3C) {
 		local_addr(c, &local);
 		p = put_str(p, t->w3cdate);
 		*p++ = ' ';
@@ -230,7 +230,7 @@ alog_request(struct conn *c, struct req *r)
 		*p++ = ' ';
 		p = put_field(p, r->h.query.p, r->h.query.n, true, 2048);
 		*p++ = ' ';
-		p = put_u64(p, t->gen->addrs[c->addr].port);
+		p = put_u64(p, c->gen->addrs[c->addr].port);
 		p = put_str(p, " - ");
 		p = put_ip(p, &c->peer.sa, false, 0);
 		*p++ = ' ';

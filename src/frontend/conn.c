@@ -145,7 +145,10 @@ conn_close(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	t->nconns--;
+	stat_add(&t->st_conns, (uint64_t)-1);
 	/* Events for it may still be in this batch: free after it. */
+	fe_gen_release(c->gen);
+	c->gen = NULL;
 	if (loop_defer(t->loop, conn_free, c) == -1)
 		log_warnx("cannot defer freeing a connection: leaking %zu bytes",
 		    sizeof(*c));
@@ -237,6 +240,8 @@ conn_accept(void *arg, uint32_t events)
 			continue;
 		}
 		c->t = t;
+		c->gen = t->gen;
+		atomic_fetch_add(&c->gen->refs, 1);
 		c->addr = (uint16_t)l->addr;
 		memcpy(&c->peer, &peer, plen < sizeof(c->peer) ? plen : sizeof(c->peer));
 		loop_timer_init(&c->timer, http1_on_timer, c);
@@ -251,6 +256,8 @@ conn_accept(void *arg, uint32_t events)
 			t->conns->prev = c;
 		t->conns = c;
 		t->nconns++;
+		stat_add(&t->st_conns, 1);
+		stat_add(&t->st_accepted, 1);
 		http1_start(c);
 	}
 }

@@ -122,6 +122,8 @@ on_wake(void *arg, uint32_t events)
 	/* Reset the counter; EAGAIN only means someone else already did. */
 	(void)!read(t->wake_fd, &v, sizeof(v));
 	msg = atomic_exchange(&t->pending, 0);
+	if (msg & FE_MSG_GEN)
+		fe_thread_sync_gen(t);
 	if (msg & FE_MSG_READY)
 		queue_run_ready(t);
 	if (msg & FE_MSG_WORKERS)
@@ -204,6 +206,172 @@ log_reopen(struct frontend *fe, const int *fds, int nfds)
 }
 
 static void
+reload_result(struct frontend *fe, bool ok, uint32_t generation, const char *msg)
+{
+	struct ctl_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.ok = ok;
+	r.generation = generation;
+	wstrlcpy(r.msg, msg, sizeof(r.msg));
+	if (ctl_send(fe->ctl, CTL_RELOAD_RESULT, &r, sizeof(r), NULL, 0) == -1)
+		log_warn("control channel: reload result");
+}
+
+/* Add an address with its sockets (one per thread) to the table. */
+static bool
+addr_add(struct frontend *fe, const struct conf_listen *cl, const int *fds, int nfds,
+    int *used)
+{
+	size_t n = atomic_load(&fe->naddrs);
+	struct fe_laddr *a;
+
+	if (n == FE_MAX_ADDRS || *used + (int)fe->nthreads > nfds)
+		return false;
+	a = &fe->addrs[n];
+	a->ss = cl->ss;
+	a->sslen = cl->sslen;
+	a->fds = xcalloc(fe->nthreads, sizeof(int));
+	for (unsigned t = 0; t < fe->nthreads; t++)
+		a->fds[t] = fds[(*used)++];
+	atomic_store(&a->alive, true);
+	atomic_store(&fe->naddrs, n + 1);
+	return true;
+}
+
+static bool
+conf_has_addr(const struct conf *c, const struct fe_laddr *a)
+{
+	for (size_t i = 0; i < c->server.listen.n; i++)
+		if (c->server.listen.v[i].sslen == a->sslen &&
+		    memcmp(&c->server.listen.v[i].ss, &a->ss, a->sslen) == 0)
+			return true;
+	for (size_t s = 0; s < c->nsites; s++)
+		for (size_t i = 0; i < c->sites[s].listen.n; i++)
+			if (c->sites[s].listen.v[i].sslen == a->sslen &&
+			    memcmp(&c->sites[s].listen.v[i].ss, &a->ss, a->sslen) == 0)
+				return true;
+	return false;
+}
+
+static void
+addr_consider(struct frontend *fe, const struct conf_listen *cl, const int *fds,
+    int nfds, int *used, bool *ok)
+{
+	int i = router_addr_index(fe, &cl->ss, cl->sslen);
+
+	if (i >= 0 && atomic_load(&fe->addrs[i].alive))
+		return;
+	if (i >= 0) {
+		/* came back: fresh sockets from the master */
+		struct fe_laddr *a = &fe->addrs[i];
+
+		if (*used + (int)fe->nthreads > nfds) {
+			*ok = false;
+			return;
+		}
+		for (unsigned t = 0; t < fe->nthreads; t++) {
+			if (a->fds[t] != -1)
+				close(a->fds[t]);
+			a->fds[t] = fds[(*used)++];
+		}
+		atomic_store(&a->alive, true);
+		/* the threads' old listener slots were closed; let them retake */
+		for (unsigned t = 0; t < fe->nthreads; t++)
+			fe->threads[t].ls[i].t = NULL;
+		return;
+	}
+	if (!addr_add(fe, cl, fds, nfds, used))
+		*ok = false;
+}
+
+/*
+ * CTL_RELOAD: parse the new text (already validated by the master), take
+ * the sockets of new addresses, retire removed ones, re-map pools by name,
+ * build the new generation and let every thread switch to it.  Requests in
+ * progress finish on the generation they started with.
+ */
+static void
+reload(struct frontend *fe, int *fds, int nfds, uint32_t generation)
+{
+	struct conf_errors errs = { NULL, 0 };
+	struct conf *nc;
+	struct fe_gen *g, *old;
+	char err[WEIR_ERRLEN], *buf = NULL, *text;
+	size_t len = 0, cap = 0;
+	int used = 1;
+	bool ok = true;
+	ssize_t r;
+
+	if (fds == NULL || nfds < 1) {
+		reload_result(fe, false, generation, "no configuration received");
+		return;
+	}
+	/* 1. the text: "path\0config" in a memfd */
+	if (lseek(fds[0], 0, SEEK_SET) == -1)
+		log_warn("reload: lseek");
+	for (;;) {
+		if (len + 8192 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		r = read(fds[0], buf + len, cap - len - 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fds[0]);
+	if (buf == NULL || (text = memchr(buf, '\0', len)) == NULL) {
+		for (int i = 1; i < nfds; i++)
+			close(fds[i]);
+		free(buf);
+		reload_result(fe, false, generation, "malformed configuration message");
+		return;
+	}
+	text++;
+	nc = conf_parse_text(buf, text, len - (size_t)(text - buf), 0, &errs);
+	free(buf);
+	if (nc == NULL) {
+		snprintf(err, sizeof(err), "%s", errs.n ? errs.msg[0] : "invalid");
+		conf_errors_clear(&errs);
+		for (int i = 1; i < nfds; i++)
+			close(fds[i]);
+		reload_result(fe, false, generation, err);
+		return;
+	}
+	/* 2. addresses: new ones in the master's order (server, then sites) */
+	for (size_t i = 0; i < nc->server.listen.n; i++)
+		addr_consider(fe, &nc->server.listen.v[i], fds, nfds, &used, &ok);
+	for (size_t s = 0; s < nc->nsites; s++)
+		for (size_t i = 0; i < nc->sites[s].listen.n; i++)
+			addr_consider(fe, &nc->sites[s].listen.v[i], fds, nfds, &used, &ok);
+	for (int i = used; i < nfds; i++)
+		close(fds[i]);
+	if (!ok) {
+		conf_free(nc);
+		reload_result(fe, false, generation, "listening sockets do not match the configuration");
+		return;
+	}
+	for (size_t a = 0; a < atomic_load(&fe->naddrs); a++)
+		if (atomic_load(&fe->addrs[a].alive) && !conf_has_addr(nc, &fe->addrs[a]))
+			atomic_store(&fe->addrs[a].alive, false);
+	/* 3. pools, then the generation that routes to them */
+	queue_apply_conf(fe, nc);
+	if ((g = router_build(fe, nc, true, generation, err)) == NULL) {
+		reload_result(fe, false, generation, err);
+		return;
+	}
+	old = atomic_exchange(&fe->gen, g);
+	fe_gen_release(old);
+	for (unsigned i = 0; i < fe->nthreads; i++)
+		wake(&fe->threads[i], FE_MSG_GEN);
+	log_info("serving generation %u", generation);
+	reload_result(fe, true, generation, "ok");
+}
+
+static void
 on_ctl(void *arg, uint32_t events)
 {
 	struct frontend *fe = arg;
@@ -223,6 +391,14 @@ on_ctl(void *arg, uint32_t events)
 		case CTL_LOG_REOPEN:
 			log_reopen(fe, fds, hdr.nfds);
 			hdr.nfds = 0;
+			break;
+		case CTL_RELOAD:
+			reload(fe, hdr.nfds > 0 ? fds : NULL, hdr.nfds, *(uint32_t *)(void *)u.buf);
+			hdr.nfds = 0;
+			break;
+		case CTL_STATUS_REQ:
+			if (stats_snapshot(fe) == -1)
+				log_warn("status snapshot");
 			break;
 		case CTL_POOL_STATE:
 		case CTL_WORKER_READY:
@@ -247,6 +423,56 @@ on_ctl(void *arg, uint32_t events)
 	}
 }
 
+/*
+ * Make this thread's listening sockets match the address table: take the
+ * sockets of addresses added since (this thread's own fd of each), close
+ * those of addresses a reload removed.
+ */
+static int
+sync_listeners(struct fe_thread *t)
+{
+	struct frontend *fe = t->fe;
+	size_t n = atomic_load(&fe->naddrs);
+
+	for (size_t a = 0; a < n; a++) {
+		struct fe_listener *l = &t->ls[a];
+		bool alive = atomic_load(&fe->addrs[a].alive);
+
+		if (l->t == NULL && alive) {
+			l->t = t;
+			l->addr = (unsigned)a;
+			l->fd = fe->addrs[a].fds[t->idx];
+			fe->addrs[a].fds[t->idx] = -1;	/* the thread owns it now */
+			if (t->draining) {
+				close(l->fd);
+				l->fd = -1;
+				continue;
+			}
+			if (loop_io_add(t->loop, &l->io, l->fd, t->accepting || t->nls == 0 ?
+			    LOOP_READ : 0, conn_accept, l) == -1)
+				return -1;
+		} else if (l->t != NULL && !alive && l->fd != -1) {
+			loop_io_del(t->loop, &l->io);
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+	t->nls = n;
+	return 0;
+}
+
+/* FE_MSG_GEN: take the newest configuration and its listening sockets. */
+void
+fe_thread_sync_gen(struct fe_thread *t)
+{
+	struct fe_gen *old = t->gen;
+
+	t->gen = fe_gen_acquire(t->fe);
+	fe_gen_release(old);
+	if (sync_listeners(t) == -1)
+		log_warn("thread %u: listening sockets", t->idx);
+}
+
 static int
 thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 {
@@ -256,7 +482,7 @@ thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 	t->fe = fe;
 	t->idx = idx;
 	pthread_mutex_init(&t->ready_lock, NULL);
-	t->gen = atomic_load(&fe->gen);
+	t->gen = fe_gen_acquire(fe);
 	t->reserve_fd = -1;
 	if ((t->loop = loop_new(err)) == NULL)
 		return -1;
@@ -266,18 +492,13 @@ thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 		return -1;
 	}
 	t->fcache = fcache_new(s->open_file_cache, s->open_file_cache_valid);
-	t->nls = st->naddrs;
-	t->ls = xcalloc(st->naddrs, sizeof(*t->ls));
-	for (size_t a = 0; a < st->naddrs; a++) {
-		struct fe_listener *l = &t->ls[a];
-
-		l->t = t;
-		l->addr = (unsigned)a;
-		l->fd = st->listen_fds[a * st->threads + idx];
-		if (loop_io_add(t->loop, &l->io, l->fd, LOOP_READ, conn_accept, l) == -1) {
-			snprintf(err, WEIR_ERRLEN, "epoll_ctl: %s", strerror(errno));
-			return -1;
-		}
+	t->ls = xcalloc(FE_MAX_ADDRS, sizeof(*t->ls));
+	for (size_t a = 0; a < FE_MAX_ADDRS; a++)
+		t->ls[a].fd = -1;
+	t->nls = 0;
+	if (sync_listeners(t) == -1) {
+		snprintf(err, WEIR_ERRLEN, "epoll_ctl: %s", strerror(errno));
+		return -1;
 	}
 	t->accepting = true;
 	t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -301,11 +522,8 @@ thread_fini(struct fe_thread *t)
 	proxy_drop_idle(t, true);
 	logbuf_flush(t, true);
 	stop_listening(t);
-	if (t->loop != NULL) {
-		/* run the deferred frees of the connections closed above */
-		loop_stop(t->loop);
-		loop_run(t->loop);
-	}
+	if (t->loop != NULL)
+		loop_run_deferred(t->loop);	/* frees of what was closed above */
 	fcache_free(t->fcache);
 	free(t->alog.buf);
 	free(t->elog.buf);
@@ -321,6 +539,7 @@ thread_fini(struct fe_thread *t)
 		close(t->wake_fd);
 	loop_free(t->loop);
 	free(t->ls);
+	fe_gen_release(t->gen);
 	pthread_mutex_destroy(&t->ready_lock);
 }
 
@@ -352,13 +571,22 @@ frontend_main(const struct fe_start *st)
 	atomic_init(&fe.httperr_fd, st->httperr_fd);
 	if (drop_privileges(st) == -1)
 		return 1;
+	fe.nthreads = st->threads;
+	for (size_t a = 0; a < st->naddrs && a < FE_MAX_ADDRS; a++) {
+		fe.addrs[a].ss = st->addrs[a];
+		fe.addrs[a].sslen = st->addrlens[a];
+		fe.addrs[a].fds = xcalloc(st->threads, sizeof(int));
+		for (unsigned t = 0; t < st->threads; t++)
+			fe.addrs[a].fds[t] = st->listen_fds[a * st->threads + t];
+		atomic_init(&fe.addrs[a].alive, true);
+	}
+	atomic_init(&fe.naddrs, st->naddrs < FE_MAX_ADDRS ? st->naddrs : FE_MAX_ADDRS);
 	queue_init(&fe);
 	if ((g = router_build(&fe, (struct conf *)st->conf, false, st->generation, err)) == NULL) {
 		log_warnx("%s", err);
 		return 1;
 	}
 	atomic_init(&fe.gen, g);
-	fe.nthreads = st->threads;
 	fe.threads = xcalloc(fe.nthreads, sizeof(*fe.threads));
 	for (unsigned i = 0; i < fe.nthreads; i++)
 		fe.threads[i].wake_fd = -1;
@@ -407,6 +635,12 @@ frontend_main(const struct fe_start *st)
 	free(fe.threads);
 	fe_gen_release(atomic_load(&fe.gen));
 	queue_free(&fe);
+	for (size_t a = 0; a < atomic_load(&fe.naddrs); a++) {
+		for (unsigned t = 0; t < fe.nthreads; t++)
+			if (fe.addrs[a].fds[t] != -1)
+				close(fe.addrs[a].fds[t]);
+		free(fe.addrs[a].fds);
+	}
 	log_info("front end stopped");
 	return rc;
 }

@@ -100,12 +100,45 @@ struct handler {
 	void		(*dispose)(struct handler *h);
 };
 
+/*
+ * Counters for /metrics.  Each thread writes only its own slot (relaxed
+ * atomic load + store, no lock prefix on the hot path); thread 0 sums the
+ * slots for a snapshot.  64-byte aligned so threads do not share lines.
+ */
+#define STAT_BUCKETS	10	/* latency histogram upper bounds, see stats.c */
+
+typedef _Atomic uint64_t stat_t;
+
+struct hist {
+	stat_t		 b[STAT_BUCKETS];	/* cumulative on output, per bucket here */
+	stat_t		 count;
+	stat_t		 sum_us;
+};
+
+struct site_counters {
+	_Alignas(64) stat_t	 classes[5];	/* responses by status class 1xx..5xx */
+};
+
+struct pool_counters {
+	_Alignas(64) stat_t	 classes[5];
+	struct hist		 wait;		/* time in the queue */
+	struct hist		 upstream;	/* request start to response complete */
+	stat_t			 retries;
+};
+
+static inline void
+stat_add(stat_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+	    memory_order_relaxed);
+}
+
 /* A site of one configuration generation, ready to serve. */
 struct fe_route {
 	const char	*prefix;	/* "/api" */
 	size_t		 len;
 	struct handler	*h;
-	int		 pool;		/* index in conf->pools */
+	struct fe_pool	*pool;
 };
 
 struct fe_site {
@@ -115,6 +148,21 @@ struct fe_site {
 	struct handler		*static_h;
 	struct fe_route		*routes;	/* longest prefix first */
 	size_t			 nroutes;
+	struct site_counters	*sc;		/* [nthreads] */
+};
+
+/*
+ * A listening address of the front end.  The table only grows (a reload
+ * appends new addresses and marks removed ones dead), so an address index
+ * means the same in every generation.
+ */
+#define FE_MAX_ADDRS	256
+
+struct fe_laddr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			*fds;		/* one per thread; taken by the thread */
+	atomic_bool		 alive;
 };
 
 /* Sites reachable on one listening address. */
@@ -191,6 +239,8 @@ struct fe_thread {
 	struct pwait		*ready_head;	/* requests whose queue wait ended */
 	struct upconn		*idle_up;	/* kept-alive upstream connections */
 	size_t			 nidle_up;
+	stat_t			 st_conns;	/* open client connections */
+	stat_t			 st_accepted;	/* accepted, total */
 	struct loop_timer	 tick;		/* 1 s housekeeping: log flush */
 	struct loop_timer	 drain_timer;	/* shutdown deadline */
 };
@@ -205,13 +255,16 @@ struct frontend {
 	struct fe_thread	*threads;
 	unsigned		 nthreads;
 	_Atomic(struct fe_gen *) gen;
+	struct fe_laddr		 addrs[FE_MAX_ADDRS];
+	atomic_size_t		 naddrs;
 	struct loop_io		 ctl_io;
 	int			 ctl;
 	atomic_int		 access_fd;
 	atomic_int		 httperr_fd;
 	atomic_uint		 threads_done;
-	struct fe_pool		*pools;		/* index = conf pool index */
+	struct fe_pool		**pools;	/* index = current conf pool index (thread 0) */
 	size_t			 npools;
+	struct fe_pool		*retired_pools;	/* removed by reloads (kept: requests may hold them) */
 	struct loop_timer	 stats_timer;	/* thread 0: counters to the master */
 	bool			 shutting_down;
 	uint64_t		 shutdown_ms;
@@ -252,6 +305,7 @@ struct req {
 	uint64_t		 bytes;		/* response bytes queued (headers + body) */
 	const char		*reason;	/* httperr reason token, or NULL */
 	const char		*queue;		/* pool name for httperr, or NULL */
+	struct fe_pool		*poolp;		/* pool when proxied, else NULL */
 	uint32_t		 retry_after;	/* Retry-After for a 503, seconds */
 	bool			 body_taken;	/* a handler reads the body (else it is discarded) */
 	struct sendseg		 segs[CONN_MAX_SEGS];
@@ -270,6 +324,7 @@ struct conn {
 	struct loop_timer	 timer;
 	uint64_t		 deadline;	/* monotonic ms: when the current wait ends */
 	struct fe_thread	*t;
+	struct fe_gen		*gen;		/* configuration its current request uses (held) */
 	struct conn		*prev, *next;	/* thread's list */
 	uint8_t			 state;		/* enum conn_state */
 	uint8_t			 flags;		/* CF_* */
@@ -294,10 +349,13 @@ struct conn {
 /* frontend.c */
 struct fe_gen	*fe_gen_acquire(struct frontend *fe);
 void		 fe_gen_release(struct fe_gen *g);
+void		 fe_thread_sync_gen(struct fe_thread *t);
 
 /* router.c: generations and site lookup */
 struct fe_gen	*router_build(struct frontend *fe, struct conf *c, bool owned,
 		    uint32_t generation, char *err);
+int		 router_addr_index(struct frontend *fe, const struct sockaddr_storage *ss,
+		    socklen_t len);
 void		 router_free(struct fe_gen *g);
 struct fe_site	*router_site(const struct fe_gen *g, unsigned addr,
 		    struct hstr host);
@@ -383,9 +441,15 @@ struct pwait {
 
 struct fe_pool {
 	pthread_mutex_t		 lock;
-	int			 idx;
-	const struct conf_pool	*cp;
+	int			 idx;		/* in the current generation; -1 when removed */
 	char			 name[CONF_NAME_MAX + 1];
+	/* the settings the front end uses, copied under the lock on (re)load */
+	unsigned		 max_conns;
+	unsigned		 queue_length;
+	uint64_t		 queue_timeout;
+	uint64_t		 response_timeout;
+	unsigned		 recycle_requests;
+	struct fe_pool		*next_retired;
 	int			 state;		/* enum pool_state */
 	uint32_t		 retry_after;	/* s, for 503 when disabled */
 	char			 reason[64];
@@ -395,10 +459,13 @@ struct fe_pool {
 	bool			 demand_sent;	/* asked the master for workers */
 	uint64_t		 demand_at;
 	bool			 stats_dirty;
+	struct pool_counters	*pc;		/* [nthreads] */
 };
 
 void		 queue_init(struct frontend *fe);
 void		 queue_free(struct frontend *fe);
+void		 queue_apply_conf(struct frontend *fe, const struct conf *c);
+struct fe_pool	*queue_pool_by_name(struct frontend *fe, const char *name);
 void		 queue_ctl(struct frontend *fe, const struct ctl_hdr *hdr,
 		    const void *payload);
 int		 queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
@@ -412,7 +479,7 @@ void		 queue_send_stats(struct frontend *fe);
 void		 queue_run_ready(struct fe_thread *t);
 
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
-struct handler	*proxy_new(struct frontend *fe, int pool);
+struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);
 void		 proxy_assigned(struct pwait *pw);
 void		 proxy_client_event(struct conn *c, uint32_t events);
 void		 proxy_client_timeout(struct conn *c);
@@ -420,6 +487,11 @@ void		 proxy_abort(struct conn *c);
 void		 proxy_drop_idle(struct fe_thread *t, bool all);
 void		 proxy_describe(const struct pwait *pw, char *method, size_t mlen,
 		    char *target, size_t tlen, uint64_t *started_ns);
+
+/* stats.c: counters and the snapshot for the master */
+void		 stats_request(struct conn *c, struct req *r);
+void		 stats_hist(struct hist *h, uint64_t us);
+int		 stats_snapshot(struct frontend *fe);
 
 /* static.c */
 struct handler	*static_new(struct fe_site *s);
@@ -460,5 +532,152 @@ void		 alog_request(struct conn *c, struct req *r);
 void		 alog_httperr(struct conn *c, struct req *r, int status,
 		    const char *reason);
 void		 logbuf_flush(struct fe_thread *t, bool force);
+
+/* fcgi.c: FastCGI 1.0 records and the CGI response (RFC 3875 §6) */
+#define FCGI_HEADER_LEN		8	/* every record starts with this */
+#define FCGI_MAX_CONTENT	65535	/* contentLength is 16 bits */
+#define FCGI_MAX_RECORD		(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + 1)
+					/* largest record the encoders write */
+enum fcgi_type {			/* record types (FastCGI 1.0 §8) */
+	FCGI_BEGIN_REQUEST = 1,
+	FCGI_ABORT_REQUEST = 2,
+	FCGI_END_REQUEST = 3,
+	FCGI_PARAMS = 4,
+	FCGI_STDIN = 5,
+	FCGI_STDOUT = 6,
+	FCGI_STDERR = 7,
+	FCGI_DATA = 8,
+	FCGI_GET_VALUES = 9,
+	FCGI_GET_VALUES_RESULT = 10,
+	FCGI_UNKNOWN_TYPE = 11
+};
+#define FCGI_RESPONDER		1	/* FCGI_BEGIN_REQUEST role */
+#define FCGI_AUTHORIZER		2
+#define FCGI_FILTER		3
+#define FCGI_REQUEST_COMPLETE	0	/* FCGI_END_REQUEST protocolStatus */
+#define FCGI_CANT_MPX_CONN	1
+#define FCGI_OVERLOADED		2
+#define FCGI_UNKNOWN_ROLE	3
+
+/*
+ * Encoders: each writes whole records into buf[0..cap) and returns their
+ * length, or WEIR_ERROR (nothing usable written) when cap is too small or an
+ * argument is out of range (request id 0, len > FCGI_MAX_CONTENT).  Records
+ * are padded to a multiple of 8 bytes.  fcgi_header() is for writev(): it
+ * writes only the 8-byte header of a record with clen (<= 65535) content
+ * bytes and returns the number of zero padding bytes to send after them.
+ */
+size_t		 fcgi_header(uint8_t out[FCGI_HEADER_LEN], enum fcgi_type type,
+		    uint16_t id, size_t clen);
+ssize_t		 fcgi_begin_request(void *buf, size_t cap, uint16_t id,
+		    uint16_t role, bool keep_conn);
+ssize_t		 fcgi_abort_request(void *buf, size_t cap, uint16_t id);
+ssize_t		 fcgi_stdin(void *buf, size_t cap, uint16_t id, const void *data,
+		    size_t len);	/* len 0: the empty end-of-stream record */
+ssize_t		 fcgi_get_values(void *buf, size_t cap);
+
+/*
+ * The FCGI_PARAMS stream, built pair by pair into a caller's buffer.  Pairs
+ * may span records; a record is cut at 65535 content bytes.  add() keeps
+ * room for finish(), and adds a pair whole or not at all.
+ */
+struct fcgi_params {
+	uint8_t		*buf;		/* caller's, cap bytes; records from 0 */
+	size_t		 cap;
+	size_t		 len;		/* bytes written so far */
+	size_t		 rec;		/* offset of the open record's header */
+	size_t		 clen;		/* content bytes in the open record */
+	bool		 open;		/* a record is open (header not written) */
+	uint16_t	 id;		/* request id of every record */
+};
+void		 fcgi_params_init(struct fcgi_params *p, void *buf, size_t cap,
+		    uint16_t id);
+int		 fcgi_params_add(struct fcgi_params *p, const char *name,
+		    size_t nlen, const char *value, size_t vlen);
+ssize_t		 fcgi_params_finish(struct fcgi_params *p, bool last);
+
+/* What the decoder found; data points into the chunk given to it. */
+enum fcgi_ev_type {
+	FCGI_EV_NONE = 0,	/* the whole chunk was consumed, nothing to say */
+	FCGI_EV_STDOUT,		/* data, len: response bytes (never len 0) */
+	FCGI_EV_STDERR,		/* data, len: error-stream bytes (never len 0) */
+	FCGI_EV_END_REQUEST,	/* app_status, protocol_status: request over */
+	FCGI_EV_VALUES,		/* values: an FCGI_GET_VALUES_RESULT */
+	FCGI_EV_UNKNOWN_TYPE	/* unknown_type: the app did not know a type */
+};
+struct fcgi_values {		/* each -1 when the application omitted it */
+	long		 max_conns;	/* FCGI_MAX_CONNS */
+	long		 max_reqs;	/* FCGI_MAX_REQS */
+	long		 mpxs_conns;	/* FCGI_MPXS_CONNS (0 or 1) */
+};
+struct fcgi_event {
+	enum fcgi_ev_type type;
+	const char	*data;		/* STDOUT, STDERR: inside the caller's chunk */
+	size_t		 len;
+	uint32_t	 app_status;	/* END_REQUEST */
+	uint8_t		 protocol_status; /* END_REQUEST: FCGI_REQUEST_COMPLETE.. */
+	uint8_t		 unknown_type;	/* UNKNOWN_TYPE */
+	struct fcgi_values values;	/* VALUES */
+};
+
+/* The incremental record decoder: plain data, no allocation, no limits. */
+struct fcgi_dec {
+	const char	*err;		/* sticky: every later call fails with it */
+	uint8_t		 hdr[FCGI_HEADER_LEN]; /* header being gathered */
+	uint8_t		 hlen;		/* bytes in hdr; 0 between records */
+	uint8_t		 type;		/* current record's type */
+	uint16_t	 expect;	/* request in progress, 0 when none */
+	uint32_t	 clen;		/* content bytes left in the record */
+	uint32_t	 plen;		/* padding bytes left */
+	uint8_t		 body[8];	/* END_REQUEST / UNKNOWN_TYPE body */
+	uint8_t		 blen;
+	uint8_t		 nvstate;	/* GET_VALUES_RESULT pair parser: */
+	uint8_t		 nvlgot;	/*   length bytes gathered */
+	uint32_t	 nvlen[2];	/*   name, value length */
+	uint32_t	 nvgot;		/*   bytes of name or value seen */
+	char		 nvname[16];	/*   name prefix */
+	bool		 nvknown;	/*   the name is one of the three */
+	long		 nvacc;		/*   value so far */
+	struct fcgi_values vals;	/*   result so far */
+};
+void		 fcgi_dec_init(struct fcgi_dec *d);
+void		 fcgi_dec_expect(struct fcgi_dec *d, uint16_t id);
+ssize_t		 fcgi_dec_next(struct fcgi_dec *d, const void *buf, size_t len,
+		    struct fcgi_event *ev, const char **why);
+int		 fcgi_dec_eof(const struct fcgi_dec *d, const char **why);
+
+/* The CGI response header section (RFC 3875 §6.2, §6.3) on FCGI_STDOUT. */
+enum fcgi_cgi_kind {
+	FCGI_CGI_DOCUMENT = 0,		/* no Location: status 200 or Status */
+	FCGI_CGI_LOCAL_REDIRECT,	/* only "Location: /abs-path": re-dispatch */
+	FCGI_CGI_CLIENT_REDIRECT	/* Location otherwise: 302 or Status */
+};
+struct fcgi_cgi {
+	char		*buf;		/* caller's: the header section is copied */
+	size_t		 cap;		/*   here; cap is the section's limit */
+	size_t		 len;		/* bytes in buf */
+	size_t		 line;		/* offset of the current line in buf */
+	struct http_header *fields;	/* caller's array for the other fields */
+	size_t		 maxfields;
+	const char	*err;		/* sticky error */
+	bool		 done;		/* the section is complete and parsed */
+	/* results, valid once fcgi_cgi_parse() returned >= 0; slices of buf */
+	enum fcgi_cgi_kind kind;
+	int		 status;	/* 100..999; 0 for a local redirect */
+	struct hstr	 reason;	/* Status reason phrase; n 0 when none */
+	struct hstr	 content_type;	/* p NULL when absent */
+	struct hstr	 location;	/* p NULL when absent */
+	size_t		 nfields;	/* fields[0..nfields): everything else */
+};
+void		 fcgi_cgi_init(struct fcgi_cgi *c, char *buf, size_t cap,
+		    struct http_header *fields, size_t maxfields);
+ssize_t		 fcgi_cgi_parse(struct fcgi_cgi *c, const char *data, size_t len,
+		    const char **why);
+
+/* CGI/1.1 environment helpers (RFC 3875 §4.1.18) */
+size_t		 fcgi_env_name(char *out, size_t cap, const char *name,
+		    size_t nlen);
+bool		 fcgi_env_collides(const struct http_header *h, size_t n,
+		    size_t i);
 
 #endif

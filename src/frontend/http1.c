@@ -35,7 +35,7 @@ static int	post_dispatch(struct conn *c, struct req *r);
 static inline const struct conf_server *
 srv(const struct conn *c)
 {
-	return &c->t->gen->conf->server;
+	return &c->gen->conf->server;
 }
 
 /* --- formatting helpers --------------------------------------------------- */
@@ -233,6 +233,7 @@ static void
 req_finish(struct conn *c, struct req *r)
 {
 	alog_request(c, r);
+	stats_request(c, r);
 	if (r->reason != NULL)
 		alog_httperr(c, r, r->status, r->reason);
 	if (r->fent != NULL) {
@@ -254,6 +255,7 @@ req_reset(struct req *r)
 	r->bytes = 0;
 	r->reason = NULL;
 	r->queue = NULL;
+	r->poolp = NULL;
 	r->owned = NULL;
 	r->retry_after = 0;
 	r->body_taken = false;
@@ -445,7 +447,7 @@ dispatch(struct conn *c, struct req *r)
 		options_star(c, r);
 		return;
 	}
-	if ((r->site = router_site(c->t->gen, c->addr, h->host)) == NULL) {
+	if ((r->site = router_site(c->gen, c->addr, h->host)) == NULL) {
 		http1_error(c, r, 421, "Hostname");
 		return;
 	}
@@ -579,7 +581,11 @@ process_input(struct conn *c)
 
 			if (d <= 0)
 				break;
-			c->state = CONN_HEAD;
+			/*
+			 * Between requests: the next one starts its own header
+			 * clock, not the remains of the body's.
+			 */
+			c->state = CONN_IDLE;
 			if (c->flags & CF_CLOSE)
 				break;
 			continue;
@@ -594,6 +600,16 @@ process_input(struct conn *c)
 			break;
 		}
 		if (c->state == CONN_IDLE) {
+			/* A new request uses the newest configuration. */
+			if (c->gen != c->t->gen) {
+				fe_gen_release(c->gen);
+				c->gen = c->t->gen;
+				atomic_fetch_add(&c->gen->refs, 1);
+				s = srv(c);
+				lim.max_request_line = s->max_request_line;
+				lim.max_header_bytes = s->max_header_size;
+				lim.max_headers = s->max_headers;
+			}
 			c->state = CONN_HEAD;
 			c->scan = 0;
 			conn_set_deadline(c, s->header_timeout);
@@ -678,7 +694,12 @@ flush(struct conn *c)
 	int fd = c->io.fd;
 
 	while (c->ooff < c->olen) {
-		bool more = r != NULL && c->seg < r->nsegs;
+		/*
+		 * MSG_MORE only when memory follows: merging the header into
+		 * sendfile's packets costs more CPU than the extra small
+		 * packet saves (measured, bench/README.md).
+		 */
+		bool more = r != NULL && c->seg < r->nsegs && r->segs[c->seg].p != NULL;
 		ssize_t w = send(fd, c->obuf + c->ooff, c->olen - c->ooff,
 		    MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 
@@ -703,7 +724,8 @@ flush(struct conn *c)
 		}
 		if (sg->p != NULL) {
 			w = send(fd, sg->p, sg->len, MSG_NOSIGNAL |
-			    (c->seg + 1 < r->nsegs ? MSG_MORE : 0));
+			    (c->seg + 1 < r->nsegs && r->segs[c->seg + 1].p != NULL ?
+			    MSG_MORE : 0));
 			if (w > 0)
 				sg->p += w;
 		} else {

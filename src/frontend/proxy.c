@@ -97,7 +97,7 @@ struct proxy {
 struct proxy_handler {
 	struct handler		 super;
 	struct frontend		*fe;
-	int			 pool;
+	struct fe_pool		*pool;
 };
 
 static void	up_event(void *arg, uint32_t events);
@@ -119,7 +119,7 @@ static void	px_pump(struct proxy *px);
 static uint64_t
 response_timeout(const struct proxy *px)
 {
-	uint64_t t = px->pool->cp->response_timeout;
+	uint64_t t = px->pool->response_timeout;	/* plain read: changes only on reload */
 
 	return t != 0 ? t : 24ULL * 3600 * 1000;
 }
@@ -443,7 +443,7 @@ client_flush(struct proxy *px)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				conn_set_deadline(px->c, px->c->t->gen->conf->server.send_timeout);
+				conn_set_deadline(px->c, px->c->gen->conf->server.send_timeout);
 				return 0;
 			}
 			return -1;
@@ -553,6 +553,8 @@ px_done(struct proxy *px)
 {
 	struct conn *c = px->c;
 
+	stats_hist(&px->pool->pc[px->t->idx].upstream, (mono_ns() - px->start_ns) / 1000);
+
 	px_drop_up(px, px->up_reusable);
 	queue_release(px->pool, &px->q, true);
 	px->r->status = px->status;
@@ -659,6 +661,7 @@ px_retry(struct proxy *px, struct fe_worker *lost, bool counts)
 	int rc;
 
 	/* A refused connect marks the worker dead, so it cannot loop. */
+	stat_add(&px->pool->pc[px->t->idx].retries, 1);
 	if (counts && ++px->attempts >= MAX_ATTEMPTS) {
 		px_fail(px, 502, "Connection_Abandoned_By_AppPool", 0);
 		return;
@@ -675,7 +678,7 @@ px_retry(struct proxy *px, struct fe_worker *lost, bool counts)
 		return;
 	}
 	if (rc == WEIR_AGAIN) {
-		conn_set_deadline(px->c, px->pool->cp->queue_timeout);
+		conn_set_deadline(px->c, px->pool->queue_timeout);
 		client_events(px);
 		return;
 	}
@@ -850,7 +853,7 @@ stage_request_body(struct proxy *px)
 			px->req_done = true;
 		}
 		{
-			uint64_t max = c->t->gen->conf->server.max_body;
+			uint64_t max = c->gen->conf->server.max_body;
 
 			px->req_left += out;	/* counts bytes seen, for max_body */
 			if (max != 0 && px->req_left > max)
@@ -924,7 +927,7 @@ pump_head(struct proxy *px)
 {
 	struct http_response *res;
 	struct httpparse_limits lim;
-	const struct conf_server *s = &px->t->gen->conf->server;
+	const struct conf_server *s = &px->c->gen->conf->server;
 	ssize_t n;
 	int hl;
 	const char *why;
@@ -1207,6 +1210,9 @@ px_start(struct proxy *px)
 	struct fe_worker *w = px->q.w;
 	struct conn *c = px->c;
 
+	if (px->attempts == 0 && !px->retried)
+		stats_hist(&px->pool->pc[px->t->idx].wait, (mono_ns() - px->start_ns) / 1000);
+
 	px->q.qstate = PW_ACTIVE;
 	if ((px->up = idle_take(px->t, w)) != NULL) {
 		px->up->io.cb = up_event;
@@ -1296,7 +1302,7 @@ proxy_client_event(struct conn *c, uint32_t events)
 		}
 		if (n > 0) {
 			c->ilen += (uint32_t)n;
-			conn_set_deadline(c, c->t->gen->conf->server.body_timeout);
+			conn_set_deadline(c, c->gen->conf->server.body_timeout);
 		}
 	}
 	if (px->phase == PX_WAIT) {
@@ -1346,7 +1352,7 @@ static int
 proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 {
 	struct proxy_handler *ph = (struct proxy_handler *)h;
-	struct fe_pool *pool = &ph->fe->pools[ph->pool];
+	struct fe_pool *pool = ph->pool;
 	struct proxy *px;
 	int rc;
 
@@ -1358,6 +1364,7 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	px->pool = pool;
 	px->start_ns = r->start_ns;
 	r->queue = pool->name;
+	r->poolp = pool;
 	if (r->h.flags & HTTP_F_CHUNKED) {
 		px->reqbody = FR_CHUNKED;
 		httpparse_chunked_init(&px->req_chunk);
@@ -1406,7 +1413,7 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	}
 	if (rc == WEIR_AGAIN) {
 		px->phase = PX_WAIT;
-		conn_set_deadline(c, pool->cp->queue_timeout);
+		conn_set_deadline(c, pool->queue_timeout);
 		client_events(px);
 		return WEIR_OK;
 	}
@@ -1421,7 +1428,7 @@ proxy_dispose(struct handler *h)
 }
 
 struct handler *
-proxy_new(struct frontend *fe, int pool)
+proxy_new(struct frontend *fe, struct fe_pool *pool)
 {
 	struct proxy_handler *ph = xcalloc(1, sizeof(*ph));
 

@@ -27,24 +27,100 @@
 
 #define DEMAND_REPEAT_MS	1000	/* ask the master again after this */
 
+static void	fail_queued_locked(struct fe_pool *p);
+
+static struct fe_pool *
+pool_create(struct frontend *fe, const char *name)
+{
+	struct fe_pool *p = xcalloc(1, sizeof(*p));
+
+	pthread_mutex_init(&p->lock, NULL);
+	wstrlcpy(p->name, name, sizeof(p->name));
+	/* Until the master says otherwise, requests wait for workers. */
+	p->state = POOL_STARTED;
+	p->retry_after = 60;
+	p->pc = xcalloc(fe->nthreads ? fe->nthreads : 1, sizeof(*p->pc));
+	return p;
+}
+
+struct fe_pool *
+queue_pool_by_name(struct frontend *fe, const char *name)
+{
+	for (size_t i = 0; i < fe->npools; i++)
+		if (strcmp(fe->pools[i]->name, name) == 0)
+			return fe->pools[i];
+	return NULL;
+}
+
+/*
+ * Make the pool objects match configuration c (at start and on reload, on
+ * thread 0): the same object for the same name, so queues and workers live
+ * on; new names get new objects; pools no longer configured are retired
+ * (their queued requests get 503) but kept, since requests may still hold
+ * them.
+ */
+void
+queue_apply_conf(struct frontend *fe, const struct conf *c)
+{
+	struct fe_pool **np = xcalloc(c->npools ? c->npools : 1, sizeof(*np));
+
+	for (size_t i = 0; i < c->npools; i++) {
+		const struct conf_pool *cp = &c->pools[i];
+		struct fe_pool *p = queue_pool_by_name(fe, cp->name);
+
+		if (p == NULL) {
+			/* back from retirement? */
+			for (struct fe_pool **rp = &fe->retired_pools; *rp != NULL;
+			    rp = &(*rp)->next_retired) {
+				if (strcmp((*rp)->name, cp->name) == 0) {
+					p = *rp;
+					*rp = p->next_retired;
+					p->next_retired = NULL;
+					pthread_mutex_lock(&p->lock);
+					p->state = POOL_STARTED;
+					pthread_mutex_unlock(&p->lock);
+					break;
+				}
+			}
+		}
+		if (p == NULL)
+			p = pool_create(fe, cp->name);
+		pthread_mutex_lock(&p->lock);
+		p->idx = (int)i;
+		p->max_conns = cp->max_conns;
+		p->queue_length = cp->queue_length;
+		p->queue_timeout = cp->queue_timeout;
+		p->response_timeout = cp->response_timeout;
+		p->recycle_requests = cp->kind == POOL_KIND_FASTCGI ? 0 : cp->recycle_requests;
+		pthread_mutex_unlock(&p->lock);
+		np[i] = p;
+	}
+	for (size_t i = 0; i < fe->npools; i++) {
+		struct fe_pool *p = fe->pools[i];
+		bool kept = false;
+
+		for (size_t j = 0; j < c->npools && !kept; j++)
+			kept = np[j] == p;
+		if (kept)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		p->idx = -1;
+		p->state = POOL_STOPPED;
+		wstrlcpy(p->reason, "removed", sizeof(p->reason));
+		fail_queued_locked(p);
+		pthread_mutex_unlock(&p->lock);
+		p->next_retired = fe->retired_pools;
+		fe->retired_pools = p;
+	}
+	free(fe->pools);
+	fe->pools = np;
+	fe->npools = c->npools;
+}
+
 void
 queue_init(struct frontend *fe)
 {
-	const struct conf *c = fe->st->conf;
-
-	fe->npools = c->npools;
-	fe->pools = xcalloc(c->npools ? c->npools : 1, sizeof(*fe->pools));
-	for (size_t i = 0; i < c->npools; i++) {
-		struct fe_pool *p = &fe->pools[i];
-
-		pthread_mutex_init(&p->lock, NULL);
-		p->idx = (int)i;
-		p->cp = &c->pools[i];
-		wstrlcpy(p->name, c->pools[i].name, sizeof(p->name));
-		/* Until the master says otherwise, requests wait for workers. */
-		p->state = POOL_STARTED;
-		p->retry_after = 60;
-	}
+	queue_apply_conf(fe, fe->st->conf);
 }
 
 static void
@@ -53,19 +129,30 @@ worker_free_locked(struct fe_worker *w)
 	free(w);
 }
 
+static void
+pool_destroy(struct fe_pool *p)
+{
+	while (p->workers != NULL) {
+		struct fe_worker *w = p->workers;
+
+		p->workers = w->next;
+		worker_free_locked(w);
+	}
+	pthread_mutex_destroy(&p->lock);
+	free(p->pc);
+	free(p);
+}
+
 void
 queue_free(struct frontend *fe)
 {
-	for (size_t i = 0; i < fe->npools; i++) {
-		struct fe_pool *p = &fe->pools[i];
+	for (size_t i = 0; i < fe->npools; i++)
+		pool_destroy(fe->pools[i]);
+	while (fe->retired_pools != NULL) {
+		struct fe_pool *p = fe->retired_pools;
 
-		while (p->workers != NULL) {
-			struct fe_worker *w = p->workers;
-
-			p->workers = w->next;
-			worker_free_locked(w);
-		}
-		pthread_mutex_destroy(&p->lock);
+		fe->retired_pools = p->next_retired;
+		pool_destroy(p);
 	}
 	free(fe->pools);
 	fe->pools = NULL;
@@ -93,7 +180,7 @@ pick(struct fe_pool *p, const struct fe_worker *avoid)
 
 	for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
 		if (w->draining || w->gone || w->dead || w == avoid ||
-		    w->inflight >= p->cp->max_conns)
+		    w->inflight >= p->max_conns)
 			continue;
 		if (best == NULL || w->inflight < best->inflight ||
 		    (w->inflight == best->inflight && w->assigned < best->assigned))
@@ -195,6 +282,15 @@ fail_queued(struct fe_pool *p, int status, const char *token)
 	}
 }
 
+static const char *offline_token(const struct fe_pool *p);
+
+/* A pool removed by a reload: its waiting requests get 503 (lock held). */
+static void
+fail_queued_locked(struct fe_pool *p)
+{
+	fail_queued(p, 503, offline_token(p));
+}
+
 static const char *
 offline_token(const struct fe_pool *p)
 {
@@ -236,7 +332,7 @@ queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
-	if (p->qlen >= p->cp->queue_length) {
+	if (p->qlen >= p->queue_length) {
 		pw->fail = 503;
 		pw->fail_token = "QueueFull";
 		pw->retry_after = 1;
@@ -356,8 +452,8 @@ queue_release(struct fe_pool *p, struct pwait *pw, bool served)
 		w->requests++;
 		w->unreported++;
 		p->stats_dirty = true;
-		urgent = p->cp->recycle_requests != 0 &&
-		    w->requests == p->cp->recycle_requests;
+		urgent = p->recycle_requests != 0 &&
+		    w->requests == p->recycle_requests;
 	}
 	if (w->draining && !w->gone && w->inflight == 0 && !w->drained_sent) {
 		w->drained_sent = true;
@@ -590,11 +686,30 @@ queue_ctl(struct frontend *fe, const struct ctl_hdr *hdr, const void *payload)
 	int idx = hdr->type == CTL_POOL_STATE ? ps->pool : cw->pool;
 	struct fe_pool *p;
 
-	if (idx < 0 || (size_t)idx >= fe->npools) {
+	if (idx >= 0 && (size_t)idx < fe->npools) {
+		p = fe->pools[idx];
+	} else if (hdr->type == CTL_WORKER_DRAIN || hdr->type == CTL_WORKER_GONE) {
+		/* a worker of a pool a reload removed: find it by its id */
+		p = NULL;
+		for (struct fe_pool *r = fe->retired_pools; r != NULL && p == NULL;
+		    r = r->next_retired) {
+			pthread_mutex_lock(&r->lock);
+			if (find_worker(r, cw->worker) != NULL)
+				p = r;
+			pthread_mutex_unlock(&r->lock);
+		}
+		if (p == NULL) {
+			if (hdr->type == CTL_WORKER_DRAIN) {
+				struct ctl_worker out = *cw;
+
+				send_ctl(fe, CTL_WORKER_DRAINED, &out, sizeof(out));
+			}
+			return;
+		}
+	} else {
 		log_warnx("master: %s for unknown pool %d", ctl_type_name((enum ctl_type)hdr->type), idx);
 		return;
 	}
-	p = &fe->pools[idx];
 	switch (hdr->type) {
 	case CTL_POOL_STATE:
 		pool_state(p, ps);
@@ -621,7 +736,7 @@ queue_send_stats(struct frontend *fe)
 
 	memset(&st, 0, sizeof(st));
 	for (size_t i = 0; i < fe->npools; i++) {
-		struct fe_pool *p = &fe->pools[i];
+		struct fe_pool *p = fe->pools[i];
 
 		pthread_mutex_lock(&p->lock);
 		for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {

@@ -47,11 +47,21 @@ ss_wildcard(const struct sockaddr_storage *ss)
 	return false;
 }
 
+int
+router_addr_index(struct frontend *fe, const struct sockaddr_storage *ss, socklen_t len)
+{
+	size_t n = atomic_load(&fe->naddrs);
+
+	for (size_t i = 0; i < n; i++)
+		if (fe->addrs[i].sslen == len && memcmp(&fe->addrs[i].ss, ss, len) == 0)
+			return (int)i;
+	return -1;
+}
+
 struct fe_gen *
 router_build(struct frontend *fe, struct conf *c, bool owned,
     uint32_t generation, char *err)
 {
-	const struct fe_start *st = fe->st;
 	struct fe_gen *g = xcalloc(1, sizeof(*g));
 
 	g->conf = c;
@@ -66,6 +76,7 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 
 		s->cs = cs;
 		s->idx = (unsigned)i + 1;
+		s->sc = xcalloc(fe->nthreads ? fe->nthreads : 1, sizeof(*s->sc));
 		s->rootfd = -1;
 		if (cs->root != NULL) {
 			s->rootfd = open(cs->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -82,18 +93,20 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 		for (size_t j = 0; j < cs->napps; j++) {
 			s->routes[j].prefix = cs->apps[j].prefix;
 			s->routes[j].len = cs->apps[j].prefixlen;
-			s->routes[j].pool = cs->apps[j].pool_idx;
-			s->routes[j].h = proxy_new(fe, cs->apps[j].pool_idx);
+			s->routes[j].pool = queue_pool_by_name(fe, cs->apps[j].pool);
+			s->routes[j].h = proxy_new(fe, s->routes[j].pool);
 		}
 		qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
 	}
-	g->naddrs = st->naddrs;
-	g->addrs = xcalloc(st->naddrs, sizeof(*g->addrs));
-	for (size_t a = 0; a < st->naddrs; a++) {
+	g->naddrs = atomic_load(&fe->naddrs);
+	g->addrs = xcalloc(g->naddrs ? g->naddrs : 1, sizeof(*g->addrs));
+	for (size_t a = 0; a < g->naddrs; a++) {
 		struct fe_addr *fa = &g->addrs[a];
 
-		fa->ss = st->addrs[a];
-		fa->sslen = st->addrlens[a];
+		fa->ss = fe->addrs[a].ss;
+		fa->sslen = fe->addrs[a].sslen;
+		if (!atomic_load(&fe->addrs[a].alive))
+			continue;	/* removed by a reload: no site listens there */
 		fa->port = ss_port(&fa->ss);
 		fa->wildcard = ss_wildcard(&fa->ss);
 		for (size_t i = 0; i < c->nsites; i++) {
@@ -133,6 +146,7 @@ router_free(struct fe_gen *g)
 			if (s->routes[j].h != NULL && s->routes[j].h->dispose != NULL)
 				s->routes[j].h->dispose(s->routes[j].h);
 		free(s->routes);
+		free(s->sc);
 	}
 	for (size_t a = 0; a < g->naddrs; a++)
 		free(g->addrs[a].sites);

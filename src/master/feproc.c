@@ -171,6 +171,7 @@ feproc_exited(struct master *m, int status)
 			loop_stop(m->loop);
 		return;
 	}
+	m->fe_restarts++;
 	{
 		json_t *f = json_object();
 
@@ -218,6 +219,7 @@ on_ctl(void *arg, uint32_t events)
 		struct ctl_worker_fault	fault;
 		struct ctl_worker_report report;
 		struct ctl_stats	stats;
+		struct ctl_result	result;
 		char			buf[CTL_MAX_PAYLOAD];
 	} u;
 	struct worker *w;
@@ -226,8 +228,6 @@ on_ctl(void *arg, uint32_t events)
 
 	(void)events;
 	while ((r = ctl_recv(m->fe.ctl, &hdr, &u, sizeof(u), fds, CTL_MAX_FDS)) == 1) {
-		for (int i = 0; i < hdr.nfds; i++)
-			close(fds[i]);	/* the front end sends none */
 		switch (hdr.type) {
 		case CTL_HELLO:
 			m->fe.hello = true;
@@ -235,11 +235,43 @@ on_ctl(void *arg, uint32_t events)
 			    u.hello.threads, u.hello.threads == 1 ? "" : "s",
 			    u.hello.generation);
 			pools_fe_hello(m);
+			notify_systemd("READY=1\nSTATUS=serving");
+			break;
+		case CTL_STATUS: {
+			json_t *snap = NULL;
+
+			if (hdr.nfds == 1) {
+				FILE *f = fdopen(fds[0], "r");
+
+				if (f != NULL) {
+					json_error_t je;
+
+					rewind(f);
+					snap = json_loadf(f, 0, &je);
+					fclose(f);
+				} else {
+					close(fds[0]);
+				}
+				hdr.nfds = 0;
+			}
+			admin_fe_status(m, snap);
+			json_decref(snap);
+			break;
+		}
+		case CTL_RELOAD_RESULT:
+			if (!u.result.ok) {
+				u.result.msg[sizeof(u.result.msg) - 1] = '\0';
+				log_warnx("front end could not apply generation %u: %s; restarting it",
+				    u.result.generation, u.result.msg);
+				kill(m->fe.pid, SIGKILL);
+			} else {
+				log_info("front end serves generation %u", u.result.generation);
+			}
 			break;
 		case CTL_DEMAND_START:
 			if (u.ref.pool >= 0 && (size_t)u.ref.pool < m->npools &&
 			    u.ref.generation == m->generation)
-				pool_demand(&m->pools[u.ref.pool]);
+				pool_demand(m->pools[u.ref.pool]);
 			break;
 		case CTL_WORKER_DRAINED:
 			if ((w = pools_worker_by_id(m, u.w.worker)) != NULL)
@@ -269,6 +301,8 @@ on_ctl(void *arg, uint32_t events)
 			    ctl_type_name((enum ctl_type)hdr.type));
 			break;
 		}
+		for (int i = 0; i < hdr.nfds; i++)
+			close(fds[i]);	/* any the message did not use */
 	}
 	if (r == 0 || r == -1) {
 		if (r == -1)

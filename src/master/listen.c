@@ -7,6 +7,7 @@
  * connections over the threads without any lock in user space.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -108,9 +109,27 @@ listeners_open(struct listeners *l, const struct conf *c, unsigned threads,
 	for (size_t i = 0; i < l->n; i++) {
 		struct listener_set *s = &l->v[i];
 
+		int sd;
+
 		s->fds = xcalloc(threads, sizeof(int));
 		for (unsigned t = 0; t < threads; t++)
 			s->fds[t] = -1;
+		/*
+		 * A socket systemd passed is shared by all threads (one socket,
+		 * no SO_REUSEPORT group): each thread gets a dup of it.
+		 */
+		if ((sd = systemd_listen_fd(&s->ss, s->sslen)) != -1) {
+			for (unsigned t = 0; t < threads; t++) {
+				if ((s->fds[t] = fcntl(sd, F_DUPFD_CLOEXEC, 3)) == -1) {
+					snprintf(err, WEIR_ERRLEN, "listen %s: dup: %s", s->spec,
+					    strerror(errno));
+					listeners_close(l);
+					return -1;
+				}
+				s->nfds++;
+			}
+			continue;
+		}
 		for (unsigned t = 0; t < threads; t++) {
 			if ((s->fds[t] = open_one(s, err)) == -1) {
 				listeners_close(l);

@@ -32,9 +32,17 @@ usage(FILE *f)
 	    "usage: weir COMMAND [options]\n"
 	    "\n"
 	    "commands:\n"
-	    "  run     [-c FILE]   start the server in the foreground\n"
-	    "  check   [-c FILE]   validate the configuration and exit\n"
-	    "  version             print the version\n"
+	    "  run     [-c FILE]                      start the server in the foreground\n"
+	    "  check   [-c FILE]                      validate the configuration and exit\n"
+	    "  status  [--json]                       pools, workers, failures\n"
+	    "  pool    start|stop|recycle|enable|show NAME\n"
+	    "  events  [--pool P] [--id N] [--level L] [--since DUR] [--follow] [--json]\n"
+	    "  reload                                 re-read the configuration\n"
+	    "  stop                                   stop gracefully\n"
+	    "  version                                print the version\n"
+	    "\n"
+	    "Every command takes -c FILE (default $WEIR_CONF or /etc/weir/weir.conf);\n"
+	    "the operator commands also take -s SOCKET (the admin socket).\n"
 	    "\n"
 	    "Run 'weir COMMAND --help' for a command's options.\n");
 }
@@ -135,6 +143,16 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "pool") == 0)
+		return cmd_pool(argc - 1, argv + 1);
+	if (strcmp(cmd, "events") == 0)
+		return cmd_events(argc - 1, argv + 1);
+	if (strcmp(cmd, "reload") == 0)
+		return cmd_reload(argc - 1, argv + 1);
+	if (strcmp(cmd, "stop") == 0)
+		return cmd_stop(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("weir %s (abi %d, build %s)\n", WEIR_VERSION, WEIR_ABI,
 		    WEIR_BUILD_ID);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -170,6 +171,7 @@ reap_children(struct master *m)
 		} else if ((w = pools_find_worker(m, pid)) != NULL) {
 			w->status = status;
 			pool_worker_exited(w);
+			pool_reap_retired(m);
 		} else {
 			log_debug("reaped process %d", (int)pid);
 		}
@@ -201,6 +203,7 @@ begin_stop(struct master *m, int signo)
 		return;
 	}
 	m->stopping = true;
+	notify_systemd("STOPPING=1");
 	log_info("%s: stopping (in-flight requests get up to %llums)",
 	    strsignal(signo), (unsigned long long)m->conf->server.shutdown_timeout);
 	if (m->fe.pid == 0) {
@@ -212,6 +215,13 @@ begin_stop(struct master *m, int signo)
 	feproc_shutdown(m);
 	loop_timer_set(m->loop, &m->stop_timer,
 	    m->conf->server.shutdown_timeout + STOP_GRACE_MS);
+}
+
+/* The admin API's POST /stop and `weir stop`. */
+void
+master_stop(struct master *m)
+{
+	begin_stop(m, SIGTERM);
 }
 
 static void
@@ -263,9 +273,13 @@ on_signal(void *arg, int signo)
 	case SIGUSR1:
 		reopen_logs(m);
 		break;
-	case SIGHUP:
-		log_warnx("SIGHUP: reload is not available in this version; the running configuration is kept");
+	case SIGHUP: {
+		json_t *res = NULL;
+
+		master_reload(m, &res);
+		json_decref(res);
 		break;
+	}
 	default:
 		break;
 	}
@@ -283,6 +297,7 @@ master_run(const char *conf_path)
 	int rc = 1;
 
 	memset(&m, 0, sizeof(m));
+	systemd_init();
 	m.access_fd = m.httperr_fd = -1;
 	m.fe.ctl = -1;
 	m.generation = 1;
@@ -336,6 +351,12 @@ master_run(const char *conf_path)
 	loop_timer_init(&m.fe.restart_timer, feproc_restart_cb, &m);
 	m.started_ms = loop_now(m.loop);
 	pools_init(&m);
+	events_configure(m.conf->server.events_max_size, m.conf->server.events_keep);
+	m.started_wall = (int64_t)time(NULL);
+	if (admin_open(&m, err) == -1) {
+		fprintf(stderr, "weir: %s\n", err);
+		goto out;
+	}
 	write_pidfile(m.conf);
 	for (size_t i = 0; i < m.lis.n; i++)
 		log_info("listening on %s", m.lis.v[i].spec);
@@ -349,6 +370,9 @@ master_run(const char *conf_path)
 	remove_pidfile(m.conf);
 	log_info("stopped");
 out:
+	admin_close(&m);
+	if (m.loop != NULL)
+		loop_run_deferred(m.loop);
 	if (m.pools != NULL)
 		pools_free(&m);
 	if (m.loop != NULL)
@@ -360,6 +384,9 @@ out:
 		close(m.httperr_fd);
 	events_close();
 	conf_free(m.conf);
+	for (size_t i = 0; i < m.nold_confs; i++)
+		conf_free(m.old_confs[i]);
+	free(m.old_confs);
 	free(m.conf_path);
 	return rc;
 }

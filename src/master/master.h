@@ -112,10 +112,19 @@ struct master {
 	uint64_t	 stop_deadline;
 	struct loop_timer stop_timer;
 	uint64_t	 started_ms;
-	struct pool	*pools;
+	struct pool	**pools;	/* index = conf->pools index; objects stay put */
 	size_t		 npools;
+	struct pool	*retired;	/* removed by a reload, draining their workers */
+	struct conf	**old_confs;	/* earlier generations retired pools still use */
+	size_t		 nold_confs;
 	uint32_t	 next_worker_id;
+	struct admin	*admin;
+	int64_t		 started_wall;	/* unix seconds */
+	unsigned	 fe_restarts;
 };
+
+/* Admin API (admin.c) state, opaque outside it. */
+struct admin;
 
 /* Rapid-Fail Protection window (rapidfail.c). */
 struct rf_failure {
@@ -158,8 +167,14 @@ struct pool {
 	unsigned	 failures_total;
 	bool		 pending_disable;	/* tripped: disable once the 1009 is out */
 	char		 pending_why[512];
+	/* counters for /metrics */
+	uint64_t	 n_starts;
+	uint64_t	 n_exits[3];	/* expected, unexpected, failed (killed by us) */
+	uint64_t	 n_recycles[6];	/* time, requests, schedule, memory, admin, config */
+	uint64_t	 n_trips;
 	bool		 want_workers;	/* keep `processes` workers running */
 	bool		 external;	/* address = ...: an upstream weir does not start */
+	struct pool	*next_retired;
 	unsigned	 inflight;	/* requests in flight, from the front end */
 };
 
@@ -169,6 +184,10 @@ int	 cmd_check(int argc, char **argv);
 
 /* master.c */
 int	 master_run(const char *conf_path);
+void	 master_stop(struct master *m);
+
+/* reload.c */
+int	 master_reload(struct master *m, json_t **result);
 
 /* listen.c */
 int	 listeners_open(struct listeners *l, const struct conf *c,
@@ -186,6 +205,13 @@ int	 feproc_send(struct master *m, enum ctl_type type, const void *p,
 	    size_t len, const int *fds, int nfds);
 
 /* pool.c */
+struct pool *pool_new(struct master *m, int idx, const struct conf_pool *cp);
+void	 pool_free(struct pool *p);
+void	 pool_start_one(struct pool *p);
+void	 pool_retire(struct pool *p);
+void	 pool_reap_retired(struct master *m);
+void	 pool_configure_changed(struct pool *p, const struct conf_pool *cp);
+void	 pool_trim(struct pool *p);
 void	 pools_init(struct master *m);
 void	 pools_free(struct master *m);
 void	 pools_start(struct master *m);
@@ -221,6 +247,37 @@ void	 ping_cancel(struct worker *w);
 int	 notify_open(struct worker *w, char *err);
 void	 health_init_worker(struct worker *w);
 
+/* admin.c */
+int	 admin_open(struct master *m, char *err);
+void	 admin_close(struct master *m);
+void	 admin_fe_status(struct master *m, json_t *snapshot);
+
+/* status.c */
+json_t	*status_json(struct master *m, json_t *fe);
+json_t	*status_pool_json(struct pool *p, json_t *fe);
+char	*status_metrics(struct master *m, json_t *fe, size_t *len);
+const char *worker_state_name(int state);
+
+/* pool.c: administrator actions; return an HTTP status, fill msg */
+int	 pool_admin(struct pool *p, const char *action, char *msg, size_t msgsz);
+struct pool *pools_by_name(struct master *m, const char *name);
+
+/* cli.c */
+int	 cmd_status(int argc, char **argv);
+int	 cmd_pool(int argc, char **argv);
+int	 cmd_events(int argc, char **argv);
+int	 cmd_reload(int argc, char **argv);
+int	 cmd_stop(int argc, char **argv);
+
+/* systemd.c */
+void	 systemd_init(void);
+int	 systemd_listen_fd(const struct sockaddr_storage *ss, socklen_t len);
+void	 notify_systemd(const char *msg);
+
+/* reload.c */
+void	 conf_keep_old(struct master *m, struct conf *old);
+void	 conf_gc_old(struct master *m);
+
 /* rapidfail.c */
 void	 rapidfail_init(struct rapidfail *rf, unsigned count, uint64_t window_ms);
 void	 rapidfail_free(struct rapidfail *rf);
@@ -235,7 +292,21 @@ enum event_level {
 	EV_WARNING,
 	EV_ERROR
 };
+/* A query over the event log (admin API, `weir events`). */
+struct ev_filter {
+	const char	*pool;		/* NULL: any */
+	long		 id;		/* 0: any */
+	const char	*level;		/* NULL: any; else that level and worse */
+	char		 since[40];	/* ISO time; "" = any */
+	size_t		 limit;		/* newest N; 0 = all */
+};
+
 int	 events_open(const char *log_dir, bool use_syslog, char *err);
+void	 events_configure(uint64_t max_size, unsigned keep);
+void	 events_set_hook(void (*fn)(const char *, size_t, json_t *, void *), void *arg);
+const char *events_file(void);
+bool	 events_match(const struct ev_filter *f, json_t *ev);
+json_t	*events_query(const struct ev_filter *f);
 void	 events_close(void);
 /*
  * Write one event: `fields` (may be NULL) is a JSON object whose members are

@@ -237,6 +237,7 @@ spawn(struct pool *p)
 		disable(p, "launch-failure", detail);
 		return;
 	}
+	p->n_starts++;
 	health_init_worker(w);
 	w->start_timer.cb = on_start_timeout;
 	w->stop_timer.cb = on_stop_timeout;
@@ -354,6 +355,7 @@ trip(struct pool *p)
 	const struct conf_pool *cp = p->cp;
 
 	p->pending_disable = false;
+	p->n_trips++;
 	for (size_t i = 0; i < p->rf.n; i++) {
 		json_t *o = json_object();
 
@@ -551,6 +553,14 @@ pool_recycle_worker(struct worker *w, int event)
 		    (int)w->pid, p->name, text);
 	}
 	w->recycle_event = event;
+	switch (event) {
+	case 1074: p->n_recycles[0]++; break;
+	case 1075: p->n_recycles[1]++; break;
+	case 1076: p->n_recycles[2]++; break;
+	case 1117: p->n_recycles[3]++; break;
+	case 1079: p->n_recycles[4]++; break;
+	default:   p->n_recycles[5]++; break;
+	}
 	if (p->cp->overlapped_recycle && p->state == POOL_STARTED) {
 		struct worker *nw;
 
@@ -617,6 +627,7 @@ pool_worker_exited(struct worker *w)
 		if (o->replaces == w)
 			o->replaces = NULL;
 	if (w->expect_exit && !w->failed) {
+		p->n_exits[0]++;
 		log_info("pool %s: worker %u (pid %d) stopped: %s", p->name, w->id,
 		    (int)w->pid, how);
 		for (struct worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next)
@@ -625,10 +636,13 @@ pool_worker_exited(struct worker *w)
 				break;
 			}
 		worker_free(w);
+		if (p->state == POOL_STOPPING && p->workers == NULL)
+			set_state(p, POOL_STOPPED);
 		maintain(p);
 		return;
 	}
 	if (w->failed) {
+		p->n_exits[2]++;
 		/* Event already written when the failure was detected. */
 		log_info("pool %s: worker %u (pid %d) killed after: %s", p->name,
 		    w->id, (int)w->pid, w->fail_reason);
@@ -646,6 +660,7 @@ pool_worker_exited(struct worker *w)
 	}
 	/* Unexpected. */
 	p->failures_total++;
+	p->n_exits[1]++;
 	worker_drain_output(w);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG) {
 		char detail[512] = "";
@@ -685,7 +700,7 @@ pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 	uint64_t now = loop_now(m->loop);
 
 	for (size_t i = 0; i < m->npools; i++)
-		m->pools[i].inflight = 0;
+		m->pools[i]->inflight = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct worker *w = pools_worker_by_id(m, st->w[i].worker);
 		struct pool *p;
@@ -783,6 +798,108 @@ on_memory(void *arg)
 	loop_timer_set(p->m->loop, &p->memory_timer, MEMORY_CHECK_MS);
 }
 
+/* --- administrator actions ------------------------------------------------------- */
+
+struct pool *
+pools_by_name(struct master *m, const char *name)
+{
+	for (size_t i = 0; i < m->npools; i++)
+		if (strcmp(m->pools[i]->name, name) == 0)
+			return m->pools[i];
+	return NULL;
+}
+
+/*
+ * start, stop, recycle, enable (weir pool ACTION NAME / POST
+ * /pools/NAME/ACTION).  Returns the HTTP status for the answer and a
+ * one-line message; each action that changes something writes its event.
+ */
+int
+pool_admin(struct pool *p, const char *action, char *msg, size_t msgsz)
+{
+	struct loop *l = p->m->loop;
+
+	if (strcmp(action, "start") == 0) {
+		if (p->state == POOL_DISABLED) {
+			snprintf(msg, msgsz, "pool %s is disabled (%s): use 'weir pool enable %s'",
+			    p->name, p->reason, p->name);
+			return 409;
+		}
+		if (p->state != POOL_STOPPED && p->state != POOL_STOPPING) {
+			snprintf(msg, msgsz, "pool %s is already %s", p->name,
+			    pool_state_name(p->state));
+			return 200;
+		}
+		p->reason[0] = p->detail[0] = '\0';
+		set_state(p, POOL_STARTED);
+		events_emit(1306, EV_INFO, p->name, 0, NULL,
+		    "Application pool '%s' was started by an administrator.", p->name);
+		if (p->cp->start_mode == START_ALWAYS) {
+			p->want_workers = true;
+			maintain(p);
+		}
+		snprintf(msg, msgsz, "pool %s started", p->name);
+		return 200;
+	}
+	if (strcmp(action, "stop") == 0) {
+		if (p->state == POOL_STOPPED) {
+			snprintf(msg, msgsz, "pool %s is already stopped", p->name);
+			return 200;
+		}
+		p->want_workers = false;
+		loop_timer_cancel(l, &p->backoff_timer);
+		p->retry_at = 0;
+		wstrlcpy(p->reason, "admin", sizeof(p->reason));
+		snprintf(p->detail, sizeof(p->detail), "stopped by an administrator");
+		set_state(p, p->workers != NULL ? POOL_STOPPING : POOL_STOPPED);
+		events_emit(1307, EV_INFO, p->name, 0, NULL,
+		    "Application pool '%s' was stopped by an administrator.", p->name);
+		for (struct worker *w = p->workers; w != NULL; w = w->next)
+			start_drain(w);
+		snprintf(msg, msgsz, "pool %s stopping", p->name);
+		return 200;
+	}
+	if (strcmp(action, "recycle") == 0) {
+		unsigned n = 0;
+
+		if (p->state == POOL_DISABLED || p->state == POOL_STOPPED) {
+			snprintf(msg, msgsz, "pool %s is %s: nothing to recycle", p->name,
+			    pool_state_name(p->state));
+			return 409;
+		}
+		for (struct worker *w = p->workers; w != NULL; w = w->next)
+			if (w->state == W_READY)
+				n++;
+		pool_recycle(p, 1079, "administrator");
+		snprintf(msg, msgsz, "pool %s: recycling %u worker%s", p->name, n,
+		    n == 1 ? "" : "s");
+		return 200;
+	}
+	if (strcmp(action, "enable") == 0) {
+		if (p->state != POOL_DISABLED) {
+			snprintf(msg, msgsz, "pool %s is not disabled (%s)", p->name,
+			    pool_state_name(p->state));
+			return 200;
+		}
+		loop_timer_cancel(l, &p->backoff_timer);
+		p->retry_at = 0;
+		p->backoff_ms = 0;
+		rapidfail_reset(&p->rf);
+		p->reason[0] = p->detail[0] = '\0';
+		set_state(p, POOL_STARTED);
+		events_emit(1308, EV_INFO, p->name, 0, NULL,
+		    "Application pool '%s' was enabled by an administrator.", p->name);
+		if (p->cp->start_mode == START_ALWAYS) {
+			p->want_workers = true;
+			maintain(p);
+		}
+		snprintf(msg, msgsz, "pool %s enabled", p->name);
+		return 200;
+	}
+	snprintf(msg, msgsz, "unknown action '%s' (start, stop, recycle, enable)", action);
+	return 404;
+}
+
 /* --- the set of pools ------------------------------------------------------------- */
 
 static void
@@ -799,91 +916,154 @@ identity_error(struct pool *p, const char *why)
 	p->state = POOL_DISABLED;
 }
 
+/*
+ * (Re)derive what a pool needs from its config: argv, identity, external
+ * upstream.  Used at start and when a reload changes the pool.  An identity
+ * problem disables the pool with event 1057.
+ */
+static void
+pool_configure(struct pool *p, const struct conf_pool *cp)
+{
+	char err[WEIR_ERRLEN];
+
+	p->cp = cp;
+	conf_argv_free(p->argv);
+	p->argv = NULL;
+	p->set_identity = false;
+	p->external = cp->address != NULL;
+	rapidfail_free(&p->rf);
+	rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
+	if (p->external)
+		return;
+	if (cp->command != NULL && conf_split_command(cp->command, &p->argv, err) == -1) {
+		/* validated already; only memory could fail here */
+		fatalx("pool %s: %s", cp->name, err);
+	}
+	if (cp->user != NULL) {
+		const struct passwd *pw = getpwnam(cp->user);
+
+		if (geteuid() != 0) {
+			snprintf(err, sizeof(err), "user = %s needs weir to be started as root",
+			    cp->user);
+			identity_error(p, err);
+			return;
+		}
+		if (pw == NULL) {
+			snprintf(err, sizeof(err), "no such user '%s'", cp->user);
+			identity_error(p, err);
+			return;
+		}
+		p->uid = pw->pw_uid;
+		p->gid = pw->pw_gid;
+		if (cp->group != NULL) {
+			const struct group *gr = getgrnam(cp->group);
+
+			if (gr == NULL) {
+				snprintf(err, sizeof(err), "no such group '%s'", cp->group);
+				identity_error(p, err);
+				return;
+			}
+			p->gid = gr->gr_gid;
+		}
+		p->set_identity = true;
+	}
+}
+
+/*
+ * A reload changed what the pool's processes are made of: new workers with
+ * the new settings replace the old ones, overlapped (event 1080).
+ */
+void
+pool_configure_changed(struct pool *p, const struct conf_pool *cp)
+{
+	pool_configure(p, cp);
+	if (p->state == POOL_DISABLED)
+		return;		/* enable (or the back-off) starts the new ones */
+	pool_trim(p);
+	pool_recycle(p, 1080, "configuration change");
+}
+
+/* More workers than `processes` (after a reload lowered it): stop some. */
+void
+pool_trim(struct pool *p)
+{
+	unsigned alive = 0;
+
+	for (struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->state == W_READY || w->state == W_STARTING)
+			alive++;
+	for (struct worker *w = p->workers; w != NULL && alive > p->cp->processes;
+	    w = w->next) {
+		if (w->state == W_READY || w->state == W_STARTING) {
+			start_drain(w);
+			alive--;
+		}
+	}
+}
+
+struct pool *
+pool_new(struct master *m, int idx, const struct conf_pool *cp)
+{
+	struct pool *p = xcalloc(1, sizeof(*p));
+	char path[4096];
+
+	p->m = m;
+	p->idx = idx;
+	wstrlcpy(p->name, cp->name, sizeof(p->name));
+	p->state = POOL_STARTED;
+	loop_timer_init(&p->backoff_timer, on_backoff, p);
+	loop_timer_init(&p->idle_timer, on_idle_timer, p);
+	loop_timer_init(&p->schedule_timer, on_schedule, p);
+	loop_timer_init(&p->memory_timer, on_memory, p);
+	p->last_activity = loop_now(m->loop);
+	snprintf(path, sizeof(path), "%s/pools/%s.log", m->conf->server.log_dir, cp->name);
+	p->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (p->log_fd == -1)
+		log_warn("pool %s: %s", cp->name, path);
+	pool_configure(p, cp);
+	return p;
+}
+
 void
 pools_init(struct master *m)
 {
-	char err[WEIR_ERRLEN], path[4096];
-
 	m->npools = m->conf->npools;
-	m->pools = xcalloc(m->npools, sizeof(*m->pools));
-	for (size_t i = 0; i < m->npools; i++) {
-		struct pool *p = &m->pools[i];
-		const struct conf_pool *cp = &m->conf->pools[i];
+	m->pools = xcalloc(m->npools ? m->npools : 1, sizeof(*m->pools));
+	for (size_t i = 0; i < m->npools; i++)
+		m->pools[i] = pool_new(m, (int)i, &m->conf->pools[i]);
+}
 
-		p->m = m;
-		p->idx = (int)i;
-		p->cp = cp;
-		wstrlcpy(p->name, cp->name, sizeof(p->name));
-		p->state = POOL_STARTED;
-		p->log_fd = -1;
-		rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
-		loop_timer_init(&p->backoff_timer, on_backoff, p);
-		loop_timer_init(&p->idle_timer, on_idle_timer, p);
-		loop_timer_init(&p->schedule_timer, on_schedule, p);
-		loop_timer_init(&p->memory_timer, on_memory, p);
-		p->last_activity = loop_now(m->loop);
-		snprintf(path, sizeof(path), "%s/pools/%s.log", m->conf->server.log_dir, cp->name);
-		p->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (p->log_fd == -1)
-			log_warn("pool %s: %s", cp->name, path);
-		if (cp->address != NULL) {
-			p->external = true;
-			continue;
-		}
-		if (cp->command != NULL && conf_split_command(cp->command, &p->argv, err) == -1) {
-			/* validated already; only memory could fail here */
-			fatalx("pool %s: %s", cp->name, err);
-		}
-		if (cp->user != NULL) {
-			const struct passwd *pw = getpwnam(cp->user);
+/* Arm the pool's timers and start its workers if it starts always. */
+void
+pool_start_one(struct pool *p)
+{
+	struct master *m = p->m;
 
-			if (geteuid() != 0) {
-				snprintf(err, sizeof(err), "user = %s needs weir to be started as root",
-				    cp->user);
-				identity_error(p, err);
-				continue;
-			}
-			if (pw == NULL) {
-				snprintf(err, sizeof(err), "no such user '%s'", cp->user);
-				identity_error(p, err);
-				continue;
-			}
-			p->uid = pw->pw_uid;
-			p->gid = pw->pw_gid;
-			if (cp->group != NULL) {
-				const struct group *gr = getgrnam(cp->group);
-
-				if (gr == NULL) {
-					snprintf(err, sizeof(err), "no such group '%s'", cp->group);
-					identity_error(p, err);
-					continue;
-				}
-				p->gid = gr->gr_gid;
-			}
-			p->set_identity = true;
-		}
+	if (p->state == POOL_DISABLED)
+		return;
+	if (p->cp->idle_timeout > 0)
+		loop_timer_set(m->loop, &p->idle_timer, p->cp->idle_timeout);
+	else
+		loop_timer_cancel(m->loop, &p->idle_timer);
+	if (p->cp->nrecycle_schedule > 0)
+		loop_timer_set(m->loop, &p->schedule_timer, next_schedule_ms(p->cp));
+	else
+		loop_timer_cancel(m->loop, &p->schedule_timer);
+	if (p->cp->recycle_memory > 0)
+		loop_timer_set(m->loop, &p->memory_timer, MEMORY_CHECK_MS);
+	else
+		loop_timer_cancel(m->loop, &p->memory_timer);
+	if (p->cp->start_mode == START_ALWAYS) {
+		p->want_workers = true;
+		maintain(p);
 	}
 }
 
 void
 pools_start(struct master *m)
 {
-	for (size_t i = 0; i < m->npools; i++) {
-		struct pool *p = &m->pools[i];
-
-		if (p->state == POOL_DISABLED)
-			continue;
-		if (p->cp->idle_timeout > 0)
-			loop_timer_set(m->loop, &p->idle_timer, p->cp->idle_timeout);
-		if (p->cp->nrecycle_schedule > 0)
-			loop_timer_set(m->loop, &p->schedule_timer, next_schedule_ms(p->cp));
-		if (p->cp->recycle_memory > 0)
-			loop_timer_set(m->loop, &p->memory_timer, MEMORY_CHECK_MS);
-		if (p->cp->start_mode == START_ALWAYS) {
-			p->want_workers = true;
-			maintain(p);
-		}
-	}
+	for (size_t i = 0; i < m->npools; i++)
+		pool_start_one(m->pools[i]);
 }
 
 /* A request waits for a pool with no worker. */
@@ -905,7 +1085,7 @@ void
 pools_fe_hello(struct master *m)
 {
 	for (size_t i = 0; i < m->npools; i++) {
-		struct pool *p = &m->pools[i];
+		struct pool *p = m->pools[i];
 
 		pool_send_state(p);
 		if (p->external) {
@@ -925,11 +1105,25 @@ pools_fe_hello(struct master *m)
 	}
 }
 
+/* Every pool, configured or retired by a reload: i from 0, then NULL. */
+static struct pool *
+pool_iter(struct master *m, size_t *i, struct pool **r)
+{
+	if (*i < m->npools)
+		return m->pools[(*i)++];
+	*r = *i == m->npools ? m->retired : (*r != NULL ? (*r)->next_retired : NULL);
+	(*i) = m->npools + 1;
+	return *r;
+}
+
 struct worker *
 pools_find_worker(struct master *m, pid_t pid)
 {
-	for (size_t i = 0; i < m->npools; i++)
-		for (struct worker *w = m->pools[i].workers; w != NULL; w = w->next)
+	size_t i = 0;
+	struct pool *r = NULL, *p;
+
+	while ((p = pool_iter(m, &i, &r)) != NULL)
+		for (struct worker *w = p->workers; w != NULL; w = w->next)
 			if (w->pid == pid && w->state != W_EXITED)
 				return w;
 	return NULL;
@@ -938,8 +1132,11 @@ pools_find_worker(struct master *m, pid_t pid)
 struct worker *
 pools_worker_by_id(struct master *m, uint32_t id)
 {
-	for (size_t i = 0; i < m->npools; i++)
-		for (struct worker *w = m->pools[i].workers; w != NULL; w = w->next)
+	size_t i = 0;
+	struct pool *r = NULL, *p;
+
+	while ((p = pool_iter(m, &i, &r)) != NULL)
+		for (struct worker *w = p->workers; w != NULL; w = w->next)
 			if (w->id == id)
 				return w;
 	return NULL;
@@ -949,9 +1146,10 @@ pools_worker_by_id(struct master *m, uint32_t id)
 void
 pools_shutdown(struct master *m)
 {
-	for (size_t i = 0; i < m->npools; i++) {
-		struct pool *p = &m->pools[i];
+	size_t i = 0;
+	struct pool *r = NULL, *p;
 
+	while ((p = pool_iter(m, &i, &r)) != NULL) {
 		p->want_workers = false;
 		for (struct worker *w = p->workers; w != NULL; w = w->next) {
 			if (w->state == W_EXITED)
@@ -972,34 +1170,91 @@ pools_shutdown(struct master *m)
 bool
 pools_all_stopped(const struct master *m)
 {
-	for (size_t i = 0; i < m->npools; i++)
-		for (const struct worker *w = m->pools[i].workers; w != NULL; w = w->next)
+	size_t i = 0;
+	struct pool *r = NULL, *p;
+
+	while ((p = pool_iter((struct master *)m, &i, &r)) != NULL)
+		for (const struct worker *w = p->workers; w != NULL; w = w->next)
 			if (w->state != W_EXITED)
 				return false;
 	return true;
 }
 
+/*
+ * A reload removed the pool: no new requests reach it (the front end
+ * answers 503 for its old routes), its workers drain and stop, and the pool
+ * is freed once the last one is gone.
+ */
+void
+pool_retire(struct pool *p)
+{
+	struct master *m = p->m;
+
+	p->idx = -1;
+	p->want_workers = false;
+	loop_timer_cancel(m->loop, &p->backoff_timer);
+	loop_timer_cancel(m->loop, &p->idle_timer);
+	loop_timer_cancel(m->loop, &p->schedule_timer);
+	loop_timer_cancel(m->loop, &p->memory_timer);
+	p->state = POOL_STOPPING;
+	wstrlcpy(p->reason, "removed", sizeof(p->reason));
+	p->next_retired = m->retired;
+	m->retired = p;
+	for (struct worker *w = p->workers; w != NULL; w = w->next)
+		start_drain(w);
+	pool_reap_retired(m);
+}
+
+/* Free retired pools whose workers are all gone. */
+void
+pool_reap_retired(struct master *m)
+{
+	for (struct pool **pp = &m->retired; *pp != NULL;) {
+		struct pool *p = *pp;
+
+		if (p->workers == NULL) {
+			*pp = p->next_retired;
+			log_info("pool %s: removed", p->name);
+			pool_free(p);
+		} else {
+			pp = &p->next_retired;
+		}
+	}
+}
+
+void
+pool_free(struct pool *p)
+{
+	struct master *m = p->m;
+
+	while (p->workers != NULL) {
+		struct worker *w = p->workers;
+
+		p->workers = w->next;
+		worker_cleanup(w);
+		worker_free(w);
+	}
+	loop_timer_cancel(m->loop, &p->backoff_timer);
+	loop_timer_cancel(m->loop, &p->idle_timer);
+	loop_timer_cancel(m->loop, &p->schedule_timer);
+	loop_timer_cancel(m->loop, &p->memory_timer);
+	rapidfail_free(&p->rf);
+	conf_argv_free(p->argv);
+	if (p->log_fd != -1)
+		close(p->log_fd);
+	free(p);
+}
+
 void
 pools_free(struct master *m)
 {
-	for (size_t i = 0; i < m->npools; i++) {
-		struct pool *p = &m->pools[i];
+	for (size_t i = 0; i < m->npools; i++)
+		pool_free(m->pools[i]);
+	while (m->retired != NULL) {
+		struct pool *p = m->retired;
 
-		while (p->workers != NULL) {
-			struct worker *w = p->workers;
-
-			p->workers = w->next;
-			worker_cleanup(w);
-			worker_free(w);
-		}
-		loop_timer_cancel(m->loop, &p->backoff_timer);
-		loop_timer_cancel(m->loop, &p->idle_timer);
-		loop_timer_cancel(m->loop, &p->schedule_timer);
-		loop_timer_cancel(m->loop, &p->memory_timer);
-		rapidfail_free(&p->rf);
-		conf_argv_free(p->argv);
-		if (p->log_fd != -1)
-			close(p->log_fd);
+		m->retired = p->next_retired;
+		pool_free(p);
 	}
 	free(m->pools);
 	m->pools = NULL;

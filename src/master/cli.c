@@ -1,0 +1,702 @@
+/*
+ * cli.c - the operator commands: status, pool, events, reload, stop.
+ *
+ * Each is a small HTTP/1.1 client of the admin API on the Unix socket
+ * (found from -c FILE's state_dir, or given with -s SOCKET).  Options may
+ * come before or after arguments; every command has --help; a server that
+ * is not running, a pool that does not exist or a rejected action gives a
+ * one-line reason and a non-zero exit status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <jansson.h>
+
+#include "rc.h"
+#include "util.h"
+#include "master.h"
+
+#define DEFAULT_CONF	"/etc/weir/weir.conf"
+
+struct cli {
+	const char	*cmd;
+	const char	*conf;
+	const char	*sock;
+	char		 sockbuf[4200];
+	bool		 json;
+	bool		 follow;
+	const char	*pool;
+	long		 id;
+	const char	*level;
+	const char	*since;
+	long		 limit;
+	int		 wait_s;
+};
+
+static int
+fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "weir %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* Where is the admin socket?  -s wins; else state_dir of -c (or the default). */
+static int
+find_socket(struct cli *o)
+{
+	struct conf_errors errs = { NULL, 0 };
+	struct conf *c;
+
+	if (o->sock != NULL)
+		return 0;
+	if (o->conf == NULL) {
+		const char *e = getenv("WEIR_CONF");
+
+		o->conf = e != NULL && *e ? e : DEFAULT_CONF;
+	}
+	if ((c = conf_load(o->conf, 0, &errs)) == NULL) {
+		fail(o->cmd, "cannot read %s to find the admin socket: %s (use -s SOCKET)",
+		    o->conf, errs.n > 0 ? errs.msg[0] : "invalid");
+		conf_errors_clear(&errs);
+		return -1;
+	}
+	snprintf(o->sockbuf, sizeof(o->sockbuf), "%s/admin.sock", c->server.state_dir);
+	o->sock = o->sockbuf;
+	conf_free(c);
+	return 0;
+}
+
+static int
+connect_admin(struct cli *o)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	if (strlen(o->sock) >= sizeof(sun.sun_path)) {
+		fail(o->cmd, "%s: path too long", o->sock);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, o->sock, strlen(o->sock) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int e = errno;
+
+		if (fd != -1)
+			close(fd);
+		fail(o->cmd, "cannot connect to %s: %s%s", o->sock, strerror(e),
+		    e == ENOENT || e == ECONNREFUSED ? " (is weir running?)" :
+		    e == EACCES ? " (root, weir's user or admin_group only)" : "");
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * One request; the whole response body into *body (NUL-terminated).
+ * Returns the HTTP status, or -1 after printing why.
+ */
+static int
+request(struct cli *o, const char *method, const char *path, char **body)
+{
+	char req[1024], *buf = NULL, *hdr_end;
+	size_t len = 0, cap = 0;
+	int fd, status = -1, n;
+
+	if ((fd = connect_admin(o)) == -1)
+		return -1;
+	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: weir\r\n"
+	    "User-Agent: weir-cli\r\nConnection: close\r\n\r\n", method, path);
+	if (write_full(fd, req, (size_t)n) == -1) {
+		close(fd);
+		return fail(o->cmd, "write: %s", strerror(errno)), -1;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (len + 4096 > cap) {
+			cap = cap ? cap * 2 : 16384;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (buf == NULL) {
+		fail(o->cmd, "no answer from %s", o->sock);
+		return -1;
+	}
+	buf[len] = '\0';
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 ||
+	    (hdr_end = strstr(buf, "\r\n\r\n")) == NULL) {
+		free(buf);
+		fail(o->cmd, "malformed answer from %s", o->sock);
+		return -1;
+	}
+	*body = xstrdup(hdr_end + 4);
+	free(buf);
+	return status;
+}
+
+/* Print the API's error message (JSON {"error": ...}) and return 1. */
+static int
+api_error(struct cli *o, int status, const char *body)
+{
+	json_error_t je;
+	json_t *j = json_loads(body, 0, &je);
+	const char *msg = j != NULL ? json_string_value(json_object_get(j, "error")) : NULL;
+	int rc = fail(o->cmd, "%s (HTTP %d)", msg != NULL ? msg : body, status);
+
+	json_decref(j);
+	return rc;
+}
+
+/* --- option parsing shared by all commands ---------------------------------------- */
+
+enum { OPT_JSON = 256, OPT_FOLLOW, OPT_POOL, OPT_ID, OPT_LEVEL, OPT_SINCE, OPT_LIMIT,
+	OPT_WAIT };
+
+static int
+parse(struct cli *o, int argc, char **argv, const char *usage, char **args, int *nargs,
+    int maxargs)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "pool", required_argument, NULL, OPT_POOL },
+		{ "id", required_argument, NULL, OPT_ID },
+		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 1;
+	*nargs = 0;
+	o->limit = -1;
+	o->wait_s = 60;
+	while ((ch = getopt_long(argc, argv, "c:s:fh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->conf = optarg; break;
+		case 's': o->sock = optarg; break;
+		case OPT_JSON: o->json = true; break;
+		case 'f':
+		case OPT_FOLLOW: o->follow = true; break;
+		case OPT_POOL: o->pool = optarg; break;
+		case OPT_ID: o->id = atol(optarg); break;
+		case OPT_LEVEL: o->level = optarg; break;
+		case OPT_SINCE: o->since = optarg; break;
+		case OPT_LIMIT: o->limit = atol(optarg); break;
+		case OPT_WAIT: o->wait_s = atoi(optarg); break;
+		case 'h':
+			printf("usage: weir %s %s\n", o->cmd, usage);
+			exit(0);
+		default:
+			fprintf(stderr, "usage: weir %s %s\n", o->cmd, usage);
+			return 2;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (*nargs == maxargs) {
+			fprintf(stderr, "weir %s: unexpected argument '%s'\nusage: weir %s %s\n",
+			    o->cmd, argv[i], o->cmd, usage);
+			return 2;
+		}
+		args[(*nargs)++] = argv[i];
+	}
+	return 0;
+}
+
+/* --- status ------------------------------------------------------------------------- */
+
+static void
+fmt_dur(long long s, char *out, size_t n)
+{
+	if (s < 60)
+		snprintf(out, n, "%llds", s);
+	else if (s < 3600)
+		snprintf(out, n, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, n, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+	else
+		snprintf(out, n, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+}
+
+static void
+fmt_bytes(long long b, char *out, size_t n)
+{
+	if (b <= 0)
+		snprintf(out, n, "-");
+	else if (b < 1 << 20)
+		snprintf(out, n, "%.1f KB", (double)b / 1024);
+	else if (b < 1LL << 30)
+		snprintf(out, n, "%.1f MB", (double)b / (1 << 20));
+	else
+		snprintf(out, n, "%.2f GB", (double)b / (1 << 30));
+}
+
+static const char *
+jstr(json_t *o, const char *k, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s != NULL ? s : dflt;
+}
+
+static long long
+jint(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static void
+print_pool(json_t *p, bool detail)
+{
+	json_t *ws = json_object_get(p, "workers"), *fails = json_object_get(p, "failures");
+	size_t i, nready = 0;
+	json_t *w;
+	char last[160] = "-", q[16];
+
+	json_array_foreach(ws, i, w)
+		if (strcmp(jstr(w, "state", ""), "ready") == 0)
+			nready++;
+	if (json_array_size(fails) > 0)
+		snprintf(last, sizeof(last), "%s", jstr(json_array_get(fails,
+		    json_array_size(fails) - 1), "reason", "-"));
+	if (json_is_integer(json_object_get(p, "queue")))
+		snprintf(q, sizeof(q), "%lld", jint(p, "queue"));
+	else
+		snprintf(q, sizeof(q), "-");
+	printf("%-16s %-9s %3zu/%-3lld %6s %10lld %4zu/%-8s %s%s%s%s\n",
+	    jstr(p, "name", "?"), jstr(p, "state", "?"), nready, jint(p, "processes"), q,
+	    jint(p, "requests"), json_array_size(fails), jstr(p, "rapid_fail", ""), last,
+	    json_is_string(json_object_get(p, "reason")) ? " [" : "",
+	    jstr(p, "reason", ""),
+	    json_is_string(json_object_get(p, "reason")) ? "]" : "");
+	if (json_is_string(json_object_get(p, "detail")) && detail)
+		printf("    reason: %s\n", jstr(p, "detail", ""));
+	if (json_is_integer(json_object_get(p, "retry_in_s")))
+		printf("    re-enabled in %llds (back-off)\n", jint(p, "retry_in_s"));
+	json_array_foreach(ws, i, w) {
+		char up[32], mem[32];
+
+		fmt_dur(jint(w, "uptime_s"), up, sizeof(up));
+		fmt_bytes(jint(w, "private") ? jint(w, "private") : jint(w, "rss"), mem, sizeof(mem));
+		printf("    pid %-8lld %-9s gen %-3lld up %-8s %8lld req  %s\n", jint(w, "pid"),
+		    jstr(w, "state", "?"), jint(w, "generation"), up, jint(w, "requests"), mem);
+	}
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	struct cli o = { .cmd = "status" };
+	char *args[1], *body = NULL, up[32];
+	int n, st;
+	json_error_t je;
+	json_t *j, *fe, *p;
+	size_t i;
+
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--json]\n\n"
+	    "Show the server, the front end and every pool with its workers.",
+	    args, &n, 0)) != 0)
+		return st;
+	if (find_socket(&o) == -1 || (st = request(&o, "GET", "/status", &body)) == -1)
+		return 1;
+	if (st != 200) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	if (o.json) {
+		fputs(body, stdout);
+		free(body);
+		return 0;
+	}
+	if ((j = json_loads(body, 0, &je)) == NULL) {
+		free(body);
+		return fail("status", "bad JSON from the server: %s", je.text);
+	}
+	free(body);
+	fe = json_object_get(j, "frontend");
+	fmt_dur(jint(j, "uptime_s"), up, sizeof(up));
+	printf("weir %s (abi %lld), master pid %lld, up %s, config %s (generation %lld)\n",
+	    jstr(j, "version", "?"), jint(j, "abi"), jint(j, "pid"), up, jstr(j, "config", "?"),
+	    jint(j, "generation"));
+	printf("front end pid %lld, %lld thread%s, %lld connection%s, restarts %lld, listening on",
+	    jint(fe, "pid"), jint(fe, "threads"), jint(fe, "threads") == 1 ? "" : "s",
+	    jint(fe, "connections"), jint(fe, "connections") == 1 ? "" : "s",
+	    jint(fe, "restarts"));
+	json_array_foreach(json_object_get(fe, "listen"), i, p)
+		printf(" %s", json_string_value(p));
+	printf("\n\n%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
+	    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");
+	json_array_foreach(json_object_get(j, "pools"), i, p)
+		print_pool(p, true);
+	json_decref(j);
+	return 0;
+}
+
+/* --- pool ACTION NAME ----------------------------------------------------------------- */
+
+int
+cmd_pool(int argc, char **argv)
+{
+	struct cli o = { .cmd = "pool" };
+	char *args[2], *body = NULL, path[256];
+	int n, st;
+	json_error_t je;
+	json_t *j;
+
+	if ((st = parse(&o, argc, argv, "start|stop|recycle|enable|show NAME [-c FILE | -s SOCKET] [--json]\n\n"
+	    "start    start a stopped pool\n"
+	    "stop     stop a pool: its workers drain and exit; requests get 503\n"
+	    "recycle  replace every worker (overlapped; event 1079)\n"
+	    "enable   re-enable a disabled pool (after Rapid-Fail Protection or a fix)\n"
+	    "show     show one pool", args, &n, 2)) != 0)
+		return st;
+	if (n != 2) {
+		fprintf(stderr, "usage: weir pool start|stop|recycle|enable|show NAME\n");
+		return 2;
+	}
+	if (strcmp(args[0], "start") && strcmp(args[0], "stop") && strcmp(args[0], "recycle") &&
+	    strcmp(args[0], "enable") && strcmp(args[0], "show"))
+		return fail("pool", "unknown action '%s' (start, stop, recycle, enable, show)", args[0]);
+	if (strlen(args[1]) > CONF_NAME_MAX || strpbrk(args[1], "/?#% ") != NULL)
+		return fail("pool", "'%s' is not a pool name", args[1]);
+	if (find_socket(&o) == -1)
+		return 1;
+	if (strcmp(args[0], "show") == 0) {
+		snprintf(path, sizeof(path), "/pools/%s", args[1]);
+		st = request(&o, "GET", path, &body);
+	} else {
+		snprintf(path, sizeof(path), "/pools/%s/%s", args[1], args[0]);
+		st = request(&o, "POST", path, &body);
+	}
+	if (st == -1)
+		return 1;
+	if (st >= 400) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	if (o.json) {
+		fputs(body, stdout);
+		free(body);
+		return 0;
+	}
+	j = json_loads(body, 0, &je);
+	free(body);
+	if (j == NULL)
+		return fail("pool", "bad JSON from the server");
+	if (strcmp(args[0], "show") == 0) {
+		printf("%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
+		    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");
+		print_pool(j, true);
+	} else {
+		printf("%s (state: %s)\n", jstr(j, "message", "done"), jstr(j, "state", "?"));
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* --- events ---------------------------------------------------------------------------- */
+
+/* One event as Event Viewer shows it: time, level, id, pool, message. */
+static void
+print_event(const char *line, bool json)
+{
+	json_error_t je;
+	json_t *e;
+	char t[32];
+	const char *tm;
+
+	if (json) {
+		fputs(line, stdout);
+		if (line[0] && line[strlen(line) - 1] != '\n')
+			fputc('\n', stdout);
+		fflush(stdout);
+		return;
+	}
+	if ((e = json_loads(line, 0, &je)) == NULL)
+		return;
+	tm = jstr(e, "time", "");
+	snprintf(t, sizeof(t), "%.10s %.12s", tm, strlen(tm) > 11 ? tm + 11 : "");
+	printf("%-23s  %-7s  %4lld  %-12s  %s\n", t, jstr(e, "level", ""), jint(e, "id"),
+	    jstr(e, "pool", "-"), jstr(e, "message", ""));
+	fflush(stdout);
+	json_decref(e);
+}
+
+/* Read a chunked follow stream, printing each JSON line as it comes. */
+static int
+follow(struct cli *o, int fd)
+{
+	char buf[65536], line[65536];
+	size_t len = 0, ll = 0;
+	bool head = true;
+	long left = -1;		/* bytes left in the current chunk; -1: size line next */
+
+	for (;;) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - len);
+		size_t i = 0;
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return fail(o->cmd, "the server closed the stream");
+		len += (size_t)r;
+		if (head) {
+			char *e = memmem(buf, len, "\r\n\r\n", 4);
+			int st = 0;
+
+			if (e == NULL)
+				continue;
+			if (sscanf(buf, "HTTP/1.1 %d", &st) != 1 || st != 200) {
+				buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = '\0';
+				return api_error(o, st, e + 4);
+			}
+			head = false;
+			i = (size_t)(e + 4 - buf);
+		}
+		while (i < len) {
+			if (left < 0) {
+				char *nl = memchr(buf + i, '\n', len - i);
+
+				if (nl == NULL)
+					break;
+				left = strtol(buf + i, NULL, 16);
+				i = (size_t)(nl + 1 - buf);
+				if (left == 0)
+					return 0;
+				continue;
+			}
+			while (left > 0 && i < len) {
+				char ch = buf[i++];
+
+				left--;
+				if (ll < sizeof(line) - 1)
+					line[ll++] = ch;
+				if (ch == '\n') {
+					line[ll] = '\0';
+					print_event(line, o->json);
+					ll = 0;
+				}
+			}
+			if (left == 0) {
+				/* the chunk's CRLF */
+				if (len - i < 2)
+					break;
+				i += 2;
+				left = -1;
+			}
+		}
+		memmove(buf, buf + i, len - i);
+		len -= i;
+	}
+}
+
+int
+cmd_events(int argc, char **argv)
+{
+	struct cli o = { .cmd = "events" };
+	char *args[1], *body = NULL, path[512];
+	int n, st, k;
+	json_error_t je;
+	json_t *arr, *e;
+	size_t i;
+
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--pool P] [--id N] [--level L] "
+	    "[--since DURATION] [--limit N] [--follow] [--json]\n\n"
+	    "Show the event log (newest last): time, level, id, pool, message.\n"
+	    "--level warning shows warnings and errors; --since 10m the last ten minutes;\n"
+	    "--follow keeps printing new events; --json prints the stored JSON lines.",
+	    args, &n, 0)) != 0)
+		return st;
+	k = snprintf(path, sizeof(path), "/events?limit=%ld", o.limit >= 0 ? o.limit :
+	    (o.follow ? 10 : 100));
+	if (o.pool != NULL)
+		k += snprintf(path + k, sizeof(path) - (size_t)k, "&pool=%s", o.pool);
+	if (o.id > 0)
+		k += snprintf(path + k, sizeof(path) - (size_t)k, "&id=%ld", o.id);
+	if (o.level != NULL)
+		k += snprintf(path + k, sizeof(path) - (size_t)k, "&level=%s", o.level);
+	if (o.since != NULL)
+		k += snprintf(path + k, sizeof(path) - (size_t)k, "&since=%s", o.since);
+	if (strpbrk(path, " #\r\n") != NULL)
+		return fail("events", "bad option value");
+	if (find_socket(&o) == -1)
+		return 1;
+	if (o.follow) {
+		char req[700];
+		int fd = connect_admin(&o);
+
+		if (fd == -1)
+			return 1;
+		snprintf(path + k, sizeof(path) - (size_t)k, "&follow=1");
+		k = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: weir\r\n\r\n", path);
+		if (write_full(fd, req, (size_t)k) == -1) {
+			close(fd);
+			return fail("events", "write: %s", strerror(errno));
+		}
+		st = follow(&o, fd);
+		close(fd);
+		return st;
+	}
+	if ((st = request(&o, "GET", path, &body)) == -1)
+		return 1;
+	if (st != 200) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	arr = json_loads(body, 0, &je);
+	free(body);
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		return fail("events", "bad JSON from the server");
+	}
+	json_array_foreach(arr, i, e) {
+		char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		if (s != NULL)
+			print_event(s, o.json);
+		free(s);
+	}
+	json_decref(arr);
+	return 0;
+}
+
+/* --- reload, stop ------------------------------------------------------------------------ */
+
+int
+cmd_reload(int argc, char **argv)
+{
+	struct cli o = { .cmd = "reload" };
+	char *args[1], *body = NULL;
+	int n, st;
+	json_error_t je;
+	json_t *j, *x;
+	size_t i;
+
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--json]\n\n"
+	    "Re-read the configuration.  If it is invalid, the running one is kept\n"
+	    "and every error is printed as file:line: message (exit status 1).",
+	    args, &n, 0)) != 0)
+		return st;
+	if (find_socket(&o) == -1 || (st = request(&o, "POST", "/reload", &body)) == -1)
+		return 1;
+	if (o.json) {
+		fputs(body, stdout);
+		free(body);
+		return st == 200 ? 0 : 1;
+	}
+	j = json_loads(body, 0, &je);
+	if (j == NULL) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	free(body);
+	if (st != 200) {
+		json_t *errs = json_object_get(j, "errors");
+
+		if (!json_is_array(errs)) {
+			fail("reload", "%s (HTTP %d)", jstr(j, "error", "failed"), st);
+		} else {
+			json_array_foreach(errs, i, x)
+				fprintf(stderr, "%s\n", json_string_value(x));
+			fprintf(stderr, "weir reload: rejected; still serving generation %lld\n",
+			    jint(j, "generation"));
+		}
+		json_decref(j);
+		return 1;
+	}
+	printf("weir reload: ok, generation %lld", jint(j, "generation"));
+	{
+		static const char *keys[] = { "pools_added", "pools_removed", "pools_changed",
+		    "listen_added", "listen_removed" };
+
+		for (size_t k = 0; k < nitems(keys); k++) {
+			json_t *a = json_object_get(j, keys[k]);
+
+			if (json_array_size(a) == 0)
+				continue;
+			printf("; %s:", keys[k]);
+			json_array_foreach(a, i, x)
+				printf(" %s", json_string_value(x));
+		}
+	}
+	printf("\n");
+	json_decref(j);
+	return 0;
+}
+
+int
+cmd_stop(int argc, char **argv)
+{
+	struct cli o = { .cmd = "stop" };
+	char *args[1], *body = NULL;
+	int n, st;
+	time_t deadline;
+
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--wait SECONDS]\n\n"
+	    "Stop gracefully: no new connections, in-flight requests finish, workers\n"
+	    "stop.  Waits until weir is gone (at most --wait seconds, default 60).",
+	    args, &n, 0)) != 0)
+		return st;
+	if (find_socket(&o) == -1 || (st = request(&o, "POST", "/stop", &body)) == -1)
+		return 1;
+	if (st != 202) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	free(body);
+	deadline = time(NULL) + o.wait_s;
+	/* Gone when its admin socket no longer answers. */
+	while (time(NULL) < deadline) {
+		struct sockaddr_un sun;
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool up;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, o.sock, strlen(o.sock) + 1);
+		up = fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		if (fd != -1)
+			close(fd);
+		if (!up) {
+			printf("weir stopped\n");
+			return 0;
+		}
+		usleep(100 * 1000);	/* polling with a deadline */
+	}
+	return fail("stop", "weir is still running after %ds", o.wait_s);
+}
