@@ -612,19 +612,29 @@ component_preflight(const char *host_path, const char *module_dir,
     char **modules, size_t n, json_t **problems, char *err)
 {
 	struct component_paths paths;
+
+	*problems = NULL;
+	if (component_locate(&paths, err) == -1)
+		return -1;
+	return component_preflight_with(paths.manifest, host_path, module_dir,
+	    modules, n, problems);
+}
+
+int
+component_preflight_with(const char *manifest, const char *host_path,
+    const char *module_dir, char **modules, size_t n, json_t **problems)
+{
 	struct component_check c;
 	struct manifest m;
 	bool have_manifest;
 	char merr[WEIR_ERRLEN];
 
 	*problems = NULL;
-	if (component_locate(&paths, err) == -1)
-		return -1;
 	/* 1. the MANIFEST: without it nothing can be compared, which is a problem */
-	have_manifest = manifest_load(paths.manifest, &m, merr) == 0;
+	have_manifest = manifest_load(manifest, &m, merr) == 0;
 	if (!have_manifest)
 		problem(problems, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}",
-		    "component", "MANIFEST", "file", paths.manifest,
+		    "component", "MANIFEST", "file", manifest,
 		    "expected", "a MANIFEST from the build", "found", merr,
 		    "problem", "MANIFEST missing or unreadable", "ok", 0));
 	/* 2. weir-host: must be listed, match its line and this weir's ABI */

@@ -165,6 +165,10 @@ json_t	*component_check_json(const struct component_check *c);
 int	component_preflight(const char *host_path, const char *module_dir,
 	    char **modules, size_t n, json_t **problems, char *err);
 
+/* The same against a given MANIFEST (tests; tools); returns 0 or 1. */
+int	component_preflight_with(const char *manifest, const char *host_path,
+	    const char *module_dir, char **modules, size_t n, json_t **problems);
+
 /* --- the weir-host command line --------------------------------------------- */
 
 struct conf_pool;

@@ -565,13 +565,21 @@ custom_hosts(struct conf_parse *p, void *obj, const char *val, char *err)
 	for (size_t i = first; i < s->hosts.n; i++) {
 		char *h = s->hosts.v[i];
 		const char *q = h;
+		size_t hl = strlen(h);
+		/*
+		 * ':' only inside an IPv6 literal "[...]": the router compares
+		 * the Host without its port, so "name:port" could never match.
+		 */
+		bool lit = hl > 2 && h[0] == '[' && h[hl - 1] == ']';
 
 		if (q[0] == '*' && q[1] == '.' && q[2] != '\0')
 			q += 2;
 		for (; *q; q++) {
 			if (!isalnum((unsigned char)*q) && *q != '-' && *q != '.' &&
-			    *q != ':' && *q != '[' && *q != ']') {
-				snprintf(err, WEIR_ERRLEN, "'%s' is not a host name", h);
+			    !(lit && (*q == ':' || q == h || q == h + hl - 1))) {
+				snprintf(err, WEIR_ERRLEN, "'%s' is not a host name%s", h,
+				    strchr(h, ':') != NULL && !lit ?
+				    " (no port: the site's listen addresses say that)" : "");
 				return -1;
 			}
 		}
@@ -1310,15 +1318,16 @@ validate(struct conf_parse *p)
 	if (c->server.admin_listen != NULL) {
 		struct sockaddr_storage ss;
 		socklen_t len;
-		bool loop = false;
+		bool loop = false, parsed;
 
-		if (sockaddr_parse(c->server.admin_listen, &ss, &len, err) == -1)
+		/* an address that does not parse is one error, not two */
+		if (!(parsed = sockaddr_parse(c->server.admin_listen, &ss, &len, err) == 0))
 			conf_error(p, c->server.line, "admin_listen: %s", err);
 		else if (ss.ss_family == AF_INET)
 			loop = (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
 		else if (ss.ss_family == AF_INET6)
 			loop = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
-		if (!loop && ss.ss_family != AF_UNIX)
+		if (parsed && !loop && ss.ss_family != AF_UNIX)
 			conf_error(p, c->server.line, "admin_listen: %s is not a loopback address",
 			    c->server.admin_listen);
 		if (c->server.admin_token == NULL || strlen(c->server.admin_token) < 16)

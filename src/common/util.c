@@ -48,6 +48,23 @@ xreallocarray(void *p, size_t nmemb, size_t n)
 	return q;
 }
 
+/* Zeroed memory aligned to `align` (a power of two): per-thread counters. */
+void *
+xcalloc_aligned(size_t nmemb, size_t n, size_t align)
+{
+	size_t total;
+	void *p;
+
+	if (n && nmemb > SIZE_MAX / n)
+		abort();
+	total = nmemb * n != 0 ? nmemb * n : align;
+	total = (total + align - 1) & ~(align - 1);
+	if ((p = aligned_alloc(align, total)) == NULL)
+		abort();
+	memset(p, 0, total);
+	return p;
+}
+
 char *
 xstrdup(const char *s)
 {

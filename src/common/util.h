@@ -22,6 +22,7 @@
 void	*xmalloc(size_t n);
 void	*xcalloc(size_t nmemb, size_t n);
 void	*xreallocarray(void *p, size_t nmemb, size_t n);
+void	*xcalloc_aligned(size_t nmemb, size_t n, size_t align);
 char	*xstrdup(const char *s);
 char	*xstrndup(const char *s, size_t n);
 

@@ -157,14 +157,13 @@ fcgi_get_values(void *buf, size_t cap)
 
 /* ---- the FCGI_PARAMS stream ---- */
 
-/* Room add() leaves for finish(): the open record's padding and the
- * empty terminator. */
-#define PARAMS_SPARE	(7 + FCGI_HEADER_LEN)
+#define PAD(n)		((8 - ((n) & 7)) & 7)
 
 /*
  * Start a PARAMS stream for request id in buf[0..cap).  To send the stream
- * in several pieces, finish(p, false) when add() fails, send the bytes, and
- * init again (the same buffer may be reused once sent).
+ * in several pieces: when add() says WEIR_AGAIN, finish(p, false), send the
+ * bytes, init again (the same buffer, once sent) and add the pair again.
+ * A buffer of FCGI_MAX_RECORD bytes takes any pair add() accepts.
  */
 void
 fcgi_params_init(struct fcgi_params *p, void *buf, size_t cap, uint16_t id)
@@ -187,40 +186,6 @@ params_close(struct fcgi_params *p)
 	p->open = false;
 }
 
-/* Append n stream bytes, opening and cutting records; -1 when full. */
-static int
-params_put(struct fcgi_params *p, const void *src, size_t n)
-{
-	const uint8_t	*s = src;
-	size_t		 k;
-
-	while (n > 0) {
-		if (!p->open) {
-			if (p->cap - p->len < FCGI_HEADER_LEN + PARAMS_SPARE + 1)
-				return -1;
-			p->rec = p->len;
-			p->len += FCGI_HEADER_LEN;
-			p->clen = 0;
-			p->open = true;
-		}
-		k = FCGI_MAX_CONTENT - p->clen;
-		if (k > n)
-			k = n;
-		if (p->cap - p->len < PARAMS_SPARE + 1)
-			return -1;
-		if (k > p->cap - p->len - PARAMS_SPARE)
-			k = p->cap - p->len - PARAMS_SPARE;
-		memcpy(p->buf + p->len, s, k);
-		p->len += k;
-		p->clen += k;
-		s += k;
-		n -= k;
-		if (p->clen == FCGI_MAX_CONTENT)
-			params_close(p);
-	}
-	return 0;
-}
-
 /* FastCGI name-value length: 1 byte below 128, else 4 with the top bit. */
 static size_t
 nvlen_put(uint8_t *b, size_t n)
@@ -237,29 +202,56 @@ nvlen_put(uint8_t *b, size_t n)
 }
 
 /*
- * Add the pair name[0..nlen) = value[0..vlen): 0, or -1 when it does not fit
- * (the stream is left as it was) or nlen is 0 or a length is over 2^31 - 1.
- * A pair fits when the buffer holds it, its 2..8 length bytes, a header per
- * 65535 bytes and 15 spare bytes.
+ * Add the pair name[0..nlen) = value[0..vlen).  Returns 0; WEIR_AGAIN when
+ * the buffer has no room for it (nothing written: flush, see init); or
+ * WEIR_ERROR when nlen is 0 or the pair with its 2..8 length bytes is over
+ * FCGI_PARAMS_MAX, which no record can carry (a 431 for a header).
+ *
+ * Every record holds whole pairs and at most FCGI_PARAMS_MAX content bytes,
+ * because php-src (main/fastcgi.c, php-cgi and php-fpm alike) parses each
+ * PARAMS record on its own and drops the connection when a pair crosses a
+ * record or when contentLength + paddingLength is over 65535.  add() keeps
+ * room for the padding and the terminator, so finish() never fails.
  */
 int
 fcgi_params_add(struct fcgi_params *p, const char *name, size_t nlen,
     const char *value, size_t vlen)
 {
-	struct fcgi_params	 save = *p;
-	uint8_t			 lens[8];
-	size_t			 n;
+	uint8_t	 lens[8];
+	size_t	 n, pair, need;
+	bool	 fresh;
 
-	if (nlen == 0 || nlen > 0x7fffffff || vlen > 0x7fffffff ||
-	    p->id == 0 || p->cap < p->len)
-		return -1;
+	if (nlen == 0 || nlen > FCGI_PARAMS_MAX || vlen > FCGI_PARAMS_MAX ||
+	    p->id == 0)
+		return WEIR_ERROR;
 	n = nvlen_put(lens, nlen);
 	n += nvlen_put(lens + n, vlen);
-	if (params_put(p, lens, n) == -1 || params_put(p, name, nlen) == -1 ||
-	    (vlen > 0 && params_put(p, value, vlen) == -1)) {
-		*p = save;
-		return -1;
+	if ((pair = n + nlen + vlen) > FCGI_PARAMS_MAX)
+		return WEIR_ERROR;
+
+	/* 1. room: a new record if the pair does not fit in the open one */
+	fresh = !p->open || p->clen + pair > FCGI_PARAMS_MAX;
+	need = pair + PAD(fresh ? pair : p->clen + pair) + FCGI_HEADER_LEN;
+	if (fresh)
+		need += FCGI_HEADER_LEN + (p->open ? PAD(p->clen) : 0);
+	if (p->cap < p->len || p->cap - p->len < need)
+		return WEIR_AGAIN;
+
+	/* 2. the pair */
+	if (fresh) {
+		if (p->open)
+			params_close(p);
+		p->rec = p->len;
+		p->len += FCGI_HEADER_LEN;
+		p->clen = 0;
+		p->open = true;
 	}
+	memcpy(p->buf + p->len, lens, n);
+	memcpy(p->buf + p->len + n, name, nlen);
+	if (vlen > 0)
+		memcpy(p->buf + p->len + n + nlen, value, vlen);
+	p->len += pair;
+	p->clen += pair;
 	return 0;
 }
 
@@ -468,7 +460,7 @@ ssize_t
 fcgi_dec_next(struct fcgi_dec *d, const void *buf, size_t len,
     struct fcgi_event *ev, const char **why)
 {
-	const char	*p = buf, *end = p + len, *e;
+	const char	*p = buf, *end, *e;
 	size_t		 n;
 
 	memset(ev, 0, sizeof(*ev));
@@ -476,6 +468,9 @@ fcgi_dec_next(struct fcgi_dec *d, const void *buf, size_t len,
 		*why = d->err;
 		return WEIR_ERROR;
 	}
+	if (len == 0)
+		return 0;
+	end = p + len;
 	while (p < end) {
 		if (d->hlen < FCGI_HEADER_LEN) {
 			/* 1. the header, gathered across chunks */
@@ -734,7 +729,7 @@ ssize_t
 fcgi_cgi_parse(struct fcgi_cgi *c, const char *data, size_t len,
     const char **why)
 {
-	const char	*p = data, *end = data + len, *lf;
+	const char	*p = data, *end, *lf;
 	size_t		 n, ll;
 
 	if (c->err != NULL) {
@@ -743,6 +738,9 @@ fcgi_cgi_parse(struct fcgi_cgi *c, const char *data, size_t len,
 	}
 	if (c->done)
 		return 0;
+	if (len == 0)
+		return WEIR_AGAIN;
+	end = data + len;
 	while (p < end) {
 		lf = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)((lf != NULL ? lf + 1 : end) - p);

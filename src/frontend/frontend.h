@@ -577,10 +577,12 @@ ssize_t		 fcgi_stdin(void *buf, size_t cap, uint16_t id, const void *data,
 ssize_t		 fcgi_get_values(void *buf, size_t cap);
 
 /*
- * The FCGI_PARAMS stream, built pair by pair into a caller's buffer.  Pairs
- * may span records; a record is cut at 65535 content bytes.  add() keeps
- * room for finish(), and adds a pair whole or not at all.
+ * The FCGI_PARAMS stream, built pair by pair into a caller's buffer: whole
+ * pairs in records of at most FCGI_PARAMS_MAX content bytes (what php-cgi
+ * and php-fpm accept).  add() returns 0, WEIR_AGAIN (buffer full: finish,
+ * send, init, add again) or WEIR_ERROR (a pair no record can carry).
  */
+#define FCGI_PARAMS_MAX		65528	/* content + padding <= 65535 */
 struct fcgi_params {
 	uint8_t		*buf;		/* caller's, cap bytes; records from 0 */
 	size_t		 cap;

@@ -39,7 +39,7 @@ pool_create(struct frontend *fe, const char *name)
 	/* Until the master says otherwise, requests wait for workers. */
 	p->state = POOL_STARTED;
 	p->retry_after = 60;
-	p->pc = xcalloc(fe->nthreads ? fe->nthreads : 1, sizeof(*p->pc));
+	p->pc = xcalloc_aligned(fe->nthreads ? fe->nthreads : 1, sizeof(*p->pc), 64);
 	return p;
 }
 

@@ -76,7 +76,7 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 
 		s->cs = cs;
 		s->idx = (unsigned)i + 1;
-		s->sc = xcalloc(fe->nthreads ? fe->nthreads : 1, sizeof(*s->sc));
+		s->sc = xcalloc_aligned(fe->nthreads ? fe->nthreads : 1, sizeof(*s->sc), 64);
 		s->rootfd = -1;
 		if (cs->root != NULL) {
 			s->rootfd = open(cs->root, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -376,6 +376,7 @@ main(int argc, char **argv)
 	/* 5. SIGTERM and every request done: threads, modules, exit 0 */
 	stop_threads(&h);
 	hostconn_close_idle(&h);
+	loop_run_deferred(h.loop);
 	modload_fini(&h);
 	loop_free(h.loop);
 	close(h.evfd);

@@ -119,6 +119,7 @@ enum body_kind {
 /* One request: the weir_req of the public API; lives in hconn.arena. */
 struct weir_req {
 	struct hconn		*c;
+	struct weir_ctx		*mod;		/* module running it, for logs */
 	const char		*method, *target, *path, *query, *protocol;
 	const char		**hname, **hval;
 	size_t			 nheaders;

@@ -75,6 +75,20 @@ static void on_readable(void *arg, uint32_t events);
 static void on_head_timeout(void *arg);
 
 static void
+conn_release(void *arg)
+{
+	struct hconn *c = arg;
+
+	arena_free(&c->arena);
+	free(c->buf);
+	free(c);
+}
+
+/*
+ * Close a connection owned by the main loop.  The memory goes after the
+ * current batch of events (loop_defer), which may still name it.
+ */
+static void
 conn_free(struct hconn *c)
 {
 	struct host *h = c->h;
@@ -88,9 +102,9 @@ conn_free(struct hconn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	close(c->fd);
-	arena_free(&c->arena);
-	free(c->buf);
-	free(c);
+	c->fd = -1;
+	if (loop_defer(h->loop, conn_release, c) == -1)
+		conn_release(c);	/* out of memory: free now, the lesser evil */
 }
 
 void

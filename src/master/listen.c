@@ -97,7 +97,7 @@ open_one(const struct listener_set *s, char *err)
  */
 int
 listeners_open(struct listeners *l, const struct conf *c, unsigned threads,
-    char *err)
+    const struct listeners *have, char *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->threads = threads;
@@ -114,6 +114,13 @@ listeners_open(struct listeners *l, const struct conf *c, unsigned threads,
 		s->fds = xcalloc(threads, sizeof(int));
 		for (unsigned t = 0; t < threads; t++)
 			s->fds[t] = -1;
+		/*
+		 * Already open (reload): binding again would add a socket to
+		 * the SO_REUSEPORT group, which could take connections and then
+		 * drop them when closed.  The caller keeps the ones it has.
+		 */
+		if (have != NULL && listeners_index(have, &s->ss, s->sslen) >= 0)
+			continue;
 		/*
 		 * A socket systemd passed is shared by all threads (one socket,
 		 * no SO_REUSEPORT group): each thread gets a dup of it.

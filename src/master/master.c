@@ -326,7 +326,7 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
 	}
-	if (listeners_open(&m.lis, m.conf, fe_threads(m.conf), err) == -1) {
+	if (listeners_open(&m.lis, m.conf, fe_threads(m.conf), NULL, err) == -1) {
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
 	}

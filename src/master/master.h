@@ -191,7 +191,7 @@ int	 master_reload(struct master *m, json_t **result);
 
 /* listen.c */
 int	 listeners_open(struct listeners *l, const struct conf *c,
-	    unsigned threads, char *err);
+	    unsigned threads, const struct listeners *have, char *err);
 void	 listeners_close(struct listeners *l);
 int	 listeners_index(const struct listeners *l,
 	    const struct sockaddr_storage *ss, socklen_t len);
@@ -268,6 +268,9 @@ int	 cmd_pool(int argc, char **argv);
 int	 cmd_events(int argc, char **argv);
 int	 cmd_reload(int argc, char **argv);
 int	 cmd_stop(int argc, char **argv);
+
+/* verify.c */
+int	 cmd_verify(int argc, char **argv);
 
 /* systemd.c */
 void	 systemd_init(void);

@@ -73,6 +73,8 @@ pool_send_state(struct pool *p)
 	struct ctl_pool_state st;
 	uint64_t now = loop_now(p->m->loop);
 
+	if (p->idx < 0)
+		return;		/* removed by a reload: the front end retired it */
 	memset(&st, 0, sizeof(st));
 	st.pool = p->idx;
 	st.generation = p->m->generation;
@@ -979,25 +981,50 @@ pool_configure_changed(struct pool *p, const struct conf_pool *cp)
 	pool_configure(p, cp);
 	if (p->state == POOL_DISABLED)
 		return;		/* enable (or the back-off) starts the new ones */
+	/* Still starting with the old settings: stop them, new ones follow. */
+	for (struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->state == W_STARTING && w->generation < p->m->generation &&
+		    w->replaces == NULL)
+			start_drain(w);
 	pool_trim(p);
 	pool_recycle(p, 1080, "configuration change");
+	maintain(p);
 }
 
-/* More workers than `processes` (after a reload lowered it): stop some. */
+static bool
+being_replaced(const struct pool *p, const struct worker *w)
+{
+	for (const struct worker *o = p->workers; o != NULL; o = o->next)
+		if (o->replaces == w)
+			return true;
+	return false;
+}
+
+/*
+ * More workers than `processes` (after a reload lowered it): stop the
+ * oldest.  A worker starting to replace another takes that one's place, so
+ * the pair counts once.
+ */
 void
 pool_trim(struct pool *p)
 {
 	unsigned alive = 0;
 
 	for (struct worker *w = p->workers; w != NULL; w = w->next)
-		if (w->state == W_READY || w->state == W_STARTING)
+		if ((w->state == W_READY || w->state == W_STARTING) && w->replaces == NULL)
 			alive++;
-	for (struct worker *w = p->workers; w != NULL && alive > p->cp->processes;
-	    w = w->next) {
-		if (w->state == W_READY || w->state == W_STARTING) {
-			start_drain(w);
-			alive--;
-		}
+	while (alive > p->cp->processes) {
+		struct worker *victim = NULL;
+
+		/* the list is newest first: the last match is the oldest */
+		for (struct worker *w = p->workers; w != NULL; w = w->next)
+			if ((w->state == W_READY || w->state == W_STARTING) &&
+			    w->replaces == NULL && !being_replaced(p, w))
+				victim = w;
+		if (victim == NULL)
+			break;
+		start_drain(victim);
+		alive--;
 	}
 }
 

@@ -146,7 +146,7 @@ master_reload(struct master *m, json_t **result)
 	struct conf *nc, *oc = m->conf;
 	json_t *errors = json_array(), *added = json_array(), *removed = json_array(),
 	    *changed = json_array(), *ladded = json_array(), *lremoved = json_array();
-	struct listeners fresh, keep;
+	struct listeners fresh;
 	struct pool **np;
 	char err[WEIR_ERRLEN], *text;
 	size_t len, nfresh_fds = 0;
@@ -173,23 +173,17 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	/* 2. sockets: bind what is new; keep the rest */
-	if (listeners_open(&fresh, nc, m->lis.threads, err) == -1) {
+	if (listeners_open(&fresh, nc, m->lis.threads, &m->lis, err) == -1) {
 		json_array_append_new(errors, json_string(err));
 		conf_free(nc);
 		free(text);
 		goto rejected;
 	}
-	/* fresh bound every address of nc; drop those we already have */
-	memset(&keep, 0, sizeof(keep));
-	keep.threads = m->lis.threads;
+	/* fresh has sockets only for the addresses that are new */
 	for (size_t i = 0; i < fresh.n; i++) {
 		struct listener_set *s = &fresh.v[i];
 
-		if (listeners_index(&m->lis, &s->ss, s->sslen) >= 0) {
-			for (unsigned t = 0; t < s->nfds; t++)
-				close(s->fds[t]);
-			s->nfds = 0;
-		} else {
+		if (s->nfds > 0) {
 			nfresh_fds += s->nfds;
 			json_array_append_new(ladded, json_string(s->spec));
 		}
