@@ -46,6 +46,9 @@ def args():
     return opts
 
 
+HELD = []
+
+
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -146,6 +149,16 @@ class H(BaseHTTPRequestHandler):
             sys.stderr.write("app %d: killing myself\n" % os.getpid())
             sys.stderr.flush()
             os.kill(os.getpid(), signal.SIGKILL)
+        if p == "/alloc":
+            # hold N MiB of private, touched memory until the process ends
+            HELD.append(bytearray(os.urandom(1)) * (int(q.get("mb", "1")) << 20))
+            return self.send(200, "holding %d MiB\n" % (sum(len(b) for b in HELD) >> 20))
+        if p == "/cwd":
+            return self.send(200, os.getcwd())
+        if p == "/rlimit":
+            import resource
+            soft, hard = resource.getrlimit(getattr(resource, "RLIMIT_" + q.get("name", "NOFILE")))
+            return self.send(200, "%d %d" % (soft, hard))
         if p == "/fork-orphan":
             c = subprocess.Popen(["sleep", "300"])
             return self.send(200, str(c.pid))

@@ -375,3 +375,43 @@ def test_weir_stop(w):
     r = cli(w, "stop")
     assert r.returncode == 0 and "stopped" in r.stdout, r.stderr
     assert w.proc.wait(20) == 0
+
+
+def test_event_log_rotation_keeps_whole_lines(make_weir):
+    w = make_weir(conf(), server_extra="events_max_size = 4096\nevents_keep = 3")
+    for _ in range(30):
+        assert cli(w, "pool", "recycle", "app").returncode in (0, 1)
+    wait_for(lambda: (w.log_dir / "events.jsonl.1").exists(), what="a rotation")
+    files = [w.log_dir / "events.jsonl"] + [w.log_dir / f"events.jsonl.{k}" for k in (1, 2, 3)]
+    seen = []
+    for f in files:
+        if not f.exists():
+            continue
+        data = f.read_text()
+        assert len(data) <= 4096 + 1024, f
+        assert data.endswith("\n")
+        seen += [json.loads(ln) for ln in data.splitlines()]
+    assert not (w.log_dir / "events.jsonl.4").exists()
+    n1079 = len([e for e in seen if e["id"] == 1079])
+    # the queries read the rotated files too
+    r = cli(w, "events", "--json", "--id", "1079", "--limit", "0")
+    assert len(r.stdout.splitlines()) == n1079 >= 10
+
+
+def test_meson_install(tmp_path):
+    build = os.path.dirname(WEIR)
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        pytest.skip("not run from a meson build directory")
+    dest = tmp_path / "dest"
+    r = subprocess.run(["meson", "install", "-C", build, "--no-rebuild", "--destdir", str(dest)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    prefix = subprocess.run(["meson", "introspect", build, "--buildoptions"],
+                            capture_output=True, text=True).stdout
+    prefix = [o["value"] for o in json.loads(prefix) if o["name"] == "prefix"][0]
+    root = dest / prefix.lstrip("/")
+    assert os.access(root / "bin" / "weir", os.X_OK)
+    unit = (root / "lib" / "systemd" / "system" / "weir.service").read_text()
+    assert f"ExecStart={prefix}/bin/weir run" in unit and "Type=notify" in unit
+    assert (root / "share" / "doc" / "weir" / "docs" / "config.md").exists()
+    assert (root / "share" / "doc" / "weir" / "examples" / "weir.conf").exists()

@@ -483,6 +483,44 @@ def test_worker_identity(make_weir):
     assert int(uid) == pwd.getpwnam("nobody").pw_uid
 
 
+def test_recycle_memory_1117(make_weir):
+    w = make_weir(pool(recycle_memory="40M", ping_path="/healthz") + sitesec())
+    pid = int(get(w, "/app/pid")[2])
+    assert get(w, "/app/alloc?mb=60")[0] == 200
+    e = wait_event(w, 1117, timeout=20)[0]
+    assert e["pid"] == pid and "memory limit" in e["message"]
+    wait_for(lambda: int(get(w, "/app/pid")[2]) != pid, what="the replacement")
+
+
+def test_workdir_and_limits(make_weir, tmp_path):
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    os.chmod(tmp_path, 0o755)
+    w = make_weir(pool(workdir=str(wd), limit_nofile=321) + sitesec())
+    assert get(w, "/app/cwd")[2] == str(wd).encode()
+    assert get(w, "/app/rlimit?name=NOFILE")[2] == b"321 321"
+
+
+def test_identity_needs_root(make_weir, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run weir as another user")
+    w = make_weir(pool(user="root") + sitesec(), start=False)
+    for d in (w.dir, tmp_path):
+        os.chmod(d, 0o777)
+    for d in (w.state_dir, w.log_dir, w.log_dir / "pools"):
+        d.mkdir()
+        os.chmod(d, 0o777)
+    w.stderr = open(w.stderr_path, "wb")
+    w.proc = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                               "--", os.environ.get("WEIR_BIN", f"{SRC}/build/weir"), "run",
+                               "-c", str(w.conf_path)],
+                              stdout=w.stderr, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for(lambda: "front end ready" in w.log(), what="weir as nobody")
+    e = wait_event(w, 1057)[0]
+    assert "needs weir to be started as root" in e["message"]
+    assert get(w, "/app/x")[0] == 503
+
+
 def test_graceful_stop_stops_workers(make_weir):
     w = make_weir(pool(processes=2, start_mode="always") + sitesec())
     wait_for(lambda: w.log().count("ready in") >= 2, what="workers")
