@@ -537,7 +537,8 @@ void		 logbuf_flush(struct fe_thread *t, bool force);
 #define FCGI_HEADER_LEN		8	/* every record starts with this */
 #define FCGI_MAX_CONTENT	65535	/* contentLength is 16 bits */
 #define FCGI_MAX_RECORD		(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + 1)
-					/* largest record the encoders write */
+					/* largest record the encoders write; a
+					 * PARAMS buffer this big takes any pair */
 enum fcgi_type {			/* record types (FastCGI 1.0 §8) */
 	FCGI_BEGIN_REQUEST = 1,
 	FCGI_ABORT_REQUEST = 2,
@@ -610,7 +611,7 @@ enum fcgi_ev_type {
 struct fcgi_values {		/* each -1 when the application omitted it */
 	long		 max_conns;	/* FCGI_MAX_CONNS */
 	long		 max_reqs;	/* FCGI_MAX_REQS */
-	long		 mpxs_conns;	/* FCGI_MPXS_CONNS (0 or 1) */
+	long		 mpxs_conns;	/* FCGI_MPXS_CONNS (1: multiplexes) */
 };
 struct fcgi_event {
 	enum fcgi_ev_type type;

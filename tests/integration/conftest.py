@@ -1,0 +1,280 @@
+"""Fixtures for weir's integration tests.
+
+Every test starts the real `weir` binary on a free loopback port with its own
+config and directories (under pytest's tmp_path), talks to it with real
+clients, and stops it; the fixture always reaps the process, even when the
+test fails.  Nothing here sleeps for a fixed time: waits poll a condition
+until a deadline.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import weakref
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("WEIR_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
+WEIR = os.environ.get("WEIR_BIN", os.path.join(SRC, "build", "weir"))
+
+
+def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
+    """Poll cond() until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port(host="127.0.0.1"):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def can_connect(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def raw(port, data, timeout=5.0, host="127.0.0.1", shut=False):
+    """Send raw bytes, return everything received until the server closes
+    or `timeout` passes without data."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+
+# Bytes read past a response (pipelining), per socket.  socket.socket has
+# __slots__, so they cannot be kept as an attribute of the socket itself.
+_extra = weakref.WeakKeyDictionary()
+
+
+def read_response(sock, head_only=False):
+    """Read one HTTP/1.1 response (Content-Length or no body) from a socket.
+    Returns (status, headers dict (lowercase names), body).  Bytes of the
+    next response that came with it are kept for the next call."""
+    buf = _extra.pop(sock, b"")
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed mid-header: {buf!r}")
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for ln in lines[1:]:
+        k, v = ln.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "0"))
+    if head_only or status in (204, 304) or 100 <= status < 200:
+        n = 0
+    while len(rest) < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed mid-body")
+        rest += chunk
+    body, extra = rest[:n], rest[n:]
+    if extra:
+        _extra[sock] = extra  # pipelined bytes already read
+    return status, headers, body
+
+
+def parse_responses(data):
+    """Split a byte stream of Content-Length-framed responses."""
+    out = []
+    while data:
+        if b"\r\n\r\n" not in data:
+            raise AssertionError(f"trailing garbage: {data!r}")
+        head, rest = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for ln in lines[1:]:
+            k, v = ln.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+class Weir:
+    """A running weir with its own config, state_dir and log_dir."""
+
+    def __init__(self, tmp_path, conf_body, port=None, server_extra="", threads=1):
+        self.dir = tmp_path
+        self.port = port or free_port()
+        self.state_dir = tmp_path / "run"
+        self.log_dir = tmp_path / "log"
+        self.conf_path = tmp_path / "weir.conf"
+        self.conf_path.write_text(
+            "[server]\n"
+            f"listen = 127.0.0.1:{self.port}\n"
+            f"threads = {threads}\n"
+            f"state_dir = {self.state_dir}\n"
+            f"log_dir = {self.log_dir}\n"
+            "syslog = no\n"
+            "shutdown_timeout = 5s\n"
+            f"{server_extra}\n"
+            f"{conf_body}\n")
+        self.proc = None
+        self.stderr_path = tmp_path / "weir.stderr"
+
+    def start(self, wait=True):
+        self.stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [WEIR, "run", "-c", str(self.conf_path)],
+            stdout=self.stderr, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        if wait:
+            wait_for(lambda: self.proc.poll() is not None or can_connect(self.port),
+                     what="weir to accept connections")
+            if self.proc.poll() is not None:
+                raise AssertionError("weir exited at start:\n" + self.log())
+            wait_for(lambda: "front end ready" in self.log(), what="front end ready")
+        return self
+
+    def log(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def events(self):
+        p = self.log_dir / "events.jsonl"
+        if not p.exists():
+            return []
+        return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
+
+    def access_log(self):
+        p = self.log_dir / "access.log"
+        return p.read_text() if p.exists() else ""
+
+    def httperr_log(self):
+        p = self.log_dir / "httperr.log"
+        return p.read_text() if p.exists() else ""
+
+    def frontend_pid(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout.split()
+        for pid in out:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"weir" in f.read():
+                        return int(pid)
+            except OSError:
+                pass
+        return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stop weir and reap it; returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        # anything left in its process group (front end, workers) goes too
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.stderr.close()
+        rc = self.proc.returncode
+        self.proc = None
+        # Sanitizer builds: the front end is a forked child whose reports
+        # land only in this file, never in the test's own output.
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:"):
+            if marker in log:
+                raise AssertionError(f"sanitizer report in {self.stderr_path}:\n"
+                                     + log[-8000:])
+        return rc
+
+
+def traversable(path):
+    """The front end drops root (to `nobody` by default) before it opens a
+    site's root, and pytest makes its temporary directories 0700: let others
+    through (x only, no listing) from path up to the first directory that
+    already allows it."""
+    p = os.path.abspath(path)
+    while p != "/":
+        mode = os.stat(p).st_mode
+        if mode & 0o001:
+            break
+        os.chmod(p, (mode & 0o7777) | 0o001)
+        p = os.path.dirname(p)
+
+
+@pytest.fixture
+def make_weir(tmp_path):
+    """Factory: make_weir(conf_body, **kw) -> started Weir; all are stopped
+    and reaped at the end of the test."""
+    started = []
+    traversable(tmp_path)
+
+    def factory(conf_body, start=True, **kw):
+        sub = tmp_path / f"w{len(started)}"
+        sub.mkdir()
+        w = Weir(sub, conf_body, **kw)
+        started.append(w)
+        return w.start() if start else w
+
+    yield factory
+    errors = []
+    for w in started:
+        try:
+            w.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A document root with a few files."""
+    root = tmp_path / "www"
+    root.mkdir()
+    traversable(tmp_path)
+    (root / "index.html").write_text("<h1>home</h1>\n")
+    (root / "hello.txt").write_text("hello, world\n")
+    (root / "1k.bin").write_bytes(bytes(range(256)) * 4)
+    (root / "100k.bin").write_bytes(os.urandom(100 * 1024))
+    (root / "sub").mkdir()
+    (root / "sub" / "index.html").write_text("<h1>sub</h1>\n")
+    (root / "empty").mkdir()
+    return root
