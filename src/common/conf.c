@@ -1118,7 +1118,17 @@ handler(void *user, const char *section, const char *name, const char *value)
 	/* Per-module settings in native pools: "module.key = value". */
 	if (p->sect == CS_POOL && strchr(name, '.') != NULL) {
 		struct conf_pool *pl = obj;
-		struct conf_kv *kv = arr_push(&p->c->arena, (void **)&pl->module_settings,
+		struct conf_kv *kv;
+
+		for (size_t i = 0; i < pl->nmodule_settings; i++) {
+			if (strcmp(pl->module_settings[i].key, name) == 0) {
+				conf_error(p, p->line, "%s: given twice in this section (first on line %d)",
+				    name, pl->module_settings[i].line);
+				free(val);
+				return 1;
+			}
+		}
+		kv = arr_push(&p->c->arena, (void **)&pl->module_settings,
 		    &pl->nmodule_settings, sizeof(*kv));
 
 		kv->key = arena_strdup(&p->c->arena, name);
@@ -1221,10 +1231,19 @@ validate_pool(struct conf_parse *p, struct conf_pool *pl)
 			    kv->key);
 			continue;
 		}
-		for (size_t j = 0; j < pl->modules.n; j++)
-			if (strlen(pl->modules.v[j]) == ml &&
-			    strncmp(pl->modules.v[j], kv->key, ml) == 0)
+		for (size_t j = 0; j < pl->modules.n; j++) {
+			/* "dir/crash.so" is the module "crash" */
+			const char *mn = pl->modules.v[j], *sl = strrchr(mn, '/');
+			size_t mnl;
+
+			if (sl != NULL)
+				mn = sl + 1;
+			mnl = strlen(mn);
+			if (sl != NULL && mnl > 3 && strcmp(mn + mnl - 3, ".so") == 0)
+				mnl -= 3;
+			if (mnl == ml && strncmp(mn, kv->key, ml) == 0)
 				found = true;
+		}
 		if (!found)
 			conf_error(p, kv->line, "'%s': module '%.*s' is not in this pool's modules",
 			    kv->key, (int)ml, kv->key);

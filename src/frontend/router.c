@@ -200,12 +200,29 @@ router_site(const struct fe_gen *g, unsigned addr, struct hstr host)
 	if (n > 0 && h[n - 1] == '.')
 		n--;
 	h[n] = '\0';
-	for (size_t i = 0; i < fa->nsites; i++) {
-		const struct strlist *hl = &fa->sites[i]->cs->hosts;
+	/* An exact name wins over any wildcard; among wildcards the longest. */
+	{
+		struct fe_site *best = NULL;
+		size_t bestlen = 0;
 
-		for (size_t j = 0; j < hl->n; j++)
-			if (host_match(hl->v[j], h, n))
-				return fa->sites[i];
+		for (size_t i = 0; i < fa->nsites; i++) {
+			const struct strlist *hl = &fa->sites[i]->cs->hosts;
+
+			for (size_t j = 0; j < hl->n; j++) {
+				const char *pat = hl->v[j];
+
+				if (!host_match(pat, h, n))
+					continue;
+				if (pat[0] != '*')
+					return fa->sites[i];
+				if (strlen(pat) > bestlen) {
+					best = fa->sites[i];
+					bestlen = strlen(pat);
+				}
+			}
+		}
+		if (best != NULL)
+			return best;
 	}
 	return fa->def;
 }

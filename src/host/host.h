@@ -63,6 +63,8 @@ struct weir_ctx {
 	size_t			 nsettings;
 	void			*data;		/* weir_set_data() */
 	bool			 inited;	/* init() succeeded: fini() is due */
+	bool			 in_init;	/* init() is running (main thread, no handlers yet) */
+	char			 init_err[256];	/* last error weir_log()ged during init() */
 	bool			 serialize;	/* WEIR_MODULE_NOT_THREAD_SAFE */
 	pthread_mutex_t		 lock;		/* held around handle() when serialize */
 };

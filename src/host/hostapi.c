@@ -80,6 +80,13 @@ weir_log(const weir_ctx *ctx, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
+	/* During init() (one thread), keep an error for the exit-78 reason. */
+	if (ctx->in_init && level == WEIR_LOG_ERROR) {
+		struct weir_ctx *m = (struct weir_ctx *)(uintptr_t)ctx;
+
+		wstrlcpy(m->init_err, line + n, sizeof(m->init_err));
+		m->init_err[strcspn(m->init_err, "\n")] = '\0';
+	}
 	if (r > 0)
 		n = WEIR_MIN(n + (size_t)r, sizeof(line) - 2);
 	while (n > 0 && line[n - 1] == '\n')
@@ -457,6 +464,10 @@ send_head(struct weir_req *r)
 	char line[128];
 
 	r->head_sent = true;
+	/* A body the front end holds back for 100 Continue will not be asked
+	 * for now: the connection cannot be reused, so say so. */
+	if (r->expect_100)
+		c->close = true;
 	r->expect_100 = false;
 	r->no_body = r->head_method || r->status == 204 || r->status == 304;
 	if (host_stopping(c->h))

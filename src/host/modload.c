@@ -192,10 +192,14 @@ modload_init(struct host *h)
 	for (size_t i = 0; i < h->nmods; i++) {
 		struct weir_ctx *m = &h->mods[i];
 
+		m->in_init = true;
 		if (m->desc->init != NULL && m->desc->init(m) != 0) {
-			dprintf(2, "module %s: init failed\n", m->name);
+			/* The last line is the pool's reason: make it say why. */
+			dprintf(2, "module %s: init failed%s%s\n", m->name,
+			    m->init_err[0] != '\0' ? ": " : "", m->init_err);
 			return -1;
 		}
+		m->in_init = false;
 		m->inited = true;
 	}
 	return 0;

@@ -185,7 +185,8 @@ feproc_exited(struct master *m, int status)
 		uint64_t delay;
 
 		m->fe.restarts++;
-		delay = m->fe.restarts > 6 ? 5000 : (100ULL << m->fe.restarts);
+		/* 200 ms, 400 ms ... up to 5 s while it keeps dying at once */
+		delay = m->fe.restarts >= 5 ? 5000 : (100ULL << m->fe.restarts);
 		if (m->fe.restarts > 1) {
 			loop_timer_set(m->loop, &m->fe.restart_timer, delay);
 			return;

@@ -154,14 +154,14 @@ ping_start(struct worker *w)
 	struct sockaddr_un sun;
 	struct ping *pg;
 
-	if (cp->ping_path == NULL || w->ping != NULL)
+	if (pool_ping_path(cp) == NULL || w->ping != NULL)
 		return;
 	pg = xcalloc(1, sizeof(*pg));
 	pg->w = w;
 	pg->readiness = w->state == W_STARTING;
 	pg->reqlen = (size_t)snprintf(pg->req, sizeof(pg->req),
 	    "GET %s HTTP/1.1\r\nHost: weir-ping\r\nUser-Agent: weir-ping\r\n"
-	    "Connection: close\r\n\r\n", cp->ping_path);
+	    "Connection: close\r\n\r\n", pool_ping_path(cp));
 	if (pg->reqlen >= sizeof(pg->req))
 		pg->reqlen = sizeof(pg->req) - 1;
 	pg->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

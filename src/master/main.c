@@ -39,6 +39,7 @@ usage(FILE *f)
 	    "  events  [--pool P] [--id N] [--level L] [--since DUR] [--follow] [--json]\n"
 	    "  reload                                 re-read the configuration\n"
 	    "  stop                                   stop gracefully\n"
+	    "  verify  [--json] [--manifest FILE]     check components against the MANIFEST\n"
 	    "  version                                print the version\n"
 	    "\n"
 	    "Every command takes -c FILE (default $WEIR_CONF or /etc/weir/weir.conf);\n"
@@ -153,6 +154,8 @@ main(int argc, char **argv)
 		return cmd_reload(argc - 1, argv + 1);
 	if (strcmp(cmd, "stop") == 0)
 		return cmd_stop(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("weir %s (abi %d, build %s)\n", WEIR_VERSION, WEIR_ABI,
 		    WEIR_BUILD_ID);

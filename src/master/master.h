@@ -231,6 +231,7 @@ void	 pool_recycle(struct pool *p, int event, const char *why);
 void	 pool_recycle_worker(struct worker *w, int event);
 void	 pool_send_state(struct pool *p);
 const char *pool_state_name(int state);
+const char *pool_ping_path(const struct conf_pool *cp);
 
 /* worker.c */
 struct worker *worker_spawn(struct pool *p, char *err);

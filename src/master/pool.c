@@ -25,6 +25,7 @@
 #include "rc.h"
 #include "log.h"
 #include "util.h"
+#include "component.h"
 #include "master.h"
 
 #define BACKOFF_MAX_MS		(60 * 60 * 1000ULL)
@@ -37,6 +38,18 @@ static void	maintain(struct pool *p);
 static void	start_drain(struct worker *w);
 static void	emit_1009(struct worker *w, const struct ctl_worker_report *r);
 static void	trip(struct pool *p);
+static int	preflight(struct pool *p);
+
+/* The health-check path: ping_path, or weir-host's own for native pools. */
+const char *
+pool_ping_path(const struct conf_pool *cp)
+{
+	if (cp->ping_path != NULL)
+		return cp->ping_path;
+	if (cp->kind == POOL_KIND_NATIVE && cp->command == NULL)
+		return "/.weir/ping";
+	return NULL;
+}
 
 const char *
 pool_state_name(int state)
@@ -217,6 +230,55 @@ on_backoff(void *arg)
 	}
 }
 
+/*
+ * Native pools: check weir-host and the pool's modules against the MANIFEST
+ * and each other before anything runs.  A mismatch holds the pool (event
+ * 1300 naming every file with expected and found versions) instead of
+ * letting workers crash in a loop.  Returns 0 when the pool may start.
+ */
+static int
+preflight(struct pool *p)
+{
+	const struct conf_pool *cp = p->cp;
+	struct component_paths cpaths;
+	json_t *problems = NULL, *f;
+	char err[WEIR_ERRLEN], detail[512];
+	size_t i;
+	json_t *x;
+	int r;
+
+	if (cp->kind != POOL_KIND_NATIVE || cp->command != NULL)
+		return 0;
+	if (component_locate(&cpaths, err) == -1)
+		r = -1;
+	else
+		r = component_preflight(cpaths.host, cpaths.modules, cp->modules.v,
+		    cp->modules.n, &problems, err);
+	if (r == 0)
+		return 0;
+	f = json_object();
+	if (r == -1) {
+		problems = json_array();
+		json_array_append_new(problems, json_pack("{s:s}", "problem", err));
+	}
+	detail[0] = '\0';
+	json_array_foreach(problems, i, x) {
+		size_t n = strlen(detail);
+
+		snprintf(detail + n, sizeof(detail) - n, "%s%s: %s", i ? "; " : "",
+		    json_string_value(json_object_get(x, "file")) ?
+		    json_string_value(json_object_get(x, "file")) : "?",
+		    json_string_value(json_object_get(x, "problem")) ?
+		    json_string_value(json_object_get(x, "problem")) : "mismatch");
+	}
+	json_object_set_new(f, "files", problems);
+	events_emit(1300, EV_ERROR, p->name, 0, f,
+	    "Application pool '%s' was not started: its components do not match (%s). No worker was launched; the other pools keep serving.",
+	    p->name, detail);
+	disable(p, "component-mismatch", detail);
+	return -1;
+}
+
 static void
 spawn(struct pool *p)
 {
@@ -225,6 +287,18 @@ spawn(struct pool *p)
 	struct worker *w;
 	const struct conf_pool *cp = p->cp;
 
+	if (preflight(p) == -1)
+		return;
+	if (p->argv == NULL) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "error", json_string(p->detail));
+		events_emit(1059, EV_ERROR, p->name, 0, f,
+		    "A worker process for application pool '%s' could not be launched (%s). The application pool is disabled.",
+		    p->name, p->detail);
+		disable(p, "launch-failure", p->detail);
+		return;
+	}
 	if ((w = worker_spawn(p, err)) == NULL) {
 		json_t *f = json_object();
 		char detail[512];
@@ -249,7 +323,7 @@ spawn(struct pool *p)
 	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !has_ready(p)))
 		set_state(p, POOL_STARTING);
 	loop_timer_set(m->loop, &w->start_timer, cp->startup_time_limit);
-	if (cp->ping_path != NULL && cp->kind == POOL_KIND_HTTP)
+	if (pool_ping_path(cp) != NULL && cp->kind != POOL_KIND_FASTCGI)
 		ping_start(w);
 	else if (!cp->notify)
 		pool_worker_ready(w);
@@ -259,7 +333,8 @@ spawn(struct pool *p)
 static void
 maintain(struct pool *p)
 {
-	if (p->external || p->m->stopping || !p->want_workers ||
+	/* pending_disable: the pool trips as soon as the 1009 is out */
+	if (p->external || p->m->stopping || !p->want_workers || p->pending_disable ||
 	    (p->state != POOL_STARTED && p->state != POOL_STARTING))
 		return;
 	while (alive_workers(p) < p->cp->processes && p->state != POOL_DISABLED) {
@@ -517,8 +592,8 @@ pool_worker_ready(struct worker *w)
 		w->replaces = NULL;
 		start_drain(old);
 	}
-	if (p->cp->ping_path != NULL && p->cp->ping_interval > 0 &&
-	    p->cp->kind == POOL_KIND_HTTP)
+	if (pool_ping_path(p->cp) != NULL && p->cp->ping_interval > 0 &&
+	    p->cp->kind != POOL_KIND_FASTCGI)
 		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
 	/* Counted from readiness: recycling a worker still starting gains nothing. */
 	if (p->cp->recycle_time > 0)
@@ -937,7 +1012,16 @@ pool_configure(struct pool *p, const struct conf_pool *cp)
 	rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
 	if (p->external)
 		return;
-	if (cp->command != NULL && conf_split_command(cp->command, &p->argv, err) == -1) {
+	if (cp->kind == POOL_KIND_NATIVE && cp->command == NULL) {
+		struct component_paths cpaths;
+
+		if (component_locate(&cpaths, err) == -1) {
+			snprintf(p->detail, sizeof(p->detail), "cannot find weir-host: %s", err);
+			log_warnx("pool %s: %s", p->name, p->detail);
+		} else {
+			p->argv = component_host_argv(cp, cpaths.host, cpaths.modules);
+		}
+	} else if (cp->command != NULL && conf_split_command(cp->command, &p->argv, err) == -1) {
 		/* validated already; only memory could fail here */
 		fatalx("pool %s: %s", cp->name, err);
 	}
@@ -1067,6 +1151,9 @@ pool_start_one(struct pool *p)
 	struct master *m = p->m;
 
 	if (p->state == POOL_DISABLED)
+		return;
+	/* A component mismatch shows at start, not at the first request. */
+	if (preflight(p) == -1)
 		return;
 	if (p->cp->idle_timeout > 0)
 		loop_timer_set(m->loop, &p->idle_timer, p->cp->idle_timeout);

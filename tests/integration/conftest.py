@@ -127,7 +127,9 @@ def parse_responses(data):
 class Weir:
     """A running weir with its own config, state_dir and log_dir."""
 
-    def __init__(self, tmp_path, conf_body, port=None, server_extra="", threads=1):
+    def __init__(self, tmp_path, conf_body, port=None, server_extra="", threads=1,
+                 binary=None):
+        self.binary = binary or WEIR
         self.dir = tmp_path
         self.port = port or free_port()
         self.state_dir = tmp_path / "run"
@@ -149,7 +151,7 @@ class Weir:
     def start(self, wait=True):
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [WEIR, "run", "-c", str(self.conf_path)],
+            [self.binary, "run", "-c", str(self.conf_path)],
             stdout=self.stderr, stderr=subprocess.STDOUT,
             start_new_session=True)
         if wait:

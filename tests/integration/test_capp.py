@@ -1,0 +1,308 @@
+"""weir's pools with a C upstream: tests/apps/hello.c (weir-test-hello), a
+single-threaded epoll HTTP/1.1 server that takes its socket as fd 3
+(LISTEN_FDS/LISTEN_PID).
+
+Covers upstream keep-alive (connections to workers are reused), a worker
+SIGKILLed under keep-alive load (no client-visible failure, event 1009),
+queueing with max_conns = 1 (queue_length, QueueFull, queue_timeout) and
+SIGTERM of weir letting a request in flight finish.  Loopback only, every
+wait polls a condition with a deadline.
+"""
+import http.client
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import WEIR, read_response, wait_for
+
+HELLO = os.environ.get("WEIR_TEST_HELLO") or os.path.join(
+    os.path.dirname(WEIR), "tests", "apps", "weir-test-hello")
+
+pytestmark = pytest.mark.skipif(
+    not os.access(HELLO, os.X_OK),
+    reason=f"the C test app is not built ({HELLO}): add subdir('apps') to "
+           "tests/meson.build and run ninja, or set WEIR_TEST_HELLO")
+
+HELLO_BODY = b"hello, world\n"
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def conf(pool="c", site_prefix="/", **keys):
+    lines = [f"[pool {pool}]", f"command = {HELLO}"]
+    lines += [f"{k} = {v}" for k, v in keys.items()]
+    return "\n".join(lines) + f"\n\n[site main]\napp = {site_prefix} {pool}\n"
+
+
+@pytest.fixture
+def capp(make_weir):
+    """make_weir for C-app pools; afterwards, no worker may have left a
+    sanitizer report in its pool log (sanitizer builds of the app)."""
+    started = []
+
+    def factory(body, **kw):
+        w = make_weir(body, **kw)
+        started.append(w)
+        return w
+
+    yield factory
+    for w in started:
+        logs = w.log_dir / "pools"
+        for p in (logs.iterdir() if logs.exists() else ()):
+            text = p.read_text(errors="replace")
+            for m in SANITIZER_MARKERS:
+                assert m not in text, f"sanitizer report in {p}:\n{text[-8000:]}"
+
+
+def status(w):
+    """The master's /status (admin API on state_dir/admin.sock)."""
+    import json
+
+    class UnixConn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(str(w.state_dir / "admin.sock"))
+
+    c = UnixConn("weir")
+    try:
+        c.request("GET", "/status")
+        r = c.getresponse()
+        assert r.status == 200
+        return json.loads(r.read())
+    finally:
+        c.close()
+
+
+def pool_status(w, name="c"):
+    return next(p for p in status(w)["pools"] if p["name"] == name)
+
+
+def ready_pids(w, name="c"):
+    return sorted(x["pid"] for x in pool_status(w, name)["workers"] if x["state"] == "ready")
+
+
+def get(w, path, timeout=30, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=timeout)
+    try:
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+def events(w, eid):
+    return [e for e in w.events() if e["id"] == eid]
+
+
+class Load:
+    """Keep-alive GET / from `conns` threads until stopped; counts what the
+    clients saw.  Every answer must be 200 "hello, world"."""
+
+    def __init__(self, port, conns=4, path="/"):
+        self.port, self.path = port, path
+        self.ok, self.failed, self.pids = 0, [], set()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(conns)]
+
+    def run(self):
+        c = None
+        while not self.stop.is_set():
+            try:
+                if c is None:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                c.request("GET", self.path)
+                r = c.getresponse()
+                body = r.read()
+                with self.lock:
+                    if r.status == 200 and body == HELLO_BODY:
+                        self.ok += 1
+                    else:
+                        self.failed.append((r.status, body[:100]))
+                if r.getheader("connection", "").lower() == "close":
+                    c.close()
+                    c = None
+            except Exception as e:  # any client-visible failure counts
+                with self.lock:
+                    self.failed.append(repr(e))
+                if c is not None:
+                    c.close()
+                c = None
+        if c is not None:
+            c.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+
+def start_two(capp):
+    w = capp(conf(processes=2, ping_path="/healthz", start_mode="always"))
+    wait_for(lambda: len(ready_pids(w)) == 2, timeout=20, what="two ready C workers")
+    return w
+
+
+# --- keep-alive to the workers ----------------------------------------------------------
+
+def test_keepalive_get_reuses_upstream_connections(capp):
+    w = start_two(capp)
+    pids = ready_pids(w)
+    c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=30)
+    try:
+        for i in range(100):
+            c.request("GET", f"/any/path?i={i}")
+            r = c.getresponse()
+            assert (r.status, r.read()) == (200, HELLO_BODY), i
+        # "PID N": connections each worker accepted so far (readiness pings
+        # included).  Sequential requests alternate between idle workers;
+        # ask until both have answered.
+        seen = {}
+        for _ in range(40):
+            c.request("GET", "/conns")
+            r = c.getresponse()
+            assert r.status == 200
+            pid, n = map(int, r.read().split())
+            seen[pid] = n
+            if len(seen) == 2:
+                break
+    finally:
+        c.close()
+    assert sorted(seen) == pids, "both workers served"
+    # per worker: its readiness ping, plus the front end's kept-alive
+    # connection; 100 requests must not have opened 100 connections
+    assert sum(seen.values()) <= 4, f"upstream connections not reused: {seen}"
+
+
+def test_pipelining_close_and_http10_through_weir(capp):
+    w = capp(conf(ping_path="/healthz"))
+    s = socket.create_connection(("127.0.0.1", w.port), timeout=20)
+    s.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_response(s)[::2] == (200, HELLO_BODY)
+    assert read_response(s)[::2] == (200, b"ok\n")
+    s.sendall(b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    st, h, body = read_response(s)
+    assert (st, body, h.get("connection")) == (200, HELLO_BODY, "close")
+    assert s.recv(100) == b"", "weir closes after Connection: close"
+    s.close()
+    s = socket.create_connection(("127.0.0.1", w.port), timeout=20)
+    s.sendall(b"GET /pid HTTP/1.0\r\n\r\n")
+    st, h, body = read_response(s)
+    assert st == 200 and int(body) in ready_pids(w)
+    assert s.recv(100) == b"", "HTTP/1.0 without keep-alive: closed"
+    s.close()
+    st, h, body = get(w, "/echo")
+    assert (st, body) == (200, b"")
+
+
+# --- a worker killed under load --------------------------------------------------------
+
+def test_sigkill_under_keepalive_load(capp):
+    w = start_two(capp)
+    victim = ready_pids(w)[0]
+    with Load(w.port, conns=4) as load:
+        wait_for(lambda: load.ok >= 200 or load.failed, timeout=20, what="load running")
+        os.kill(victim, signal.SIGKILL)
+        killed_at, ok_at_kill = time.monotonic(), load.ok
+        wait_for(lambda: events(w, 1009), timeout=20, what="event 1009")
+        wait_for(lambda: len(ready_pids(w)) == 2 and victim not in ready_pids(w),
+                 timeout=20, what="a replacement worker")
+        # keep the load on for 3 s in all, and past the replacement
+        wait_for(lambda: time.monotonic() - killed_at >= 3 and load.ok > ok_at_kill + 200,
+                 timeout=30, what="3 s of load")
+    assert load.failed == [], f"client-visible failures: {load.failed[:5]}"
+    assert load.ok > ok_at_kill, "requests were served after the kill"
+    ev = events(w, 1009)
+    assert len(ev) == 1 and ev[0]["pid"] == victim and ev[0]["signal"] == 9, ev
+
+
+# --- queueing with max_conns = 1 ---------------------------------------------------------
+
+def wait_inflight(w, n, queue=None):
+    def cond():
+        p = pool_status(w)
+        return p["inflight"] >= n and (queue is None or p["queue"] >= queue)
+    wait_for(cond, timeout=20, what=f"{n} request(s) in flight")
+
+
+def test_max_conns_1_queues_in_order_and_queue_full_503(capp):
+    w = capp(conf(ping_path="/healthz", max_conns=1, queue_length=10))
+    assert get(w, "/")[0] == 200        # worker up
+    results, lock = {}, threading.Lock()
+
+    def req(i, path):
+        t0 = time.monotonic()
+        r = get(w, path, timeout=60)
+        with lock:
+            results[i] = (r, time.monotonic() - t0, time.monotonic())
+
+    first = threading.Thread(target=req, args=("first", "/sleep?ms=1500"))
+    first.start()
+    wait_inflight(w, 1)
+    # the only slot is taken: 10 wait in the queue, 3 more find it full
+    threads = [threading.Thread(target=req, args=(i, "/sleep?ms=20")) for i in range(13)]
+    for t in threads:
+        t.start()
+    for t in threads + [first]:
+        t.join(60)
+    (st, h, body), _, first_done = results.pop("first")
+    assert (st, body) == (200, b"slept 1500 ms\n")
+    codes = sorted(r[0][0] for r in results.values())
+    assert codes == [200] * 10 + [503] * 3, codes
+    for (st, h, body), took, done in results.values():
+        if st == 503:
+            assert int(h["retry-after"]) >= 1
+            assert done < first_done, "QueueFull answers at once, without waiting"
+        else:
+            assert body == b"slept 20 ms\n"
+            assert done >= first_done, "queued requests waited for the slot"
+    wait_for(lambda: "QueueFull" in w.httperr_log(), what="QueueFull in httperr.log")
+
+
+def test_queue_timeout_503(capp):
+    w = capp(conf(ping_path="/healthz", max_conns=1, queue_timeout="1s"))
+    assert get(w, "/")[0] == 200
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=get(w, "/sleep?ms=4000", timeout=60)))
+    t.start()
+    wait_inflight(w, 1)
+    t0 = time.monotonic()
+    st, h, body = get(w, "/waits", timeout=30)
+    waited = time.monotonic() - t0
+    assert st == 503 and 0.8 <= waited < 3.5, (st, waited)
+    t.join(60)
+    assert out["r"][0] == 200
+    wait_for(lambda: "AppPoolTimer" in w.httperr_log(), what="AppPoolTimer in httperr.log")
+    assert get(w, "/")[0] == 200, "the slot is free again"
+
+
+# --- SIGTERM of weir ----------------------------------------------------------------------
+
+def test_sigterm_finishes_request_in_flight(capp):
+    w = capp(conf(ping_path="/healthz"))
+    assert get(w, "/")[0] == 200
+    out = {}
+
+    def slow():
+        t0 = time.monotonic()
+        out["r"] = get(w, "/sleep?ms=1000", timeout=30)
+        out["took"] = time.monotonic() - t0
+
+    t = threading.Thread(target=slow)
+    t.start()
+    wait_inflight(w, 1)
+    w.proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    st, h, body = out["r"]
+    assert (st, body) == (200, b"slept 1000 ms\n")
+    assert w.proc.wait(timeout=20) == 0, w.log()[-2000:]
