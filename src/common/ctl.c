@@ -138,6 +138,7 @@ ctl_payload_size(enum ctl_type type)
 	case CTL_STATS:			return -1;	/* header + n entries */
 	case CTL_STATUS_REQ:		return sizeof(struct ctl_pool_ref);
 	case CTL_STATUS:		return sizeof(uint32_t);	/* + fds[0]: memfd with JSON */
+	case CTL_POOL_LOG:		return sizeof(struct ctl_pool_log);
 	case CTL__MAX:			break;
 	}
 	return -1;
@@ -150,7 +151,7 @@ ctl_type_name(enum ctl_type type)
 		"?", "HELLO", "SHUTDOWN", "LOG_REOPEN", "RELOAD", "RELOAD_RESULT",
 		"POOL_STATE", "WORKER_READY", "WORKER_DRAIN", "WORKER_GONE",
 		"DEMAND_START", "WORKER_DRAINED", "WORKER_FAULT", "WORKER_REPORT",
-		"STATS", "STATUS_REQ", "STATUS",
+		"STATS", "STATUS_REQ", "STATUS", "POOL_LOG",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";

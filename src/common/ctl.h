@@ -33,6 +33,7 @@ enum ctl_type {
 	CTL_STATS,		/* FE -> M: struct ctl_stats: counters since the last report */
 	CTL_STATUS_REQ,		/* M -> FE: struct ctl_pool_ref (pool -1 = all): ask for live figures */
 	CTL_STATUS,		/* FE -> M: struct ctl_status */
+	CTL_POOL_LOG,		/* FE -> M: struct ctl_pool_log: a line for the pool's log */
 	CTL__MAX
 };
 
@@ -112,6 +113,13 @@ struct ctl_worker_report {
 	uint32_t	ninflight;	/* may exceed CTL_REPORT_MAX; only that many are listed */
 	uint64_t	requests;	/* requests it served */
 	struct ctl_inflight inflight[CTL_REPORT_MAX];
+};
+
+/* A line for log_dir/pools/NAME.log (e.g. FastCGI STDERR), NUL-terminated. */
+struct ctl_pool_log {
+	int32_t		pool;
+	uint32_t	generation;
+	char		line[1024];
 };
 
 struct ctl_stats_worker {

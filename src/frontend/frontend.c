@@ -127,7 +127,7 @@ on_wake(void *arg, uint32_t events)
 	if (msg & FE_MSG_READY)
 		queue_run_ready(t);
 	if (msg & FE_MSG_WORKERS)
-		proxy_drop_idle(t, false);
+		upstream_drop_idle(t, false);
 	if (msg & FE_MSG_DRAIN)
 		begin_drain(t);
 }
@@ -148,6 +148,9 @@ on_tick(void *arg)
 	struct fe_thread *t = arg;
 
 	logbuf_flush(t, false);
+	/* single-connection workers must not wait behind an idle connection */
+	if (t->nidle_up > 0)
+		upstream_drop_idle(t, false);
 	loop_timer_set(t->loop, &t->tick, TICK_MS);
 }
 
@@ -519,7 +522,7 @@ thread_fini(struct fe_thread *t)
 		next = c->next;
 		conn_close(c);
 	}
-	proxy_drop_idle(t, true);
+	upstream_drop_idle(t, true);
 	logbuf_flush(t, true);
 	stop_listening(t);
 	if (t->loop != NULL)

@@ -141,8 +141,16 @@ struct fe_route {
 	struct fe_pool	*pool;
 };
 
+struct fe_script {
+	const char	*ext;
+	size_t		 extlen;
+	struct fe_pool	*pool;
+};
+
 struct fe_site {
 	const struct conf_site	*cs;
+	struct fe_script	*scripts;	/* script = .EXT POOL */
+	size_t			 nscripts;
 	unsigned		 idx;		/* s-siteid in logs: 1-based */
 	int			 rootfd;	/* O_PATH fd of root, -1 if none */
 	struct handler		*static_h;
@@ -411,6 +419,8 @@ struct fe_worker {
 	uint64_t		 assigned;	/* requests given to it: ties go to the least used */
 	struct ctl_inflight	 lost[CTL_REPORT_MAX];	/* requests it failed, for the report */
 	uint32_t		 nlost;
+	int			 idle_thread;	/* single_conn: thread holding an idle conn, -1 */
+	bool			 drop_idle;	/* single_conn: that thread must close it */
 };
 
 /*
@@ -426,7 +436,13 @@ enum pwait_state {
 	PW_ACTIVE	/* holding a worker slot */
 };
 
+enum pwait_kind {
+	PW_KIND_PROXY = 0,	/* proxy.c: HTTP to the worker */
+	PW_KIND_FASTCGI		/* fastcgi.c */
+};
+
 struct pwait {
+	int			 kind;		/* enum pwait_kind: whose struct this heads */
 	struct pwait		*qprev, *qnext;	/* pool queue */
 	struct pwait		*rnext;		/* thread ready list */
 	struct pwait		*aprev, *anext;	/* worker's active list */
@@ -449,6 +465,8 @@ struct fe_pool {
 	uint64_t		 queue_timeout;
 	uint64_t		 response_timeout;
 	unsigned		 recycle_requests;
+	bool			 single_conn;	/* workers serve one connection at a time (FastCGI) */
+	bool			 fastcgi;
 	struct fe_pool		*next_retired;
 	int			 state;		/* enum pool_state */
 	uint32_t		 retry_after;	/* s, for 503 when disabled */
@@ -478,13 +496,32 @@ void		 queue_worker_lost(struct fe_worker *w, const struct pwait *pw);
 void		 queue_send_stats(struct frontend *fe);
 void		 queue_run_ready(struct fe_thread *t);
 
+/* upstream.c: connections to workers, kept alive per thread */
+#define UPSTREAM_SINGLE_IDLE_MS	1000	/* idle life for single-connection workers */
+
+struct upconn {
+	struct loop_io		 io;
+	struct fe_thread	*t;
+	struct fe_worker	*w;		/* holds a reference */
+	struct upconn		*next;		/* thread's idle list */
+	void			*owner;		/* request using it, NULL when idle */
+	unsigned		 nreq;
+	uint64_t		 idle_since;	/* ms, while idle */
+};
+
+struct upconn	*upstream_get(struct fe_thread *t, struct fe_worker *w, loop_io_cb cb,
+		    void *owner);
+void		 upstream_put(struct upconn *up, bool reuse);
+void		 upstream_close(struct upconn *up);
+void		 upstream_drop_idle(struct fe_thread *t, bool all);
+void		 upstream_set(struct upconn *up, uint32_t events);
+
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
 struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);
 void		 proxy_assigned(struct pwait *pw);
 void		 proxy_client_event(struct conn *c, uint32_t events);
 void		 proxy_client_timeout(struct conn *c);
 void		 proxy_abort(struct conn *c);
-void		 proxy_drop_idle(struct fe_thread *t, bool all);
 void		 proxy_describe(const struct pwait *pw, char *method, size_t mlen,
 		    char *target, size_t tlen, uint64_t *started_ns);
 
@@ -492,6 +529,20 @@ void		 proxy_describe(const struct pwait *pw, char *method, size_t mlen,
 void		 stats_request(struct conn *c, struct req *r);
 void		 stats_hist(struct hist *h, uint64_t us);
 int		 stats_snapshot(struct frontend *fe);
+
+/* fastcgi.c: the FastCGI pool handler and script resolution */
+int		 fastcgi_resolve(struct conn *c, struct req *r,
+		    const struct conf_script **sc, size_t *sn_len);
+int		 fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool,
+		    size_t sn_len, bool via_app);
+struct handler	*fastcgi_new(struct frontend *fe, struct fe_pool *pool,
+		    const char *prefix, size_t len);
+void		 fastcgi_assigned(struct pwait *pw);
+void		 fastcgi_client_event(struct conn *c, uint32_t events);
+void		 fastcgi_client_timeout(struct conn *c);
+void		 fastcgi_abort(struct conn *c);
+void		 fastcgi_describe(const struct pwait *pw, char *method, size_t mlen,
+		    char *target, size_t tlen, uint64_t *started_ns);
 
 /* static.c */
 struct handler	*static_new(struct fe_site *s);

@@ -462,6 +462,27 @@ dispatch(struct conn *c, struct req *r)
 		return;
 	}
 	route = router_route(r->site, r->path, r->pathlen);
+	if (route == NULL && r->site->nscripts > 0) {
+		const struct conf_script *sc = NULL;
+		size_t sn = 0;
+
+		st = fastcgi_resolve(c, r, &sc, &sn);
+		if (st == 1) {
+			struct fe_pool *pool = NULL;
+
+			for (size_t i = 0; i < r->site->nscripts; i++)
+				if (strcmp(r->site->scripts[i].ext, sc->ext) == 0)
+					pool = r->site->scripts[i].pool;
+			st = fastcgi_request(c, r, pool, sn, false);
+			if (st > 0)
+				http1_error(c, r, st, st >= 500 ? "Internal" : NULL);
+			return;
+		}
+		if (st > 1) {
+			http1_error(c, r, st, st == 414 ? "URL_Length" : NULL);
+			return;
+		}
+	}
 	if (route != NULL) {
 		if (route->h == NULL) {
 			http1_error(c, r, 503, "AppOffline");
@@ -858,7 +879,10 @@ http1_on_io(void *arg, uint32_t events)
 	struct conn *c = arg;
 
 	if (c->state == CONN_HANDLER && c->px != NULL) {
-		proxy_client_event(c, events);
+		if (((struct pwait *)(void *)c->px)->kind == PW_KIND_FASTCGI)
+			fastcgi_client_event(c, events);
+		else
+			proxy_client_event(c, events);
 		return;
 	}
 	if (events & EPOLLOUT) {
@@ -906,7 +930,10 @@ http1_on_timer(void *arg)
 	switch (c->state) {
 	case CONN_HANDLER:
 		if (c->px != NULL) {
-			proxy_client_timeout(c);
+			if (((struct pwait *)(void *)c->px)->kind == PW_KIND_FASTCGI)
+				fastcgi_client_timeout(c);
+			else
+				proxy_client_timeout(c);
 			break;
 		}
 		conn_close(c);

@@ -27,7 +27,6 @@
 
 #define PX_INBUF		(64 * 1024)	/* upstream input (head and body) */
 #define PX_BODYBUF		(64 * 1024)	/* request body staging */
-#define IDLE_UP_MAX		64		/* idle upstream connections per thread */
 #define MAX_ATTEMPTS		8	/* workers tried for one request */
 
 enum px_phase {
@@ -42,15 +41,6 @@ enum framing {
 	FR_LENGTH,
 	FR_CHUNKED,
 	FR_CLOSE
-};
-
-struct upconn {
-	struct loop_io		 io;
-	struct fe_thread	*t;
-	struct fe_worker	*w;		/* holds a reference */
-	struct upconn		*next;		/* thread's idle list */
-	struct proxy		*px;		/* request using it, NULL when idle */
-	unsigned		 nreq;
 };
 
 struct proxy {
@@ -101,7 +91,6 @@ struct proxy_handler {
 };
 
 static void	up_event(void *arg, uint32_t events);
-static void	idle_up_event(void *arg, uint32_t events);
 static void	px_start(struct proxy *px);
 static void	px_fail(struct proxy *px, int status, const char *token, uint32_t retry);
 /* How a worker failed a request, which decides whether it may go elsewhere. */
@@ -124,131 +113,11 @@ response_timeout(const struct proxy *px)
 	return t != 0 ? t : 24ULL * 3600 * 1000;
 }
 
-/* --- upstream connections ---------------------------------------------------- */
-
-static void
-up_close(struct upconn *up)
-{
-	int fd = up->io.fd;
-
-	loop_io_del(up->t->loop, &up->io);
-	if (fd != -1)
-		close(fd);
-	queue_worker_put(up->w);
-	/* An event for it may still be in this batch: free after it. */
-	if (loop_defer(up->t->loop, free, up) == -1)
-		log_warnx("cannot defer freeing an upstream connection: leaking it");
-}
-
-static void
-idle_unlink(struct fe_thread *t, struct upconn *up)
-{
-	for (struct upconn **pp = &t->idle_up; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == up) {
-			*pp = up->next;
-			t->nidle_up--;
-			break;
-		}
-	up->next = NULL;
-}
-
-/* A kept-alive connection the worker closed or wrote to: drop it. */
-static void
-idle_up_event(void *arg, uint32_t events)
-{
-	struct upconn *up = arg;
-
-	(void)events;
-	idle_unlink(up->t, up);
-	up_close(up);
-}
-
-/* Drop idle connections to workers that drain or are gone (or all). */
-void
-proxy_drop_idle(struct fe_thread *t, bool all)
-{
-	struct upconn *up, *next, **pp = &t->idle_up;
-
-	for (up = t->idle_up; up != NULL; up = next) {
-		bool drop;
-
-		next = up->next;
-		pthread_mutex_lock(&up->w->pool->lock);
-		drop = all || up->w->draining || up->w->gone;
-		pthread_mutex_unlock(&up->w->pool->lock);
-		if (!drop) {
-			pp = &up->next;
-			continue;
-		}
-		*pp = next;
-		t->nidle_up--;
-		up_close(up);
-	}
-}
-
-/* An idle connection to w that is still open, or NULL. */
-static struct upconn *
-idle_take(struct fe_thread *t, struct fe_worker *w)
-{
-	struct upconn *up, *next;
-
-	for (up = t->idle_up; up != NULL; up = next) {
-		char b;
-		ssize_t n;
-
-		next = up->next;
-		if (up->w != w)
-			continue;
-		idle_unlink(t, up);
-		/* Closed by the worker since? Then it reads EOF (or junk). */
-		n = recv(up->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return up;
-		up_close(up);
-	}
-	return NULL;
-}
-
-static struct upconn *
-up_connect(struct fe_thread *t, struct fe_worker *w)
-{
-	struct upconn *up;
-	int fd;
-
-	fd = socket(w->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return NULL;
-	if (connect(fd, (struct sockaddr *)&w->addr, w->addrlen) == -1 &&
-	    errno != EINPROGRESS) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return NULL;
-	}
-	if ((up = calloc(1, sizeof(*up))) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	up->t = t;
-	up->w = w;
-	pthread_mutex_lock(&w->pool->lock);
-	w->refs++;
-	pthread_mutex_unlock(&w->pool->lock);
-	if (loop_io_add(t->loop, &up->io, fd, LOOP_WRITE, up_event, up) == -1) {
-		close(fd);
-		up->io.fd = -1;
-		up_close(up);
-		return NULL;
-	}
-	return up;
-}
-
 static void
 up_set(struct proxy *px, uint32_t ev)
 {
-	if (px->up != NULL && loop_io_mod(px->t->loop, &px->up->io, ev) == -1)
-		log_warn("epoll_ctl (upstream)");
+	if (px->up != NULL)
+		upstream_set(px->up, ev);
 }
 
 /* --- request head ------------------------------------------------------------- */
@@ -526,25 +395,11 @@ static void
 px_drop_up(struct proxy *px, bool reuse)
 {
 	struct upconn *up = px->up;
-	struct fe_thread *t = px->t;
 
 	if (up == NULL)
 		return;
 	px->up = NULL;
-	up->px = NULL;
-	if (reuse && t->nidle_up < IDLE_UP_MAX && !t->draining) {
-		up->nreq++;
-		if (loop_io_mod(t->loop, &up->io, LOOP_READ) == -1) {
-			up_close(up);
-			return;
-		}
-		up->io.cb = idle_up_event;
-		up->next = t->idle_up;
-		t->idle_up = up;
-		t->nidle_up++;
-		return;
-	}
-	up_close(up);
+	upstream_put(up, reuse);
 }
 
 /* The response is complete: give everything back and let HTTP/1 go on. */
@@ -1191,14 +1046,9 @@ static void
 up_event(void *arg, uint32_t events)
 {
 	struct upconn *up = arg;
-	struct proxy *px = up->px;
 
 	(void)events;
-	if (px == NULL) {
-		idle_up_event(up, events);
-		return;
-	}
-	px_pump(px);
+	px_pump(up->owner);
 }
 
 /* --- starting ------------------------------------------------------------------------- */
@@ -1214,9 +1064,7 @@ px_start(struct proxy *px)
 		stats_hist(&px->pool->pc[px->t->idx].wait, (mono_ns() - px->start_ns) / 1000);
 
 	px->q.qstate = PW_ACTIVE;
-	if ((px->up = idle_take(px->t, w)) != NULL) {
-		px->up->io.cb = up_event;
-	} else if ((px->up = up_connect(px->t, w)) == NULL) {
+	if ((px->up = upstream_get(px->t, w, up_event, px)) == NULL) {
 		/*
 		 * Refused or no socket file: the worker is gone and nothing was
 		 * delivered, so any request may go elsewhere (not "the" retry).
@@ -1229,7 +1077,6 @@ px_start(struct proxy *px)
 		px_upstream_failed(px, "cannot connect to the worker", UF_UNDELIVERED);
 		return;
 	}
-	px->up->px = px;
 	px->phase = PX_SEND;
 	/* The client may send the body now (RFC 9110 §10.1.1). */
 	if ((px->r->h.flags & HTTP_F_EXPECT_100) && px->reqbody != FR_NONE &&
@@ -1358,6 +1205,7 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 
 	if ((px = calloc(1, sizeof(*px))) == NULL)
 		return 500;
+	px->q.kind = PW_KIND_PROXY;
 	px->c = c;
 	px->r = r;
 	px->t = c->t;

@@ -91,7 +91,9 @@ queue_apply_conf(struct frontend *fe, const struct conf *c)
 		p->queue_length = cp->queue_length;
 		p->queue_timeout = cp->queue_timeout;
 		p->response_timeout = cp->response_timeout;
-		p->recycle_requests = cp->kind == POOL_KIND_FASTCGI ? 0 : cp->recycle_requests;
+		p->recycle_requests = cp->recycle_requests;
+		p->fastcgi = cp->kind == POOL_KIND_FASTCGI;
+		p->single_conn = p->fastcgi;
 		pthread_mutex_unlock(&p->lock);
 		np[i] = p;
 	}
@@ -180,7 +182,11 @@ pick(struct fe_pool *p, const struct fe_worker *avoid)
 
 	for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
 		if (w->draining || w->gone || w->dead || w == avoid ||
-		    w->inflight >= p->max_conns)
+		    w->inflight >= (p->single_conn ? 1 : p->max_conns))
+			continue;
+		/* php-cgi exits after PHP_FCGI_MAX_REQUESTS: give it no more */
+		if (p->fastcgi && p->recycle_requests != 0 &&
+		    w->assigned >= p->recycle_requests)
 			continue;
 		if (best == NULL || w->inflight < best->inflight ||
 		    (w->inflight == best->inflight && w->assigned < best->assigned))
@@ -199,9 +205,21 @@ has_live_worker(const struct fe_pool *p)
 }
 
 /* Take a slot on w for pw (pool lock held). */
+static void	wake_thread_msg(struct fe_thread *t, unsigned msg);
+
 static void
 take_slot(struct fe_worker *w, struct pwait *pw)
 {
+	/*
+	 * A worker that serves one connection at a time, with an idle
+	 * connection held by another thread: that thread must let go, or
+	 * this request waits behind it.
+	 */
+	if (w->pool->single_conn && w->idle_thread >= 0 &&
+	    w->idle_thread != (int)pw->t->idx && !w->drop_idle) {
+		w->drop_idle = true;
+		wake_thread_msg(&pw->t->fe->threads[w->idle_thread], FE_MSG_WORKERS);
+	}
 	w->inflight++;
 	w->assigned++;
 	w->refs++;
@@ -214,13 +232,19 @@ take_slot(struct fe_worker *w, struct pwait *pw)
 }
 
 static void
-wake_thread(struct fe_thread *t)
+wake_thread_msg(struct fe_thread *t, unsigned msg)
 {
 	uint64_t one = 1;
 
-	atomic_fetch_or(&t->pending, FE_MSG_READY);
+	atomic_fetch_or(&t->pending, msg);
 	/* A full counter still wakes the thread. */
 	(void)!write(t->wake_fd, &one, sizeof(one));
+}
+
+static void
+wake_thread(struct fe_thread *t)
+{
+	wake_thread_msg(t, FE_MSG_READY);
 }
 
 /* Hand a request whose wait ended to its thread (pool lock held). */
@@ -405,8 +429,12 @@ queue_worker_lost(struct fe_worker *w, const struct pwait *pw)
 	if (w->nlost < CTL_REPORT_MAX) {
 		struct ctl_inflight *f = &w->lost[w->nlost];
 
-		proxy_describe(pw, f->method, sizeof(f->method), f->target,
-		    sizeof(f->target), &started);
+		if (pw->kind == PW_KIND_FASTCGI)
+			fastcgi_describe(pw, f->method, sizeof(f->method), f->target,
+			    sizeof(f->target), &started);
+		else
+			proxy_describe(pw, f->method, sizeof(f->method), f->target,
+			    sizeof(f->target), &started);
 		f->ms = (uint32_t)((mono_ns() - started) / 1000000);
 	}
 	w->nlost++;
@@ -534,7 +562,10 @@ queue_run_ready(struct fe_thread *t)
 	for (; list != NULL; list = next) {
 		next = list->rnext;
 		list->rnext = NULL;
-		proxy_assigned(list);
+		if (list->kind == PW_KIND_FASTCGI)
+			fastcgi_assigned(list);
+		else
+			proxy_assigned(list);
 	}
 }
 
@@ -575,6 +606,7 @@ worker_ready(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw
 	w->pool = p;
 	w->id = cw->worker;
 	w->pid = cw->pid;
+	w->idle_thread = -1;
 	if (cw->path[0] == '/')
 		snprintf(spec, sizeof(spec), "unix:%.*s", (int)sizeof(cw->path), cw->path);
 	else
@@ -644,8 +676,12 @@ worker_gone(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw)
 				struct ctl_inflight *f = &rep.inflight[rep.ninflight];
 				uint64_t started;
 
-				proxy_describe(pw, f->method, sizeof(f->method),
-				    f->target, sizeof(f->target), &started);
+				if (pw->kind == PW_KIND_FASTCGI)
+					fastcgi_describe(pw, f->method, sizeof(f->method),
+					    f->target, sizeof(f->target), &started);
+				else
+					proxy_describe(pw, f->method, sizeof(f->method),
+					    f->target, sizeof(f->target), &started);
 				f->ms = (uint32_t)((now - started) / 1000000);
 			}
 			rep.ninflight++;

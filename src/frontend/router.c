@@ -94,9 +94,20 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 			s->routes[j].prefix = cs->apps[j].prefix;
 			s->routes[j].len = cs->apps[j].prefixlen;
 			s->routes[j].pool = queue_pool_by_name(fe, cs->apps[j].pool);
-			s->routes[j].h = proxy_new(fe, s->routes[j].pool);
+			if (c->pools[cs->apps[j].pool_idx].kind == POOL_KIND_FASTCGI)
+				s->routes[j].h = fastcgi_new(fe, s->routes[j].pool,
+				    cs->apps[j].prefix, cs->apps[j].prefixlen);
+			else
+				s->routes[j].h = proxy_new(fe, s->routes[j].pool);
 		}
 		qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
+		s->nscripts = cs->nscripts;
+		s->scripts = xcalloc(cs->nscripts ? cs->nscripts : 1, sizeof(*s->scripts));
+		for (size_t j = 0; j < cs->nscripts; j++) {
+			s->scripts[j].ext = cs->scripts[j].ext;
+			s->scripts[j].extlen = cs->scripts[j].extlen;
+			s->scripts[j].pool = queue_pool_by_name(fe, cs->scripts[j].pool);
+		}
 	}
 	g->naddrs = atomic_load(&fe->naddrs);
 	g->addrs = xcalloc(g->naddrs ? g->naddrs : 1, sizeof(*g->addrs));
@@ -146,6 +157,7 @@ router_free(struct fe_gen *g)
 			if (s->routes[j].h != NULL && s->routes[j].h->dispose != NULL)
 				s->routes[j].h->dispose(s->routes[j].h);
 		free(s->routes);
+		free(s->scripts);
 		free(s->sc);
 	}
 	for (size_t a = 0; a < g->naddrs; a++)

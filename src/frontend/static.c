@@ -457,6 +457,26 @@ send_listing(struct conn *c, struct req *r, int rootfd)
 	return WEIR_OK;
 }
 
+/*
+ * A file whose name ends in an extension mapped to a FastCGI pool is a
+ * script: its source is never sent as a static file, whatever happens.
+ */
+static bool
+is_script(const struct conf_site *cs, const char *path, size_t len)
+{
+	const char *seg = memrchr(path, '/', len);
+	size_t n;
+
+	seg = seg == NULL ? path : seg + 1;
+	n = len - (size_t)(seg - path);
+	for (size_t i = 0; i < cs->nscripts; i++)
+		if (n > cs->scripts[i].extlen &&
+		    memcmp(seg + n - cs->scripts[i].extlen, cs->scripts[i].ext,
+		    cs->scripts[i].extlen) == 0)
+			return true;
+	return false;
+}
+
 static int
 static_on_request(struct handler *h, struct conn *c, struct req *r)
 {
@@ -481,6 +501,8 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 		}
 		return 405;
 	}
+	if (cs->nscripts > 0 && is_script(cs, r->path, r->pathlen))
+		return 404;
 	e = fcache_open(fc, now, sh->site->rootfd, cs->symlinks,
 	    r->pathlen > 1 ? r->path + 1 : ".", r->pathlen > 1 ? r->pathlen - 1 : 1);
 	if (e == NULL)
@@ -508,6 +530,8 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 		const char *idx = cs->index.v[i];
 		size_t il = strlen(idx);
 
+		if (cs->nscripts > 0 && is_script(cs, idx, il))
+			continue;	/* fastcgi_resolve() decided about it */
 		if (r->pathlen + il >= sizeof(r->path))
 			return 414;
 		memcpy(r->path + r->pathlen, idx, il + 1);

@@ -1,0 +1,1494 @@
+/*
+ * fastcgi.c - the FastCGI pool handler: scripts under a site's root (and
+ * app prefixes) answered by a pool's FastCGI workers (php-cgi, php-fpm).
+ *
+ * Before anything reaches a pool the front end resolves the script itself
+ * (fastcgi_resolve): the longest leading path that names an existing regular
+ * file with a mapped extension is SCRIPT_NAME, the rest PATH_INFO.  A name
+ * that looks like a script but is not one is a 404 from the front end, so
+ * "/uploads/evil.jpg/x.php" never runs anything.
+ *
+ * Per request: FCGI_BEGIN_REQUEST (responder, FCGI_KEEP_CONN), the CGI/1.1
+ * environment as FCGI_PARAMS, the body as FCGI_STDIN (a sized body is
+ * streamed; a chunked one is spooled first, in memory and then in a
+ * temporary file, so CONTENT_LENGTH is exact), then FCGI_STDOUT parsed as a
+ * CGI response (Status, Location, Content-Type, other fields) and streamed
+ * to the client, FCGI_STDERR lines to the pool's log, FCGI_END_REQUEST.
+ * Failures follow the pool proxy's rules (proxy.c): a request the worker
+ * never took goes elsewhere; an idempotent one is retried once; otherwise
+ * 502, and a malformed record stream is reported to the master (1011).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "util.h"
+#include "weir_version.h"
+#include "frontend.h"
+
+#define FX_IN		(64 * 1024 + 64)	/* records from the worker */
+#define FX_OUT_HIGH	(256 * 1024)		/* client output that stops reading */
+#define FX_OB_INIT	(80 * 1024)		/* records to the worker */
+#define FX_STDIN_CHUNK	(32 * 1024)
+#define SPOOL_MEM	(64 * 1024)		/* chunked bodies beyond go to a file */
+#define CGI_HEAD_MAX	(32 * 1024)
+#define CGI_FIELDS	100
+#define MAX_REDIRECTS	10
+#define MAX_ATTEMPTS	8
+#define REQ_ID		1
+
+enum fx_phase {
+	FX_SPOOL = 0,	/* reading a chunked body from the client first */
+	FX_WAIT,	/* in the pool's queue */
+	FX_SEND,	/* records to the worker */
+	FX_RECV		/* the response */
+};
+
+enum fx_body {
+	BODY_NONE = 0,
+	BODY_STREAM,	/* Content-Length: forwarded as it arrives */
+	BODY_SPOOL	/* chunked: spooled, then sent */
+};
+
+enum fx_frame {
+	FR_NONE = 0,
+	FR_LENGTH,
+	FR_CHUNKED,
+	FR_CLOSE
+};
+
+enum upfail {
+	UF_UNDELIVERED,
+	UF_DELIVERED,
+	UF_PROTOCOL
+};
+
+struct fx {
+	struct pwait		 q;		/* first: the queue's view */
+	struct conn		*c;
+	struct req		*r;
+	struct fe_pool		*pool;
+	struct fe_thread	*t;
+	const struct fe_site	*site;
+	struct upconn		*up;
+	int			 phase;
+	bool			 retried, idempotent, client_sent;
+	unsigned		 attempts, redirects;
+	char			 method[16];	/* for the master's in-flight report */
+	char			 target[200];
+	uint64_t		 start_ns;
+	/* the script: path = script_name + path_info */
+	char			 path[4096 + 2];
+	size_t			 sn_len;	/* SCRIPT_NAME is path[0..sn_len) */
+	bool			 via_app;	/* app = PREFIX POOL, not script = */
+	bool			 get_only;	/* after a local redirect: GET, no body */
+	/* to the worker */
+	uint8_t			*ob;
+	size_t			 oblen, oboff, obcap;
+	int			 body;		/* enum fx_body */
+	uint64_t		 body_left;	/* BODY_STREAM: bytes still to read */
+	bool			 body_started;
+	bool			 stdin_done;	/* the empty STDIN record is queued */
+	struct chunked_dec	 chunk;
+	char			*spool;		/* memory part */
+	size_t			 spool_len;
+	int			 spool_fd;	/* file part, -1 when none */
+	uint64_t		 spool_size;	/* whole body */
+	uint64_t		 spool_off;	/* next byte to send */
+	/* from the worker */
+	char			*in;
+	size_t			 inlen;
+	struct fcgi_dec		 dec;
+	struct fcgi_cgi		 cgi;
+	char			*cgibuf;
+	struct http_header	*fields;
+	bool			 head_done, ended;
+	int			 frame;		/* enum fx_frame, to the client */
+	uint64_t		 res_left;
+	char			 errline[900];	/* STDERR line being gathered */
+	size_t			 errlen;
+	/* to the client */
+	char			*out;
+	size_t			 outlen, outoff, outcap;
+};
+
+struct fastcgi_handler {
+	struct handler		 super;
+	struct frontend		*fe;
+	struct fe_pool		*pool;
+	const struct fe_site	*site;		/* for app routes: its root */
+	const char		*prefix;	/* app route prefix, or NULL */
+	size_t			 prefixlen;
+};
+
+static void	fx_pump(struct fx *x);
+static void	fx_start(struct fx *x);
+static void	fx_fail(struct fx *x, int status, const char *token, uint32_t retry);
+static void	fx_failed(struct fx *x, const char *why, enum upfail how);
+static void	up_event(void *arg, uint32_t events);
+
+static uint64_t
+response_timeout(const struct fx *x)
+{
+	uint64_t t = x->pool->response_timeout;
+
+	return t != 0 ? t : 24ULL * 3600 * 1000;
+}
+
+static char *
+put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+#define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)
+
+/* --- script resolution ------------------------------------------------------------ */
+
+static const struct conf_script *
+mapped(const struct conf_site *cs, const char *seg, size_t n)
+{
+	for (size_t i = 0; i < cs->nscripts; i++) {
+		const struct conf_script *sc = &cs->scripts[i];
+
+		/* "x.php", not ".php" alone: a name must precede the extension */
+		if (n > sc->extlen && memcmp(seg + n - sc->extlen, sc->ext, sc->extlen) == 0)
+			return sc;
+	}
+	return NULL;
+}
+
+static bool
+is_file(struct conn *c, const struct fe_site *s, const char *path, size_t len)
+{
+	struct fentry *e;
+	bool ok;
+
+	if (len <= 1)
+		return false;
+	e = fcache_open(c->t->fcache, loop_now(c->t->loop), s->rootfd,
+	    s->cs->symlinks, path + 1, len - 1);
+	if (e == NULL)
+		return false;
+	ok = e->err == 0 && S_ISREG(e->mode);
+	fcache_release(c->t->fcache, e);
+	return ok;
+}
+
+/*
+ * Is r->path a script of this site?  Returns 0 (not a script: static
+ * files handle it), 1 with *sc and *sn_len set (SCRIPT_NAME is
+ * r->path[0..*sn_len)), or 404 when a leading path ends in a mapped
+ * extension but no such regular file exists.  A directory request tries the
+ * site's index names in order: the first that exists decides.
+ */
+int
+fastcgi_resolve(struct conn *c, struct req *r, const struct conf_script **sc,
+    size_t *sn_len)
+{
+	const struct fe_site *s = r->site;
+	const struct conf_site *cs = s->cs;
+	const char *p = r->path;
+	size_t len = r->pathlen;
+	bool any = false;
+
+	if (cs->nscripts == 0 || s->rootfd == -1)
+		return 0;
+	if (p[len - 1] == '/') {
+		for (size_t i = 0; i < cs->index.n; i++) {
+			const char *idx = cs->index.v[i];
+			size_t il = strlen(idx);
+			const struct conf_script *m = mapped(cs, idx, il);
+
+			if (len + il >= sizeof(r->path))
+				return 414;
+			memcpy(r->path + len, idx, il + 1);
+			if (is_file(c, s, r->path, len + il)) {
+				if (m == NULL) {
+					r->path[len] = '\0';
+					return 0;	/* a static index: static.c serves it */
+				}
+				r->pathlen = len + il;
+				*sc = m;
+				*sn_len = len + il;
+				return 1;
+			}
+			r->path[len] = '\0';
+		}
+		return 0;
+	}
+	/* longest leading path first, on segment boundaries */
+	for (size_t i = len; i > 0; i--) {
+		const struct conf_script *m;
+		size_t seg;
+
+		if (i != len && p[i] != '/')
+			continue;
+		if (p[i - 1] == '/')
+			continue;
+		for (seg = i; seg > 0 && p[seg - 1] != '/'; seg--)
+			;
+		if ((m = mapped(cs, p + seg, i - seg)) == NULL)
+			continue;
+		any = true;
+		if (is_file(c, s, p, i)) {
+			*sc = m;
+			*sn_len = i;
+			return 1;
+		}
+	}
+	return any ? 404 : 0;
+}
+
+/* --- the CGI environment ---------------------------------------------------------- */
+
+static int
+param(struct fx *x, struct fcgi_params *fp, const char *name, const char *v, size_t vn)
+{
+	int r;
+
+	for (int tries = 0; tries < 2; tries++) {
+		r = fcgi_params_add(fp, name, strlen(name), v, vn);
+		if (r != WEIR_AGAIN)
+			return r;
+		/* buffer full: close this record, grow, open the next */
+		{
+			ssize_t n = fcgi_params_finish(fp, false);
+			size_t cap;
+
+			if (n < 0)
+				return WEIR_ERROR;
+			x->oblen = (size_t)n + (size_t)(fp->buf - x->ob);
+			cap = x->obcap * 2;
+			x->ob = xreallocarray(x->ob, cap, 1);
+			x->obcap = cap;
+			fcgi_params_init(fp, x->ob + x->oblen, x->obcap - x->oblen, REQ_ID);
+		}
+	}
+	return r;
+}
+
+static int
+params(struct fx *x, struct fcgi_params *fp, const char *name, const char *v)
+{
+	return param(x, fp, name, v, v != NULL ? strlen(v) : 0);
+}
+
+static void
+addr_text(const struct sockaddr *sa, char *ip, size_t ipn, char *port, size_t pn)
+{
+	snprintf(ip, ipn, "-");
+	snprintf(port, pn, "0");
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)ipn);
+		snprintf(port, pn, "%u", ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)ipn);
+		snprintf(port, pn, "%u", ntohs(s6->sin6_port));
+	}
+}
+
+/*
+ * BEGIN_REQUEST and the CGI/1.1 environment (RFC 3875 §4.1), what PHP
+ * expects besides, and every request header as HTTP_* — but never Proxy
+ * (httpoxy) and never two names that map to the same variable.
+ */
+static int
+build_request(struct fx *x)
+{
+	const struct http_request *h = &x->r->h;
+	const struct conf_site *cs = x->site->cs;
+	struct fcgi_params fp;
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	char ip[64], port[8], lip[64], lport[8], host[256], num[32], *v;
+	const char *root = cs->root != NULL ? cs->root : "";
+	size_t hn = 0, rl = strlen(root);
+	ssize_t n;
+	char *tmp;
+
+	x->oblen = x->oboff = 0;
+	n = fcgi_begin_request(x->ob, x->obcap, REQ_ID, FCGI_RESPONDER, true);
+	if (n < 0)
+		return -1;
+	x->oblen = (size_t)n;
+	fcgi_params_init(&fp, x->ob + x->oblen, x->obcap - x->oblen, REQ_ID);
+	addr_text(&x->c->peer.sa, ip, sizeof(ip), port, sizeof(port));
+	if (getsockname(x->c->io.fd, (struct sockaddr *)&local, &ll) == -1)
+		local.ss_family = AF_UNSPEC;
+	addr_text((struct sockaddr *)&local, lip, sizeof(lip), lport, sizeof(lport));
+	/* SERVER_NAME: the host without port (or an IPv6 literal whole) */
+	for (size_t i = 0; i < h->host.n && hn < sizeof(host) - 1; i++) {
+		if (h->host.p[i] == ':' && (hn == 0 || host[0] != '['))
+			break;
+		host[hn++] = h->host.p[i];
+	}
+	host[hn] = '\0';
+	if ((tmp = malloc(rl + sizeof(x->path) + 2)) == NULL)
+		return -1;
+	if (params(x, &fp, "GATEWAY_INTERFACE", "CGI/1.1") < 0 ||
+	    params(x, &fp, "SERVER_SOFTWARE", "weir/" WEIR_VERSION) < 0 ||
+	    params(x, &fp, "SERVER_NAME", hn ? host : lip) < 0 ||
+	    params(x, &fp, "SERVER_PORT", lport) < 0 ||
+	    params(x, &fp, "SERVER_ADDR", lip) < 0 ||
+	    params(x, &fp, "SERVER_PROTOCOL", h->minor == 0 ? "HTTP/1.0" : "HTTP/1.1") < 0 ||
+	    params(x, &fp, "REMOTE_ADDR", ip) < 0 ||
+	    params(x, &fp, "REMOTE_PORT", port) < 0 ||
+	    params(x, &fp, "REQUEST_METHOD", x->get_only ? "GET" : x->method) < 0 ||
+	    params(x, &fp, "REDIRECT_STATUS", "200") < 0 ||
+	    params(x, &fp, "DOCUMENT_ROOT", root) < 0)
+		goto fail;
+	/* REQUEST_URI: as the client sent it (origin-form); after a local redirect, the new one */
+	if (x->get_only) {
+		if (params(x, &fp, "REQUEST_URI", x->path) < 0 ||
+		    params(x, &fp, "QUERY_STRING", "") < 0)
+			goto fail;
+	} else if (h->target_form == HTTP_TARGET_ABSOLUTE) {
+		size_t k = h->path.n + (h->query.p ? h->query.n + 1 : 0);
+
+		memcpy(tmp, h->path.p, h->path.n);
+		if (h->query.p != NULL) {
+			tmp[h->path.n] = '?';
+			memcpy(tmp + h->path.n + 1, h->query.p, h->query.n);
+		}
+		if (param(x, &fp, "REQUEST_URI", tmp, k) < 0 ||
+		    param(x, &fp, "QUERY_STRING", h->query.p ? h->query.p : "",
+		    h->query.n) < 0)
+			goto fail;
+	} else if (param(x, &fp, "REQUEST_URI", h->target.p, h->target.n) < 0 ||
+	    param(x, &fp, "QUERY_STRING", h->query.p ? h->query.p : "", h->query.n) < 0)
+		goto fail;
+	if (param(x, &fp, "SCRIPT_NAME", x->path, x->sn_len) < 0 ||
+	    params(x, &fp, "PATH_INFO", x->path + x->sn_len) < 0)
+		goto fail;
+	memcpy(tmp, root, rl);
+	memcpy(tmp + rl, x->path, x->sn_len);
+	if (param(x, &fp, "SCRIPT_FILENAME", tmp, rl + x->sn_len) < 0)
+		goto fail;
+	if (x->path[x->sn_len] != '\0') {
+		size_t pl = strlen(x->path + x->sn_len);
+
+		memcpy(tmp + rl, x->path + x->sn_len, pl);
+		if (param(x, &fp, "PATH_TRANSLATED", tmp, rl + pl) < 0)
+			goto fail;
+	}
+	/* the body */
+	if (!x->get_only) {
+		const struct http_header *ct = httpparse_find(h->headers, h->nheaders, "content-type");
+
+		if (ct != NULL && param(x, &fp, "CONTENT_TYPE", ct->value.p, ct->value.n) < 0)
+			goto fail;
+		if (x->body != BODY_NONE) {
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)(x->body == BODY_SPOOL ?
+			    x->spool_size : (uint64_t)h->content_length));
+			if (params(x, &fp, "CONTENT_LENGTH", num) < 0)
+				goto fail;
+		}
+	}
+	/* request headers as HTTP_*; repeats joined, collisions dropped */
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const struct http_header *f = &h->headers[i];
+		char name[300];
+		size_t nn = fcgi_env_name(name, sizeof(name), f->name.p, f->name.n);
+		bool seen = false, cookie;
+		size_t vl = 0;
+
+		if (nn == 0 || fcgi_env_collides(h->headers, h->nheaders, i))
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = f->name.n == h->headers[j].name.n &&
+			    ascii_casecmp_n(f->name.p, h->headers[j].name.p, f->name.n);
+		if (seen)
+			continue;
+		cookie = hstr_eq_ci(f->name, "cookie");
+		for (size_t j = i; j < h->nheaders; j++)
+			if (f->name.n == h->headers[j].name.n &&
+			    ascii_casecmp_n(f->name.p, h->headers[j].name.p, f->name.n))
+				vl += h->headers[j].value.n + 2;
+		if ((v = malloc(vl + 1)) == NULL)
+			goto fail;
+		vl = 0;
+		for (size_t j = i; j < h->nheaders; j++) {
+			if (f->name.n != h->headers[j].name.n ||
+			    !ascii_casecmp_n(f->name.p, h->headers[j].name.p, f->name.n))
+				continue;
+			if (vl > 0) {
+				memcpy(v + vl, cookie ? "; " : ", ", 2);
+				vl += 2;
+			}
+			memcpy(v + vl, h->headers[j].value.p, h->headers[j].value.n);
+			vl += h->headers[j].value.n;
+		}
+		n = param(x, &fp, name, v, vl);
+		free(v);
+		if (n < 0) {
+			/* one header no record can carry: leave it out */
+			log_debug("fastcgi: header %s too large for FastCGI, dropped", name);
+		}
+	}
+	n = fcgi_params_finish(&fp, true);
+	if (n < 0)
+		goto fail;
+	x->oblen = (size_t)(fp.buf - x->ob) + (size_t)n;
+	free(tmp);
+	return 0;
+fail:
+	free(tmp);
+	return -1;
+}
+
+/* --- the request body --------------------------------------------------------------- */
+
+static void
+ob_room(struct fx *x, size_t need)
+{
+	if (x->oboff == x->oblen)
+		x->oboff = x->oblen = 0;
+	if (x->obcap - x->oblen < need) {
+		if (x->oboff > 0) {
+			memmove(x->ob, x->ob + x->oboff, x->oblen - x->oboff);
+			x->oblen -= x->oboff;
+			x->oboff = 0;
+		}
+		if (x->obcap - x->oblen < need) {
+			x->obcap = x->oblen + need;
+			x->ob = xreallocarray(x->ob, x->obcap, 1);
+		}
+	}
+}
+
+static void
+queue_stdin(struct fx *x, const void *data, size_t len)
+{
+	ssize_t n;
+
+	ob_room(x, len + FCGI_HEADER_LEN + 8);
+	n = fcgi_stdin(x->ob + x->oblen, x->obcap - x->oblen, REQ_ID, data, len);
+	if (n > 0)
+		x->oblen += (size_t)n;
+	if (len == 0)
+		x->stdin_done = true;
+}
+
+/*
+ * Top up the outgoing records with body bytes: from the client (sized
+ * body) or the spool.  Returns -1 after failing the request.
+ */
+static int
+fill_stdin(struct fx *x)
+{
+	struct conn *c = x->c;
+
+	if (x->stdin_done || x->oblen - x->oboff > FX_STDIN_CHUNK)
+		return 0;
+	switch (x->body) {
+	case BODY_NONE:
+		queue_stdin(x, NULL, 0);
+		return 0;
+	case BODY_STREAM: {
+		size_t avail = c->ilen - c->ipos, n;
+
+		if (x->body_left == 0) {
+			queue_stdin(x, NULL, 0);
+			return 0;
+		}
+		n = avail < x->body_left ? avail : (size_t)x->body_left;
+		if (n > FCGI_MAX_CONTENT)
+			n = FCGI_MAX_CONTENT;
+		if (n == 0)
+			return 0;
+		x->body_started = true;
+		queue_stdin(x, c->ibuf + c->ipos, n);
+		c->ipos += (uint32_t)n;
+		if (c->ipos == c->ilen)
+			c->ipos = c->ilen = 0;
+		x->body_left -= n;
+		if (x->body_left == 0)
+			queue_stdin(x, NULL, 0);
+		return 0;
+	}
+	case BODY_SPOOL: {
+		char buf[FCGI_MAX_CONTENT];
+		size_t n;
+
+		if (x->spool_off == x->spool_size) {
+			queue_stdin(x, NULL, 0);
+			return 0;
+		}
+		n = x->spool_size - x->spool_off > sizeof(buf) ? sizeof(buf) :
+		    (size_t)(x->spool_size - x->spool_off);
+		if (x->spool_off < x->spool_len) {
+			if (n > x->spool_len - x->spool_off)
+				n = x->spool_len - (size_t)x->spool_off;
+			queue_stdin(x, x->spool + x->spool_off, n);
+		} else {
+			ssize_t r = pread(x->spool_fd, buf, n, (off_t)(x->spool_off - x->spool_len));
+
+			if (r <= 0) {
+				log_warn("fastcgi: spool read");
+				fx_fail(x, 500, "Internal", 0);
+				return -1;
+			}
+			n = (size_t)r;
+			queue_stdin(x, buf, n);
+		}
+		x->spool_off += n;
+		return 0;
+	}
+	}
+	return 0;
+}
+
+/* Where chunked bodies go once they outgrow memory: a nameless file. */
+static int
+spool_open(struct fx *x)
+{
+	char dir[4200];
+
+	snprintf(dir, sizeof(dir), "%s/spool", x->c->gen->conf->server.state_dir);
+	x->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (x->spool_fd == -1)
+		x->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return x->spool_fd == -1 ? -1 : 0;
+}
+
+/*
+ * Read a chunked body into the spool.  Returns 1 when complete, 0 when
+ * more is needed, -1 after failing the request.
+ */
+static int
+spool_body(struct fx *x)
+{
+	struct conn *c = x->c;
+	uint64_t max = c->gen->conf->server.max_body;
+
+	while (c->ipos < c->ilen) {
+		size_t out, used;
+		const char *why;
+		int r = httpparse_chunked(&x->chunk, c->ibuf + c->ipos, c->ilen - c->ipos,
+		    &out, &used, &why);
+
+		if (r == WEIR_ERROR) {
+			http1_abort(c, 400, "BadRequest", why);
+			return -1;
+		}
+		if (max != 0 && x->spool_size + out > max) {
+			http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
+			return -1;
+		}
+		if (out > 0) {
+			const char *d = c->ibuf + c->ipos;
+			size_t mem = x->spool_len < SPOOL_MEM && x->spool_fd == -1 ?
+			    SPOOL_MEM - x->spool_len : 0;
+
+			if (mem > out)
+				mem = out;
+			if (mem > 0) {
+				if (x->spool == NULL)
+					x->spool = xmalloc(SPOOL_MEM);
+				memcpy(x->spool + x->spool_len, d, mem);
+				x->spool_len += mem;
+			}
+			if (out > mem) {
+				if (x->spool_fd == -1 && spool_open(x) == -1) {
+					log_warn("fastcgi: cannot create a spool file");
+					fx_fail(x, 500, "Internal", 0);
+					return -1;
+				}
+				if (write_full(x->spool_fd, d + mem, out - mem) == -1) {
+					log_warn("fastcgi: spool write");
+					fx_fail(x, 500, "Internal", 0);
+					return -1;
+				}
+			}
+			x->spool_size += out;
+		}
+		c->ipos += (uint32_t)used;
+		if (r == 1) {
+			if (c->ipos == c->ilen)
+				c->ipos = c->ilen = 0;
+			return 1;
+		}
+	}
+	c->ipos = c->ilen = 0;
+	return 0;
+}
+
+/* --- client output --------------------------------------------------------------------- */
+
+static void
+out_reserve(struct fx *x, size_t n)
+{
+	if (x->outoff == x->outlen)
+		x->outoff = x->outlen = 0;
+	if (x->outlen + n > x->outcap) {
+		size_t cap = x->outcap ? x->outcap : 16384;
+
+		while (cap < x->outlen + n)
+			cap *= 2;
+		x->out = xreallocarray(x->out, cap, 1);
+		x->outcap = cap;
+	}
+}
+
+static void
+client_body(struct fx *x, const char *data, size_t len)
+{
+	if (len == 0 || x->frame == FR_NONE)
+		return;
+	if (x->frame == FR_LENGTH) {
+		if (len > x->res_left)
+			len = (size_t)x->res_left;	/* more than announced: cut */
+		x->res_left -= len;
+	}
+	out_reserve(x, len + 32);
+	if (x->frame == FR_CHUNKED)
+		x->outlen += (size_t)snprintf(x->out + x->outlen, 20, "%zx\r\n", len);
+	memcpy(x->out + x->outlen, data, len);
+	x->outlen += len;
+	if (x->frame == FR_CHUNKED) {
+		memcpy(x->out + x->outlen, "\r\n", 2);
+		x->outlen += 2;
+	}
+}
+
+/* 1 all sent, 0 client full, -1 client gone. */
+static int
+client_flush(struct fx *x)
+{
+	while (x->outoff < x->outlen) {
+		ssize_t w = send(x->c->io.fd, x->out + x->outoff, x->outlen - x->outoff,
+		    MSG_NOSIGNAL);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				conn_set_deadline(x->c, x->c->gen->conf->server.send_timeout);
+				return 0;
+			}
+			return -1;
+		}
+		x->client_sent = true;
+		x->r->bytes += (uint64_t)w;
+		x->outoff += (size_t)w;
+	}
+	x->outoff = x->outlen = 0;
+	return 1;
+}
+
+/* The CGI header section is complete: the client's status line and fields. */
+static int
+client_head(struct fx *x)
+{
+	struct fcgi_cgi *g = &x->cgi;
+	struct conn *c = x->c;
+	bool head = x->r->h.method == HTTP_M_HEAD;
+	int status = g->status;
+	const struct hstr *cl = NULL;
+	char *p;
+
+	if (status < 200 || status > 599) {
+		fx_failed(x, "the script answered a status weir cannot forward", UF_PROTOCOL);
+		return -1;
+	}
+	for (size_t i = 0; i < g->nfields; i++)
+		if (hstr_eq_ci(g->fields[i].name, "content-length"))
+			cl = &g->fields[i].value;
+	x->frame = FR_CHUNKED;
+	if (head || status == 204 || status == 304) {
+		x->frame = FR_NONE;
+	} else if (cl != NULL) {
+		uint64_t v = 0;
+		bool ok = cl->n > 0 && cl->n < 19;
+
+		for (size_t i = 0; ok && i < cl->n; i++) {
+			ok = cl->p[i] >= '0' && cl->p[i] <= '9';
+			v = v * 10 + (uint64_t)(cl->p[i] - '0');
+		}
+		if (!ok) {
+			fx_failed(x, "the script sent a bad Content-Length", UF_PROTOCOL);
+			return -1;
+		}
+		x->frame = FR_LENGTH;
+		x->res_left = v;
+	}
+	if (x->frame == FR_CHUNKED && x->r->h.minor == 0) {
+		x->frame = FR_CLOSE;
+		c->flags |= CF_CLOSE;
+	}
+	out_reserve(x, g->len + 512);
+	p = x->out + x->outlen;
+	p = PUTS(p, "HTTP/1.1 ");
+	p += fmt_u64(p, (uint64_t)status);
+	*p++ = ' ';
+	if (g->reason.n > 0)
+		p = put(p, g->reason.p, g->reason.n);
+	else {
+		const char *rs = http1_reason(status);
+
+		p = put(p, rs, strlen(rs));
+	}
+	p = PUTS(p, "\r\nServer: weir\r\nDate: ");
+	fe_update_date(c->t);
+	p = put(p, c->t->date, HTTPDATE_LEN);
+	p = PUTS(p, "\r\n");
+	if (g->content_type.p != NULL) {
+		p = PUTS(p, "Content-Type: ");
+		p = put(p, g->content_type.p, g->content_type.n);
+		p = PUTS(p, "\r\n");
+	}
+	if (g->location.p != NULL) {
+		p = PUTS(p, "Location: ");
+		p = put(p, g->location.p, g->location.n);
+		p = PUTS(p, "\r\n");
+	}
+	for (size_t i = 0; i < g->nfields; i++) {
+		const struct http_header *f = &g->fields[i];
+
+		/* framing and hop-by-hop fields are ours to set */
+		if (hstr_eq_ci(f->name, "content-length") || hstr_eq_ci(f->name, "connection") ||
+		    hstr_eq_ci(f->name, "transfer-encoding") || hstr_eq_ci(f->name, "keep-alive") ||
+		    hstr_eq_ci(f->name, "upgrade") || hstr_eq_ci(f->name, "trailer") ||
+		    hstr_eq_ci(f->name, "server") || hstr_eq_ci(f->name, "date"))
+			continue;
+		p = put(p, f->name.p, f->name.n);
+		p = PUTS(p, ": ");
+		p = put(p, f->value.p, f->value.n);
+		p = PUTS(p, "\r\n");
+	}
+	if (x->frame == FR_LENGTH || (cl != NULL && head)) {
+		p = PUTS(p, "Content-Length: ");
+		p = put(p, cl->p, cl->n);
+		p = PUTS(p, "\r\n");
+	} else if (x->frame == FR_CHUNKED) {
+		p = PUTS(p, "Transfer-Encoding: chunked\r\n");
+	}
+	if (c->flags & CF_CLOSE)
+		p = PUTS(p, "Connection: close\r\n");
+	else if (x->r->h.minor == 0)
+		p = PUTS(p, "Connection: keep-alive\r\n");
+	p = PUTS(p, "\r\n");
+	x->outlen = (size_t)(p - x->out);
+	x->r->status = status;
+	x->head_done = true;
+	return 0;
+}
+
+/* --- finishing -------------------------------------------------------------------------- */
+
+static void
+fx_free(struct fx *x)
+{
+	free(x->ob);
+	free(x->in);
+	free(x->out);
+	free(x->cgibuf);
+	free(x->fields);
+	free(x->spool);
+	if (x->spool_fd != -1)
+		close(x->spool_fd);
+	free(x);
+}
+
+static void
+drop_up(struct fx *x, bool reuse)
+{
+	if (x->up != NULL) {
+		upstream_put(x->up, reuse);
+		x->up = NULL;
+	}
+}
+
+static void
+fx_done(struct fx *x)
+{
+	struct conn *c = x->c;
+	const char *why;
+	bool reuse = fcgi_dec_eof(&x->dec, &why) == 0 && x->inlen == 0;
+
+	stats_hist(&x->pool->pc[x->t->idx].upstream, (mono_ns() - x->start_ns) / 1000);
+	drop_up(x, reuse);
+	queue_release(x->pool, &x->q, true);
+	c->px = NULL;
+	fx_free(x);
+	http1_request_done(c);
+}
+
+static void
+fx_fail(struct fx *x, int status, const char *token, uint32_t retry)
+{
+	struct conn *c = x->c;
+	struct req *r = x->r;
+
+	log_debug("pool %s: %s %s: answering %d (%s)", x->pool->name, x->method,
+	    x->target, status, token);
+	drop_up(x, false);
+	if (x->q.qstate != PW_NONE)
+		queue_cancel(x->pool, &x->q);
+	r->retry_after = retry;
+	if (x->body == BODY_NONE || x->body == BODY_SPOOL || x->body_left == 0)
+		r->body_taken = x->body != BODY_NONE || x->phase != FX_SPOOL;
+	else if (!x->body_started)
+		r->body_taken = false;
+	else
+		c->flags |= CF_CLOSE | CF_LINGER;
+	c->px = NULL;
+	fx_free(x);
+	http1_handler_error(c, status, token);
+}
+
+/* The client is gone: stop the script (closing is what stops php). */
+void
+fastcgi_abort(struct conn *c)
+{
+	struct fx *x = (struct fx *)c->px;
+	uint8_t rec[FCGI_HEADER_LEN + 8];
+
+	c->px = NULL;
+	if (x->up != NULL) {
+		ssize_t n = fcgi_abort_request(rec, sizeof(rec), REQ_ID);
+
+		/* best effort before the close, which is what really counts */
+		if (n > 0)
+			(void)!send(x->up->io.fd, rec, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	drop_up(x, false);
+	if (x->q.qstate != PW_NONE)
+		queue_cancel(x->pool, &x->q);
+	fx_free(x);
+}
+
+static void
+fx_retry(struct fx *x, struct fe_worker *lost, bool counts)
+{
+	int rc;
+
+	stat_add(&x->pool->pc[x->t->idx].retries, 1);
+	if (counts && ++x->attempts >= MAX_ATTEMPTS) {
+		fx_fail(x, 502, "Connection_Abandoned_By_AppPool", 0);
+		return;
+	}
+	queue_release(x->pool, &x->q, false);
+	x->phase = FX_WAIT;
+	x->inlen = 0;
+	x->outlen = x->outoff = 0;
+	x->head_done = false;
+	x->spool_off = 0;
+	x->stdin_done = false;
+	if (build_request(x) == -1) {
+		fx_fail(x, 500, "Internal", 0);
+		return;
+	}
+	rc = queue_acquire(x->pool, &x->q, x->t, lost);
+	if (rc == 0) {
+		fx_start(x);
+		return;
+	}
+	if (rc == WEIR_AGAIN) {
+		conn_set_deadline(x->c, x->pool->queue_timeout);
+		conn_set_events(x->c, EPOLLRDHUP);
+		return;
+	}
+	fx_fail(x, rc, x->q.fail_token, x->q.retry_after);
+}
+
+/*
+ * The worker failed the request.  Replayable unless a streamed body was
+ * partly sent; never once the client has seen bytes.
+ */
+static void
+fx_failed(struct fx *x, const char *why, enum upfail how)
+{
+	struct fe_worker *lost = x->q.w;
+	bool replay = x->body != BODY_STREAM || !x->body_started;
+
+	log_debug("pool %s: worker %u: %s", x->pool->name, lost ? lost->id : 0, why);
+	if (lost != NULL)
+		queue_worker_lost(lost, &x->q);
+	if (how == UF_PROTOCOL && lost != NULL) {
+		struct ctl_worker_fault f;
+
+		memset(&f, 0, sizeof(f));
+		f.pool = x->pool->idx;
+		f.worker = lost->id;
+		snprintf(f.what, sizeof(f.what), "%s", why);
+		if (ctl_send(x->t->fe->ctl, CTL_WORKER_FAULT, &f, sizeof(f), NULL, 0) == -1)
+			log_warn("control channel");
+	}
+	if (x->client_sent) {
+		conn_close(x->c);
+		return;
+	}
+	drop_up(x, false);
+	if (how == UF_UNDELIVERED && replay) {
+		fx_retry(x, lost, true);
+		return;
+	}
+	if (how == UF_DELIVERED && replay && x->idempotent && !x->retried) {
+		x->retried = true;
+		fx_retry(x, lost, true);
+		return;
+	}
+	fx_fail(x, 502, "Connection_Abandoned_By_AppPool", 0);
+}
+
+/* A line of FCGI_STDERR for the pool's log, with the request it came from. */
+static void
+stderr_line(struct fx *x)
+{
+	struct ctl_pool_log pl;
+
+	if (x->errlen == 0)
+		return;
+	memset(&pl, 0, sizeof(pl));
+	pl.pool = x->pool->idx;
+	pl.generation = x->t->gen->generation;
+	snprintf(pl.line, sizeof(pl.line), "%s %s: %.*s", x->method, x->target,
+	    (int)x->errlen, x->errline);
+	if (ctl_send(x->t->fe->ctl, CTL_POOL_LOG, &pl, sizeof(pl), NULL, 0) == -1)
+		log_warn("control channel: pool log");
+	x->errlen = 0;
+}
+
+static void
+on_stderr(struct fx *x, const char *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] == '\n' || x->errlen == sizeof(x->errline)) {
+			stderr_line(x);
+			if (d[i] == '\n')
+				continue;
+		}
+		if (d[i] != '\r')
+			x->errline[x->errlen++] = d[i];
+	}
+}
+
+/* Local redirect (only "Location: /path"): run that script instead. */
+static int
+local_redirect(struct fx *x)
+{
+	struct req *r = x->r;
+	const struct conf_script *sc;
+	size_t sn;
+	int st;
+	const struct hstr *loc = &x->cgi.location;
+	const char *q;
+	size_t plen;
+
+	if (++x->redirects > MAX_REDIRECTS) {
+		fx_fail(x, 500, "Internal", 0);
+		return -1;
+	}
+	q = memchr(loc->p, '?', loc->n);
+	plen = q != NULL ? (size_t)(q - loc->p) : loc->n;
+	st = path_normalize(loc->p, plen, r->path, sizeof(r->path), &r->pathlen);
+	if (st == 0)
+		st = fastcgi_resolve(x->c, r, &sc, &sn);
+	if (st != 1) {
+		fx_fail(x, st == 0 ? 404 : st, NULL, 0);
+		return -1;
+	}
+	memcpy(x->path, r->path, r->pathlen + 1);
+	x->sn_len = sn;
+	x->get_only = true;
+	x->body = BODY_NONE;
+	return 0;
+}
+
+/* Handle decoded records from x->in.  Returns -1 when the request ended. */
+static int
+consume(struct fx *x)
+{
+	size_t off = 0;
+
+	while (off < x->inlen) {
+		struct fcgi_event ev;
+		const char *why;
+		ssize_t n = fcgi_dec_next(&x->dec, x->in + off, x->inlen - off, &ev, &why);
+
+		if (n < 0) {
+			char what[200];
+
+			snprintf(what, sizeof(what), "malformed FastCGI records: %s", why);
+			fx_failed(x, what, UF_PROTOCOL);
+			return -1;
+		}
+		off += (size_t)n;
+		switch (ev.type) {
+		case FCGI_EV_STDOUT:
+			if (!x->head_done) {
+				ssize_t h = fcgi_cgi_parse(&x->cgi, ev.data, ev.len, &why);
+
+				if (h == WEIR_AGAIN)
+					break;
+				if (h < 0) {
+					char what[200];
+
+					snprintf(what, sizeof(what), "malformed CGI response: %s", why);
+					fx_failed(x, what, UF_PROTOCOL);
+					return -1;
+				}
+				if (x->cgi.kind == FCGI_CGI_LOCAL_REDIRECT) {
+					/* drop this response; the rest of its records too */
+					x->head_done = true;
+					x->frame = FR_NONE;
+					x->r->status = -1;
+					break;
+				}
+				if (client_head(x) == -1)
+					return -1;
+				client_body(x, ev.data + h, ev.len - (size_t)h);
+			} else {
+				client_body(x, ev.data, ev.len);
+			}
+			break;
+		case FCGI_EV_STDERR:
+			on_stderr(x, ev.data, ev.len);
+			break;
+		case FCGI_EV_END_REQUEST:
+			stderr_line(x);
+			x->ended = true;
+			x->inlen = x->inlen - off;	/* anything after it */
+			if (x->inlen > 0)
+				memmove(x->in, x->in + off, x->inlen);
+			if (ev.protocol_status != FCGI_REQUEST_COMPLETE) {
+				fx_failed(x, ev.protocol_status == FCGI_OVERLOADED ?
+				    "the worker is overloaded" : "the worker refused the request",
+				    ev.protocol_status == FCGI_OVERLOADED ? UF_UNDELIVERED : UF_PROTOCOL);
+				return -1;
+			}
+			if (!x->head_done) {
+				fx_failed(x, "the script ended without a response", UF_PROTOCOL);
+				return -1;
+			}
+			if (x->cgi.kind == FCGI_CGI_LOCAL_REDIRECT) {
+				drop_up(x, fcgi_dec_eof(&x->dec, &why) == 0 && x->inlen == 0);
+				if (local_redirect(x) == -1)
+					return -1;
+				fx_retry(x, NULL, false);
+				return -1;
+			}
+			if (x->frame == FR_CHUNKED) {
+				out_reserve(x, 8);
+				memcpy(x->out + x->outlen, "0\r\n\r\n", 5);
+				x->outlen += 5;
+			} else if (x->frame == FR_LENGTH && x->res_left > 0) {
+				/* shorter than announced: the client cannot be told otherwise */
+				x->c->flags |= CF_CLOSE;
+			}
+			return 0;
+		case FCGI_EV_UNKNOWN_TYPE:
+		case FCGI_EV_VALUES:
+		case FCGI_EV_NONE:
+			break;
+		}
+	}
+	x->inlen = 0;
+	return 0;
+}
+
+/* --- the pump -------------------------------------------------------------------------- */
+
+static void
+set_events(struct fx *x)
+{
+	uint32_t cev = EPOLLRDHUP, uev = 0;
+	bool client_full = x->outoff < x->outlen;
+
+	if (client_full)
+		cev |= LOOP_WRITE;
+	if (x->phase == FX_SPOOL ||
+	    (x->body == BODY_STREAM && x->body_left > 0 && x->c->ipos == x->c->ilen &&
+	    x->phase == FX_SEND))
+		cev |= LOOP_READ;
+	conn_set_events(x->c, cev);
+	if (x->up == NULL)
+		return;
+	if (x->oboff < x->oblen)
+		uev |= LOOP_WRITE;
+	if (x->phase == FX_SEND || x->phase == FX_RECV)
+		if (x->outlen - x->outoff < FX_OUT_HIGH)
+			uev |= LOOP_READ;
+	upstream_set(x->up, uev);
+}
+
+static void
+fx_pump(struct fx *x)
+{
+	int fd;
+
+	for (;;) {
+		bool progress = false;
+
+		if (x->phase != FX_SEND && x->phase != FX_RECV)
+			break;
+		fd = x->up->io.fd;
+		/* 1. records to the worker */
+		if (fill_stdin(x) == -1)
+			return;
+		while (x->oboff < x->oblen) {
+			ssize_t w = send(fd, x->ob + x->oboff, x->oblen - x->oboff, MSG_NOSIGNAL);
+
+			if (w == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				/* php-cgi after PHP_FCGI_MAX_REQUESTS: nothing taken */
+				fx_failed(x, "cannot send the request to the worker",
+				    x->inlen == 0 && !x->head_done ? UF_UNDELIVERED : UF_DELIVERED);
+				return;
+			}
+			x->oboff += (size_t)w;
+			progress = true;
+			if (fill_stdin(x) == -1)
+				return;
+		}
+		if (x->stdin_done && x->oboff == x->oblen && x->phase == FX_SEND)
+			x->phase = FX_RECV;
+		/* 2. the response, while the client keeps up */
+		if (x->outlen - x->outoff < FX_OUT_HIGH && !x->ended) {
+			ssize_t n = recv(fd, x->in + x->inlen, FX_IN - x->inlen, 0);
+
+			if (n > 0) {
+				x->inlen += (size_t)n;
+				conn_set_deadline(x->c, response_timeout(x));
+				if (consume(x) == -1)
+					return;
+				progress = true;
+			} else if (n == 0) {
+				fx_failed(x, x->head_done ? "the worker closed the connection mid-response" :
+				    "the worker closed the connection without a response",
+				    x->head_done || x->inlen > 0 ? UF_DELIVERED :
+				    (x->phase == FX_SEND ? UF_UNDELIVERED : UF_DELIVERED));
+				return;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+				fx_failed(x, "connection to the worker failed",
+				    errno == ECONNRESET && !x->head_done && x->phase == FX_SEND ?
+				    UF_UNDELIVERED : UF_DELIVERED);
+				return;
+			}
+		}
+		/* 3. to the client */
+		if (x->outoff < x->outlen) {
+			int r = client_flush(x);
+
+			if (r == -1) {
+				conn_close(x->c);
+				return;
+			}
+			if (r == 1)
+				progress = true;
+		}
+		if (x->ended && x->outoff == x->outlen) {
+			fx_done(x);
+			return;
+		}
+		if (!progress)
+			break;
+	}
+	set_events(x);
+}
+
+static void
+up_event(void *arg, uint32_t events)
+{
+	struct upconn *up = arg;
+
+	(void)events;
+	fx_pump(up->owner);
+}
+
+static void
+fx_start(struct fx *x)
+{
+	struct fe_worker *w = x->q.w;
+	struct conn *c = x->c;
+
+	if (x->attempts == 0 && !x->retried)
+		stats_hist(&x->pool->pc[x->t->idx].wait, (mono_ns() - x->start_ns) / 1000);
+	x->q.qstate = PW_ACTIVE;
+	if ((x->up = upstream_get(x->t, w, up_event, x)) == NULL) {
+		if (errno == ECONNREFUSED || errno == ENOENT) {
+			queue_worker_dead(w);
+			fx_retry(x, w, false);
+			return;
+		}
+		fx_failed(x, "cannot connect to the worker", UF_UNDELIVERED);
+		return;
+	}
+	fcgi_dec_init(&x->dec);
+	fcgi_dec_expect(&x->dec, REQ_ID);
+	fcgi_cgi_init(&x->cgi, x->cgibuf, CGI_HEAD_MAX, x->fields, CGI_FIELDS);
+	x->phase = FX_SEND;
+	if ((x->r->h.flags & HTTP_F_EXPECT_100) && x->body == BODY_STREAM &&
+	    !x->body_started && c->ipos == c->ilen) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		/* Best effort: a full socket buffer right now is unheard of. */
+		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+	}
+	conn_set_deadline(c, response_timeout(x));
+	fx_pump(x);
+}
+
+void
+fastcgi_assigned(struct pwait *pw)
+{
+	struct fx *x = (struct fx *)pw;
+
+	if (pw->fail != 0) {
+		pw->qstate = PW_NONE;
+		fx_fail(x, pw->fail, pw->fail_token, pw->retry_after);
+		return;
+	}
+	fx_start(x);
+}
+
+void
+fastcgi_describe(const struct pwait *pw, char *method, size_t mlen, char *target,
+    size_t tlen, uint64_t *started_ns)
+{
+	const struct fx *x = (const struct fx *)pw;
+
+	wstrlcpy(method, x->method, mlen);
+	wstrlcpy(target, x->target, tlen);
+	*started_ns = x->start_ns;
+}
+
+static void
+enqueue(struct fx *x)
+{
+	int rc;
+
+	if (build_request(x) == -1) {
+		fx_fail(x, 500, "Internal", 0);
+		return;
+	}
+	x->phase = FX_WAIT;
+	rc = queue_acquire(x->pool, &x->q, x->t, NULL);
+	if (rc == 0) {
+		fx_start(x);
+		return;
+	}
+	if (rc == WEIR_AGAIN) {
+		conn_set_deadline(x->c, x->pool->queue_timeout);
+		conn_set_events(x->c, EPOLLRDHUP);
+		return;
+	}
+	fx_fail(x, rc, x->q.fail_token, x->q.retry_after);
+}
+
+/* --- client events ----------------------------------------------------------------------- */
+
+void
+fastcgi_client_event(struct conn *c, uint32_t events)
+{
+	struct fx *x = (struct fx *)c->px;
+
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		conn_close(c);
+		return;
+	}
+	if ((events & EPOLLRDHUP) && !(events & EPOLLIN)) {
+		conn_close(c);
+		return;
+	}
+	if (events & EPOLLIN) {
+		ssize_t n;
+
+		if (c->ipos == c->ilen)
+			c->ipos = c->ilen = 0;
+		if (c->ibuf == NULL) {
+			if ((c->ibuf = block_get(c->t)) == NULL) {
+				conn_close(c);
+				return;
+			}
+			c->icap = FE_BLOCK;
+		}
+		if (c->ilen < c->icap) {
+			n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
+			if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+				conn_close(c);
+				return;
+			}
+			if (n > 0) {
+				c->ilen += (uint32_t)n;
+				conn_set_deadline(c, c->gen->conf->server.body_timeout);
+			}
+		}
+		if (x->phase == FX_SPOOL) {
+			int r = spool_body(x);
+
+			if (r == -1)
+				return;
+			if (r == 1)
+				enqueue(x);
+			else
+				set_events(x);
+			return;
+		}
+	}
+	if (x->phase == FX_WAIT) {
+		set_events(x);
+		return;
+	}
+	fx_pump(x);
+}
+
+void
+fastcgi_client_timeout(struct conn *c)
+{
+	struct fx *x = (struct fx *)c->px;
+
+	switch (x->phase) {
+	case FX_SPOOL:
+		alog_httperr(c, c->req, 408, "Timer_EntityBody");
+		conn_close(c);
+		return;
+	case FX_WAIT: {
+		bool timed_out;
+
+		pthread_mutex_lock(&x->pool->lock);
+		timed_out = x->q.qstate == PW_QUEUED;
+		pthread_mutex_unlock(&x->pool->lock);
+		if (timed_out) {
+			fx_fail(x, 503, "AppPoolTimer", x->pool->retry_after);
+			return;
+		}
+		conn_set_deadline(c, 1000);
+		return;
+	}
+	default:
+		if (!x->client_sent) {
+			fx_fail(x, 504, "Timer_Response", 0);
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+}
+
+/* --- the handler -------------------------------------------------------------------------- */
+
+/*
+ * A FastCGI request: the script is r->path[0..sn_len).  Called from
+ * dispatch (script = ...) or through an app route's handler.
+ */
+int
+fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_len,
+    bool via_app)
+{
+	struct fx *x;
+
+	if (pool == NULL)
+		return 503;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return 500;
+	x->c = c;
+	x->r = r;
+	x->t = c->t;
+	x->pool = pool;
+	x->site = r->site;
+	x->spool_fd = -1;
+	x->via_app = via_app;
+	x->start_ns = r->start_ns;
+	x->q.kind = PW_KIND_FASTCGI;
+	r->queue = pool->name;
+	r->poolp = pool;
+	memcpy(x->path, r->path, r->pathlen + 1);
+	x->sn_len = sn_len;
+	wstrlcpy(x->method, httpparse_method_name(r->h.method), sizeof(x->method));
+	{
+		size_t n = r->h.target.n < sizeof(x->target) - 1 ? r->h.target.n :
+		    sizeof(x->target) - 1;
+
+		memcpy(x->target, r->h.target.p, n);
+		x->target[n] = '\0';
+	}
+	if (r->h.flags & HTTP_F_CHUNKED) {
+		x->body = BODY_SPOOL;
+		httpparse_chunked_init(&x->chunk);
+	} else if (r->h.content_length > 0) {
+		x->body = BODY_STREAM;
+		x->body_left = (uint64_t)r->h.content_length;
+	}
+	x->idempotent = r->h.method == HTTP_M_GET || r->h.method == HTTP_M_HEAD ||
+	    r->h.method == HTTP_M_OPTIONS || r->h.method == HTTP_M_PUT ||
+	    r->h.method == HTTP_M_DELETE;
+	x->obcap = FX_OB_INIT;
+	x->ob = malloc(x->obcap);
+	x->in = malloc(FX_IN);
+	x->cgibuf = malloc(CGI_HEAD_MAX);
+	x->fields = calloc(CGI_FIELDS, sizeof(*x->fields));
+	if (x->ob == NULL || x->in == NULL || x->cgibuf == NULL || x->fields == NULL) {
+		fx_free(x);
+		return 500;
+	}
+	c->px = (struct proxy *)(void *)x;
+	c->state = CONN_HANDLER;
+	r->body_taken = true;
+	if (x->body == BODY_SPOOL) {
+		int s;
+
+		x->phase = FX_SPOOL;
+		conn_set_deadline(c, c->gen->conf->server.body_timeout);
+		if ((r->h.flags & HTTP_F_EXPECT_100) && c->ipos == c->ilen) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+			(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+		}
+		if ((s = spool_body(x)) == -1)
+			return WEIR_OK;
+		if (s == 0) {
+			set_events(x);
+			return WEIR_OK;
+		}
+	}
+	enqueue(x);
+	return WEIR_OK;
+}
+
+static int
+fastcgi_app_request(struct handler *h, struct conn *c, struct req *r)
+{
+	struct fastcgi_handler *fh = (struct fastcgi_handler *)h;
+
+	/* app = PREFIX POOL: the prefix is the script, the rest PATH_INFO */
+	return fastcgi_request(c, r, fh->pool, fh->prefixlen <= r->pathlen ?
+	    (fh->prefixlen == 1 ? 0 : fh->prefixlen) : r->pathlen, true);
+}
+
+static void
+fastcgi_dispose(struct handler *h)
+{
+	free(h);
+}
+
+struct handler *
+fastcgi_new(struct frontend *fe, struct fe_pool *pool, const char *prefix, size_t len)
+{
+	struct fastcgi_handler *fh = xcalloc(1, sizeof(*fh));
+
+	fh->super.name = "fastcgi";
+	fh->super.on_request = fastcgi_app_request;
+	fh->super.dispose = fastcgi_dispose;
+	fh->fe = fe;
+	fh->pool = pool;
+	fh->prefix = prefix;
+	fh->prefixlen = len;
+	return &fh->super;
+}
