@@ -189,6 +189,28 @@ is_file(struct conn *c, const struct fe_site *s, const char *path, size_t len)
  * extension but no such regular file exists.  A directory request tries the
  * site's index names in order: the first that exists decides.
  */
+struct split_ctx {
+	struct conn		*c;
+	const struct fe_site	*s;
+	const struct conf_script *found;	/* mapping of the last mapped() hit */
+};
+
+static bool
+split_mapped(const char *seg, size_t n, void *arg)
+{
+	struct split_ctx *sx = arg;
+
+	return (sx->found = mapped(sx->s->cs, seg, n)) != NULL;
+}
+
+static bool
+split_exists(const char *prefix, size_t n, void *arg)
+{
+	struct split_ctx *sx = arg;
+
+	return is_file(sx->c, sx->s, prefix, n);
+}
+
 int
 fastcgi_resolve(struct conn *c, struct req *r, const struct conf_script **sc,
     size_t *sn_len)
@@ -197,7 +219,6 @@ fastcgi_resolve(struct conn *c, struct req *r, const struct conf_script **sc,
 	const struct conf_site *cs = s->cs;
 	const char *p = r->path;
 	size_t len = r->pathlen;
-	bool any = false;
 
 	if (cs->nscripts == 0 || s->rootfd == -1)
 		return 0;
@@ -224,27 +245,14 @@ fastcgi_resolve(struct conn *c, struct req *r, const struct conf_script **sc,
 		}
 		return 0;
 	}
-	/* longest leading path first, on segment boundaries */
-	for (size_t i = len; i > 0; i--) {
-		const struct conf_script *m;
-		size_t seg;
+	{
+		struct split_ctx sx = { c, s, NULL };
+		int st = fcgi_script_split(p, len, split_mapped, split_exists, &sx, sn_len);
 
-		if (i != len && p[i] != '/')
-			continue;
-		if (p[i - 1] == '/')
-			continue;
-		for (seg = i; seg > 0 && p[seg - 1] != '/'; seg--)
-			;
-		if ((m = mapped(cs, p + seg, i - seg)) == NULL)
-			continue;
-		any = true;
-		if (is_file(c, s, p, i)) {
-			*sc = m;
-			*sn_len = i;
-			return 1;
-		}
+		if (st == 1)
+			*sc = sx.found;
+		return st;
 	}
-	return any ? 404 : 0;
 }
 
 /* --- the CGI environment ---------------------------------------------------------- */
@@ -997,8 +1005,20 @@ local_redirect(struct fx *x)
 	st = path_normalize(loc->p, plen, r->path, sizeof(r->path), &r->pathlen);
 	if (st == 0)
 		st = fastcgi_resolve(x->c, r, &sc, &sn);
+	if (st == 0) {
+		/* not a script: whatever the site serves at that path */
+		struct conn *c = x->c;
+
+		drop_up(x, false);
+		queue_release(x->pool, &x->q, true);
+		c->px = NULL;
+		fx_free(x);
+		r->body_taken = true;
+		http1_redispatch_static(c);
+		return -1;
+	}
 	if (st != 1) {
-		fx_fail(x, st == 0 ? 404 : st, NULL, 0);
+		fx_fail(x, st, NULL, 0);
 		return -1;
 	}
 	memcpy(x->path, r->path, r->pathlen + 1);
@@ -1075,9 +1095,9 @@ consume(struct fx *x)
 				return -1;
 			}
 			if (x->cgi.kind == FCGI_CGI_LOCAL_REDIRECT) {
-				drop_up(x, fcgi_dec_eof(&x->dec, &why) == 0 && x->inlen == 0);
 				if (local_redirect(x) == -1)
 					return -1;
+				drop_up(x, fcgi_dec_eof(&x->dec, &why) == 0 && x->inlen == 0);
 				fx_retry(x, NULL, false);
 				return -1;
 			}

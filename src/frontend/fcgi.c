@@ -845,3 +845,41 @@ fcgi_env_collides(const struct http_header *h, size_t n, size_t i)
 	}
 	return false;
 }
+
+/*
+ * Split a normalized request path (starting with '/', not ending in '/')
+ * into SCRIPT_NAME and PATH_INFO: the longest leading path, on a segment
+ * boundary, whose last segment ends in a mapped extension (mapped()) and
+ * that names an existing regular file (exists()).  Returns 1 with *sn_len
+ * (SCRIPT_NAME is p[0..*sn_len), PATH_INFO the rest), 0 when no leading path
+ * ends in a mapped extension (not a script), or 404 when some do but none
+ * exists: "/uploads/evil.jpg/x.php" is a 404, never "/uploads/evil.jpg"
+ * run as a script.
+ */
+int
+fcgi_script_split(const char *p, size_t len,
+    bool (*mapped)(const char *seg, size_t n, void *arg),
+    bool (*exists)(const char *prefix, size_t n, void *arg), void *arg,
+    size_t *sn_len)
+{
+	bool any = false;
+
+	for (size_t i = len; i > 0; i--) {
+		size_t seg;
+
+		if (i != len && p[i] != '/')
+			continue;
+		if (p[i - 1] == '/')
+			continue;
+		for (seg = i; seg > 0 && p[seg - 1] != '/'; seg--)
+			;
+		if (!mapped(p + seg, i - seg, arg))
+			continue;
+		any = true;
+		if (exists(p, i, arg)) {
+			*sn_len = i;
+			return 1;
+		}
+	}
+	return any ? 404 : 0;
+}

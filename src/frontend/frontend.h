@@ -394,6 +394,7 @@ char		*http1_resp_begin(struct conn *c, struct req *r, int status,
 void		 http1_resp_commit(struct conn *c, struct req *r, char *end);
 void		 http1_request_done(struct conn *c);
 void		 http1_handler_error(struct conn *c, int status, const char *token);
+void		 http1_redispatch_static(struct conn *c);
 void		 conn_set_events(struct conn *c, uint32_t events);
 const char	*http1_reason(int status);
 size_t		 fmt_u64(char *out, uint64_t v);
@@ -733,5 +734,9 @@ size_t		 fcgi_env_name(char *out, size_t cap, const char *name,
 		    size_t nlen);
 bool		 fcgi_env_collides(const struct http_header *h, size_t n,
 		    size_t i);
+int		 fcgi_script_split(const char *p, size_t len,
+		    bool (*mapped)(const char *seg, size_t n, void *arg),
+		    bool (*exists)(const char *prefix, size_t n, void *arg), void *arg,
+		    size_t *sn_len);
 
 #endif

@@ -549,6 +549,37 @@ http1_handler_error(struct conn *c, int status, const char *token)
 		after_output(c);
 }
 
+/*
+ * A FastCGI local redirect (RFC 3875 §6.2.2) to a path that is not a
+ * script: answer with what the site serves there, as for a GET.
+ */
+void
+http1_redispatch_static(struct conn *c)
+{
+	struct req *r = c->req;
+	int st = 404;
+
+	c->state = CONN_HEAD;
+	conn_set_events(c, LOOP_READ);
+	if (r->h.method != HTTP_M_HEAD)
+		r->h.method = HTTP_M_GET;
+	r->status = 0;
+	if (r->site->static_h != NULL)
+		st = r->site->static_h->on_request(r->site->static_h, c, r);
+	if (st > 0 && http1_error(c, r, st, st >= 500 ? "Internal" : NULL) != WEIR_OK)
+		return;
+	if (c->flags & CF_INPROC)
+		return;
+	if (post_dispatch(c, r) == -1)
+		return;
+	if (output_pending(c)) {
+		if (flush(c) == 1)
+			after_output(c);
+	} else {
+		after_output(c);
+	}
+}
+
 /* A handler that went asynchronous sent its whole response itself. */
 void
 http1_request_done(struct conn *c)
