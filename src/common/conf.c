@@ -156,8 +156,8 @@ const struct conf_key conf_keys[] = {
 	/* [pool NAME] */
 	{ CS_POOL, "kind", CT_ENUM, POOL(kind), 0, 0, "http", 0, kind_names, NULL,
 	  "http, fastcgi or native" },
-	{ CS_POOL, "command", CT_STRING, POOL(command), 0, 0, NULL, 0, NULL, NULL,
-	  "program and arguments (shell-like quoting, no shell)" },
+	{ CS_POOL, "command", CT_STRING, POOL(command), 0, 0, NULL, CK_CONT, NULL, NULL,
+	  "program and arguments (shell-like quoting, no shell); indented lines continue it" },
 	{ CS_POOL, "address", CT_STRING, POOL(address), 0, 0, NULL, 0, NULL, NULL,
 	  "instead of command: an upstream weir does not start (unix:PATH or HOST:PORT)" },
 	{ CS_POOL, "processes", CT_UINT, POOL(processes), 1, 256, "1", 0, NULL, NULL,
@@ -1140,6 +1140,22 @@ handler(void *user, const char *section, const char *name, const char *value)
 	if ((k = find_key(p->sect, name, &idx)) == NULL) {
 		conf_error(p, p->line, "unknown key '%s' in [%s]", name,
 		    conf_section_name(p->sect));
+		free(val);
+		return 1;
+	}
+	if (p->continuation && (k->flags & CK_CONT) && p->keyline[idx] != 0 &&
+	    k->type == CT_STRING) {
+		/* a long value over several lines, joined with a space */
+		char **field = (char **)(void *)((char *)obj + k->off);
+		size_t a = strlen(*field), b = strlen(val);
+		char *joined = arena_alloc(&p->c->arena, a + b + 2);
+
+		if (joined == NULL)
+			abort();
+		memcpy(joined, *field, a);
+		joined[a] = ' ';
+		memcpy(joined + a + 1, val, b + 1);
+		*field = joined;
 		free(val);
 		return 1;
 	}

@@ -234,6 +234,7 @@ struct conf_key {
 };
 
 #define CK_MULTI	0x1	/* may be given more than once */
+#define CK_CONT		0x2	/* indented continuation lines append (long commands) */
 
 extern const struct conf_key	conf_keys[];
 extern const size_t		conf_nkeys;

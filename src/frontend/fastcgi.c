@@ -145,7 +145,8 @@ response_timeout(const struct fx *x)
 static char *
 put(char *p, const char *s, size_t n)
 {
-	memcpy(p, s, n);
+	if (n > 0)		/* s may be NULL for an absent, empty part */
+		memcpy(p, s, n);
 	return p + n;
 }
 #define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)

@@ -167,7 +167,8 @@ is_hop_by_hop(struct hstr name, const struct http_request *h)
 static char *
 put(char *p, const char *s, size_t n)
 {
-	memcpy(p, s, n);
+	if (n > 0)		/* s may be NULL for an absent, empty part */
+		memcpy(p, s, n);
 	return p + n;
 }
 #define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)

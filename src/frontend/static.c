@@ -30,7 +30,8 @@ struct static_handler {
 static char *
 put(char *p, const char *s, size_t n)
 {
-	memcpy(p, s, n);
+	if (n > 0)		/* s may be NULL for an absent, empty part */
+		memcpy(p, s, n);
 	return p + n;
 }
 #define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)

@@ -112,7 +112,8 @@ def test_weir_host_refuses_mismatch_itself_exit_78(make_weir, comp, site, tmp_pa
     shutil.copy2(bad_hello(tmp_path), mod / "hello.so")
     os.chmod(mod, 0o755)
     w = make_weir(f"[pool native]\nkind = native\nmodules = hello\n"
-                  f"command = {comp}/weir-host --pool native --module-dir {mod} --module hello\n"
+                  f"command = {comp}/weir-host --pool native\n"
+                  f"    --module-dir {mod}\n    --module hello\n"
                   f"[site main]\nroot = {site}\napp = /n native\n", binary=str(comp / "weir"))
     st, h, body = get(w, "/n/x", timeout=30)
     assert st == 503

@@ -135,7 +135,8 @@ test_table(void)
 			    (unsigned long long)k->min, (unsigned long long)k->max);
 		if (k->type == CT_UINT)
 			CHECKF(k->max <= UINT_MAX, "%s: max does not fit an unsigned", k->name);
-		CHECKF((k->flags & ~CK_MULTI) == 0, "%s: unknown flags", k->name);
+		CHECKF((k->flags & ~(CK_MULTI | CK_CONT)) == 0, "%s: unknown flags", k->name);
+		CHECKF(!(k->flags & CK_CONT) || k->type == CT_STRING, "%s: CK_CONT needs a string", k->name);
 		/* a key's name is found, and it is this entry: no duplicates */
 		CHECKF(key(k->section, k->name) == k, "[%s] %s: listed twice",
 		    conf_section_name(k->section), k->name);
@@ -1484,5 +1485,18 @@ main(void)
 	test_fs();
 	test_split();
 	test_numbers();
+	{
+		/* a long command over continuation lines */
+		struct conf_errors e = { NULL, 0 };
+		const char *t = "[pool p]\ncommand = /bin/prog --one\n    --two\n\t--three\n"
+		    "[site s]\napp = / p\n";
+		struct conf *c = conf_parse_text("/x/w.conf", t, strlen(t), 0, &e);
+
+		CHECK(c != NULL);
+		if (c != NULL)
+			CHECK_STR(c->pools[0].command, "/bin/prog --one --two --three");
+		conf_free(c);
+		conf_errors_clear(&e);
+	}
 	return unit_done("test_conf");
 }
