@@ -44,8 +44,10 @@ build-fuzz/build.ninja:
 	CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false
 
+FUZZ_TARGETS = $(patsubst %.c,%,$(wildcard fuzz/fuzz_*.c))
+
 fuzz: deps build-fuzz/build.ninja
-	ninja -C build-fuzz
+	ninja -C build-fuzz $(FUZZ_TARGETS)
 	scripts/fuzz-smoke build-fuzz $(FUZZ_SECONDS)
 
 bench: all
@@ -54,7 +56,8 @@ bench: all
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --inline-suppr --std=c11 -D_GNU_SOURCE -I src/common -I include \
+	    --inline-suppr --std=c11 -D_GNU_SOURCE --library=scripts/jansson.cfg \
+	    -I src/common -I include \
 	    -I src/frontend -I src/master src/ modules/
 
 clean:

@@ -181,7 +181,9 @@ pick(struct fe_pool *p, const struct fe_worker *avoid)
 	struct fe_worker *best = NULL;
 
 	for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
-		if (w->draining || w->gone || w->dead || w == avoid ||
+		if (avoid != NULL && w == avoid)
+			continue;
+		if (w->draining || w->gone || w->dead ||
 		    w->inflight >= (p->single_conn ? 1 : p->max_conns))
 			continue;
 		/* php-cgi exits after PHP_FCGI_MAX_REQUESTS: give it no more */
