@@ -889,6 +889,8 @@ fx_retry(struct fx *x, struct fe_worker *lost, bool counts)
 		fx_fail(x, 502, "Connection_Abandoned_By_AppPool", 0);
 		return;
 	}
+	if (lost != NULL && counts)
+		queue_worker_suspect(lost);
 	queue_release(x->pool, &x->q, false);
 	x->phase = FX_WAIT;
 	x->inlen = 0;
@@ -962,8 +964,14 @@ stderr_line(struct fx *x)
 	if (x->errlen == 0)
 		return;
 	memset(&pl, 0, sizeof(pl));
-	pl.pool = x->pool->idx;
-	pl.generation = x->t->gen->generation;
+	{
+		/* the pool index belongs to the newest generation */
+		struct fe_gen *g = fe_gen_acquire(x->t->fe);
+
+		pl.pool = x->pool->idx;
+		pl.generation = g->generation;
+		fe_gen_release(g);
+	}
 	snprintf(pl.line, sizeof(pl.line), "%s %s: %.*s", x->method, x->target,
 	    (int)x->errlen, x->errline);
 	if (ctl_send(x->t->fe->ctl, CTL_POOL_LOG, &pl, sizeof(pl), NULL, 0) == -1)

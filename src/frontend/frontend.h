@@ -420,6 +420,7 @@ struct fe_worker {
 	uint64_t		 assigned;	/* requests given to it: ties go to the least used */
 	struct ctl_inflight	 lost[CTL_REPORT_MAX];	/* requests it failed, for the report */
 	uint32_t		 nlost;
+	uint64_t		 suspect_until;	/* mono ms: a request just failed on it; skip it */
 	int			 idle_thread;	/* single_conn: thread holding an idle conn, -1 */
 	bool			 drop_idle;	/* single_conn: that thread must close it */
 };
@@ -494,6 +495,7 @@ void		 queue_cancel(struct fe_pool *p, struct pwait *pw);
 void		 queue_worker_put(struct fe_worker *w);
 void		 queue_worker_dead(struct fe_worker *w);
 void		 queue_worker_lost(struct fe_worker *w, const struct pwait *pw);
+void		 queue_worker_suspect(struct fe_worker *w);
 void		 queue_send_stats(struct frontend *fe);
 void		 queue_run_ready(struct fe_thread *t);
 

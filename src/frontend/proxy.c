@@ -522,6 +522,8 @@ px_retry(struct proxy *px, struct fe_worker *lost, bool counts)
 		px_fail(px, 502, "Connection_Abandoned_By_AppPool", 0);
 		return;
 	}
+	if (lost != NULL && counts)
+		queue_worker_suspect(lost);
 	queue_release(px->pool, &px->q, false);
 	px->phase = PX_WAIT;
 	px->headoff = 0;

@@ -179,10 +179,18 @@ static struct fe_worker *
 pick(struct fe_pool *p, const struct fe_worker *avoid)
 {
 	struct fe_worker *best = NULL;
+	uint64_t now = 0;
 
 	for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
 		if (avoid != NULL && w == avoid)
 			continue;
+		if (w->suspect_until != 0) {
+			if (now == 0)
+				now = mono_ms();
+			if (now < w->suspect_until)
+				continue;
+			w->suspect_until = 0;
+		}
 		if (w->draining || w->gone || w->dead ||
 		    w->inflight >= (p->single_conn ? 1 : p->max_conns))
 			continue;
@@ -440,6 +448,22 @@ queue_worker_lost(struct fe_worker *w, const struct pwait *pw)
 		f->ms = (uint32_t)((mono_ns() - started) / 1000000);
 	}
 	w->nlost++;
+	pthread_mutex_unlock(&w->pool->lock);
+}
+
+/*
+ * A request just failed on w (its connection broke): it is probably dying.
+ * No new request goes there for a moment; the master's verdict (gone, or
+ * nothing) arrives meanwhile.  A retry waiting in the queue must not be
+ * handed straight back to it.
+ */
+#define SUSPECT_MS	1000
+
+void
+queue_worker_suspect(struct fe_worker *w)
+{
+	pthread_mutex_lock(&w->pool->lock);
+	w->suspect_until = mono_ms() + SUSPECT_MS;
 	pthread_mutex_unlock(&w->pool->lock);
 }
 

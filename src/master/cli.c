@@ -308,8 +308,13 @@ print_pool(json_t *p, bool detail)
 
 		fmt_dur(jint(w, "uptime_s"), up, sizeof(up));
 		fmt_bytes(jint(w, "private") ? jint(w, "private") : jint(w, "rss"), mem, sizeof(mem));
-		printf("    pid %-8lld %-9s gen %-3lld up %-8s %8lld req  %s\n", jint(w, "pid"),
-		    jstr(w, "state", "?"), jint(w, "generation"), up, jint(w, "requests"), mem);
+		if (json_is_string(json_object_get(w, "address")))
+			printf("    upstream %s %-9s gen %-3lld up %-8s %8lld req\n",
+			    jstr(w, "address", "?"), jstr(w, "state", "?"), jint(w, "generation"),
+			    up, jint(w, "requests"));
+		else
+			printf("    pid %-8lld %-9s gen %-3lld up %-8s %8lld req  %s\n", jint(w, "pid"),
+			    jstr(w, "state", "?"), jint(w, "generation"), up, jint(w, "requests"), mem);
 	}
 }
 

@@ -221,6 +221,7 @@ on_ctl(void *arg, uint32_t events)
 		struct ctl_worker_report report;
 		struct ctl_stats	stats;
 		struct ctl_result	result;
+		struct ctl_pool_log	log;
 		char			buf[CTL_MAX_PAYLOAD];
 	} u;
 	struct worker *w;
@@ -280,9 +281,16 @@ on_ctl(void *arg, uint32_t events)
 			break;
 		case CTL_WORKER_FAULT:
 			u.fault.what[sizeof(u.fault.what) - 1] = '\0';
-			if ((w = pools_worker_by_id(m, u.fault.worker)) != NULL &&
-			    w->state != W_EXITED)
+			if ((w = pools_worker_by_id(m, u.fault.worker)) == NULL ||
+			    w->state == W_EXITED)
+				break;
+			if (w->pid == 0)
+				external_fault(w, u.fault.what);	/* an upstream */
+			else
 				pool_worker_failed(w, 1011, u.fault.what);
+			break;
+		case CTL_POOL_LOG:
+			logfile_fe_line(m, &u.log);
 			break;
 		case CTL_WORKER_REPORT:
 			if ((w = pools_worker_by_id(m, u.report.worker)) != NULL)

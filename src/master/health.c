@@ -1,16 +1,26 @@
 /*
  * health.c - is a worker ready, is it still alive?
  *
- * Readiness: with ping_path, the first ping answered 2xx or 3xx (sent as
- * soon as the worker starts: the request waits in the socket's backlog until
- * the app accepts, so it is answered the moment the app is up); with
+ * Readiness: kind = fastcgi, the first FCGI_GET_VALUES answered; with
+ * ping_path, the first ping answered 2xx or 3xx.  Both are sent as soon as
+ * the worker starts: the connection waits in the socket's backlog until
+ * the app accepts, so it is answered the moment the app is up.  With
  * notify = yes, READY=1 on the worker's NOTIFY_SOCKET (sd_notify); with
- * neither, as soon as it runs (the socket already queues connections).
+ * none of these, as soon as it runs (the socket already queues
+ * connections).
  *
- * Liveness: every ping_interval the master sends GET ping_path; any HTTP
- * answer within ping_response_time counts (an app answering 500 is alive:
- * an HTTP 500 is not a failure).  No answer: event 1010, the worker is killed
- * and it counts as a failure.  Pools without ping_path are not pinged.
+ * Liveness: every ping_interval the master probes again (GET ping_path, or
+ * FCGI_GET_VALUES on a fresh connection, closed once answered); any answer
+ * within ping_response_time counts (an app answering 500 is alive: an HTTP
+ * 500 is not a failure).  No answer: event 1010, the worker is killed and
+ * it counts as a failure.  http and native pools without ping_path are not
+ * pinged.  A FastCGI worker such as php-cgi accepts one connection at a
+ * time, so under load the probe can wait behind the front end's connection
+ * for a long time: a worker the front end saw complete requests while the
+ * probe waited is alive, and only a worker that made no progress fails.
+ *
+ * The probes themselves are probe.c; pools with `address` (no process) are
+ * probed by external.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,165 +35,109 @@
 #include "util.h"
 #include "master.h"
 
-#define READY_RETRY_MS	200	/* readiness ping answered but not 2xx/3xx */
-
-struct ping {
-	struct worker	*w;
-	int		 fd;
-	struct loop_io	 io;
-	char		 req[512];
-	size_t		 reqlen, sent;
-	char		 buf[256];
-	size_t		 len;
-	bool		 readiness;	/* part of startup, not a liveness check */
-	int		 status;	/* status of the answer, once its line is in */
-};
+#define READY_RETRY_MS	200	/* readiness probe not answered as hoped: again */
 
 static void	ping_timer_cb(void *arg);
+
+/* Whether the workers of a pool with a command are probed at all. */
+bool
+health_probes(const struct conf_pool *cp)
+{
+	return cp->kind == POOL_KIND_FASTCGI || pool_ping_path(cp) != NULL;
+}
+
+/*
+ * What a pool's probe asks: FCGI_GET_VALUES for kind = fastcgi (even with
+ * a ping_path: the FastCGI answer is what the front end relies on), GET
+ * ping_path for http and native, a bare connect for an upstream with
+ * neither.
+ */
+enum probe_kind
+health_probe_kind(const struct conf_pool *cp)
+{
+	if (cp->kind == POOL_KIND_FASTCGI)
+		return PROBE_FCGI;
+	return pool_ping_path(cp) != NULL ? PROBE_HTTP : PROBE_CONNECT;
+}
 
 void
 ping_cancel(struct worker *w)
 {
-	struct ping *pg = w->ping;
-
-	if (pg == NULL)
-		return;
-	loop_io_del(w->pool->m->loop, &pg->io);
-	close(pg->fd);
-	free(pg);
+	probe_cancel(w->ping);
 	w->ping = NULL;
 }
 
+/* The probe ended: ready, alive, or a failure. */
 static void
-ping_done(struct worker *w, int status)
+on_ping_result(void *arg, int result, const char *why)
 {
+	struct worker *w = arg;
 	struct loop *l = w->pool->m->loop;
 	const struct conf_pool *cp = w->pool->cp;
-	bool readiness = w->ping->readiness;
 
-	ping_cancel(w);
-	if (readiness) {
-		if (status >= 200 && status < 400) {
+	w->ping = NULL;
+	if (result == PROBE_BAD) {
+		/* The app does not speak the protocol we asked in. */
+		pool_worker_failed(w, 1011, why);
+		return;
+	}
+	if (w->state == W_STARTING) {
+		if (result >= 200 && result < 400) {
 			pool_worker_ready(w);
 			return;
 		}
 		/* Up but not healthy yet (or a wrong ping_path): try again. */
-		if (status > 0)
+		if (result > 0)
 			log_debug("pool %s: worker %d answered the readiness ping with %d",
-			    w->pool->name, (int)w->pid, status);
+			    w->pool->name, (int)w->pid, result);
 		loop_timer_set(l, &w->ping_timer, READY_RETRY_MS);
 		return;
 	}
-	if (status <= 0) {
-		pool_worker_failed(w, 1010, "the connection for the ping failed");
+	if (result < 0) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "the connection for the ping failed (%s)", why);
+		pool_worker_failed(w, 1010, text);
 		return;
 	}
 	if (cp->ping_interval > 0)
 		loop_timer_set(l, &w->ping_timer, cp->ping_interval);
-}
-
-static void
-on_ping_io(void *arg, uint32_t events)
-{
-	struct ping *pg = arg;
-	struct worker *w = pg->w;
-	ssize_t n;
-
-	if (pg->sent < pg->reqlen && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-		n = send(pg->fd, pg->req + pg->sent, pg->reqlen - pg->sent, MSG_NOSIGNAL);
-		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			ping_done(w, -1);
-			return;
-		}
-		if (n > 0)
-			pg->sent += (size_t)n;
-		if (pg->sent == pg->reqlen &&
-		    loop_io_mod(w->pool->m->loop, &pg->io, LOOP_READ) == -1) {
-			ping_done(w, -1);
-			return;
-		}
-		return;
-	}
-	/*
-	 * The status line decides; the rest of the answer is read and dropped
-	 * until the app closes (we asked for Connection: close), so it never
-	 * sees a reset while writing.
-	 */
-	for (;;) {
-		char sink[4096];
-		char *dst = pg->status ? sink : pg->buf + pg->len;
-		size_t room = pg->status ? sizeof(sink) : sizeof(pg->buf) - 1 - pg->len;
-
-		n = recv(pg->fd, dst, room, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			ping_done(w, pg->status ? pg->status : -1);
-			return;
-		}
-		if (pg->status)
-			continue;
-		pg->len += (size_t)n;
-		pg->buf[pg->len] = '\0';
-		if (strstr(pg->buf, "\r\n") != NULL || pg->len == sizeof(pg->buf) - 1) {
-			int status = 0;
-
-			if (sscanf(pg->buf, "HTTP/1.%*1d %3d", &status) != 1 ||
-			    status < 100 || status > 999) {
-				/* Not HTTP at all: the app does not speak our protocol. */
-				ping_cancel(w);
-				pool_worker_failed(w, 1011, "the answer to a ping was not HTTP");
-				return;
-			}
-			pg->status = status;
-		}
-	}
+	else
+		loop_timer_cancel(l, &w->ping_timer);
 }
 
 /*
- * Send a ping now.  During startup it is the readiness probe; afterwards a
- * liveness check with ping_response_time to answer.
+ * Send a probe now.  During startup it is the readiness probe (the startup
+ * time limit is its deadline); afterwards a liveness check with
+ * ping_response_time to answer.
  */
 void
 ping_start(struct worker *w)
 {
 	struct master *m = w->pool->m;
 	const struct conf_pool *cp = w->pool->cp;
-	struct sockaddr_un sun;
-	struct ping *pg;
+	char err[WEIR_ERRLEN];
 
-	if (pool_ping_path(cp) == NULL || w->ping != NULL)
+	if (!health_probes(cp) || w->ping != NULL)
 		return;
-	pg = xcalloc(1, sizeof(*pg));
-	pg->w = w;
-	pg->readiness = w->state == W_STARTING;
-	pg->reqlen = (size_t)snprintf(pg->req, sizeof(pg->req),
-	    "GET %s HTTP/1.1\r\nHost: weir-ping\r\nUser-Agent: weir-ping\r\n"
-	    "Connection: close\r\n\r\n", pool_ping_path(cp));
-	if (pg->reqlen >= sizeof(pg->req))
-		pg->reqlen = sizeof(pg->req) - 1;
-	pg->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	wstrlcpy(sun.sun_path, w->path, sizeof(sun.sun_path));
-	if (pg->fd == -1 ||
-	    (connect(pg->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 &&
-	    errno != EINPROGRESS && errno != EAGAIN) ||
-	    loop_io_add(m->loop, &pg->io, pg->fd, LOOP_WRITE, on_ping_io, pg) == -1) {
-		if (pg->fd != -1)
-			close(pg->fd);
-		free(pg);
-		if (w->state == W_STARTING)
+	w->ping_requests = w->requests;
+	w->ping = probe_start(m->loop, &w->addr, w->addrlen, health_probe_kind(cp),
+	    pool_ping_path(cp), on_ping_result, w, err);
+	if (w->ping == NULL) {
+		char why[WEIR_ERRLEN + 64];
+
+		if (w->state == W_STARTING) {
 			loop_timer_set(m->loop, &w->ping_timer, READY_RETRY_MS);
-		else
-			pool_worker_failed(w, 1010, "could not connect to send a ping");
+			return;
+		}
+		snprintf(why, sizeof(why), "could not connect to send a ping: %s", err);
+		pool_worker_failed(w, 1010, why);
 		return;
 	}
-	w->ping = pg;
-	if (!pg->readiness)
+	if (w->state != W_STARTING)
 		loop_timer_set(m->loop, &w->ping_timer, cp->ping_response_time);
+	else
+		loop_timer_cancel(m->loop, &w->ping_timer);
 }
 
 /* The ping timer: time for the next ping, or the deadline of one in flight. */
@@ -191,13 +145,23 @@ static void
 ping_timer_cb(void *arg)
 {
 	struct worker *w = arg;
+	const struct conf_pool *cp = w->pool->cp;
 
-	if (w->ping != NULL && !w->ping->readiness) {
+	if (w->ping != NULL && w->state != W_STARTING) {
 		char why[128];
 
-		snprintf(why, sizeof(why), "did not answer a ping within %llus",
-		    (unsigned long long)(w->pool->cp->ping_response_time / 1000));
 		ping_cancel(w);
+		if (cp->kind == POOL_KIND_FASTCGI && w->requests > w->ping_requests) {
+			/* Busy on the front end's connection, and serving. */
+			log_debug("pool %s: worker %d busy: its ping waited behind %llu requests",
+			    w->pool->name, (int)w->pid,
+			    (unsigned long long)(w->requests - w->ping_requests));
+			if (cp->ping_interval > 0)
+				loop_timer_set(w->pool->m->loop, &w->ping_timer, cp->ping_interval);
+			return;
+		}
+		snprintf(why, sizeof(why), "did not answer a ping within %llus",
+		    (unsigned long long)(cp->ping_response_time / 1000));
 		pool_worker_failed(w, 1010, why);
 		return;
 	}

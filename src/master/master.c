@@ -6,6 +6,7 @@
  * once and nothing is left half-started; open the logs before dropping the
  * front end's privileges, so it never needs write access to log_dir.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -55,6 +56,55 @@ mkdirs(const char *path, mode_t mode, char *err)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * <state_dir>/spool: where the front end keeps the bodies of chunked
+ * requests to FastCGI pools until their length is known (CONTENT_LENGTH
+ * must be exact).  It opens them O_TMPFILE, so a crash leaves nothing; a
+ * named file here is from something else (an older weir, a debugging
+ * session) and is removed at start.  0700 and owned by the front end's
+ * identity: it writes there unprivileged, and neither workers nor other
+ * users can read the bodies of other people's requests.  The chown and
+ * chmod go through a descriptor opened O_DIRECTORY | O_NOFOLLOW, so a
+ * planted symlink cannot turn them on something else.
+ */
+static int
+spool_prepare(struct master *m, char *err)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+	int fd, n = snprintf(path, sizeof(path), "%s/spool", m->conf->server.state_dir);
+
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		snprintf(err, WEIR_ERRLEN, "%s/spool: path too long", m->conf->server.state_dir);
+		return -1;
+	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		goto fail;
+	if ((m->drop_privs && fchown(fd, m->fe_uid, m->fe_gid) == -1) ||
+	    fchmod(fd, 0700) == -1) {
+		close(fd);
+		goto fail;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		goto fail;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == -1)
+			log_warn("%s/%s: stale spool entry not removed", path, de->d_name);
+	}
+	closedir(d);
+	return 0;
+fail:
+	snprintf(err, WEIR_ERRLEN, "%s: %s", path, strerror(errno));
+	return -1;
 }
 
 /* Let the front end hold as many connections and cached files as allowed. */
@@ -322,6 +372,7 @@ master_run(const char *conf_path)
 	snprintf(path, sizeof(path), "%s/pools", m.conf->server.log_dir);
 	if (mkdirs(path, 0755, err) == -1 ||
 	    resolve_fe_identity(&m, err) == -1 ||
+	    spool_prepare(&m, err) == -1 ||
 	    events_open(m.conf->server.log_dir, m.conf->server.syslog, err) == -1) {
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
@@ -375,8 +426,10 @@ out:
 		loop_run_deferred(m.loop);
 	if (m.pools != NULL)
 		pools_free(&m);
-	if (m.loop != NULL)
+	if (m.loop != NULL) {
+		loop_run_deferred(m.loop);	/* the workers pools_free() let go */
 		loop_free(m.loop);
+	}
 	listeners_close(&m.lis);
 	if (m.access_fd != -1)
 		close(m.access_fd);

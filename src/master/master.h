@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -46,9 +47,14 @@ enum worker_state {
 #define WORKER_TAIL	20	/* last output lines kept for events */
 
 struct pool;
-struct ping;
+struct probe;
 
-/* One worker process (and the process group it leads). */
+/*
+ * One worker process (and the process group it leads), or for a pool with
+ * `address` (an upstream weir does not start) the pseudo worker that
+ * stands for the upstream: pid 0, no process, no socket of its own, ready
+ * while the upstream answers its probes.
+ */
 struct worker {
 	struct pool	*pool;
 	struct worker	*next;
@@ -57,7 +63,9 @@ struct worker {
 	pid_t		 pid;		/* also its process group id */
 	int		 state;		/* enum worker_state */
 	int		 sock;		/* its listening socket (master's copy) */
-	char		 path[108];	/* ... and its path */
+	char		 path[108];	/* ... and its path; upstream: its address */
+	struct sockaddr_storage addr;	/* where health probes connect */
+	socklen_t	 addrlen;
 	int		 out;		/* read end of its stdout+stderr pipe */
 	struct loop_io	 out_io;
 	char		 partial[1024];	/* an output line not yet ended */
@@ -76,11 +84,15 @@ struct worker {
 	struct loop_timer ping_timer;	/* next ping / ping deadline */
 	struct loop_timer recycle_timer; /* recycle_time */
 	struct loop_timer report_timer;	/* waiting for the front end's report */
-	struct ping	*ping;		/* ping in flight */
+	struct loop_timer limit_timer;	/* fastcgi: served recycle_requests, exit overdue */
+	struct probe	*ping;		/* health probe in flight */
+	uint64_t	 ping_requests;	/* w->requests when that probe was sent */
 	struct worker	*replaces;	/* overlapped recycle: the one it replaces */
 	int		 recycle_event;	/* event id that recycled it, 0 if none */
 	bool		 expect_exit;	/* we told it to stop */
 	bool		 failed;	/* a failure was already recorded for it */
+	bool		 exit_pending;	/* fastcgi exit 0: recycle or failure? waits for the report */
+	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */
 	char		 fail_reason[200];
 	int		 status;	/* waitpid status once exited */
 };
@@ -174,6 +186,8 @@ struct pool {
 	uint64_t	 n_trips;
 	bool		 want_workers;	/* keep `processes` workers running */
 	bool		 external;	/* address = ...: an upstream weir does not start */
+	bool		 outage_reported;	/* upstream, rapid_fail off: 1010 written for this outage */
+	uint64_t	 probe_ended;	/* upstream: monotonic ms the last probe ended */
 	struct pool	*next_retired;
 	unsigned	 inflight;	/* requests in flight, from the front end */
 };
@@ -204,34 +218,47 @@ void	 feproc_restart_cb(void *arg);
 int	 feproc_send(struct master *m, enum ctl_type type, const void *p,
 	    size_t len, const int *fds, int nfds);
 
-/* pool.c */
+/* pool.c: one pool's life */
 struct pool *pool_new(struct master *m, int idx, const struct conf_pool *cp);
 void	 pool_free(struct pool *p);
 void	 pool_start_one(struct pool *p);
 void	 pool_retire(struct pool *p);
-void	 pool_reap_retired(struct master *m);
 void	 pool_configure_changed(struct pool *p, const struct conf_pool *cp);
 void	 pool_trim(struct pool *p);
+void	 pool_demand(struct pool *p);
+void	 pool_maintain(struct pool *p);
+void	 pool_worker_ready(struct worker *w);
+void	 pool_worker_drained(struct worker *w);
+void	 pool_drain_worker(struct worker *w);
+void	 pool_stats(struct master *m, const struct ctl_stats *st, size_t n);
+void	 pool_recycle(struct pool *p, int event, const char *why);
+void	 pool_recycle_worker(struct worker *w, int event);
+void	 pool_trip(struct pool *p, const char *reason);
+void	 pool_send_state(struct pool *p);
+void	 pool_set_state(struct pool *p, int state);
+void	 pool_send_worker(struct worker *w, enum ctl_type type);
+void	 pool_unlink_worker(struct worker *w);
+const char *pool_state_name(int state);
+const char *pool_ping_path(const struct conf_pool *cp);
+
+/* poolexit.c: how a worker ended */
+void	 pool_worker_exited(struct worker *w);
+void	 pool_worker_failed(struct worker *w, int event, const char *reason);
+void	 pool_worker_report(struct worker *w, const struct ctl_worker_report *r);
+void	 pool_report_timeout(void *arg);
+
+/* pools.c: the set of pools; administrator actions return an HTTP status, fill msg */
 void	 pools_init(struct master *m);
 void	 pools_free(struct master *m);
 void	 pools_start(struct master *m);
 void	 pools_shutdown(struct master *m);
 bool	 pools_all_stopped(const struct master *m);
 void	 pools_fe_hello(struct master *m);
+void	 pool_reap_retired(struct master *m);
 struct worker *pools_find_worker(struct master *m, pid_t pid);
 struct worker *pools_worker_by_id(struct master *m, uint32_t id);
-void	 pool_demand(struct pool *p);
-void	 pool_worker_ready(struct worker *w);
-void	 pool_worker_exited(struct worker *w);
-void	 pool_worker_failed(struct worker *w, int event, const char *reason);
-void	 pool_worker_drained(struct worker *w);
-void	 pool_worker_report(struct worker *w, const struct ctl_worker_report *r);
-void	 pool_stats(struct master *m, const struct ctl_stats *st, size_t n);
-void	 pool_recycle(struct pool *p, int event, const char *why);
-void	 pool_recycle_worker(struct worker *w, int event);
-void	 pool_send_state(struct pool *p);
-const char *pool_state_name(int state);
-const char *pool_ping_path(const struct conf_pool *cp);
+struct pool *pools_by_name(struct master *m, const char *name);
+int	 pool_admin(struct pool *p, const char *action, char *msg, size_t msgsz);
 
 /* worker.c */
 struct worker *worker_spawn(struct pool *p, char *err);
@@ -242,11 +269,35 @@ void	 worker_drain_output(struct worker *w);
 json_t	*worker_tail_json(const struct worker *w);
 uint64_t worker_private_memory(const struct worker *w);
 
+/* probe.c: one health probe (HTTP ping, FastCGI GET_VALUES, or a connect) */
+enum probe_kind {
+	PROBE_CONNECT = 0,
+	PROBE_HTTP,
+	PROBE_FCGI
+};
+#define PROBE_OK	200	/* PROBE_FCGI answered, PROBE_CONNECT accepted */
+#define PROBE_FAILED	(-1)	/* no answer: connect, send or recv failed, or closed */
+#define PROBE_BAD	(-2)	/* an answer, but not in the protocol asked */
+/* result: an HTTP status (PROBE_HTTP), PROBE_OK, PROBE_FAILED or PROBE_BAD */
+typedef void (*probe_cb)(void *arg, int result, const char *why);
+struct probe *probe_start(struct loop *l, const struct sockaddr_storage *addr,
+	    socklen_t addrlen, enum probe_kind kind, const char *path, probe_cb cb,
+	    void *arg, char *err);
+void	 probe_cancel(struct probe *pr);
+
 /* health.c */
 void	 ping_start(struct worker *w);
 void	 ping_cancel(struct worker *w);
+bool	 health_probes(const struct conf_pool *cp);
+enum probe_kind health_probe_kind(const struct conf_pool *cp);
 int	 notify_open(struct worker *w, char *err);
 void	 health_init_worker(struct worker *w);
+
+/* external.c: pools with `address`, an upstream weir does not start */
+void	 external_start(struct pool *p);
+void	 external_stop(struct pool *p);
+void	 external_demand(struct pool *p);
+void	 external_fault(struct worker *w, const char *what);
 
 /* admin.c */
 int	 admin_open(struct master *m, char *err);
@@ -258,10 +309,6 @@ json_t	*status_json(struct master *m, json_t *fe);
 json_t	*status_pool_json(struct pool *p, json_t *fe);
 char	*status_metrics(struct master *m, json_t *fe, size_t *len);
 const char *worker_state_name(int state);
-
-/* pool.c: administrator actions; return an HTTP status, fill msg */
-int	 pool_admin(struct pool *p, const char *action, char *msg, size_t msgsz);
-struct pool *pools_by_name(struct master *m, const char *name);
 
 /* cli.c */
 int	 cmd_status(int argc, char **argv);
@@ -322,5 +369,7 @@ void	 events_emit(int id, enum event_level level, const char *pool, pid_t pid,
 /* logfiles.c */
 int	 logfile_open(const char *dir, const char *name, const char *w3c_fields,
 	    char *err);
+void	 logfile_pool_line(int fd, const char *who, const char *line, size_t n);
+void	 logfile_fe_line(struct master *m, const struct ctl_pool_log *pl);
 
 #endif

@@ -9,8 +9,10 @@
  * when it trips, the pool is disabled with the failures and their reasons in
  * event 1002, and either waits for an administrator (disable) or re-enables
  * itself after a back-off (1 min doubling to 1 h, event 1301).
+ *
+ * A pool with `address` has no processes: external.c stands a pseudo worker
+ * in for the upstream and the same states, events and protection apply.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,6 @@
 #include <pwd.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <sys/wait.h>
 
 #include "rc.h"
 #include "log.h"
@@ -29,15 +30,10 @@
 #include "master.h"
 
 #define BACKOFF_MAX_MS		(60 * 60 * 1000ULL)
-#define REPORT_WAIT_MS		1000	/* for the front end's in-flight list */
 #define MEMORY_CHECK_MS		5000
-#define EX_CONFIG		78
+#define LIMIT_GRACE_MS		2000	/* fastcgi: time to exit after the last request */
 
 static void	spawn(struct pool *p);
-static void	maintain(struct pool *p);
-static void	start_drain(struct worker *w);
-static void	emit_1009(struct worker *w, const struct ctl_worker_report *r);
-static void	trip(struct pool *p);
 static int	preflight(struct pool *p);
 
 /* The health-check path: ping_path, or weir-host's own for native pools. */
@@ -97,8 +93,8 @@ pool_send_state(struct pool *p)
 	feproc_send(p->m, CTL_POOL_STATE, &st, sizeof(st), NULL, 0);
 }
 
-static void
-set_state(struct pool *p, int state)
+void
+pool_set_state(struct pool *p, int state)
 {
 	if (p->state == state)
 		return;
@@ -108,8 +104,8 @@ set_state(struct pool *p, int state)
 	pool_send_state(p);
 }
 
-static void
-send_worker(struct worker *w, enum ctl_type type)
+void
+pool_send_worker(struct worker *w, enum ctl_type type)
 {
 	struct ctl_worker cw;
 
@@ -172,17 +168,32 @@ on_recycle_timer(void *arg)
 	}
 }
 
+/*
+ * A FastCGI worker served recycle_requests and the front end sends it no
+ * more, but it did not exit by itself (an app that ignores
+ * PHP_FCGI_MAX_REQUESTS, or an env that sets it higher): recycle it, so
+ * it does not hold a place in the web garden doing nothing.
+ */
 static void
-on_report_timeout(void *arg)
+on_limit_timeout(void *arg)
 {
 	struct worker *w = arg;
 
-	/* The front end did not answer: write the event with what we have. */
-	emit_1009(w, NULL);
+	if (w->state != W_READY || w->recycle_event != 0)
+		return;
+	log_info("pool %s: worker %u (pid %d) served %llu requests and did not exit by itself",
+	    w->pool->name, w->id, (int)w->pid, (unsigned long long)w->requests);
+	pool_recycle_worker(w, 1075);
 }
 
 /* --- spawning ------------------------------------------------------------------ */
 
+/*
+ * Disable the pool: the front end answers 503 with the reason, the workers
+ * drain and stop.  After Rapid-Fail Protection tripped (reason rapid-fail,
+ * or unreachable for an upstream) with rapid_fail_action = backoff, the
+ * pool re-enables itself after the back-off.
+ */
 static void
 disable(struct pool *p, const char *reason, const char *detail)
 {
@@ -193,16 +204,18 @@ disable(struct pool *p, const char *reason, const char *detail)
 	p->want_workers = false;
 	p->retry_at = 0;
 	if (p->cp->rapid_fail_action == RF_ACTION_BACKOFF &&
-	    strcmp(reason, "rapid-fail") == 0) {
+	    (strcmp(reason, "rapid-fail") == 0 || strcmp(reason, "unreachable") == 0)) {
 		if (p->backoff_ms == 0)
 			p->backoff_ms = p->cp->rapid_fail_backoff;
 		p->retry_at = now + p->backoff_ms;
 		loop_timer_set(p->m->loop, &p->backoff_timer, p->backoff_ms);
 	}
-	set_state(p, POOL_DISABLED);
+	pool_set_state(p, POOL_DISABLED);
 	pool_send_state(p);	/* retry_at may have changed */
+	if (p->external)
+		external_stop(p);
 	for (struct worker *w = p->workers; w != NULL; w = w->next)
-		start_drain(w);
+		pool_drain_worker(w);
 }
 
 static void
@@ -223,10 +236,12 @@ on_backoff(void *arg)
 	p->retry_at = 0;
 	rapidfail_reset(&p->rf);
 	p->reason[0] = p->detail[0] = '\0';
-	set_state(p, POOL_STARTED);
-	if (p->cp->start_mode == START_ALWAYS) {
+	pool_set_state(p, POOL_STARTED);
+	if (p->external) {
+		external_start(p);
+	} else if (p->cp->start_mode == START_ALWAYS) {
 		p->want_workers = true;
-		maintain(p);
+		pool_maintain(p);
 	}
 }
 
@@ -318,20 +333,21 @@ spawn(struct pool *p)
 	w->start_timer.cb = on_start_timeout;
 	w->stop_timer.cb = on_stop_timeout;
 	w->recycle_timer.cb = on_recycle_timer;
-	w->report_timer.cb = on_report_timeout;
+	w->report_timer.cb = pool_report_timeout;
+	w->limit_timer.cb = on_limit_timeout;
 	log_info("pool %s: worker %u started (pid %d)", p->name, w->id, (int)w->pid);
 	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !has_ready(p)))
-		set_state(p, POOL_STARTING);
+		pool_set_state(p, POOL_STARTING);
 	loop_timer_set(m->loop, &w->start_timer, cp->startup_time_limit);
-	if (pool_ping_path(cp) != NULL && cp->kind != POOL_KIND_FASTCGI)
+	if (health_probes(cp))
 		ping_start(w);
 	else if (!cp->notify)
 		pool_worker_ready(w);
 }
 
 /* Start workers until the pool has `processes` of them, if it is wanted. */
-static void
-maintain(struct pool *p)
+void
+pool_maintain(struct pool *p)
 {
 	/* pending_disable: the pool trips as soon as the 1009 is out */
 	if (p->external || p->m->stopping || !p->want_workers || p->pending_disable ||
@@ -349,8 +365,8 @@ maintain(struct pool *p)
 /* --- stopping ------------------------------------------------------------------- */
 
 /* Stop a worker gracefully: drain in the front end, then SIGTERM. */
-static void
-start_drain(struct worker *w)
+void
+pool_drain_worker(struct worker *w)
 {
 	struct loop *l = w->pool->m->loop;
 
@@ -364,12 +380,12 @@ start_drain(struct worker *w)
 	loop_timer_set(l, &w->stop_timer, w->pool->cp->shutdown_time_limit);
 	if (w->state == W_STARTING || w->pool->m->fe.pid == 0 || !w->pool->m->fe.hello) {
 		w->state = W_STOPPING;
-		send_worker(w, CTL_WORKER_DRAIN);
+		pool_send_worker(w, CTL_WORKER_DRAIN);
 		worker_signal(w, SIGTERM);
 		return;
 	}
 	w->state = W_DRAINING;
-	send_worker(w, CTL_WORKER_DRAIN);
+	pool_send_worker(w, CTL_WORKER_DRAIN);
 }
 
 void
@@ -381,51 +397,15 @@ pool_worker_drained(struct worker *w)
 	worker_signal(w, SIGTERM);
 }
 
-/* --- events ----------------------------------------------------------------------- */
-
-static void
-exit_text(int status, char *out, size_t outsz)
-{
-	if (WIFEXITED(status))
-		snprintf(out, outsz, "exit code %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(out, outsz, "signal %d (%s)%s", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
-	else
-		snprintf(out, outsz, "status 0x%x", status);
-}
-
-/* Where the kernel put the core, when core_pattern is a plain file name. */
-static void
-core_file(const struct worker *w, char *out, size_t outsz)
-{
-	char pat[256];
-	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd == -1 ? -1 : read(fd, pat, sizeof(pat) - 1);
-
-	out[0] = '\0';
-	if (fd != -1)
-		close(fd);
-	if (n <= 0)
-		return;
-	pat[n] = '\0';
-	pat[strcspn(pat, "\n")] = '\0';
-	if (pat[0] == '|') {
-		snprintf(out, outsz, "piped to %s", pat + 1);
-		return;
-	}
-	if (strcmp(pat, "core") == 0)
-		snprintf(out, outsz, "%s/core", w->pool->cp->workdir ? w->pool->cp->workdir : "(worker cwd)");
-	else
-		snprintf(out, outsz, "%s (core_pattern, pid %d)", pat, (int)w->pid);
-}
+/* --- protection -------------------------------------------------------------------- */
 
 /*
  * Rapid-Fail Protection tripped (or a worker said retrying will not help):
- * event 1002 with every failure in the window and its reason, then disable.
+ * event 1002 with every failure in the window and its reason, then disable
+ * with `reason` (rapid-fail; unreachable for an upstream).
  */
-static void
-trip(struct pool *p)
+void
+pool_trip(struct pool *p, const char *reason)
 {
 	uint64_t now = loop_now(p->m->loop);
 	json_t *f = json_object(), *arr = json_array();
@@ -446,126 +426,25 @@ trip(struct pool *p)
 	json_object_set_new(f, "window_ms", json_integer((json_int_t)cp->rapid_fail_window));
 	json_object_set_new(f, "action", json_string(cp->rapid_fail_action == RF_ACTION_BACKOFF ?
 	    "backoff" : cp->rapid_fail_action == RF_ACTION_ROLLBACK ? "rollback" : "disable"));
+	json_object_set_new(f, "reason", json_string(reason));
+	if (p->external)
+		json_object_set_new(f, "address", json_string(cp->address));
 	events_emit(1002, EV_ERROR, p->name, 0, f,
 	    "Application pool '%s' is being automatically disabled due to a series of failures in the process(es) serving that application pool. Last failure: %s.",
 	    p->name, p->pending_why);
-	disable(p, "rapid-fail", p->pending_why);
+	disable(p, reason, p->pending_why);
 }
 
-/*
- * Event 1009, in one record: how it ended, the core, the last output lines,
- * uptime, requests served and what it had in flight (from the front end).
- * Then, if that failure tripped Rapid-Fail Protection, the pool is disabled
- * (1002) — after the 1009, so the log reads in order.
- */
-static void
-emit_1009(struct worker *w, const struct ctl_worker_report *r)
+/* Take a worker out of its pool's list (before worker_free). */
+void
+pool_unlink_worker(struct worker *w)
 {
-	struct pool *p = w->pool;
-	uint64_t now = loop_now(p->m->loop);
-	json_t *f = json_object(), *inf = json_array();
-	char how[160], core[300];
-	int st = w->status;
-
-	loop_timer_cancel(p->m->loop, &w->report_timer);
-	exit_text(st, how, sizeof(how));
-	if (WIFEXITED(st))
-		json_object_set_new(f, "exit_code", json_integer(WEXITSTATUS(st)));
-	if (WIFSIGNALED(st)) {
-		json_object_set_new(f, "signal", json_integer(WTERMSIG(st)));
-		json_object_set_new(f, "signal_name", json_string(strsignal(WTERMSIG(st))));
-		json_object_set_new(f, "core_dumped", json_boolean(WCOREDUMP(st)));
-		if (WCOREDUMP(st)) {
-			core_file(w, core, sizeof(core));
-			json_object_set_new(f, "core_file", json_string(core));
-		}
-	}
-	json_object_set_new(f, "exit", json_string(how));
-	json_object_set_new(f, "worker", json_integer(w->id));
-	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)(now - w->started)));
-	json_object_set_new(f, "requests", json_integer((json_int_t)
-	    (r != NULL && r->requests > w->requests ? r->requests : w->requests)));
-	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
-	if (r != NULL) {
-		for (uint32_t i = 0; i < r->ninflight && i < CTL_REPORT_MAX; i++) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "method", json_stringn(r->inflight[i].method,
-			    strnlen(r->inflight[i].method, sizeof(r->inflight[i].method))));
-			json_object_set_new(o, "target", json_stringn(r->inflight[i].target,
-			    strnlen(r->inflight[i].target, sizeof(r->inflight[i].target))));
-			json_object_set_new(o, "ms", json_integer(r->inflight[i].ms));
-			json_array_append_new(inf, o);
-		}
-		json_object_set_new(f, "inflight_total", json_integer(r->ninflight));
-	}
-	json_object_set_new(f, "inflight", inf);
-	if (WIFSIGNALED(st))
-		events_emit(1009, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. The process was terminated by signal %d (%s)%s.",
-		    p->name, (int)w->pid, WTERMSIG(st), strsignal(WTERMSIG(st)),
-		    WCOREDUMP(st) ? ", core dumped" : "");
-	else
-		events_emit(1009, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. The process exit code was '0x%x'.",
-		    p->name, (int)w->pid, WIFEXITED(st) ? WEXITSTATUS(st) : st);
-	if (p->pending_disable)
-		trip(p);
-	/* Unlink and free. */
-	for (struct worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next) {
+	for (struct worker **pp = &w->pool->workers; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == w) {
 			*pp = w->next;
-			break;
+			return;
 		}
 	}
-	worker_free(w);
-}
-
-/* A worker was killed for a failure detected here (ping, startup, protocol). */
-void
-pool_worker_failed(struct worker *w, int event, const char *reason)
-{
-	struct pool *p = w->pool;
-	json_t *f;
-
-	if (w->failed || w->state == W_EXITED)
-		return;
-	w->failed = true;
-	wstrlcpy(w->fail_reason, reason, sizeof(w->fail_reason));
-	p->failures_total++;
-	f = json_object();
-	json_object_set_new(f, "reason", json_string(reason));
-	json_object_set_new(f, "worker", json_integer(w->id));
-	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
-	switch (event) {
-	case 1010:
-		events_emit(1010, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' failed to respond to a ping. The process id was '%d'.",
-		    p->name, (int)w->pid);
-		break;
-	case 1011:
-		events_emit(1011, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' suffered a fatal communication error with the front end: %s. The process id was '%d'.",
-		    p->name, reason, (int)w->pid);
-		break;
-	case 1012:
-		events_emit(1012, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' exceeded time limits during start up. The process id was '%d'.",
-		    p->name, (int)w->pid);
-		break;
-	default:
-		events_emit(1009, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' reported a failure: %s. The process id was '%d'.",
-		    p->name, reason, (int)w->pid);
-		break;
-	}
-	if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, reason)) {
-		p->pending_disable = true;
-		wstrlcpy(p->pending_why, reason, sizeof(p->pending_why));
-	}
-	w->expect_exit = true;
-	send_worker(w, CTL_WORKER_DRAIN);
-	worker_signal(w, SIGKILL);
 }
 
 /* --- lifecycle callbacks ------------------------------------------------------------ */
@@ -583,17 +462,16 @@ pool_worker_ready(struct worker *w)
 	w->ready_at = loop_now(l);
 	log_info("pool %s: worker %u (pid %d) ready in %llums", p->name, w->id,
 	    (int)w->pid, (unsigned long long)(w->ready_at - w->started));
-	send_worker(w, CTL_WORKER_READY);
+	pool_send_worker(w, CTL_WORKER_READY);
 	if (p->state == POOL_STARTING)
-		set_state(p, POOL_STARTED);
+		pool_set_state(p, POOL_STARTED);
 	if (w->replaces != NULL) {
 		struct worker *old = w->replaces;
 
 		w->replaces = NULL;
-		start_drain(old);
+		pool_drain_worker(old);
 	}
-	if (pool_ping_path(p->cp) != NULL && p->cp->ping_interval > 0 &&
-	    p->cp->kind != POOL_KIND_FASTCGI)
+	if (health_probes(p->cp) && p->cp->ping_interval > 0)
 		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
 	/* Counted from readiness: recycling a worker still starting gains nothing. */
 	if (p->cp->recycle_time > 0)
@@ -649,14 +527,14 @@ pool_recycle_worker(struct worker *w, int event)
 		}
 		if (nw != NULL && nw != w && nw->state == W_READY) {
 			/* ready at once (no readiness check): drain the old now */
-			start_drain(w);
+			pool_drain_worker(w);
 			return;
 		}
 		/* could not start a replacement: the old one keeps serving */
 		return;
 	}
-	start_drain(w);
-	maintain(p);
+	pool_drain_worker(w);
+	pool_maintain(p);
 }
 
 /* Recycle every ready worker of the pool (administrator, schedule, config). */
@@ -682,94 +560,6 @@ pool_recycle(struct pool *p, int event, const char *why)
 		pool_recycle_worker(list[i], event);
 }
 
-/*
- * waitpid() said the worker's main process ended.  Clean up its tree, tell
- * the front end, and decide: a stop we asked for, a failure already
- * counted, or an unexpected exit (1009, maybe 1002).
- */
-void
-pool_worker_exited(struct worker *w)
-{
-	struct pool *p = w->pool;
-	struct master *m = p->m;
-	int st = w->status;
-	char how[160];
-
-	worker_cleanup(w);
-	loop_timer_cancel(m->loop, &w->stop_timer);
-	w->state = W_EXITED;
-	send_worker(w, CTL_WORKER_GONE);
-	exit_text(st, how, sizeof(how));
-	for (struct worker *o = p->workers; o != NULL; o = o->next)
-		if (o->replaces == w)
-			o->replaces = NULL;
-	if (w->expect_exit && !w->failed) {
-		p->n_exits[0]++;
-		log_info("pool %s: worker %u (pid %d) stopped: %s", p->name, w->id,
-		    (int)w->pid, how);
-		for (struct worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next)
-			if (*pp == w) {
-				*pp = w->next;
-				break;
-			}
-		worker_free(w);
-		if (p->state == POOL_STOPPING && p->workers == NULL)
-			set_state(p, POOL_STOPPED);
-		maintain(p);
-		return;
-	}
-	if (w->failed) {
-		p->n_exits[2]++;
-		/* Event already written when the failure was detected. */
-		log_info("pool %s: worker %u (pid %d) killed after: %s", p->name,
-		    w->id, (int)w->pid, w->fail_reason);
-		for (struct worker **pp = &p->workers; *pp != NULL; pp = &(*pp)->next)
-			if (*pp == w) {
-				*pp = w->next;
-				break;
-			}
-		worker_free(w);
-		if (p->pending_disable)
-			trip(p);
-		else
-			maintain(p);
-		return;
-	}
-	/* Unexpected. */
-	p->failures_total++;
-	p->n_exits[1]++;
-	worker_drain_output(w);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG) {
-		char detail[512] = "";
-		const char *last = w->tail[(w->tail_next + WORKER_TAIL - 1) % WORKER_TAIL];
-
-		snprintf(detail, sizeof(detail),
-		    "a worker exited with status 78 (EX_CONFIG: retrying will not help): %s",
-		    last != NULL ? last : "(no output)");
-		p->pending_disable = true;
-		wstrlcpy(p->pending_why, detail, sizeof(p->pending_why));
-		rapidfail_record(&p->rf, loop_now(m->loop), w->pid, detail);
-	} else if (rapidfail_record(&p->rf, loop_now(m->loop), w->pid, how)) {
-		p->pending_disable = true;
-		snprintf(p->pending_why, sizeof(p->pending_why), "process %d: %s",
-		    (int)w->pid, how);
-	}
-	/* Replace it now (unless the pool is about to be disabled). */
-	if (!p->pending_disable)
-		maintain(p);
-	if (m->fe.pid > 0 && m->fe.hello)
-		loop_timer_set(m->loop, &w->report_timer, REPORT_WAIT_MS);
-	else
-		emit_1009(w, NULL);
-}
-
-void
-pool_worker_report(struct worker *w, const struct ctl_worker_report *r)
-{
-	if (w->state == W_EXITED && loop_timer_armed(&w->report_timer))
-		emit_1009(w, r);
-}
-
 /* The front end's counters: requests served, in flight, queued. */
 void
 pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
@@ -790,9 +580,14 @@ pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 		p->inflight += st->w[i].inflight;
 		if (st->w[i].requests > 0 || st->w[i].inflight > 0 || st->w[i].queued > 0)
 			p->last_activity = now;
-		if (p->cp->recycle_requests > 0 && w->requests >= p->cp->recycle_requests &&
-		    w->state == W_READY && p->cp->kind != POOL_KIND_FASTCGI)
+		if (p->cp->recycle_requests == 0 || w->requests < p->cp->recycle_requests ||
+		    w->state != W_READY || p->external)
+			continue;
+		/* php-cgi exits by itself at its limit; others are recycled */
+		if (p->cp->kind != POOL_KIND_FASTCGI)
 			pool_recycle_worker(w, 1075);
+		else if (!loop_timer_armed(&w->limit_timer) && w->recycle_event == 0)
+			loop_timer_set(m->loop, &w->limit_timer, LIMIT_GRACE_MS);
 	}
 }
 
@@ -819,7 +614,7 @@ on_idle_timer(void *arg)
 		    p->name, (unsigned long long)(idle / 1000));
 		p->want_workers = false;
 		for (struct worker *w = p->workers; w != NULL; w = w->next)
-			start_drain(w);
+			pool_drain_worker(w);
 	}
 	loop_timer_set(p->m->loop, &p->idle_timer, idle);
 }
@@ -862,7 +657,7 @@ on_memory(void *arg)
 	for (struct worker *w = p->workers; w != NULL; w = w->next) {
 		uint64_t mem;
 
-		if (w->state != W_READY)
+		if (w->state != W_READY || w->pid <= 0)
 			continue;
 		mem = worker_private_memory(w);
 		if (mem > p->cp->recycle_memory) {
@@ -875,109 +670,7 @@ on_memory(void *arg)
 	loop_timer_set(p->m->loop, &p->memory_timer, MEMORY_CHECK_MS);
 }
 
-/* --- administrator actions ------------------------------------------------------- */
-
-struct pool *
-pools_by_name(struct master *m, const char *name)
-{
-	for (size_t i = 0; i < m->npools; i++)
-		if (strcmp(m->pools[i]->name, name) == 0)
-			return m->pools[i];
-	return NULL;
-}
-
-/*
- * start, stop, recycle, enable (weir pool ACTION NAME / POST
- * /pools/NAME/ACTION).  Returns the HTTP status for the answer and a
- * one-line message; each action that changes something writes its event.
- */
-int
-pool_admin(struct pool *p, const char *action, char *msg, size_t msgsz)
-{
-	struct loop *l = p->m->loop;
-
-	if (strcmp(action, "start") == 0) {
-		if (p->state == POOL_DISABLED) {
-			snprintf(msg, msgsz, "pool %s is disabled (%s): use 'weir pool enable %s'",
-			    p->name, p->reason, p->name);
-			return 409;
-		}
-		if (p->state != POOL_STOPPED && p->state != POOL_STOPPING) {
-			snprintf(msg, msgsz, "pool %s is already %s", p->name,
-			    pool_state_name(p->state));
-			return 200;
-		}
-		p->reason[0] = p->detail[0] = '\0';
-		set_state(p, POOL_STARTED);
-		events_emit(1306, EV_INFO, p->name, 0, NULL,
-		    "Application pool '%s' was started by an administrator.", p->name);
-		if (p->cp->start_mode == START_ALWAYS) {
-			p->want_workers = true;
-			maintain(p);
-		}
-		snprintf(msg, msgsz, "pool %s started", p->name);
-		return 200;
-	}
-	if (strcmp(action, "stop") == 0) {
-		if (p->state == POOL_STOPPED) {
-			snprintf(msg, msgsz, "pool %s is already stopped", p->name);
-			return 200;
-		}
-		p->want_workers = false;
-		loop_timer_cancel(l, &p->backoff_timer);
-		p->retry_at = 0;
-		wstrlcpy(p->reason, "admin", sizeof(p->reason));
-		snprintf(p->detail, sizeof(p->detail), "stopped by an administrator");
-		set_state(p, p->workers != NULL ? POOL_STOPPING : POOL_STOPPED);
-		events_emit(1307, EV_INFO, p->name, 0, NULL,
-		    "Application pool '%s' was stopped by an administrator.", p->name);
-		for (struct worker *w = p->workers; w != NULL; w = w->next)
-			start_drain(w);
-		snprintf(msg, msgsz, "pool %s stopping", p->name);
-		return 200;
-	}
-	if (strcmp(action, "recycle") == 0) {
-		unsigned n = 0;
-
-		if (p->state == POOL_DISABLED || p->state == POOL_STOPPED) {
-			snprintf(msg, msgsz, "pool %s is %s: nothing to recycle", p->name,
-			    pool_state_name(p->state));
-			return 409;
-		}
-		for (struct worker *w = p->workers; w != NULL; w = w->next)
-			if (w->state == W_READY)
-				n++;
-		pool_recycle(p, 1079, "administrator");
-		snprintf(msg, msgsz, "pool %s: recycling %u worker%s", p->name, n,
-		    n == 1 ? "" : "s");
-		return 200;
-	}
-	if (strcmp(action, "enable") == 0) {
-		if (p->state != POOL_DISABLED) {
-			snprintf(msg, msgsz, "pool %s is not disabled (%s)", p->name,
-			    pool_state_name(p->state));
-			return 200;
-		}
-		loop_timer_cancel(l, &p->backoff_timer);
-		p->retry_at = 0;
-		p->backoff_ms = 0;
-		rapidfail_reset(&p->rf);
-		p->reason[0] = p->detail[0] = '\0';
-		set_state(p, POOL_STARTED);
-		events_emit(1308, EV_INFO, p->name, 0, NULL,
-		    "Application pool '%s' was enabled by an administrator.", p->name);
-		if (p->cp->start_mode == START_ALWAYS) {
-			p->want_workers = true;
-			maintain(p);
-		}
-		snprintf(msg, msgsz, "pool %s enabled", p->name);
-		return 200;
-	}
-	snprintf(msg, msgsz, "unknown action '%s' (start, stop, recycle, enable)", action);
-	return 404;
-}
-
-/* --- the set of pools ------------------------------------------------------------- */
+/* --- configuration ---------------------------------------------------------------- */
 
 static void
 identity_error(struct pool *p, const char *why)
@@ -1062,17 +755,38 @@ pool_configure(struct pool *p, const struct conf_pool *cp)
 void
 pool_configure_changed(struct pool *p, const struct conf_pool *cp)
 {
+	bool was_external = p->external;
+
 	pool_configure(p, cp);
 	if (p->state == POOL_DISABLED)
 		return;		/* enable (or the back-off) starts the new ones */
+	if (was_external || p->external) {
+		/*
+		 * A new address (or kind, or ping_path), or a switch between
+		 * command and address: the old pseudo worker or processes go,
+		 * and pool_start_one() after the reload probes the upstream or
+		 * starts processes the usual way.
+		 */
+		if (was_external)
+			external_stop(p);
+		pool_recycle(p, 1080, "configuration change");
+		if (p->external) {
+			for (struct worker *w = p->workers; w != NULL; w = w->next)
+				pool_drain_worker(w);
+			return;
+		}
+		if (p->state == POOL_STARTING)
+			pool_set_state(p, POOL_STARTED);
+		return;
+	}
 	/* Still starting with the old settings: stop them, new ones follow. */
 	for (struct worker *w = p->workers; w != NULL; w = w->next)
 		if (w->state == W_STARTING && w->generation < p->m->generation &&
 		    w->replaces == NULL)
-			start_drain(w);
+			pool_drain_worker(w);
 	pool_trim(p);
 	pool_recycle(p, 1080, "configuration change");
-	maintain(p);
+	pool_maintain(p);
 }
 
 static bool
@@ -1107,7 +821,7 @@ pool_trim(struct pool *p)
 				victim = w;
 		if (victim == NULL)
 			break;
-		start_drain(victim);
+		pool_drain_worker(victim);
 		alive--;
 	}
 }
@@ -1135,15 +849,6 @@ pool_new(struct master *m, int idx, const struct conf_pool *cp)
 	return p;
 }
 
-void
-pools_init(struct master *m)
-{
-	m->npools = m->conf->npools;
-	m->pools = xcalloc(m->npools ? m->npools : 1, sizeof(*m->pools));
-	for (size_t i = 0; i < m->npools; i++)
-		m->pools[i] = pool_new(m, (int)i, &m->conf->pools[i]);
-}
-
 /* Arm the pool's timers and start its workers if it starts always. */
 void
 pool_start_one(struct pool *p)
@@ -1152,6 +857,14 @@ pool_start_one(struct pool *p)
 
 	if (p->state == POOL_DISABLED)
 		return;
+	if (p->external) {
+		/* No processes: no idle, schedule or memory recycling either. */
+		loop_timer_cancel(m->loop, &p->idle_timer);
+		loop_timer_cancel(m->loop, &p->schedule_timer);
+		loop_timer_cancel(m->loop, &p->memory_timer);
+		external_start(p);
+		return;
+	}
 	/* A component mismatch shows at start, not at the first request. */
 	if (preflight(p) == -1)
 		return;
@@ -1169,15 +882,8 @@ pool_start_one(struct pool *p)
 		loop_timer_cancel(m->loop, &p->memory_timer);
 	if (p->cp->start_mode == START_ALWAYS) {
 		p->want_workers = true;
-		maintain(p);
+		pool_maintain(p);
 	}
-}
-
-void
-pools_start(struct master *m)
-{
-	for (size_t i = 0; i < m->npools; i++)
-		pool_start_one(m->pools[i]);
 }
 
 /* A request waits for a pool with no worker. */
@@ -1190,108 +896,12 @@ pool_demand(struct pool *p)
 		pool_send_state(p);	/* the front end answers 503 */
 		return;
 	}
+	if (p->external) {
+		external_demand(p);
+		return;
+	}
 	p->want_workers = true;
-	maintain(p);
-}
-
-/* A (re)started front end learns the pools' states and ready workers. */
-void
-pools_fe_hello(struct master *m)
-{
-	for (size_t i = 0; i < m->npools; i++) {
-		struct pool *p = m->pools[i];
-
-		pool_send_state(p);
-		if (p->external) {
-			struct ctl_worker cw;
-
-			memset(&cw, 0, sizeof(cw));
-			cw.pool = p->idx;
-			cw.generation = m->generation;
-			cw.worker = 0;
-			wstrlcpy(cw.path, p->cp->address, sizeof(cw.path));
-			feproc_send(m, CTL_WORKER_READY, &cw, sizeof(cw), NULL, 0);
-			continue;
-		}
-		for (struct worker *w = p->workers; w != NULL; w = w->next)
-			if (w->state == W_READY)
-				send_worker(w, CTL_WORKER_READY);
-	}
-}
-
-/* Every pool, configured or retired by a reload: i from 0, then NULL. */
-static struct pool *
-pool_iter(struct master *m, size_t *i, struct pool **r)
-{
-	if (*i < m->npools)
-		return m->pools[(*i)++];
-	*r = *i == m->npools ? m->retired : (*r != NULL ? (*r)->next_retired : NULL);
-	(*i) = m->npools + 1;
-	return *r;
-}
-
-struct worker *
-pools_find_worker(struct master *m, pid_t pid)
-{
-	size_t i = 0;
-	struct pool *r = NULL, *p;
-
-	while ((p = pool_iter(m, &i, &r)) != NULL)
-		for (struct worker *w = p->workers; w != NULL; w = w->next)
-			if (w->pid == pid && w->state != W_EXITED)
-				return w;
-	return NULL;
-}
-
-struct worker *
-pools_worker_by_id(struct master *m, uint32_t id)
-{
-	size_t i = 0;
-	struct pool *r = NULL, *p;
-
-	while ((p = pool_iter(m, &i, &r)) != NULL)
-		for (struct worker *w = p->workers; w != NULL; w = w->next)
-			if (w->id == id)
-				return w;
-	return NULL;
-}
-
-/* Master stopping, front end gone: stop every worker. */
-void
-pools_shutdown(struct master *m)
-{
-	size_t i = 0;
-	struct pool *r = NULL, *p;
-
-	while ((p = pool_iter(m, &i, &r)) != NULL) {
-		p->want_workers = false;
-		for (struct worker *w = p->workers; w != NULL; w = w->next) {
-			if (w->state == W_EXITED)
-				continue;
-			if (w->state != W_STOPPING) {
-				w->expect_exit = true;
-				w->state = W_STOPPING;
-				ping_cancel(w);
-				loop_timer_cancel(m->loop, &w->ping_timer);
-				loop_timer_cancel(m->loop, &w->start_timer);
-				loop_timer_set(m->loop, &w->stop_timer, p->cp->shutdown_time_limit);
-				worker_signal(w, SIGTERM);
-			}
-		}
-	}
-}
-
-bool
-pools_all_stopped(const struct master *m)
-{
-	size_t i = 0;
-	struct pool *r = NULL, *p;
-
-	while ((p = pool_iter((struct master *)m, &i, &r)) != NULL)
-		for (const struct worker *w = p->workers; w != NULL; w = w->next)
-			if (w->state != W_EXITED)
-				return false;
-	return true;
+	pool_maintain(p);
 }
 
 /*
@@ -1314,26 +924,11 @@ pool_retire(struct pool *p)
 	wstrlcpy(p->reason, "removed", sizeof(p->reason));
 	p->next_retired = m->retired;
 	m->retired = p;
+	if (p->external)
+		external_stop(p);
 	for (struct worker *w = p->workers; w != NULL; w = w->next)
-		start_drain(w);
+		pool_drain_worker(w);
 	pool_reap_retired(m);
-}
-
-/* Free retired pools whose workers are all gone. */
-void
-pool_reap_retired(struct master *m)
-{
-	for (struct pool **pp = &m->retired; *pp != NULL;) {
-		struct pool *p = *pp;
-
-		if (p->workers == NULL) {
-			*pp = p->next_retired;
-			log_info("pool %s: removed", p->name);
-			pool_free(p);
-		} else {
-			pp = &p->next_retired;
-		}
-	}
 }
 
 void
@@ -1357,20 +952,4 @@ pool_free(struct pool *p)
 	if (p->log_fd != -1)
 		close(p->log_fd);
 	free(p);
-}
-
-void
-pools_free(struct master *m)
-{
-	for (size_t i = 0; i < m->npools; i++)
-		pool_free(m->pools[i]);
-	while (m->retired != NULL) {
-		struct pool *p = m->retired;
-
-		m->retired = p->next_retired;
-		pool_free(p);
-	}
-	free(m->pools);
-	m->pools = NULL;
-	m->npools = 0;
 }

@@ -105,8 +105,16 @@ status_pool_json(struct pool *p, json_t *fe)
 		json_object_set_new(wo, "started", json_string(ts));
 		json_object_set_new(wo, "uptime_s", json_integer((json_int_t)((now - w->started) / 1000)));
 		json_object_set_new(wo, "requests", json_integer((json_int_t)w->requests));
-		json_object_set_new(wo, "rss", json_integer((json_int_t)rss_bytes(w->pid)));
-		json_object_set_new(wo, "private", json_integer((json_int_t)worker_private_memory(w)));
+		if (w->pid > 0) {
+			json_object_set_new(wo, "rss", json_integer((json_int_t)rss_bytes(w->pid)));
+			json_object_set_new(wo, "private",
+			    json_integer((json_int_t)worker_private_memory(w)));
+		} else {
+			/* an upstream's pseudo worker: no process, an address */
+			json_object_set_new(wo, "address", json_string(cp->address));
+			json_object_set_new(wo, "rss", json_integer(0));
+			json_object_set_new(wo, "private", json_integer(0));
+		}
 		json_array_append_new(ws, wo);
 	}
 	json_object_set_new(o, "workers", ws);

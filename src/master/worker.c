@@ -57,6 +57,9 @@ make_socket(struct worker *w, char *err)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, w->path, (size_t)n + 1);
+	/* health probes connect here, as the front end does */
+	memcpy(&w->addr, &sun, sizeof(sun));
+	w->addrlen = (socklen_t)sizeof(sun);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, WEIR_ERRLEN, "socket: %s", strerror(errno));
 		return -1;
@@ -94,28 +97,13 @@ tail_add(struct worker *w, const char *line, size_t n)
 static void
 out_line(struct worker *w, const char *line, size_t n)
 {
-	char prefix[64], ts[40];
-	int pn;
+	char who[16];
 
 	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
 		n--;
 	tail_add(w, line, n);
-	if (w->pool->log_fd == -1)
-		return;
-	time_iso8601(ts, sizeof(ts));
-	pn = snprintf(prefix, sizeof(prefix), "%s [%d] ", ts, (int)w->pid);
-	{
-		struct iovec iov[3];
-
-		iov[0].iov_base = prefix;
-		iov[0].iov_len = (size_t)pn;
-		iov[1].iov_base = (void *)(uintptr_t)line;
-		iov[1].iov_len = n;
-		iov[2].iov_base = "\n";
-		iov[2].iov_len = 1;
-		/* A full disk must not stop the pool; the tail still has it. */
-		(void)!writev(w->pool->log_fd, iov, 3);
-	}
+	snprintf(who, sizeof(who), "%d", (int)w->pid);
+	logfile_pool_line(w->pool->log_fd, who, line, n);
 }
 
 /* Read what the worker wrote; split into lines. */
@@ -365,6 +353,7 @@ worker_spawn(struct pool *p, char *err)
 	loop_timer_init(&w->ping_timer, NULL, w);
 	loop_timer_init(&w->recycle_timer, NULL, w);
 	loop_timer_init(&w->report_timer, NULL, w);
+	loop_timer_init(&w->limit_timer, NULL, w);
 	if ((w->sock = make_socket(w, err)) == -1)
 		goto fail;
 	if (p->cp->notify && notify_open(w, err) == -1)
@@ -452,6 +441,7 @@ worker_cleanup(struct worker *w)
 	loop_timer_cancel(l, &w->stop_timer);
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->recycle_timer);
+	loop_timer_cancel(l, &w->limit_timer);
 	if (w->sock != -1) {
 		close(w->sock);
 		w->sock = -1;
@@ -471,13 +461,30 @@ worker_cleanup(struct worker *w)
 	}
 }
 
-void
-worker_free(struct worker *w)
+static void
+free_cb(void *arg)
 {
-	loop_timer_cancel(w->pool->m->loop, &w->report_timer);
+	struct worker *w = arg;
+
 	for (unsigned i = 0; i < WORKER_TAIL; i++)
 		free(w->tail[i]);
 	free(w);
+}
+
+/*
+ * Free a worker that is out of its pool's list and cleaned up.  The memory
+ * waits for the end of the loop's batch: a SIGCHLD and its output pipe
+ * (whose loop_io lives in the worker) can be in the same batch.
+ */
+void
+worker_free(struct worker *w)
+{
+	struct loop *l = w->pool->m->loop;
+
+	loop_timer_cancel(l, &w->report_timer);
+	loop_timer_cancel(l, &w->limit_timer);
+	if (loop_defer(l, free_cb, w) == -1)
+		free_cb(w);
 }
 
 /*

@@ -23,6 +23,9 @@
  *   /kill           SIGKILL ourselves, no response
  *   anything else   200 "hello, world\n"
  *
+ * The endpoints are matched on the last segment of the path, so they work
+ * under any prefix (weir passes "/app/pid" on to a pool mounted at /app).
+ *
  * Options: --exit-at-start CODE  write one line to stderr and exit with CODE
  *                                before looking at the socket (a worker that
  *                                can never start, for Rapid-Fail tests).
@@ -254,7 +257,7 @@ reason(int status)
 	}
 }
 
-/* A whole response with a text body. */
+/* The Connection field a response needs, if any. */
 static const char *
 conn_header(const struct conn *c)
 {
@@ -263,6 +266,7 @@ conn_header(const struct conn *c)
 	return c->http10 ? "Connection: keep-alive\r\n" : "";
 }
 
+/* A whole response with a text body. */
 static void
 respond(struct conn *c, int status, const char *body)
 {
@@ -448,10 +452,14 @@ query_num(const char *q, size_t n, const char *name, long def, long max)
 	return def;
 }
 
+/* Is the last segment of the path p[0..n) want ("/pid" matches "/pid" and
+ * "/app/pid": weir passes the path with its pool's prefix)? */
 static bool
 path_is(const char *p, size_t n, const char *want)
 {
-	return n == strlen(want) && memcmp(p, want, n) == 0;
+	size_t w = strlen(want);
+
+	return n >= w && memcmp(p + n - w, want, w) == 0;
 }
 
 /*
