@@ -2,7 +2,9 @@
 """bench/run.py - compare weir with nginx, h2o and lighttpd on one machine.
 
 One worker each, the same files, a generated config, its own temp dir and
-loopback port; wrk makes the load, /proc gives the CPU time.  See README.md.
+loopback port; wrk makes the load, /proc gives the CPU time.  The pool
+scenarios (proxy, kill, disabled) are in pools.py, what both use in
+common.py.  See README.md.
 """
 import argparse
 import json
@@ -13,23 +15,16 @@ import selectors
 import shutil
 import signal
 import socket
-import statistics
-import string
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-CPUS = sorted(os.sched_getaffinity(0))
-PINNED = len(CPUS) >= 2 and shutil.which("taskset") is not None
-SERVER_CPU, CLIENT_CPU = map(str, CPUS[:2] if PINNED else (0, 0))  # server; wrk and us
-IDLE_TIMEOUT = 600                  # keep-alive idle timeout given to every server (s)
+sys.dont_write_bytecode = True      # no __pycache__ in bench/
+from common import (CLIENT_CPU, HERE, IDLE_TIMEOUT, PINNED, SERVER_CPU, Server,  # noqa: E402
+                    cpu_split, first_line, fmt, proc_stats, rounds, rss_kib, tree, wrk)
+import pools  # noqa: E402
+
 IDLE_INFLIGHT = 100                 # idle test: connections being set up at once
-NOBODY = 65534                      # servers started as root drop to nobody/nogroup
 
 SCENARIOS = {   # name: (title, path, connections, Connection: close?)
     "1k": ("1 KiB file, keep-alive, 50 connections", "/1k.bin", 50, False),
@@ -38,166 +33,10 @@ SCENARIOS = {   # name: (title, path, connections, Connection: close?)
     "conn": ("1 KiB file, Connection: close (new connection per request), 50", "/1k.bin", 50, True),
     "idle": ("Idle keep-alive connections: resident memory", "/1k.bin", None, False),
 }
-
-
-# ------------------------------------------------------------------ /proc
-def proc_stats():
-    """{pid: (ppid, utime+stime, cutime+cstime)} in clock ticks, every process."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    v = f.read().rsplit(")", 1)[1].split()
-                out[int(d)] = (int(v[1]), int(v[11]) + int(v[12]), int(v[13]) + int(v[14]))
-            except (OSError, IndexError):
-                pass        # exited meanwhile
-    return out
-
-
-def tree(root, stats=None):
-    """root and its live descendants."""
-    stats = stats or proc_stats()
-    pids, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        if p in stats:
-            pids.append(p)
-            todo += [c for c, st in stats.items() if st[0] == p]
-    return pids
-
-
-def cpu_split(root, before, after):
-    """CPU seconds between two proc_stats(): of root's tree, reaped children
-    included, and of all other processes but us (own time: init reaps orphans)."""
-    ours, mine, other = set(tree(root, after)), 0, 0
-    for p, (_, own, kids) in after.items():
-        b = before.get(p, (0, 0, 0))
-        if p in ours:
-            mine += own + kids - b[1] - b[2]
-        elif p != os.getpid():
-            other += own - b[1]
-    return mine / CLK_TCK, other / CLK_TCK
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
-    except (OSError, StopIteration):
-        return None
-
-
-def first_line(argv):
-    """First line a command prints (stdout or stderr), '' on failure."""
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        return (r.stdout + r.stderr).strip().splitlines()[0]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return ""
+ALL_SCENARIOS = list(SCENARIOS) + list(pools.SCENARIOS)
 
 
 # ------------------------------------------------------------------ servers
-class Server:
-    """A server under test: config from bench/conf/NAME.conf, start, stop."""
-    name = exe = None
-    argv_fmt = ()           # command line; {bin} {conf} {dir} are filled in
-    version_flag = "-v"
-    front_cmd = None        # the front end is the child whose cmdline has this
-    user = ""               # config line(s) to drop to nobody when run as root
-    log_on = log_off = ""   # config line(s) for access logs on/off
-    can_buffer_log = True   # can it keep access log lines in memory?
-    setup = ""              # how it is configured, for the report
-
-    def __init__(self, binary, base, www, logs):
-        self.binary, self.logs = binary, logs
-        self.dir = os.path.join(base, self.name)
-        os.mkdir(self.dir, 0o755)
-        if os.geteuid() == 0:   # it may write pid/log files after dropping to nobody
-            os.chown(self.dir, NOBODY, NOBODY)
-        with socket.socket() as s:      # a free loopback port
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        with open(os.path.join(HERE, "conf", self.name + ".conf")) as f:
-            text = string.Template(f.read()).substitute(
-                port=self.port, www=www, dir=self.dir, idle=IDLE_TIMEOUT,
-                user=self.user if os.geteuid() == 0 else "",
-                log=(self.log_on if logs else self.log_off).format(dir=self.dir))
-        conf = os.path.join(self.dir, self.name + ".conf")
-        with open(conf, "w") as f:
-            f.write(text)
-        self.argv = [x.format(bin=binary, conf=conf, dir=self.dir) for x in self.argv_fmt]
-        self.cmd = " ".join(self.argv)
-        self.proc, self.failed = None, None
-        self.out = os.path.join(self.dir, "server.out")
-
-    def version(self):
-        return first_line([self.binary, self.version_flag])
-
-    def front_pid(self):
-        """The process that holds the client connections."""
-        for c, st in proc_stats().items() if self.front_cmd else ():
-            try:
-                with open(f"/proc/{c}/cmdline", "rb") as f:
-                    if st[0] == self.proc.pid and self.front_cmd.encode() in f.read():
-                        return c
-            except OSError:
-                pass
-        return self.proc.pid
-
-    def start(self):
-        with open(self.out, "wb") as out:
-            self.proc = subprocess.Popen(
-                (["taskset", "-c", SERVER_CPU] if PINNED else []) + self.argv, cwd=self.dir,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)     # own process group: stop() kills it all
-        deadline = time.monotonic() + 15
-        while self.proc.poll() is None:
-            try:
-                if self.get("/1k.bin") == (200, 1024) and self.get("/missing.bin")[0] == 404:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("no 200 for /1k.bin and 404 for /missing.bin in 15 s")
-            time.sleep(0.1)
-        raise RuntimeError(f"exited with status {self.proc.returncode}")
-
-    def get(self, path):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
-                return r.status, len(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, 0
-
-    def check(self, notes, why=None):
-        """Take the server out of the benchmark, with a note and its last
-        output, if it has died (or for why); False if it is out."""
-        why = why or (self.proc.poll() is not None and f"died (status {self.proc.returncode})")
-        if why:
-            self.failed = why
-            with open(self.out, errors="replace") as f:
-                tail = "".join(f.readlines()[-15:])
-            notes.append(f"{self.name}: {why}\n  command: {self.cmd}\n{tail}")
-        return not why
-
-    def stop(self):
-        """SIGTERM the leader, then SIGKILL the whole group after 5 s; reap."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)    # stragglers, if any
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
-
-
 class Weir(Server):
     name, version_flag, front_cmd = "weir", "--version", "weir"
     argv_fmt = ("{bin}", "run", "-c", "{conf}")
@@ -238,34 +77,11 @@ class Lighttpd(Server):
 
 
 # ------------------------------------------------------------------ load
-def wrk(server, scenario, seconds):
-    """One wrk run; the numbers from its --latency output."""
-    _, path, conns, close = SCENARIOS[scenario]
-    argv = (["taskset", "-c", CLIENT_CPU] if PINNED else []) + [
-        "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    argv += ["-H", "Connection: close"] if close else []
-    argv.append(f"http://127.0.0.1:{server.port}{path}")
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
-    if "Requests/sec" not in out:
-        raise RuntimeError(f"wrk failed: {' '.join(argv)}\n{out}")
-
-    def num(pattern):
-        m = re.search(pattern, out)
-        return float(m.group(1)) if m else 0
-    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {"requests": int(num(r"(\d+) requests in")),
-            "rps": num(r"Requests/sec:\s+([\d.]+)"),
-            "p99_ms": float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
-            if m else None,
-            "non_2xx": int(num(r"Non-2xx or 3xx responses: (\d+)")),
-            "socket_errors": sum(map(int, errs.groups())) if errs else 0}
-
-
 def measure(server, scenario, seconds):
     """A wrk run, with the CPU time of the server, of wrk and of the rest."""
+    _, path, conns, close = SCENARIOS[scenario]
     s0, w0, t0 = proc_stats(), os.times(), time.monotonic()
-    res = wrk(server, scenario, seconds)       # wrk's CPU time: our reaped children's
+    res = wrk(server.port, path, conns, seconds, close)  # wrk's CPU: our reaped children's
     s1, w1, t1 = proc_stats(), os.times(), time.monotonic()
     cpu, other = cpu_split(server.proc.pid, s0, s1)
     res.update(cpu_s=round(cpu, 3), cpu_pct=round(100 * cpu / (t1 - t0), 1),
@@ -362,10 +178,6 @@ def idle_test(server, n):
 
 
 # ------------------------------------------------------------------ report
-def fmt(x, spec, unit=""):
-    return "—" if x is None else format(x, spec) + unit
-
-
 def header(meta, servers):
     pin = (f"server pinned to CPU {SERVER_CPU}; wrk (1 thread) and this script to CPU "
            f"{CLIENT_CPU} (taskset)" if PINNED else "no CPU pinning (1 CPU or no taskset)")
@@ -378,11 +190,12 @@ def header(meta, servers):
              f"- {meta['log_note']}",
              "- every server: one worker, keep-alive without request limit, "
              f"{IDLE_TIMEOUT} s idle timeout, fd limit ≥ 20000",
-             "- CPU µs/req: server process tree's utime+stime ÷ requests. CPU %: CPU time ÷ "
-             "wall time (100 = one CPU); wrk ≈ 100 = client-bound: compare CPU µs/req there",
+             "- CPU µs/req: server process tree's utime+stime ÷ requests (pool scenarios: "
+             "the proxy process alone, the upstream apart). CPU %: CPU time ÷ wall time "
+             "(100 = one CPU); wrk ≈ 100 = client-bound: compare CPU µs/req there",
              "", "| server | version | setup |", "|---|---|---|"]
-    lines += [f"| {s.name} | {meta['servers'][s.name]['version']} | {s.setup} |"
-              for s in servers]
+    lines += [f"| {s.conf or s.name} | {meta['servers'][s.conf or s.name]['version']} "
+              f"| {s.setup} |" for s in servers]
     return lines
 
 
@@ -451,18 +264,30 @@ def parse_args():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5, help="per run")
     ap.add_argument("--warmup", type=int, default=1, help="seconds per server and scenario")
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     ap.add_argument("--servers", default="weir,nginx,h2o,lighttpd")
     ap.add_argument("--idle-conns", type=int, default=10000)
     ap.add_argument("--logs", choices=("auto", "on", "off"), default="auto",
                     help="access logs; auto: on if every server can buffer them, else off")
     ap.add_argument("--quick", action="store_true", help="2 rounds × 2 s: a smoke test")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    ap.add_argument("--hello", help="the C upstream (default: tests/apps/weir-test-hello "
+                    "next to --weir, else compiled from tests/apps/hello.c)")
+    ap.add_argument("--proxy-conns", type=int, default=50, metavar="N",
+                    help="proxy scenario: wrk connections (50, as the static scenarios)")
+    ap.add_argument("--no-direct", dest="direct", action="store_false",
+                    help="proxy scenario: no reference run of wrk straight to the upstream")
+    ap.add_argument("--nginx-keepalive", type=int, default=32, metavar="N",
+                    help="proxy scenario: nginx's upstream keepalive (idle connections "
+                    "kept; 32 as in issue 4)")
+    ap.add_argument("--kills", type=int, default=20, help="kill scenario: kills per pool")
+    ap.add_argument("--kill-spacing", type=float, default=0.5,
+                    help="kill scenario: seconds between kills")
     a = ap.parse_args()
     if a.quick:
-        a.rounds, a.seconds = 2, 2
+        a.rounds, a.seconds, a.kills = 2, 2, 5
     known = {c.name: c for c in (Weir, Nginx, H2o, Lighttpd)}
-    for opt, table in (("scenarios", SCENARIOS), ("servers", known)):
+    for opt, table in (("scenarios", ALL_SCENARIOS), ("servers", known)):
         names = [x for x in getattr(a, opt).split(",") if x]
         if set(names) - set(table):
             ap.error(f"--{opt}: unknown {', '.join(set(names) - set(table))} "
@@ -472,35 +297,9 @@ def parse_args():
 
 
 def throughput(sc, servers, a, notes):
-    """Interleaved rounds of one scenario; medians per server."""
-    data = {s.name: {"runs": []} for s in servers}
-    for r in range(a.rounds if servers else 0):
-        k = r % len(servers)
-        for s in servers[k:] + servers[:k]:         # round r: rotated by r
-            if s.failed:
-                continue
-            try:
-                if r == 0 and a.warmup > 0:
-                    wrk(s, sc, a.warmup)
-                res = measure(s, sc, a.seconds)
-            except (RuntimeError, subprocess.SubprocessError) as e:
-                if s.check(notes):      # alive, but the run failed
-                    s.check(notes, f"[{sc}] {e}")
-                continue
-            if s.check(notes):
-                data[s.name]["runs"].append(res)
-            print(f"bench: {sc:4} round {r + 1}/{a.rounds} {s.name:8} {res['rps']:>9,.0f} req/s "
-                  "{cpu_us_per_req:>6} µs/req, CPU % server {cpu_pct} wrk {wrk_cpu_pct} others "
-                  "{other_cpu_pct}".format(**res), file=sys.stderr)
-    for d in (d for d in data.values() if d["runs"]):
-        for k in ("rps", "cpu_us_per_req", "cpu_pct", "wrk_cpu_pct", "other_cpu_pct", "p99_ms"):
-            d[k] = statistics.median([x[k] for x in d["runs"] if x[k] is not None] or [None])
-        d["errors"] = sum(x["errors"] for x in d["runs"])
-    busy = [n for n, d in data.items() if d.get("other_cpu_pct", 0) > 10]
-    if busy:
-        notes.append(f"[{sc}] other processes used > 10% of a CPU while {', '.join(busy)} "
-                     "ran: the machine was not quiet; rerun before drawing conclusions")
-    return data
+    """Interleaved rounds of one static scenario; medians per server."""
+    return rounds(sc, servers, a, notes, lambda s, secs, warm: measure(s, sc, secs),
+                  ("rps", "cpu_us_per_req", "cpu_pct", "wrk_cpu_pct", "other_cpu_pct", "p99_ms"))
 
 
 def main():
@@ -532,15 +331,21 @@ def main():
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = tempfile.mkdtemp(prefix="weir-bench-")
-    servers, results = [], {"scenarios": {}, "idle": {}, "notes": notes}
+    servers, psrv = [], []      # static scenarios' servers, pool scenarios' servers
+    results = {"scenarios": {}, "idle": {}, "pools": {}, "notes": notes}
     try:
         www = setup_files(base)
         # test a copy of weir: a rebuild during the run must not change what runs
         wanted = [(c, shutil.copy2(b, os.path.join(base, "weir.bin")) if c is Weir else b)
                   for c, b in wanted]
-        for c, binary in wanted:
-            s = c(binary, base, www, logs)
-            servers.append(s)
+        weir = next((b for c, b in wanted if c is Weir), None)
+        if set(a.scenarios) & set(pools.SCENARIOS):
+            psrv = pools.make_servers(a, base, www, logs, weir,
+                                      pools.hello_binary(a, base, notes), notes)
+        static = set(a.scenarios) & set(SCENARIOS)
+        for c, binary in wanted if static else ():
+            servers.append(c(binary, base, www, logs))
+        for s in servers + psrv:
             try:
                 s.start()
             except (RuntimeError, OSError) as e:
@@ -553,10 +358,14 @@ def main():
             "kernel": os.uname().release, "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup, "pinned": PINNED,
             "access_logs": logs, "log_note": log_note, "wrk": first_line(["wrk", "-v"]),
-            "servers": {s.name: {"version": s.version(), "setup": s.setup, "command": s.cmd}
-                        for s in servers}}
+            "servers": {s.conf or s.name: {"version": s.version(), "setup": s.setup,
+                                           "command": s.cmd} for s in servers + psrv}}
         print(f"bench: temp dir {base}", file=sys.stderr)
+        pool_reports = {}
         for sc in a.scenarios:
+            if sc in pools.SCENARIOS:
+                pool_reports[sc], results["pools"][sc] = pools.run(sc, psrv, a, notes)
+                continue
             if sc != "idle":
                 results["scenarios"][sc] = throughput(sc, servers, a, notes)
                 continue
@@ -569,14 +378,15 @@ def main():
                         results["idle"][s.name] = {"error": str(e)}
                     s.check(notes)
     finally:
-        for s in servers:
+        for s in servers + psrv:
             s.stop()
         if not a.keep:
             shutil.rmtree(base, ignore_errors=True)
 
-    out = header(meta, servers) + [""]
+    out = header(meta, servers + psrv) + [""]
     for sc in a.scenarios:
-        out += (report_idle(results["idle"], servers, a.idle_conns) if sc == "idle" else
+        out += (pool_reports[sc] if sc in pool_reports else
+                report_idle(results["idle"], servers, a.idle_conns) if sc == "idle" else
                 report_scenario(sc, results["scenarios"][sc], servers)) + [""]
     if notes:
         out += ["## Notes", ""] + [f"- {n.rstrip()}" for n in notes] + [""]

@@ -230,4 +230,7 @@ const struct http_header *httpparse_find(const struct http_header *h, size_t n,
 /* Static name of a method, "" for HTTP_M_UNKNOWN. */
 const char *httpparse_method_name(enum http_method m);
 
+/* Reason phrase for a status code, never NULL. */
+const char *http_reason(int status);
+
 #endif

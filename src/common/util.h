@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -51,6 +52,19 @@ ascii_lower(char c)
 bool	 ascii_casecmp_n(const char *a, const char *b, size_t n);
 /* Trim leading/trailing spaces and tabs in place; returns s. */
 char	*str_trim(char *s);
+
+/*
+ * Append n bytes at p and return the end: for building heads in buffers the
+ * caller sized beforehand.  s may be NULL when n is 0 (an absent part).
+ */
+static inline char *
+put(char *p, const char *s, size_t n)
+{
+	if (n > 0)
+		memcpy(p, s, n);
+	return p + n;
+}
+#define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)
 
 /* "2026-11-25T10:55:01.123Z" from the realtime clock; out >= 32 bytes. */
 void	 time_iso8601(char *out, size_t outsz);

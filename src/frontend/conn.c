@@ -119,12 +119,8 @@ conn_close(struct conn *c)
 
 	if (c->state == CONN_CLOSED)
 		return;
-	if (c->px != NULL) {
-		if (((struct pwait *)(void *)c->px)->kind == PW_KIND_FASTCGI)
-			fastcgi_abort(c);
-		else
-			proxy_abort(c);
-	}
+	if (c->pr != NULL)
+		poolreq_abort(c);
 	c->state = CONN_CLOSED;
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);

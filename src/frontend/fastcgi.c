@@ -14,9 +14,10 @@
  * temporary file, so CONTENT_LENGTH is exact), then FCGI_STDOUT parsed as a
  * CGI response (Status, Location, Content-Type, other fields) and streamed
  * to the client, FCGI_STDERR lines to the pool's log, FCGI_END_REQUEST.
- * Failures follow the pool proxy's rules (proxy.c): a request the worker
- * never took goes elsewhere; an idempotent one is retried once; otherwise
- * 502, and a malformed record stream is reported to the master (1011).
+ * Failures follow the rules of every pool request (poolreq.c): a request
+ * the worker never took goes elsewhere; an idempotent one is retried once;
+ * otherwise 502, and a malformed record stream is reported to the master
+ * (1011).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,15 +42,7 @@
 #define CGI_HEAD_MAX	(32 * 1024)
 #define CGI_FIELDS	100
 #define MAX_REDIRECTS	10
-#define MAX_ATTEMPTS	8
 #define REQ_ID		1
-
-enum fx_phase {
-	FX_SPOOL = 0,	/* reading a chunked body from the client first */
-	FX_WAIT,	/* in the pool's queue */
-	FX_SEND,	/* records to the worker */
-	FX_RECV		/* the response */
-};
 
 enum fx_body {
 	BODY_NONE = 0,
@@ -64,37 +57,23 @@ enum fx_frame {
 	FR_CLOSE
 };
 
-enum upfail {
-	UF_UNDELIVERED,
-	UF_DELIVERED,
-	UF_PROTOCOL
-};
-
 struct fx {
-	struct pwait		 q;		/* first: the queue's view */
-	struct conn		*c;
-	struct req		*r;
-	struct fe_pool		*pool;
-	struct fe_thread	*t;
+	struct poolreq		 pr;		/* first: the life of a pool request */
 	const struct fe_site	*site;
-	struct upconn		*up;
-	int			 phase;
-	bool			 retried, idempotent, client_sent;
-	unsigned		 attempts, redirects;
-	char			 method[16];	/* for the master's in-flight report */
-	char			 target[200];
-	uint64_t		 start_ns;
+	unsigned		 redirects;
 	/* the script: path = script_name + path_info */
 	char			 path[4096 + 2];
 	size_t			 sn_len;	/* SCRIPT_NAME is path[0..sn_len) */
 	bool			 via_app;	/* app = PREFIX POOL, not script = */
 	bool			 get_only;	/* after a local redirect: GET, no body */
+	char			*loc;		/* that redirect's path and query */
+	size_t			 loclen;
+	int			 body_fate;	/* enum pr_body of the client's body then */
 	/* to the worker */
 	uint8_t			*ob;
 	size_t			 oblen, oboff, obcap;
 	int			 body;		/* enum fx_body */
 	uint64_t		 body_left;	/* BODY_STREAM: bytes still to read */
-	bool			 body_started;
 	bool			 stdin_done;	/* the empty STDIN record is queued */
 	struct chunked_dec	 chunk;
 	char			*spool;		/* memory part */
@@ -128,28 +107,8 @@ struct fastcgi_handler {
 	size_t			 prefixlen;
 };
 
-static void	fx_pump(struct fx *x);
-static void	fx_start(struct fx *x);
-static void	fx_fail(struct fx *x, int status, const char *token, uint32_t retry);
-static void	fx_failed(struct fx *x, const char *why, enum upfail how);
-static void	up_event(void *arg, uint32_t events);
-
-static uint64_t
-response_timeout(const struct fx *x)
-{
-	uint64_t t = x->pool->response_timeout;
-
-	return t != 0 ? t : 24ULL * 3600 * 1000;
-}
-
-static char *
-put(char *p, const char *s, size_t n)
-{
-	if (n > 0)		/* s may be NULL for an absent, empty part */
-		memcpy(p, s, n);
-	return p + n;
-}
-#define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)
+static void	enqueue(struct fx *x);
+static enum pr_body fx_body(const struct poolreq *pr);
 
 /* --- script resolution ------------------------------------------------------------ */
 
@@ -316,7 +275,7 @@ addr_text(const struct sockaddr *sa, char *ip, size_t ipn, char *port, size_t pn
 static int
 build_request(struct fx *x)
 {
-	const struct http_request *h = &x->r->h;
+	const struct http_request *h = &x->pr.r->h;
 	const struct conf_site *cs = x->site->cs;
 	struct fcgi_params fp;
 	struct sockaddr_storage local;
@@ -333,8 +292,8 @@ build_request(struct fx *x)
 		return -1;
 	x->oblen = (size_t)n;
 	fcgi_params_init(&fp, x->ob + x->oblen, x->obcap - x->oblen, REQ_ID);
-	addr_text(&x->c->peer.sa, ip, sizeof(ip), port, sizeof(port));
-	if (getsockname(x->c->io.fd, (struct sockaddr *)&local, &ll) == -1)
+	addr_text(&x->pr.c->peer.sa, ip, sizeof(ip), port, sizeof(port));
+	if (getsockname(x->pr.c->io.fd, (struct sockaddr *)&local, &ll) == -1)
 		local.ss_family = AF_UNSPEC;
 	addr_text((struct sockaddr *)&local, lip, sizeof(lip), lport, sizeof(lport));
 	/* SERVER_NAME: the host without port (or an IPv6 literal whole) */
@@ -354,14 +313,17 @@ build_request(struct fx *x)
 	    params(x, &fp, "SERVER_PROTOCOL", h->minor == 0 ? "HTTP/1.0" : "HTTP/1.1") < 0 ||
 	    params(x, &fp, "REMOTE_ADDR", ip) < 0 ||
 	    params(x, &fp, "REMOTE_PORT", port) < 0 ||
-	    params(x, &fp, "REQUEST_METHOD", x->get_only ? "GET" : x->method) < 0 ||
+	    params(x, &fp, "REQUEST_METHOD", x->get_only ? "GET" : x->pr.method) < 0 ||
 	    params(x, &fp, "REDIRECT_STATUS", "200") < 0 ||
 	    params(x, &fp, "DOCUMENT_ROOT", root) < 0)
 		goto fail;
 	/* REQUEST_URI: as the client sent it (origin-form); after a local redirect, the new one */
 	if (x->get_only) {
-		if (params(x, &fp, "REQUEST_URI", x->path) < 0 ||
-		    params(x, &fp, "QUERY_STRING", "") < 0)
+		const char *q = memchr(x->loc, '?', x->loclen);
+		size_t qn = q != NULL ? (size_t)(x->loc + x->loclen - q - 1) : 0;
+
+		if (param(x, &fp, "REQUEST_URI", x->loc, x->loclen) < 0 ||
+		    param(x, &fp, "QUERY_STRING", q != NULL ? q + 1 : "", qn) < 0)
 			goto fail;
 	} else if (h->target_form == HTTP_TARGET_ABSOLUTE) {
 		size_t k = h->path.n + (h->query.p ? h->query.n + 1 : 0);
@@ -497,7 +459,7 @@ queue_stdin(struct fx *x, const void *data, size_t len)
 static int
 fill_stdin(struct fx *x)
 {
-	struct conn *c = x->c;
+	struct conn *c = x->pr.c;
 
 	if (x->stdin_done || x->oblen - x->oboff > FX_STDIN_CHUNK)
 		return 0;
@@ -517,7 +479,7 @@ fill_stdin(struct fx *x)
 			n = FCGI_MAX_CONTENT;
 		if (n == 0)
 			return 0;
-		x->body_started = true;
+		x->pr.body_started = true;
 		queue_stdin(x, c->ibuf + c->ipos, n);
 		c->ipos += (uint32_t)n;
 		if (c->ipos == c->ilen)
@@ -546,7 +508,7 @@ fill_stdin(struct fx *x)
 
 			if (r <= 0) {
 				log_warn("fastcgi: spool read");
-				fx_fail(x, 500, "Internal", 0);
+				poolreq_fail(&x->pr, 500, "Internal", 0);
 				return -1;
 			}
 			n = (size_t)r;
@@ -565,7 +527,7 @@ spool_open(struct fx *x)
 {
 	char dir[4200];
 
-	snprintf(dir, sizeof(dir), "%s/spool", x->c->gen->conf->server.state_dir);
+	snprintf(dir, sizeof(dir), "%s/spool", x->pr.c->gen->conf->server.state_dir);
 	x->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (x->spool_fd == -1)
 		x->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -579,7 +541,7 @@ spool_open(struct fx *x)
 static int
 spool_body(struct fx *x)
 {
-	struct conn *c = x->c;
+	struct conn *c = x->pr.c;
 	uint64_t max = c->gen->conf->server.max_body;
 
 	while (c->ipos < c->ilen) {
@@ -604,20 +566,22 @@ spool_body(struct fx *x)
 			if (mem > out)
 				mem = out;
 			if (mem > 0) {
-				if (x->spool == NULL)
-					x->spool = xmalloc(SPOOL_MEM);
+				if (x->spool == NULL && (x->spool = malloc(SPOOL_MEM)) == NULL) {
+					poolreq_fail(&x->pr, 500, "Internal", 0);
+					return -1;
+				}
 				memcpy(x->spool + x->spool_len, d, mem);
 				x->spool_len += mem;
 			}
 			if (out > mem) {
 				if (x->spool_fd == -1 && spool_open(x) == -1) {
 					log_warn("fastcgi: cannot create a spool file");
-					fx_fail(x, 500, "Internal", 0);
+					poolreq_fail(&x->pr, 500, "Internal", 0);
 					return -1;
 				}
 				if (write_full(x->spool_fd, d + mem, out - mem) == -1) {
 					log_warn("fastcgi: spool write");
-					fx_fail(x, 500, "Internal", 0);
+					poolreq_fail(&x->pr, 500, "Internal", 0);
 					return -1;
 				}
 			}
@@ -677,20 +641,20 @@ static int
 client_flush(struct fx *x)
 {
 	while (x->outoff < x->outlen) {
-		ssize_t w = send(x->c->io.fd, x->out + x->outoff, x->outlen - x->outoff,
+		ssize_t w = send(x->pr.c->io.fd, x->out + x->outoff, x->outlen - x->outoff,
 		    MSG_NOSIGNAL);
 
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				conn_set_deadline(x->c, x->c->gen->conf->server.send_timeout);
+				conn_set_deadline(x->pr.c, x->pr.c->gen->conf->server.send_timeout);
 				return 0;
 			}
 			return -1;
 		}
-		x->client_sent = true;
-		x->r->bytes += (uint64_t)w;
+		x->pr.client_sent = true;
+		x->pr.r->bytes += (uint64_t)w;
 		x->outoff += (size_t)w;
 	}
 	x->outoff = x->outlen = 0;
@@ -702,14 +666,14 @@ static int
 client_head(struct fx *x)
 {
 	struct fcgi_cgi *g = &x->cgi;
-	struct conn *c = x->c;
-	bool head = x->r->h.method == HTTP_M_HEAD;
+	struct conn *c = x->pr.c;
+	bool head = x->pr.r->h.method == HTTP_M_HEAD;
 	int status = g->status;
 	const struct hstr *cl = NULL;
 	char *p;
 
 	if (status < 200 || status > 599) {
-		fx_failed(x, "the script answered a status weir cannot forward", UF_PROTOCOL);
+		poolreq_failed(&x->pr, "the script answered a status weir cannot forward", UF_PROTOCOL);
 		return -1;
 	}
 	for (size_t i = 0; i < g->nfields; i++)
@@ -727,13 +691,13 @@ client_head(struct fx *x)
 			v = v * 10 + (uint64_t)(cl->p[i] - '0');
 		}
 		if (!ok) {
-			fx_failed(x, "the script sent a bad Content-Length", UF_PROTOCOL);
+			poolreq_failed(&x->pr, "the script sent a bad Content-Length", UF_PROTOCOL);
 			return -1;
 		}
 		x->frame = FR_LENGTH;
 		x->res_left = v;
 	}
-	if (x->frame == FR_CHUNKED && x->r->h.minor == 0) {
+	if (x->frame == FR_CHUNKED && x->pr.r->h.minor == 0) {
 		x->frame = FR_CLOSE;
 		c->flags |= CF_CLOSE;
 	}
@@ -745,7 +709,7 @@ client_head(struct fx *x)
 	if (g->reason.n > 0)
 		p = put(p, g->reason.p, g->reason.n);
 	else {
-		const char *rs = http1_reason(status);
+		const char *rs = http_reason(status);
 
 		p = put(p, rs, strlen(rs));
 	}
@@ -786,11 +750,11 @@ client_head(struct fx *x)
 	}
 	if (c->flags & CF_CLOSE)
 		p = PUTS(p, "Connection: close\r\n");
-	else if (x->r->h.minor == 0)
+	else if (x->pr.r->h.minor == 0)
 		p = PUTS(p, "Connection: keep-alive\r\n");
 	p = PUTS(p, "\r\n");
 	x->outlen = (size_t)(p - x->out);
-	x->r->status = status;
+	x->pr.r->status = status;
 	x->head_done = true;
 	return 0;
 }
@@ -798,161 +762,35 @@ client_head(struct fx *x)
 /* --- finishing -------------------------------------------------------------------------- */
 
 static void
-fx_free(struct fx *x)
+fx_free(struct poolreq *pr)
 {
+	struct fx *x = (struct fx *)pr;
+
 	free(x->ob);
 	free(x->in);
 	free(x->out);
 	free(x->cgibuf);
 	free(x->fields);
 	free(x->spool);
+	free(x->loc);
 	if (x->spool_fd != -1)
 		close(x->spool_fd);
 	free(x);
 }
 
-static void
-drop_up(struct fx *x, bool reuse)
-{
-	if (x->up != NULL) {
-		upstream_put(x->up, reuse);
-		x->up = NULL;
-	}
-}
-
-static void
-fx_done(struct fx *x)
-{
-	struct conn *c = x->c;
-	const char *why;
-	bool reuse = fcgi_dec_eof(&x->dec, &why) == 0 && x->inlen == 0;
-
-	stats_hist(&x->pool->pc[x->t->idx].upstream, (mono_ns() - x->start_ns) / 1000);
-	drop_up(x, reuse);
-	queue_release(x->pool, &x->q, true);
-	c->px = NULL;
-	fx_free(x);
-	http1_request_done(c);
-}
-
-static void
-fx_fail(struct fx *x, int status, const char *token, uint32_t retry)
-{
-	struct conn *c = x->c;
-	struct req *r = x->r;
-
-	log_debug("pool %s: %s %s: answering %d (%s)", x->pool->name, x->method,
-	    x->target, status, token);
-	drop_up(x, false);
-	if (x->q.qstate != PW_NONE)
-		queue_cancel(x->pool, &x->q);
-	r->retry_after = retry;
-	if (x->body == BODY_NONE || x->body == BODY_SPOOL || x->body_left == 0)
-		r->body_taken = x->body != BODY_NONE || x->phase != FX_SPOOL;
-	else if (!x->body_started)
-		r->body_taken = false;
-	else
-		c->flags |= CF_CLOSE | CF_LINGER;
-	c->px = NULL;
-	fx_free(x);
-	http1_handler_error(c, status, token);
-}
-
-/* The client is gone: stop the script (closing is what stops php). */
-void
-fastcgi_abort(struct conn *c)
-{
-	struct fx *x = (struct fx *)c->px;
-	uint8_t rec[FCGI_HEADER_LEN + 8];
-
-	c->px = NULL;
-	if (x->up != NULL) {
-		ssize_t n = fcgi_abort_request(rec, sizeof(rec), REQ_ID);
-
-		/* best effort before the close, which is what really counts */
-		if (n > 0)
-			(void)!send(x->up->io.fd, rec, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	}
-	drop_up(x, false);
-	if (x->q.qstate != PW_NONE)
-		queue_cancel(x->pool, &x->q);
-	fx_free(x);
-}
-
-static void
-fx_retry(struct fx *x, struct fe_worker *lost, bool counts)
-{
-	int rc;
-
-	stat_add(&x->pool->pc[x->t->idx].retries, 1);
-	if (counts && ++x->attempts >= MAX_ATTEMPTS) {
-		fx_fail(x, 502, "Connection_Abandoned_By_AppPool", 0);
-		return;
-	}
-	if (lost != NULL && counts)
-		queue_worker_suspect(lost);
-	queue_release(x->pool, &x->q, false);
-	x->phase = FX_WAIT;
-	x->inlen = 0;
-	x->outlen = x->outoff = 0;
-	x->head_done = false;
-	x->spool_off = 0;
-	x->stdin_done = false;
-	if (build_request(x) == -1) {
-		fx_fail(x, 500, "Internal", 0);
-		return;
-	}
-	rc = queue_acquire(x->pool, &x->q, x->t, lost);
-	if (rc == 0) {
-		fx_start(x);
-		return;
-	}
-	if (rc == WEIR_AGAIN) {
-		conn_set_deadline(x->c, x->pool->queue_timeout);
-		conn_set_events(x->c, EPOLLRDHUP);
-		return;
-	}
-	fx_fail(x, rc, x->q.fail_token, x->q.retry_after);
-}
-
 /*
- * The worker failed the request.  Replayable unless a streamed body was
- * partly sent; never once the client has seen bytes.
+ * Is the connection to the worker clean for the next request?  Not when
+ * anything is left over either way: records after FCGI_END_REQUEST, or
+ * input the worker ended without (its STDIN stream unfinished, maybe in the
+ * middle of a record).
  */
-static void
-fx_failed(struct fx *x, const char *why, enum upfail how)
+static bool
+reusable(struct fx *x)
 {
-	struct fe_worker *lost = x->q.w;
-	bool replay = x->body != BODY_STREAM || !x->body_started;
+	const char *why;
 
-	log_debug("pool %s: worker %u: %s", x->pool->name, lost ? lost->id : 0, why);
-	if (lost != NULL)
-		queue_worker_lost(lost, &x->q);
-	if (how == UF_PROTOCOL && lost != NULL) {
-		struct ctl_worker_fault f;
-
-		memset(&f, 0, sizeof(f));
-		f.pool = x->pool->idx;
-		f.worker = lost->id;
-		snprintf(f.what, sizeof(f.what), "%s", why);
-		if (ctl_send(x->t->fe->ctl, CTL_WORKER_FAULT, &f, sizeof(f), NULL, 0) == -1)
-			log_warn("control channel");
-	}
-	if (x->client_sent) {
-		conn_close(x->c);
-		return;
-	}
-	drop_up(x, false);
-	if (how == UF_UNDELIVERED && replay) {
-		fx_retry(x, lost, true);
-		return;
-	}
-	if (how == UF_DELIVERED && replay && x->idempotent && !x->retried) {
-		x->retried = true;
-		fx_retry(x, lost, true);
-		return;
-	}
-	fx_fail(x, 502, "Connection_Abandoned_By_AppPool", 0);
+	return fcgi_dec_eof(&x->dec, &why) == 0 && x->inlen == 0 &&
+	    x->stdin_done && x->oboff == x->oblen;
 }
 
 /* A line of FCGI_STDERR for the pool's log, with the request it came from. */
@@ -966,15 +804,15 @@ stderr_line(struct fx *x)
 	memset(&pl, 0, sizeof(pl));
 	{
 		/* the pool index belongs to the newest generation */
-		struct fe_gen *g = fe_gen_acquire(x->t->fe);
+		struct fe_gen *g = fe_gen_acquire(x->pr.t->fe);
 
-		pl.pool = x->pool->idx;
+		pl.pool = x->pr.pool->idx;
 		pl.generation = g->generation;
 		fe_gen_release(g);
 	}
-	snprintf(pl.line, sizeof(pl.line), "%s %s: %.*s", x->method, x->target,
+	snprintf(pl.line, sizeof(pl.line), "%s %s: %.*s", x->pr.method, x->pr.target,
 	    (int)x->errlen, x->errline);
-	if (ctl_send(x->t->fe->ctl, CTL_POOL_LOG, &pl, sizeof(pl), NULL, 0) == -1)
+	if (ctl_send(x->pr.t->fe->ctl, CTL_POOL_LOG, &pl, sizeof(pl), NULL, 0) == -1)
 		log_warn("control channel: pool log");
 	x->errlen = 0;
 }
@@ -997,7 +835,7 @@ on_stderr(struct fx *x, const char *d, size_t n)
 static int
 local_redirect(struct fx *x)
 {
-	struct req *r = x->r;
+	struct req *r = x->pr.r;
 	const struct conf_script *sc;
 	size_t sn;
 	int st;
@@ -1006,32 +844,35 @@ local_redirect(struct fx *x)
 	size_t plen;
 
 	if (++x->redirects > MAX_REDIRECTS) {
-		fx_fail(x, 500, "Internal", 0);
+		poolreq_fail(&x->pr, 500, "Internal", 0);
 		return -1;
 	}
 	q = memchr(loc->p, '?', loc->n);
 	plen = q != NULL ? (size_t)(q - loc->p) : loc->n;
 	st = path_normalize(loc->p, plen, r->path, sizeof(r->path), &r->pathlen);
 	if (st == 0)
-		st = fastcgi_resolve(x->c, r, &sc, &sn);
+		st = fastcgi_resolve(x->pr.c, r, &sc, &sn);
 	if (st == 0) {
 		/* not a script: whatever the site serves at that path */
-		struct conn *c = x->c;
-
-		drop_up(x, false);
-		queue_release(x->pool, &x->q, true);
-		c->px = NULL;
-		fx_free(x);
-		r->body_taken = true;
-		http1_redispatch_static(c);
+		http1_redispatch_static(poolreq_leave(&x->pr, reusable(x)));
 		return -1;
 	}
 	if (st != 1) {
-		fx_fail(x, st, NULL, 0);
+		poolreq_fail(&x->pr, st, NULL, 0);
 		return -1;
 	}
+	free(x->loc);
+	if ((x->loc = malloc(loc->n + 1)) == NULL) {
+		poolreq_fail(&x->pr, 500, "Internal", 0);
+		return -1;
+	}
+	memcpy(x->loc, loc->p, loc->n);
+	x->loc[loc->n] = '\0';
+	x->loclen = loc->n;
 	memcpy(x->path, r->path, r->pathlen + 1);
 	x->sn_len = sn;
+	/* The client's body stays where it is; the new script runs without it. */
+	x->body_fate = fx_body(&x->pr);
 	x->get_only = true;
 	x->body = BODY_NONE;
 	return 0;
@@ -1052,7 +893,7 @@ consume(struct fx *x)
 			char what[200];
 
 			snprintf(what, sizeof(what), "malformed FastCGI records: %s", why);
-			fx_failed(x, what, UF_PROTOCOL);
+			poolreq_failed(&x->pr, what, UF_PROTOCOL);
 			return -1;
 		}
 		off += (size_t)n;
@@ -1067,14 +908,14 @@ consume(struct fx *x)
 					char what[200];
 
 					snprintf(what, sizeof(what), "malformed CGI response: %s", why);
-					fx_failed(x, what, UF_PROTOCOL);
+					poolreq_failed(&x->pr, what, UF_PROTOCOL);
 					return -1;
 				}
 				if (x->cgi.kind == FCGI_CGI_LOCAL_REDIRECT) {
 					/* drop this response; the rest of its records too */
 					x->head_done = true;
 					x->frame = FR_NONE;
-					x->r->status = -1;
+					x->pr.r->status = -1;
 					break;
 				}
 				if (client_head(x) == -1)
@@ -1094,20 +935,19 @@ consume(struct fx *x)
 			if (x->inlen > 0)
 				memmove(x->in, x->in + off, x->inlen);
 			if (ev.protocol_status != FCGI_REQUEST_COMPLETE) {
-				fx_failed(x, ev.protocol_status == FCGI_OVERLOADED ?
+				poolreq_failed(&x->pr, ev.protocol_status == FCGI_OVERLOADED ?
 				    "the worker is overloaded" : "the worker refused the request",
 				    ev.protocol_status == FCGI_OVERLOADED ? UF_UNDELIVERED : UF_PROTOCOL);
 				return -1;
 			}
 			if (!x->head_done) {
-				fx_failed(x, "the script ended without a response", UF_PROTOCOL);
+				poolreq_failed(&x->pr, "the script ended without a response", UF_PROTOCOL);
 				return -1;
 			}
 			if (x->cgi.kind == FCGI_CGI_LOCAL_REDIRECT) {
 				if (local_redirect(x) == -1)
 					return -1;
-				drop_up(x, fcgi_dec_eof(&x->dec, &why) == 0 && x->inlen == 0);
-				fx_retry(x, NULL, false);
+				poolreq_restart(&x->pr, reusable(x));
 				return -1;
 			}
 			if (x->frame == FR_CHUNKED) {
@@ -1116,7 +956,7 @@ consume(struct fx *x)
 				x->outlen += 5;
 			} else if (x->frame == FR_LENGTH && x->res_left > 0) {
 				/* shorter than announced: the client cannot be told otherwise */
-				x->c->flags |= CF_CLOSE;
+				x->pr.c->flags |= CF_CLOSE;
 			}
 			return 0;
 		case FCGI_EV_UNKNOWN_TYPE:
@@ -1139,32 +979,43 @@ set_events(struct fx *x)
 
 	if (client_full)
 		cev |= LOOP_WRITE;
-	if (x->phase == FX_SPOOL ||
-	    (x->body == BODY_STREAM && x->body_left > 0 && x->c->ipos == x->c->ilen &&
-	    x->phase == FX_SEND))
+	if (x->pr.phase == PR_SPOOL ||
+	    (x->body == BODY_STREAM && x->body_left > 0 && x->pr.c->ipos == x->pr.c->ilen &&
+	    x->pr.phase == PR_SEND))
 		cev |= LOOP_READ;
-	conn_set_events(x->c, cev);
-	if (x->up == NULL)
+	conn_set_events(x->pr.c, cev);
+	if (x->pr.up == NULL)
 		return;
 	if (x->oboff < x->oblen)
 		uev |= LOOP_WRITE;
-	if (x->phase == FX_SEND || x->phase == FX_RECV)
+	if (x->pr.phase == PR_SEND || x->pr.phase == PR_RECV)
 		if (x->outlen - x->outoff < FX_OUT_HIGH)
 			uev |= LOOP_READ;
-	upstream_set(x->up, uev);
+	upstream_set(x->pr.up, uev);
 }
 
 static void
-fx_pump(struct fx *x)
+fx_pump(struct poolreq *pr)
 {
+	struct fx *x = (struct fx *)pr;
 	int fd;
+
+	if (x->pr.phase == PR_SPOOL) {
+		int r = spool_body(x);
+
+		if (r == 1)
+			enqueue(x);
+		else if (r == 0)
+			set_events(x);
+		return;
+	}
 
 	for (;;) {
 		bool progress = false;
 
-		if (x->phase != FX_SEND && x->phase != FX_RECV)
+		if (x->pr.phase != PR_SEND && x->pr.phase != PR_RECV)
 			break;
-		fd = x->up->io.fd;
+		fd = x->pr.up->io.fd;
 		/* 1. records to the worker */
 		if (fill_stdin(x) == -1)
 			return;
@@ -1177,7 +1028,7 @@ fx_pump(struct fx *x)
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					break;
 				/* php-cgi after PHP_FCGI_MAX_REQUESTS: nothing taken */
-				fx_failed(x, "cannot send the request to the worker",
+				poolreq_failed(&x->pr, "cannot send the request to the worker",
 				    x->inlen == 0 && !x->head_done ? UF_UNDELIVERED : UF_DELIVERED);
 				return;
 			}
@@ -1186,27 +1037,27 @@ fx_pump(struct fx *x)
 			if (fill_stdin(x) == -1)
 				return;
 		}
-		if (x->stdin_done && x->oboff == x->oblen && x->phase == FX_SEND)
-			x->phase = FX_RECV;
+		if (x->stdin_done && x->oboff == x->oblen && x->pr.phase == PR_SEND)
+			x->pr.phase = PR_RECV;
 		/* 2. the response, while the client keeps up */
 		if (x->outlen - x->outoff < FX_OUT_HIGH && !x->ended) {
 			ssize_t n = recv(fd, x->in + x->inlen, FX_IN - x->inlen, 0);
 
 			if (n > 0) {
 				x->inlen += (size_t)n;
-				conn_set_deadline(x->c, response_timeout(x));
+				conn_set_deadline(x->pr.c, poolreq_response_timeout(&x->pr));
 				if (consume(x) == -1)
 					return;
 				progress = true;
 			} else if (n == 0) {
-				fx_failed(x, x->head_done ? "the worker closed the connection mid-response" :
+				poolreq_failed(&x->pr, x->head_done ? "the worker closed the connection mid-response" :
 				    "the worker closed the connection without a response",
 				    x->head_done || x->inlen > 0 ? UF_DELIVERED :
-				    (x->phase == FX_SEND ? UF_UNDELIVERED : UF_DELIVERED));
+				    (x->pr.phase == PR_SEND ? UF_UNDELIVERED : UF_DELIVERED));
 				return;
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-				fx_failed(x, "connection to the worker failed",
-				    errno == ECONNRESET && !x->head_done && x->phase == FX_SEND ?
+				poolreq_failed(&x->pr, "connection to the worker failed",
+				    errno == ECONNRESET && !x->head_done && x->pr.phase == PR_SEND ?
 				    UF_UNDELIVERED : UF_DELIVERED);
 				return;
 			}
@@ -1216,14 +1067,14 @@ fx_pump(struct fx *x)
 			int r = client_flush(x);
 
 			if (r == -1) {
-				conn_close(x->c);
+				conn_close(x->pr.c);
 				return;
 			}
 			if (r == 1)
 				progress = true;
 		}
 		if (x->ended && x->outoff == x->outlen) {
-			fx_done(x);
+			poolreq_done(&x->pr, reusable(x));
 			return;
 		}
 		if (!progress)
@@ -1232,183 +1083,98 @@ fx_pump(struct fx *x)
 	set_events(x);
 }
 
-static void
-up_event(void *arg, uint32_t events)
-{
-	struct upconn *up = arg;
-
-	(void)events;
-	fx_pump(up->owner);
-}
+/* --- callbacks for poolreq.c ------------------------------------------------------------ */
 
 static void
-fx_start(struct fx *x)
+fx_start(struct poolreq *pr)
 {
-	struct fe_worker *w = x->q.w;
-	struct conn *c = x->c;
+	struct fx *x = (struct fx *)pr;
 
-	if (x->attempts == 0 && !x->retried)
-		stats_hist(&x->pool->pc[x->t->idx].wait, (mono_ns() - x->start_ns) / 1000);
-	x->q.qstate = PW_ACTIVE;
-	if ((x->up = upstream_get(x->t, w, up_event, x)) == NULL) {
-		if (errno == ECONNREFUSED || errno == ENOENT) {
-			queue_worker_dead(w);
-			fx_retry(x, w, false);
-			return;
-		}
-		fx_failed(x, "cannot connect to the worker", UF_UNDELIVERED);
-		return;
-	}
 	fcgi_dec_init(&x->dec);
 	fcgi_dec_expect(&x->dec, REQ_ID);
 	fcgi_cgi_init(&x->cgi, x->cgibuf, CGI_HEAD_MAX, x->fields, CGI_FIELDS);
-	x->phase = FX_SEND;
-	if ((x->r->h.flags & HTTP_F_EXPECT_100) && x->body == BODY_STREAM &&
-	    !x->body_started && c->ipos == c->ilen) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-		/* Best effort: a full socket buffer right now is unheard of. */
-		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
-	}
-	conn_set_deadline(c, response_timeout(x));
-	fx_pump(x);
 }
 
-void
-fastcgi_assigned(struct pwait *pw)
+static void
+fx_events(struct poolreq *pr)
 {
-	struct fx *x = (struct fx *)pw;
-
-	if (pw->fail != 0) {
-		pw->qstate = PW_NONE;
-		fx_fail(x, pw->fail, pw->fail_token, pw->retry_after);
-		return;
-	}
-	fx_start(x);
+	set_events((struct fx *)pr);
 }
 
-void
-fastcgi_describe(const struct pwait *pw, char *method, size_t mlen, char *target,
-    size_t tlen, uint64_t *started_ns)
+static int
+fx_rewind(struct poolreq *pr)
 {
-	const struct fx *x = (const struct fx *)pw;
+	struct fx *x = (struct fx *)pr;
 
-	wstrlcpy(method, x->method, mlen);
-	wstrlcpy(target, x->target, tlen);
-	*started_ns = x->start_ns;
+	x->inlen = 0;
+	x->outlen = x->outoff = 0;
+	x->head_done = false;
+	x->ended = false;
+	x->spool_off = 0;
+	x->stdin_done = false;
+	return build_request(x);
 }
+
+/* A spooled body can be sent again; a streamed one only if none went yet. */
+static bool
+fx_replayable(const struct poolreq *pr)
+{
+	const struct fx *x = (const struct fx *)pr;
+
+	return x->body != BODY_STREAM || !x->pr.body_started;
+}
+
+static enum pr_body
+fx_body(const struct poolreq *pr)
+{
+	const struct fx *x = (const struct fx *)pr;
+
+	if (x->get_only)
+		return x->body_fate;
+	switch (x->body) {
+	case BODY_SPOOL:
+		/* while spooling, part of the chunked stream is read */
+		return x->pr.phase == PR_SPOOL ? PRB_PARTIAL : PRB_TAKEN;
+	case BODY_STREAM:
+		if (x->body_left == 0)
+			return PRB_TAKEN;
+		return x->pr.body_started ? PRB_PARTIAL : PRB_UNREAD;
+	default:
+		return PRB_TAKEN;
+	}
+}
+
+/* The client is gone: stop the script (closing is what stops php). */
+static void
+fx_abort(struct poolreq *pr)
+{
+	uint8_t rec[FCGI_HEADER_LEN + 8];
+	ssize_t n = fcgi_abort_request(rec, sizeof(rec), REQ_ID);
+
+	/* best effort before the close, which is what really counts */
+	if (n > 0)
+		(void)!send(pr->up->io.fd, rec, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static const struct poolreq_ops fx_ops = {
+	.start = fx_start,
+	.pump = fx_pump,
+	.events = fx_events,
+	.rewind = fx_rewind,
+	.replayable = fx_replayable,
+	.body = fx_body,
+	.abort = fx_abort,
+	.free = fx_free,
+};
 
 static void
 enqueue(struct fx *x)
 {
-	int rc;
-
 	if (build_request(x) == -1) {
-		fx_fail(x, 500, "Internal", 0);
+		poolreq_fail(&x->pr, 500, "Internal", 0);
 		return;
 	}
-	x->phase = FX_WAIT;
-	rc = queue_acquire(x->pool, &x->q, x->t, NULL);
-	if (rc == 0) {
-		fx_start(x);
-		return;
-	}
-	if (rc == WEIR_AGAIN) {
-		conn_set_deadline(x->c, x->pool->queue_timeout);
-		conn_set_events(x->c, EPOLLRDHUP);
-		return;
-	}
-	fx_fail(x, rc, x->q.fail_token, x->q.retry_after);
-}
-
-/* --- client events ----------------------------------------------------------------------- */
-
-void
-fastcgi_client_event(struct conn *c, uint32_t events)
-{
-	struct fx *x = (struct fx *)c->px;
-
-	if (events & (EPOLLHUP | EPOLLERR)) {
-		conn_close(c);
-		return;
-	}
-	if ((events & EPOLLRDHUP) && !(events & EPOLLIN)) {
-		conn_close(c);
-		return;
-	}
-	if (events & EPOLLIN) {
-		ssize_t n;
-
-		if (c->ipos == c->ilen)
-			c->ipos = c->ilen = 0;
-		if (c->ibuf == NULL) {
-			if ((c->ibuf = block_get(c->t)) == NULL) {
-				conn_close(c);
-				return;
-			}
-			c->icap = FE_BLOCK;
-		}
-		if (c->ilen < c->icap) {
-			n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
-			if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-				conn_close(c);
-				return;
-			}
-			if (n > 0) {
-				c->ilen += (uint32_t)n;
-				conn_set_deadline(c, c->gen->conf->server.body_timeout);
-			}
-		}
-		if (x->phase == FX_SPOOL) {
-			int r = spool_body(x);
-
-			if (r == -1)
-				return;
-			if (r == 1)
-				enqueue(x);
-			else
-				set_events(x);
-			return;
-		}
-	}
-	if (x->phase == FX_WAIT) {
-		set_events(x);
-		return;
-	}
-	fx_pump(x);
-}
-
-void
-fastcgi_client_timeout(struct conn *c)
-{
-	struct fx *x = (struct fx *)c->px;
-
-	switch (x->phase) {
-	case FX_SPOOL:
-		alog_httperr(c, c->req, 408, "Timer_EntityBody");
-		conn_close(c);
-		return;
-	case FX_WAIT: {
-		bool timed_out;
-
-		pthread_mutex_lock(&x->pool->lock);
-		timed_out = x->q.qstate == PW_QUEUED;
-		pthread_mutex_unlock(&x->pool->lock);
-		if (timed_out) {
-			fx_fail(x, 503, "AppPoolTimer", x->pool->retry_after);
-			return;
-		}
-		conn_set_deadline(c, 1000);
-		return;
-	}
-	default:
-		if (!x->client_sent) {
-			fx_fail(x, 504, "Timer_Response", 0);
-			return;
-		}
-		conn_close(c);
-		return;
-	}
+	poolreq_enqueue(&x->pr);
 }
 
 /* --- the handler -------------------------------------------------------------------------- */
@@ -1427,27 +1193,12 @@ fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_l
 		return 503;
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return 500;
-	x->c = c;
-	x->r = r;
-	x->t = c->t;
-	x->pool = pool;
+	poolreq_init(&x->pr, &fx_ops, c, r, pool);
 	x->site = r->site;
 	x->spool_fd = -1;
 	x->via_app = via_app;
-	x->start_ns = r->start_ns;
-	x->q.kind = PW_KIND_FASTCGI;
-	r->queue = pool->name;
-	r->poolp = pool;
 	memcpy(x->path, r->path, r->pathlen + 1);
 	x->sn_len = sn_len;
-	wstrlcpy(x->method, httpparse_method_name(r->h.method), sizeof(x->method));
-	{
-		size_t n = r->h.target.n < sizeof(x->target) - 1 ? r->h.target.n :
-		    sizeof(x->target) - 1;
-
-		memcpy(x->target, r->h.target.p, n);
-		x->target[n] = '\0';
-	}
 	if (r->h.flags & HTTP_F_CHUNKED) {
 		x->body = BODY_SPOOL;
 		httpparse_chunked_init(&x->chunk);
@@ -1455,29 +1206,28 @@ fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_l
 		x->body = BODY_STREAM;
 		x->body_left = (uint64_t)r->h.content_length;
 	}
-	x->idempotent = r->h.method == HTTP_M_GET || r->h.method == HTTP_M_HEAD ||
-	    r->h.method == HTTP_M_OPTIONS || r->h.method == HTTP_M_PUT ||
-	    r->h.method == HTTP_M_DELETE;
+	x->pr.want_continue = (r->h.flags & HTTP_F_EXPECT_100) && x->body == BODY_STREAM;
 	x->obcap = FX_OB_INIT;
 	x->ob = malloc(x->obcap);
 	x->in = malloc(FX_IN);
 	x->cgibuf = malloc(CGI_HEAD_MAX);
 	x->fields = calloc(CGI_FIELDS, sizeof(*x->fields));
 	if (x->ob == NULL || x->in == NULL || x->cgibuf == NULL || x->fields == NULL) {
-		fx_free(x);
+		fx_free(&x->pr);
 		return 500;
 	}
-	c->px = (struct proxy *)(void *)x;
+	c->pr = &x->pr;
 	c->state = CONN_HANDLER;
 	r->body_taken = true;
 	if (x->body == BODY_SPOOL) {
 		int s;
 
-		x->phase = FX_SPOOL;
+		x->pr.phase = PR_SPOOL;
 		conn_set_deadline(c, c->gen->conf->server.body_timeout);
 		if ((r->h.flags & HTTP_F_EXPECT_100) && c->ipos == c->ilen) {
 			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+			/* Best effort: a full socket buffer right now is unheard of. */
 			(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
 		}
 		if ((s = spool_body(x)) == -1)

@@ -78,7 +78,7 @@ struct conn;
 struct req;
 struct fe_thread;
 struct fentry;
-struct proxy;
+struct poolreq;
 struct upconn;
 struct fe_pool;
 struct fe_worker;
@@ -343,7 +343,7 @@ struct conn {
 	char			*obuf;		/* output: obuf[ooff..olen) unsent */
 	uint32_t		 ooff, olen;
 	struct req		*req;
-	struct proxy		*px;		/* pool request in progress, or NULL */
+	struct poolreq		*pr;		/* pool request in progress, or NULL */
 	unsigned		 seg;		/* next of req->segs to send */
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
@@ -396,7 +396,6 @@ void		 http1_request_done(struct conn *c);
 void		 http1_handler_error(struct conn *c, int status, const char *token);
 void		 http1_redispatch_static(struct conn *c);
 void		 conn_set_events(struct conn *c, uint32_t events);
-const char	*http1_reason(int status);
 size_t		 fmt_u64(char *out, uint64_t v);
 void		 fe_update_date(struct fe_thread *t);
 
@@ -426,7 +425,7 @@ struct fe_worker {
 };
 
 /*
- * The queue's view of a pool request; the first member of struct proxy.
+ * The queue's view of a pool request; the first member of struct poolreq.
  * Links and states change under the pool lock; once a request leaves the
  * queue (given a worker or failed) it is handed to its own thread through
  * that thread's ready list.
@@ -438,13 +437,7 @@ enum pwait_state {
 	PW_ACTIVE	/* holding a worker slot */
 };
 
-enum pwait_kind {
-	PW_KIND_PROXY = 0,	/* proxy.c: HTTP to the worker */
-	PW_KIND_FASTCGI		/* fastcgi.c */
-};
-
 struct pwait {
-	int			 kind;		/* enum pwait_kind: whose struct this heads */
 	struct pwait		*qprev, *qnext;	/* pool queue */
 	struct pwait		*rnext;		/* thread ready list */
 	struct pwait		*aprev, *anext;	/* worker's active list */
@@ -490,6 +483,8 @@ void		 queue_ctl(struct frontend *fe, const struct ctl_hdr *hdr,
 		    const void *payload);
 int		 queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
 		    struct fe_worker *avoid);
+uint64_t	 queue_wait_ms(struct fe_pool *p, const struct pwait *pw);
+int		 queue_waited(struct fe_pool *p, struct pwait *pw);
 void		 queue_release(struct fe_pool *p, struct pwait *pw, bool served);
 void		 queue_cancel(struct fe_pool *p, struct pwait *pw);
 void		 queue_worker_put(struct fe_worker *w);
@@ -519,14 +514,93 @@ void		 upstream_close(struct upconn *up);
 void		 upstream_drop_idle(struct fe_thread *t, bool all);
 void		 upstream_set(struct upconn *up, uint32_t events);
 
+/*
+ * poolreq.c - what every pool request shares, whatever the protocol to the
+ * worker: the queue wait, the worker slot and its upstream connection, the
+ * client's side while the request runs, and the rules for a failed worker
+ * (retry elsewhere or answer 502/503/504).  A protocol handler (proxy.c:
+ * HTTP; fastcgi.c: FastCGI) embeds struct poolreq first and supplies the
+ * callbacks.
+ */
+enum pr_phase {
+	PR_SPOOL = 0,	/* reading the client's body before queueing (FastCGI, chunked) */
+	PR_WAIT,	/* in the pool's queue */
+	PR_SEND,	/* sending the request to the worker */
+	PR_RECV,	/* reading the response (head) */
+	PR_BODY		/* streaming the response body to the client */
+};
+
+/* How a worker failed a request, which decides whether it may go elsewhere. */
+enum upfail {
+	UF_UNDELIVERED,	/* the worker never took the request (reset, refused) */
+	UF_DELIVERED,	/* it may have processed it: only idempotent ones retry, once */
+	UF_PROTOCOL	/* it answered something malformed: 502, event 1011 */
+};
+
+/* What became of the client's request body when the request ends early. */
+enum pr_body {
+	PRB_TAKEN = 0,	/* none, or all of it was read: the connection may go on */
+	PRB_UNREAD,	/* not touched: HTTP/1 discards it as usual */
+	PRB_PARTIAL	/* partly read: the stream is lost, close after the answer */
+};
+
+struct poolreq_ops {
+	/* The upstream is connected (or reused): start a new exchange (may be NULL). */
+	void		(*start)(struct poolreq *pr);
+	/* Move bytes every way they can move; called on any event. */
+	void		(*pump)(struct poolreq *pr);
+	/* Set the client's event interest (while waiting in the queue). */
+	void		(*events)(struct poolreq *pr);
+	/* Before a retry: forget the attempt.  -1: the request cannot be rebuilt. */
+	int		(*rewind)(struct poolreq *pr);
+	/* May the request be sent again (its body is not lost)? */
+	bool		(*replayable)(const struct poolreq *pr);
+	enum pr_body	(*body)(const struct poolreq *pr);
+	/* The client is gone while the worker has the request (may be NULL). */
+	void		(*abort)(struct poolreq *pr);
+	/* Free everything, the struct included. */
+	void		(*free)(struct poolreq *pr);
+};
+
+struct poolreq {
+	struct pwait		 q;		/* first: the queue's view */
+	const struct poolreq_ops *ops;
+	struct conn		*c;
+	struct req		*r;
+	struct fe_pool		*pool;
+	struct fe_thread	*t;
+	struct upconn		*up;		/* while a worker is assigned */
+	int			 phase;		/* enum pr_phase */
+	bool			 idempotent;	/* may be retried after delivery */
+	bool			 retried;	/* that one retry was used */
+	bool			 client_sent;	/* response bytes reached the client */
+	bool			 body_started;	/* some of the body was taken from the client */
+	bool			 want_continue;	/* send 100 Continue once a worker has it */
+	unsigned		 attempts;	/* workers that failed it */
+	char			 method[16];	/* for the master's in-flight report */
+	char			 target[200];
+	uint64_t		 start_ns;
+};
+
+void		 poolreq_init(struct poolreq *pr, const struct poolreq_ops *ops,
+		    struct conn *c, struct req *r, struct fe_pool *pool);
+void		 poolreq_enqueue(struct poolreq *pr);
+void		 poolreq_assigned(struct pwait *pw);
+void		 poolreq_describe(const struct pwait *pw, char *method, size_t mlen,
+		    char *target, size_t tlen, uint64_t *started_ns);
+void		 poolreq_done(struct poolreq *pr, bool reuse);
+void		 poolreq_fail(struct poolreq *pr, int status, const char *token,
+		    uint32_t retry);
+void		 poolreq_failed(struct poolreq *pr, const char *why, enum upfail how);
+struct conn	*poolreq_leave(struct poolreq *pr, bool reuse);
+void		 poolreq_restart(struct poolreq *pr, bool reuse);
+uint64_t	 poolreq_response_timeout(const struct poolreq *pr);
+void		 poolreq_client_event(struct conn *c, uint32_t events);
+void		 poolreq_client_timeout(struct conn *c);
+void		 poolreq_abort(struct conn *c);
+
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
 struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);
-void		 proxy_assigned(struct pwait *pw);
-void		 proxy_client_event(struct conn *c, uint32_t events);
-void		 proxy_client_timeout(struct conn *c);
-void		 proxy_abort(struct conn *c);
-void		 proxy_describe(const struct pwait *pw, char *method, size_t mlen,
-		    char *target, size_t tlen, uint64_t *started_ns);
 
 /* stats.c: counters and the snapshot for the master */
 void		 stats_request(struct conn *c, struct req *r);
@@ -540,12 +614,6 @@ int		 fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool,
 		    size_t sn_len, bool via_app);
 struct handler	*fastcgi_new(struct frontend *fe, struct fe_pool *pool,
 		    const char *prefix, size_t len);
-void		 fastcgi_assigned(struct pwait *pw);
-void		 fastcgi_client_event(struct conn *c, uint32_t events);
-void		 fastcgi_client_timeout(struct conn *c);
-void		 fastcgi_abort(struct conn *c);
-void		 fastcgi_describe(const struct pwait *pw, char *method, size_t mlen,
-		    char *target, size_t tlen, uint64_t *started_ns);
 
 /* static.c */
 struct handler	*static_new(struct fe_site *s);

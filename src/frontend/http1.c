@@ -67,62 +67,7 @@ fe_update_date(struct fe_thread *t)
 	}
 }
 
-const char *
-http1_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Range Not Satisfiable";
-	case 417: return "Expectation Failed";
-	case 421: return "Misdirected Request";
-	case 426: return "Upgrade Required";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default:
-		break;
-	}
-	return status < 200 ? "Informational" : status < 300 ? "Success" :
-	    status < 400 ? "Redirection" : status < 500 ? "Client Error" :
-	    "Server Error";
-}
 
-static char *
-put(char *p, const char *s, size_t n)
-{
-	if (n > 0)		/* s may be NULL for an absent, empty part */
-		memcpy(p, s, n);
-	return p + n;
-}
-#define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)
 
 /* --- output ------------------------------------------------------------------- */
 
@@ -143,7 +88,7 @@ char *
 http1_resp_begin(struct conn *c, struct req *r, int status, size_t *avail)
 {
 	struct fe_thread *t = c->t;
-	const char *reason = http1_reason(status);
+	const char *reason = http_reason(status);
 	char *p;
 
 	if (c->obuf == NULL) {
@@ -205,7 +150,7 @@ http1_error(struct conn *c, struct req *r, int status, const char *token)
 	blen = snprintf(body, sizeof(body),
 	    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
 	    "<body><h1>%d %s</h1></body></html>\n",
-	    status, http1_reason(status), status, http1_reason(status));
+	    status, http_reason(status), status, http_reason(status));
 	if ((p = http1_resp_begin(c, r, status, &avail)) == NULL) {
 		conn_close(c);
 		return WEIR_ERROR;
@@ -581,14 +526,16 @@ http1_redispatch_static(struct conn *c)
 	}
 }
 
-/* A handler that went asynchronous sent its whole response itself. */
+/*
+ * A handler that went asynchronous sent its whole response itself; it set
+ * r->body_taken to say whether a body is still to be dropped.
+ */
 void
 http1_request_done(struct conn *c)
 {
 	struct req *r = c->req;
 
 	c->state = CONN_HEAD;
-	r->body_taken = true;
 	conn_set_events(c, LOOP_READ);
 	if (c->flags & CF_INPROC)
 		return;
@@ -730,8 +677,17 @@ process_input(struct conn *c)
 		if (c->flags & CF_CLOSE)
 			break;
 	}
-	if (output_pending(c) && flush(c) == 1)
+	if (output_pending(c)) {
+		if (flush(c) == 1)
+			after_output(c);
+	} else if ((c->flags & CF_CLOSE) &&
+	    (c->state == CONN_IDLE || c->state == CONN_HEAD)) {
+		/*
+		 * A pool handler finished inside dispatch() and wrote its
+		 * response itself: nothing is pending, but the close is due.
+		 */
 		after_output(c);
+	}
 }
 
 /*
@@ -910,11 +866,8 @@ http1_on_io(void *arg, uint32_t events)
 {
 	struct conn *c = arg;
 
-	if (c->state == CONN_HANDLER && c->px != NULL) {
-		if (((struct pwait *)(void *)c->px)->kind == PW_KIND_FASTCGI)
-			fastcgi_client_event(c, events);
-		else
-			proxy_client_event(c, events);
+	if (c->state == CONN_HANDLER && c->pr != NULL) {
+		poolreq_client_event(c, events);
 		return;
 	}
 	if (events & EPOLLOUT) {
@@ -961,11 +914,8 @@ http1_on_timer(void *arg)
 	}
 	switch (c->state) {
 	case CONN_HANDLER:
-		if (c->px != NULL) {
-			if (((struct pwait *)(void *)c->px)->kind == PW_KIND_FASTCGI)
-				fastcgi_client_timeout(c);
-			else
-				proxy_client_timeout(c);
+		if (c->pr != NULL) {
+			poolreq_client_timeout(c);
 			break;
 		}
 		conn_close(c);

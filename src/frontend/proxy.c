@@ -27,14 +27,6 @@
 
 #define PX_INBUF		(64 * 1024)	/* upstream input (head and body) */
 #define PX_BODYBUF		(64 * 1024)	/* request body staging */
-#define MAX_ATTEMPTS		8	/* workers tried for one request */
-
-enum px_phase {
-	PX_WAIT = 0,	/* in the queue */
-	PX_SEND,	/* sending head and body to the worker */
-	PX_HEAD,	/* reading the response head */
-	PX_BODY,	/* streaming the response body */
-};
 
 enum framing {
 	FR_NONE = 0,
@@ -44,22 +36,9 @@ enum framing {
 };
 
 struct proxy {
-	struct pwait		 q;		/* first: the queue's view */
-	struct conn		*c;
-	struct req		*r;
-	struct fe_pool		*pool;
-	struct fe_thread	*t;
-	struct upconn		*up;
-	int			 phase;
-	bool			 retried;	/* the one retry after a delivered request was used */
-	unsigned		 attempts;	/* workers tried */
+	struct poolreq		 pr;		/* first: the life of a pool request */
 	bool			 head_held;	/* head parsed, held until the small body is in */
-	bool			 idempotent;
-	bool			 client_sent;	/* response bytes reached the client */
 	bool			 up_reusable;
-	char			 method[16];	/* for the master's in-flight report */
-	char			 target[200];
-	uint64_t		 start_ns;
 	/* request: head for the worker, then the body from the client */
 	char			*head;
 	size_t			 headlen, headoff;
@@ -67,7 +46,6 @@ struct proxy {
 	uint64_t		 req_left;	/* FR_LENGTH: body bytes still to forward */
 	struct chunked_dec	 req_chunk;
 	bool			 req_done;	/* whole body forwarded */
-	bool			 body_started;	/* some of it was taken from the client */
 	char			*body;		/* staging to the worker */
 	size_t			 bodylen, bodyoff;
 	/* response */
@@ -90,34 +68,11 @@ struct proxy_handler {
 	struct fe_pool		*pool;
 };
 
-static void	up_event(void *arg, uint32_t events);
-static void	px_start(struct proxy *px);
-static void	px_fail(struct proxy *px, int status, const char *token, uint32_t retry);
-/* How a worker failed a request, which decides whether it may go elsewhere. */
-enum upfail {
-	UF_UNDELIVERED,	/* the worker never took the request (reset, refused) */
-	UF_DELIVERED,	/* it may have processed it: only idempotent ones retry, once */
-	UF_PROTOCOL	/* it answered something that is not HTTP: 502, event 1011 */
-};
-
-static void	px_upstream_failed(struct proxy *px, const char *why, enum upfail how);
-static void	px_retry(struct proxy *px, struct fe_worker *lost, bool counts);
-static void	px_pump(struct proxy *px);
-
-/* 0 in the config means no limit: a day stands in for "forever". */
-static uint64_t
-response_timeout(const struct proxy *px)
-{
-	uint64_t t = px->pool->response_timeout;	/* plain read: changes only on reload */
-
-	return t != 0 ? t : 24ULL * 3600 * 1000;
-}
-
 static void
 up_set(struct proxy *px, uint32_t ev)
 {
-	if (px->up != NULL)
-		upstream_set(px->up, ev);
+	if (px->pr.up != NULL)
+		upstream_set(px->pr.up, ev);
 }
 
 /* --- request head ------------------------------------------------------------- */
@@ -164,14 +119,6 @@ is_hop_by_hop(struct hstr name, const struct http_request *h)
 	return false;
 }
 
-static char *
-put(char *p, const char *s, size_t n)
-{
-	if (n > 0)		/* s may be NULL for an absent, empty part */
-		memcpy(p, s, n);
-	return p + n;
-}
-#define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)
 
 static void
 peer_ip(const struct conn *c, char *out, size_t outsz, bool forwarded)
@@ -195,7 +142,7 @@ peer_ip(const struct conn *c, char *out, size_t outsz, bool forwarded)
 static int
 build_head(struct proxy *px)
 {
-	const struct http_request *h = &px->r->h;
+	const struct http_request *h = &px->pr.r->h;
 	const struct http_header *xff = NULL, *fwd = NULL;
 	char ip[INET6_ADDRSTRLEN + 8], fip[INET6_ADDRSTRLEN + 8];
 	size_t cap = h->header_len + 1024 + 2 * h->host.n;
@@ -232,8 +179,8 @@ build_head(struct proxy *px)
 		p = put(p, f->value.p, f->value.n);
 		p = PUTS(p, "\r\n");
 	}
-	peer_ip(px->c, ip, sizeof(ip), false);
-	peer_ip(px->c, fip, sizeof(fip), true);
+	peer_ip(px->pr.c, ip, sizeof(ip), false);
+	peer_ip(px->pr.c, fip, sizeof(fip), true);
 	p = PUTS(p, "X-Forwarded-For: ");
 	if (xff != NULL) {
 		p = put(p, xff->value.p, xff->value.n);
@@ -273,11 +220,11 @@ static void
 client_events(struct proxy *px)
 {
 	uint32_t ev = EPOLLRDHUP;
-	struct conn *c = px->c;
+	struct conn *c = px->pr.c;
 
 	if (px->outoff < px->outlen || px->dataoff < px->dataend)
 		ev |= LOOP_WRITE;
-	if (px->phase == PX_SEND && !px->req_done && px->bodylen == px->bodyoff &&
+	if (px->pr.phase == PR_SEND && !px->req_done && px->bodylen == px->bodyoff &&
 	    c->ipos == c->ilen)
 		ev |= LOOP_READ;
 	conn_set_events(c, ev);
@@ -291,7 +238,7 @@ client_events(struct proxy *px)
 static int
 client_flush(struct proxy *px)
 {
-	int fd = px->c->io.fd;
+	int fd = px->pr.c->io.fd;
 
 	while (px->outoff < px->outlen || px->dataoff < px->dataend) {
 		struct iovec iov[2];
@@ -313,13 +260,13 @@ client_flush(struct proxy *px)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				conn_set_deadline(px->c, px->c->gen->conf->server.send_timeout);
+				conn_set_deadline(px->pr.c, px->pr.c->gen->conf->server.send_timeout);
 				return 0;
 			}
 			return -1;
 		}
-		px->client_sent = true;
-		px->r->bytes += (uint64_t)w;
+		px->pr.client_sent = true;
+		px->pr.r->bytes += (uint64_t)w;
 		if (px->outoff < px->outlen) {
 			size_t k = px->outlen - px->outoff;
 
@@ -382,8 +329,10 @@ client_body(struct proxy *px, size_t off, size_t len)
 /* --- finishing ------------------------------------------------------------------ */
 
 static void
-px_free(struct proxy *px)
+px_free(struct poolreq *pr)
 {
+	struct proxy *px = (struct proxy *)pr;
+
 	free(px->head);
 	free(px->body);
 	free(px->in);
@@ -391,156 +340,12 @@ px_free(struct proxy *px)
 	free(px);
 }
 
-/* Detach from the upstream: keep it for the next request or close it. */
-static void
-px_drop_up(struct proxy *px, bool reuse)
-{
-	struct upconn *up = px->up;
-
-	if (up == NULL)
-		return;
-	px->up = NULL;
-	upstream_put(up, reuse);
-}
-
-/* The response is complete: give everything back and let HTTP/1 go on. */
+/* The response is complete. */
 static void
 px_done(struct proxy *px)
 {
-	struct conn *c = px->c;
-
-	stats_hist(&px->pool->pc[px->t->idx].upstream, (mono_ns() - px->start_ns) / 1000);
-
-	px_drop_up(px, px->up_reusable);
-	queue_release(px->pool, &px->q, true);
-	px->r->status = px->status;
-	c->px = NULL;
-	px_free(px);
-	http1_request_done(c);
-}
-
-/*
- * Answer the client ourselves (503 from the queue, 502/504 from a failed
- * worker) when nothing of a response has reached it yet.
- */
-static void
-px_fail(struct proxy *px, int status, const char *token, uint32_t retry)
-{
-	struct conn *c = px->c;
-	struct req *r = px->r;
-
-	log_debug("pool %s: %s %s: answering %d (%s) after %u attempt(s)",
-	    px->pool->name, px->method, px->target, status, token, px->attempts + 1);
-	px_drop_up(px, false);
-	if (px->q.qstate == PW_ACTIVE || px->q.qstate == PW_QUEUED ||
-	    px->q.qstate == PW_READY)
-		queue_cancel(px->pool, &px->q);
-	r->retry_after = retry;
-	/* The body: untouched, HTTP/1 drops it; half read, the stream is lost. */
-	if (px->reqbody == FR_NONE || px->req_done)
-		r->body_taken = true;
-	else if (!px->body_started)
-		r->body_taken = false;
-	else
-		c->flags |= CF_CLOSE | CF_LINGER;
-	c->px = NULL;
-	px_free(px);
-	http1_handler_error(c, status, token);
-}
-
-/* The client went away, or the connection is being closed. */
-void
-proxy_abort(struct conn *c)
-{
-	struct proxy *px = c->px;
-
-	if (px == NULL)
-		return;
-	c->px = NULL;
-	px_drop_up(px, false);
-	if (px->q.qstate != PW_NONE)
-		queue_cancel(px->pool, &px->q);
-	px_free(px);
-}
-
-/*
- * The worker failed us (connection refused, reset, closed early).  Before
- * the client saw anything, an idempotent request without a body gets one
- * more try; otherwise 502.  A malformed response is also reported to the
- * master as a protocol violation (a failure, event 1011).
- */
-static void
-px_upstream_failed(struct proxy *px, const char *why, enum upfail how)
-{
-	struct fe_worker *lost = px->q.w;
-	bool protocol = how == UF_PROTOCOL;
-
-	log_debug("pool %s: worker %u: %s", px->pool->name, lost ? lost->id : 0, why);
-	if (lost != NULL)
-		queue_worker_lost(lost, &px->q);
-	if (protocol && lost != NULL) {
-		struct ctl_worker_fault f;
-
-		memset(&f, 0, sizeof(f));
-		f.pool = px->pool->idx;
-		f.worker = lost->id;
-		snprintf(f.what, sizeof(f.what), "%s", why);
-		if (ctl_send(px->t->fe->ctl, CTL_WORKER_FAULT, &f, sizeof(f), NULL, 0) == -1)
-			log_warn("control channel");
-	}
-	if (px->client_sent) {
-		/* Part of the response is out: it cannot be completed. */
-		conn_close(px->c);
-		return;
-	}
-	px_drop_up(px, false);
-	/* Never taken by the worker: any request without a body may go on. */
-	if (how == UF_UNDELIVERED && px->reqbody == FR_NONE) {
-		px_retry(px, lost, true);
-		return;
-	}
-	if (px->idempotent && !px->retried && !protocol) {
-		px->retried = true;
-		px_retry(px, lost, true);
-		return;
-	}
-	px_fail(px, 502, "Connection_Abandoned_By_AppPool", 0);
-}
-
-/*
- * Try another worker: give the slot back and ask the queue again, avoiding
- * the one that just failed.
- */
-static void
-px_retry(struct proxy *px, struct fe_worker *lost, bool counts)
-{
-	int rc;
-
-	/* A refused connect marks the worker dead, so it cannot loop. */
-	stat_add(&px->pool->pc[px->t->idx].retries, 1);
-	if (counts && ++px->attempts >= MAX_ATTEMPTS) {
-		px_fail(px, 502, "Connection_Abandoned_By_AppPool", 0);
-		return;
-	}
-	if (lost != NULL && counts)
-		queue_worker_suspect(lost);
-	queue_release(px->pool, &px->q, false);
-	px->phase = PX_WAIT;
-	px->headoff = 0;
-	px->inlen = 0;
-	px->outlen = px->outoff = 0;
-	px->head_held = false;
-	rc = queue_acquire(px->pool, &px->q, px->t, lost);
-	if (rc == 0) {
-		px_start(px);
-		return;
-	}
-	if (rc == WEIR_AGAIN) {
-		conn_set_deadline(px->c, px->pool->queue_timeout);
-		client_events(px);
-		return;
-	}
-	px_fail(px, rc, px->q.fail_token, px->q.retry_after);
+	px->pr.r->status = px->status;
+	poolreq_done(&px->pr, px->up_reusable);
 }
 
 /* --- response head ------------------------------------------------------------------ */
@@ -585,8 +390,8 @@ response_hop(struct hstr name, const struct http_response *res)
 static int
 client_head(struct proxy *px, const struct http_response *res)
 {
-	struct conn *c = px->c;
-	bool head = px->r->h.method == HTTP_M_HEAD;
+	struct conn *c = px->pr.c;
+	bool head = px->pr.r->h.method == HTTP_M_HEAD;
 	bool nobody = head || res->status == 204 || res->status == 304;
 	bool has_date = false, has_server = false;
 	char *p;
@@ -605,7 +410,7 @@ client_head(struct proxy *px, const struct http_response *res)
 	    px->req_done;
 	/* 2. framing for the client */
 	if (px->resbody == FR_CHUNKED || px->resbody == FR_CLOSE) {
-		if (px->r->h.minor >= 1)
+		if (px->pr.r->h.minor >= 1)
 			px->client_chunked = true;
 		else
 			c->flags |= CF_CLOSE;	/* HTTP/1.0: the close ends the body */
@@ -619,7 +424,7 @@ client_head(struct proxy *px, const struct http_response *res)
 	if (res->reason.n > 0)
 		p = put(p, res->reason.p, res->reason.n);
 	else {
-		const char *rs = http1_reason(res->status);
+		const char *rs = http_reason(res->status);
 
 		p = put(p, rs, strlen(rs));
 	}
@@ -656,12 +461,12 @@ client_head(struct proxy *px, const struct http_response *res)
 	}
 	if (c->flags & CF_CLOSE)
 		p = PUTS(p, "Connection: close\r\n");
-	else if (px->r->h.minor == 0)
+	else if (px->pr.r->h.minor == 0)
 		p = PUTS(p, "Connection: keep-alive\r\n");
 	p = PUTS(p, "\r\n");
 	px->outlen = (size_t)(p - px->out);
 	px->status = res->status;
-	px->r->status = res->status;
+	px->pr.r->status = res->status;
 	return 0;
 }
 
@@ -671,12 +476,12 @@ client_head(struct proxy *px, const struct http_response *res)
 static int
 stage_request_body(struct proxy *px)
 {
-	struct conn *c = px->c;
+	struct conn *c = px->pr.c;
 	size_t avail = c->ilen - c->ipos;
 
 	if (px->req_done || px->bodyoff < px->bodylen || avail == 0)
 		return 0;
-	px->body_started = true;
+	px->pr.body_started = true;
 	px->bodyoff = px->bodylen = 0;
 	if (px->reqbody == FR_LENGTH) {
 		size_t n = avail < px->req_left ? avail : (size_t)px->req_left;
@@ -727,7 +532,7 @@ stage_request_body(struct proxy *px)
 static int
 pump_send(struct proxy *px)
 {
-	int fd = px->up->io.fd;
+	int fd = px->pr.up->io.fd;
 
 	while (px->headoff < px->headlen) {
 		ssize_t w = send(fd, px->head + px->headoff, px->headlen - px->headoff,
@@ -738,7 +543,7 @@ pump_send(struct proxy *px)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN)
 				return 0;
-			px_upstream_failed(px, "cannot send the request to the worker", UF_UNDELIVERED);
+			poolreq_failed(&px->pr, "cannot send the request to the worker", UF_UNDELIVERED);
 			return -1;
 		}
 		px->headoff += (size_t)w;
@@ -748,11 +553,11 @@ pump_send(struct proxy *px)
 
 		if (s == -1) {
 			/* the client's chunked framing is broken: nothing to salvage */
-			http1_abort(px->c, 400, "BadRequest", "bad chunked body");
+			http1_abort(px->pr.c, 400, "BadRequest", "bad chunked body");
 			return -1;
 		}
 		if (s == -2) {
-			http1_abort(px->c, 413, "EntityTooLarge", "body larger than max_body");
+			http1_abort(px->pr.c, 413, "EntityTooLarge", "body larger than max_body");
 			return -1;
 		}
 		if (px->bodyoff == px->bodylen)
@@ -766,7 +571,7 @@ pump_send(struct proxy *px)
 					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					return 0;
-				px_upstream_failed(px, "the worker closed while receiving the request body", UF_DELIVERED);
+				poolreq_failed(&px->pr, "the worker closed while receiving the request body", UF_DELIVERED);
 				return -1;
 			}
 			px->bodyoff += (size_t)w;
@@ -774,7 +579,7 @@ pump_send(struct proxy *px)
 	}
 	if (px->req_done || px->reqbody == FR_NONE) {
 		px->req_done = true;
-		px->phase = PX_HEAD;
+		px->pr.phase = PR_RECV;
 	}
 	return 0;
 }
@@ -785,7 +590,7 @@ pump_head(struct proxy *px)
 {
 	struct http_response *res;
 	struct httpparse_limits lim;
-	const struct conf_server *s = &px->c->gen->conf->server;
+	const struct conf_server *s = &px->pr.c->gen->conf->server;
 	ssize_t n;
 	int hl;
 	const char *why;
@@ -796,33 +601,33 @@ pump_head(struct proxy *px)
 	 * still go to another worker.
 	 */
 	while (px->head_held) {
-		n = recv(px->up->io.fd, px->in + px->inlen, PX_INBUF - px->inlen, 0);
+		n = recv(px->pr.up->io.fd, px->in + px->inlen, PX_INBUF - px->inlen, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			px_upstream_failed(px, "connection to the worker failed mid-response", UF_DELIVERED);
+			poolreq_failed(&px->pr, "connection to the worker failed mid-response", UF_DELIVERED);
 			return -1;
 		}
 		if (n == 0) {
-			px_upstream_failed(px, "the worker closed the connection mid-response", UF_DELIVERED);
+			poolreq_failed(&px->pr, "the worker closed the connection mid-response", UF_DELIVERED);
 			return -1;
 		}
 		px->inlen += (size_t)n;
-		conn_set_deadline(px->c, response_timeout(px));
+		conn_set_deadline(px->pr.c, poolreq_response_timeout(&px->pr));
 		if (px->inlen >= px->res_left) {
 			px->head_held = false;
-			px->phase = PX_BODY;
+			px->pr.phase = PR_BODY;
 			return 1;
 		}
 	}
 	for (;;) {
 		if (px->inlen == PX_INBUF) {
-			px_upstream_failed(px, "response header section too large", UF_PROTOCOL);
+			poolreq_failed(&px->pr, "response header section too large", UF_PROTOCOL);
 			return -1;
 		}
-		n = recv(px->up->io.fd, px->in + px->inlen, PX_INBUF - px->inlen, 0);
+		n = recv(px->pr.up->io.fd, px->in + px->inlen, PX_INBUF - px->inlen, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -833,20 +638,20 @@ pump_head(struct proxy *px)
 			 * unread in the worker (its socket closed with our bytes
 			 * queued), so it was never processed.
 			 */
-			px_upstream_failed(px, "connection to the worker failed",
+			poolreq_failed(&px->pr, "connection to the worker failed",
 			    errno == ECONNRESET && px->inlen == 0 ? UF_UNDELIVERED : UF_DELIVERED);
 			return -1;
 		}
 		if (n == 0) {
-			px_upstream_failed(px, px->inlen ? "the worker closed mid-response header" :
+			poolreq_failed(&px->pr, px->inlen ? "the worker closed mid-response header" :
 			    "the worker closed the connection without a response",
 			    px->inlen > 0 ? UF_PROTOCOL : UF_DELIVERED);
 			return -1;
 		}
 		px->inlen += (size_t)n;
-		conn_set_deadline(px->c, response_timeout(px));
+		conn_set_deadline(px->pr.c, poolreq_response_timeout(&px->pr));
 		if ((res = malloc(sizeof(*res))) == NULL) {
-			px_fail(px, 500, "Internal", 0);
+			poolreq_fail(&px->pr, 500, "Internal", 0);
 			return -1;
 		}
 		lim.max_request_line = s->max_header_size;
@@ -862,7 +667,7 @@ pump_head(struct proxy *px)
 
 			free(res);
 			snprintf(what, sizeof(what), "malformed response: %s", why);
-			px_upstream_failed(px, what, UF_PROTOCOL);
+			poolreq_failed(&px->pr, what, UF_PROTOCOL);
 			return -1;
 		}
 		if (res->status < 200) {
@@ -871,7 +676,7 @@ pump_head(struct proxy *px)
 
 			free(res);
 			if (upgrade) {
-				px_upstream_failed(px, "101 Switching Protocols is not supported", UF_PROTOCOL);
+				poolreq_failed(&px->pr, "101 Switching Protocols is not supported", UF_PROTOCOL);
 				return -1;
 			}
 			memmove(px->in, px->in + hl, px->inlen - (size_t)hl);
@@ -880,7 +685,7 @@ pump_head(struct proxy *px)
 		}
 		if (client_head(px, res) == -1) {
 			free(res);
-			px_fail(px, 500, "Internal", 0);
+			poolreq_fail(&px->pr, 500, "Internal", 0);
 			return -1;
 		}
 		free(res);
@@ -892,7 +697,7 @@ pump_head(struct proxy *px)
 			px->head_held = true;
 			return pump_head(px);
 		}
-		px->phase = PX_BODY;
+		px->pr.phase = PR_BODY;
 		if (px->resbody == FR_CHUNKED)
 			httpparse_chunked_init(&px->res_chunk);
 		return 1;
@@ -932,7 +737,7 @@ consume_body(struct proxy *px)
 			char what[200];
 
 			snprintf(what, sizeof(what), "bad chunked response body: %s", why);
-			px_upstream_failed(px, what, UF_PROTOCOL);
+			poolreq_failed(&px->pr, what, UF_PROTOCOL);
 			return -1;
 		}
 		if (client_body(px, 0, out) == -1)
@@ -966,18 +771,19 @@ finish_body(struct proxy *px)
  * sockets for what is left.  Every path that ends the request returns at once.
  */
 static void
-px_pump(struct proxy *px)
+px_pump(struct poolreq *pr)
 {
+	struct proxy *px = (struct proxy *)pr;
 	int r;
 
 	for (;;) {
-		if (px->phase == PX_SEND) {
+		if (px->pr.phase == PR_SEND) {
 			if (pump_send(px) == -1)
 				return;
-			if (px->phase == PX_SEND)
+			if (px->pr.phase == PR_SEND)
 				break;
 		}
-		if (px->phase == PX_HEAD) {
+		if (px->pr.phase == PR_RECV) {
 			r = pump_head(px);
 			if (r == -1)
 				return;
@@ -989,12 +795,12 @@ px_pump(struct proxy *px)
 			if (r == 1)
 				finish_body(px);
 		}
-		if (px->phase != PX_BODY)
+		if (px->pr.phase != PR_BODY)
 			break;
 		/* flush to the client */
 		r = client_flush(px);
 		if (r == -1) {
-			conn_close(px->c);
+			conn_close(px->pr.c);
 			return;
 		}
 		if (r == 0)
@@ -1005,14 +811,14 @@ px_pump(struct proxy *px)
 		}
 		/* more from the worker */
 		{
-			ssize_t n = recv(px->up->io.fd, px->in, PX_INBUF, 0);
+			ssize_t n = recv(px->pr.up->io.fd, px->in, PX_INBUF, 0);
 
 			if (n == -1) {
 				if (errno == EINTR)
 					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					break;
-				px_upstream_failed(px, "connection to the worker failed mid-response", UF_DELIVERED);
+				poolreq_failed(&px->pr, "connection to the worker failed mid-response", UF_DELIVERED);
 				return;
 			}
 			if (n == 0) {
@@ -1020,11 +826,11 @@ px_pump(struct proxy *px)
 					finish_body(px);
 					continue;
 				}
-				px_upstream_failed(px, "the worker closed the connection mid-response", UF_DELIVERED);
+				poolreq_failed(&px->pr, "the worker closed the connection mid-response", UF_DELIVERED);
 				return;
 			}
 			px->inlen = (size_t)n;
-			conn_set_deadline(px->c, response_timeout(px));
+			conn_set_deadline(px->pr.c, poolreq_response_timeout(&px->pr));
 			if ((r = consume_body(px)) == -1)
 				return;
 			if (r == 1)
@@ -1032,10 +838,10 @@ px_pump(struct proxy *px)
 		}
 	}
 	/* Interest: what are we waiting for? */
-	if (px->phase == PX_SEND) {
+	if (px->pr.phase == PR_SEND) {
 		up_set(px, (px->headoff < px->headlen || px->bodyoff < px->bodylen) ?
 		    LOOP_WRITE : 0);
-	} else if (px->phase == PX_HEAD) {
+	} else if (px->pr.phase == PR_RECV) {
 		up_set(px, LOOP_READ);
 	} else {
 		bool client_full = px->outoff < px->outlen || px->dataoff < px->dataend;
@@ -1045,156 +851,53 @@ px_pump(struct proxy *px)
 	client_events(px);
 }
 
+/* --- callbacks for poolreq.c ---------------------------------------------------------- */
+
 static void
-up_event(void *arg, uint32_t events)
+px_events(struct poolreq *pr)
 {
-	struct upconn *up = arg;
-
-	(void)events;
-	px_pump(up->owner);
+	client_events((struct proxy *)pr);
 }
 
-/* --- starting ------------------------------------------------------------------------- */
-
-/* A worker slot is ours: connect (or reuse a connection) and send. */
-static void
-px_start(struct proxy *px)
+static int
+px_rewind(struct poolreq *pr)
 {
-	struct fe_worker *w = px->q.w;
-	struct conn *c = px->c;
+	struct proxy *px = (struct proxy *)pr;
 
-	if (px->attempts == 0 && !px->retried)
-		stats_hist(&px->pool->pc[px->t->idx].wait, (mono_ns() - px->start_ns) / 1000);
-
-	px->q.qstate = PW_ACTIVE;
-	if ((px->up = upstream_get(px->t, w, up_event, px)) == NULL) {
-		/*
-		 * Refused or no socket file: the worker is gone and nothing was
-		 * delivered, so any request may go elsewhere (not "the" retry).
-		 */
-		if (errno == ECONNREFUSED || errno == ENOENT) {
-			queue_worker_dead(w);
-			px_retry(px, w, false);
-			return;
-		}
-		px_upstream_failed(px, "cannot connect to the worker", UF_UNDELIVERED);
-		return;
-	}
-	px->phase = PX_SEND;
-	/* The client may send the body now (RFC 9110 §10.1.1). */
-	if ((px->r->h.flags & HTTP_F_EXPECT_100) && px->reqbody != FR_NONE &&
-	    c->ipos == c->ilen) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-		/* Best effort: a full socket buffer right now is unheard of. */
-		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
-	}
-	conn_set_deadline(c, response_timeout(px));
-	px_pump(px);
+	px->headoff = 0;
+	px->inlen = 0;
+	px->outlen = px->outoff = 0;
+	px->head_held = false;
+	return 0;
 }
 
-/* The queue answered: a slot on a worker, or a failure (thread of the conn). */
-void
-proxy_assigned(struct pwait *pw)
+/* The body is streamed to the worker as it arrives, so only none replays. */
+static bool
+px_replayable(const struct poolreq *pr)
 {
-	struct proxy *px = (struct proxy *)pw;
-
-	if (pw->fail != 0) {
-		pw->qstate = PW_NONE;
-		px_fail(px, pw->fail, pw->fail_token, pw->retry_after);
-		return;
-	}
-	px_start(px);
+	return ((const struct proxy *)pr)->reqbody == FR_NONE;
 }
 
-void
-proxy_describe(const struct pwait *pw, char *method, size_t mlen, char *target,
-    size_t tlen, uint64_t *started_ns)
+static enum pr_body
+px_body(const struct poolreq *pr)
 {
-	const struct proxy *px = (const struct proxy *)pw;
+	const struct proxy *px = (const struct proxy *)pr;
 
-	wstrlcpy(method, px->method, mlen);
-	wstrlcpy(target, px->target, tlen);
-	*started_ns = px->start_ns;
+	if (px->reqbody == FR_NONE || px->req_done)
+		return PRB_TAKEN;
+	return px->pr.body_started ? PRB_PARTIAL : PRB_UNREAD;
 }
 
-/* --- client events while a pool request runs ---------------------------------------- */
-
-void
-proxy_client_event(struct conn *c, uint32_t events)
-{
-	struct proxy *px = c->px;
-
-	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		/* The client is gone (or half-closed): nobody to answer. */
-		if (!(events & EPOLLIN) || (events & (EPOLLHUP | EPOLLERR)) ||
-		    px->phase != PX_SEND) {
-			conn_close(c);
-			return;
-		}
-	}
-	if ((events & EPOLLIN) && px->phase == PX_SEND) {
-		ssize_t n;
-
-		if (c->ipos == c->ilen)
-			c->ipos = c->ilen = 0;
-		if (c->ibuf == NULL) {
-			if ((c->ibuf = block_get(c->t)) == NULL) {
-				conn_close(c);
-				return;
-			}
-			c->icap = FE_BLOCK;
-		}
-		n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-			conn_close(c);
-			return;
-		}
-		if (n > 0) {
-			c->ilen += (uint32_t)n;
-			conn_set_deadline(c, c->gen->conf->server.body_timeout);
-		}
-	}
-	if (px->phase == PX_WAIT) {
-		client_events(px);
-		return;
-	}
-	px_pump(px);
-}
-
-void
-proxy_client_timeout(struct conn *c)
-{
-	struct proxy *px = c->px;
-
-	switch (px->phase) {
-	case PX_WAIT: {
-		bool timed_out;
-
-		pthread_mutex_lock(&px->pool->lock);
-		timed_out = px->q.qstate == PW_QUEUED;
-		pthread_mutex_unlock(&px->pool->lock);
-		if (timed_out) {
-			px_fail(px, 503, "AppPoolTimer", px->pool->retry_after);
-			return;
-		}
-		/* it was given a worker meanwhile: let it run */
-		conn_set_deadline(c, 1000);
-		return;
-	}
-	case PX_SEND:
-	case PX_HEAD:
-		if (!px->client_sent) {
-			px_fail(px, 504, "Timer_Response", 0);
-			return;
-		}
-		conn_close(c);
-		return;
-	default:
-		conn_close(c);
-		return;
-	}
-}
+static const struct poolreq_ops px_ops = {
+	.start = NULL,		/* the head is built once; a retry rewinds it */
+	.pump = px_pump,
+	.events = px_events,
+	.rewind = px_rewind,
+	.replayable = px_replayable,
+	.body = px_body,
+	.abort = NULL,
+	.free = px_free,
+};
 
 /* --- the handler ---------------------------------------------------------------------- */
 
@@ -1204,18 +907,10 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	struct proxy_handler *ph = (struct proxy_handler *)h;
 	struct fe_pool *pool = ph->pool;
 	struct proxy *px;
-	int rc;
 
 	if ((px = calloc(1, sizeof(*px))) == NULL)
 		return 500;
-	px->q.kind = PW_KIND_PROXY;
-	px->c = c;
-	px->r = r;
-	px->t = c->t;
-	px->pool = pool;
-	px->start_ns = r->start_ns;
-	r->queue = pool->name;
-	r->poolp = pool;
+	poolreq_init(&px->pr, &px_ops, c, r, pool);
 	if (r->h.flags & HTTP_F_CHUNKED) {
 		px->reqbody = FR_CHUNKED;
 		httpparse_chunked_init(&px->req_chunk);
@@ -1225,50 +920,20 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	} else {
 		px->req_done = true;
 	}
-	switch (r->h.method) {
-	case HTTP_M_GET:
-	case HTTP_M_HEAD:
-	case HTTP_M_OPTIONS:
-	case HTTP_M_TRACE:
-	case HTTP_M_PUT:
-	case HTTP_M_DELETE:
-	case HTTP_M_PROPFIND:
-	case HTTP_M_SEARCH:
-	case HTTP_M_REPORT:
-		px->idempotent = px->reqbody == FR_NONE;
-		break;
-	default:
-		break;
-	}
-	wstrlcpy(px->method, httpparse_method_name(r->h.method), sizeof(px->method));
-	{
-		size_t n = r->h.target.n < sizeof(px->target) - 1 ?
-		    r->h.target.n : sizeof(px->target) - 1;
-
-		memcpy(px->target, r->h.target.p, n);
-		px->target[n] = '\0';
-	}
+	/* A body goes to the worker as it arrives: none is left to send again. */
+	if (px->reqbody != FR_NONE)
+		px->pr.idempotent = false;
+	px->pr.want_continue = (r->h.flags & HTTP_F_EXPECT_100) && px->reqbody != FR_NONE;
 	if (build_head(px) == -1 ||
 	    (px->in = malloc(PX_INBUF)) == NULL ||
 	    (px->reqbody != FR_NONE && (px->body = malloc(PX_BODYBUF)) == NULL)) {
-		px_free(px);
+		px_free(&px->pr);
 		return 500;
 	}
-	c->px = px;
+	c->pr = &px->pr;
 	c->state = CONN_HANDLER;
 	r->body_taken = true;
-	rc = queue_acquire(pool, &px->q, c->t, NULL);
-	if (rc == 0) {
-		px_start(px);
-		return WEIR_OK;
-	}
-	if (rc == WEIR_AGAIN) {
-		px->phase = PX_WAIT;
-		conn_set_deadline(c, pool->queue_timeout);
-		client_events(px);
-		return WEIR_OK;
-	}
-	px_fail(px, rc, px->q.fail_token, px->q.retry_after);
+	poolreq_enqueue(&px->pr);
 	return WEIR_OK;
 }
 

@@ -174,6 +174,8 @@ send_ctl(struct frontend *fe, enum ctl_type type, const void *p, size_t len)
 		log_warn("control channel: %s", ctl_type_name(type));
 }
 
+#define SUSPECT_MS	1000	/* see queue_worker_suspect() */
+
 /* The least busy worker that takes requests and has a free slot. */
 static struct fe_worker *
 pick(struct fe_pool *p, const struct fe_worker *avoid)
@@ -336,7 +338,7 @@ offline_token(const struct fe_pool *p)
 /*
  * A request for pool p.  Returns 0 with pw->w set (a slot is taken),
  * WEIR_AGAIN when it waits in the queue (its thread hears back through
- * proxy_assigned()), or 503 with pw->fail_token and pw->retry_after set.
+ * poolreq_assigned()), or 503 with pw->fail_token and pw->retry_after set.
  * `avoid` is a worker not to use (the one a retried request just lost).
  */
 int
@@ -400,6 +402,57 @@ queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
 	return WEIR_AGAIN;
 }
 
+/* Milliseconds until the first suspect worker of p may be used again, or 0. */
+static uint64_t
+suspect_left(const struct fe_pool *p, uint64_t now)
+{
+	uint64_t left = 0;
+
+	for (const struct fe_worker *w = p->workers; w != NULL; w = w->next)
+		if (w->suspect_until > now && (left == 0 || w->suspect_until - now < left))
+			left = w->suspect_until - now;
+	return left;
+}
+
+/*
+ * How long a request just queued (or still queued) may wait before its
+ * thread should look again: the rest of queue_timeout, or less when a
+ * suspect worker comes back into use before that.
+ */
+uint64_t
+queue_wait_ms(struct fe_pool *p, const struct pwait *pw)
+{
+	uint64_t now = mono_ms(), waited, left, sus;
+
+	pthread_mutex_lock(&p->lock);
+	waited = now > pw->enq_ms ? now - pw->enq_ms : 0;
+	left = waited < p->queue_timeout ? p->queue_timeout - waited : 0;
+	sus = suspect_left(p, now);
+	pthread_mutex_unlock(&p->lock);
+	return sus != 0 && sus + 1 < left ? sus + 1 : left;
+}
+
+/*
+ * A queued request's deadline came (thread of its conn).  Returns 1 when it
+ * is queued no more (it has a worker, or is on its way to one), 0 to wait
+ * more (queue_wait_ms()), -1 when queue_timeout has passed.
+ */
+int
+queue_waited(struct fe_pool *p, struct pwait *pw)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	if (pw->qstate == PW_QUEUED)
+		dispatch_queued(p);	/* a suspect worker may be usable again */
+	if (pw->qstate != PW_QUEUED)
+		rc = 1;
+	else
+		rc = mono_ms() - pw->enq_ms >= p->queue_timeout ? -1 : 0;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
 /* Drop a reference to a worker; free it once gone and unreferenced. */
 static void
 worker_put_locked(struct fe_pool *p, struct fe_worker *w)
@@ -439,12 +492,8 @@ queue_worker_lost(struct fe_worker *w, const struct pwait *pw)
 	if (w->nlost < CTL_REPORT_MAX) {
 		struct ctl_inflight *f = &w->lost[w->nlost];
 
-		if (pw->kind == PW_KIND_FASTCGI)
-			fastcgi_describe(pw, f->method, sizeof(f->method), f->target,
-			    sizeof(f->target), &started);
-		else
-			proxy_describe(pw, f->method, sizeof(f->method), f->target,
-			    sizeof(f->target), &started);
+		poolreq_describe(pw, f->method, sizeof(f->method), f->target,
+		    sizeof(f->target), &started);
 		f->ms = (uint32_t)((mono_ns() - started) / 1000000);
 	}
 	w->nlost++;
@@ -452,13 +501,13 @@ queue_worker_lost(struct fe_worker *w, const struct pwait *pw)
 }
 
 /*
- * A request just failed on w (its connection broke): it is probably dying.
- * No new request goes there for a moment; the master's verdict (gone, or
- * nothing) arrives meanwhile.  A retry waiting in the queue must not be
- * handed straight back to it.
+ * A request just failed on w (its connection broke): it is probably dying
+ * (its listening socket, which the master holds too, may still accept).
+ * No new request goes there for SUSPECT_MS; the master's verdict (gone, or
+ * nothing) arrives meanwhile.  A retry waiting in the queue is not handed
+ * straight back to it, but once the time is up (queue_waited()) it may be:
+ * a pool with one worker, or one upstream, must not stall.
  */
-#define SUSPECT_MS	1000
-
 void
 queue_worker_suspect(struct fe_worker *w)
 {
@@ -588,10 +637,7 @@ queue_run_ready(struct fe_thread *t)
 	for (; list != NULL; list = next) {
 		next = list->rnext;
 		list->rnext = NULL;
-		if (list->kind == PW_KIND_FASTCGI)
-			fastcgi_assigned(list);
-		else
-			proxy_assigned(list);
+		poolreq_assigned(list);
 	}
 }
 
@@ -702,12 +748,8 @@ worker_gone(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw)
 				struct ctl_inflight *f = &rep.inflight[rep.ninflight];
 				uint64_t started;
 
-				if (pw->kind == PW_KIND_FASTCGI)
-					fastcgi_describe(pw, f->method, sizeof(f->method),
-					    f->target, sizeof(f->target), &started);
-				else
-					proxy_describe(pw, f->method, sizeof(f->method),
-					    f->target, sizeof(f->target), &started);
+				poolreq_describe(pw, f->method, sizeof(f->method),
+				    f->target, sizeof(f->target), &started);
 				f->ms = (uint32_t)((now - started) / 1000000);
 			}
 			rep.ninflight++;

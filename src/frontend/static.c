@@ -27,14 +27,6 @@ struct static_handler {
 	struct fe_site	*site;
 };
 
-static char *
-put(char *p, const char *s, size_t n)
-{
-	if (n > 0)		/* s may be NULL for an absent, empty part */
-		memcpy(p, s, n);
-	return p + n;
-}
-#define PUTS(p, lit)	put((p), (lit), sizeof(lit) - 1)
 
 /* The request headers this handler cares about, found in one pass. */
 struct sel_headers {

@@ -166,7 +166,6 @@ void	 hostconn_serve(struct hconn *c);
 int	 hostconn_send(struct hconn *c, const void *p, size_t n);
 int	 hostconn_flush(struct hconn *c);
 int	 hostconn_fill(struct hconn *c);
-const char *hostconn_reason(int status);
 
 /* hostapi.c */
 int	 hostapi_begin(struct hconn *c, struct weir_req **rp);

@@ -479,7 +479,7 @@ send_head(struct weir_req *r)
 			r->chunked = true;
 	}
 	snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", r->status,
-	    hostconn_reason(r->status));
+	    http_reason(r->status));
 	outs(r, line);
 	for (size_t i = 0; i < r->nrh; i++) {
 		outs(r, r->rname[i]);

@@ -1,0 +1,293 @@
+"""bench/common.py - what run.py and pools.py share: /proc readings, the
+Server base class (config from bench/conf, start, stop), wrk runs and the
+interleaved-rounds driver.  Standard library only."""
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CPUS = sorted(os.sched_getaffinity(0))
+PINNED = len(CPUS) >= 2 and shutil.which("taskset") is not None
+SERVER_CPU, CLIENT_CPU = map(str, CPUS[:2] if PINNED else (0, 0))  # server; wrk and us
+IDLE_TIMEOUT = 600                  # keep-alive idle timeout given to every server (s)
+NOBODY = 65534                      # servers started as root drop to nobody/nogroup
+
+
+# ------------------------------------------------------------------ /proc
+def proc_stats():
+    """{pid: (ppid, utime+stime, cutime+cstime)} in clock ticks, every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    v = f.read().rsplit(")", 1)[1].split()
+                out[int(d)] = (int(v[1]), int(v[11]) + int(v[12]), int(v[13]) + int(v[14]))
+            except (OSError, IndexError):
+                pass        # exited meanwhile
+    return out
+
+
+def tree(root, stats=None):
+    """root and its live descendants."""
+    stats = stats or proc_stats()
+    pids, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            pids.append(p)
+            todo += [c for c, st in stats.items() if st[0] == p]
+    return pids
+
+
+def cpu_split(roots, before, after):
+    """CPU seconds between two proc_stats(): of the trees of roots (a pid or
+    a list), reaped children included, and of all other processes but us
+    (own time: init reaps orphans)."""
+    ours = set()
+    for r in roots if isinstance(roots, (list, tuple, set)) else [roots]:
+        ours.update(tree(r, after))
+    mine, other = 0, 0
+    for p, (_, own, kids) in after.items():
+        b = before.get(p, (0, 0, 0))
+        if p in ours:
+            mine += own + kids - b[1] - b[2]
+        elif p != os.getpid():
+            other += own - b[1]
+    return mine / CLK_TCK, other / CLK_TCK
+
+
+def cpu_own(pids, before, after):
+    """CPU seconds of exactly these processes (no descendants) between two
+    proc_stats(); a process that is gone from `after` counts for nothing."""
+    total = 0
+    for p in pids:
+        if p in after:
+            total += after[p][1] - before.get(p, (0, 0, 0))[1]
+    return total / CLK_TCK
+
+
+def children_running(parent, exe, stats=None):
+    """Children of parent whose executable is the file exe."""
+    try:
+        want = os.stat(exe)
+    except OSError:
+        return []
+    out = []
+    for c, st in (stats or proc_stats()).items():
+        if st[0] != parent:
+            continue
+        try:
+            s = os.stat(f"/proc/{c}/exe")
+        except OSError:
+            continue
+        if (s.st_dev, s.st_ino) == (want.st_dev, want.st_ino):
+            out.append(c)
+    return out
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def first_line(argv):
+    """First line a command prints (stdout or stderr), '' on failure."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        return (r.stdout + r.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return ""
+
+
+def fmt(x, spec, unit=""):
+    return "—" if x is None else format(x, spec) + unit
+
+
+# ------------------------------------------------------------------ servers
+class Server:
+    """A server under test: config from bench/conf/CONF.conf, start, stop."""
+    name = exe = None
+    conf = None             # config template and directory name (default: name)
+    argv_fmt = ()           # command line; {bin} {conf} {dir} are filled in
+    version_flag = "-v"
+    front_cmd = None        # the front end is the child whose cmdline has this
+    user = ""               # config line(s) to drop to nobody when run as root
+    log_on = log_off = ""   # config line(s) for access logs on/off
+    can_buffer_log = True   # can it keep access log lines in memory?
+    setup = ""              # how it is configured, for the report
+
+    def __init__(self, binary, base, www, logs, **subst):
+        self.binary, self.logs = binary, logs
+        tag = self.conf or self.name
+        self.dir = os.path.join(base, tag)
+        os.mkdir(self.dir, 0o755)
+        if os.geteuid() == 0:   # it may write pid/log files after dropping to nobody
+            os.chown(self.dir, NOBODY, NOBODY)
+        with socket.socket() as s:      # a free loopback port
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        with open(os.path.join(HERE, "conf", tag + ".conf")) as f:
+            text = string.Template(f.read()).substitute(
+                port=self.port, www=www, dir=self.dir, idle=IDLE_TIMEOUT,
+                user=self.user if os.geteuid() == 0 else "",
+                log=(self.log_on if logs else self.log_off).format(dir=self.dir), **subst)
+        conf = os.path.join(self.dir, tag + ".conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        self.argv = [x.format(bin=binary, conf=conf, dir=self.dir) for x in self.argv_fmt]
+        self.cmd = " ".join(self.argv)
+        self.proc, self.failed = None, None
+        self.out = os.path.join(self.dir, "server.out")
+
+    def version(self):
+        return first_line([self.binary, self.version_flag])
+
+    def front_pid(self):
+        """The process that holds the client connections."""
+        for c, st in proc_stats().items() if self.front_cmd else ():
+            try:
+                with open(f"/proc/{c}/cmdline", "rb") as f:
+                    if st[0] == self.proc.pid and self.front_cmd.encode() in f.read():
+                        return c
+            except OSError:
+                pass
+        return self.proc.pid
+
+    def is_ready(self):
+        """Does it serve what the benchmark asks of it?"""
+        return self.get("/1k.bin") == (200, 1024) and self.get("/missing.bin")[0] == 404
+
+    ready_what = "no 200 for /1k.bin and 404 for /missing.bin"
+
+    def start(self):
+        with open(self.out, "wb") as out:
+            self.proc = subprocess.Popen(
+                (["taskset", "-c", SERVER_CPU] if PINNED else []) + self.argv, cwd=self.dir,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)     # own process group: stop() kills it all
+        deadline = time.monotonic() + 15
+        while self.proc.poll() is None:
+            try:
+                if self.is_ready():
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.ready_what} in 15 s")
+            time.sleep(0.1)
+        raise RuntimeError(f"exited with status {self.proc.returncode}")
+
+    def get(self, path, timeout=2):
+        """(status, body length) of a GET; body() has the body itself."""
+        st, body = self.get_body(path, timeout)
+        return st, len(body)
+
+    def get_body(self, path, timeout=2):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
+                                        timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, b""
+
+    def check(self, notes, why=None):
+        """Take the server out of the benchmark, with a note and its last
+        output, if it has died (or for why); False if it is out."""
+        why = why or (self.proc.poll() is not None and f"died (status {self.proc.returncode})")
+        if why:
+            self.failed = why
+            with open(self.out, errors="replace") as f:
+                tail = "".join(f.readlines()[-15:])
+            notes.append(f"{self.name}: {why}\n  command: {self.cmd}\n{tail}")
+        return not why
+
+    def stop(self):
+        """SIGTERM the leader, then SIGKILL the whole group after 5 s; reap."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)    # stragglers, if any
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+
+# ------------------------------------------------------------------ load
+def wrk(port, path, conns, seconds, close=False):
+    """One wrk run (1 thread, --latency); the numbers from its output."""
+    argv = (["taskset", "-c", CLIENT_CPU] if PINNED else []) + [
+        "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    argv += ["-H", "Connection: close"] if close else []
+    argv.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    if "Requests/sec" not in out:
+        raise RuntimeError(f"wrk failed: {' '.join(argv)}\n{out}")
+
+    def num(pattern):
+        m = re.search(pattern, out)
+        return float(m.group(1)) if m else 0
+
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out)
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)] if m else None
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"requests": int(num(r"(\d+) requests in")),
+            "rps": num(r"Requests/sec:\s+([\d.]+)"),
+            "p50_ms": pct(50), "p99_ms": pct(99),
+            "non_2xx": int(num(r"Non-2xx or 3xx responses: (\d+)")),
+            "socket_errors": sum(map(int, errs.groups())) if errs else 0}
+
+
+def rounds(sc, servers, a, notes, measure, keys):
+    """Interleaved rounds of one scenario: round r runs every server once, in
+    the order rotated by r; a warm-up run before the first.  measure(server,
+    seconds, warmup) -> dict; the medians of keys per server, errors summed."""
+    data = {s.name: {"runs": []} for s in servers}
+    for r in range(a.rounds if servers else 0):
+        k = r % len(servers)
+        for s in servers[k:] + servers[:k]:
+            if s.failed:
+                continue
+            try:
+                if r == 0 and a.warmup > 0:
+                    measure(s, a.warmup, True)
+                res = measure(s, a.seconds, False)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                if s.check(notes):      # alive, but the run failed
+                    s.check(notes, f"[{sc}] {e}")
+                continue
+            if s.check(notes):
+                data[s.name]["runs"].append(res)
+            print(f"bench: {sc:8} round {r + 1}/{a.rounds} {s.name:8} {res['rps']:>9,.0f} req/s "
+                  f"{fmt(res['cpu_us_per_req'], '>6')} µs/req, CPU % server "
+                  f"{fmt(res['cpu_pct'], '')} wrk {res['wrk_cpu_pct']} others "
+                  f"{res['other_cpu_pct']}", file=sys.stderr)
+    for d in (d for d in data.values() if d["runs"]):
+        for k in keys:
+            d[k] = statistics.median([x[k] for x in d["runs"] if x.get(k) is not None] or [None])
+        d["errors"] = sum(x["errors"] for x in d["runs"])
+    busy = [n for n, d in data.items() if (d.get("other_cpu_pct") or 0) > 10]
+    if busy:
+        notes.append(f"[{sc}] other processes used > 10% of a CPU while {', '.join(busy)} "
+                     "ran: the machine was not quiet; rerun before drawing conclusions")
+    return data

@@ -1,0 +1,454 @@
+/*
+ * poolreq.c - the life of a pool request, whatever the protocol spoken to
+ * the worker (proxy.c: HTTP/1.1; fastcgi.c: FastCGI).
+ *
+ * The client connection belongs to the front end, never to a worker.  A
+ * request waits in its pool's bounded queue (queue.c) for a worker slot,
+ * gets an upstream connection (upstream.c) and hands over to its protocol
+ * through the callbacks in struct poolreq_ops.  When the worker fails it,
+ * the rules here decide what the client sees: a request the worker never
+ * took goes to another worker; one it may have processed is retried once if
+ * it is idempotent and its body can be sent again; anything else is a 502,
+ * and once a byte of the response reached the client the connection is
+ * closed, since the response cannot be completed.  Waiting too long in the
+ * queue is a 503, a worker too slow to answer a 504.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "util.h"
+#include "frontend.h"
+
+#define MAX_ATTEMPTS	8	/* workers tried for one request */
+
+static void	pr_start(struct poolreq *pr);
+static void	pr_retry(struct poolreq *pr, struct fe_worker *lost, bool counts);
+
+/* RFC 9110 §9.2.2, and the WebDAV methods that are safe. */
+static bool
+idempotent(enum http_method m)
+{
+	switch (m) {
+	case HTTP_M_GET:
+	case HTTP_M_HEAD:
+	case HTTP_M_OPTIONS:
+	case HTTP_M_TRACE:
+	case HTTP_M_PUT:
+	case HTTP_M_DELETE:
+	case HTTP_M_PROPFIND:
+	case HTTP_M_SEARCH:
+	case HTTP_M_REPORT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+poolreq_init(struct poolreq *pr, const struct poolreq_ops *ops, struct conn *c,
+    struct req *r, struct fe_pool *pool)
+{
+	size_t n;
+
+	pr->ops = ops;
+	pr->c = c;
+	pr->r = r;
+	pr->t = c->t;
+	pr->pool = pool;
+	pr->start_ns = r->start_ns;
+	pr->phase = PR_WAIT;
+	pr->idempotent = idempotent(r->h.method);
+	r->queue = pool->name;
+	r->poolp = pool;
+	wstrlcpy(pr->method, httpparse_method_name(r->h.method), sizeof(pr->method));
+	n = WEIR_MIN(r->h.target.n, sizeof(pr->target) - 1);
+	memcpy(pr->target, r->h.target.p, n);
+	pr->target[n] = '\0';
+}
+
+/* 0 in the config means no limit: a day stands in for "forever". */
+uint64_t
+poolreq_response_timeout(const struct poolreq *pr)
+{
+	uint64_t t = pr->pool->response_timeout;	/* plain read: changes only on reload */
+
+	return t != 0 ? t : 24ULL * 3600 * 1000;
+}
+
+static void
+drop_up(struct poolreq *pr, bool reuse)
+{
+	struct upconn *up = pr->up;
+
+	if (up == NULL)
+		return;
+	pr->up = NULL;
+	upstream_put(up, reuse);
+}
+
+static void
+up_event(void *arg, uint32_t events)
+{
+	struct upconn *up = arg;
+	struct poolreq *pr = up->owner;
+
+	(void)events;
+	pr->ops->pump(pr);
+}
+
+/* Ask the queue for a worker slot, avoiding `avoid` when there is a choice. */
+static void
+acquire(struct poolreq *pr, struct fe_worker *avoid)
+{
+	int rc;
+
+	pr->phase = PR_WAIT;
+	rc = queue_acquire(pr->pool, &pr->q, pr->t, avoid);
+	if (rc == 0) {
+		pr_start(pr);
+		return;
+	}
+	if (rc == WEIR_AGAIN) {
+		conn_set_deadline(pr->c, queue_wait_ms(pr->pool, &pr->q));
+		pr->ops->events(pr);
+		return;
+	}
+	poolreq_fail(pr, rc, pr->q.fail_token, pr->q.retry_after);
+}
+
+void
+poolreq_enqueue(struct poolreq *pr)
+{
+	acquire(pr, NULL);
+}
+
+/* A worker slot is ours: connect (or reuse a connection) and start. */
+static void
+pr_start(struct poolreq *pr)
+{
+	struct fe_worker *w = pr->q.w;
+	struct conn *c = pr->c;
+
+	if (pr->attempts == 0 && !pr->retried)
+		stats_hist(&pr->pool->pc[pr->t->idx].wait, (mono_ns() - pr->start_ns) / 1000);
+	pr->q.qstate = PW_ACTIVE;
+	if ((pr->up = upstream_get(pr->t, w, up_event, pr)) == NULL) {
+		/*
+		 * Refused or no socket file: the worker is gone and nothing was
+		 * delivered, so any request may go elsewhere (not "the" retry).
+		 */
+		if (errno == ECONNREFUSED || errno == ENOENT) {
+			queue_worker_dead(w);
+			pr_retry(pr, w, false);
+			return;
+		}
+		poolreq_failed(pr, "cannot connect to the worker", UF_UNDELIVERED);
+		return;
+	}
+	pr->phase = PR_SEND;
+	/* The client may send the body now (RFC 9110 §10.1.1). */
+	if (pr->want_continue && !pr->body_started && c->ipos == c->ilen) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		pr->want_continue = false;
+		/* Best effort: a full socket buffer right now is unheard of. */
+		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+	}
+	conn_set_deadline(c, poolreq_response_timeout(pr));
+	if (pr->ops->start != NULL)
+		pr->ops->start(pr);
+	pr->ops->pump(pr);
+}
+
+/* The queue answered: a slot on a worker, or a failure (thread of the conn). */
+void
+poolreq_assigned(struct pwait *pw)
+{
+	struct poolreq *pr = (struct poolreq *)pw;
+
+	if (pw->fail != 0) {
+		pw->qstate = PW_NONE;
+		poolreq_fail(pr, pw->fail, pw->fail_token, pw->retry_after);
+		return;
+	}
+	pr_start(pr);
+}
+
+void
+poolreq_describe(const struct pwait *pw, char *method, size_t mlen, char *target,
+    size_t tlen, uint64_t *started_ns)
+{
+	const struct poolreq *pr = (const struct poolreq *)pw;
+
+	wstrlcpy(method, pr->method, mlen);
+	wstrlcpy(target, pr->target, tlen);
+	*started_ns = pr->start_ns;
+}
+
+/*
+ * What HTTP/1 must do with the client's body once the request leaves the
+ * pool: nothing, drop it, or close the connection after the answer.  A
+ * worker may answer before it has read the whole body (a FastCGI script
+ * that never reads its input): the rest must not be taken for the next
+ * request on the connection.
+ */
+static void
+settle_body(struct poolreq *pr)
+{
+	switch (pr->ops->body(pr)) {
+	case PRB_TAKEN:
+		pr->r->body_taken = true;
+		break;
+	case PRB_UNREAD:
+		pr->r->body_taken = false;	/* HTTP/1 reads and drops it */
+		break;
+	case PRB_PARTIAL:
+		pr->r->body_taken = true;
+		pr->c->flags |= CF_CLOSE | CF_LINGER;
+		break;
+	}
+}
+
+/* The response is complete: give everything back and let HTTP/1 go on. */
+void
+poolreq_done(struct poolreq *pr, bool reuse)
+{
+	struct conn *c = pr->c;
+
+	settle_body(pr);
+	stats_hist(&pr->pool->pc[pr->t->idx].upstream, (mono_ns() - pr->start_ns) / 1000);
+	drop_up(pr, reuse);
+	queue_release(pr->pool, &pr->q, true);
+	c->pr = NULL;
+	pr->ops->free(pr);
+	http1_request_done(c);
+}
+
+/*
+ * Answer the client ourselves (503 from the queue, 502/504 from a failed
+ * worker) when nothing of a response has reached it yet.
+ */
+void
+poolreq_fail(struct poolreq *pr, int status, const char *token, uint32_t retry)
+{
+	struct conn *c = pr->c;
+	struct req *r = pr->r;
+
+	log_debug("pool %s: %s %s: answering %d (%s) after %u failed attempt(s)",
+	    pr->pool->name, pr->method, pr->target, status, token, pr->attempts);
+	drop_up(pr, false);
+	if (pr->q.qstate != PW_NONE)
+		queue_cancel(pr->pool, &pr->q);
+	r->retry_after = retry;
+	settle_body(pr);
+	c->pr = NULL;
+	pr->ops->free(pr);
+	http1_handler_error(c, status, token);
+}
+
+/*
+ * The request leaves its pool without the worker's answer being sent (a
+ * FastCGI local redirect to a static file): the caller takes the connection.
+ */
+struct conn *
+poolreq_leave(struct poolreq *pr, bool reuse)
+{
+	struct conn *c = pr->c;
+
+	settle_body(pr);
+	drop_up(pr, reuse);
+	queue_release(pr->pool, &pr->q, true);
+	c->pr = NULL;
+	pr->ops->free(pr);
+	return c;
+}
+
+/*
+ * Run the request again from the start on the pool's next free worker (a
+ * FastCGI local redirect to another script).  Not a retry: nothing failed.
+ */
+void
+poolreq_restart(struct poolreq *pr, bool reuse)
+{
+	drop_up(pr, reuse);
+	queue_release(pr->pool, &pr->q, true);
+	if (pr->ops->rewind(pr) == -1) {
+		poolreq_fail(pr, 500, "Internal", 0);
+		return;
+	}
+	acquire(pr, NULL);
+}
+
+/* The client went away, or the connection is being closed. */
+void
+poolreq_abort(struct conn *c)
+{
+	struct poolreq *pr = c->pr;
+
+	if (pr == NULL)
+		return;
+	c->pr = NULL;
+	if (pr->up != NULL && pr->ops->abort != NULL)
+		pr->ops->abort(pr);
+	drop_up(pr, false);
+	if (pr->q.qstate != PW_NONE)
+		queue_cancel(pr->pool, &pr->q);
+	pr->ops->free(pr);
+}
+
+/*
+ * The worker failed us (connection refused, reset, closed early, garbage).
+ * A malformed response is also reported to the master as a protocol
+ * violation (a failure, event 1011).
+ */
+void
+poolreq_failed(struct poolreq *pr, const char *why, enum upfail how)
+{
+	struct fe_worker *lost = pr->q.w;
+	bool replay;
+
+	log_debug("pool %s: worker %u: %s", pr->pool->name, lost ? lost->id : 0, why);
+	if (lost != NULL)
+		queue_worker_lost(lost, &pr->q);
+	if (how == UF_PROTOCOL && lost != NULL) {
+		struct ctl_worker_fault f;
+
+		memset(&f, 0, sizeof(f));
+		f.pool = pr->pool->idx;
+		f.worker = lost->id;
+		snprintf(f.what, sizeof(f.what), "%s", why);
+		if (ctl_send(pr->t->fe->ctl, CTL_WORKER_FAULT, &f, sizeof(f), NULL, 0) == -1)
+			log_warn("control channel");
+	}
+	if (pr->client_sent) {
+		/* Part of the response is out: it cannot be completed. */
+		conn_close(pr->c);
+		return;
+	}
+	drop_up(pr, false);
+	replay = pr->ops->replayable(pr);
+	/* Never taken by the worker: any request whose body is intact may go on. */
+	if (how == UF_UNDELIVERED && replay) {
+		pr_retry(pr, lost, true);
+		return;
+	}
+	if (how == UF_DELIVERED && replay && pr->idempotent && !pr->retried) {
+		pr->retried = true;
+		pr_retry(pr, lost, true);
+		return;
+	}
+	poolreq_fail(pr, 502, "Connection_Abandoned_By_AppPool", 0);
+}
+
+/*
+ * Try another worker: give the slot back and ask the queue again, avoiding
+ * the one that just failed (a refused connect marks it dead, so this cannot
+ * loop; MAX_ATTEMPTS bounds the rest).
+ */
+static void
+pr_retry(struct poolreq *pr, struct fe_worker *lost, bool counts)
+{
+	stat_add(&pr->pool->pc[pr->t->idx].retries, 1);
+	if (counts && ++pr->attempts >= MAX_ATTEMPTS) {
+		poolreq_fail(pr, 502, "Connection_Abandoned_By_AppPool", 0);
+		return;
+	}
+	if (lost != NULL && counts)
+		queue_worker_suspect(lost);
+	queue_release(pr->pool, &pr->q, false);
+	if (pr->ops->rewind(pr) == -1) {
+		poolreq_fail(pr, 500, "Internal", 0);
+		return;
+	}
+	acquire(pr, lost);
+}
+
+/* --- the client's side while the request runs ------------------------------------- */
+
+/* Take what the client sent into the connection's input buffer. */
+static int
+client_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->ipos == c->ilen)
+		c->ipos = c->ilen = 0;
+	if (c->ibuf == NULL) {
+		if ((c->ibuf = block_get(c->t)) == NULL)
+			return -1;
+		c->icap = FE_BLOCK;
+	}
+	if (c->ilen == c->icap)
+		return 0;	/* the handler has not used what is there yet */
+	n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+		return -1;
+	if (n > 0) {
+		c->ilen += (uint32_t)n;
+		conn_set_deadline(c, c->gen->conf->server.body_timeout);
+	}
+	return 0;
+}
+
+void
+poolreq_client_event(struct conn *c, uint32_t events)
+{
+	struct poolreq *pr = c->pr;
+	bool reading = pr->phase == PR_SPOOL || pr->phase == PR_SEND;
+
+	/*
+	 * The client is gone, or half-closed: nobody to answer.  A half-close
+	 * with data still to read is only noticed once the body is in.
+	 */
+	if ((events & (EPOLLHUP | EPOLLERR)) ||
+	    ((events & EPOLLRDHUP) && (!(events & EPOLLIN) || !reading))) {
+		conn_close(c);
+		return;
+	}
+	if ((events & EPOLLIN) && reading && client_read(c) == -1) {
+		conn_close(c);
+		return;
+	}
+	if (pr->phase == PR_WAIT)
+		pr->ops->events(pr);
+	else
+		pr->ops->pump(pr);
+}
+
+void
+poolreq_client_timeout(struct conn *c)
+{
+	struct poolreq *pr = c->pr;
+
+	switch (pr->phase) {
+	case PR_SPOOL:
+		alog_httperr(c, c->req, 408, "Timer_EntityBody");
+		conn_close(c);
+		return;
+	case PR_WAIT:
+		switch (queue_waited(pr->pool, &pr->q)) {
+		case -1:
+			poolreq_fail(pr, 503, "AppPoolTimer", pr->pool->retry_after);
+			return;
+		case 0:
+			conn_set_deadline(c, queue_wait_ms(pr->pool, &pr->q));
+			return;
+		default:
+			/* it was given a worker meanwhile: its thread runs it soon */
+			conn_set_deadline(c, 1000);
+			return;
+		}
+	default:
+		if (!pr->client_sent) {
+			poolreq_fail(pr, 504, "Timer_Response", 0);
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+}
