@@ -1422,7 +1422,7 @@ conf_parse_text(const char *path, const char *text, size_t len, unsigned flags,
 	sort_errors(&p);
 	free(p.keyline);
 	free(p.errlines);
-	if (errs->n > p.err0) {		/* only this parse's errors count */
+	if (errs->n > p.err0 && !(flags & CONF_PEEK)) {	/* only this parse's errors count */
 		conf_free(c);
 		return NULL;
 	}

@@ -241,6 +241,13 @@ extern const size_t		conf_nkeys;
 
 /* Parse flags. */
 #define CONF_CHECK_FS	0x1	/* check that roots exist (master, `weir check`) */
+/*
+ * Return the configuration even when it has errors (they are still listed):
+ * what was valid, defaults for the rest.  Only for finding [server] paths
+ * (the CLI looking for the admin socket of a server whose file was just
+ * broken by an edit); never to run anything.
+ */
+#define CONF_PEEK	0x2
 
 struct conf	*conf_load(const char *path, unsigned flags, struct conf_errors *errs);
 struct conf	*conf_parse_text(const char *path, const char *text, size_t len,

@@ -70,10 +70,20 @@ find_socket(struct cli *o)
 
 		o->conf = e != NULL && *e ? e : DEFAULT_CONF;
 	}
-	if ((c = conf_load(o->conf, 0, &errs)) == NULL) {
+	/*
+	 * Errors elsewhere in the file do not hide where the server is: a
+	 * reload must reach it to report them (and keep the old config).
+	 */
+	if ((c = conf_load(o->conf, CONF_PEEK, &errs)) == NULL) {
 		fail(o->cmd, "cannot read %s to find the admin socket: %s (use -s SOCKET)",
 		    o->conf, errs.n > 0 ? errs.msg[0] : "invalid");
 		conf_errors_clear(&errs);
+		return -1;
+	}
+	conf_errors_clear(&errs);
+	if (c->server.state_dir == NULL) {	/* its own line is the broken one */
+		fail(o->cmd, "%s: state_dir is not valid (use -s SOCKET)", o->conf);
+		conf_free(c);
 		return -1;
 	}
 	snprintf(o->sockbuf, sizeof(o->sockbuf), "%s/admin.sock", c->server.state_dir);

@@ -237,7 +237,7 @@ on_ctl(void *arg, uint32_t events)
 			    u.hello.threads, u.hello.threads == 1 ? "" : "s",
 			    u.hello.generation);
 			pools_fe_hello(m);
-			notify_systemd("READY=1\nSTATUS=serving");
+			systemd_check_ready(m);
 			break;
 		case CTL_STATUS: {
 			json_t *snap = NULL;

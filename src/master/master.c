@@ -413,6 +413,7 @@ master_run(const char *conf_path)
 		log_info("listening on %s", m.lis.v[i].spec);
 	log_info("weir %s starting (config %s, master pid %d)", WEIR_VERSION,
 	    m.conf->path, (int)getpid());
+	systemd_ready_start(&m);
 	feproc_start(&m);
 	pools_start(&m);
 	if (loop_run(m.loop) == -1)

@@ -133,6 +133,8 @@ struct master {
 	struct admin	*admin;
 	int64_t		 started_wall;	/* unix seconds */
 	unsigned	 fe_restarts;
+	bool		 ready_sent;	/* READY=1 told to systemd at start */
+	struct loop_timer ready_timer;	/* READY=1 at the latest then */
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -324,6 +326,8 @@ int	 cmd_verify(int argc, char **argv);
 void	 systemd_init(void);
 int	 systemd_listen_fd(const struct sockaddr_storage *ss, socklen_t len);
 void	 notify_systemd(const char *msg);
+void	 systemd_ready_start(struct master *m);
+void	 systemd_check_ready(struct master *m);
 
 /* reload.c */
 void	 conf_keep_old(struct master *m, struct conf *old);

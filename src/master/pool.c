@@ -102,6 +102,7 @@ pool_set_state(struct pool *p, int state)
 	    pool_state_name(state));
 	p->state = state;
 	pool_send_state(p);
+	systemd_check_ready(p->m);
 }
 
 void

@@ -98,3 +98,54 @@ notify_systemd(const char *msg)
 		log_warn("sd_notify %s", msg);
 	close(fd);
 }
+
+/*
+ * Start-up is over for systemd (READY=1) once the front end serves and
+ * every `start_mode = always` pool has a ready worker or has been given up
+ * on (disabled, stopped): `systemctl start` returns when weir really
+ * serves.  A pool still starting after READY_MAX_MS does not hold it back
+ * longer, so a slow application cannot make systemd kill the whole server
+ * (TimeoutStartSec is 90 s by default).
+ */
+#define READY_MAX_MS	(60 * 1000)
+
+static void
+ready_now(struct master *m, const char *why)
+{
+	if (m->ready_sent || m->stopping)
+		return;
+	m->ready_sent = true;
+	loop_timer_cancel(m->loop, &m->ready_timer);
+	log_info("ready: %s", why);
+	notify_systemd("READY=1\nSTATUS=serving");
+}
+
+static void
+on_ready_timeout(void *arg)
+{
+	struct master *m = arg;
+
+	ready_now(m, "pools still starting after 60s; serving the others");
+}
+
+void
+systemd_ready_start(struct master *m)
+{
+	loop_timer_init(&m->ready_timer, on_ready_timeout, m);
+	loop_timer_set(m->loop, &m->ready_timer, READY_MAX_MS);
+}
+
+void
+systemd_check_ready(struct master *m)
+{
+	if (m->ready_sent || !m->fe.hello || m->stopping)
+		return;
+	for (size_t i = 0; i < m->npools; i++) {
+		const struct pool *p = m->pools[i];
+
+		if (p != NULL && p->cp->start_mode == START_ALWAYS &&
+		    p->state == POOL_STARTING)
+			return;
+	}
+	ready_now(m, "the front end and every always-started pool are up");
+}

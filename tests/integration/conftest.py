@@ -148,12 +148,19 @@ class Weir:
         self.proc = None
         self.stderr_path = tmp_path / "weir.stderr"
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None, listen_fd=None):
+        """Start it; env adds variables; listen_fd is handed over as fd 3
+        with LISTEN_FDS=1 and LISTEN_PID (systemd's socket activation)."""
+        argv = [self.binary, "run", "-c", str(self.conf_path)]
+        kw = {}
+        if listen_fd is not None:
+            # the shell's $$ is the pid weir gets when it execs
+            argv = ["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh"] + argv
+            kw = {"pass_fds": (3,), "preexec_fn": lambda: os.dup2(listen_fd, 3)}
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [self.binary, "run", "-c", str(self.conf_path)],
-            stdout=self.stderr, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            argv, stdout=self.stderr, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **(env or {})), start_new_session=True, **kw)
         if wait:
             wait_for(lambda: self.proc.poll() is not None or can_connect(self.port),
                      what="weir to accept connections")

@@ -1446,6 +1446,33 @@ static const struct { const char *s; uint64_t b; } sizes[] = {
 	{ " 16M", BAD }, { "16M ", BAD }, { "1kk", BAD }, { "0x10", BAD },
 };
 
+/* CONF_PEEK: the CLI still finds state_dir in a file with errors. */
+static void
+test_peek(void)
+{
+	struct conf_errors e = { NULL, 0 };
+	const char *t = "[server]\nbogus = 1\nstate_dir = /srv/weir/run\nthreads = lots\n"
+	    "[pool p]\ncommand = /bin/true\nprocesses = 0\n";
+	struct conf *c = parse_flags("/x/w.conf", t, strlen(t), 0, &e);
+
+	CHECK(c == NULL && e.n == 4);	/* with "no [site] sections" */
+	conf_errors_clear(&e);
+	c = parse_flags("/x/w.conf", t, strlen(t), CONF_PEEK, &e);
+	CHECK(c != NULL && e.n == 4);	/* still listed */
+	if (c != NULL)
+		CHECK_STR(c->server.state_dir, "/srv/weir/run");
+	conf_free(c);
+	conf_errors_clear(&e);
+	/* a bad state_dir line: unknown, not a guess */
+	t = "[server]\nstate_dir =\n[site s]\nroot = /\n";
+	c = parse_flags("/x/w.conf", t, strlen(t), CONF_PEEK, &e);
+	CHECK(c != NULL && e.n == 1);
+	if (c != NULL)
+		CHECK(c->server.state_dir == NULL);
+	conf_free(c);
+	conf_errors_clear(&e);
+}
+
 static void
 test_numbers(void)
 {
@@ -1485,6 +1512,7 @@ main(void)
 	test_fs();
 	test_split();
 	test_numbers();
+	test_peek();
 	{
 		/* a long command over continuation lines */
 		struct conf_errors e = { NULL, 0 };
