@@ -313,6 +313,9 @@ print_pool(json_t *p, bool detail)
 		printf("    reason: %s\n", jstr(p, "detail", ""));
 	if (json_is_integer(json_object_get(p, "retry_in_s")))
 		printf("    re-enabled in %llds (back-off)\n", jint(p, "retry_in_s"));
+	if (json_is_integer(json_object_get(p, "rolled_back_from")))
+		printf("    rolled back: the settings of generation %lld failed; running those of generation %lld\n",
+		    jint(p, "rolled_back_from"), jint(p, "settings_generation"));
 	json_array_foreach(ws, i, w) {
 		char up[32], mem[32];
 

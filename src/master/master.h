@@ -60,6 +60,7 @@ struct worker {
 	struct worker	*next;
 	uint32_t	 id;		/* unique for this master's life */
 	uint32_t	 generation;
+	uint32_t	 cp_gen;	/* settings version it runs (rollback.c) */
 	pid_t		 pid;		/* also its process group id */
 	int		 state;		/* enum worker_state */
 	int		 sock;		/* its listening socket (master's copy) */
@@ -192,6 +193,13 @@ struct pool {
 	uint64_t	 probe_ended;	/* upstream: monotonic ms the last probe ended */
 	struct pool	*next_retired;
 	unsigned	 inflight;	/* requests in flight, from the front end */
+	/* settings versions (rollback.c): generation numbers */
+	uint32_t	 cp_gen;	/* of cp */
+	const struct conf_pool *good_cp;	/* the last a worker became ready with */
+	uint32_t	 good_gen;
+	const struct conf_pool *prev_good_cp;	/* the good one before */
+	uint32_t	 prev_good_gen;
+	uint32_t	 rolled_back_from;	/* generation given up, 0 if none */
 };
 
 /* main.c */
@@ -201,6 +209,13 @@ int	 cmd_check(int argc, char **argv);
 /* master.c */
 int	 master_run(const char *conf_path);
 void	 master_stop(struct master *m);
+
+/* rollback.c */
+void	 rollback_served(struct worker *w);
+void	 rollback_same_settings(struct pool *p, const struct conf_pool *cp);
+bool	 rollback_uses(const struct pool *p, const struct conf *c);
+void	 rollback_converge(struct pool *p);
+bool	 rollback_pool(struct pool *p, json_t *failures);
 
 /* reload.c */
 int	 master_reload(struct master *m, json_t **result);
@@ -236,6 +251,7 @@ void	 pool_stats(struct master *m, const struct ctl_stats *st, size_t n);
 void	 pool_recycle(struct pool *p, int event, const char *why);
 void	 pool_recycle_worker(struct worker *w, int event);
 void	 pool_trip(struct pool *p, const char *reason);
+void	 pool_configure(struct pool *p, const struct conf_pool *cp);
 void	 pool_send_state(struct pool *p);
 void	 pool_set_state(struct pool *p, int state);
 void	 pool_send_worker(struct worker *w, enum ctl_type type);

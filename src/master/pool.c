@@ -361,6 +361,8 @@ pool_maintain(struct pool *p)
 		if (alive_workers(p) == before)
 			break;
 	}
+	/* Workers still on older settings: try their replacement (again). */
+	rollback_converge(p);
 }
 
 /* --- stopping ------------------------------------------------------------------- */
@@ -430,6 +432,10 @@ pool_trip(struct pool *p, const char *reason)
 	json_object_set_new(f, "reason", json_string(reason));
 	if (p->external)
 		json_object_set_new(f, "address", json_string(cp->address));
+	if (cp->rapid_fail_action == RF_ACTION_ROLLBACK && rollback_pool(p, arr)) {
+		json_decref(f);
+		return;
+	}
 	events_emit(1002, EV_ERROR, p->name, 0, f,
 	    "Application pool '%s' is being automatically disabled due to a series of failures in the process(es) serving that application pool. Last failure: %s.",
 	    p->name, p->pending_why);
@@ -464,6 +470,7 @@ pool_worker_ready(struct worker *w)
 	log_info("pool %s: worker %u (pid %d) ready in %llums", p->name, w->id,
 	    (int)w->pid, (unsigned long long)(w->ready_at - w->started));
 	pool_send_worker(w, CTL_WORKER_READY);
+	rollback_served(w);
 	if (p->state == POOL_STARTING)
 		pool_set_state(p, POOL_STARTED);
 	if (w->replaces != NULL) {
@@ -692,7 +699,7 @@ identity_error(struct pool *p, const char *why)
  * upstream.  Used at start and when a reload changes the pool.  An identity
  * problem disables the pool with event 1057.
  */
-static void
+void
 pool_configure(struct pool *p, const struct conf_pool *cp)
 {
 	char err[WEIR_ERRLEN];
@@ -759,6 +766,8 @@ pool_configure_changed(struct pool *p, const struct conf_pool *cp)
 	bool was_external = p->external;
 
 	pool_configure(p, cp);
+	p->cp_gen = p->m->generation;
+	p->rolled_back_from = 0;
 	if (p->state == POOL_DISABLED)
 		return;		/* enable (or the back-off) starts the new ones */
 	if (was_external || p->external) {
@@ -847,6 +856,7 @@ pool_new(struct master *m, int idx, const struct conf_pool *cp)
 	if (p->log_fd == -1)
 		log_warn("pool %s: %s", cp->name, path);
 	pool_configure(p, cp);
+	p->cp_gen = m->generation;
 	return p;
 }
 

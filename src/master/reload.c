@@ -249,7 +249,7 @@ master_reload(struct master *m, json_t **result)
 			json_array_append_new(changed, json_string(cp->name));
 			pool_configure_changed(p, cp);
 		} else {
-			p->cp = cp;
+			rollback_same_settings(p, cp);
 			p->rf.count = cp->rapid_fail_count;
 			p->rf.window = cp->rapid_fail_window;
 		}
@@ -328,7 +328,10 @@ static bool
 conf_in_use(const struct master *m, const struct conf *c)
 {
 	for (const struct pool *p = m->retired; p != NULL; p = p->next_retired)
-		if (p->cp >= c->pools && p->cp < c->pools + c->npools)
+		if (rollback_uses(p, c))
+			return true;
+	for (size_t i = 0; i < m->npools; i++)
+		if (m->pools[i] != NULL && rollback_uses(m->pools[i], c))
 			return true;
 	return false;
 }

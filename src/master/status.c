@@ -89,6 +89,10 @@ status_pool_json(struct pool *p, json_t *fe)
 	json_object_set_new(o, "failures_total", json_integer(p->failures_total));
 	json_object_set_new(o, "retry_in_s", p->retry_at > now ?
 	    json_integer((json_int_t)((p->retry_at - now + 999) / 1000)) : json_null());
+	/* which configuration generation the processes' settings come from */
+	json_object_set_new(o, "settings_generation", json_integer(p->cp_gen));
+	json_object_set_new(o, "rolled_back_from", p->rolled_back_from != 0 ?
+	    json_integer(p->rolled_back_from) : json_null());
 	for (struct worker *w = p->workers; w != NULL; w = w->next) {
 		json_t *wo = json_object();
 		char ts[32];
