@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -209,6 +210,9 @@ int	 cmd_check(int argc, char **argv);
 /* master.c */
 int	 master_run(const char *conf_path);
 void	 master_stop(struct master *m);
+
+/* schedule.c */
+uint64_t schedule_next_ms(const int *sched, size_t n, const struct tm *tm);
 
 /* rollback.c */
 void	 rollback_served(struct worker *w);

@@ -633,19 +633,9 @@ next_schedule_ms(const struct conf_pool *cp)
 {
 	time_t now = time(NULL);
 	struct tm tm;
-	int mins, best = -1;
 
 	localtime_r(&now, &tm);
-	mins = tm.tm_hour * 60 + tm.tm_min;
-	for (size_t i = 0; i < cp->nrecycle_schedule; i++) {
-		int d = cp->recycle_schedule[i] - mins;
-
-		if (d <= 0)
-			d += 24 * 60;
-		if (best == -1 || d < best)
-			best = d;
-	}
-	return (uint64_t)best * 60000 - (uint64_t)tm.tm_sec * 1000;
+	return schedule_next_ms(cp->recycle_schedule, cp->nrecycle_schedule, &tm);
 }
 
 static void
