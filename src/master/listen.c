@@ -91,6 +91,35 @@ open_one(const struct listener_set *s, char *err)
 }
 
 /*
+ * Is anyone listening on the address already?  Our own sockets join an
+ * SO_REUSEPORT group, and a group takes in any socket with the option from
+ * the same user: a second weir (or another server using the option) would
+ * quietly share the port and its connections.  A probe without
+ * SO_REUSEPORT cannot join a group, so its bind fails on any listener.
+ */
+static int
+probe_free(const struct listener_set *s, char *err)
+{
+	int fd, on = 1, rc = 0;
+
+	if (s->ss.ss_family != AF_INET && s->ss.ss_family != AF_INET6)
+		return 0;
+	if ((fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;	/* the real socket() will say why */
+	/* SO_REUSEADDR: connections in TIME_WAIT do not count. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (s->ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)&s->ss, s->sslen) == -1 && errno == EADDRINUSE) {
+		snprintf(err, WEIR_ERRLEN, "listen %s: bind: %s (another server, or another weir, listens there)",
+		    s->spec, strerror(EADDRINUSE));
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+/*
  * Bind the union of the server's and the sites' addresses, `threads` sockets
  * each.  On failure everything opened so far is closed and err says which
  * address failed and why.
@@ -136,6 +165,10 @@ listeners_open(struct listeners *l, const struct conf *c, unsigned threads,
 				s->nfds++;
 			}
 			continue;
+		}
+		if (probe_free(s, err) == -1) {
+			listeners_close(l);
+			return -1;
 		}
 		for (unsigned t = 0; t < threads; t++) {
 			if ((s->fds[t] = open_one(s, err)) == -1) {

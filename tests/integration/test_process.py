@@ -89,6 +89,21 @@ def test_port_in_use_is_reported(make_weir, site):
         holder.close()
 
 
+def test_second_weir_on_the_same_port_is_refused(make_weir, site):
+    """Our sockets use SO_REUSEPORT: a second weir must not quietly join
+    the first one's group and take half of its connections."""
+    w = make_weir(f"[site a]\nroot = {site}\n")
+    other = make_weir(f"[site a]\nroot = {site}\n", start=False, port=w.port)
+    r = run_weir("run", "-c", str(other.conf_path))
+    assert r.returncode == 1
+    assert f"listen 127.0.0.1:{w.port}: bind: Address already in use" in r.stderr
+    assert "another weir" in r.stderr
+    c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=10)
+    c.request("GET", "/")
+    assert c.getresponse().status in (200, 403, 404)  # the first one still serves
+    c.close()
+
+
 def test_frontend_runs_unprivileged(make_weir, site):
     if os.geteuid() != 0:
         pytest.skip("needs root")
