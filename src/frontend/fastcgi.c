@@ -277,8 +277,9 @@ build_request(struct fx *x)
 {
 	const struct http_request *h = &x->pr.r->h;
 	const struct conf_site *cs = x->site->cs;
+	const struct fe_addr *fa = &x->pr.c->gen->addrs[x->pr.c->addr];
 	struct fcgi_params fp;
-	struct sockaddr_storage local;
+	struct sockaddr_storage local = fa->ss;
 	socklen_t ll = sizeof(local);
 	char ip[64], port[8], lip[64], lport[8], host[256], num[32], *v;
 	const char *root = cs->root != NULL ? cs->root : "";
@@ -293,7 +294,9 @@ build_request(struct fx *x)
 	x->oblen = (size_t)n;
 	fcgi_params_init(&fp, x->ob + x->oblen, x->obcap - x->oblen, REQ_ID);
 	addr_text(&x->pr.c->peer.sa, ip, sizeof(ip), port, sizeof(port));
-	if (getsockname(x->pr.c->io.fd, (struct sockaddr *)&local, &ll) == -1)
+	/* the listen address, unless a wildcard: no syscall per request */
+	if (fa->wildcard &&
+	    getsockname(x->pr.c->io.fd, (struct sockaddr *)&local, &ll) == -1)
 		local.ss_family = AF_UNSPEC;
 	addr_text((struct sockaddr *)&local, lip, sizeof(lip), lport, sizeof(lport));
 	/* SERVER_NAME: the host without port (or an IPv6 literal whole) */
@@ -1010,6 +1013,12 @@ fx_pump(struct poolreq *pr)
 		return;
 	}
 
+	/*
+	 * Once recv() found nothing, it is not asked again in this call: the
+	 * worker cannot have answered since (one EAGAIN per wake-up, not two).
+	 */
+	bool dry = false;
+
 	for (;;) {
 		bool progress = false;
 
@@ -1040,7 +1049,7 @@ fx_pump(struct poolreq *pr)
 		if (x->stdin_done && x->oboff == x->oblen && x->pr.phase == PR_SEND)
 			x->pr.phase = PR_RECV;
 		/* 2. the response, while the client keeps up */
-		if (x->outlen - x->outoff < FX_OUT_HIGH && !x->ended) {
+		if (x->outlen - x->outoff < FX_OUT_HIGH && !x->ended && !dry) {
 			ssize_t n = recv(fd, x->in + x->inlen, FX_IN - x->inlen, 0);
 
 			if (n > 0) {
@@ -1055,7 +1064,9 @@ fx_pump(struct poolreq *pr)
 				    x->head_done || x->inlen > 0 ? UF_DELIVERED :
 				    (x->pr.phase == PR_SEND ? UF_UNDELIVERED : UF_DELIVERED));
 				return;
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				dry = true;
+			} else if (errno != EINTR) {
 				poolreq_failed(&x->pr, "connection to the worker failed",
 				    errno == ECONNRESET && !x->head_done && x->pr.phase == PR_SEND ?
 				    UF_UNDELIVERED : UF_DELIVERED);
