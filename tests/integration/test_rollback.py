@@ -52,6 +52,16 @@ def cmdline(pid):
         return f.read().replace(b"\0", b" ").decode()
 
 
+def ready_cmdlines(w):
+    """The command lines of the ready workers, or None when one of them
+    exited between the status snapshot and the read (an old worker being
+    stopped): the caller's wait_for then simply asks again."""
+    try:
+        return [cmdline(p) for p in ready_pids(w)]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 @pytest.fixture
 def w(make_weir):
     w = make_weir(conf(APP, "rollback"))
@@ -90,7 +100,8 @@ def test_a_failing_update_rolls_back_and_nothing_fails(w):
     reload_with(w, f"{APP} --start-delay 1", "rollback")
     wait_for(lambda: all(p not in before for p in ready_pids(w)) and len(ready_pids(w)) == 2,
              what="workers of the fixed settings")
-    assert all("--start-delay 1" in cmdline(p) for p in ready_pids(w))
+    c = wait_for(lambda: ready_cmdlines(w), what="command lines of the ready workers")
+    assert all("--start-delay 1" in x for x in c), c
     p = show(w)
     assert p["rolled_back_from"] is None and p["settings_generation"] == 3
 
@@ -98,8 +109,8 @@ def test_a_failing_update_rolls_back_and_nothing_fails(w):
 def test_a_version_that_served_then_crashes_rolls_back_to_the_one_before(w):
     # generation 2 starts fine (it is "good" once ready) ...
     reload_with(w, f"{APP} --start-delay 1", "rollback")
-    wait_for(lambda: len(ready_pids(w)) == 2 and
-             all("--start-delay" in cmdline(p) for p in ready_pids(w)),
+    wait_for(lambda: (c := ready_cmdlines(w)) is not None and len(c) == 2 and
+             all("--start-delay" in x for x in c),
              what="generation 2 serving")
     # ... then crashes under traffic, three times (POST: not retried, so
     # each request kills exactly one worker)
@@ -110,8 +121,8 @@ def test_a_version_that_served_then_crashes_rolls_back_to_the_one_before(w):
     e = wait_for(lambda: events(w, 1302), timeout=30, what="event 1302")[0]
     assert e["failed_generation"] == 2 and e["restored_generation"] == 1, e
     # the workers of generation 2 are replaced by ones with generation 1's command
-    wait_for(lambda: len(ready_pids(w)) == 2 and
-             not any("--start-delay" in cmdline(p) for p in ready_pids(w)),
+    wait_for(lambda: (c := ready_cmdlines(w)) is not None and len(c) == 2 and
+             not any("--start-delay" in x for x in c),
              timeout=30, what="generation 1's settings serving")
     assert get(w, "/app/hello")[0] == 200
     assert events(w, 1002) == []
