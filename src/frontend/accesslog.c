@@ -157,21 +157,17 @@ put_u64(char *p, uint64_t v)
 static char *
 put_ip(char *p, const struct sockaddr *sa, bool port, char sep)
 {
-	char a[INET6_ADDRSTRLEN] = "-";
+	size_t n = fmt_ip(p, sa);
 	unsigned pn = 0;
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		pn = ntohs(s4->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		pn = ntohs(s6->sin6_port);
-	}
-	p = put_str(p, a);
+	if (sa->sa_family == AF_INET)
+		pn = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	else if (sa->sa_family == AF_INET6)
+		pn = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	if (n == 0)
+		*p++ = '-';
+	else
+		p += n;
 	if (port) {
 		*p++ = sep;
 		p = put_u64(p, pn);

@@ -638,6 +638,7 @@ frontend_main(const struct fe_start *st)
 	free(fe.threads);
 	fe_gen_release(atomic_load(&fe.gen));
 	queue_free(&fe);
+	router_free_stats(&fe);
 	for (size_t a = 0; a < atomic_load(&fe.naddrs); a++) {
 		for (unsigned t = 0; t < fe.nthreads; t++)
 			if (fe.addrs[a].fds[t] != -1)

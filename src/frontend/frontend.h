@@ -82,6 +82,7 @@ struct poolreq;
 struct upconn;
 struct fe_pool;
 struct fe_worker;
+struct fe_widle;
 struct pwait;
 
 /* Every block of the per-thread pool has this size (buffers, request state). */
@@ -117,6 +118,17 @@ struct hist {
 
 struct site_counters {
 	_Alignas(64) stat_t	 classes[5];	/* responses by status class 1xx..5xx */
+};
+
+/*
+ * A site's counters, by name, for the life of the front end: a reload
+ * builds new fe_site objects, but a site that keeps its name keeps its
+ * counts (as pools do), so weir_site_responses_total never goes back.
+ */
+struct site_stats {
+	struct site_stats	*next;
+	char			*name;
+	struct site_counters	*sc;		/* [nthreads] */
 };
 
 struct pool_counters {
@@ -156,7 +168,7 @@ struct fe_site {
 	struct handler		*static_h;
 	struct fe_route		*routes;	/* longest prefix first */
 	size_t			 nroutes;
-	struct site_counters	*sc;		/* [nthreads] */
+	struct site_counters	*sc;		/* [nthreads], owned by fe->site_stats */
 };
 
 /*
@@ -245,7 +257,7 @@ struct fe_thread {
 	atomic_uint		 pending;	/* FE_MSG_* bits set by thread 0 */
 	pthread_mutex_t		 ready_lock;	/* guards ready_head */
 	struct pwait		*ready_head;	/* requests whose queue wait ended */
-	struct upconn		*idle_up;	/* kept-alive upstream connections */
+	struct upconn		*idle_up;	/* kept-alive upstream connections, all workers */
 	size_t			 nidle_up;
 	stat_t			 st_conns;	/* open client connections */
 	stat_t			 st_accepted;	/* accepted, total */
@@ -273,6 +285,7 @@ struct frontend {
 	struct fe_pool		**pools;	/* index = current conf pool index (thread 0) */
 	size_t			 npools;
 	struct fe_pool		*retired_pools;	/* removed by reloads (kept: requests may hold them) */
+	struct site_stats	*site_stats;	/* every site name ever configured */
 	struct loop_timer	 stats_timer;	/* thread 0: counters to the master */
 	bool			 shutting_down;
 	uint64_t		 shutdown_ms;
@@ -294,6 +307,8 @@ enum conn_state {
 #define CF_CLOSE	0x04	/* close once the output is sent */
 #define CF_LINGER	0x08	/* ... and linger (input may still come) */
 #define CF_INPROC	0x10	/* inside process_input(): handlers must not re-enter */
+#define CF_NOREAD	0x20	/* pool request: input it cannot take now came (pipelined
+				 * request, EOF): EPOLLIN is off until it asks again */
 
 /* A piece of response body still to send: memory or a file range. */
 struct sendseg {
@@ -365,6 +380,7 @@ struct fe_gen	*router_build(struct frontend *fe, struct conf *c, bool owned,
 int		 router_addr_index(struct frontend *fe, const struct sockaddr_storage *ss,
 		    socklen_t len);
 void		 router_free(struct fe_gen *g);
+void		 router_free_stats(struct frontend *fe);
 struct fe_site	*router_site(const struct fe_gen *g, unsigned addr,
 		    struct hstr host);
 const struct fe_route *router_route(const struct fe_site *s, const char *path,
@@ -397,6 +413,7 @@ void		 http1_handler_error(struct conn *c, int status, const char *token);
 void		 http1_redispatch_static(struct conn *c);
 void		 conn_set_events(struct conn *c, uint32_t events);
 size_t		 fmt_u64(char *out, uint64_t v);
+size_t		 fmt_ip(char *out, const struct sockaddr *sa);
 void		 fe_update_date(struct fe_thread *t);
 
 /* queue.c: pools in the front end: state, workers, the bounded queue */
@@ -420,8 +437,9 @@ struct fe_worker {
 	struct ctl_inflight	 lost[CTL_REPORT_MAX];	/* requests it failed, for the report */
 	uint32_t		 nlost;
 	uint64_t		 suspect_until;	/* mono ms: a request just failed on it; skip it */
-	int			 idle_thread;	/* single_conn: thread holding an idle conn, -1 */
-	bool			 drop_idle;	/* single_conn: that thread must close it */
+	unsigned		 nidle;		/* single_conn: idle connections, all threads (pool lock) */
+	bool			 drop_idle;	/* single_conn: threads holding one must close them */
+	struct fe_widle		*idle;		/* [nthreads]: kept-alive connections to it */
 };
 
 /*
@@ -501,10 +519,33 @@ struct upconn {
 	struct loop_io		 io;
 	struct fe_thread	*t;
 	struct fe_worker	*w;		/* holds a reference */
-	struct upconn		*next;		/* thread's idle list */
+	struct upconn		*prev, *next;	/* thread's idle list */
+	struct upconn		*wprev, *wnext;	/* idle list of this thread to w */
 	void			*owner;		/* request using it, NULL when idle */
-	unsigned		 nreq;
+	unsigned		 nreq;		/* requests it finished (0: new) */
 	uint64_t		 idle_since;	/* ms, while idle */
+};
+
+/*
+ * Requests w takes at once (pool lock): max_conns; a FastCGI worker process
+ * (php-cgi) serves one connection at a time, while an upstream weir does not
+ * start (php-fpm: pid 0) takes max_conns connections, one request each.
+ */
+static inline unsigned
+worker_slots(const struct fe_worker *w)
+{
+	return w->pool->single_conn && w->pid != 0 ? 1 : w->pool->max_conns;
+}
+
+/*
+ * One thread's idle connections to one worker, most recently used first:
+ * touched only by that thread, so no lock; a cache line each so threads do
+ * not share one.
+ */
+struct fe_widle {
+	_Alignas(64) struct upconn *head;
+	unsigned		 n;
+	unsigned		 held;		/* single_conn: n, under the pool lock */
 };
 
 struct upconn	*upstream_get(struct fe_thread *t, struct fe_worker *w, loop_io_cb cb,
@@ -513,6 +554,7 @@ void		 upstream_put(struct upconn *up, bool reuse);
 void		 upstream_close(struct upconn *up);
 void		 upstream_drop_idle(struct fe_thread *t, bool all);
 void		 upstream_set(struct upconn *up, uint32_t events);
+bool		 upstream_stale(const struct upconn *up, int err);
 
 /*
  * poolreq.c - what every pool request shares, whatever the protocol to the
@@ -592,6 +634,7 @@ void		 poolreq_done(struct poolreq *pr, bool reuse);
 void		 poolreq_fail(struct poolreq *pr, int status, const char *token,
 		    uint32_t retry);
 void		 poolreq_failed(struct poolreq *pr, const char *why, enum upfail how);
+int		 poolreq_reconnect(struct poolreq *pr);
 struct conn	*poolreq_leave(struct poolreq *pr, bool reuse);
 void		 poolreq_restart(struct poolreq *pr, bool reuse);
 uint64_t	 poolreq_response_timeout(const struct poolreq *pr);

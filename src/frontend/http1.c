@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
@@ -53,6 +54,39 @@ fmt_u64(char *out, uint64_t v)
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	return n;
+}
+
+/*
+ * An IP address as text (at most INET6_ADDRSTRLEN - 1 bytes, not
+ * terminated); 0 for a family that has none.  IPv4 is done here: it is on
+ * every proxied request and every log line, and inet_ntop() formats it with
+ * sprintf.
+ */
+size_t
+fmt_ip(char *out, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+		const unsigned char *b = (const unsigned char *)&s4->sin_addr;
+		size_t n = 0;
+
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				out[n++] = '.';
+			n += fmt_u64(out + n, b[i]);
+		}
+		return n;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		char a[INET6_ADDRSTRLEN];
+
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) == NULL)
+			return 0;
+		memcpy(out, a, strlen(a));
+		return strlen(a);
+	}
+	return 0;
 }
 
 void
@@ -544,6 +578,7 @@ http1_request_done(struct conn *c)
 	after_output(c);
 }
 
+/* Set the client's event interest; asking for input again ends CF_NOREAD. */
 void
 conn_set_events(struct conn *c, uint32_t events)
 {
@@ -553,6 +588,8 @@ conn_set_events(struct conn *c, uint32_t events)
 		c->flags |= CF_WANT_WRITE;
 	else
 		c->flags &= (uint8_t)~CF_WANT_WRITE;
+	if (events & LOOP_READ)
+		c->flags &= (uint8_t)~CF_NOREAD;
 }
 
 /*

@@ -127,29 +127,57 @@ poolreq_enqueue(struct poolreq *pr)
 	acquire(pr, NULL);
 }
 
+/*
+ * A connection to the worker whose slot pr holds: a kept-alive one or a new
+ * one.  Returns 0, or -1 when the request went elsewhere or failed.
+ */
+static int
+connect_up(struct poolreq *pr)
+{
+	struct fe_worker *w = pr->q.w;
+
+	if ((pr->up = upstream_get(pr->t, w, up_event, pr)) != NULL)
+		return 0;
+	/*
+	 * Refused or no socket file: the worker is gone and nothing was
+	 * delivered, so any request may go elsewhere (not "the" retry).
+	 */
+	if (errno == ECONNREFUSED || errno == ENOENT) {
+		queue_worker_dead(w);
+		pr_retry(pr, w, false);
+		return -1;
+	}
+	poolreq_failed(pr, "cannot connect to the worker", UF_UNDELIVERED);
+	return -1;
+}
+
+/*
+ * The kept-alive connection the request was being sent on had been closed
+ * by the worker (upstream_stale()): nothing was delivered and the worker is
+ * fine, so the request just takes another connection to it -- no retry is
+ * counted and the worker is not suspected.  Returns 0, or -1 as
+ * connect_up().
+ */
+int
+poolreq_reconnect(struct poolreq *pr)
+{
+	log_debug("pool %s: worker %u: a kept-alive connection was closed by the worker; "
+	    "taking another", pr->pool->name, pr->q.w->id);
+	drop_up(pr, false);
+	return connect_up(pr);
+}
+
 /* A worker slot is ours: connect (or reuse a connection) and start. */
 static void
 pr_start(struct poolreq *pr)
 {
-	struct fe_worker *w = pr->q.w;
 	struct conn *c = pr->c;
 
 	if (pr->attempts == 0 && !pr->retried)
 		stats_hist(&pr->pool->pc[pr->t->idx].wait, (mono_ns() - pr->start_ns) / 1000);
 	pr->q.qstate = PW_ACTIVE;
-	if ((pr->up = upstream_get(pr->t, w, up_event, pr)) == NULL) {
-		/*
-		 * Refused or no socket file: the worker is gone and nothing was
-		 * delivered, so any request may go elsewhere (not "the" retry).
-		 */
-		if (errno == ECONNREFUSED || errno == ENOENT) {
-			queue_worker_dead(w);
-			pr_retry(pr, w, false);
-			return;
-		}
-		poolreq_failed(pr, "cannot connect to the worker", UF_UNDELIVERED);
+	if (connect_up(pr) == -1)
 		return;
-	}
 	pr->phase = PR_SEND;
 	/* The client may send the body now (RFC 9110 §10.1.1). */
 	if (pr->want_continue && !pr->body_started && c->ipos == c->ilen) {
@@ -370,7 +398,11 @@ pr_retry(struct poolreq *pr, struct fe_worker *lost, bool counts)
 
 /* --- the client's side while the request runs ------------------------------------- */
 
-/* Take what the client sent into the connection's input buffer. */
+/*
+ * Take what the client sent into the connection's input buffer.  Returns 1,
+ * 0 when the buffer is full (the handler has not used what is there yet),
+ * -1 when the client closed or failed.
+ */
 static int
 client_read(struct conn *c)
 {
@@ -384,7 +416,7 @@ client_read(struct conn *c)
 		c->icap = FE_BLOCK;
 	}
 	if (c->ilen == c->icap)
-		return 0;	/* the handler has not used what is there yet */
+		return 0;
 	n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
 		return -1;
@@ -392,9 +424,17 @@ client_read(struct conn *c)
 		c->ilen += (uint32_t)n;
 		conn_set_deadline(c, c->gen->conf->server.body_timeout);
 	}
-	return 0;
+	return 1;
 }
 
+/*
+ * An event on the client's socket while its request is in the pool.  A
+ * protocol may leave EPOLLIN on when it does not need input (proxy.c does,
+ * to spare an epoll_ctl per request); input that then comes and cannot be
+ * taken -- the next pipelined request, or EOF -- sets CF_NOREAD, and the
+ * protocol's events() turns EPOLLIN off (EPOLLRDHUP still reports a close)
+ * until it asks for input again or the request ends.
+ */
 void
 poolreq_client_event(struct conn *c, uint32_t events)
 {
@@ -410,9 +450,15 @@ poolreq_client_event(struct conn *c, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if ((events & EPOLLIN) && reading && client_read(c) == -1) {
-		conn_close(c);
-		return;
+	if (events & EPOLLIN) {
+		int r = reading ? client_read(c) : 0;
+
+		if (r == -1) {
+			conn_close(c);
+			return;
+		}
+		if (r == 0)
+			c->flags |= CF_NOREAD;
 	}
 	if (pr->phase == PR_WAIT)
 		pr->ops->events(pr);

@@ -25,7 +25,15 @@
 #include "util.h"
 #include "frontend.h"
 
-#define PX_INBUF		(64 * 1024)	/* upstream input (head and body) */
+/*
+ * Buffers.  Upstream input starts as one FE_BLOCK of the thread's pool and
+ * grows to PX_INBUF for a response that needs it (a large header section,
+ * a body to hold or to stream); the request head and the client output
+ * start as pool blocks too.  A small request then costs no malloc: a fresh
+ * 64 KiB buffer per request also made glibc trim and grow its heap (brk,
+ * page faults) every time.
+ */
+#define PX_INBUF		(64 * 1024)	/* upstream input (head and body), at most */
 #define PX_BODYBUF		(64 * 1024)	/* request body staging */
 
 enum framing {
@@ -40,7 +48,8 @@ struct proxy {
 	bool			 head_held;	/* head parsed, held until the small body is in */
 	bool			 up_reusable;
 	/* request: head for the worker, then the body from the client */
-	char			*head;
+	char			*head;		/* a pool block if head_block, else malloc'd */
+	bool			 head_block;
 	size_t			 headlen, headoff;
 	int			 reqbody;	/* enum framing */
 	uint64_t		 req_left;	/* FR_LENGTH: body bytes still to forward */
@@ -49,8 +58,8 @@ struct proxy {
 	char			*body;		/* staging to the worker */
 	size_t			 bodylen, bodyoff;
 	/* response */
-	char			*in;		/* upstream input */
-	size_t			 inlen;
+	char			*in;		/* upstream input: a pool block or PX_INBUF malloc'd */
+	size_t			 inlen, incap;
 	size_t			 dataoff, dataend;	/* body bytes in `in` for the client */
 	int			 resbody;	/* enum framing from the worker */
 	uint64_t		 res_left;
@@ -60,6 +69,7 @@ struct proxy {
 	int			 status;
 	char			*out;		/* head and chunk framing to the client */
 	size_t			 outlen, outoff, outcap;
+	bool			 out_block;	/* out is a pool block */
 };
 
 struct proxy_handler {
@@ -120,19 +130,22 @@ is_hop_by_hop(struct hstr name, const struct http_request *h)
 }
 
 
-static void
-peer_ip(const struct conn *c, char *out, size_t outsz, bool forwarded)
+/* The client's address; for Forwarded (RFC 7239 §6) IPv6 is "[quoted]". */
+static char *
+put_peer(char *p, const struct conn *c, bool forwarded)
 {
-	char a[INET6_ADDRSTRLEN] = "unknown";
+	char a[INET6_ADDRSTRLEN];
+	size_t n = fmt_ip(a, &c->peer.sa);
+	bool v6 = forwarded && c->peer.sa.sa_family == AF_INET6;
 
-	if (c->peer.sa.sa_family == AF_INET)
-		inet_ntop(AF_INET, &c->peer.in.sin_addr, a, sizeof(a));
-	else if (c->peer.sa.sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &c->peer.in6.sin6_addr, a, sizeof(a));
-	if (forwarded && c->peer.sa.sa_family == AF_INET6)
-		snprintf(out, outsz, "\"[%s]\"", a);
-	else
-		snprintf(out, outsz, "%s", a);
+	if (n == 0)
+		return PUTS(p, "unknown");
+	if (v6)
+		p = PUTS(p, "\"[");
+	p = put(p, a, n);
+	if (v6)
+		p = PUTS(p, "]\"");
+	return p;
 }
 
 /*
@@ -144,11 +157,11 @@ build_head(struct proxy *px)
 {
 	const struct http_request *h = &px->pr.r->h;
 	const struct http_header *xff = NULL, *fwd = NULL;
-	char ip[INET6_ADDRSTRLEN + 8], fip[INET6_ADDRSTRLEN + 8];
 	size_t cap = h->header_len + 1024 + 2 * h->host.n;
 	char *p;
 
-	if ((px->head = malloc(cap)) == NULL)
+	px->head_block = cap <= FE_BLOCK;
+	if ((px->head = px->head_block ? block_get(px->pr.t) : malloc(cap)) == NULL)
 		return -1;
 	p = px->head;
 	p = put(p, h->method_str.p, h->method_str.n);
@@ -179,14 +192,12 @@ build_head(struct proxy *px)
 		p = put(p, f->value.p, f->value.n);
 		p = PUTS(p, "\r\n");
 	}
-	peer_ip(px->pr.c, ip, sizeof(ip), false);
-	peer_ip(px->pr.c, fip, sizeof(fip), true);
 	p = PUTS(p, "X-Forwarded-For: ");
 	if (xff != NULL) {
 		p = put(p, xff->value.p, xff->value.n);
 		p = PUTS(p, ", ");
 	}
-	p = put(p, ip, strlen(ip));
+	p = put_peer(p, px->pr.c, false);
 	p = PUTS(p, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
 	p = put(p, h->host.p, h->host.n);
 	p = PUTS(p, "\r\nForwarded: ");
@@ -195,7 +206,7 @@ build_head(struct proxy *px)
 		p = PUTS(p, ", ");
 	}
 	p = PUTS(p, "for=");
-	p = put(p, fip, strlen(fip));
+	p = put_peer(p, px->pr.c, true);
 	p = PUTS(p, ";proto=http;host=\"");
 	for (size_t i = 0; i < h->host.n; i++) {
 		/* quoted-string: the parser already refused " and \ in Host */
@@ -216,17 +227,29 @@ build_head(struct proxy *px)
 
 /* --- the client side ------------------------------------------------------------- */
 
+/*
+ * The client's event interest while the request runs.  Input is asked for
+ * while body bytes are wanted, and refused (EPOLLRDHUP only, which still
+ * reports a close) while they cannot be taken.  Otherwise the socket keeps
+ * LOOP_READ, which it has between requests anyway, so a request costs no
+ * epoll_ctl; if input comes then (the next pipelined request, or EOF)
+ * poolreq_client_event() sets CF_NOREAD and it is refused until the end.
+ */
 static void
 client_events(struct proxy *px)
 {
-	uint32_t ev = EPOLLRDHUP;
 	struct conn *c = px->pr.c;
+	bool body = px->pr.phase == PR_SEND && !px->req_done;
+	uint32_t ev;
 
+	if (body && px->bodylen == px->bodyoff && c->ipos == c->ilen)
+		ev = LOOP_READ;
+	else if (body || (c->flags & CF_NOREAD))
+		ev = EPOLLRDHUP;
+	else
+		ev = LOOP_READ;
 	if (px->outoff < px->outlen || px->dataoff < px->dataend)
 		ev |= LOOP_WRITE;
-	if (px->pr.phase == PR_SEND && !px->req_done && px->bodylen == px->bodyoff &&
-	    c->ipos == c->ilen)
-		ev |= LOOP_READ;
 	conn_set_events(c, ev);
 }
 
@@ -286,22 +309,57 @@ client_flush(struct proxy *px)
 	return 1;
 }
 
+/* Room for n more bytes in out: a pool block first, malloc'd beyond. */
 static int
 out_reserve(struct proxy *px, size_t n)
 {
+	size_t cap;
+	char *o;
+
 	if (px->outlen + n <= px->outcap)
 		return 0;
-	{
-		size_t cap = px->outcap ? px->outcap : 4096;
-		char *o;
-
-		while (cap < px->outlen + n)
-			cap *= 2;
-		if ((o = realloc(px->out, cap)) == NULL)
+	if (px->out == NULL && n <= FE_BLOCK) {
+		if ((px->out = block_get(px->pr.t)) == NULL)
 			return -1;
-		px->out = o;
-		px->outcap = cap;
+		px->out_block = true;
+		px->outcap = FE_BLOCK;
+		return 0;
 	}
+	cap = px->outcap ? px->outcap : FE_BLOCK;
+	while (cap < px->outlen + n)
+		cap *= 2;
+	if ((o = malloc(cap)) == NULL)
+		return -1;
+	if (px->outlen > 0)
+		memcpy(o, px->out, px->outlen);
+	if (px->out_block)
+		block_put(px->pr.t, px->out);
+	else
+		free(px->out);
+	px->out = o;
+	px->outcap = cap;
+	px->out_block = false;
+	return 0;
+}
+
+/*
+ * Make the upstream input buffer PX_INBUF bytes (it starts as one pool
+ * block): for a header section or a held body that does not fit, and to
+ * stream a body in large reads.
+ */
+static int
+in_grow(struct proxy *px)
+{
+	char *b;
+
+	if (px->incap == PX_INBUF)
+		return 0;
+	if ((b = malloc(PX_INBUF)) == NULL)
+		return -1;
+	memcpy(b, px->in, px->inlen);
+	block_put(px->pr.t, px->in);
+	px->in = b;
+	px->incap = PX_INBUF;
 	return 0;
 }
 
@@ -332,11 +390,21 @@ static void
 px_free(struct poolreq *pr)
 {
 	struct proxy *px = (struct proxy *)pr;
+	struct fe_thread *t = px->pr.t;
 
-	free(px->head);
+	if (px->head_block)
+		block_put(t, px->head);
+	else
+		free(px->head);
+	if (px->incap == FE_BLOCK)
+		block_put(t, px->in);
+	else
+		free(px->in);
+	if (px->out_block)
+		block_put(t, px->out);
+	else
+		free(px->out);
 	free(px->body);
-	free(px->in);
-	free(px->out);
 	free(px);
 }
 
@@ -543,6 +611,12 @@ pump_send(struct proxy *px)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN)
 				return 0;
+			if (px->headoff == 0 && upstream_stale(px->pr.up, errno)) {
+				if (poolreq_reconnect(&px->pr) == -1)
+					return -1;
+				fd = px->pr.up->io.fd;
+				continue;
+			}
 			poolreq_failed(&px->pr, "cannot send the request to the worker", UF_UNDELIVERED);
 			return -1;
 		}
@@ -588,7 +662,7 @@ pump_send(struct proxy *px)
 static int
 pump_head(struct proxy *px)
 {
-	struct http_response *res;
+	struct http_response resbuf, *res = &resbuf;	/* ~4 KiB: the stack is fine */
 	struct httpparse_limits lim;
 	const struct conf_server *s = &px->pr.c->gen->conf->server;
 	ssize_t n;
@@ -601,7 +675,7 @@ pump_head(struct proxy *px)
 	 * still go to another worker.
 	 */
 	while (px->head_held) {
-		n = recv(px->pr.up->io.fd, px->in + px->inlen, PX_INBUF - px->inlen, 0);
+		n = recv(px->pr.up->io.fd, px->in + px->inlen, px->incap - px->inlen, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -627,7 +701,11 @@ pump_head(struct proxy *px)
 			poolreq_failed(&px->pr, "response header section too large", UF_PROTOCOL);
 			return -1;
 		}
-		n = recv(px->pr.up->io.fd, px->in + px->inlen, PX_INBUF - px->inlen, 0);
+		if (px->inlen == px->incap && in_grow(px) == -1) {
+			poolreq_fail(&px->pr, 500, "Internal", 0);
+			return -1;
+		}
+		n = recv(px->pr.up->io.fd, px->in + px->inlen, px->incap - px->inlen, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -650,32 +728,22 @@ pump_head(struct proxy *px)
 		}
 		px->inlen += (size_t)n;
 		conn_set_deadline(px->pr.c, poolreq_response_timeout(&px->pr));
-		if ((res = malloc(sizeof(*res))) == NULL) {
-			poolreq_fail(&px->pr, 500, "Internal", 0);
-			return -1;
-		}
 		lim.max_request_line = s->max_header_size;
 		lim.max_header_bytes = PX_INBUF;
 		lim.max_headers = HTTPPARSE_MAX_HEADERS;
 		hl = httpparse_response(px->in, px->inlen, res, &lim, &why);
-		if (hl == WEIR_AGAIN) {
-			free(res);
+		if (hl == WEIR_AGAIN)
 			continue;
-		}
 		if (hl == WEIR_ERROR) {
 			char what[200];
 
-			free(res);
 			snprintf(what, sizeof(what), "malformed response: %s", why);
 			poolreq_failed(&px->pr, what, UF_PROTOCOL);
 			return -1;
 		}
 		if (res->status < 200) {
 			/* Interim (103 and the like): not forwarded. */
-			bool upgrade = res->status == 101;
-
-			free(res);
-			if (upgrade) {
+			if (res->status == 101) {
 				poolreq_failed(&px->pr, "101 Switching Protocols is not supported", UF_PROTOCOL);
 				return -1;
 			}
@@ -684,16 +752,18 @@ pump_head(struct proxy *px)
 			continue;
 		}
 		if (client_head(px, res) == -1) {
-			free(res);
 			poolreq_fail(&px->pr, 500, "Internal", 0);
 			return -1;
 		}
-		free(res);
 		/* Whatever follows the head is body. */
 		memmove(px->in, px->in + hl, px->inlen - (size_t)hl);
 		px->inlen -= (size_t)hl;
 		if (px->resbody == FR_LENGTH && px->res_left <= PX_INBUF &&
 		    px->inlen < px->res_left) {
+			if (px->res_left > px->incap && in_grow(px) == -1) {
+				poolreq_fail(&px->pr, 500, "Internal", 0);
+				return -1;
+			}
 			px->head_held = true;
 			return pump_head(px);
 		}
@@ -780,8 +850,11 @@ px_pump(struct poolreq *pr)
 		if (px->pr.phase == PR_SEND) {
 			if (pump_send(px) == -1)
 				return;
-			if (px->pr.phase == PR_SEND)
-				break;
+			/*
+			 * Sent: the answer is for the upstream's EPOLLIN to
+			 * say; a recv now would often find nothing yet.
+			 */
+			break;
 		}
 		if (px->pr.phase == PR_RECV) {
 			r = pump_head(px);
@@ -811,7 +884,18 @@ px_pump(struct poolreq *pr)
 		}
 		/* more from the worker */
 		{
-			ssize_t n = recv(px->pr.up->io.fd, px->in, PX_INBUF, 0);
+			ssize_t n;
+
+			/*
+			 * A body that did not come with the head: read it in
+			 * large pieces.  Out of memory now, with the head sent,
+			 * the response cannot be completed.
+			 */
+			if (in_grow(px) == -1) {
+				conn_close(px->pr.c);
+				return;
+			}
+			n = recv(px->pr.up->io.fd, px->in, px->incap, 0);
 
 			if (n == -1) {
 				if (errno == EINTR)
@@ -871,11 +955,16 @@ px_rewind(struct poolreq *pr)
 	return 0;
 }
 
-/* The body is streamed to the worker as it arrives, so only none replays. */
+/*
+ * The body is streamed to the worker as it arrives: the request can be sent
+ * again as long as none of it was taken from the client.
+ */
 static bool
 px_replayable(const struct poolreq *pr)
 {
-	return ((const struct proxy *)pr)->reqbody == FR_NONE;
+	const struct proxy *px = (const struct proxy *)pr;
+
+	return px->reqbody == FR_NONE || !px->pr.body_started;
 }
 
 static enum pr_body
@@ -924,8 +1013,9 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	if (px->reqbody != FR_NONE)
 		px->pr.idempotent = false;
 	px->pr.want_continue = (r->h.flags & HTTP_F_EXPECT_100) && px->reqbody != FR_NONE;
+	px->incap = FE_BLOCK;
 	if (build_head(px) == -1 ||
-	    (px->in = malloc(PX_INBUF)) == NULL ||
+	    (px->in = block_get(c->t)) == NULL ||
 	    (px->reqbody != FR_NONE && (px->body = malloc(PX_BODYBUF)) == NULL)) {
 		px_free(&px->pr);
 		return 500;

@@ -128,6 +128,7 @@ queue_init(struct frontend *fe)
 static void
 worker_free_locked(struct fe_worker *w)
 {
+	free(w->idle);
 	free(w);
 }
 
@@ -194,7 +195,7 @@ pick(struct fe_pool *p, const struct fe_worker *avoid)
 			w->suspect_until = 0;
 		}
 		if (w->draining || w->gone || w->dead ||
-		    w->inflight >= (p->single_conn ? 1 : p->max_conns))
+		    w->inflight >= worker_slots(w))
 			continue;
 		/* php-cgi exits after PHP_FCGI_MAX_REQUESTS: give it no more */
 		if (p->fastcgi && p->recycle_requests != 0 &&
@@ -223,14 +224,21 @@ static void
 take_slot(struct fe_worker *w, struct pwait *pw)
 {
 	/*
-	 * A worker that serves one connection at a time, with an idle
-	 * connection held by another thread: that thread must let go, or
-	 * this request waits behind it.
+	 * Workers that serve a connection at a time (a php-cgi process, the
+	 * children of a php-fpm): a connection kept idle holds one of them.
+	 * If this request needs a new connection (its thread has no idle one)
+	 * and the busy and idle ones already take every slot, the new one
+	 * would wait behind an idle one: the threads holding idle connections
+	 * must close them.
 	 */
-	if (w->pool->single_conn && w->idle_thread >= 0 &&
-	    w->idle_thread != (int)pw->t->idx && !w->drop_idle) {
+	if (w->pool->single_conn && w->idle[pw->t->idx].held == 0 &&
+	    w->inflight + 1 + w->nidle > worker_slots(w) && !w->drop_idle) {
+		struct frontend *fe = pw->t->fe;
+
 		w->drop_idle = true;
-		wake_thread_msg(&pw->t->fe->threads[w->idle_thread], FE_MSG_WORKERS);
+		for (unsigned i = 0; i < fe->nthreads; i++)
+			if (w->idle[i].held > 0)
+				wake_thread_msg(&fe->threads[i], FE_MSG_WORKERS);
 	}
 	w->inflight++;
 	w->assigned++;
@@ -678,7 +686,7 @@ worker_ready(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw
 	w->pool = p;
 	w->id = cw->worker;
 	w->pid = cw->pid;
-	w->idle_thread = -1;
+	w->idle = xcalloc_aligned(fe->nthreads ? fe->nthreads : 1, sizeof(*w->idle), 64);
 	if (cw->path[0] == '/')
 		snprintf(spec, sizeof(spec), "unix:%.*s", (int)sizeof(cw->path), cw->path);
 	else
@@ -686,7 +694,7 @@ worker_ready(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw
 	if (sockaddr_parse(spec, &w->addr, &w->addrlen, err) == -1) {
 		pthread_mutex_unlock(&p->lock);
 		log_warnx("pool %s: worker %u: %s", p->name, cw->worker, err);
-		free(w);
+		worker_free_locked(w);
 		return;
 	}
 	w->next = p->workers;
@@ -694,7 +702,6 @@ worker_ready(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw
 	p->demand_sent = false;
 	dispatch_queued(p);
 	pthread_mutex_unlock(&p->lock);
-	(void)fe;
 }
 
 static void

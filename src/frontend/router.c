@@ -58,6 +58,40 @@ router_addr_index(struct frontend *fe, const struct sockaddr_storage *ss, sockle
 	return -1;
 }
 
+/*
+ * The counters of the site called name, created on first use.  Only the
+ * thread building a generation calls this (start, reload), so the list
+ * needs no lock; the counters themselves are per thread.
+ */
+static struct site_counters *
+site_counters(struct frontend *fe, const char *name)
+{
+	struct site_stats *ss;
+
+	for (ss = fe->site_stats; ss != NULL; ss = ss->next)
+		if (strcmp(ss->name, name) == 0)
+			return ss->sc;
+	ss = xcalloc(1, sizeof(*ss));
+	ss->name = xstrdup(name);
+	ss->sc = xcalloc_aligned(fe->nthreads ? fe->nthreads : 1, sizeof(*ss->sc), 64);
+	ss->next = fe->site_stats;
+	fe->site_stats = ss;
+	return ss->sc;
+}
+
+void
+router_free_stats(struct frontend *fe)
+{
+	while (fe->site_stats != NULL) {
+		struct site_stats *ss = fe->site_stats;
+
+		fe->site_stats = ss->next;
+		free(ss->sc);
+		free(ss->name);
+		free(ss);
+	}
+}
+
 struct fe_gen *
 router_build(struct frontend *fe, struct conf *c, bool owned,
     uint32_t generation, char *err)
@@ -76,7 +110,7 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 
 		s->cs = cs;
 		s->idx = (unsigned)i + 1;
-		s->sc = xcalloc_aligned(fe->nthreads ? fe->nthreads : 1, sizeof(*s->sc), 64);
+		s->sc = site_counters(fe, cs->name);
 		s->rootfd = -1;
 		if (cs->root != NULL) {
 			s->rootfd = open(cs->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -158,7 +192,6 @@ router_free(struct fe_gen *g)
 				s->routes[j].h->dispose(s->routes[j].h);
 		free(s->routes);
 		free(s->scripts);
-		free(s->sc);
 	}
 	for (size_t a = 0; a < g->naddrs; a++)
 		free(g->addrs[a].sites);

@@ -343,6 +343,31 @@ def test_metrics_parse_as_prometheus(w):
     assert "weir_frontend_connections" in fams and "weir_pool_queue_depth" in fams
 
 
+def site_4xx(w):
+    code, text = api(w, "/metrics")
+    assert code == 200
+    fams = parse_prometheus(text + ("\n" if not text.endswith("\n") else ""))
+    for name, labels, v in fams["weir_site_responses_total"]["samples"]:
+        if labels == {"site": "main", "code": "4xx"}:
+            return v
+    return 0
+
+
+def test_counters_survive_a_reload(w):
+    # Counters are counters: a reload builds the sites anew, but a site
+    # that keeps its name keeps its counts (Prometheus reads a drop as a
+    # restart of the process).
+    for _ in range(3):
+        assert get(w, "/nothing-here")[0] == 404
+    wait_for(lambda: site_4xx(w) >= 3, what="the 404s counted")
+    before = site_4xx(w)
+    w.conf_path.write_text(w.conf_path.read_text() + "\n# a reload\n")
+    r = cli(w, "reload")
+    assert r.returncode == 0 and "generation 2" in r.stdout, r.stderr
+    assert get(w, "/nothing-here")[0] == 404
+    wait_for(lambda: site_4xx(w) == before + 1, what="the 404 after the reload counted")
+
+
 def test_admin_socket_refuses_other_users(make_weir):
     if os.geteuid() != 0:
         pytest.skip("needs root to switch users")

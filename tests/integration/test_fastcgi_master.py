@@ -353,6 +353,54 @@ def test_external_php_fpm(make_weir, tmp_path):
         fpm_stop(fpm)
 
 
+RENDEZVOUS_PHP = r"""<?php
+// Both requests of a round must be in PHP at the same time: each says it
+// arrived, then waits (at most 10 s) for the other.
+$dir = __DIR__ . "/meet";
+$round = basename($_GET["round"]);
+$me = $_GET["me"] === "a" ? "a" : "b";
+$other = $me === "a" ? "b" : "a";
+touch("$dir/$round-$me");
+for ($i = 0; $i < 1000 && !file_exists("$dir/$round-$other"); $i++)
+    usleep(10000);
+echo file_exists("$dir/$round-$other") ? "together" : "alone";
+"""
+
+
+@needs_php_fpm
+def test_external_php_fpm_takes_max_conns_requests_at_once(make_weir, tmp_path):
+    # An external php-fpm with two children and max_conns = 2: two requests
+    # run in PHP at once, over two connections (a weir-managed php-cgi
+    # process takes one at a time; php-fpm has a child per connection).
+    # Two front-end threads: a connection one thread keeps idle must not
+    # leave the other thread's request waiting for a child.
+    fpm = fpm_start(tmp_path)
+    try:
+        root = tmp_path / "www"
+        (root / "meet").mkdir(parents=True)
+        (root / "meet.php").write_text(RENDEZVOUS_PHP)
+        sock = tmp_path / "fpm.sock"
+        w = make_weir(f"[pool fpm]\nkind = fastcgi\naddress = unix:{sock}\nmax_conns = 2\n"
+                      f"[site main]\nroot = {root}\nscript = .php fpm\n",
+                      threads=2)
+        wait_for(lambda: len(ready_workers(w, "fpm")) == 1, what="php-fpm ready")
+        for rnd in range(6):
+            out = {}
+
+            def one(me):
+                out[me] = http_get(w, f"/meet.php?round={rnd}&me={me}")
+
+            ts = [threading.Thread(target=one, args=(me,)) for me in "ab"]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(30)
+            assert out == {"a": (200, b"together"), "b": (200, b"together")}, (rnd, out)
+        assert events(w, 1010) == [] and events(w, 1011) == []
+    finally:
+        fpm_stop(fpm)
+
+
 def test_external_address_change_on_reload(make_weir, tmp_path):
     a, b = tmp_path / "a.sock", tmp_path / "b.sock"
     sa, sb = serve_unix(str(a)), serve_unix(str(b))
