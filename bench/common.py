@@ -122,6 +122,7 @@ class Server:
     """A server under test: config from bench/conf/CONF.conf, start, stop."""
     name = exe = None
     conf = None             # config template and directory name (default: name)
+    template = None         # the template, if not the same as conf
     argv_fmt = ()           # command line; {bin} {conf} {dir} are filled in
     version_flag = "-v"
     front_cmd = None        # the front end is the child whose cmdline has this
@@ -140,7 +141,7 @@ class Server:
         with socket.socket() as s:      # a free loopback port
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        with open(os.path.join(HERE, "conf", tag + ".conf")) as f:
+        with open(os.path.join(HERE, "conf", (self.template or tag) + ".conf")) as f:
             text = string.Template(f.read()).substitute(
                 port=self.port, www=www, dir=self.dir, idle=IDLE_TIMEOUT,
                 user=self.user if os.geteuid() == 0 else "",
@@ -291,3 +292,45 @@ def rounds(sc, servers, a, notes, measure, keys):
         notes.append(f"[{sc}] other processes used > 10% of a CPU while {', '.join(busy)} "
                      "ran: the machine was not quiet; rerun before drawing conclusions")
     return data
+
+
+# ------------------------------------------------------------------ split-CPU tables
+SPLIT_KEYS = ("rps", "cpu_us_per_req", "upstream_us_per_req", "cpu_pct", "upstream_cpu_pct",
+              "wrk_cpu_pct", "other_cpu_pct", "p50_ms", "p99_ms")     # their medians
+SPLIT_COLUMNS = ("req/s | min–max | ÷ {ref} req/s | front-end CPU µs/req | ÷ {ref} CPU/req "
+                 "| {up} CPU µs/req | CPU % front end / {up} / wrk / others | p50 | p99 | errors")
+
+
+def split_row(label, d, ref=None, failed=None):
+    """A table row ("| label | ... |") of a run measured with the front end's
+    CPU and its upstream's apart (pools.measure_proxy): the medians of d,
+    and the ratios to ref (another such dict) if given."""
+    if not d.get("runs"):
+        return f"| {label} | {failed or 'no data'} |" + " |" * 9
+    rps = [r["rps"] for r in d["runs"]]
+    ratio = cratio = None
+    if ref and ref.get("rps") and d.get("rps"):
+        ratio = d["rps"] / ref["rps"]
+        if d.get("cpu_us_per_req") and ref.get("cpu_us_per_req"):
+            cratio = d["cpu_us_per_req"] / ref["cpu_us_per_req"]
+    return (f"| {label} | {d['rps']:,.0f} | {min(rps):,.0f}–{max(rps):,.0f} "
+            f"| {fmt(ratio, '.2f')} | {fmt(d.get('cpu_us_per_req'), '.1f')} "
+            f"| {fmt(cratio, '.2f')} | {fmt(d.get('upstream_us_per_req'), '.1f')} "
+            f"| {fmt(d.get('cpu_pct'), '.0f')} / {fmt(d.get('upstream_cpu_pct'), '.0f')} / "
+            f"{d['wrk_cpu_pct']:.0f} / {d['other_cpu_pct']:.0f} "
+            f"| {fmt(d.get('p50_ms'), '.2f', ' ms')} | {fmt(d.get('p99_ms'), '.2f', ' ms')} "
+            f"| {d['errors']} |")
+
+
+def targets(what, w, peer, rps_min, cpu_max, peer_name="nginx"):
+    """Lines saying whether w meets req/s >= rps_min x peer's and front-end
+    CPU/req <= cpu_max x peer's (medians from split measurements)."""
+    if not (w.get("rps") and peer.get("rps")):
+        return [f"- {what}: no data to compare"]
+    r = w["rps"] / peer["rps"]
+    c = (w["cpu_us_per_req"] / peer["cpu_us_per_req"]
+         if w.get("cpu_us_per_req") and peer.get("cpu_us_per_req") else None)
+    ok = lambda b: "met" if b else "NOT met"    # noqa: E731
+    return [f"- {what}: req/s ≥ {rps_min} × {peer_name}: **{ok(r >= rps_min)}** ({r:.2f} ×); "
+            f"front-end CPU/req ≤ {cpu_max} × {peer_name}: "
+            f"**{ok(c is not None and c <= cpu_max)}** ({fmt(c, '.2f')} ×)"]

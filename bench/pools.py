@@ -301,14 +301,14 @@ def make_servers(a, base, www, logs, weir, hello, notes):
 
 
 # ------------------------------------------------------------------ proxy
-def measure_proxy(server, seconds, conns):
+def measure_proxy(server, seconds, conns, path="/"):
     """A wrk run through the proxy: CPU of the proxy (weir: its front end;
-    nginx: its worker) apart from the upstream's."""
+    nginx: its worker) apart from the upstream's (server.upstream_pids())."""
     front, ups = server.front_pid(), server.upstream_pids()
     socks = server.upstream_sockets()
     conns0 = upstream_accepted(socks)
     s0, w0, t0 = proc_stats(), os.times(), time.monotonic()
-    res = wrk(server.port, "/", conns, seconds)
+    res = wrk(server.port, path, conns, seconds)
     s1, w1, t1 = proc_stats(), os.times(), time.monotonic()
     conns1 = upstream_accepted(socks)
     wall = t1 - t0

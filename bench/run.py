@@ -3,8 +3,9 @@
 
 One worker each, the same files, a generated config, its own temp dir and
 loopback port; wrk makes the load, /proc gives the CPU time.  The pool
-scenarios (proxy, kill, disabled) are in pools.py, what both use in
-common.py.  See README.md.
+scenarios (proxy, kill, disabled) are in pools.py, PHP (php,
+php-fpm-shared) in php.py, the native module (native) in native.py, what
+they share in common.py.  See README.md.
 """
 import argparse
 import json
@@ -22,6 +23,8 @@ import time
 sys.dont_write_bytecode = True      # no __pycache__ in bench/
 from common import (CLIENT_CPU, HERE, IDLE_TIMEOUT, PINNED, SERVER_CPU, Server,  # noqa: E402
                     cpu_split, first_line, fmt, proc_stats, rounds, rss_kib, tree, wrk)
+import native  # noqa: E402
+import php  # noqa: E402
 import pools  # noqa: E402
 
 IDLE_INFLIGHT = 100                 # idle test: connections being set up at once
@@ -33,7 +36,8 @@ SCENARIOS = {   # name: (title, path, connections, Connection: close?)
     "conn": ("1 KiB file, Connection: close (new connection per request), 50", "/1k.bin", 50, True),
     "idle": ("Idle keep-alive connections: resident memory", "/1k.bin", None, False),
 }
-ALL_SCENARIOS = list(SCENARIOS) + list(pools.SCENARIOS)
+EXTRA = {sc: m for m in (pools, php, native) for sc in m.SCENARIOS}  # scenario: module
+ALL_SCENARIOS = list(SCENARIOS) + list(EXTRA)
 
 
 # ------------------------------------------------------------------ servers
@@ -283,6 +287,17 @@ def parse_args():
     ap.add_argument("--kills", type=int, default=20, help="kill scenario: kills per pool")
     ap.add_argument("--kill-spacing", type=float, default=0.5,
                     help="kill scenario: seconds between kills")
+    ap.add_argument("--php-workers", type=int, default=2, metavar="N",
+                    help="php, php-fpm-shared: php-cgi processes and php-fpm pm.max_children")
+    ap.add_argument("--php-conns", type=int, default=50, metavar="N",
+                    help="php, php-fpm-shared: wrk connections (50)")
+    ap.add_argument("--php-keepalive", type=int, default=0, metavar="N",
+                    help="php, php-fpm-shared: nginx's upstream keepalive to php-fpm "
+                    "(default: --php-workers)")
+    ap.add_argument("--baseline", metavar="WEIR", help="php, php-fpm-shared: another weir "
+                    "binary, run alike as 'weir baseline' (to measure a change)")
+    ap.add_argument("--host-threads", type=int, default=4, metavar="N",
+                    help="native: weir-host's handler threads (4, its default)")
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.seconds, a.kills = 2, 2, 5
@@ -339,9 +354,11 @@ def main():
         wanted = [(c, shutil.copy2(b, os.path.join(base, "weir.bin")) if c is Weir else b)
                   for c, b in wanted]
         weir = next((b for c, b in wanted if c is Weir), None)
-        if set(a.scenarios) & set(pools.SCENARIOS):
-            psrv = pools.make_servers(a, base, www, logs, weir,
-                                      pools.hello_binary(a, base, notes), notes)
+        if set(a.scenarios) & (set(pools.SCENARIOS) | set(native.SCENARIOS)):
+            hello = pools.hello_binary(a, base, notes)
+            psrv = pools.make_servers(a, base, www, logs, weir, hello, notes)
+            psrv += native.make_servers(a, base, www, logs, weir, hello, notes, psrv)
+        psrv += php.make_servers(a, base, www, logs, weir, notes)
         static = set(a.scenarios) & set(SCENARIOS)
         for c, binary in wanted if static else ():
             servers.append(c(binary, base, www, logs))
@@ -363,8 +380,8 @@ def main():
         print(f"bench: temp dir {base}", file=sys.stderr)
         pool_reports = {}
         for sc in a.scenarios:
-            if sc in pools.SCENARIOS:
-                pool_reports[sc], results["pools"][sc] = pools.run(sc, psrv, a, notes)
+            if sc in EXTRA:
+                pool_reports[sc], results["pools"][sc] = EXTRA[sc].run(sc, psrv, a, notes)
                 continue
             if sc != "idle":
                 results["scenarios"][sc] = throughput(sc, servers, a, notes)
