@@ -281,7 +281,7 @@ def parse_args():
                     help="proxy scenario: wrk connections (50, as the static scenarios)")
     ap.add_argument("--no-direct", dest="direct", action="store_false",
                     help="proxy scenario: no reference run of wrk straight to the upstream")
-    ap.add_argument("--nginx-keepalive", type=int, default=32, metavar="N",
+    ap.add_argument("--nginx-keepalive", type=int, default=64, metavar="N",
                     help="proxy scenario: nginx's upstream keepalive (idle connections "
                     "kept; 32 as in issue 4)")
     ap.add_argument("--kills", type=int, default=20, help="kill scenario: kills per pool")
