@@ -299,6 +299,12 @@ pool_worker_exited(struct worker *w)
 	for (struct worker *o = p->workers; o != NULL; o = o->next)
 		if (o->replaces == w)
 			o->replaces = NULL;
+	/*
+	 * A replacement that died no longer replaces anything: the old worker
+	 * is free to be replaced again now (pool_maintain() below), not only
+	 * once this one's report is in and it is freed.
+	 */
+	w->replaces = NULL;
 	/* A FastCGI worker we were recycling for its request count left by itself. */
 	if (w->recycle_event == 1075 && maybe_request_limit(w))
 		w->expect_exit = true;

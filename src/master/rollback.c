@@ -87,7 +87,7 @@ rollback_converge(struct pool *p)
 		if (w->state != W_READY || w->cp_gen == p->cp_gen)
 			continue;
 		for (const struct worker *o = p->workers; o != NULL; o = o->next)
-			replaced = replaced || o->replaces == w;
+			replaced = replaced || (o->replaces == w && o->state != W_EXITED);
 		if (!replaced)
 			list[n++] = w;
 	}
