@@ -75,6 +75,7 @@ struct fx {
 	int			 body;		/* enum fx_body */
 	uint64_t		 body_left;	/* BODY_STREAM: bytes still to read */
 	bool			 stdin_done;	/* the empty STDIN record is queued */
+	bool			 sent;		/* some of the request went to this connection */
 	struct chunked_dec	 chunk;
 	char			*spool;		/* memory part */
 	size_t			 spool_len;
@@ -974,19 +975,28 @@ consume(struct fx *x)
 
 /* --- the pump -------------------------------------------------------------------------- */
 
+/*
+ * The client's and the worker's event interest.  The client socket keeps
+ * LOOP_READ, as between requests, unless body bytes are wanted and cannot
+ * be taken now, or input it cannot take came (CF_NOREAD, see
+ * poolreq_client_event()): a request then costs no epoll_ctl on it.
+ */
 static void
 set_events(struct fx *x)
 {
-	uint32_t cev = EPOLLRDHUP, uev = 0;
-	bool client_full = x->outoff < x->outlen;
+	struct conn *c = x->pr.c;
+	uint32_t cev, uev = 0;
+	bool body = x->body == BODY_STREAM && x->body_left > 0 && x->pr.phase == PR_SEND;
 
-	if (client_full)
+	if (x->pr.phase == PR_SPOOL || (body && c->ipos == c->ilen))
+		cev = LOOP_READ;
+	else if (body || (c->flags & CF_NOREAD))
+		cev = EPOLLRDHUP;
+	else
+		cev = LOOP_READ;
+	if (x->outoff < x->outlen)
 		cev |= LOOP_WRITE;
-	if (x->pr.phase == PR_SPOOL ||
-	    (x->body == BODY_STREAM && x->body_left > 0 && x->pr.c->ipos == x->pr.c->ilen &&
-	    x->pr.phase == PR_SEND))
-		cev |= LOOP_READ;
-	conn_set_events(x->pr.c, cev);
+	conn_set_events(c, cev);
 	if (x->pr.up == NULL)
 		return;
 	if (x->oboff < x->oblen)
@@ -1036,12 +1046,24 @@ fx_pump(struct poolreq *pr)
 					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					break;
+				/*
+				 * A kept-alive connection the worker closed while it
+				 * was idle (php-fpm's pm.max_requests): nothing was
+				 * delivered, so take another (upstream_stale()).
+				 */
+				if (!x->sent && upstream_stale(x->pr.up, errno)) {
+					if (poolreq_reconnect(&x->pr) == -1)
+						return;
+					fd = x->pr.up->io.fd;
+					continue;
+				}
 				/* php-cgi after PHP_FCGI_MAX_REQUESTS: nothing taken */
 				poolreq_failed(&x->pr, "cannot send the request to the worker",
 				    x->inlen == 0 && !x->head_done ? UF_UNDELIVERED : UF_DELIVERED);
 				return;
 			}
 			x->oboff += (size_t)w;
+			x->sent = true;
 			progress = true;
 			if (fill_stdin(x) == -1)
 				return;
@@ -1101,6 +1123,7 @@ fx_start(struct poolreq *pr)
 {
 	struct fx *x = (struct fx *)pr;
 
+	x->sent = false;
 	fcgi_dec_init(&x->dec);
 	fcgi_dec_expect(&x->dec, REQ_ID);
 	fcgi_cgi_init(&x->cgi, x->cgibuf, CGI_HEAD_MAX, x->fields, CGI_FIELDS);

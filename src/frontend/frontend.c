@@ -27,6 +27,8 @@
 #define TICK_MS		1000
 #define STATS_MS	500	/* counters to the master */
 
+_Thread_local struct fe_thread *fe_self;
+
 struct fe_gen *
 fe_gen_acquire(struct frontend *fe)
 {
@@ -137,6 +139,11 @@ before_sleep(void *arg)
 {
 	struct fe_thread *t = arg;
 
+	/* requests this thread handed to itself (queue.c hand_over()) */
+	while (atomic_load_explicit(&t->ready_local, memory_order_relaxed)) {
+		atomic_store_explicit(&t->ready_local, false, memory_order_relaxed);
+		queue_run_ready(t);
+	}
 	logbuf_flush(t, false);
 	if (t->draining && t->nconns == 0)
 		loop_stop(t->loop);
@@ -551,6 +558,7 @@ thread_main(void *arg)
 {
 	struct fe_thread *t = arg;
 
+	fe_self = t;
 	if (loop_run(t->loop) == -1)
 		log_warn("thread %u: event loop", t->idx);
 	return NULL;
@@ -626,6 +634,7 @@ frontend_main(const struct fe_start *st)
 	hello.generation = g->generation;
 	if (ctl_send(fe.ctl, CTL_HELLO, &hello, sizeof(hello), NULL, 0) == -1)
 		log_warn("control channel: hello");
+	fe_self = &fe.threads[0];
 	if (loop_run(fe.threads[0].loop) == -1) {
 		log_warn("thread 0: event loop");
 		rc = 1;

@@ -257,6 +257,7 @@ struct fe_thread {
 	atomic_uint		 pending;	/* FE_MSG_* bits set by thread 0 */
 	pthread_mutex_t		 ready_lock;	/* guards ready_head */
 	struct pwait		*ready_head;	/* requests whose queue wait ended */
+	atomic_bool		 ready_local;	/* ... some put there by this thread itself */
 	struct upconn		*idle_up;	/* kept-alive upstream connections, all workers */
 	size_t			 nidle_up;
 	stat_t			 st_conns;	/* open client connections */
@@ -415,6 +416,9 @@ void		 conn_set_events(struct conn *c, uint32_t events);
 size_t		 fmt_u64(char *out, uint64_t v);
 size_t		 fmt_ip(char *out, const struct sockaddr *sa);
 void		 fe_update_date(struct fe_thread *t);
+
+/* The thread running this code (set before its loop runs). */
+extern _Thread_local struct fe_thread *fe_self;
 
 /* queue.c: pools in the front end: state, workers, the bounded queue */
 struct fe_worker {

@@ -278,7 +278,15 @@ hand_over(struct pwait *pw)
 	pw->rnext = t->ready_head;
 	t->ready_head = pw;
 	pthread_mutex_unlock(&t->ready_lock);
-	wake_thread(t);
+	/*
+	 * A slot freed by a request of the same thread (the usual case when
+	 * requests queue for a few workers): the thread runs it before it
+	 * sleeps again (before_sleep()), no eventfd round trip.
+	 */
+	if (t == fe_self)
+		atomic_store_explicit(&t->ready_local, true, memory_order_relaxed);
+	else
+		wake_thread(t);
 }
 
 static void

@@ -160,18 +160,17 @@ upstream_drop_idle(struct fe_thread *t, bool all)
  * event batch being run was fetched, so idle_event() has not seen it yet.
  * Not on a Unix socket that served a request less than a second ago: a
  * send on a connection the worker closed fails at once with EPIPE, before
- * anything was delivered, and the HTTP proxy then takes another connection
- * (upstream_stale()) -- and a second is shorter than the keep-alive timeout
- * of any app server, the usual reason a worker closes one.  A TCP peer
- * that closed still takes our bytes (its reset comes later, and may look
- * like a worker that read the request and died), and FastCGI does not take
- * another connection: those are always checked.
+ * anything was delivered, and the request then takes another connection
+ * (upstream_stale(), in proxy.c and fastcgi.c) -- and a second is shorter
+ * than the keep-alive timeout of any app server, the usual reason a worker
+ * closes one.  A TCP peer that closed still takes our bytes (its reset
+ * comes later, and may look like a worker that read the request and
+ * died): those are always checked.
  */
 static bool
 must_check(const struct upconn *up, uint64_t now)
 {
-	return up->w->addr.ss_family != AF_UNIX || up->w->pool->single_conn ||
-	    now - up->idle_since >= PEEK_AFTER_MS;
+	return up->w->addr.ss_family != AF_UNIX || now - up->idle_since >= PEEK_AFTER_MS;
 }
 
 static struct upconn *

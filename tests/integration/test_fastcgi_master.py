@@ -294,7 +294,7 @@ def test_external_tcp_connect_probe(make_weir):
         lst.close()
 
 
-def fpm_start(tmp_path):
+def fpm_start(tmp_path, children=2, extra=""):
     conf = tmp_path / "fpm.conf"
     conf.write_text(
         "[global]\n"
@@ -305,7 +305,7 @@ def fpm_start(tmp_path):
         f"listen = {tmp_path}/fpm.sock\n"
         "pm = static\n"
         "listen.mode = 0666\n"
-        "pm.max_children = 2\n")
+        f"pm.max_children = {children}\n" + extra)
     proc = subprocess.Popen([PHP_FPM, "-F", "-R", "-y", str(conf), "-p", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -397,6 +397,39 @@ def test_external_php_fpm_takes_max_conns_requests_at_once(make_weir, tmp_path):
                 t.join(30)
             assert out == {"a": (200, b"together"), "b": (200, b"together")}, (rnd, out)
         assert events(w, 1010) == [] and events(w, 1011) == []
+    finally:
+        fpm_stop(fpm)
+
+
+@needs_php_fpm
+def test_php_fpm_child_recycled_under_a_kept_alive_connection(make_weir, tmp_path):
+    # php-fpm's pm.max_requests: after 3 requests a child exits and closes
+    # the connection weir keeps alive to it.  The next request finds it
+    # closed (at once, or when its send fails) and goes over a new one:
+    # every request is answered, nothing counts as a fault.
+    fpm = fpm_start(tmp_path, children=1, extra="pm.max_requests = 3\n")
+    try:
+        root = tmp_path / "www"
+        root.mkdir()
+        (root / "pid.php").write_text("<?php echo getmypid();")
+        sock = tmp_path / "fpm.sock"
+        w = make_weir(f"[pool fpm]\nkind = fastcgi\naddress = unix:{sock}\nmax_conns = 1\n"
+                      f"[site main]\nroot = {root}\nscript = .php fpm\n")
+        wait_for(lambda: len(ready_workers(w, "fpm")) == 1, what="php-fpm ready")
+        c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=30)
+        pids = []
+        try:
+            for _ in range(12):
+                c.request("GET", "/pid.php")
+                r = c.getresponse()
+                body = r.read()
+                assert r.status == 200, (r.status, body)
+                pids.append(int(body))
+        finally:
+            c.close()
+        assert len(set(pids)) >= 3, pids     # the child was replaced
+        assert events(w, 1011) == [] and events(w, 1010) == []
+        assert "Connection_Abandoned" not in w.httperr_log()
     finally:
         fpm_stop(fpm)
 
