@@ -130,6 +130,7 @@ class Server:
     log_on = log_off = ""   # config line(s) for access logs on/off
     can_buffer_log = True   # can it keep access log lines in memory?
     setup = ""              # how it is configured, for the report
+    cpu_quota = 0           # % of a CPU the server may use (cgroup v1 cpu), 0: no limit
 
     def __init__(self, binary, base, www, logs, **subst):
         self.binary, self.logs = binary, logs
@@ -175,11 +176,20 @@ class Server:
     ready_what = "no 200 for /1k.bin and 404 for /missing.bin"
 
     def start(self):
+        join = None
+        if self.cpu_quota:
+            self.cgroup = cgroup_create(f"weir-bench-{self.port}", self.cpu_quota)
+            procs = os.path.join(self.cgroup, "cgroup.procs")
+
+            def join():     # in the child, before exec: its whole tree is limited
+                with open(procs, "w") as f:
+                    f.write(str(os.getpid()))
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(
                 (["taskset", "-c", SERVER_CPU] if PINNED else []) + self.argv, cwd=self.dir,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)     # own process group: stop() kills it all
+                start_new_session=True,     # own process group: stop() kills it all
+                preexec_fn=join)
         deadline = time.monotonic() + 15
         while self.proc.poll() is None:
             try:
@@ -231,6 +241,50 @@ class Server:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        if getattr(self, "cgroup", None):
+            cgroup_remove(self.cgroup)
+            self.cgroup = None
+
+
+CGROUP_CPU = "/sys/fs/cgroup/cpu"       # cgroup v1; v2 has cpu.max in the unified tree
+CGROUP_PERIOD_US = 10000                # short, so throttling does not add 100 ms stalls
+
+
+def cgroup_usable():
+    """Can this script limit a server's CPU (--cpu-quota)?  Why not, or None."""
+    if os.geteuid() != 0:
+        return "needs root"
+    if os.path.exists(os.path.join(CGROUP_CPU, "cpu.cfs_quota_us")):
+        return None
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "cgroup v2 only: not supported by this script"
+    return f"no {CGROUP_CPU}/cpu.cfs_quota_us"
+
+
+def cgroup_create(name, pct):
+    """A cgroup whose processes share pct % of one CPU."""
+    path = os.path.join(CGROUP_CPU, name)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "cpu.cfs_period_us"), "w") as f:
+        f.write(str(CGROUP_PERIOD_US))
+    with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
+        f.write(str(CGROUP_PERIOD_US * pct // 100))
+    return path
+
+
+def cgroup_remove(path):
+    """rmdir once the (killed, reaped) processes have left it."""
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return      # left behind: empty cgroups cost nothing
+            time.sleep(0.05)
 
 
 # ------------------------------------------------------------------ load

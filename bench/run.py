@@ -22,7 +22,7 @@ import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in bench/
 from common import (CLIENT_CPU, HERE, IDLE_TIMEOUT, PINNED, SERVER_CPU, Server,  # noqa: E402
-                    cpu_split, first_line, fmt, proc_stats, rounds, rss_kib, tree, wrk)
+                    cgroup_usable, cpu_split, first_line, fmt, proc_stats, rounds, rss_kib, tree, wrk)
 import native  # noqa: E402
 import php  # noqa: E402
 import pools  # noqa: E402
@@ -197,6 +197,9 @@ def header(meta, servers):
              "- CPU µs/req: server process tree's utime+stime ÷ requests (pool scenarios: "
              "the proxy process alone, the upstream apart). CPU %: CPU time ÷ wall time "
              "(100 = one CPU); wrk ≈ 100 = client-bound: compare CPU µs/req there",
+             ] + ([f"- static scenarios' servers limited to {meta['cpu_quota']} % of one CPU "
+                   "each (cgroup cpu.cfs_quota_us, 10 ms period): the server sets the pace, "
+                   "so req/s compares the servers' efficiency"] if meta.get("cpu_quota") else []) + [
              "", "| server | version | setup |", "|---|---|---|"]
     lines += [f"| {s.conf or s.name} | {meta['servers'][s.conf or s.name]['version']} "
               f"| {s.setup} |" for s in servers]
@@ -287,6 +290,10 @@ def parse_args():
     ap.add_argument("--kills", type=int, default=20, help="kill scenario: kills per pool")
     ap.add_argument("--kill-spacing", type=float, default=0.5,
                     help="kill scenario: seconds between kills")
+    ap.add_argument("--cpu-quota", type=int, default=0, metavar="PCT",
+                    help="static scenarios: limit each server to PCT %% of one CPU "
+                    "(cgroup v1 cpu controller, as root) so the server, not wrk, sets "
+                    "the pace; 0 (default): no limit")
     ap.add_argument("--php-workers", type=int, default=2, metavar="N",
                     help="php, php-fpm-shared: php-cgi processes and php-fpm pm.max_children")
     ap.add_argument("--php-conns", type=int, default=50, metavar="N",
@@ -301,6 +308,10 @@ def parse_args():
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.seconds, a.kills = 2, 2, 5
+    if not 0 <= a.cpu_quota <= 100:
+        ap.error("--cpu-quota: a percentage of one CPU, 1 to 100 (0: no limit)")
+    if a.cpu_quota and cgroup_usable():
+        ap.error(f"--cpu-quota: {cgroup_usable()}")
     known = {c.name: c for c in (Weir, Nginx, H2o, Lighttpd)}
     for opt, table in (("scenarios", ALL_SCENARIOS), ("servers", known)):
         names = [x for x in getattr(a, opt).split(",") if x]
@@ -362,6 +373,7 @@ def main():
         static = set(a.scenarios) & set(SCENARIOS)
         for c, binary in wanted if static else ():
             servers.append(c(binary, base, www, logs))
+            servers[-1].cpu_quota = a.cpu_quota
         for s in servers + psrv:
             try:
                 s.start()
@@ -374,6 +386,7 @@ def main():
             "time": stamp, "cpus": os.cpu_count(), "cpu_model": model and model.group(1),
             "kernel": os.uname().release, "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup, "pinned": PINNED,
+            "cpu_quota": a.cpu_quota,
             "access_logs": logs, "log_note": log_note, "wrk": first_line(["wrk", "-v"]),
             "servers": {s.conf or s.name: {"version": s.version(), "setup": s.setup,
                                            "command": s.cmd} for s in servers + psrv}}
