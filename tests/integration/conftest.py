@@ -6,11 +6,13 @@ clients, and stops it; the fixture always reaps the process, even when the
 test fails.  Nothing here sleeps for a fixed time: waits poll a condition
 until a deadline.
 """
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import weakref
 
@@ -287,3 +289,54 @@ def site(tmp_path):
     (root / "sub" / "index.html").write_text("<h1>sub</h1>\n")
     (root / "empty").mkdir()
     return root
+
+
+class Load:
+    """Keep-alive GETs of path from `conns` threads until stopped; counts
+    what the clients saw: an answer is ok when it is a 200 whose body
+    expect(body) accepts, anything else (another status, an exception) is
+    kept in failed."""
+
+    def __init__(self, port, path="/", conns=4, expect=lambda body: True):
+        self.port, self.path, self.expect = port, path, expect
+        self.ok = 0
+        self.failed = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(conns)]
+
+    def run(self):
+        c = None
+        while not self.stop.is_set():
+            try:
+                if c is None:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                c.request("GET", self.path)
+                r = c.getresponse()
+                body = r.read()
+                with self.lock:
+                    if r.status == 200 and self.expect(body):
+                        self.ok += 1
+                    else:
+                        self.failed.append((r.status, body[:100]))
+                if r.getheader("connection", "").lower() == "close":
+                    c.close()
+                    c = None
+            except Exception as e:  # any client-visible failure counts
+                with self.lock:
+                    self.failed.append(repr(e))
+                if c is not None:
+                    c.close()
+                c = None
+        if c is not None:
+            c.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)

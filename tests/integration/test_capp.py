@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import conftest
 from conftest import WEIR, read_response, wait_for
 
 HELLO = os.environ.get("WEIR_TEST_HELLO") or os.path.join(
@@ -99,52 +100,11 @@ def events(w, eid):
     return [e for e in w.events() if e["id"] == eid]
 
 
-class Load:
-    """Keep-alive GET / from `conns` threads until stopped; counts what the
-    clients saw.  Every answer must be 200 "hello, world"."""
+class Load(conftest.Load):
+    """conftest.Load of the C test app: every answer is "hello, world"."""
 
     def __init__(self, port, conns=4, path="/"):
-        self.port, self.path = port, path
-        self.ok, self.failed, self.pids = 0, [], set()
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(conns)]
-
-    def run(self):
-        c = None
-        while not self.stop.is_set():
-            try:
-                if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                c.request("GET", self.path)
-                r = c.getresponse()
-                body = r.read()
-                with self.lock:
-                    if r.status == 200 and body == HELLO_BODY:
-                        self.ok += 1
-                    else:
-                        self.failed.append((r.status, body[:100]))
-                if r.getheader("connection", "").lower() == "close":
-                    c.close()
-                    c = None
-            except Exception as e:  # any client-visible failure counts
-                with self.lock:
-                    self.failed.append(repr(e))
-                if c is not None:
-                    c.close()
-                c = None
-        if c is not None:
-            c.close()
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop.set()
-        for t in self.threads:
-            t.join(60)
+        super().__init__(port, path, conns, expect=lambda body: body == HELLO_BODY)
 
 
 def start_two(capp):

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import conftest
 from conftest import SRC, free_port, raw, read_response, wait_for
 
 PY = "/usr/bin/python3"
@@ -69,52 +70,11 @@ def pid_alive(pid):
         return False
 
 
-class Load:
-    """Keep-alive GET load from a few threads; counts what the client saw."""
+class Load(conftest.Load):
+    """conftest.Load of the Python test app: every answer says "hello from"."""
 
     def __init__(self, port, path, conns=4):
-        self.port, self.path, self.conns = port, path, conns
-        self.ok = 0
-        self.failed = []
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(conns)]
-
-    def run(self):
-        c = None
-        while not self.stop.is_set():
-            try:
-                if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                c.request("GET", self.path)
-                r = c.getresponse()
-                body = r.read()
-                with self.lock:
-                    if r.status == 200 and body.startswith(b"hello from"):
-                        self.ok += 1
-                    else:
-                        self.failed.append((r.status, body[:100]))
-                if r.getheader("connection", "").lower() == "close":
-                    c.close()
-                    c = None
-            except Exception as e:  # any client-visible failure counts
-                with self.lock:
-                    self.failed.append(repr(e))
-                if c is not None:
-                    c.close()
-                c = None
-        if c is not None:
-            c.close()
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop.set()
-        for t in self.threads:
-            t.join(60)
+        super().__init__(port, path, conns, expect=lambda body: body.startswith(b"hello from"))
 
 
 # --- proxying ---------------------------------------------------------------
