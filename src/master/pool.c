@@ -486,18 +486,28 @@ pool_worker_ready(struct worker *w)
 		loop_timer_set(l, &w->recycle_timer, p->cp->recycle_time);
 }
 
-/* Recycle one worker (overlapped unless the pool says otherwise). */
+/* Is a starting worker about to take w's place? */
+static bool
+being_replaced(const struct pool *p, const struct worker *w)
+{
+	for (const struct worker *o = p->workers; o != NULL; o = o->next)
+		if (o->replaces == w)
+			return true;
+	return false;
+}
+
+/*
+ * Recycle one worker (overlapped unless the pool says otherwise); nothing
+ * if it is not ready or a replacement is already starting.
+ */
 void
 pool_recycle_worker(struct worker *w, int event)
 {
 	struct pool *p = w->pool;
 	const char *text;
 
-	if (w->state != W_READY || p->external)
+	if (w->state != W_READY || p->external || being_replaced(p, w))
 		return;
-	for (struct worker *o = p->workers; o != NULL; o = o->next)
-		if (o->replaces == w)
-			return;		/* already being replaced */
 	switch (event) {
 	case 1074: text = "the worker process reached its allowed processing time limit"; break;
 	case 1075: text = "the worker process reached its allowed processing request limit"; break;
@@ -787,15 +797,6 @@ pool_configure_changed(struct pool *p, const struct conf_pool *cp)
 	pool_trim(p);
 	pool_recycle(p, 1080, "configuration change");
 	pool_maintain(p);
-}
-
-static bool
-being_replaced(const struct pool *p, const struct worker *w)
-{
-	for (const struct worker *o = p->workers; o != NULL; o = o->next)
-		if (o->replaces == w)
-			return true;
-	return false;
 }
 
 /*

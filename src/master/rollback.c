@@ -81,16 +81,10 @@ rollback_converge(struct pool *p)
 
 	if (p->state != POOL_STARTED || p->pending_disable || p->m->stopping || p->external)
 		return;
-	for (struct worker *w = p->workers; w != NULL && n < nitems(list); w = w->next) {
-		bool replaced = false;
-
-		if (w->state != W_READY || w->cp_gen == p->cp_gen)
-			continue;
-		for (const struct worker *o = p->workers; o != NULL; o = o->next)
-			replaced = replaced || (o->replaces == w && o->state != W_EXITED);
-		if (!replaced)
+	for (struct worker *w = p->workers; w != NULL && n < nitems(list); w = w->next)
+		if (w->state == W_READY && w->cp_gen != p->cp_gen)
 			list[n++] = w;
-	}
+	/* (those already being replaced are skipped by pool_recycle_worker()) */
 	for (size_t i = 0; i < n; i++)
 		pool_recycle_worker(list[i], 1080);
 }
