@@ -976,24 +976,20 @@ consume(struct fx *x)
 /* --- the pump -------------------------------------------------------------------------- */
 
 /*
- * The client's and the worker's event interest.  The client socket keeps
- * LOOP_READ, as between requests, unless body bytes are wanted and cannot
- * be taken now, or input it cannot take came (CF_NOREAD, see
- * poolreq_client_event()): a request then costs no epoll_ctl on it.
+ * The client's event interest (poolreq_client_read(); spooling always
+ * reads) and the worker's.
  */
 static void
 set_events(struct fx *x)
 {
 	struct conn *c = x->pr.c;
 	uint32_t cev, uev = 0;
-	bool body = x->body == BODY_STREAM && x->body_left > 0 && x->pr.phase == PR_SEND;
 
-	if (x->pr.phase == PR_SPOOL || (body && c->ipos == c->ilen))
+	if (x->pr.phase == PR_SPOOL)
 		cev = LOOP_READ;
-	else if (body || (c->flags & CF_NOREAD))
-		cev = EPOLLRDHUP;
 	else
-		cev = LOOP_READ;
+		cev = poolreq_client_read(&x->pr, x->body == BODY_STREAM && x->body_left > 0 &&
+		    x->pr.phase == PR_SEND, c->ipos == c->ilen);
 	if (x->outoff < x->outlen)
 		cev |= LOOP_WRITE;
 	conn_set_events(c, cev);

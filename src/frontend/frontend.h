@@ -643,6 +643,7 @@ struct conn	*poolreq_leave(struct poolreq *pr, bool reuse);
 void		 poolreq_restart(struct poolreq *pr, bool reuse);
 uint64_t	 poolreq_response_timeout(const struct poolreq *pr);
 void		 poolreq_client_event(struct conn *c, uint32_t events);
+uint32_t	 poolreq_client_read(const struct poolreq *pr, bool body, bool room);
 void		 poolreq_client_timeout(struct conn *c);
 void		 poolreq_abort(struct conn *c);
 

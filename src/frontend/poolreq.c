@@ -435,6 +435,25 @@ client_read(struct conn *c)
  * protocol's events() turns EPOLLIN off (EPOLLRDHUP still reports a close)
  * until it asks for input again or the request ends.
  */
+/*
+ * The client's read interest while pr runs (the protocol adds LOOP_WRITE).
+ * Input is asked for while body bytes are wanted and there is room for
+ * them, and refused (EPOLLRDHUP only, which still reports a close) while
+ * they cannot be taken.  Otherwise the socket keeps LOOP_READ, which it has
+ * between requests anyway, so a request costs no epoll_ctl; if input comes
+ * then (the next pipelined request, or EOF), poolreq_client_event() sets
+ * CF_NOREAD and it is refused until the request ends.
+ */
+uint32_t
+poolreq_client_read(const struct poolreq *pr, bool body, bool room)
+{
+	if (body && room)
+		return LOOP_READ;
+	if (body || (pr->c->flags & CF_NOREAD))
+		return EPOLLRDHUP;
+	return LOOP_READ;
+}
+
 void
 poolreq_client_event(struct conn *c, uint32_t events)
 {

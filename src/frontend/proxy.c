@@ -227,27 +227,14 @@ build_head(struct proxy *px)
 
 /* --- the client side ------------------------------------------------------------- */
 
-/*
- * The client's event interest while the request runs.  Input is asked for
- * while body bytes are wanted, and refused (EPOLLRDHUP only, which still
- * reports a close) while they cannot be taken.  Otherwise the socket keeps
- * LOOP_READ, which it has between requests anyway, so a request costs no
- * epoll_ctl; if input comes then (the next pipelined request, or EOF)
- * poolreq_client_event() sets CF_NOREAD and it is refused until the end.
- */
+/* The client's event interest while the request runs (poolreq_client_read()). */
 static void
 client_events(struct proxy *px)
 {
 	struct conn *c = px->pr.c;
-	bool body = px->pr.phase == PR_SEND && !px->req_done;
-	uint32_t ev;
+	uint32_t ev = poolreq_client_read(&px->pr, px->pr.phase == PR_SEND && !px->req_done,
+	    px->bodylen == px->bodyoff && c->ipos == c->ilen);
 
-	if (body && px->bodylen == px->bodyoff && c->ipos == c->ilen)
-		ev = LOOP_READ;
-	else if (body || (c->flags & CF_NOREAD))
-		ev = EPOLLRDHUP;
-	else
-		ev = LOOP_READ;
 	if (px->outoff < px->outlen || px->dataoff < px->dataend)
 		ev |= LOOP_WRITE;
 	conn_set_events(c, ev);

@@ -92,19 +92,28 @@ idle_unlink(struct fe_thread *t, struct upconn *up)
 }
 
 /*
- * Count (pool lock) an idle connection to a single-connection worker that
- * thread t keeps (+1) or no longer keeps (-1).
+ * Count an idle connection to a single-connection worker that thread t
+ * keeps (+1) or no longer keeps (-1); the pool lock is held.
  */
+static void
+count_idle_locked(struct fe_thread *t, struct fe_worker *w, int d)
+{
+	if (!w->pool->single_conn)
+		return;
+	w->nidle += (unsigned)d;
+	w->idle[t->idx].held += (unsigned)d;
+	if (d < 0)
+		w->drop_idle = false;
+}
+
+/* count_idle_locked(), taking the pool lock (only for single_conn pools). */
 static void
 mark_idle(struct fe_thread *t, struct fe_worker *w, int d)
 {
 	if (!w->pool->single_conn)
 		return;
 	pthread_mutex_lock(&w->pool->lock);
-	w->nidle += (unsigned)d;
-	w->idle[t->idx].held += (unsigned)d;
-	if (d < 0)
-		w->drop_idle = false;
+	count_idle_locked(t, w, d);
 	pthread_mutex_unlock(&w->pool->lock);
 }
 
@@ -140,12 +149,8 @@ upstream_drop_idle(struct fe_thread *t, bool all)
 		drop = all || w->draining || w->gone || w->dead || w->drop_idle ||
 		    now - up->idle_since >= IDLE_MAX_MS ||
 		    (w->pool->single_conn && now - up->idle_since >= UPSTREAM_SINGLE_IDLE_MS);
-		if (drop && w->pool->single_conn) {
-			/* mark_idle(-1), under the lock already held */
-			w->nidle--;
-			w->idle[t->idx].held--;
-			w->drop_idle = false;
-		}
+		if (drop)
+			count_idle_locked(t, w, -1);
 		pthread_mutex_unlock(&w->pool->lock);
 		if (!drop)
 			continue;
