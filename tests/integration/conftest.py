@@ -76,6 +76,16 @@ def raw(port, data, timeout=5.0, host="127.0.0.1", shut=False):
 _extra = weakref.WeakKeyDictionary()
 
 
+def parse_head(head):
+    """(status, {lower-case name: value}) of a response header section."""
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for ln in lines[1:]:
+        k, v = ln.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return int(lines[0].split(" ")[1]), headers
+
+
 def read_response(sock, head_only=False):
     """Read one HTTP/1.1 response (Content-Length or no body) from a socket.
     Returns (status, headers dict (lowercase names), body).  Bytes of the
@@ -87,12 +97,7 @@ def read_response(sock, head_only=False):
             raise AssertionError(f"connection closed mid-header: {buf!r}")
         buf += chunk
     head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {}
-    for ln in lines[1:]:
-        k, v = ln.split(":", 1)
-        headers[k.strip().lower()] = v.strip()
+    status, headers = parse_head(head)
     n = int(headers.get("content-length", "0"))
     if head_only or status in (204, 304) or 100 <= status < 200:
         n = 0
@@ -114,12 +119,7 @@ def parse_responses(data):
         if b"\r\n\r\n" not in data:
             raise AssertionError(f"trailing garbage: {data!r}")
         head, rest = data.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        headers = {}
-        for ln in lines[1:]:
-            k, v = ln.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
+        status, headers = parse_head(head)
         n = int(headers.get("content-length", "0"))
         out.append((status, headers, rest[:n]))
         data = rest[n:]
