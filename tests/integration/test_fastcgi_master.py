@@ -12,10 +12,12 @@ a deadline.
 """
 import http.client
 import http.server
+import glob
 import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import socketserver
@@ -28,7 +30,8 @@ import pytest
 from conftest import WEIR, wait_for
 
 PHP_CGI = "/usr/bin/php-cgi"
-PHP_FPM = "/usr/sbin/php-fpm8.2"
+# Debian names the binary after PHP's version (php-fpm8.2 on Debian 12).
+PHP_FPM = shutil.which("php-fpm") or max(glob.glob("/usr/sbin/php-fpm*"), default="php-fpm")
 
 needs_php_cgi = pytest.mark.skipif(not os.access(PHP_CGI, os.X_OK), reason="php-cgi not installed")
 needs_php_fpm = pytest.mark.skipif(not os.access(PHP_FPM, os.X_OK), reason="php-fpm not installed")
