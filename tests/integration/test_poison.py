@@ -170,3 +170,76 @@ def test_non_idempotent_request_is_not_retried(make_weir):
     assert len(events(w, 1009)) == 1 and events(w, 1016) == []
     assert "Poison_Request" not in w.httperr_log()
     assert get(w, "/app/hello")[0] == 200
+
+
+# --- native modules that cannot load are configuration errors -------------------------
+
+
+def native_conf(modules):
+    return (f"[pool n]\nkind = native\nmodules = {modules}\n\n"
+            "[site main]\napp = /n n\n")
+
+
+def bad_abi_module(tmp_path):
+    """hello.so built against a module.h whose ABI is bumped (fails weir verify)."""
+    import re
+    inc = tmp_path / "inc" / "weir"
+    inc.mkdir(parents=True)
+    text = open(os.path.join(SRC, "include", "weir", "module.h")).read()
+    text = re.sub(r"#define WEIR_MODULE_ABI\s+\d+", "#define WEIR_MODULE_ABI 99", text)
+    (inc / "module.h").write_text(text)
+    out = tmp_path / "mods" / "hello.so"
+    out.parent.mkdir()
+    subprocess.run(["cc", "-shared", "-fPIC", "-I", str(tmp_path / "inc"), "-o", str(out),
+                    os.path.join(SRC, "modules", "hello.c")], check=True)
+    for d in (tmp_path, out.parent):
+        os.chmod(d, 0o755)
+    return out
+
+
+@pytest.fixture
+def native_built():
+    if not os.path.exists(os.path.join(BUILD, "weir-host")):
+        pytest.fail("weir-host is not built beside weir")
+
+
+def test_check_and_run_refuse_missing_or_bad_module(make_weir, tmp_path, native_built):
+    bad = bad_abi_module(tmp_path)
+    cases = [("greet", "module 'greet': ", "greet.so: missing (No such file or directory)"),
+             (str(bad), "module 'hello': ", "ABI")]
+    for modules, who, what in cases:
+        w = make_weir(native_conf(modules), start=False)
+        # the pool's section starts on the line after the [server] ones
+        line = w.conf_path.read_text().splitlines().index("[pool n]") + 1
+        r = subprocess.run([WEIR, "check", "-c", str(w.conf_path)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 1, r
+        err = [ln for ln in r.stderr.splitlines() if "[pool n]" in ln]
+        assert len(err) == 1, r.stderr
+        assert err[0].startswith(f"{w.conf_path}:{line}: [pool n] {who}"), err
+        assert what in err[0], err
+        r = subprocess.run([WEIR, "run", "-c", str(w.conf_path)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 78, r
+        assert err[0] in r.stderr and "not started" in r.stderr
+        assert not (w.log_dir / "events.jsonl").exists()
+    # the good module passes
+    w = make_weir(native_conf("hello"), start=False)
+    r = subprocess.run([WEIR, "check", "-c", str(w.conf_path)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "ok" in r.stdout, r
+
+
+def test_reload_with_missing_module_is_refused(make_weir, native_built):
+    w = make_weir(native_conf("hello"))
+    assert get(w, "/n/x")[0] == 200
+    text = w.conf_path.read_text()
+    w.conf_path.write_text(text.replace("modules = hello", "modules = hello, greet"))
+    r = cli(w, "reload")
+    assert r.returncode == 1 and "module 'greet'" in r.stderr, r
+    ev = wait_for(lambda: events(w, 1304), what="1304")[0]
+    assert any("[pool n] module 'greet': " in x for x in ev["errors"]), ev
+    # the old configuration serves on, with no 1300 and no disabled pool
+    assert get(w, "/n/x")[0] == 200
+    assert events(w, 1300) == [] and events(w, 1303) == []
+    assert pool_status(w, "n")["state"] == "started"
