@@ -10,15 +10,15 @@
  * took goes to another worker; one it may have processed is retried once if
  * it is idempotent and its body can be sent again; anything else is a 502,
  * and once a byte of the response reached the client the connection is
- * closed, since the response cannot be completed.
+ * closed, since the response cannot be completed.  Waiting too long in the
+ * queue is a 503, a worker too slow to answer a 504.
  *
  * The one retry runs alone on its worker (queue.c keeps one free for it):
  * when a worker dies, every request it had in flight is a suspect, and only
  * a retry that has the worker to itself tells the guilty from the
  * bystanders.  A retry that fails too is a poison request: 502
  * (Poison_Request), never a third worker, and event 1016 (poison.c in the
- * master) names it; the bystanders' retries, each alone, succeed.  Waiting too long in the
- * queue is a 503, a worker too slow to answer a 504.
+ * master) names it; the bystanders' retries, each alone, succeed.
  */
 #include <errno.h>
 #include <stdio.h>
