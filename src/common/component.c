@@ -670,6 +670,74 @@ component_preflight_with(const char *manifest, const char *host_path,
 	return *problems == NULL ? 0 : 1;
 }
 
+/* --- the configuration's native pools, offline ------------------------------ */
+
+static void	add_error(struct conf_errors *errs, const char *path, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+add_error(struct conf_errors *errs, const char *path, int line, const char *fmt, ...)
+{
+	char msg[WEIR_ERRLEN], *full;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (asprintf(&full, "%s:%d: %s", path, line, msg) < 0)
+		abort();
+	errs->msg = xreallocarray(errs->msg, errs->n + 1, sizeof(char *));
+	errs->msg[errs->n++] = full;
+}
+
+static const char *
+jstr_or(json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : dflt;
+}
+
+size_t
+component_check_conf(const struct conf *c, struct conf_errors *errs)
+{
+	struct component_paths paths;
+	char err[WEIR_ERRLEN];
+	size_t before = errs->n;
+	int located = 0;	/* 1 found, -1 not found, 0 not looked for yet */
+
+	for (size_t i = 0; i < c->npools; i++) {
+		const struct conf_pool *cp = &c->pools[i];
+		json_t *problems = NULL, *x;
+		size_t j;
+
+		if (cp->kind != POOL_KIND_NATIVE || cp->command != NULL)
+			continue;
+		if (located == 0)
+			located = component_locate(&paths, err) == 0 ? 1 : -1;
+		if (located == -1) {
+			add_error(errs, c->path, cp->line, "[pool %s] %s", cp->name, err);
+			continue;
+		}
+		(void)component_preflight_with(paths.manifest, paths.host, paths.modules,
+		    cp->modules.v, cp->modules.n, &problems);
+		json_array_foreach(problems, j, x) {
+			const char *comp = jstr_or(x, "component", "?");
+			const char *file = jstr_or(x, "file", "?");
+			const char *what = jstr_or(x, "problem", "does not match");
+
+			if (strcmp(comp, "weir-host") == 0 || strcmp(comp, "MANIFEST") == 0)
+				add_error(errs, c->path, cp->line, "[pool %s] %s %s: %s",
+				    cp->name, comp, file, what);
+			else
+				add_error(errs, c->path, cp->line, "[pool %s] module '%s': %s: %s",
+				    cp->name, comp, file, what);
+		}
+		json_decref(problems);
+	}
+	return errs->n - before;
+}
+
 /* --- weir-host's command line ---------------------------------------------- */
 
 char **

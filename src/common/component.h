@@ -171,7 +171,19 @@ int	component_preflight_with(const char *manifest, const char *host_path,
 
 /* --- the weir-host command line --------------------------------------------- */
 
+struct conf;
 struct conf_pool;
+struct conf_errors;
+
+/*
+ * The preflight of every native pool of c (component_preflight()), offline:
+ * `weir check`, the master's start and a reload refuse what would only fail
+ * at run time (event 1300).  Each problem is appended to errs as
+ * "FILE:LINE: [pool NAME] module 'M': MODULE_FILE: PROBLEM" (weir-host and
+ * the MANIFEST by name and file), LINE being the pool's section.  Returns
+ * the number of problems appended.
+ */
+size_t	component_check_conf(const struct conf *c, struct conf_errors *errs);
 
 /*
  * The argv the master execs for a worker of a kind = native pool:

@@ -34,6 +34,7 @@ enum ctl_type {
 	CTL_STATUS_REQ,		/* M -> FE: struct ctl_pool_ref (pool -1 = all): ask for live figures */
 	CTL_STATUS,		/* FE -> M: struct ctl_status */
 	CTL_POOL_LOG,		/* FE -> M: struct ctl_pool_log: a line for the pool's log */
+	CTL_POISON_REQUEST,	/* FE -> M: struct ctl_poison: a request failed two workers (1016) */
 	CTL__MAX
 };
 
@@ -100,10 +101,18 @@ struct ctl_worker_fault {
 
 #define CTL_REPORT_MAX	16
 
+/*
+ * A request the worker had in flight.  `retry` is 1 when this worker was the
+ * request's second: the first failed it after it was delivered (it died or
+ * dropped the connection), so it was retried here, alone (see poolreq.c).
+ * A worker that dies with a retry in flight is the request's second victim.
+ */
 struct ctl_inflight {
 	char		method[16];
 	char		target[200];
 	uint32_t	ms;		/* time in request when the worker died */
+	uint8_t		retry;		/* 1: the request's retry (see above) */
+	uint8_t		pad[3];
 };
 
 struct ctl_worker_report {
@@ -113,6 +122,19 @@ struct ctl_worker_report {
 	uint32_t	ninflight;	/* may exceed CTL_REPORT_MAX; only that many are listed */
 	uint64_t	requests;	/* requests it served */
 	struct ctl_inflight inflight[CTL_REPORT_MAX];
+};
+
+/*
+ * A poison request: delivered to worker[0], which failed it (died or dropped
+ * the connection before answering), retried alone on worker[1], which failed
+ * it too.  The client got 502; the master writes event 1016.
+ */
+struct ctl_poison {
+	char		pool[72];	/* its name (NUL-terminated; names are at most 64) */
+	uint32_t	worker[2];	/* master's worker ids, first and second */
+	int32_t		pid[2];
+	char		method[16];
+	char		target[200];
 };
 
 /* A line for log_dir/pools/NAME.log (e.g. FastCGI STDERR), NUL-terminated. */

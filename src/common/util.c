@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,4 +331,21 @@ time_iso8601(char *out, size_t outsz)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + n, outsz - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+const char *
+util_signame(int sig)
+{
+	static _Thread_local char buf[24];
+	const char *abbrev;
+
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		snprintf(buf, sizeof(buf), "SIGRTMIN+%d", sig - SIGRTMIN);
+		return sig == SIGRTMIN ? "SIGRTMIN" : buf;
+	}
+	/* glibc 2.32+: "KILL" for SIGKILL, NULL for no signal */
+	if ((abbrev = sigabbrev_np(sig)) == NULL)
+		return "SIG?";
+	snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+	return buf;
 }

@@ -30,6 +30,13 @@ char	*xstrndup(const char *s, size_t n);
 /* Copy with truncation; returns strlen(src) like OpenBSD strlcpy. */
 size_t	 wstrlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * A signal's abbreviation as kill(1) and signal(7) write it: "SIGKILL",
+ * "SIGRTMIN+3"; "SIG?" for a number that names no signal.  The string may
+ * be a thread-local buffer that the thread's next call overwrites.
+ */
+const char *util_signame(int sig);
+
 /* File descriptors. */
 int	 fd_nonblock(int fd);
 int	 fd_cloexec(int fd);

@@ -136,6 +136,7 @@ struct pool_counters {
 	struct hist		 wait;		/* time in the queue */
 	struct hist		 upstream;	/* request start to response complete */
 	stat_t			 retries;
+	stat_t			 poison;	/* requests that failed two workers (502) */
 };
 
 static inline void
@@ -441,6 +442,8 @@ struct fe_worker {
 	struct ctl_inflight	 lost[CTL_REPORT_MAX];	/* requests it failed, for the report */
 	uint32_t		 nlost;
 	uint64_t		 suspect_until;	/* mono ms: a request just failed on it; skip it */
+	bool			 reserved;	/* kept free for a retry that runs alone */
+	bool			 alone;		/* runs such a retry: gets no other request */
 	unsigned		 nidle;		/* single_conn: idle connections, all threads (pool lock) */
 	bool			 drop_idle;	/* single_conn: threads holding one must close them */
 	struct fe_widle		*idle;		/* [nthreads]: kept-alive connections to it */
@@ -470,6 +473,7 @@ struct pwait {
 	int			 fail;		/* status when the wait failed, else 0 */
 	const char		*fail_token;	/* httperr reason for it */
 	uint32_t		 retry_after;
+	bool			 alone;		/* runs alone on its worker (a retry, see poolreq.c) */
 };
 
 struct fe_pool {
@@ -490,6 +494,7 @@ struct fe_pool {
 	char			 reason[64];
 	struct fe_worker	*workers;
 	struct pwait		*qhead, *qtail;	/* FIFO of waiting requests */
+	unsigned		 nalone;	/* of them, those that must run alone */
 	unsigned		 qlen;
 	bool			 demand_sent;	/* asked the master for workers */
 	uint64_t		 demand_at;
@@ -511,7 +516,7 @@ void		 queue_release(struct fe_pool *p, struct pwait *pw, bool served);
 void		 queue_cancel(struct fe_pool *p, struct pwait *pw);
 void		 queue_worker_put(struct fe_worker *w);
 void		 queue_worker_dead(struct fe_worker *w);
-void		 queue_worker_lost(struct fe_worker *w, const struct pwait *pw);
+void		 queue_worker_lost(struct fe_worker *w, struct pwait *pw);
 void		 queue_worker_suspect(struct fe_worker *w);
 void		 queue_send_stats(struct frontend *fe);
 void		 queue_run_ready(struct fe_thread *t);
@@ -623,6 +628,8 @@ struct poolreq {
 	bool			 body_started;	/* some of the body was taken from the client */
 	bool			 want_continue;	/* send 100 Continue once a worker has it */
 	unsigned		 attempts;	/* workers that failed it */
+	uint32_t		 first_worker;	/* the worker that failed it first, after delivery */
+	pid_t			 first_pid;
 	char			 method[16];	/* for the master's in-flight report */
 	char			 target[200];
 	uint64_t		 start_ns;
@@ -632,8 +639,8 @@ void		 poolreq_init(struct poolreq *pr, const struct poolreq_ops *ops,
 		    struct conn *c, struct req *r, struct fe_pool *pool);
 void		 poolreq_enqueue(struct poolreq *pr);
 void		 poolreq_assigned(struct pwait *pw);
-void		 poolreq_describe(const struct pwait *pw, char *method, size_t mlen,
-		    char *target, size_t tlen, uint64_t *started_ns);
+void		 poolreq_describe(const struct pwait *pw, struct ctl_inflight *f,
+		    uint64_t now_ns);
 void		 poolreq_done(struct poolreq *pr, bool reuse);
 void		 poolreq_fail(struct poolreq *pr, int status, const char *token,
 		    uint32_t retry);

@@ -12,6 +12,13 @@
  * and once a byte of the response reached the client the connection is
  * closed, since the response cannot be completed.  Waiting too long in the
  * queue is a 503, a worker too slow to answer a 504.
+ *
+ * The one retry runs alone on its worker (queue.c keeps one free for it):
+ * when a worker dies, every request it had in flight is a suspect, and only
+ * a retry that has the worker to itself tells the guilty from the
+ * bystanders.  A retry that fails too is a poison request: 502
+ * (Poison_Request), never a third worker, and event 1016 (poison.c in the
+ * master) names it; the bystanders' retries, each alone, succeed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +35,7 @@
 
 static void	pr_start(struct poolreq *pr);
 static void	pr_retry(struct poolreq *pr, struct fe_worker *lost, bool counts);
+static void	poisoned(struct poolreq *pr, const struct fe_worker *lost);
 
 /* RFC 9110 §9.2.2, and the WebDAV methods that are safe. */
 static bool
@@ -63,6 +71,9 @@ poolreq_init(struct poolreq *pr, const struct poolreq_ops *ops, struct conn *c,
 	pr->start_ns = r->start_ns;
 	pr->phase = PR_WAIT;
 	pr->idempotent = idempotent(r->h.method);
+	pr->q.alone = false;
+	pr->first_worker = 0;
+	pr->first_pid = 0;
 	r->queue = pool->name;
 	r->poolp = pool;
 	wstrlcpy(pr->method, httpparse_method_name(r->h.method), sizeof(pr->method));
@@ -207,15 +218,18 @@ poolreq_assigned(struct pwait *pw)
 	pr_start(pr);
 }
 
+/* The request as the master's in-flight report lists it (queue.c). */
 void
-poolreq_describe(const struct pwait *pw, char *method, size_t mlen, char *target,
-    size_t tlen, uint64_t *started_ns)
+poolreq_describe(const struct pwait *pw, struct ctl_inflight *f, uint64_t now_ns)
 {
 	const struct poolreq *pr = (const struct poolreq *)pw;
 
-	wstrlcpy(method, pr->method, mlen);
-	wstrlcpy(target, pr->target, tlen);
-	*started_ns = pr->start_ns;
+	memset(f, 0, sizeof(*f));
+	wstrlcpy(f->method, pr->method, sizeof(f->method));
+	wstrlcpy(f->target, pr->target, sizeof(f->target));
+	f->ms = (uint32_t)((now_ns - pr->start_ns) / 1000000);
+	/* the retry runs alone: a worker dying under it is its second */
+	f->retry = pw->alone;
 }
 
 /*
@@ -367,10 +381,47 @@ poolreq_failed(struct poolreq *pr, const char *why, enum upfail how)
 	}
 	if (how == UF_DELIVERED && replay && pr->idempotent && !pr->retried) {
 		pr->retried = true;
+		/*
+		 * A worker weir started: the retry runs alone (see the top).
+		 * An upstream weir does not start (pid 0) is one process for
+		 * the whole pool; its retry just goes on.
+		 */
+		if (lost != NULL && lost->pid != 0) {
+			pr->q.alone = true;
+			pr->first_worker = lost->id;
+			pr->first_pid = lost->pid;
+		}
 		pr_retry(pr, lost, true);
 		return;
 	}
+	if (how == UF_DELIVERED && pr->q.alone && lost != NULL) {
+		poisoned(pr, lost);
+		return;
+	}
 	poolreq_fail(pr, 502, "Connection_Abandoned_By_AppPool", 0);
+}
+
+/*
+ * The retry, alone on its worker, failed too: the request itself is what
+ * kills workers.  The master writes event 1016; the client gets 502.
+ */
+static void
+poisoned(struct poolreq *pr, const struct fe_worker *lost)
+{
+	struct ctl_poison pz;
+
+	memset(&pz, 0, sizeof(pz));
+	wstrlcpy(pz.pool, pr->pool->name, sizeof(pz.pool));
+	pz.worker[0] = pr->first_worker;
+	pz.pid[0] = pr->first_pid;
+	pz.worker[1] = lost->id;
+	pz.pid[1] = lost->pid;
+	wstrlcpy(pz.method, pr->method, sizeof(pz.method));
+	wstrlcpy(pz.target, pr->target, sizeof(pz.target));
+	stat_add(&pr->pool->pc[pr->t->idx].poison, 1);
+	if (ctl_send(pr->t->fe->ctl, CTL_POISON_REQUEST, &pz, sizeof(pz), NULL, 0) == -1)
+		log_warn("control channel: POISON_REQUEST");
+	poolreq_fail(pr, 502, "Poison_Request", 0);
 }
 
 /*

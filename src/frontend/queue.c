@@ -177,9 +177,20 @@ send_ctl(struct frontend *fe, enum ctl_type type, const void *p, size_t len)
 
 #define SUSPECT_MS	1000	/* see queue_worker_suspect() */
 
-/* The least busy worker that takes requests and has a free slot. */
+static bool
+usable(const struct fe_worker *w)
+{
+	return !w->draining && !w->gone && !w->dead;
+}
+
+/*
+ * The least busy worker that takes requests and has a free slot.  A request
+ * that must run alone (`alone`: a retry after a worker failed it, see
+ * poolreq.c) needs a worker with nothing in flight, and keeps it to itself;
+ * a worker reserved for such a request takes no other.
+ */
 static struct fe_worker *
-pick(struct fe_pool *p, const struct fe_worker *avoid)
+pick(struct fe_pool *p, const struct fe_worker *avoid, bool alone)
 {
 	struct fe_worker *best = NULL;
 	uint64_t now = 0;
@@ -194,8 +205,8 @@ pick(struct fe_pool *p, const struct fe_worker *avoid)
 				continue;
 			w->suspect_until = 0;
 		}
-		if (w->draining || w->gone || w->dead ||
-		    w->inflight >= worker_slots(w))
+		if (!usable(w) || w->inflight >= worker_slots(w) || w->alone ||
+		    (alone ? w->inflight > 0 : w->reserved))
 			continue;
 		/* php-cgi exits after PHP_FCGI_MAX_REQUESTS: give it no more */
 		if (p->fastcgi && p->recycle_requests != 0 &&
@@ -212,9 +223,42 @@ static bool
 has_live_worker(const struct fe_pool *p)
 {
 	for (const struct fe_worker *w = p->workers; w != NULL; w = w->next)
-		if (!w->draining && !w->gone && !w->dead)
+		if (usable(w))
 			return true;
 	return false;
+}
+
+/*
+ * A request that must run alone waits: keep the least busy worker free for
+ * it (no new requests), so that it drains, unless one is kept already (pool
+ * lock held).  Requests that need not run alone go to the other workers
+ * meanwhile, or wait.
+ */
+static void
+reserve(struct fe_pool *p)
+{
+	struct fe_worker *best = NULL;
+	uint64_t now = mono_ms();
+
+	for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
+		/* not one that just failed a request: it is likely dying */
+		if (!usable(w) || w->alone || w->suspect_until > now)
+			continue;
+		if (w->reserved)
+			return;
+		if (best == NULL || w->inflight < best->inflight)
+			best = w;
+	}
+	if (best != NULL)
+		best->reserved = true;
+}
+
+/* No request waits to run alone any more: free the kept workers (lock held). */
+static void
+unreserve(struct fe_pool *p)
+{
+	for (struct fe_worker *w = p->workers; w != NULL; w = w->next)
+		w->reserved = false;
 }
 
 /* Take a slot on w for pw (pool lock held). */
@@ -243,6 +287,10 @@ take_slot(struct fe_worker *w, struct pwait *pw)
 	w->inflight++;
 	w->assigned++;
 	w->refs++;
+	if (pw->alone) {
+		w->alone = true;
+		w->reserved = false;
+	}
 	pw->w = w;
 	pw->aprev = NULL;
 	pw->anext = w->active;
@@ -302,17 +350,34 @@ unqueue(struct fe_pool *p, struct pwait *pw)
 		p->qtail = pw->qprev;
 	pw->qprev = pw->qnext = NULL;
 	p->qlen--;
+	if (pw->alone && --p->nalone == 0)
+		unreserve(p);
 }
 
-/* Give free slots to the longest-waiting requests (pool lock held). */
+/*
+ * Give free slots to the longest-waiting requests (pool lock held).  Once
+ * one finds no worker, those behind it find none either -- except requests
+ * that run alone, which need an idle worker instead: they are looked for
+ * further down the queue, and keep a worker for themselves (reserve()).
+ */
 static void
 dispatch_queued(struct fe_pool *p)
 {
+	struct pwait *pw = p->qhead, *next;
 	struct fe_worker *w;
+	bool full = false;
 
-	while (p->qhead != NULL && (w = pick(p, NULL)) != NULL) {
-		struct pwait *pw = p->qhead;
-
+	for (; pw != NULL && (!full || p->nalone > 0); pw = next) {
+		next = pw->qnext;
+		if (full && !pw->alone)
+			continue;
+		if ((w = pick(p, NULL, pw->alone)) == NULL) {
+			if (pw->alone)
+				reserve(p);
+			else
+				full = true;
+			continue;
+		}
 		unqueue(p, pw);
 		take_slot(w, pw);
 		hand_over(pw);
@@ -378,7 +443,7 @@ queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
 		pthread_mutex_unlock(&p->lock);
 		return 503;
 	}
-	if ((w = pick(p, avoid)) != NULL && p->qhead == NULL) {
+	if ((w = pick(p, avoid, pw->alone)) != NULL && p->qhead == NULL) {
 		take_slot(w, pw);
 		pw->qstate = PW_ACTIVE;
 		pthread_mutex_unlock(&p->lock);
@@ -401,6 +466,8 @@ queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
 		p->qhead = pw;
 	p->qtail = pw;
 	p->qlen++;
+	if (pw->alone)
+		p->nalone++;
 	if (!has_live_worker(p) &&
 	    (!p->demand_sent || now - p->demand_at >= DEMAND_REPEAT_MS)) {
 		p->demand_sent = true;
@@ -495,24 +562,35 @@ queue_worker_dead(struct fe_worker *w)
 	pthread_mutex_unlock(&w->pool->lock);
 }
 
+/* Take pw off w's list of requests in flight, if it is on it (lock held). */
+static void
+active_unlink(struct fe_worker *w, struct pwait *pw)
+{
+	if (pw->aprev != NULL)
+		pw->aprev->anext = pw->anext;
+	else if (w->active == pw)
+		w->active = pw->anext;
+	else
+		return;		/* not on it (queue_worker_lost() took it off) */
+	if (pw->anext != NULL)
+		pw->anext->aprev = pw->aprev;
+	pw->aprev = pw->anext = NULL;
+}
+
 /*
  * pw lost its worker (the connection failed): remember the request for the
- * master's event 1009, which asks once the worker is reaped.
+ * master's event 1009, which asks once the worker is reaped.  It leaves the
+ * worker's in-flight list at once, so that a report made before its slot is
+ * given back does not list it twice.
  */
 void
-queue_worker_lost(struct fe_worker *w, const struct pwait *pw)
+queue_worker_lost(struct fe_worker *w, struct pwait *pw)
 {
-	uint64_t started;
-
 	pthread_mutex_lock(&w->pool->lock);
-	if (w->nlost < CTL_REPORT_MAX) {
-		struct ctl_inflight *f = &w->lost[w->nlost];
-
-		poolreq_describe(pw, f->method, sizeof(f->method), f->target,
-		    sizeof(f->target), &started);
-		f->ms = (uint32_t)((mono_ns() - started) / 1000000);
-	}
+	if (w->nlost < CTL_REPORT_MAX)
+		poolreq_describe(pw, &w->lost[w->nlost], mono_ns());
 	w->nlost++;
+	active_unlink(w, pw);
 	pthread_mutex_unlock(&w->pool->lock);
 }
 
@@ -559,13 +637,9 @@ queue_release(struct fe_pool *p, struct pwait *pw, bool served)
 	if (w == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
-	if (pw->aprev != NULL)
-		pw->aprev->anext = pw->anext;
-	else
-		w->active = pw->anext;
-	if (pw->anext != NULL)
-		pw->anext->aprev = pw->aprev;
-	pw->aprev = pw->anext = NULL;
+	active_unlink(w, pw);
+	if (pw->alone)
+		w->alone = false;
 	w->inflight--;
 	if (served) {
 		w->requests++;
@@ -759,14 +833,8 @@ worker_gone(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw)
 			rep.inflight[rep.ninflight++] = w->lost[i];
 		rep.ninflight = w->nlost;
 		for (struct pwait *pw = w->active; pw != NULL; pw = pw->anext) {
-			if (rep.ninflight < CTL_REPORT_MAX) {
-				struct ctl_inflight *f = &rep.inflight[rep.ninflight];
-				uint64_t started;
-
-				poolreq_describe(pw, f->method, sizeof(f->method),
-				    f->target, sizeof(f->target), &started);
-				f->ms = (uint32_t)((now - started) / 1000000);
-			}
+			if (rep.ninflight < CTL_REPORT_MAX)
+				poolreq_describe(pw, &rep.inflight[rep.ninflight], now);
 			rep.ninflight++;
 		}
 		w->gone = true;

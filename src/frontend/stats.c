@@ -133,15 +133,17 @@ stats_snapshot(struct frontend *fe)
 	for (size_t i = 0; i < fe->npools; i++) {
 		struct fe_pool *p = fe->pools[i];
 		json_t *o = json_object(), *ws = json_array();
-		uint64_t v[5] = { 0 }, retries = 0;
+		uint64_t v[5] = { 0 }, retries = 0, poison = 0;
 
 		for (unsigned t = 0; t < fe->nthreads; t++) {
 			for (int k = 0; k < 5; k++)
 				v[k] += ld(&p->pc[t].classes[k]);
 			retries += ld(&p->pc[t].retries);
+			poison += ld(&p->pc[t].poison);
 		}
 		json_object_set_new(o, "responses", classes_json(v));
 		json_object_set_new(o, "retries", json_integer((json_int_t)retries));
+		json_object_set_new(o, "poison_requests", json_integer((json_int_t)poison));
 		json_object_set_new(o, "queue_wait", hist_json(fe, p, false));
 		json_object_set_new(o, "upstream", hist_json(fe, p, true));
 		pthread_mutex_lock(&p->lock);

@@ -446,7 +446,51 @@ cmd_pool(int argc, char **argv)
 
 /* --- events ---------------------------------------------------------------------------- */
 
-/* One event as Event Viewer shows it: time, level, id, pool, message. */
+#define EV_INDENT	"                         "	/* under the message's column */
+
+/*
+ * What a process's end event (1009, 1305) says about how it ended, in
+ * decimal with its meaning: "exit status 3", "signal 9 (SIGKILL), core
+ * dumped"; nothing for an event without exit fields.
+ */
+static void
+print_exit(json_t *e)
+{
+	json_t *code = json_object_get(e, "exit_code"), *sig = json_object_get(e, "signal");
+
+	if (json_is_integer(code)) {
+		printf(EV_INDENT "exit status %lld\n", json_integer_value(code));
+	} else if (json_is_integer(sig)) {
+		int n = (int)json_integer_value(sig);
+
+		printf(EV_INDENT "signal %d (%s)%s\n", n, util_signame(n),
+		    json_is_true(json_object_get(e, "core_dumped")) ? ", core dumped" : "");
+	}
+}
+
+/* Its in-flight requests and last output lines, indented under it. */
+static void
+print_details(json_t *e)
+{
+	json_t *v, *tail = json_object_get(e, "stderr_tail");
+	size_t i;
+
+	print_exit(e);
+	json_array_foreach(json_object_get(e, "inflight"), i, v)
+		printf(EV_INDENT "in flight: %s %s%s\n", jstr(v, "method", "?"),
+		    jstr(v, "target", "?"), json_is_true(json_object_get(v, "retry")) ?
+		    " (its retry)" : "");
+	if (json_array_size(tail) > 0)
+		printf(EV_INDENT "last output:\n");
+	json_array_foreach(tail, i, v)
+		printf(EV_INDENT "  %s\n", json_string_value(v) ? json_string_value(v) : "");
+}
+
+/*
+ * One event as Event Viewer shows it: time, level, id, pool, message; then
+ * the details of a process's end (exit status or signal, in-flight
+ * requests, last output lines), indented.
+ */
 static void
 print_event(const char *line, bool json)
 {
@@ -468,6 +512,7 @@ print_event(const char *line, bool json)
 	snprintf(t, sizeof(t), "%.10s %.12s", tm, strlen(tm) > 11 ? tm + 11 : "");
 	printf("%-23s  %-7s  %4lld  %-12s  %s\n", t, jstr(e, "level", ""), jint(e, "id"),
 	    jstr(e, "pool", "-"), jstr(e, "message", ""));
+	print_details(e);
 	fflush(stdout);
 	json_decref(e);
 }

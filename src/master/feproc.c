@@ -222,6 +222,7 @@ on_ctl(void *arg, uint32_t events)
 		struct ctl_stats	stats;
 		struct ctl_result	result;
 		struct ctl_pool_log	log;
+		struct ctl_poison	poison;
 		char			buf[CTL_MAX_PAYLOAD];
 	} u;
 	struct worker *w;
@@ -291,6 +292,9 @@ on_ctl(void *arg, uint32_t events)
 			break;
 		case CTL_POOL_LOG:
 			logfile_fe_line(m, &u.log);
+			break;
+		case CTL_POISON_REQUEST:
+			poison_request(m, &u.poison);
 			break;
 		case CTL_WORKER_REPORT:
 			if ((w = pools_worker_by_id(m, u.report.worker)) != NULL)

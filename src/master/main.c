@@ -13,6 +13,7 @@
 #include "weir_build_id.h"
 #include "log.h"
 #include "util.h"
+#include "component.h"
 #include "master.h"
 
 #define DEFAULT_CONF	"/etc/weir/weir.conf"
@@ -100,6 +101,10 @@ cmd_check(int argc, char **argv)
 	    "Exit status 0 when valid, 1 otherwise.", argc, argv, &rc)) == NULL)
 		return rc;
 	c = conf_load(path, CONF_CHECK_FS, &errs);
+	if (c != NULL && component_check_conf(c, &errs) > 0) {
+		conf_free(c);
+		c = NULL;
+	}
 	if (c == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);

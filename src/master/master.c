@@ -26,6 +26,7 @@
 #include "util.h"
 #include "logfmt.h"
 #include "weir_version.h"
+#include "component.h"
 #include "master.h"
 
 #define STOP_GRACE_MS	5000	/* beyond shutdown_timeout before SIGKILL */
@@ -352,14 +353,19 @@ master_run(const char *conf_path)
 	m.fe.ctl = -1;
 	m.generation = 1;
 	m.conf_path = xstrdup(conf_path);
-	if ((m.conf = conf_load(conf_path, CONF_CHECK_FS, &errs)) == NULL) {
+	if ((m.conf = conf_load(conf_path, CONF_CHECK_FS, &errs)) != NULL &&
+	    component_check_conf(m.conf, &errs) > 0) {
+		conf_free(m.conf);
+		m.conf = NULL;
+	}
+	if (m.conf == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		fprintf(stderr, "weir: %s: configuration not valid, not started\n",
 		    conf_path);
 		conf_errors_clear(&errs);
 		free(m.conf_path);
-		return 1;
+		return 78;	/* EX_CONFIG: restarting will not help (systemd) */
 	}
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);

@@ -390,6 +390,9 @@ void	 events_close(void);
 void	 events_emit(int id, enum event_level level, const char *pool, pid_t pid,
 	    json_t *fields, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* poison.c: event 1016 for a request that failed two workers */
+void	 poison_request(struct master *m, const struct ctl_poison *pz);
+
 /* logfiles.c */
 int	 logfile_open(const char *dir, const char *name, const char *w3c_fields,
 	    char *err);

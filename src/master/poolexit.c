@@ -105,6 +105,8 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r)
 			json_object_set_new(o, "target", json_stringn(r->inflight[i].target,
 			    strnlen(r->inflight[i].target, sizeof(r->inflight[i].target))));
 			json_object_set_new(o, "ms", json_integer(r->inflight[i].ms));
+			if (r->inflight[i].retry)
+				json_object_set_new(o, "retry", json_true());
 			json_array_append_new(inf, o);
 		}
 		json_object_set_new(f, "inflight_total", json_integer(r->ninflight));

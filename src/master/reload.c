@@ -26,6 +26,7 @@
 #include "rc.h"
 #include "log.h"
 #include "util.h"
+#include "component.h"
 #include "master.h"
 
 static bool
@@ -159,6 +160,10 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	nc = conf_parse_text(m->conf_path, text, len, CONF_CHECK_FS, &errs);
+	if (nc != NULL && component_check_conf(nc, &errs) > 0) {
+		conf_free(nc);
+		nc = NULL;
+	}
 	if (nc == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
 			json_array_append_new(errors, json_string(errs.msg[i]));

@@ -301,6 +301,12 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		json_object_foreach(fpools, key, val)
 			bprintf(&b, "weir_pool_retries_total{pool=\"%s\"} %lld\n", lv(key, l1, sizeof(l1)),
 			    (long long)json_integer_value(json_object_get(val, "retries")));
+		metric_head(&b, "weir_pool_poison_requests_total", "counter",
+		    "Requests answered 502 after they failed two workers (event 1016).");
+		json_object_foreach(fpools, key, val)
+			bprintf(&b, "weir_pool_poison_requests_total{pool=\"%s\"} %lld\n",
+			    lv(key, l1, sizeof(l1)),
+			    (long long)json_integer_value(json_object_get(val, "poison_requests")));
 		metric_head(&b, "weir_pool_queue_wait_seconds", "histogram",
 		    "Time from request start until a worker was assigned.");
 		json_object_foreach(fpools, key, val)

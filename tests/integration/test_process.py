@@ -68,7 +68,7 @@ def test_run_refuses_invalid_config(tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text(f"[server]\nlisten = 127.0.0.1:{port}\nmax_headers = 0\n[site a]\nroot = /\n")
     r = run_weir("run", "-c", str(conf))
-    assert r.returncode == 1
+    assert r.returncode == 78   # EX_CONFIG: systemd does not restart it in vain
     assert f"{conf}:3: max_headers: '0' is out of range" in r.stderr
     assert "not started" in r.stderr
     with pytest.raises(OSError):
