@@ -119,6 +119,7 @@ conn_close(struct conn *c)
 
 	if (c->state == CONN_CLOSED)
 		return;
+	http1_log_gone(c);
 	if (c->pr != NULL)
 		poolreq_abort(c);
 	c->state = CONN_CLOSED;
@@ -127,10 +128,7 @@ conn_close(struct conn *c)
 	if (fd != -1)
 		close(fd);
 	if (c->req != NULL) {
-		if (c->req->fent != NULL)
-			fcache_release(t->fcache, c->req->fent);
-		free(c->req->owned);
-		block_put(t, c->req);
+		http1_req_put(t, c->req);
 		c->req = NULL;
 	}
 	free(c->chunk);

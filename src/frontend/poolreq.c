@@ -492,7 +492,9 @@ poolreq_client_timeout(struct conn *c)
 
 	switch (pr->phase) {
 	case PR_SPOOL:
-		alog_httperr(c, c->req, 408, "Timer_EntityBody");
+		/* conn_close() logs the request, once, with this reason */
+		c->req->status = 408;
+		c->req->reason = "Timer_EntityBody";
 		conn_close(c);
 		return;
 	case PR_WAIT:
