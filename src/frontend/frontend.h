@@ -241,8 +241,10 @@ struct fe_thread {
 	int			 reserve_fd;	/* closed to accept-and-drop on EMFILE */
 	void			*free_blocks;	/* FE_BLOCK freelist */
 	size_t			 nfree_blocks;
+	size_t			 free_low;	/* fewest free blocks since the last tick */
 	struct conn		*conns;		/* every connection of this thread */
 	size_t			 nconns;
+	size_t			 conns_peak;	/* most connections since the last trim */
 	struct fcache		*fcache;
 	struct logbuf		 alog, elog;
 	char			 date[HTTPDATE_LEN + 1];	/* Date: for this second */
@@ -413,6 +415,7 @@ void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
+void		 conn_trim(struct fe_thread *t);
 
 /* http1.c: requests and responses on a connection */
 void		 http1_on_io(void *arg, uint32_t events);
