@@ -114,7 +114,6 @@ cidr_parse(const char *s, size_t n, struct cidr *out, char *err)
 	const char *slash = memchr(s, '/', n);
 	size_t alen = slash != NULL ? (size_t)(slash - s) : n;
 	unsigned max, bits = 0;
-	struct ipaddr masked;
 
 	if (pton(s, alen, &out->a) == -1) {
 		snprintf(err, WEIR_ERRLEN, "'%.*s' is not an IPv4 or IPv6 address",
@@ -145,17 +144,13 @@ cidr_parse(const char *s, size_t n, struct cidr *out, char *err)
 		}
 	}
 	out->bits = bits;
-	/* host bits must be zero: "10.0.0.1/8" is a typo more often than not */
-	memset(&masked, 0, sizeof(masked));
-	masked.family = out->a.family;
-	memcpy(masked.b, out->a.b, bits / 8);
+	/*
+	 * Bits past the prefix are dropped: "127.0.0.1/8" is 127.0.0.0/8,
+	 * as nginx's set_real_ip_from and most ACLs read it.
+	 */
 	if (bits % 8)
-		masked.b[bits / 8] = out->a.b[bits / 8] & (uint8_t)(0xff << (8 - bits % 8));
-	if (memcmp(masked.b, out->a.b, sizeof(masked.b)) != 0) {
-		snprintf(err, WEIR_ERRLEN, "'%.*s' has bits set past the prefix length",
-		    (int)n, s);
-		return -1;
-	}
+		out->a.b[bits / 8] &= (uint8_t)(0xff << (8 - bits % 8));
+	memset(out->a.b + (bits + 7) / 8, 0, sizeof(out->a.b) - (bits + 7) / 8);
 	return 0;
 }
 

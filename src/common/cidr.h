@@ -37,8 +37,8 @@ int	 ipaddr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *out);
 /*
  * A block as text: an address, optionally "/BITS" ("10.0.0.0/8",
  * "::1/128", "fd00::/8"); without "/BITS" the single address.  Bits set
- * past the prefix are an error ("10.0.0.1/8": did you mean 10.0.0.0/8?).
- * Returns 0, or -1 with err (WEIR_ERRLEN) saying why.
+ * past the prefix are dropped ("127.0.0.1/8" is 127.0.0.0/8).  Returns 0,
+ * or -1 with err (WEIR_ERRLEN) saying why.
  */
 int	 cidr_parse(const char *s, size_t n, struct cidr *out, char *err);
 
