@@ -17,7 +17,6 @@ Every wait polls a condition with a deadline.  All with default settings
 unless the test is about a setting.
 """
 import json
-import os
 import random
 import resource
 import socket
@@ -27,10 +26,10 @@ import time
 
 import pytest
 
-from conftest import SRC, raw, read_response, wait_for
+from conftest import WEIR, read_response, wait_for
 from test_fastcgi_responder import Responder, text
 from test_fastcgi_master import ready_workers
-from test_pools import APP, GUNICORN, get, pool, sitesec
+from test_pools import GUNICORN, get, pool, sitesec
 
 # --- the access log ----------------------------------------------------------
 
@@ -399,6 +398,11 @@ def test_rss_comes_back_after_2000_slowloris_connections(make_weir, site):
     all are accepted and held; then all close, and the front end's RSS must
     come back within 2x of its idle figure."""
     n = 2000
+    with open(WEIR, "rb") as f:
+        if b"__asan_init" in f.read():
+            # ASan's allocator keeps freed memory in its quarantine and
+            # never trims: the figure would be the sanitizer's, not weir's
+            pytest.skip("RSS is not weir's under AddressSanitizer")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < n + 200:
         pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {n + 200}")
