@@ -355,6 +355,7 @@ poolreq_failed(struct poolreq *pr, const char *why, enum upfail how)
 	}
 	if (pr->client_sent) {
 		/* Part of the response is out: it cannot be completed. */
+		pr->r->reason = "Connection_Abandoned_By_AppPool";	/* for the log */
 		conn_close(pr->c);
 		return;
 	}
@@ -515,6 +516,7 @@ poolreq_client_timeout(struct conn *c)
 			poolreq_fail(pr, 504, "Timer_Response", 0);
 			return;
 		}
+		c->req->reason = "Timer_Response";	/* for the log: weir closed */
 		conn_close(c);
 		return;
 	}
