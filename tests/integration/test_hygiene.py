@@ -205,6 +205,33 @@ def test_client_gone_while_the_pool_works_is_logged_once(make_weir):
     assert len(drops) == 1 and "/app/slow" in drops[0] and " 499 " in drops[0], drops
 
 
+def test_client_gone_mid_response_is_logged_with_what_was_sent(make_weir, site):
+    """The client reads the head of a large response and closes: one line
+    with the status it got, and Connection_Dropped -- from a pool and for a
+    static file."""
+    (site / "big.bin").write_bytes(b"x" * (32 << 20))
+    w = make_weir(app_pool() + sitesec(root=site))
+    for target in ("/app/big?mb=64&cut=1", "/big.bin?cut=2"):
+        with socket.create_connection(("127.0.0.1", w.port), timeout=10) as s:
+            s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += s.recv(4096)
+            assert got.startswith(b"HTTP/1.1 200 ")
+    q1, q2 = "mb=64&cut=1", "cut=2"
+    wait_for(lambda: lines_with(w, q1) and lines_with(w, q2), timeout=30,
+             what="both lines")
+    st, _, _ = get(w, "/hello.txt?after=1")
+    assert st == 200
+    wait_for(lambda: lines_with(w, "after=1"), what="the later request's line")
+    for q in (q1, q2):
+        lines = lines_with(w, q)
+        assert len(lines) == 1 and lines[0]["sc-status"] == "200", lines
+        assert 0 < int(lines[0]["sc-bytes"]), lines
+    drops = [ln for ln in httperr_lines(w) if "Connection_Dropped" in ln]
+    assert len(drops) == 2 and all(" 200 " in ln for ln in drops), drops
+
+
 def test_bad_chunk_after_the_request_reached_its_pool_is_logged_once(make_weir):
     w = make_weir(app_pool() + sitesec())
     head = b"POST /app/echo?badchunk=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
