@@ -28,7 +28,7 @@
 #define FREE_BLOCKS_KEEP	256	/* freelist bound per thread */
 #define FREE_BLOCKS_MIN		8	/* kept however long they sit unused */
 #define TRIM_BLOCKS		64	/* blocks released (1 MiB) that call for a trim */
-#define TRIM_CONNS		256	/* connections gone since the peak that do too */
+#define TRIM_CONNS		256	/* connections gone since the peak that may too */
 
 void *
 block_get(struct fe_thread *t)
@@ -50,10 +50,11 @@ block_get(struct fe_thread *t)
  * trickles in) leaves the freelist full and the heap fragmented, and the
  * front end kept tens of MB it no longer used.  Blocks that sat in the
  * freelist for the whole last second (its low-water mark) are freed, down
- * to a few; when that released a MiB or more, or many connections went
- * away since the last look, malloc_trim(0) returns the free pages of every
- * arena to the kernel (free() alone only shrinks a heap from its top).  A
- * steady load keeps its blocks: it dips into the freelist every second.
+ * to a few; when that released a MiB or more, or most connections of a
+ * burst went away (hundreds, and half of the peak), malloc_trim(0) returns
+ * the free pages of every arena to the kernel (free() alone only shrinks a
+ * heap from its top).  A steady load keeps its blocks (it dips into the
+ * freelist every second) and is not trimmed while its count only wavers.
  */
 void
 conn_trim(struct fe_thread *t)
@@ -69,7 +70,8 @@ conn_trim(struct fe_thread *t)
 		free(b);
 	}
 	t->free_low = t->nfree_blocks;
-	if (released >= TRIM_BLOCKS || t->conns_peak >= t->nconns + TRIM_CONNS) {
+	if (released >= TRIM_BLOCKS ||
+	    (t->conns_peak >= t->nconns + TRIM_CONNS && t->nconns <= t->conns_peak / 2)) {
 #ifdef __GLIBC__
 		(void)malloc_trim(0);	/* returns whether it released anything */
 #endif
