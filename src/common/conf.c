@@ -54,6 +54,7 @@ static const char *const symlinks_names[] = { "within-root", "follow", "refuse",
 static const char *const kind_names[] = { "http", "fastcgi", "native", NULL };
 static const char *const start_mode_names[] = { "on-demand", "always", NULL };
 static const char *const rf_action_names[] = { "disable", "backoff", "rollback", NULL };
+static const char *const dotfiles_names[] = { "deny", "allow", NULL };
 
 static int	custom_listen(struct conf_parse *, void *, const char *, char *);
 static int	custom_threads(struct conf_parse *, void *, const char *, char *);
@@ -64,6 +65,7 @@ static int	custom_rapid_fail(struct conf_parse *, void *, const char *, char *);
 static int	custom_schedule(struct conf_parse *, void *, const char *, char *);
 static int	custom_limit_core(struct conf_parse *, void *, const char *, char *);
 static int	custom_hosts(struct conf_parse *, void *, const char *, char *);
+static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
 
 #define SRV(f)	offsetof(struct conf_server, f)
 #define SITE(f)	offsetof(struct conf_site, f)
@@ -134,6 +136,10 @@ const struct conf_key conf_keys[] = {
 	  "open files cached per front-end thread; 0 = off" },
 	{ CS_SERVER, "open_file_cache_valid", CT_DURATION, SRV(open_file_cache_valid), 0, HOUR, "1s", 0, NULL, NULL,
 	  "how long a cached file is used before it is checked again" },
+	{ CS_SERVER, "trusted_proxies", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_trusted,
+	  "CIDR, ...: proxies whose X-Forwarded-* and Forwarded are believed; repeatable" },
+	{ CS_SERVER, "underscores_in_headers", CT_BOOL, SRV(underscores_in_headers), 0, 0, "off", 0, NULL, NULL,
+	  "pass request headers whose names contain '_' to HTTP pools" },
 
 	/* [site NAME] */
 	{ CS_SITE, "listen", CT_CUSTOM, SITE(listen), 0, 0, NULL, CK_MULTI, NULL, custom_listen,
@@ -152,6 +158,8 @@ const struct conf_key conf_keys[] = {
 	  "symbolic links under root: within-root, follow, refuse" },
 	{ CS_SITE, "listing", CT_BOOL, SITE(listing), 0, 0, "no", 0, NULL, NULL,
 	  "list directories that have no index file (otherwise 403)" },
+	{ CS_SITE, "dotfiles", CT_ENUM, SITE(dotfiles), 0, 0, "deny", 0, dotfiles_names, NULL,
+	  "files and directories whose name begins with '.': deny (404) or allow" },
 
 	/* [pool NAME] */
 	{ CS_POOL, "kind", CT_ENUM, POOL(kind), 0, 0, "http", 0, kind_names, NULL,
@@ -551,6 +559,27 @@ custom_threads(struct conf_parse *p, void *obj, const char *val, char *err)
 		return -1;
 	}
 	s->threads = (unsigned)n;
+	return 0;
+}
+
+/* `trusted_proxies = 10.0.0.0/8, ::1`: appended to the server's list. */
+static int
+custom_trusted(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_server *s = obj;
+	struct strlist l = { NULL, 0 };
+
+	if (parse_list(p, &l, val, err) == -1)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		struct cidr *v = arr_push(&p->c->arena, (void **)&s->trusted_proxies,
+		    &s->ntrusted_proxies, sizeof(*v));
+
+		if (cidr_parse(l.v[i], strlen(l.v[i]), v, err) == -1) {
+			s->ntrusted_proxies--;
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "arena.h"
+#include "cidr.h"
 
 #define CONF_NAME_MAX	64	/* pool and site names */
 
@@ -74,6 +75,11 @@ enum symlinks_mode {
 	SYMLINKS_REFUSE			/* never follow a link */
 };
 
+enum dotfiles_mode {
+	DOTFILES_DENY = 0,		/* a path segment beginning with '.': 404 */
+	DOTFILES_ALLOW
+};
+
 enum access_log_format {
 	ACCESS_LOG_W3C = 0,
 	ACCESS_LOG_COMBINED,
@@ -125,6 +131,9 @@ struct conf_server {
 	unsigned		 max_connections;	/* per front end, 0 = fd limit */
 	unsigned		 open_file_cache;	/* entries per thread, 0 = off */
 	uint64_t		 open_file_cache_valid;
+	struct cidr		*trusted_proxies;	/* whose forwarding headers count */
+	size_t			 ntrusted_proxies;
+	bool			 underscores_in_headers;	/* pass "X_Y" names to HTTP pools */
 	int			 line;
 };
 
@@ -140,6 +149,7 @@ struct conf_site {
 	size_t			 nscripts;
 	int			 symlinks;	/* enum symlinks_mode */
 	bool			 listing;	/* directory listings */
+	int			 dotfiles;	/* enum dotfiles_mode */
 	int			 line;
 };
 

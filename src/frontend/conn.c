@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,9 @@
 #define ACCEPT_BATCH		64
 #define ACCEPT_PAUSE_MS		100	/* after EMFILE */
 #define FREE_BLOCKS_KEEP	256	/* freelist bound per thread */
+#define FREE_BLOCKS_MIN		8	/* kept however long they sit unused */
+#define TRIM_BLOCKS		64	/* blocks released (1 MiB) that call for a trim */
+#define TRIM_CONNS		256	/* connections gone since the peak that may too */
 
 void *
 block_get(struct fe_thread *t)
@@ -33,10 +37,46 @@ block_get(struct fe_thread *t)
 
 	if (b != NULL) {
 		t->free_blocks = *(void **)b;
-		t->nfree_blocks--;
+		if (--t->nfree_blocks < t->free_low)
+			t->free_low = t->nfree_blocks;
 		return b;
 	}
 	return malloc(FE_BLOCK);
+}
+
+/*
+ * Once a second (the thread's tick): give memory back after a burst.  A
+ * wave of connections (slowloris: each holds an input block while its head
+ * trickles in) leaves the freelist full and the heap fragmented, and the
+ * front end kept tens of MB it no longer used.  Blocks that sat in the
+ * freelist for the whole last second (its low-water mark) are freed, down
+ * to a few; when that released a MiB or more, or most connections of a
+ * burst went away (hundreds, and half of the peak), malloc_trim(0) returns
+ * the free pages of every arena to the kernel (free() alone only shrinks a
+ * heap from its top).  A steady load keeps its blocks (it dips into the
+ * freelist every second) and is not trimmed while its count only wavers.
+ */
+void
+conn_trim(struct fe_thread *t)
+{
+	size_t unused = t->free_low > FREE_BLOCKS_MIN ? t->free_low - FREE_BLOCKS_MIN : 0;
+	size_t released = 0;
+
+	for (; released < unused && t->free_blocks != NULL; released++) {
+		void *b = t->free_blocks;
+
+		t->free_blocks = *(void **)b;
+		t->nfree_blocks--;
+		free(b);
+	}
+	t->free_low = t->nfree_blocks;
+	if (released >= TRIM_BLOCKS ||
+	    (t->conns_peak >= t->nconns + TRIM_CONNS && t->nconns <= t->conns_peak / 2)) {
+#ifdef __GLIBC__
+		(void)malloc_trim(0);	/* returns whether it released anything */
+#endif
+		t->conns_peak = t->nconns;
+	}
 }
 
 void
@@ -119,6 +159,7 @@ conn_close(struct conn *c)
 
 	if (c->state == CONN_CLOSED)
 		return;
+	http1_log_gone(c);
 	if (c->pr != NULL)
 		poolreq_abort(c);
 	c->state = CONN_CLOSED;
@@ -127,10 +168,7 @@ conn_close(struct conn *c)
 	if (fd != -1)
 		close(fd);
 	if (c->req != NULL) {
-		if (c->req->fent != NULL)
-			fcache_release(t->fcache, c->req->fent);
-		free(c->req->owned);
-		block_put(t, c->req);
+		http1_req_put(t, c->req);
 		c->req = NULL;
 	}
 	free(c->chunk);
@@ -255,7 +293,8 @@ conn_accept(void *arg, uint32_t events)
 		if (t->conns != NULL)
 			t->conns->prev = c;
 		t->conns = c;
-		t->nconns++;
+		if (++t->nconns > t->conns_peak)
+			t->conns_peak = t->nconns;
 		stat_add(&t->st_conns, 1);
 		stat_add(&t->st_accepted, 1);
 		http1_start(c);

@@ -269,9 +269,44 @@ addr_text(const struct sockaddr *sa, char *ip, size_t ipn, char *port, size_t pn
 }
 
 /*
+ * REMOTE_ADDR when the peer is a trusted proxy: the client forward.c finds
+ * in X-Forwarded-For, in ip; its port is unknown, so port becomes "" (no
+ * REMOTE_PORT).  Both are left alone when the client is the peer itself.
+ */
+static void
+behind_proxy(const struct fx *x, char *ip, size_t ipn, char *port)
+{
+	const struct http_request *h = &x->pr.r->h;
+	const struct conf_server *s = &x->pr.c->gen->conf->server;
+	struct ipaddr peer, client;
+
+	if (ipaddr_from_sockaddr(&x->pr.c->peer.sa, &peer) == -1)
+		return;
+	forward_client(h->headers, h->nheaders, s->trusted_proxies,
+	    s->ntrusted_proxies, &peer, &client);
+	if (memcmp(&client, &peer, sizeof(peer)) == 0 ||
+	    inet_ntop(client.family, client.b, ip, (socklen_t)ipn) == NULL)
+		return;
+	port[0] = '\0';
+}
+
+/* The variables of the forwarding headers, which only a trusted proxy may set. */
+static bool
+forwarding_var(const char *name)
+{
+	return strcmp(name, "HTTP_X_FORWARDED_FOR") == 0 ||
+	    strcmp(name, "HTTP_X_FORWARDED_PROTO") == 0 ||
+	    strcmp(name, "HTTP_X_FORWARDED_HOST") == 0 ||
+	    strcmp(name, "HTTP_FORWARDED") == 0;
+}
+
+/*
  * BEGIN_REQUEST and the CGI/1.1 environment (RFC 3875 §4.1), what PHP
  * expects besides, and every request header as HTTP_* — but never Proxy
- * (httpoxy) and never two names that map to the same variable.
+ * (httpoxy) and never two names that map to the same variable.  The
+ * forwarding headers follow the HTTP pools' rule (forward.c): from a client
+ * they are dropped; from a trusted proxy they pass and REMOTE_ADDR is the
+ * client it names.  HTTP_X_FORWARDED_FOR ends with the peer either way.
  */
 static int
 build_request(struct fx *x)
@@ -282,7 +317,9 @@ build_request(struct fx *x)
 	struct fcgi_params fp;
 	struct sockaddr_storage local = fa->ss;
 	socklen_t ll = sizeof(local);
-	char ip[64], port[8], lip[64], lport[8], host[256], num[32], *v;
+	char ip[64], port[8], lip[64], lport[8], host[256], num[32], pip[64], *v;
+	bool trusted = forward_trusted(&x->pr.c->gen->conf->server, &x->pr.c->peer.sa);
+	bool xff_sent = false;
 	const char *root = cs->root != NULL ? cs->root : "";
 	size_t hn = 0, rl = strlen(root);
 	ssize_t n;
@@ -295,6 +332,9 @@ build_request(struct fx *x)
 	x->oblen = (size_t)n;
 	fcgi_params_init(&fp, x->ob + x->oblen, x->obcap - x->oblen, REQ_ID);
 	addr_text(&x->pr.c->peer.sa, ip, sizeof(ip), port, sizeof(port));
+	memcpy(pip, ip, sizeof(pip));
+	if (trusted)
+		behind_proxy(x, ip, sizeof(ip), port);
 	/* the listen address, unless a wildcard: no syscall per request */
 	if (fa->wildcard &&
 	    getsockname(x->pr.c->io.fd, (struct sockaddr *)&local, &ll) == -1)
@@ -316,7 +356,7 @@ build_request(struct fx *x)
 	    params(x, &fp, "SERVER_ADDR", lip) < 0 ||
 	    params(x, &fp, "SERVER_PROTOCOL", h->minor == 0 ? "HTTP/1.0" : "HTTP/1.1") < 0 ||
 	    params(x, &fp, "REMOTE_ADDR", ip) < 0 ||
-	    params(x, &fp, "REMOTE_PORT", port) < 0 ||
+	    (port[0] != '\0' && params(x, &fp, "REMOTE_PORT", port) < 0) ||
 	    params(x, &fp, "REQUEST_METHOD", x->get_only ? "GET" : x->pr.method) < 0 ||
 	    params(x, &fp, "REDIRECT_STATUS", "200") < 0 ||
 	    params(x, &fp, "DOCUMENT_ROOT", root) < 0)
@@ -379,7 +419,8 @@ build_request(struct fx *x)
 		bool seen = false, cookie;
 		size_t vl = 0;
 
-		if (nn == 0 || fcgi_env_collides(h->headers, h->nheaders, i))
+		if (nn == 0 || fcgi_env_collides(h->headers, h->nheaders, i) ||
+		    (!trusted && forwarding_var(name)))
 			continue;
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = f->name.n == h->headers[j].name.n &&
@@ -391,7 +432,8 @@ build_request(struct fx *x)
 			if (f->name.n == h->headers[j].name.n &&
 			    ascii_casecmp_n(f->name.p, h->headers[j].name.p, f->name.n))
 				vl += h->headers[j].value.n + 2;
-		if ((v = malloc(vl + 1)) == NULL)
+		/* room for ", " and the peer's address after an X-Forwarded-For */
+		if ((v = malloc(vl + 2 + sizeof(pip))) == NULL)
 			goto fail;
 		vl = 0;
 		for (size_t j = i; j < h->nheaders; j++) {
@@ -405,6 +447,12 @@ build_request(struct fx *x)
 			memcpy(v + vl, h->headers[j].value.p, h->headers[j].value.n);
 			vl += h->headers[j].value.n;
 		}
+		if (strcmp(name, "HTTP_X_FORWARDED_FOR") == 0) {
+			memcpy(v + vl, ", ", 2);
+			memcpy(v + vl + 2, pip, strlen(pip));
+			vl += 2 + strlen(pip);
+			xff_sent = true;
+		}
 		n = param(x, &fp, name, v, vl);
 		free(v);
 		if (n < 0) {
@@ -412,6 +460,8 @@ build_request(struct fx *x)
 			log_debug("fastcgi: header %s too large for FastCGI, dropped", name);
 		}
 	}
+	if (!xff_sent && params(x, &fp, "HTTP_X_FORWARDED_FOR", pip) < 0)
+		goto fail;
 	n = fcgi_params_finish(&fp, true);
 	if (n < 0)
 		goto fail;

@@ -155,6 +155,7 @@ on_tick(void *arg)
 	struct fe_thread *t = arg;
 
 	logbuf_flush(t, false);
+	conn_trim(t);
 	/* single-connection workers must not wait behind an idle connection */
 	if (t->nidle_up > 0)
 		upstream_drop_idle(t, false);

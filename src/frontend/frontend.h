@@ -33,6 +33,7 @@
 /* path.c: request path -> file-system-safe path */
 int		 path_normalize(const char *raw, size_t n, char *out, size_t outsz,
 		    size_t *outlen);
+bool		 path_hidden(const char *path, size_t len);
 
 /* range.c: Range requests (RFC 9110 §14) */
 struct byte_range {
@@ -241,8 +242,10 @@ struct fe_thread {
 	int			 reserve_fd;	/* closed to accept-and-drop on EMFILE */
 	void			*free_blocks;	/* FE_BLOCK freelist */
 	size_t			 nfree_blocks;
+	size_t			 free_low;	/* fewest free blocks since the last tick */
 	struct conn		*conns;		/* every connection of this thread */
 	size_t			 nconns;
+	size_t			 conns_peak;	/* most connections since the last trim */
 	struct fcache		*fcache;
 	struct logbuf		 alog, elog;
 	char			 date[HTTPDATE_LEN + 1];	/* Date: for this second */
@@ -342,7 +345,22 @@ struct req {
 	size_t			 scratchlen;
 	char			 boundary[24];
 	char			*owned;		/* malloc'd body (listings), freed at the end */
+	char			*head;		/* malloc'd copy of a header section too large
+						 * for the block's pin room, or NULL */
+	bool			 parsed;	/* h is a whole parsed request, pinned: every
+						 * slice points into the pin room or `head` */
+	bool			 logged;	/* its access-log line is written (once) */
 };
+
+/*
+ * A request block is one FE_BLOCK: struct req, then the pin room, where the
+ * request's header section is copied when it is parsed (http1.c: req_pin()),
+ * so that nothing read later (the log line, a retried request's head) points
+ * into the connection's input buffer, which the body reuses.
+ */
+#define REQ_PIN_ROOM	(FE_BLOCK - sizeof(struct req))
+_Static_assert(sizeof(struct req) + 2048 <= FE_BLOCK,
+    "a request block keeps room to pin a common header section");
 
 struct conn {
 	struct loop_io		 io;
@@ -398,6 +416,7 @@ void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
+void		 conn_trim(struct fe_thread *t);
 
 /* http1.c: requests and responses on a connection */
 void		 http1_on_io(void *arg, uint32_t events);
@@ -413,6 +432,8 @@ void		 http1_resp_commit(struct conn *c, struct req *r, char *end);
 void		 http1_request_done(struct conn *c);
 void		 http1_handler_error(struct conn *c, int status, const char *token);
 void		 http1_redispatch_static(struct conn *c);
+void		 http1_req_put(struct fe_thread *t, struct req *r);
+void		 http1_log_gone(struct conn *c);
 void		 conn_set_events(struct conn *c, uint32_t events);
 size_t		 fmt_u64(char *out, uint64_t v);
 size_t		 fmt_ip(char *out, const struct sockaddr *sa);
@@ -653,6 +674,12 @@ void		 poolreq_client_event(struct conn *c, uint32_t events);
 uint32_t	 poolreq_client_read(const struct poolreq *pr, bool body, bool room);
 void		 poolreq_client_timeout(struct conn *c);
 void		 poolreq_abort(struct conn *c);
+
+/* forward.c: the client's address behind trusted proxies */
+bool		 forward_trusted(const struct conf_server *s, const struct sockaddr *peer);
+void		 forward_client(const struct http_header *hs, size_t n,
+		    const struct cidr *tr, size_t ntr, const struct ipaddr *peer,
+		    struct ipaddr *client);
 
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
 struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);

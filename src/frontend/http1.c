@@ -208,14 +208,54 @@ http1_error(struct conn *c, struct req *r, int status, const char *token)
 
 /* --- request completion ------------------------------------------------------- */
 
-/* The response for the current request is fully queued or sent: log it. */
+/*
+ * Write the request's lines: access.log, the counters, and httperr.log when
+ * the front end answered with an error of its own.  Whatever path ends a
+ * request (answered, aborted, failed by its pool, client gone), this runs
+ * once for it: r->logged makes any later call a no-op.
+ */
 static void
-req_finish(struct conn *c, struct req *r)
+req_log(struct conn *c, struct req *r)
 {
+	if (r->logged)
+		return;
+	r->logged = true;
 	alog_request(c, r);
 	stats_request(c, r);
 	if (r->reason != NULL)
 		alog_httperr(c, r, r->status, r->reason);
+}
+
+/*
+ * The connection is being closed (conn_close(), before its fd goes): a
+ * parsed request that has no log line yet ends here.  Its line says what
+ * the client got: the status of a response of which bytes were sent, else
+ * 499 (the client closed before an answer; nginx's code, a W3C sc-status
+ * like any other), and httperr.log says Connection_Dropped as HTTP.sys does
+ * -- unless whoever closed gave a reason and status of its own (a timer).
+ */
+void
+http1_log_gone(struct conn *c)
+{
+	struct req *r = c->req;
+
+	if (r == NULL || !r->parsed || r->logged)
+		return;
+	if (r->reason == NULL) {
+		r->reason = "Connection_Dropped";
+		if (r->bytes == 0)
+			r->status = 0;
+	}
+	if (r->status == 0)
+		r->status = 499;
+	req_log(c, r);
+}
+
+/* The response for the current request is fully queued or sent: log it. */
+static void
+req_finish(struct conn *c, struct req *r)
+{
+	req_log(c, r);
 	if (r->fent != NULL) {
 		fcache_release(c->t->fcache, r->fent);
 		r->fent = NULL;
@@ -229,6 +269,10 @@ req_finish(struct conn *c, struct req *r)
 static void
 req_reset(struct req *r)
 {
+	free(r->head);
+	r->head = NULL;
+	r->parsed = false;
+	r->logged = false;
 	r->start_ns = 0;
 	r->site = NULL;
 	r->status = 0;
@@ -254,12 +298,81 @@ req_reset(struct req *r)
 	r->h.nheaders = 0;
 }
 
+/* A fresh request block for c (NULL when memory is short). */
+static struct req *
+req_new(struct conn *c)
+{
+	struct req *r = block_get(c->t);
+
+	if (r == NULL)
+		return NULL;
+	r->head = NULL;
+	req_reset(r);
+	return r;
+}
+
+/* Give a request block back, with everything the request still holds. */
+void
+http1_req_put(struct fe_thread *t, struct req *r)
+{
+	if (r->fent != NULL)
+		fcache_release(t->fcache, r->fent);
+	free(r->owned);
+	free(r->head);
+	block_put(t, r);
+}
+
+/* Point a slice that lies in src[0..n) at the same bytes in dst. */
+static void
+rebase(struct hstr *s, const char *src, size_t n, char *dst)
+{
+	uintptr_t p = (uintptr_t)s->p, b = (uintptr_t)src;
+
+	if (s->p != NULL && p >= b && p <= b + n)
+		s->p = dst + (p - b);
+}
+
+/*
+ * Give a parsed request its own copy of its header section src[0..n) and
+ * point every slice of r->h into it.  The connection's input buffer is
+ * reused for the body (read into, compacted, grown, released) while the
+ * request lives, so nothing read later -- its log line above all, or its
+ * head rebuilt for a retry -- may point there: a body that begins like a
+ * request line would forge the log.  The copy goes into the pin room of the
+ * request's block (no allocation for a common head), a larger one is
+ * malloc'd.  Returns -1 when memory is short.
+ */
+static int
+req_pin(struct req *r, const char *src, size_t n)
+{
+	char *dst = (char *)(r + 1);
+	struct http_request *h = &r->h;
+
+	if (n > REQ_PIN_ROOM) {
+		if ((r->head = malloc(n)) == NULL)
+			return -1;
+		dst = r->head;
+	}
+	memcpy(dst, src, n);
+	rebase(&h->method_str, src, n, dst);
+	rebase(&h->target, src, n, dst);
+	rebase(&h->path, src, n, dst);
+	rebase(&h->query, src, n, dst);
+	rebase(&h->host, src, n, dst);
+	for (size_t i = 0; i < h->nheaders; i++) {
+		rebase(&h->headers[i].name, src, n, dst);
+		rebase(&h->headers[i].value, src, n, dst);
+	}
+	r->parsed = true;
+	return 0;
+}
+
 static void
 go_idle(struct conn *c)
 {
 	c->state = CONN_IDLE;
 	if (c->req != NULL && !output_pending(c)) {
-		block_put(c->t, c->req);
+		http1_req_put(c->t, c->req);
 		c->req = NULL;
 	}
 	conn_release_buffers(c);
@@ -295,12 +408,26 @@ http1_abort(struct conn *c, int status, const char *token, const char *why)
 {
 	struct req *r = c->req;
 
-	if (r == NULL) {
-		if ((r = c->req = block_get(c->t)) == NULL) {
+	/* A request still in its pool ends here: its worker's answer is moot. */
+	if (c->pr != NULL) {
+		bool sent = c->pr->client_sent;
+
+		poolreq_abort(c);
+		if (sent) {
+			/* part of another answer is out: this one cannot follow */
+			if (r != NULL && !r->logged)
+				r->reason = token;
 			conn_close(c);
 			return;
 		}
-		req_reset(r);
+	}
+	if (r == NULL) {
+		if ((r = c->req = req_new(c)) == NULL) {
+			conn_close(c);
+			return;
+		}
+	} else if (r->logged) {
+		req_reset(r);	/* the block held the last request: this is another */
 	}
 	if (r->start_ns == 0)
 		r->start_ns = mono_ns();
@@ -442,6 +569,15 @@ dispatch(struct conn *c, struct req *r)
 		return;
 	}
 	route = router_route(r->site, r->path, r->pathlen);
+	/*
+	 * Files under root (static and scripts) may be hidden; what an app
+	 * answers under a dotted path is the app's business.
+	 */
+	if (route == NULL && r->site->cs->dotfiles == DOTFILES_DENY &&
+	    path_hidden(r->path, r->pathlen)) {
+		http1_error(c, r, 404, NULL);
+		return;
+	}
 	if (route == NULL && r->site->nscripts > 0) {
 		const struct conf_script *sc = NULL;
 		size_t sn = 0;
@@ -670,7 +806,7 @@ process_input(struct conn *c)
 			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
 			break;
 		}
-		if (c->req == NULL && (c->req = block_get(c->t)) == NULL) {
+		if (c->req == NULL && (c->req = req_new(c)) == NULL) {
 			conn_close(c);
 			return;
 		}
@@ -688,6 +824,11 @@ process_input(struct conn *c)
 			return;
 		}
 		c->nreq++;
+		/* 2. The request owns its head from now on. */
+		if (req_pin(r, c->ibuf + c->ipos, (size_t)n) == -1) {
+			http1_abort(c, 500, "Internal", "no memory to hold the request head");
+			return;
+		}
 		if (s->max_body != 0 && r->h.content_length > 0 &&
 		    (uint64_t)r->h.content_length > s->max_body) {
 			http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
@@ -962,6 +1103,13 @@ http1_on_timer(void *arg)
 			/* client not reading its response */
 			conn_close(c);
 		} else if (c->ipos < c->ilen) {
+			/*
+			 * Slices a partial parse left point into the input
+			 * buffer as it was then; it has been read into (and
+			 * perhaps moved) since.
+			 */
+			if (c->req != NULL && !c->req->parsed)
+				req_reset(c->req);
 			http1_abort(c, 408, "Timer_HeaderWait",
 			    "request header not received in time");
 		} else {
@@ -970,13 +1118,7 @@ http1_on_timer(void *arg)
 		break;
 	case CONN_BODY_DISCARD:
 		if (c->req != NULL) {
-			/*
-			 * The request was answered and logged; the input buffer
-			 * has been reused for its body since, so the request
-			 * line its fields point to may be body bytes by now.
-			 */
-			c->req->h.method_str.p = NULL;
-			c->req->h.target.p = NULL;
+			/* answered and logged: its body is what timed out */
 			c->req->reason = "Timer_EntityBody";
 			alog_httperr(c, c->req, 408, "Timer_EntityBody");
 		}

@@ -200,3 +200,27 @@ toolong:
 		out[0] = '\0';
 	return 414;
 }
+
+/*
+ * Whether a normalized path (path_normalize()'s result) names a hidden file
+ * or goes through a hidden directory: a segment beginning with '.'
+ * ("/.git/config", "/.env", "/a/.secret/x").  Such files are a site's
+ * secrets far more often than its content, so `dotfiles = deny` answers
+ * them 404.  The first segment ".well-known" is not hidden: RFC 8615 puts
+ * well-known URIs there (ACME challenges, security.txt); dotted segments
+ * under it still are.
+ */
+bool
+path_hidden(const char *path, size_t len)
+{
+	static const char wk[] = "/.well-known";
+	size_t i = 0;
+
+	if (len >= sizeof(wk) - 1 && memcmp(path, wk, sizeof(wk) - 1) == 0 &&
+	    (len == sizeof(wk) - 1 || path[sizeof(wk) - 1] == '/'))
+		i = sizeof(wk) - 1;
+	for (; i + 1 < len; i++)
+		if (path[i] == '/' && path[i + 1] == '.')
+			return true;
+	return false;
+}

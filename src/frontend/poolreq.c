@@ -369,6 +369,7 @@ poolreq_failed(struct poolreq *pr, const char *why, enum upfail how)
 	}
 	if (pr->client_sent) {
 		/* Part of the response is out: it cannot be completed. */
+		pr->r->reason = "Connection_Abandoned_By_AppPool";	/* for the log */
 		conn_close(pr->c);
 		return;
 	}
@@ -543,7 +544,9 @@ poolreq_client_timeout(struct conn *c)
 
 	switch (pr->phase) {
 	case PR_SPOOL:
-		alog_httperr(c, c->req, 408, "Timer_EntityBody");
+		/* conn_close() logs the request, once, with this reason */
+		c->req->status = 408;
+		c->req->reason = "Timer_EntityBody";
 		conn_close(c);
 		return;
 	case PR_WAIT:
@@ -564,6 +567,7 @@ poolreq_client_timeout(struct conn *c)
 			poolreq_fail(pr, 504, "Timer_Response", 0);
 			return;
 		}
+		c->req->reason = "Timer_Response";	/* for the log: weir closed */
 		conn_close(c);
 		return;
 	}

@@ -149,16 +149,42 @@ put_peer(char *p, const struct conn *c, bool forwarded)
 }
 
 /*
+ * The values of every field line named `name`, joined with ", " (one list,
+ * RFC 9110 §5.3).  Returns p unchanged when there is none.
+ */
+static char *
+put_list(char *p, const struct http_request *h, const char *name)
+{
+	char *start = p;
+
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const struct http_header *f = &h->headers[i];
+
+		if (!hstr_eq_ci(f->name, name))
+			continue;
+		if (p != start)
+			p = PUTS(p, ", ");
+		p = put(p, f->value.p, f->value.n);
+	}
+	return p;
+}
+
+/*
  * The head the worker gets: origin-form target, the client's fields minus
- * hop-by-hop ones, Host, framing of our own, and where the request came from.
+ * hop-by-hop ones (and, unless underscores_in_headers, names with '_',
+ * which WSGI, CGI and PHP would merge with their '-' twins), Host, framing
+ * of our own, and where the request came from (forward.c): X-Forwarded-*
+ * and Forwarded are weir's own, unless the peer is a trusted proxy, whose
+ * values are kept and to which weir appends its hop.
  */
 static int
 build_head(struct proxy *px)
 {
 	const struct http_request *h = &px->pr.r->h;
-	const struct http_header *xff = NULL, *fwd = NULL;
+	const struct conf_server *srv = &px->pr.c->gen->conf->server;
+	bool trusted = forward_trusted(srv, &px->pr.c->peer.sa);
 	size_t cap = h->header_len + 1024 + 2 * h->host.n;
-	char *p;
+	char *p, *q;
 
 	px->head_block = cap <= FE_BLOCK;
 	if ((px->head = px->head_block ? block_get(px->pr.t) : malloc(cap)) == NULL)
@@ -181,30 +207,30 @@ build_head(struct proxy *px)
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const struct http_header *f = &h->headers[i];
 
-		if (hstr_eq_ci(f->name, "x-forwarded-for"))
-			xff = f;
-		else if (hstr_eq_ci(f->name, "forwarded"))
-			fwd = f;
 		if (is_hop_by_hop(f->name, h))
+			continue;
+		if (!srv->underscores_in_headers && memchr(f->name.p, '_', f->name.n) != NULL)
 			continue;
 		p = put(p, f->name.p, f->name.n);
 		p = PUTS(p, ": ");
 		p = put(p, f->value.p, f->value.n);
 		p = PUTS(p, "\r\n");
 	}
+	/* 1. the chain a trusted proxy sent, then the address weir saw */
 	p = PUTS(p, "X-Forwarded-For: ");
-	if (xff != NULL) {
-		p = put(p, xff->value.p, xff->value.n);
-		p = PUTS(p, ", ");
-	}
+	if (trusted && (q = put_list(p, h, "x-forwarded-for")) != p)
+		p = PUTS(q, ", ");
 	p = put_peer(p, px->pr.c, false);
-	p = PUTS(p, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
-	p = put(p, h->host.p, h->host.n);
-	p = PUTS(p, "\r\nForwarded: ");
-	if (fwd != NULL) {
-		p = put(p, fwd->value.p, fwd->value.n);
-		p = PUTS(p, ", ");
-	}
+	/* 2. scheme and host: a trusted proxy's word, else what weir saw */
+	p = PUTS(p, "\r\nX-Forwarded-Proto: ");
+	if (!trusted || (q = put_list(p, h, "x-forwarded-proto")) == p)
+		q = PUTS(p, "http");
+	p = PUTS(q, "\r\nX-Forwarded-Host: ");
+	if (!trusted || (q = put_list(p, h, "x-forwarded-host")) == p)
+		q = put(p, h->host.p, h->host.n);
+	p = PUTS(q, "\r\nForwarded: ");
+	if (trusted && (q = put_list(p, h, "forwarded")) != p)
+		p = PUTS(q, ", ");
 	p = PUTS(p, "for=");
 	p = put_peer(p, px->pr.c, true);
 	p = PUTS(p, ";proto=http;host=\"");

@@ -1,4 +1,10 @@
-"""A WSGI app for weir's gunicorn tests (gunicorn takes fd 3 via LISTEN_FDS)."""
+"""A WSGI app for weir's gunicorn tests (gunicorn takes fd 3 via LISTEN_FDS).
+
+/environ answers the request's HTTP_* variables and REMOTE_ADDR as JSON:
+what an application sees once the server (gunicorn) has merged header names
+into the CGI-style environ.
+"""
+import json
 import os
 import time
 
@@ -9,6 +15,9 @@ def app(environ, start_response):
         time.sleep(0.2)
     if path.endswith("/healthz"):
         body = b"ok"
+    elif path.endswith("/environ"):
+        body = json.dumps({k: v for k, v in environ.items()
+                           if k.startswith("HTTP_") or k == "REMOTE_ADDR"}).encode()
     else:
         body = ("hello from %d\n" % os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"),

@@ -178,7 +178,8 @@ def test_content_type_by_extension(make_weir, site):
     }
     for n in cases:
         (site / n).write_bytes(b"x")
-    w = serve(make_weir, site)
+    # a dot file is served only when the site allows them (dotfiles = deny by default)
+    w = serve(make_weir, site, site="dotfiles = allow")
     for n, t in cases.items():
         r = get(w, "/" + n)
         assert r.status == 200, n

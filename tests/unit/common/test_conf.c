@@ -17,6 +17,7 @@
 #include "../../../src/common/conf.c"
 #include "../../../src/common/util.c"
 #include "../../../src/common/arena.c"
+#include "../../../src/common/cidr.c"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -235,6 +236,13 @@ render(const struct conf_key *k, const void *obj, char *out, size_t outsz)
 	} else if (strcmp(k->name, "env") == 0) {
 		l = &((const struct conf_pool *)obj)->env;
 		goto list;
+	} else if (strcmp(k->name, "trusted_proxies") == 0) {
+		const struct conf_server *sv = obj;
+
+		for (size_t i = 0; i < sv->ntrusted_proxies; i++)
+			snprintf(out + strlen(out), outsz - strlen(out), "%s%d/%u",
+			    i ? "|" : "", sv->trusted_proxies[i].a.family,
+			    sv->trusted_proxies[i].bits);
 	} else if (strcmp(k->name, "limit_core") == 0) {
 		snprintf(out, outsz, "%llu",
 		    (unsigned long long)((const struct conf_pool *)obj)->limit_core);
@@ -284,6 +292,8 @@ static const struct {
 	{ CS_SERVER, "max_connections",		"0",		"0" },
 	{ CS_SERVER, "open_file_cache",		"1024",		"1024" },
 	{ CS_SERVER, "open_file_cache_valid",	"1s",		"1000" },
+	{ CS_SERVER, "trusted_proxies",		NULL,		"" },
+	{ CS_SERVER, "underscores_in_headers",	"off",		"no" },
 
 	{ CS_SITE, "listen",			NULL,		"127.0.0.1:8080" },	/* the server's */
 	{ CS_SITE, "hosts",			NULL,		"" },
@@ -293,6 +303,7 @@ static const struct {
 	{ CS_SITE, "script",			NULL,		"" },
 	{ CS_SITE, "symlinks",			"within-root",	"0" },
 	{ CS_SITE, "listing",			"no",		"no" },
+	{ CS_SITE, "dotfiles",			"deny",		"0" },
 
 	{ CS_POOL, "kind",			"http",		"0" },
 	{ CS_POOL, "command",			NULL,		"app" },
@@ -927,6 +938,12 @@ static const struct {
 	/* keys */
 	E("listen = 127.0.0.1:80\n" TAIL, L(1) "'listen' outside of any section\n"),
 	E("[server]\ncolour = red\n" TAIL, L(2) "unknown key 'colour' in [server]\n"),
+	E("[server]\ntrusted_proxies = 10.0.0.0/33\n" TAIL, L(2) "trusted_proxies: '10.0.0.0/33': prefix length above 32\n"),
+	E("[server]\ntrusted_proxies = ::1/129\n" TAIL, L(2) "trusted_proxies: '::1/129': prefix length above 128\n"),
+	E("[server]\ntrusted_proxies = proxy.example\n" TAIL, L(2) "trusted_proxies: 'proxy.example' is not an IPv4 or IPv6 address\n"),
+	E("[server]\ntrusted_proxies = 10.0.0.0/\n" TAIL, L(2) "trusted_proxies: '10.0.0.0/': bad prefix length\n"),
+	E("[server]\ntrusted_proxies = 10.0.0.0/8,\n" TAIL, L(2) "trusted_proxies: empty element in list '10.0.0.0/8,'\n"),
+	E("[site s]\nroot = /x\ndotfiles = hide\n" POOL_P, L(3) "dotfiles: 'hide' is not one of: deny, allow\n"),
 	E("[server]\nLISTEN = :80\n" TAIL, L(2) "unknown key 'LISTEN' in [server]\n"),
 	E(TAIL "[site t]\nroot = /t\nhosts = t\nprocesses = 2\n", L(8) "unknown key 'processes' in [site]\n"),
 	E("[pool p]\ncommand = app\nroot = /x\n" SITE_S, L(3) "unknown key 'root' in [pool]\n"),

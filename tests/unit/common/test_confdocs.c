@@ -19,6 +19,7 @@
 #include "../../../src/common/conf.c"
 #include "../../../src/common/util.c"
 #include "../../../src/common/arena.c"
+#include "../../../src/common/cidr.c"
 
 #define NONE	(-1)
 

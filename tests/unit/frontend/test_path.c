@@ -321,9 +321,57 @@ test_random(void)
 	CHECK(iter == 200000);
 }
 
+/* path_hidden() on normalized paths (and on raw ones, through path_normalize) */
+static const struct {
+	const char	*in;		/* a request path, normalized first */
+	bool		 hidden;
+} hidden[] = {
+	{ "/",					false },
+	{ "/index.html",			false },
+	{ "/a/b.c/d",				false },
+	{ "/a./b",				false },
+	{ "/.git/config",			true },
+	{ "/.env",				true },
+	{ "/a/.secret/x",			true },
+	{ "/a/.secret/",			true },
+	{ "/a/b/.htaccess",			true },
+	{ "/...",				true },
+	{ "/%2egit/config",			true },		/* decoded first */
+	{ "/a/%2Eenv",				true },
+	{ "/.hidden/../x",			false },	/* normalized away */
+	{ "/a/./b",				false },
+	{ "/.well-known/acme-challenge/t",	false },	/* RFC 8615 */
+	{ "/.well-known/",			false },
+	{ "/.well-known",			false },
+	{ "/%2ewell-known/security.txt",	false },
+	{ "/.well-known/.secret",		true },
+	{ "/.well-known/a/.b/c",		true },
+	{ "/.well-knownx/a",			true },
+	{ "/.well-know/a",			true },
+	{ "/a/.well-known/x",			true },		/* only at the root */
+};
+
+static void
+test_hidden(void)
+{
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		char out[256];
+		size_t len;
+
+		if (path_normalize(hidden[i].in, strlen(hidden[i].in), out, sizeof(out),
+		    &len) != 0) {
+			CHECKF(0, "\"%s\" does not normalize", hidden[i].in);
+			continue;
+		}
+		CHECKF(path_hidden(out, len) == hidden[i].hidden, "\"%s\" (%s): want %d",
+		    hidden[i].in, out, hidden[i].hidden);
+	}
+}
+
 int
 main(void)
 {
+	test_hidden();
 	test_table();
 	test_lengths();
 	test_outsz();
