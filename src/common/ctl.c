@@ -139,6 +139,7 @@ ctl_payload_size(enum ctl_type type)
 	case CTL_STATUS_REQ:		return sizeof(struct ctl_pool_ref);
 	case CTL_STATUS:		return sizeof(uint32_t);	/* + fds[0]: memfd with JSON */
 	case CTL_POOL_LOG:		return sizeof(struct ctl_pool_log);
+	case CTL_SITE_FAULT:		return sizeof(struct ctl_site_fault);
 	case CTL__MAX:			break;
 	}
 	return -1;
@@ -151,7 +152,7 @@ ctl_type_name(enum ctl_type type)
 		"?", "HELLO", "SHUTDOWN", "LOG_REOPEN", "RELOAD", "RELOAD_RESULT",
 		"POOL_STATE", "WORKER_READY", "WORKER_DRAIN", "WORKER_GONE",
 		"DEMAND_START", "WORKER_DRAINED", "WORKER_FAULT", "WORKER_REPORT",
-		"STATS", "STATUS_REQ", "STATUS", "POOL_LOG",
+		"STATS", "STATUS_REQ", "STATUS", "POOL_LOG", "SITE_FAULT",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";

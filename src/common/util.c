@@ -3,12 +3,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -330,4 +332,38 @@ time_iso8601(char *out, size_t outsz)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + n, outsz - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+int
+dir_probe(const char *path, bool readable, struct stat *st)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd == -1)
+		return -1;
+	/* "." is looked up inside the directory: that needs search (x) on it */
+	if (fstat(fd, st) == -1 ||
+	    faccessat(fd, ".", X_OK | (readable ? R_OK : 0), 0) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+void
+wait_status_words(int status, char *out, size_t outsz)
+{
+	if (WIFEXITED(status)) {
+		snprintf(out, outsz, "exit status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+
+		snprintf(out, outsz, "signal %d (SIG%s)%s", WTERMSIG(status),
+		    abbrev != NULL ? abbrev : "?",
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	} else {
+		snprintf(out, outsz, "wait status 0x%x", (unsigned)status);
+	}
 }
