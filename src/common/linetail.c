@@ -41,11 +41,11 @@ linetail_feed(struct linetail *lt, const char *buf, size_t n)
 	while (n > 0 && (nl = memchr(buf, '\n', n)) != NULL) {
 		size_t k = (size_t)(nl - buf);
 
-		if (lt->npartial > 0) {
-			extend(lt, buf, k);
-			linetail_flush(lt);
-		} else {
-			keep(lt, buf, k);
+		extend(lt, buf, k);
+		/* an empty line is kept; one that just filled a piece is already */
+		if (lt->npartial > 0 || k == 0) {
+			keep(lt, lt->partial, lt->npartial);
+			lt->npartial = 0;
 		}
 		buf = nl + 1;
 		n -= k + 1;

@@ -9,9 +9,10 @@
  * unmounted, someone runs chmod 0700.  So every thread holds its own
  * descriptor per site and checks the path again when the site gets
  * requests: at most once a second while it is available (ROOT_CHECK_MS),
- * and right away (at most every ROOT_RECHECK_MS) when a lookup beneath it
- * failed in a way a lost root explains (EACCES, ENOENT, ...) or while it
- * is unavailable.  A check opens the path, compares the directory with the
+ * at most every ROOT_RECHECK_MS while it is unavailable or when a lookup
+ * beneath it failed in a way a lost root explains (EACCES, ENOENT, ...),
+ * and at once when another thread saw a change this one has not (so the
+ * threads agree within a request of each other).  A check opens the path, compares the directory with the
  * one held (another one replaces it, and the thread forgets its cached
  * files of the old one) and tests that the front end's user may search it
  * (and read it, for listings) -- dir_probe(), the same test the master
@@ -143,8 +144,10 @@ siteroot_fd(struct conn *c, const struct fe_site *s)
 	struct fe_thread *t = c->t;
 	struct fe_root *rt = &s->roots[t->idx];
 	uint64_t now = loop_now(t->loop);
+	bool down = atomic_load_explicit(&s->stats->down, memory_order_relaxed) != 0;
 
-	if (rt->checked == 0 ||
+	/* another thread saw a change this one has not: look now */
+	if (rt->checked == 0 || (rt->err != 0) != down ||
 	    now - rt->checked >= (rt->err != 0 ? ROOT_RECHECK_MS : ROOT_CHECK_MS))
 		check(t->fe, t->fcache, s, rt, now);
 	return rt->err == 0 ? rt->fd : -1;
