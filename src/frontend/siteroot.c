@@ -96,6 +96,12 @@ check(struct frontend *fe, struct fcache *fc, const struct fe_site *s,
 		rt->err = 0;
 	} else {
 		drop(fc, rt);
+		/*
+		 * The number may have named another root of this thread's
+		 * (one of a generation since freed): its entries are not ours.
+		 */
+		if (fc != NULL)
+			fcache_forget_root(fc, fd);
 		rt->fd = fd;
 		rt->dev = st.st_dev;
 		rt->ino = st.st_ino;
@@ -105,9 +111,10 @@ check(struct frontend *fe, struct fcache *fc, const struct fe_site *s,
 }
 
 /*
- * When a generation is built (thread 0, before it is used): one entry per
- * thread, and thread 0's checked now, so an outage is known (and told)
- * from the start.
+ * When a generation is built (on thread 0, before it is used): one entry
+ * per thread, and thread 0's checked now, so an outage is known (and told)
+ * from the start.  At start the threads (and their caches) do not exist
+ * yet; at a reload thread 0's cache is the one to keep right.
  */
 void
 siteroot_init(struct frontend *fe, struct fe_site *s)
@@ -118,7 +125,8 @@ siteroot_init(struct frontend *fe, struct fe_site *s)
 	s->roots = xcalloc_aligned(n, sizeof(*s->roots), 64);
 	for (unsigned i = 0; i < n; i++)
 		s->roots[i].fd = -1;
-	check(fe, NULL, s, &s->roots[0], mono_ms());
+	check(fe, fe->threads != NULL ? fe->threads[0].fcache : NULL, s,
+	    &s->roots[0], mono_ms());
 }
 
 /* When the generation is freed: every thread's descriptor. */
