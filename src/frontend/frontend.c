@@ -621,8 +621,9 @@ frontend_main(const struct fe_start *st)
 		    &fe.threads[i]);
 
 		if (e != 0) {
-			errno = e;
-			log_warn("pthread_create");
+			log_warnx("cannot start thread %u of %u: pthread_create: %s%s", i + 1,
+			    fe.nthreads, strerror(e), e == EAGAIN ?
+			    " (is the process limit of its user, RLIMIT_NPROC, too low?)" : "");
 			return 1;
 		}
 	}
