@@ -137,6 +137,9 @@ def test_root_chmod_at_run_time_is_that_sites_503(make_weir, tmp_path):
     w = make_weir(two_sites(a, b), server_extra=FE_USER, threads=2)
     fe = w.frontend_pid()
     assert get(w, host="b.test") == (200, b"b\n")
+    # a missing file under an available root is the file's 404, not the site's 503
+    assert get(w, "/no-such-file", host="b.test")[0] == 404
+    assert get(w, "/no/such/dir/file", host="b.test")[0] == 404
     os.chmod(b, 0o700)
     wait_for(lambda: get(w, host="b.test")[0] == 503, what="503 for site b")
     for _ in range(20):       # the outage is reported once, not per request
@@ -151,6 +154,7 @@ def test_root_chmod_at_run_time_is_that_sites_503(make_weir, tmp_path):
     assert f"site b: root {b} unavailable" in cli(w, "status").stdout
     os.chmod(b, 0o755)
     wait_for(lambda: get(w, host="b.test") == (200, b"b\n"), what="site b back")
+    assert get(w, "/no-such-file", host="b.test")[0] == 404
     e = wait_for(lambda: events(w, 1312), what="event 1312")
     assert len(e) == 1 and e[0]["site"] == "b", e
     assert len(events(w, 1311)) == 1
