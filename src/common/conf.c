@@ -332,6 +332,22 @@ has_separator(const char *s)
 }
 
 void
+conf_errors_add(struct conf_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	e->msg = xreallocarray(e->msg, e->n + 1, sizeof(char *));
+	e->msg[e->n++] = msg;
+}
+
+void
 conf_errors_clear(struct conf_errors *e)
 {
 	for (size_t i = 0; i < e->n; i++)

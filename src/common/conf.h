@@ -264,6 +264,9 @@ struct conf	*conf_parse_text(const char *path, const char *text, size_t len,
 		    unsigned flags, struct conf_errors *errs);
 void		 conf_free(struct conf *c);
 void		 conf_errors_clear(struct conf_errors *e);
+/* Add an error found outside the parser (a whole "file:line: message"). */
+void		 conf_errors_add(struct conf_errors *e, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 const char	*conf_section_name(enum conf_section s);
 
 /* Helpers also used elsewhere. */

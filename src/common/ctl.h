@@ -35,6 +35,7 @@ enum ctl_type {
 	CTL_STATUS,		/* FE -> M: struct ctl_status */
 	CTL_POOL_LOG,		/* FE -> M: struct ctl_pool_log: a line for the pool's log */
 	CTL_POISON_REQUEST,	/* FE -> M: struct ctl_poison: a request failed two workers (1016) */
+	CTL_SITE_FAULT,		/* FE -> M: struct ctl_site_fault: a site's root went away or came back */
 	CTL__MAX
 };
 
@@ -144,6 +145,17 @@ struct ctl_pool_log {
 	char		line[1024];
 };
 
+/*
+ * A site's root became unavailable to the front end (err != 0: the errno
+ * of opening or searching it) or available again (err == 0).  Sent once
+ * per change, whichever thread saw it first.  Strings NUL-terminated.
+ */
+struct ctl_site_fault {
+	int32_t		err;
+	char		site[72];	/* CONF_NAME_MAX + 1, rounded up */
+	char		root[1024];	/* cut if longer */
+};
+
 struct ctl_stats_worker {
 	uint32_t	worker;
 	uint32_t	requests;	/* completed since last report */
@@ -178,6 +190,10 @@ struct fe_start {
 	bool		 drop_privs;
 	uid_t		 uid;
 	gid_t		 gid;
+	const gid_t	*groups;		/* supplementary groups of uid (drop_privs) */
+	size_t		 ngroups;
+	char *const	*down_sites;		/* sites the master knows are unavailable */
+	size_t		 ndown_sites;
 };
 
 /* frontend.c: the front end's main(); returns the process exit status. */

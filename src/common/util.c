@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -348,4 +349,36 @@ util_signame(int sig)
 		return "SIG?";
 	snprintf(buf, sizeof(buf), "SIG%s", abbrev);
 	return buf;
+}
+
+int
+dir_probe(const char *path, bool readable, struct stat *st)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd == -1)
+		return -1;
+	/* "." is looked up inside the directory: that needs search (x) on it */
+	if (fstat(fd, st) == -1 ||
+	    faccessat(fd, ".", X_OK | (readable ? R_OK : 0), 0) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+void
+wait_status_words(int status, char *out, size_t outsz)
+{
+	if (WIFEXITED(status)) {
+		snprintf(out, outsz, "exit status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		snprintf(out, outsz, "signal %d (%s)%s", WTERMSIG(status),
+		    util_signame(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	} else {
+		snprintf(out, outsz, "wait status 0x%x", (unsigned)status);
+	}
 }

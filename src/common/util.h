@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #define container_of(p, type, member) \
@@ -44,6 +45,21 @@ int	 fd_cloexec(int fd);
 int	 write_full(int fd, const void *buf, size_t n);
 /* Read a whole (small) file into a malloc'd NUL-terminated buffer. */
 char	*read_file(const char *path, size_t max, size_t *len, char *err);
+
+/*
+ * Open a directory O_PATH and check that this process may search it (and
+ * list it when `readable`): what the front end needs of a site's root.
+ * Returns the fd and fills *st, or -1 with errno set.  The same test
+ * serves the front end at run time and the master's check of a
+ * configuration as the front end's user (a child with its identity).
+ */
+int	 dir_probe(const char *path, bool readable, struct stat *st);
+
+/*
+ * How a process ended, from a waitpid() status, in words: "exit status 1",
+ * "signal 9 (SIGKILL)", "signal 11 (SIGSEGV), core dumped".
+ */
+void	 wait_status_words(int status, char *out, size_t outsz);
 
 /* Socket addresses. */
 int	 sockaddr_parse(const char *spec, struct sockaddr_storage *ss,

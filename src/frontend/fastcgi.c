@@ -131,10 +131,11 @@ is_file(struct conn *c, const struct fe_site *s, const char *path, size_t len)
 {
 	struct fentry *e;
 	bool ok;
+	int rootfd;
 
-	if (len <= 1)
+	if (len <= 1 || (rootfd = siteroot_fd(c, s)) == -1)
 		return false;
-	e = fcache_open(c->t->fcache, loop_now(c->t->loop), s->rootfd,
+	e = fcache_open(c->t->fcache, loop_now(c->t->loop), rootfd,
 	    s->cs->symlinks, path + 1, len - 1);
 	if (e == NULL)
 		return false;
@@ -181,7 +182,8 @@ fastcgi_resolve(struct conn *c, struct req *r, const struct conf_script **sc,
 	const char *p = r->path;
 	size_t len = r->pathlen;
 
-	if (cs->nscripts == 0 || s->rootfd == -1)
+	/* no root, or it is unavailable: static.c answers (503) */
+	if (cs->nscripts == 0 || s->roots == NULL || siteroot_fd(c, s) == -1)
 		return 0;
 	if (p[len - 1] == '/') {
 		for (size_t i = 0; i < cs->index.n; i++) {

@@ -386,6 +386,22 @@ fcache_release(struct fcache *fc, struct fentry *e)
 		entry_free(fc, e);
 }
 
+/*
+ * Forget every entry opened beneath rootfd: the thread is about to close
+ * it (siteroot.c), and the number may come back for another directory.
+ */
+void
+fcache_forget_root(struct fcache *fc, int rootfd)
+{
+	struct fentry *e, *next;
+
+	for (e = fc->head; e != NULL; e = next) {
+		next = e->lnext;
+		if (e->rootfd == rootfd)
+			evict(fc, e);
+	}
+}
+
 void
 fcache_free(struct fcache *fc)
 {

@@ -51,7 +51,9 @@ drop_privileges(const struct fe_start *st)
 {
 	if (!st->drop_privs)
 		return 0;
-	if (setgroups(1, &st->gid) == -1 || setgid(st->gid) == -1 ||
+	/* the user's supplementary groups too: access is checked with them */
+	if ((st->ngroups > 0 ? setgroups(st->ngroups, st->groups) :
+	    setgroups(1, &st->gid)) == -1 || setgid(st->gid) == -1 ||
 	    setuid(st->uid) == -1) {
 		log_warn("cannot drop privileges to uid %d", (int)st->uid);
 		return -1;
@@ -156,6 +158,8 @@ on_tick(void *arg)
 
 	logbuf_flush(t, false);
 	conn_trim(t);
+	if (t->idx == 0)
+		siteroot_tick(t);
 	/* single-connection workers must not wait behind an idle connection */
 	if (t->nidle_up > 0)
 		upstream_drop_idle(t, false);
@@ -370,10 +374,7 @@ reload(struct frontend *fe, int *fds, int nfds, uint32_t generation)
 			atomic_store(&fe->addrs[a].alive, false);
 	/* 3. pools, then the generation that routes to them */
 	queue_apply_conf(fe, nc);
-	if ((g = router_build(fe, nc, true, generation, err)) == NULL) {
-		reload_result(fe, false, generation, err);
-		return;
-	}
+	g = router_build(fe, nc, true, generation);
 	old = atomic_exchange(&fe->gen, g);
 	fe_gen_release(old);
 	for (unsigned i = 0; i < fe->nthreads; i++)
@@ -594,10 +595,7 @@ frontend_main(const struct fe_start *st)
 	}
 	atomic_init(&fe.naddrs, st->naddrs < FE_MAX_ADDRS ? st->naddrs : FE_MAX_ADDRS);
 	queue_init(&fe);
-	if ((g = router_build(&fe, (struct conf *)st->conf, false, st->generation, err)) == NULL) {
-		log_warnx("%s", err);
-		return 1;
-	}
+	g = router_build(&fe, (struct conf *)st->conf, false, st->generation);
 	atomic_init(&fe.gen, g);
 	fe.threads = xcalloc(fe.nthreads, sizeof(*fe.threads));
 	for (unsigned i = 0; i < fe.nthreads; i++)
@@ -624,8 +622,9 @@ frontend_main(const struct fe_start *st)
 		    &fe.threads[i]);
 
 		if (e != 0) {
-			errno = e;
-			log_warn("pthread_create");
+			log_warnx("cannot start thread %u of %u: pthread_create: %s%s", i + 1,
+			    fe.nthreads, strerror(e), e == EAGAIN ?
+			    " (is the process limit of its user, RLIMIT_NPROC, too low?)" : "");
 			return 1;
 		}
 	}

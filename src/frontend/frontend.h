@@ -130,6 +130,20 @@ struct site_stats {
 	struct site_stats	*next;
 	char			*name;
 	struct site_counters	*sc;		/* [nthreads] */
+	atomic_int		 down;		/* errno the master was told its root
+						 * failed with; 0: available (siteroot.c) */
+};
+
+/*
+ * One thread's view of a site's root (siteroot.c): each thread opens,
+ * checks and replaces its own, so the request path takes no lock.
+ */
+struct fe_root {
+	_Alignas(64) int	 fd;		/* O_PATH of the root; -1 while not open */
+	int			 err;		/* 0: available; else errno of the last check */
+	dev_t			 dev;		/* the directory fd refers to */
+	ino_t			 ino;
+	uint64_t		 checked;	/* monotonic ms of the last check; 0: never */
 };
 
 struct pool_counters {
@@ -166,7 +180,9 @@ struct fe_site {
 	struct fe_script	*scripts;	/* script = .EXT POOL */
 	size_t			 nscripts;
 	unsigned		 idx;		/* s-siteid in logs: 1-based */
-	int			 rootfd;	/* O_PATH fd of root, -1 if none */
+	struct fe_root		*roots;		/* [nroots]: one per thread if it has a root */
+	unsigned		 nroots;
+	struct site_stats	*stats;		/* owned by fe->site_stats */
 	struct handler		*static_h;
 	struct fe_route		*routes;	/* longest prefix first */
 	size_t			 nroutes;
@@ -394,9 +410,12 @@ struct fe_gen	*fe_gen_acquire(struct frontend *fe);
 void		 fe_gen_release(struct fe_gen *g);
 void		 fe_thread_sync_gen(struct fe_thread *t);
 
-/* router.c: generations and site lookup */
+/*
+ * router.c: generations and site lookup.  Building a generation cannot
+ * fail: a site whose root is unavailable is built too, and answers 503.
+ */
 struct fe_gen	*router_build(struct frontend *fe, struct conf *c, bool owned,
-		    uint32_t generation, char *err);
+		    uint32_t generation);
 int		 router_addr_index(struct frontend *fe, const struct sockaddr_storage *ss,
 		    socklen_t len);
 void		 router_free(struct fe_gen *g);
@@ -700,6 +719,14 @@ struct handler	*fastcgi_new(struct frontend *fe, struct fe_pool *pool,
 /* static.c */
 struct handler	*static_new(struct fe_site *s);
 
+/* siteroot.c: a site's root, per thread; its outages told to the master */
+void		 siteroot_init(struct frontend *fe, struct fe_site *s);
+void		 siteroot_free(struct fe_site *s);
+int		 siteroot_fd(struct conn *c, const struct fe_site *s);
+int		 siteroot_unavailable(struct conn *c, struct req *r);
+int		 siteroot_errno_status(struct conn *c, struct req *r, int err);
+void		 siteroot_tick(struct fe_thread *t);
+
 /* fcache.c */
 struct fentry {
 	struct fentry	*hnext;		/* hash chain */
@@ -730,6 +757,7 @@ void		 fcache_free(struct fcache *fc);
 struct fentry	*fcache_open(struct fcache *fc, uint64_t now, int rootfd,
 		    int symlinks, const char *path, size_t len);
 void		 fcache_release(struct fcache *fc, struct fentry *e);
+void		 fcache_forget_root(struct fcache *fc, int rootfd);
 
 /* accesslog.c */
 void		 alog_request(struct conn *c, struct req *r);

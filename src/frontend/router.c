@@ -3,7 +3,7 @@
  *
  * A generation turns a struct conf into what the hot path needs: per listen
  * address, the sites with their host names and the default site; per site,
- * the root directory fd and the app prefixes sorted longest first.  It is
+ * its root (siteroot.c) and the app prefixes sorted longest first.  It is
  * immutable once built and shared by every thread; a reload builds a new one
  * and threads switch between requests.
  */
@@ -58,25 +58,36 @@ router_addr_index(struct frontend *fe, const struct sockaddr_storage *ss, sockle
 	return -1;
 }
 
+/* Did the master say, when it started this front end, that the site is down? */
+static int
+down_at_start(const struct frontend *fe, const char *name)
+{
+	for (size_t i = 0; i < fe->st->ndown_sites; i++)
+		if (strcmp(fe->st->down_sites[i], name) == 0)
+			return EIO;	/* any errno: what counts is "down" */
+	return 0;
+}
+
 /*
- * The counters of the site called name, created on first use.  Only the
- * thread building a generation calls this (start, reload), so the list
- * needs no lock; the counters themselves are per thread.
+ * The counters and root state of the site called name, created on first
+ * use.  Only the thread building a generation calls this (start, reload),
+ * so the list needs no lock; the counters themselves are per thread.
  */
-static struct site_counters *
-site_counters(struct frontend *fe, const char *name)
+static struct site_stats *
+site_stats(struct frontend *fe, const char *name)
 {
 	struct site_stats *ss;
 
 	for (ss = fe->site_stats; ss != NULL; ss = ss->next)
 		if (strcmp(ss->name, name) == 0)
-			return ss->sc;
+			return ss;
 	ss = xcalloc(1, sizeof(*ss));
 	ss->name = xstrdup(name);
 	ss->sc = xcalloc_aligned(fe->nthreads ? fe->nthreads : 1, sizeof(*ss->sc), 64);
+	atomic_init(&ss->down, down_at_start(fe, name));
 	ss->next = fe->site_stats;
 	fe->site_stats = ss;
-	return ss->sc;
+	return ss;
 }
 
 void
@@ -94,7 +105,7 @@ router_free_stats(struct frontend *fe)
 
 struct fe_gen *
 router_build(struct frontend *fe, struct conf *c, bool owned,
-    uint32_t generation, char *err)
+    uint32_t generation)
 {
 	struct fe_gen *g = xcalloc(1, sizeof(*g));
 
@@ -110,16 +121,11 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 
 		s->cs = cs;
 		s->idx = (unsigned)i + 1;
-		s->sc = site_counters(fe, cs->name);
-		s->rootfd = -1;
+		s->stats = site_stats(fe, cs->name);
+		s->sc = s->stats->sc;
 		if (cs->root != NULL) {
-			s->rootfd = open(cs->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (s->rootfd == -1) {
-				snprintf(err, WEIR_ERRLEN, "[site %s] root %s: %s",
-				    cs->name, cs->root, strerror(errno));
-				router_free(g);
-				return NULL;
-			}
+			/* unavailable: that site answers 503, the others serve */
+			siteroot_init(fe, s);
 			s->static_h = static_new(s);
 		}
 		s->nroutes = cs->napps;
@@ -183,8 +189,7 @@ router_free(struct fe_gen *g)
 	for (size_t i = 0; i < g->nsites; i++) {
 		struct fe_site *s = &g->sites[i];
 
-		if (s->rootfd != -1)
-			close(s->rootfd);
+		siteroot_free(s);
 		if (s->static_h != NULL)
 			s->static_h->dispose(s->static_h);
 		for (size_t j = 0; j < s->nroutes; j++)

@@ -479,7 +479,7 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 	uint64_t now = loop_now(c->t->loop);
 	bool dir_req = r->path[r->pathlen - 1] == '/';
 	struct fentry *e;
-	int err;
+	int err, rootfd;
 
 	if (r->h.method != HTTP_M_GET && r->h.method != HTTP_M_HEAD) {
 		if (r->h.method == HTTP_M_OPTIONS) {
@@ -494,15 +494,17 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 		}
 		return 405;
 	}
+	if ((rootfd = siteroot_fd(c, sh->site)) == -1)
+		return siteroot_unavailable(c, r);
 	if (cs->nscripts > 0 && is_script(cs, r->path, r->pathlen))
 		return 404;
-	e = fcache_open(fc, now, sh->site->rootfd, cs->symlinks,
+	e = fcache_open(fc, now, rootfd, cs->symlinks,
 	    r->pathlen > 1 ? r->path + 1 : ".", r->pathlen > 1 ? r->pathlen - 1 : 1);
 	if (e == NULL)
 		return 500;
 	if ((err = e->err) != 0) {
 		fcache_release(fc, e);
-		return rc_errno_status(err);
+		return siteroot_errno_status(c, r, err);
 	}
 	if (S_ISREG(e->mode)) {
 		if (dir_req) {
@@ -528,7 +530,7 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 		if (r->pathlen + il >= sizeof(r->path))
 			return 414;
 		memcpy(r->path + r->pathlen, idx, il + 1);
-		e = fcache_open(fc, now, sh->site->rootfd, cs->symlinks,
+		e = fcache_open(fc, now, rootfd, cs->symlinks,
 		    r->path + 1, r->pathlen - 1 + il);
 		r->path[r->pathlen] = '\0';
 		if (e == NULL)
@@ -541,7 +543,7 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 			return rc_errno_status(err);
 	}
 	if (cs->listing)
-		return send_listing(c, r, sh->site->rootfd);
+		return send_listing(c, r, rootfd);
 	return 403;
 }
 

@@ -331,6 +331,33 @@ print_pool(json_t *p, bool detail)
 	}
 }
 
+/*
+ * The front end's last failure (1305) and the sites whose root it cannot
+ * use (1311), under the front end's line.
+ */
+static void
+print_fe_faults(json_t *j)
+{
+	json_t *lf = json_object_get(json_object_get(j, "frontend"), "last_failure");
+	json_t *tail = json_object_get(lf, "stderr_tail"), *s;
+	size_t i;
+
+	if (json_is_object(lf)) {
+		size_t n = json_array_size(tail);
+		const char *last = n > 0 ?
+		    json_string_value(json_array_get(tail, n - 1)) : NULL;
+
+		printf("front end last failure: %s, pid %lld, %s after %lldms%s%s\n",
+		    jstr(lf, "time", "?"), jint(lf, "pid"), jstr(lf, "exit", "?"),
+		    jint(lf, "uptime_ms"), last != NULL ? ": " : "",
+		    last != NULL ? last : "");
+	}
+	json_array_foreach(json_object_get(j, "sites_unavailable"), i, s)
+		printf("site %s: root %s unavailable since %s: %s (503 until it is back)\n",
+		    jstr(s, "site", "?"), jstr(s, "root", "?"), jstr(s, "since", "?"),
+		    jstr(s, "error", "?"));
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -373,7 +400,9 @@ cmd_status(int argc, char **argv)
 	    jint(fe, "restarts"));
 	json_array_foreach(json_object_get(fe, "listen"), i, p)
 		printf(" %s", json_string_value(p));
-	printf("\n\n%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
+	printf("\n");
+	print_fe_faults(j);
+	printf("\n%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
 	    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");
 	json_array_foreach(json_object_get(j, "pools"), i, p)
 		print_pool(p, true);

@@ -6,9 +6,19 @@
  * master records why (event 1305) and starts a new one at once: the
  * listening sockets stay open here, so clients wait in the backlog instead of
  * being refused.  A front end that keeps dying right after its start is
- * restarted with a short, growing delay so the machine is not spun.
+ * restarted with a short, growing delay so the machine is not spun; one
+ * that dies within FE_START_FAIL_MS of its start FE_START_FAILS times in a
+ * row cannot start at all (a cause that survived the configuration's
+ * checks, e.g. a resource limit): the master says why (event 1309) and
+ * stops with status 78, instead of restarting it for ever with every site
+ * down.
+ *
+ * The front end's stderr is a pipe to the master, which passes every byte
+ * on to its own stderr (where it always went) and keeps the last lines for
+ * the event that reports the front end's death.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +36,8 @@
 #include "master.h"
 
 #define FE_FAST_DEATH_MS	2000	/* died sooner than this after start: fast */
+#define FE_START_FAIL_MS	1000	/* died sooner than this: it did not start */
+#define FE_START_FAILS		5	/* ... that many times in a row: give up (1309) */
 
 static void	on_ctl(void *arg, uint32_t events);
 
@@ -51,19 +63,53 @@ feproc_restart_cb(void *arg)
 		feproc_start(m);
 }
 
+/* Pass on what the front end wrote; keep its last lines. */
+static void
+on_stderr(void *arg, uint32_t events)
+{
+	struct master *m = arg;
+	char buf[8192];
+	ssize_t r;
+
+	(void)events;
+	for (;;) {
+		r = read(m->fe.err, buf, sizeof(buf));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		/* Nothing sensible to do if the master's own stderr is gone. */
+		(void)!write_full(STDERR_FILENO, buf, (size_t)r);
+		linetail_feed(&m->fe.tail, buf, (size_t)r);
+	}
+	if (r == 0) {		/* it exited: every writer is gone */
+		loop_io_del(m->loop, &m->fe.err_io);
+		close(m->fe.err);
+		m->fe.err = -1;
+	}
+}
+
 /* In the child: drop what belongs to the master, then become the front end. */
 static void __attribute__((noreturn))
-child(struct master *m, int ctl, pid_t parent)
+child(struct master *m, int ctl, int errfd, pid_t parent)
 {
 	struct fe_start st;
 	sigset_t all;
 	int *fds;
 	struct sockaddr_storage *addrs;
 	socklen_t *lens;
+	char **down;
 
 	/* Die with the master: an orphaned front end would hold the ports. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
 		_exit(1);
+	if (errfd != -1 && errfd != STDERR_FILENO) {
+		if (dup2(errfd, STDERR_FILENO) == -1)
+			_exit(1);
+		close(errfd);
+	}
+	if (m->fe.err != -1)
+		close(m->fe.err);	/* the master's end */
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	loop_free(m->loop);
@@ -89,9 +135,16 @@ child(struct master *m, int ctl, pid_t parent)
 	st.ctl = ctl;
 	st.access_fd = m->access_fd;
 	st.httperr_fd = m->httperr_fd;
-	st.drop_privs = m->drop_privs;
-	st.uid = m->fe_uid;
-	st.gid = m->fe_gid;
+	st.drop_privs = m->fe_id.drop;
+	st.uid = m->fe_id.uid;
+	st.gid = m->fe_id.gid;
+	st.groups = m->fe_id.groups;
+	st.ngroups = m->fe_id.ngroups;
+	down = xcalloc(m->nsite_faults + 1, sizeof(char *));
+	for (size_t i = 0; i < m->nsite_faults; i++)
+		down[i] = m->site_faults[i].site;
+	st.down_sites = down;
+	st.ndown_sites = m->nsite_faults;
 	log_set_ident("weir-frontend");
 	_exit(frontend_main(&st));
 }
@@ -99,24 +152,41 @@ child(struct master *m, int ctl, pid_t parent)
 int
 feproc_start(struct master *m)
 {
-	int sv[2];
+	int sv[2], ep[2] = { -1, -1 };
 	pid_t pid, self = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("front end: socketpair");
 		goto retry;
 	}
+	/* without the pipe it runs on with the master's stderr, untailed */
+	if (pipe2(ep, O_CLOEXEC) == -1)
+		log_warn("front end: stderr pipe");
+	m->fe.err = ep[0];
 	if ((pid = fork()) == -1) {
 		log_warn("front end: fork");
 		close(sv[0]);
 		close(sv[1]);
+		for (int i = 0; i < 2; i++)
+			if (ep[i] != -1)
+				close(ep[i]);
+		m->fe.err = -1;
 		goto retry;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		child(m, sv[1], self);
+		child(m, sv[1], ep[1], self);
 	}
 	close(sv[1]);
+	if (ep[1] != -1)
+		close(ep[1]);
+	linetail_clear(&m->fe.tail);
+	if (m->fe.err != -1 && (fd_nonblock(m->fe.err) == -1 ||
+	    loop_io_add(m->loop, &m->fe.err_io, m->fe.err, LOOP_READ, on_stderr, m) == -1)) {
+		log_warn("front end: stderr pipe");
+		close(m->fe.err);
+		m->fe.err = -1;
+	}
 	if (fd_nonblock(sv[0]) == -1)
 		log_warn("front end: control socket O_NONBLOCK");
 	m->fe.pid = pid;
@@ -143,27 +213,67 @@ close_ctl(struct master *m)
 	}
 }
 
+/* Read what is left of its output (it has exited), then close the pipe. */
+static void
+drain_stderr(struct master *m)
+{
+	if (m->fe.err != -1)
+		on_stderr(m, 0);
+	if (m->fe.err != -1) {	/* something else holds the pipe open */
+		loop_io_del(m->loop, &m->fe.err_io);
+		close(m->fe.err);
+		m->fe.err = -1;
+	}
+	linetail_flush(&m->fe.tail);
+}
+
+/*
+ * It died within FE_START_FAIL_MS of its start, FE_START_FAILS times in a
+ * row: restarting it again will not help.  Say why once (1309, and on
+ * stderr, where systemd's journal shows it) and stop with status 78
+ * (EX_CONFIG), which the unit does not restart.
+ */
+static void
+cannot_start(struct master *m, const char *how)
+{
+	const char *last = linetail_last(&m->fe.tail), *p;
+	json_t *f = json_object();
+
+	/* its own log lines: the text after "TIME weir-frontend[PID]: " */
+	if (last != NULL && (p = strstr(last, "]: ")) != NULL)
+		last = p + 3;
+
+	json_object_set_new(f, "exit", json_string(how));
+	json_object_set_new(f, "attempts", json_integer(m->fe.start_fails));
+	json_object_set_new(f, "within_ms", json_integer(FE_START_FAIL_MS));
+	json_object_set_new(f, "stderr_tail", linetail_json(&m->fe.tail));
+	events_emit(1309, EV_ERROR, NULL, 0, f,
+	    "The front end process cannot start: it exited %u times in a row within %ds of its start (last: %s%s%s). weir stops (exit status 78); fix the cause and start it again.",
+	    m->fe.start_fails, FE_START_FAIL_MS / 1000, how,
+	    last != NULL ? ": " : "", last != NULL ? last : "");
+	fprintf(stderr, "weir: the front end cannot start (%s%s%s): stopping with exit status 78\n",
+	    how, last != NULL ? ": " : "", last != NULL ? last : "");
+	m->exit_status = 78;
+	master_stop(m);
+}
+
 /*
  * The front end exited with `status` (from waitpid).  While stopping this
- * is the end of the run; otherwise it is a crash: say so and start another.
+ * is the end of the run; otherwise it is a crash: say so (1305, with its
+ * last output lines) and start another, unless it cannot start at all.
  */
 void
 feproc_exited(struct master *m, int status)
 {
-	char how[128];
+	char how[128], ts[32];
 	uint64_t lived = loop_now(m->loop) - m->fe.started;
 	pid_t pid = m->fe.pid;
+	json_t *f;
 
 	m->fe.pid = 0;
 	close_ctl(m);
-	if (WIFEXITED(status))
-		snprintf(how, sizeof(how), "exit code %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "signal %d (%s)%s", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)),
-		    WCOREDUMP(status) ? ", core dumped" : "");
-	else
-		snprintf(how, sizeof(how), "status 0x%x", status);
+	drain_stderr(m);
+	wait_status_words(status, how, sizeof(how));
 	if (m->stopping) {
 		log_info("front end (pid %d) exited: %s", (int)pid, how);
 		pools_shutdown(m);
@@ -172,15 +282,27 @@ feproc_exited(struct master *m, int status)
 		return;
 	}
 	m->fe_restarts++;
-	{
-		json_t *f = json_object();
-
-		json_object_set_new(f, "exit", json_string(how));
-		json_object_set_new(f, "uptime_ms", json_integer((json_int_t)lived));
+	f = json_object();
+	json_object_set_new(f, "exit", json_string(how));
+	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)lived));
+	json_object_set_new(f, "stderr_tail", linetail_json(&m->fe.tail));
+	/* status keeps these fields, with when and which process */
+	json_decref(m->fe_failure);
+	m->fe_failure = json_deep_copy(f);
+	time_iso8601(ts, sizeof(ts));
+	json_object_set_new(m->fe_failure, "time", json_string(ts));
+	json_object_set_new(m->fe_failure, "pid", json_integer(pid));
+	m->fe.start_fails = lived < FE_START_FAIL_MS ? m->fe.start_fails + 1 : 0;
+	if (m->fe.start_fails >= FE_START_FAILS) {
 		events_emit(1305, EV_ERROR, NULL, pid, f,
-		    "The front end process terminated unexpectedly (%s). It is restarted; the listening sockets stayed open.",
+		    "The front end process terminated unexpectedly (%s). It is not restarted: it cannot start.",
 		    how);
+		cannot_start(m, how);
+		return;
 	}
+	events_emit(1305, EV_ERROR, NULL, pid, f,
+	    "The front end process terminated unexpectedly (%s). It is restarted; the listening sockets stayed open.",
+	    how);
 	if (lived < FE_FAST_DEATH_MS) {
 		uint64_t delay;
 
@@ -195,6 +317,21 @@ feproc_exited(struct master *m, int status)
 		m->fe.restarts = 0;
 	}
 	feproc_start(m);
+}
+
+/* When weir ends: what the master kept about the front end. */
+void
+feproc_free(struct master *m)
+{
+	if (m->fe.err != -1) {
+		if (m->loop != NULL)
+			loop_io_del(m->loop, &m->fe.err_io);
+		close(m->fe.err);
+		m->fe.err = -1;
+	}
+	linetail_clear(&m->fe.tail);
+	json_decref(m->fe_failure);
+	m->fe_failure = NULL;
 }
 
 /* Ask the front end to stop accepting and finish what it has. */
@@ -223,6 +360,7 @@ on_ctl(void *arg, uint32_t events)
 		struct ctl_result	result;
 		struct ctl_pool_log	log;
 		struct ctl_poison	poison;
+		struct ctl_site_fault	site;
 		char			buf[CTL_MAX_PAYLOAD];
 	} u;
 	struct worker *w;
@@ -299,6 +437,9 @@ on_ctl(void *arg, uint32_t events)
 		case CTL_WORKER_REPORT:
 			if ((w = pools_worker_by_id(m, u.report.worker)) != NULL)
 				pool_worker_report(w, &u.report);
+			break;
+		case CTL_SITE_FAULT:
+			sitefault_report(m, &u.site);
 			break;
 		case CTL_STATS:
 			if (hdr.len >= offsetof(struct ctl_stats, w) &&

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rc.h"
 #include "weir_version.h"
 #include "weir_build_id.h"
 #include "log.h"
@@ -92,25 +93,35 @@ int
 cmd_check(int argc, char **argv)
 {
 	struct conf_errors errs = { NULL, 0 };
+	struct fe_ident id;
 	struct conf *c;
 	const char *path;
+	char err[WEIR_ERRLEN];
 	int rc = 0;
 
 	if ((path = common_opts("check", "[-c FILE]\n\n"
 	    "Validate the configuration: every error is printed as file:line: message.\n"
-	    "Exit status 0 when valid, 1 otherwise.", argc, argv, &rc)) == NULL)
+	    "Paths the front end opens are checked as its user (run it as root to check\n"
+	    "them as [server] user).  Exit status 0 when valid, 1 otherwise.",
+	    argc, argv, &rc)) == NULL)
 		return rc;
+	memset(&id, 0, sizeof(id));
 	c = conf_load(path, CONF_CHECK_FS, &errs);
-	if (c != NULL && component_check_conf(c, &errs) > 0) {
-		conf_free(c);
-		c = NULL;
+	if (c != NULL) {
+		if (fe_ident_resolve(c, &id, err) == -1)
+			conf_errors_add(&errs, "%s: %s", path, err);
+		else
+			fecheck_conf(c, &id, &errs);
+		fe_ident_free(&id);
+		component_check_conf(c, &errs);
 	}
-	if (c == NULL) {
+	if (errs.n > 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		fprintf(stderr, "weir check: %s: %zu error%s\n", path, errs.n,
 		    errs.n == 1 ? "" : "s");
 		conf_errors_clear(&errs);
+		conf_free(c);
 		return 1;
 	}
 	printf("weir check: %s: ok (%zu site%s, %zu pool%s)\n", path,

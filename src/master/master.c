@@ -9,8 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +84,7 @@ spool_prepare(struct master *m, char *err)
 		goto fail;
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		goto fail;
-	if ((m->drop_privs && fchown(fd, m->fe_uid, m->fe_gid) == -1) ||
+	if ((m->fe_id.drop && fchown(fd, m->fe_id.uid, m->fe_id.gid) == -1) ||
 	    fchmod(fd, 0700) == -1) {
 		close(fd);
 		goto fail;
@@ -119,54 +117,6 @@ raise_nofile(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			log_warn("setrlimit(RLIMIT_NOFILE)");
 	}
-}
-
-/*
- * When started as root, the front end drops to [server] user (default:
- * "weir" if that user exists, else "nobody").  Running it as root is refused.
- */
-static int
-resolve_fe_identity(struct master *m, char *err)
-{
-	const struct conf_server *s = &m->conf->server;
-	const struct passwd *pw;
-	const char *user = s->user;
-
-	if (geteuid() != 0) {
-		m->drop_privs = false;
-		if (s->user != NULL)
-			log_warnx("[server] user = %s ignored: not started as root",
-			    s->user);
-		return 0;
-	}
-	if (user == NULL)
-		user = getpwnam("weir") != NULL ? "weir" : "nobody";
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, WEIR_ERRLEN, "[server] user %s: no such user", user);
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		snprintf(err, WEIR_ERRLEN,
-		    "[server] user %s is root: the front end must not run as root", user);
-		return -1;
-	}
-	m->fe_uid = pw->pw_uid;
-	m->fe_gid = pw->pw_gid;
-	if (s->group != NULL) {
-		const struct group *gr = getgrnam(s->group);
-
-		if (gr == NULL) {
-			snprintf(err, WEIR_ERRLEN, "[server] group %s: no such group", s->group);
-			return -1;
-		}
-		if (gr->gr_gid == 0) {
-			snprintf(err, WEIR_ERRLEN, "[server] group %s is root's group", s->group);
-			return -1;
-		}
-		m->fe_gid = gr->gr_gid;
-	}
-	m->drop_privs = true;
-	return 0;
 }
 
 static unsigned
@@ -350,23 +300,33 @@ master_run(const char *conf_path)
 	memset(&m, 0, sizeof(m));
 	systemd_init();
 	m.access_fd = m.httperr_fd = -1;
-	m.fe.ctl = -1;
+	m.fe.ctl = m.fe.err = -1;
 	m.generation = 1;
 	m.conf_path = xstrdup(conf_path);
-	if ((m.conf = conf_load(conf_path, CONF_CHECK_FS, &errs)) != NULL &&
+	/*
+	 * An invalid configuration, paths included that the front end's user
+	 * cannot open and native modules that are missing or fail their
+	 * checks, exits 78 (EX_CONFIG): starting again will not help (systemd).
+	 */
+	if ((m.conf = conf_load(conf_path, CONF_CHECK_FS, &errs)) == NULL ||
+	    fe_ident_resolve(m.conf, &m.fe_id, err) == -1 ||
+	    fecheck_conf(m.conf, &m.fe_id, &errs) > 0 ||
 	    component_check_conf(m.conf, &errs) > 0) {
-		conf_free(m.conf);
-		m.conf = NULL;
-	}
-	if (m.conf == NULL) {
+		if (m.conf != NULL && errs.n == 0)
+			conf_errors_add(&errs, "%s: %s", conf_path, err);
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		fprintf(stderr, "weir: %s: configuration not valid, not started\n",
 		    conf_path);
 		conf_errors_clear(&errs);
+		fe_ident_free(&m.fe_id);
+		conf_free(m.conf);
 		free(m.conf_path);
-		return 78;	/* EX_CONFIG: restarting will not help (systemd) */
+		return 78;
 	}
+	if (!m.fe_id.drop && m.conf->server.user != NULL)
+		log_warnx("[server] user = %s ignored: not started as root",
+		    m.conf->server.user);
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
 	raise_nofile();
@@ -377,7 +337,6 @@ master_run(const char *conf_path)
 	}
 	snprintf(path, sizeof(path), "%s/pools", m.conf->server.log_dir);
 	if (mkdirs(path, 0755, err) == -1 ||
-	    resolve_fe_identity(&m, err) == -1 ||
 	    spool_prepare(&m, err) == -1 ||
 	    events_open(m.conf->server.log_dir, m.conf->server.syslog, err) == -1) {
 		fprintf(stderr, "weir: %s\n", err);
@@ -424,7 +383,7 @@ master_run(const char *conf_path)
 	pools_start(&m);
 	if (loop_run(m.loop) == -1)
 		log_warn("event loop");
-	rc = 0;
+	rc = m.exit_status;
 	remove_pidfile(m.conf);
 	log_info("stopped");
 out:
@@ -442,6 +401,9 @@ out:
 		close(m.access_fd);
 	if (m.httperr_fd != -1)
 		close(m.httperr_fd);
+	feproc_free(&m);
+	sitefault_free(&m);
+	fe_ident_free(&m.fe_id);
 	events_close();
 	conf_free(m.conf);
 	for (size_t i = 0; i < m.nold_confs; i++)

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "loop.h"
+#include "linetail.h"
 
 /* A bound listening address: `threads` sockets sharing it (SO_REUSEPORT). */
 struct listener_set {
@@ -108,6 +109,33 @@ struct fe_proc {
 	unsigned	 restarts;	/* in a row, fast: for back-off */
 	struct loop_timer restart_timer;
 	bool		 hello;		/* has said CTL_HELLO since its start */
+	unsigned	 start_fails;	/* in a row, within FE_START_FAIL_MS: 1309 at FE_START_FAILS */
+	int		 err;		/* read end of its stderr pipe, -1 if none */
+	struct loop_io	 err_io;
+	struct linetail	 tail;		/* its last stderr lines */
+};
+
+/*
+ * Who the front end runs as (fecheck.c): when weir is started as root,
+ * [server] user (default weir, else nobody) with its groups; otherwise
+ * weir's own user, unchanged.
+ */
+struct fe_ident {
+	bool		 drop;		/* started as root: switch to the below */
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*groups;	/* supplementary groups (gid among them), when drop */
+	size_t		 ngroups;
+	char		 user[64];	/* the user's name, for messages */
+};
+
+/* A site whose root the front end reported unavailable (sitefault.c). */
+struct site_fault {
+	char		*site;
+	char		*root;
+	int		 err;		/* errno the front end saw */
+	uint64_t	 since;		/* monotonic ms */
+	char		 since_iso[32];	/* the same, UTC, for status */
 };
 
 struct master {
@@ -117,9 +145,7 @@ struct master {
 	uint32_t	 generation;	/* config generation */
 	struct listeners lis;
 	struct fe_proc	 fe;
-	uid_t		 fe_uid;	/* identity the front end drops to */
-	gid_t		 fe_gid;
-	bool		 drop_privs;
+	struct fe_ident	 fe_id;		/* identity the front end drops to */
 	int		 access_fd;	/* -1 when access_log = off */
 	int		 httperr_fd;
 	bool		 stopping;
@@ -135,6 +161,10 @@ struct master {
 	struct admin	*admin;
 	int64_t		 started_wall;	/* unix seconds */
 	unsigned	 fe_restarts;
+	json_t		*fe_failure;	/* the last 1305's fields, for status; or NULL */
+	struct site_fault *site_faults;	/* sites whose root is unavailable */
+	size_t		 nsite_faults;
+	int		 exit_status;	/* of weir run: 0, or 78 when the front end cannot start */
 	bool		 ready_sent;	/* READY=1 told to systemd at start */
 	struct loop_timer ready_timer;	/* READY=1 at the latest then */
 };
@@ -231,11 +261,24 @@ void	 listeners_close(struct listeners *l);
 int	 listeners_index(const struct listeners *l,
 	    const struct sockaddr_storage *ss, socklen_t len);
 
+/* fecheck.c: the front end's identity; paths checked as that user */
+int	 fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err);
+void	 fe_ident_free(struct fe_ident *id);
+size_t	 fecheck_conf(const struct conf *c, const struct fe_ident *id,
+	    struct conf_errors *errs);
+
+/* sitefault.c: sites whose root is unavailable (events 1311, 1312) */
+void	 sitefault_report(struct master *m, const struct ctl_site_fault *f);
+void	 sitefault_prune(struct master *m);
+void	 sitefault_free(struct master *m);
+json_t	*sitefault_json(const struct master *m);
+
 /* feproc.c */
 int	 feproc_start(struct master *m);
 void	 feproc_exited(struct master *m, int status);
 void	 feproc_shutdown(struct master *m);
 void	 feproc_restart_cb(void *arg);
+void	 feproc_free(struct master *m);
 int	 feproc_send(struct master *m, enum ctl_type type, const void *p,
 	    size_t len, const int *fds, int nfds);
 

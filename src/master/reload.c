@@ -2,7 +2,8 @@
  * reload.c - `weir reload`, SIGHUP, POST /reload: apply a new configuration
  * without dropping a connection or a queued request.
  *
- * 1. Parse and validate the file.  Invalid: keep serving the old one, event
+ * 1. Parse and validate the file, and check what the front end would open
+ *    as its user (fecheck.c).  Invalid: keep serving the old one, event
  *    1304 with every file:line error, and say so to the caller.
  * 2. Bind the listen addresses that are new (a failure rejects the reload
  *    the same way); addresses that went away are closed after the front end
@@ -172,6 +173,12 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	check_fixed(oc, nc, errors, m->lis.threads);
+	/* what the front end would open, as its user (a root it cannot read) */
+	if (fecheck_conf(nc, &m->fe_id, &errs) > 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			json_array_append_new(errors, json_string(errs.msg[i]));
+		conf_errors_clear(&errs);
+	}
 	if (json_array_size(errors) > 0) {
 		conf_free(nc);
 		free(text);
@@ -273,6 +280,7 @@ master_reload(struct master *m, json_t **result)
 	m->pools = np;
 	m->npools = nc->npools;
 	m->conf = nc;
+	sitefault_prune(m);
 	events_configure(nc->server.events_max_size, nc->server.events_keep);
 	for (size_t i = 0; i < m->npools; i++) {
 		pool_send_state(m->pools[i]);

@@ -157,7 +157,10 @@ status_json(struct master *m, json_t *fe)
 			json_array_append_new(ls, json_string(m->lis.v[i].spec));
 		json_object_set_new(fo, "listen", ls);
 	}
+	json_object_set_new(fo, "last_failure", m->fe_failure != NULL ?
+	    json_incref(m->fe_failure) : json_null());
 	json_object_set_new(o, "frontend", fo);
+	json_object_set_new(o, "sites_unavailable", sitefault_json(m));
 	for (size_t i = 0; i < m->npools; i++)
 		json_array_append_new(pools, status_pool_json(m->pools[i], fe));
 	json_object_set_new(o, "pools", pools);

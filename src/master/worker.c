@@ -74,7 +74,7 @@ make_socket(struct worker *w, char *err)
 	}
 	/* Only the front end (and root) may connect to a worker directly. */
 	if (chmod(w->path, 0600) == -1 ||
-	    (m->drop_privs && chown(w->path, m->fe_uid, m->fe_gid) == -1)) {
+	    (m->fe_id.drop && chown(w->path, m->fe_id.uid, m->fe_id.gid) == -1)) {
 		snprintf(err, WEIR_ERRLEN, "%s: %s", w->path, strerror(errno));
 		close(fd);
 		(void)unlink(w->path);
