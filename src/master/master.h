@@ -114,11 +114,12 @@ struct poollog {
 	size_t		 len;
 	uint64_t	 window_start;	/* monotonic ns: this second's write time ... */
 	uint64_t	 window_ns;	/* ... spent so far */
-	uint64_t	 dropped;	/* bytes dropped since the last report */
+	uint64_t	 dropped;	/* bytes dropped since the last event 1313 */
+	uint64_t	 unnoted;	/* ... and since the last "[weir]" line in the log */
 	uint64_t	 dropped_total;	/* for status and /metrics */
 	char		 drop_why[64];	/* the last reason */
-	uint64_t	 reported;	/* monotonic ms of the last report, 0 = none */
-	struct loop_timer report_timer;	/* reports drops left when the output stops */
+	uint64_t	 reported;	/* monotonic ms of the last 1313, 0 = none */
+	struct loop_timer report_timer;	/* writes the next 1313 */
 };
 
 /* The front-end process as the master sees it. */

@@ -21,9 +21,9 @@
  *   - the disk: writing one pool's log may take POOLLOG_WRITE_MS of every
  *     second.  Output beyond that (a disk slower than the worker prints), or
  *     that a write refuses (disk full), is counted, not kept; the count goes
- *     into the log as a "[weir]" line and into event 1313 as soon as a write
- *     succeeds again (at most every POOLLOG_REPORT_MS), and into status and
- *     /metrics (log_dropped_bytes).
+ *     into the log as a "[weir]" line as soon as a write succeeds again,
+ *     into event 1313 (at most every POOLLOG_REPORT_MS, disk full or not),
+ *     and into status and /metrics (log_dropped_bytes).
  * SIGUSR1 reopens the file (logrotate's convention), like the other logs.
  */
 #include <errno.h>
@@ -80,12 +80,25 @@ poollog_open(struct pool *p)
 	open_file(p);
 }
 
+/*
+ * Bytes that could not be written: counted for the log's note (written
+ * with the next write that works) and for event 1313, which a timer writes
+ * at most every POOLLOG_REPORT_MS, whether or not the disk works again.
+ */
 static void
-count_drop(struct poollog *pl, size_t n, const char *why)
+count_drop(struct pool *p, size_t n, const char *why)
 {
+	struct poollog *pl = &p->log;
+	struct loop *l = p->m->loop;
+	uint64_t now = loop_now(l), since = now - pl->reported;
+
 	pl->dropped += n;
+	pl->unnoted += n;
 	pl->dropped_total += n;
 	wstrlcpy(pl->drop_why, why, sizeof(pl->drop_why));
+	if (pl->report_timer.idx == SIZE_MAX)	/* not armed yet */
+		loop_timer_set(l, &pl->report_timer, pl->reported == 0 ||
+		    since >= POOLLOG_REPORT_MS ? 0 : POOLLOG_REPORT_MS - since);
 }
 
 /*
@@ -109,12 +122,12 @@ write_out(struct pool *p)
 		pl->window_ns = 0;
 	}
 	if (pl->fd == -1) {
-		count_drop(pl, pl->len, "the log file could not be opened");
+		count_drop(p, pl->len, "the log file could not be opened");
 		pl->len = 0;
 		return false;
 	}
 	if (pl->window_ns >= POOLLOG_WRITE_MS * 1000000ULL) {
-		count_drop(pl, pl->len, "the disk did not keep up");
+		count_drop(p, pl->len, "the disk did not keep up");
 		pl->len = 0;
 		return false;
 	}
@@ -125,7 +138,7 @@ write_out(struct pool *p)
 			continue;
 		if (w == -1) {
 			/* ENOSPC, EDQUOT, EIO: the worker must go on; count it */
-			count_drop(pl, pl->len - off, strerror(errno));
+			count_drop(p, pl->len - off, strerror(errno));
 			ok = false;
 			break;
 		}
@@ -162,63 +175,46 @@ prefix(char *out, size_t outsz, const char *who, bool cont)
 }
 
 
-/*
- * Say how much output was dropped, in the log and as event 1313, once
- * writing works again; at most every POOLLOG_REPORT_MS (a timer reports
- * what is left when the output stops).
- */
-static void
-report_drops(struct pool *p)
-{
-	struct poollog *pl = &p->log;
-	struct loop *l = p->m->loop;
-	uint64_t now = loop_now(l);
-	char line[256];
-	int n;
-
-	if (pl->dropped == 0 || pl->fd == -1)
-		return;
-	if (pl->reported != 0 && now - pl->reported < POOLLOG_REPORT_MS) {
-		if (pl->report_timer.idx == SIZE_MAX)	/* not armed yet */
-			loop_timer_set(l, &pl->report_timer,
-			    POOLLOG_REPORT_MS - (now - pl->reported));
-		return;
-	}
-	pl->reported = now;
-	n = snprintf(line, sizeof(line), "%llu bytes of output dropped: %s",
-	    (unsigned long long)pl->dropped, pl->drop_why);
-	{
-		json_t *f = json_object();
-
-		json_object_set_new(f, "dropped_bytes", json_integer((json_int_t)pl->dropped));
-		json_object_set_new(f, "dropped_bytes_total",
-		    json_integer((json_int_t)pl->dropped_total));
-		json_object_set_new(f, "reason", json_string(pl->drop_why));
-		events_emit(1313, EV_WARNING, p->name, 0, f,
-		    "%llu bytes of the output of application pool '%s' were not written to %s: %s.",
-		    (unsigned long long)pl->dropped, p->name, pl->path, pl->drop_why);
-	}
-	pl->dropped = 0;
-	poollog_line(p, "weir", false, line, (size_t)WEIR_MIN((size_t)n, sizeof(line) - 1));
-	/* if this write fails too, its bytes are counted for the next report */
-	write_out(p);
-}
-
-/* Write what is gathered; report earlier drops if writing works. */
-void
-poollog_flush(struct pool *p)
-{
-	if (write_out(p) && p->log.dropped > 0)
-		report_drops(p);
-}
-
+/* The timer: event 1313 with what was dropped since the last one. */
 static void
 report_cb(void *arg)
 {
 	struct pool *p = arg;
+	struct poollog *pl = &p->log;
+	json_t *f;
 
+	if (pl->dropped == 0)
+		return;
+	pl->reported = loop_now(p->m->loop);
+	f = json_object();
+	json_object_set_new(f, "dropped_bytes", json_integer((json_int_t)pl->dropped));
+	json_object_set_new(f, "dropped_bytes_total", json_integer((json_int_t)pl->dropped_total));
+	json_object_set_new(f, "reason", json_string(pl->drop_why));
+	events_emit(1313, EV_WARNING, p->name, 0, f,
+	    "%llu bytes of the output of application pool '%s' were not written to %s: %s.",
+	    (unsigned long long)pl->dropped, p->name, pl->path, pl->drop_why);
+	pl->dropped = 0;
+}
+
+/*
+ * Write what is gathered.  When that works and output was dropped before,
+ * a "[weir]" line says how much, where it was lost.
+ */
+void
+poollog_flush(struct pool *p)
+{
+	struct poollog *pl = &p->log;
+	char line[256];
+	int n;
+
+	if (!write_out(p) || pl->unnoted == 0)
+		return;
+	n = snprintf(line, sizeof(line), "%llu bytes of output dropped: %s",
+	    (unsigned long long)pl->unnoted, pl->drop_why);
+	pl->unnoted = 0;
+	poollog_line(p, "weir", false, line, (size_t)WEIR_MIN((size_t)n, sizeof(line) - 1));
+	/* should this write fail, its bytes are counted like any other */
 	write_out(p);
-	report_drops(p);
 }
 
 /*
@@ -260,7 +256,7 @@ poollog_reopen(struct pool *p)
 {
 	write_out(p);
 	open_file(p);
-	poollog_flush(p);	/* reports drops the old file could not take */
+	poollog_flush(p);	/* notes drops the old file could not take */
 }
 
 void

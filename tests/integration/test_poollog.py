@@ -168,3 +168,35 @@ def test_sigusr1_reopens_the_pool_log(make_weir):
     wait_for(logged, timeout=30, what="a request's log line in the new file")
     assert b"after-reopen" not in moved.read_bytes()
     assert b"STARTED" in moved.read_bytes()
+
+
+def test_full_disk_drops_are_counted_and_the_worker_goes_on(make_weir):
+    # the pool logs on a 256 KiB tmpfs of weir's own (a private mount
+    # namespace): the disk is full long before the worker is done printing
+    assert os.geteuid() == 0, "needs root for a mount namespace"
+    line = "0123456789" * 9 + "abcdefghi"
+    w = make_weir(conf(f"yes {line} | head -c {20 * MB} && echo END-OF-OUTPUT"),
+                  start=False, server_extra=server_keys())
+    pools = w.log_dir / "pools"
+    pools.mkdir(parents=True)
+    wrapper = w.dir / "weir-fulldisk"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"exec unshare --mount -- /bin/sh -c 'mount --make-rprivate / && "
+        f"mount -t tmpfs -o size=256k tmpfs {pools} && exec \"$0\" \"$@\"' {WEIR} \"$@\"\n")
+    wrapper.chmod(0o755)
+    w.binary = str(wrapper)
+    w.start()
+    # the worker printed everything and serves: its pipe was never left unread
+    wait_for(lambda: get(w, "/app/hello") == 200, timeout=60, what="the app serving")
+    ev = wait_for(lambda: [e for e in w.events() if e["id"] == 1313], timeout=30,
+                  what="event 1313")
+    assert ev[0]["pool"] == "chatty" and ev[0]["reason"] == "No space left on device"
+    wait_for(lambda: status_pool(w)["log_dropped_bytes"] >= 19 * MB, timeout=30,
+             what="the dropped output counted")
+    check_drops_reported(w, [])
+    # what was written is whole records, within the tmpfs (seen through
+    # weir's own mount namespace)
+    data = open(f"/proc/{w.proc.pid}/root{pools}/chatty.log", "rb").read()
+    assert 0 < len(data) <= 256 * 1024
+    assert all(RECORD.match(ln) for ln in data.decode().split("\n")[:-1] if ln)

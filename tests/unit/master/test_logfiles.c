@@ -262,19 +262,49 @@ test_rotation(struct master *m, struct pool *p, struct pool **pools)
 	conf.server.pool_log_keep = 5;
 }
 
-/* A log that cannot be written: the bytes are counted, then reported. */
+/*
+ * A log that cannot be written: the bytes are counted, event 1313 (the
+ * timer, armed by the drop) says so, and so does the log once it works.
+ */
+static int ev_count;
+static json_t *ev_last;
+
+static void
+ev_hook(const char *line, size_t n, json_t *ev, void *arg)
+{
+	(void)line;
+	(void)n;
+	(void)arg;
+	ev_count++;
+	json_decref(ev_last);
+	ev_last = json_incref(ev);
+}
+
 static void
 test_drops(struct master *m, struct pool *p, struct pool **pools)
 {
 	char *got;
 
+	events_set_hook(ev_hook, NULL);
 	setup(m, p, pools);
 	close(p->log.fd);
 	p->log.fd = -1;
 	poollog_line(p, "5", false, "lost", 4);
 	poollog_flush(p);
-	CHECK(p->log.dropped_total > 0 && p->log.dropped == p->log.dropped_total);
-	/* the file is back (SIGUSR1): the next flush says what was lost */
+	CHECK(p->log.dropped_total > 0 && p->log.dropped == p->log.dropped_total &&
+	    p->log.unnoted == p->log.dropped);
+	CHECK(p->log.report_timer.idx != SIZE_MAX);	/* the event is on its way */
+	report_cb(p);
+	CHECK(ev_count == 1 && ev_last != NULL &&
+	    json_integer_value(json_object_get(ev_last, "id")) == 1313 &&
+	    (uint64_t)json_integer_value(json_object_get(ev_last, "dropped_bytes")) ==
+	    p->log.dropped_total &&
+	    strcmp(json_string_value(json_object_get(ev_last, "reason")),
+	    "the log file could not be opened") == 0);
+	CHECK(p->log.dropped == 0 && p->log.unnoted > 0);
+	report_cb(p);		/* nothing new: no event */
+	CHECK(ev_count == 1);
+	/* the file is back (SIGUSR1): the next flush notes what was lost */
 	poollog_reopen(p);
 	poollog_line(p, "5", false, "kept", 4);
 	poollog_flush(p);
@@ -282,10 +312,13 @@ test_drops(struct master *m, struct pool *p, struct pool **pools)
 	CHECK(got != NULL && strstr(got, "[5] kept\n") != NULL && strstr(got, "lost") == NULL);
 	CHECKF(got != NULL && strstr(got, "[weir] ") != NULL &&
 	    strstr(got, " bytes of output dropped: the log file could not be opened\n") != NULL,
-	    "no drop report in '%s'", got);
-	CHECK(p->log.dropped == 0 && p->log.dropped_total > 0);
+	    "no drop note in '%s'", got);
+	CHECK(p->log.unnoted == 0 && p->log.dropped_total > 0);
 	free(got);
 	teardown(p);
+	json_decref(ev_last);
+	ev_last = NULL;
+	events_set_hook(NULL, NULL);
 }
 
 int
