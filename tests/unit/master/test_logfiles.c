@@ -316,6 +316,24 @@ test_drops(struct master *m, struct pool *p, struct pool **pools)
 	CHECK(p->log.unnoted == 0 && p->log.dropped_total > 0);
 	free(got);
 	teardown(p);
+
+	/* this second's write time used up: dropped, the next second writes */
+	setup(m, p, pools);
+	p->log.window_start = mono_ns();
+	p->log.window_ns = POOLLOG_WRITE_MS * 1000000ULL;
+	poollog_line(p, "6", false, "too fast", 8);
+	poollog_flush(p);
+	CHECK(p->log.size == 0 && p->log.unnoted > 0 &&
+	    strcmp(p->log.drop_why, "the disk did not keep up") == 0);
+	p->log.window_start -= 1000000000ULL;
+	poollog_line(p, "6", false, "later", 5);
+	poollog_flush(p);
+	got = slurp_log(p);
+	CHECK(got != NULL && strstr(got, "[6] later\n") != NULL &&
+	    strstr(got, " bytes of output dropped: the disk did not keep up\n") != NULL &&
+	    strstr(got, "too fast") == NULL);
+	free(got);
+	teardown(p);
 	json_decref(ev_last);
 	ev_last = NULL;
 	events_set_hook(NULL, NULL);
