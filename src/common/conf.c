@@ -84,61 +84,65 @@ static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
  */
 const struct conf_key conf_keys[] = {
 	/* [server] */
-	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI, NULL, custom_listen,
+	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI | CK_RELOAD, NULL, custom_listen,
 	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port); repeatable" },
-	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", 0, NULL, custom_threads,
+	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", CK_RESTART, NULL, custom_threads,
 	  "front-end event loops: auto (one per core) or 1..256" },
-	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, 0, NULL, NULL,
+	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, CK_RESTART, NULL, NULL,
 	  "front end's identity when started as root (default: weir if it exists, else nobody)" },
-	{ CS_SERVER, "group", CT_STRING, SRV(group), 0, 0, NULL, 0, NULL, NULL,
+	{ CS_SERVER, "group", CT_STRING, SRV(group), 0, 0, NULL, CK_RESTART, NULL, NULL,
 	  "front end's group when started as root (default: the user's primary group)" },
-	{ CS_SERVER, "state_dir", CT_PATH, SRV(state_dir), 0, 0, "run", 0, NULL, NULL,
+	{ CS_SERVER, "state_dir", CT_PATH, SRV(state_dir), 0, 0, "run", CK_RESTART, NULL, NULL,
 	  "sockets, pid file and admin socket" },
-	{ CS_SERVER, "log_dir", CT_PATH, SRV(log_dir), 0, 0, "log", 0, NULL, NULL,
+	{ CS_SERVER, "log_dir", CT_PATH, SRV(log_dir), 0, 0, "log", CK_RESTART, NULL, NULL,
 	  "events.jsonl, access.log, httperr.log, pools/NAME.log" },
-	{ CS_SERVER, "access_log", CT_ENUM, SRV(access_log), 0, 0, "w3c", 0, access_log_names, NULL,
+	{ CS_SERVER, "access_log", CT_ENUM, SRV(access_log), 0, 0, "w3c", CK_RELOAD, access_log_names, NULL,
 	  "access log format: w3c (IIS default), combined, off" },
-	{ CS_SERVER, "syslog", CT_BOOL, SRV(syslog), 0, 0, "yes", 0, NULL, NULL,
+	{ CS_SERVER, "syslog", CT_BOOL, SRV(syslog), 0, 0, "yes", CK_RELOAD, NULL, NULL,
 	  "also send events to syslog" },
-	{ CS_SERVER, "admin_group", CT_STRING, SRV(admin_group), 0, 0, NULL, 0, NULL, NULL,
+	{ CS_SERVER, "admin_group", CT_STRING, SRV(admin_group), 0, 0, NULL, CK_RESTART, NULL, NULL,
 	  "group allowed to use the admin socket besides root" },
-	{ CS_SERVER, "admin_listen", CT_STRING, SRV(admin_listen), 0, 0, NULL, 0, NULL, NULL,
+	{ CS_SERVER, "admin_listen", CT_STRING, SRV(admin_listen), 0, 0, NULL, CK_RESTART, NULL, NULL,
 	  "also serve the admin API on this loopback address (needs admin_token)" },
-	{ CS_SERVER, "admin_token", CT_STRING, SRV(admin_token), 0, 0, NULL, 0, NULL, NULL,
+	{ CS_SERVER, "admin_token", CT_STRING, SRV(admin_token), 0, 0, NULL, CK_RELOAD, NULL, NULL,
 	  "bearer token the admin API requires on admin_listen" },
-	{ CS_SERVER, "events_max_size", CT_SIZE, SRV(events_max_size), 4096, UINT64_MAX / 2, "10M", 0, NULL, NULL,
+	{ CS_SERVER, "events_max_size", CT_SIZE, SRV(events_max_size), 4096, UINT64_MAX / 2, "10M", CK_RELOAD, NULL, NULL,
 	  "rotate events.jsonl when it grows beyond this" },
-	{ CS_SERVER, "events_keep", CT_UINT, SRV(events_keep), 1, 100, "5", 0, NULL, NULL,
+	{ CS_SERVER, "events_keep", CT_UINT, SRV(events_keep), 1, 100, "5", CK_RELOAD, NULL, NULL,
 	  "rotated event logs kept (events.jsonl.1 ... .N)" },
-	{ CS_SERVER, "max_request_line", CT_SIZE, SRV(max_request_line), 64, 1 * MB, "8k", 0, NULL, NULL,
+	{ CS_SERVER, "pool_log_max_size", CT_SIZE, SRV(pool_log_max_size), 64 * KB, UINT64_MAX / 2, "10M", CK_RELOAD, NULL, NULL,
+	  "rotate a pool's log (log_dir/pools/NAME.log) when it grows beyond this" },
+	{ CS_SERVER, "pool_log_keep", CT_UINT, SRV(pool_log_keep), 1, 100, "5", CK_RELOAD, NULL, NULL,
+	  "rotated pool logs kept (NAME.log.1 ... .N)" },
+	{ CS_SERVER, "max_request_line", CT_SIZE, SRV(max_request_line), 64, 1 * MB, "8k", CK_RELOAD, NULL, NULL,
 	  "longest request line (414 beyond)" },
-	{ CS_SERVER, "max_header_size", CT_SIZE, SRV(max_header_size), 256, 1 * MB, "32k", 0, NULL, NULL,
+	{ CS_SERVER, "max_header_size", CT_SIZE, SRV(max_header_size), 256, 1 * MB, "32k", CK_RELOAD, NULL, NULL,
 	  "largest request header section (431 beyond)" },
-	{ CS_SERVER, "max_headers", CT_UINT, SRV(max_headers), 1, 128, "100", 0, NULL, NULL,
+	{ CS_SERVER, "max_headers", CT_UINT, SRV(max_headers), 1, 128, "100", CK_RELOAD, NULL, NULL,
 	  "most header fields in a request (431 beyond)" },
-	{ CS_SERVER, "max_body", CT_SIZE, SRV(max_body), 0, UINT64_MAX / 2, "30M", 0, NULL, NULL,
+	{ CS_SERVER, "max_body", CT_SIZE, SRV(max_body), 0, UINT64_MAX / 2, "30M", CK_RELOAD, NULL, NULL,
 	  "largest request body (413 beyond); 0 = no limit" },
-	{ CS_SERVER, "header_timeout", CT_DURATION, SRV(header_timeout), 1 * SEC, DAY, "30s", 0, NULL, NULL,
+	{ CS_SERVER, "header_timeout", CT_DURATION, SRV(header_timeout), 1 * SEC, DAY, "30s", CK_RELOAD, NULL, NULL,
 	  "time to receive a whole header section once it has begun (408)" },
-	{ CS_SERVER, "body_timeout", CT_DURATION, SRV(body_timeout), 1 * SEC, DAY, "60s", 0, NULL, NULL,
+	{ CS_SERVER, "body_timeout", CT_DURATION, SRV(body_timeout), 1 * SEC, DAY, "60s", CK_RELOAD, NULL, NULL,
 	  "longest pause while receiving a request body (408)" },
-	{ CS_SERVER, "send_timeout", CT_DURATION, SRV(send_timeout), 1 * SEC, DAY, "60s", 0, NULL, NULL,
+	{ CS_SERVER, "send_timeout", CT_DURATION, SRV(send_timeout), 1 * SEC, DAY, "60s", CK_RELOAD, NULL, NULL,
 	  "longest pause of a client that does not read its response (connection closed)" },
-	{ CS_SERVER, "keepalive_timeout", CT_DURATION, SRV(keepalive_timeout), 0, DAY, "120s", 0, NULL, NULL,
+	{ CS_SERVER, "keepalive_timeout", CT_DURATION, SRV(keepalive_timeout), 0, DAY, "120s", CK_RELOAD, NULL, NULL,
 	  "idle time allowed between requests on a connection; 0 = no keep-alive" },
-	{ CS_SERVER, "keepalive_requests", CT_UINT, SRV(keepalive_requests), 0, UINT_MAX, "0", 0, NULL, NULL,
+	{ CS_SERVER, "keepalive_requests", CT_UINT, SRV(keepalive_requests), 0, UINT_MAX, "0", CK_RELOAD, NULL, NULL,
 	  "requests per connection before it is closed; 0 = unlimited" },
-	{ CS_SERVER, "shutdown_timeout", CT_DURATION, SRV(shutdown_timeout), 0, HOUR, "30s", 0, NULL, NULL,
+	{ CS_SERVER, "shutdown_timeout", CT_DURATION, SRV(shutdown_timeout), 0, HOUR, "30s", CK_RELOAD, NULL, NULL,
 	  "on stop, how long in-flight requests may finish" },
-	{ CS_SERVER, "max_connections", CT_UINT, SRV(max_connections), 0, 10000000, "0", 0, NULL, NULL,
+	{ CS_SERVER, "max_connections", CT_UINT, SRV(max_connections), 0, 10000000, "0", CK_RELOAD, NULL, NULL,
 	  "client connections per front end; 0 = as many as the fd limit allows" },
-	{ CS_SERVER, "open_file_cache", CT_UINT, SRV(open_file_cache), 0, 1000000, "1024", 0, NULL, NULL,
+	{ CS_SERVER, "open_file_cache", CT_UINT, SRV(open_file_cache), 0, 1000000, "1024", CK_RELOAD, NULL, NULL,
 	  "open files cached per front-end thread; 0 = off" },
-	{ CS_SERVER, "open_file_cache_valid", CT_DURATION, SRV(open_file_cache_valid), 0, HOUR, "1s", 0, NULL, NULL,
+	{ CS_SERVER, "open_file_cache_valid", CT_DURATION, SRV(open_file_cache_valid), 0, HOUR, "1s", CK_RELOAD, NULL, NULL,
 	  "how long a cached file is used before it is checked again" },
-	{ CS_SERVER, "trusted_proxies", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_trusted,
+	{ CS_SERVER, "trusted_proxies", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI | CK_RELOAD, NULL, custom_trusted,
 	  "CIDR, ...: proxies whose X-Forwarded-* and Forwarded are believed; repeatable" },
-	{ CS_SERVER, "underscores_in_headers", CT_BOOL, SRV(underscores_in_headers), 0, 0, "off", 0, NULL, NULL,
+	{ CS_SERVER, "underscores_in_headers", CT_BOOL, SRV(underscores_in_headers), 0, 0, "off", CK_RELOAD, NULL, NULL,
 	  "pass request headers whose names contain '_' to HTTP pools" },
 
 	/* [site NAME] */
@@ -922,6 +926,90 @@ find_key(enum conf_section s, const char *name, size_t *idx)
 		}
 	}
 	return NULL;
+}
+
+/* Append "a, b, c" (the elements of a list) to buf. */
+static void
+text_join(char *buf, size_t bufsz, const char *const *v, size_t n, size_t stride)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && len < bufsz; i++) {
+		const char *e = *(const char *const *)(const void *)((const char *)v + i * stride);
+		int w = snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "", e);
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, bufsz, "(none)");
+}
+
+/*
+ * The value of key k in its section's struct obj, as text a person can
+ * compare ("auto", "30000ms", "10485760", "(none)"): reload.c names what
+ * changed with it, and two values are the same setting exactly when their
+ * texts are equal.
+ */
+void
+conf_value_text(const struct conf_key *k, const void *obj, char *buf, size_t bufsz)
+{
+	const char *field = (const char *)obj + k->off;
+
+	switch (k->type) {
+	case CT_UINT:
+		snprintf(buf, bufsz, "%u", *(const unsigned *)(const void *)field);
+		return;
+	case CT_DURATION:
+		snprintf(buf, bufsz, "%llums",
+		    (unsigned long long)*(const uint64_t *)(const void *)field);
+		return;
+	case CT_SIZE:
+		snprintf(buf, bufsz, "%llu",
+		    (unsigned long long)*(const uint64_t *)(const void *)field);
+		return;
+	case CT_BOOL:
+		snprintf(buf, bufsz, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+		return;
+	case CT_STRING:
+	case CT_PATH: {
+		const char *v = *(const char *const *)(const void *)field;
+
+		snprintf(buf, bufsz, "%s", v != NULL ? v : "(none)");
+		return;
+	}
+	case CT_ENUM:
+		snprintf(buf, bufsz, "%s", k->enums[*(const int *)(const void *)field]);
+		return;
+	case CT_LIST: {
+		const struct strlist *l = (const void *)field;
+
+		text_join(buf, bufsz, (const char *const *)l->v, l->n, sizeof(char *));
+		return;
+	}
+	case CT_CUSTOM:
+		break;
+	}
+	if (k->custom == custom_threads) {
+		unsigned n = ((const struct conf_server *)obj)->threads;
+
+		if (n == 0)
+			snprintf(buf, bufsz, "auto");
+		else
+			snprintf(buf, bufsz, "%u", n);
+	} else if (k->custom == custom_listen) {
+		const struct conf_listens *ls = k->section == CS_SERVER ?
+		    &((const struct conf_server *)obj)->listen :
+		    &((const struct conf_site *)obj)->listen;
+
+		text_join(buf, bufsz, ls->n > 0 ?
+		    (const char *const *)(const void *)&ls->v[0].spec : NULL, ls->n,
+		    sizeof(ls->v[0]));
+	} else {
+		snprintf(buf, bufsz, "(set)");
+	}
 }
 
 static void

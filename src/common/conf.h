@@ -117,6 +117,8 @@ struct conf_server {
 	char			*admin_token;		/* bearer token required on admin_listen */
 	uint64_t		 events_max_size;	/* rotate events.jsonl beyond this */
 	unsigned		 events_keep;		/* rotated files kept */
+	uint64_t		 pool_log_max_size;	/* rotate pools/NAME.log beyond this */
+	unsigned		 pool_log_keep;		/* rotated pool logs kept */
 	/* request limits and timeouts (ms / bytes) */
 	uint64_t		 max_request_line;
 	uint64_t		 max_header_size;
@@ -245,6 +247,15 @@ struct conf_key {
 
 #define CK_MULTI	0x1	/* may be given more than once */
 #define CK_CONT		0x2	/* indented continuation lines append (long commands) */
+/*
+ * [server] keys say what a reload does with a change (every one says one):
+ * CK_RELOAD applies it (the front end or the master takes the new value),
+ * CK_RESTART refuses the reload (1304 naming the key) and keeps the running
+ * configuration whole.  A unit test checks that every [server] key has
+ * exactly one, and docs/config.md's "reload" column says the same.
+ */
+#define CK_RELOAD	0x4
+#define CK_RESTART	0x8
 
 extern const struct conf_key	conf_keys[];
 extern const size_t		conf_nkeys;
@@ -275,5 +286,7 @@ int		 conf_size(const char *s, uint64_t *bytes);
 int		 conf_split_command(const char *cmd, char ***argv, char *err);
 void		 conf_argv_free(char **argv);
 const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
+void		 conf_value_text(const struct conf_key *k, const void *obj, char *buf,
+		    size_t bufsz);
 
 #endif

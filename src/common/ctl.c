@@ -124,7 +124,7 @@ ctl_payload_size(enum ctl_type type)
 	switch (type) {
 	case CTL_HELLO:			return sizeof(struct ctl_hello);
 	case CTL_SHUTDOWN:		return sizeof(struct ctl_shutdown);
-	case CTL_LOG_REOPEN:		return 0;
+	case CTL_LOG_REOPEN:		return sizeof(struct ctl_log_reopen);
 	case CTL_RELOAD:		return sizeof(uint32_t);
 	case CTL_RELOAD_RESULT:		return sizeof(struct ctl_result);
 	case CTL_POOL_STATE:		return sizeof(struct ctl_pool_state);

@@ -19,7 +19,7 @@
 enum ctl_type {
 	CTL_HELLO = 1,		/* FE -> M: up and serving (struct ctl_hello) */
 	CTL_SHUTDOWN,		/* M -> FE: stop accepting, drain, exit (struct ctl_shutdown) */
-	CTL_LOG_REOPEN,		/* M -> FE: fds[0] access log, fds[1] httperr log (-1: off) */
+	CTL_LOG_REOPEN,		/* M -> FE: struct ctl_log_reopen; fds[0] httperr log, fds[1] access log (unless off) */
 	CTL_RELOAD,		/* M -> FE: fds[0] memfd with the config text, then listeners */
 	CTL_RELOAD_RESULT,	/* FE -> M: struct ctl_result */
 	CTL_POOL_STATE,		/* M -> FE: struct ctl_pool_state */
@@ -55,6 +55,15 @@ struct ctl_hello {
 
 struct ctl_shutdown {
 	uint64_t	deadline_ms;	/* time in-flight requests get */
+};
+
+/*
+ * CTL_LOG_REOPEN: the access log's format comes with its file, so a line is
+ * always written in the format of the file it goes to (a reload that
+ * changes access_log starts a new file).
+ */
+struct ctl_log_reopen {
+	int32_t		access_format;	/* enum access_log_format */
 };
 
 struct ctl_result {

@@ -7,6 +7,9 @@
  * before the loop sleeps), so logging costs no syscall per request.  The fds
  * come from the master; on SIGUSR1 it sends new ones and thread 0 dup2()s
  * them over the old numbers, so the other threads never see a closed fd.
+ * The format is the access log file's, not the configuration generation's:
+ * a reload that changes access_log comes with a new file (frontend.c
+ * log_reopen()), and each line is written in the format of its file.
  * Every request-controlled field is escaped: no log injection.
  */
 #include <errno.h>
@@ -72,7 +75,8 @@ logbuf_flush(struct fe_thread *t, bool force)
 {
 	uint64_t now = loop_now(t->loop);
 	struct logbuf *lbs[2] = { &t->alog, &t->elog };
-	int fds[2] = { atomic_load(&t->fe->access_fd), atomic_load(&t->fe->httperr_fd) };
+	int fds[2] = { atomic_load(&t->fe->access_fds[t->alog.format]),
+	    atomic_load(&t->fe->httperr_fd) };
 
 	for (int i = 0; i < 2; i++) {
 		struct logbuf *lb = lbs[i];
@@ -201,20 +205,26 @@ void
 alog_request(struct conn *c, struct req *r)
 {
 	struct fe_thread *t = c->t;
-	int fd = atomic_load(&t->fe->access_fd);
+	int format = atomic_load(&t->fe->access_format), fd;
 	uint64_t ms = (mono_ns() - r->start_ns) / 1000000;
 	struct sockaddr_storage local;
 	struct hstr ua, ref;
 	char *p, *start;
 	const char *ver = r->h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 
-	if (c->gen->conf->server.access_log == ACCESS_LOG_OFF ||
-	    (start = p = lb_reserve(t, &t->alog, fd)) == NULL)
+	if (format == ACCESS_LOG_OFF)
+		return;
+	/* lines of the format before a reload go to that format's file */
+	if (t->alog.format != format && t->alog.len > 0)
+		lb_write(&t->alog, atomic_load(&t->fe->access_fds[t->alog.format]));
+	t->alog.format = format;
+	fd = atomic_load(&t->fe->access_fds[format]);
+	if ((start = p = lb_reserve(t, &t->alog, fd)) == NULL)
 		return;
 	update_logdate(t);
 	ua = header(r, "user-agent");
 	ref = header(r, "referer");
-	if (c->gen->conf->server.access_log == ACCESS_LOG_W3C) {
+	if (format == ACCESS_LOG_W3C) {
 		local_addr(c, &local);
 		p = put_str(p, t->w3cdate);
 		*p++ = ' ';

@@ -242,7 +242,8 @@ conn_accept(void *arg, uint32_t events)
 {
 	struct fe_listener *l = arg;
 	struct fe_thread *t = l->t;
-	unsigned maxc = t->fe->st->conf->server.max_connections;
+	/* the thread's newest generation: a reload applies to new connections */
+	unsigned maxc = t->gen->conf->server.max_connections;
 
 	(void)events;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {

@@ -40,10 +40,10 @@ struct fcache {
 	size_t		  data_bytes;
 };
 
-struct fcache *
-fcache_new(unsigned max, uint64_t valid_ms)
+/* An empty hash table for up to max entries (at most half full). */
+static void
+table_init(struct fcache *fc, unsigned max, uint64_t valid_ms)
 {
-	struct fcache *fc = xcalloc(1, sizeof(*fc));
 	size_t size = 16;
 
 	while (size < (size_t)max * 2)
@@ -52,6 +52,14 @@ fcache_new(unsigned max, uint64_t valid_ms)
 	fc->mask = size - 1;
 	fc->max = max;
 	fc->valid_ms = valid_ms;
+}
+
+struct fcache *
+fcache_new(unsigned max, uint64_t valid_ms)
+{
+	struct fcache *fc = xcalloc(1, sizeof(*fc));
+
+	table_init(fc, max, valid_ms);
 	return fc;
 }
 
@@ -400,6 +408,22 @@ fcache_forget_root(struct fcache *fc, int rootfd)
 		if (e->rootfd == rootfd)
 			evict(fc, e);
 	}
+}
+
+/*
+ * A reload changed open_file_cache or open_file_cache_valid (the thread
+ * takes the new generation): start over with the new limits.  Entries that
+ * requests still hold are freed when they are released.
+ */
+void
+fcache_configure(struct fcache *fc, unsigned max, uint64_t valid_ms)
+{
+	if (max == fc->max && valid_ms == fc->valid_ms)
+		return;
+	while (fc->tail != NULL)
+		evict(fc, fc->tail);
+	free(fc->tab);
+	table_init(fc, max, valid_ms);
 }
 
 void

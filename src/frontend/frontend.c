@@ -193,31 +193,43 @@ on_signal(void *arg, int signo)
 {
 	struct frontend *fe = arg;
 
+	/* thread 0 swaps fe->gen, so it may read it as is */
 	if (signo == SIGTERM || signo == SIGINT)
-		shutdown_all(fe, fe->st->conf->server.shutdown_timeout);
+		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout);
 }
 
-/* Replace the log fds in place: threads keep using the same numbers. */
+/*
+ * CTL_LOG_REOPEN: fds[0] the httperr log, fds[1] the access log (unless
+ * off).  The fds are put in place with dup2(), so threads keep using the
+ * same numbers and never see a closed one; the access log's slot is the
+ * one of its format (see struct frontend).
+ */
 static void
-log_reopen(struct frontend *fe, const int *fds, int nfds)
+log_reopen(struct frontend *fe, const struct ctl_log_reopen *lr, const int *fds, int nfds)
 {
-	atomic_int *slots[2] = { &fe->access_fd, &fe->httperr_fd };
+	int format = lr->access_format;
+	atomic_int *slots[2] = { &fe->httperr_fd, NULL };
 
-	for (int i = 0; i < nfds && i < 2; i++) {
-		int old = atomic_load(slots[i]);
+	if (format == ACCESS_LOG_W3C || format == ACCESS_LOG_COMBINED)
+		slots[1] = &fe->access_fds[format];
+	for (int i = 0; i < nfds; i++) {
+		int old;
 
-		if (fds[i] == -1)
-			continue;
-		if (old == -1)
-			atomic_store(slots[i], fds[i]);
-		else {
-			if (dup2(fds[i], old) == -1)
-				log_warn("reopen log: dup2");
+		if (i >= 2 || slots[i] == NULL) {
 			close(fds[i]);
+			continue;
 		}
-	}
-	for (int i = 2; i < nfds; i++)
+		old = atomic_load(slots[i]);
+		if (old == -1) {
+			atomic_store(slots[i], fds[i]);
+			continue;
+		}
+		if (dup2(fds[i], old) == -1)
+			log_warn("reopen log: dup2");
 		close(fds[i]);
+	}
+	if (slots[1] != NULL ? nfds >= 2 : format == ACCESS_LOG_OFF)
+		atomic_store(&fe->access_format, format);
 }
 
 static void
@@ -401,7 +413,7 @@ on_ctl(void *arg, uint32_t events)
 			shutdown_all(fe, u.sd.deadline_ms);
 			break;
 		case CTL_LOG_REOPEN:
-			log_reopen(fe, fds, hdr.nfds);
+			log_reopen(fe, (const struct ctl_log_reopen *)(void *)u.buf, fds, hdr.nfds);
 			hdr.nfds = 0;
 			break;
 		case CTL_RELOAD:
@@ -431,7 +443,7 @@ on_ctl(void *arg, uint32_t events)
 		if (r == -1)
 			log_warn("control channel");
 		loop_io_del(fe->threads[0].loop, &fe->ctl_io);
-		shutdown_all(fe, fe->st->conf->server.shutdown_timeout);
+		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout);
 	}
 }
 
@@ -481,6 +493,8 @@ fe_thread_sync_gen(struct fe_thread *t)
 
 	t->gen = fe_gen_acquire(t->fe);
 	fe_gen_release(old);
+	fcache_configure(t->fcache, t->gen->conf->server.open_file_cache,
+	    t->gen->conf->server.open_file_cache_valid);
 	if (sync_listeners(t) == -1)
 		log_warn("thread %u: listening sockets", t->idx);
 }
@@ -580,7 +594,12 @@ frontend_main(const struct fe_start *st)
 	fe.st = st;
 	fe.ctl = st->ctl;
 	fe.shutdown_ms = st->conf->server.shutdown_timeout;
-	atomic_init(&fe.access_fd, st->access_fd);
+	atomic_init(&fe.access_fds[ACCESS_LOG_W3C], -1);
+	atomic_init(&fe.access_fds[ACCESS_LOG_COMBINED], -1);
+	atomic_init(&fe.access_format, st->access_fd != -1 ?
+	    st->conf->server.access_log : ACCESS_LOG_OFF);
+	if (st->access_fd != -1 && st->conf->server.access_log != ACCESS_LOG_OFF)
+		atomic_store(&fe.access_fds[st->conf->server.access_log], st->access_fd);
 	atomic_init(&fe.httperr_fd, st->httperr_fd);
 	if (drop_privileges(st) == -1)
 		return 1;

@@ -239,6 +239,7 @@ struct logbuf {
 	char			*buf;
 	size_t			 len, cap;
 	uint64_t		 first;		/* ms of the oldest unflushed line */
+	int			 format;	/* access log: enum access_log_format of its lines */
 };
 
 /* Per-thread open file cache (fcache.c). */
@@ -300,7 +301,15 @@ struct frontend {
 	atomic_size_t		 naddrs;
 	struct loop_io		 ctl_io;
 	int			 ctl;
-	atomic_int		 access_fd;
+	/*
+	 * The access log: one fd per format (W3C, combined), each replaced in
+	 * place by dup2() on reopen and never closed while running, and the
+	 * format new lines take (ACCESS_LOG_OFF: none).  A thread's buffered
+	 * lines go to the fd of their own format, so a reload that changes
+	 * access_log never puts lines of one format in the other's file.
+	 */
+	atomic_int		 access_fds[2];
+	atomic_int		 access_format;
 	atomic_int		 httperr_fd;
 	atomic_uint		 threads_done;
 	struct fe_pool		**pools;	/* index = current conf pool index (thread 0) */
@@ -754,6 +763,7 @@ struct fentry {
 };
 struct fcache	*fcache_new(unsigned max, uint64_t valid_ms);
 void		 fcache_free(struct fcache *fc);
+void		 fcache_configure(struct fcache *fc, unsigned max, uint64_t valid_ms);
 struct fentry	*fcache_open(struct fcache *fc, uint64_t now, int rootfd,
 		    int symlinks, const char *path, size_t len);
 void		 fcache_release(struct fcache *fc, struct fentry *e);

@@ -69,10 +69,19 @@ events_open(const char *log_dir, bool use_syslog, char *err)
 		close(events_fd);
 	events_fd = fd;
 	events_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-	if (use_syslog && !events_syslog)
-		openlog("weir", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	events_syslog = use_syslog;
+	events_use_syslog(use_syslog);
 	return 0;
+}
+
+/* [server] syslog, at start and on reload: open or close the connection. */
+void
+events_use_syslog(bool on)
+{
+	if (on && !events_syslog)
+		openlog("weir", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (!on && events_syslog)
+		closelog();
+	events_syslog = on;
 }
 
 void
@@ -94,19 +103,9 @@ events_close(void)
 static void
 rotate(void)
 {
-	char from[4200], to[4200];
 	int fd;
 
-	for (unsigned k = events_keep; k >= 1; k--) {
-		snprintf(to, sizeof(to), "%s.%u", events_path, k);
-		if (k == 1)
-			snprintf(from, sizeof(from), "%s", events_path);
-		else
-			snprintf(from, sizeof(from), "%s.%u", events_path, k - 1);
-		/* a missing older file is normal */
-		if (rename(from, to) == -1 && errno != ENOENT)
-			log_warn("rotate %s", from);
-	}
+	logfile_rotate(events_path, events_keep);
 	fd = open(events_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1) {
 		log_warn("%s", events_path);

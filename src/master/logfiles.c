@@ -4,12 +4,14 @@
  *
  * The master opens access.log and httperr.log (it may write where the
  * unprivileged front end may not) and hands the fds over; on SIGUSR1 it
- * reopens them and sends the new fds (logrotate convention).  A new or empty
- * W3C file starts with the #Software/#Version/#Date/#Fields directives.
+ * reopens them and sends the new fds (logrotate convention), with the pools'
+ * logs.  A new or empty W3C file starts with the #Software/#Version/#Date/
+ * #Fields directives; a file in the other format is moved aside first.
  *
- * log_dir/pools/NAME.log is the master's alone: its workers' output lines,
- * "TIME [PID] text", and the lines the front end sends about the pool's
- * requests (FastCGI STDERR), "TIME [fe] text".
+ * log_dir/pools/NAME.log is the master's alone (poollog.c): its workers'
+ * output lines, "TIME [PID] text", and the lines the front end sends about
+ * the pool's requests (FastCGI STDERR), "TIME [fe] text", which this file
+ * makes safe first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,35 @@
 #include "weir_version.h"
 #include "master.h"
 
+/*
+ * A file weir writes in one format must not hold another: a non-empty file
+ * whose form (W3C starts with a '#' directive, combined does not) is not
+ * the wanted one is renamed to NAME.YYYYmmddTHHMMSSZ first, so that a
+ * change of access_log (by a reload or a restart) starts a new file.
+ */
+static void
+move_aside_other_format(int fd, const char *path, bool w3c)
+{
+	char first, to[4200], ts[32];
+	struct tm tm;
+	time_t now;
+	size_t n;
+
+	if (pread(fd, &first, 1, 0) != 1 || (first == '#') == w3c)
+		return;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	n = (size_t)snprintf(to, sizeof(to), "%s.%s", path, ts);
+	/* two changes within a second: a suffix, never overwrite a file */
+	for (int i = 2; i < 100 && access(to, F_OK) == 0; i++)
+		snprintf(to + n, sizeof(to) - n, ".%d", i);
+	if (rename(path, to) == -1)
+		log_warn("%s: cannot move the file of the other format aside", path);
+	else
+		log_info("%s: moved to %s (its lines are in the other format)", path, to);
+}
+
 int
 logfile_open(const char *dir, const char *name, const char *w3c_fields,
     char *err)
@@ -35,10 +66,18 @@ logfile_open(const char *dir, const char *name, const char *w3c_fields,
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		snprintf(err, WEIR_ERRLEN, "%s: %s", path, strerror(errno));
-		return -1;
+	for (int pass = 0; ; pass++) {
+		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd == -1) {
+			snprintf(err, WEIR_ERRLEN, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (pass > 0 || fstat(fd, &st) == -1 || st.st_size == 0)
+			break;
+		move_aside_other_format(fd, path, w3c_fields != NULL);
+		if (access(path, F_OK) == 0)
+			break;		/* same format (or it could not move): keep it */
+		close(fd);
 	}
 	if (w3c_fields != NULL && fstat(fd, &st) == 0 && st.st_size == 0) {
 		time_t now = time(NULL);
@@ -61,30 +100,24 @@ logfile_open(const char *dir, const char *name, const char *w3c_fields,
 }
 
 /*
- * Append "TIME [who] line" to a pool log in one writev, so lines from the
- * workers and the front end never interleave.  A full disk must not stop
- * the pool: errors are ignored (the worker's tail still has its lines).
+ * Rotate by renaming: path.KEEP-1 -> path.KEEP ... path -> path.1 (the
+ * oldest falls off).  The caller opens a new path.
  */
 void
-logfile_pool_line(int fd, const char *who, const char *line, size_t n)
+logfile_rotate(const char *path, unsigned keep)
 {
-	char prefix[96], ts[40];
-	struct iovec iov[3];
-	int pn;
+	char from[4200], to[4200];
 
-	if (fd == -1)
-		return;
-	time_iso8601(ts, sizeof(ts));
-	pn = snprintf(prefix, sizeof(prefix), "%s [%s] ", ts, who);
-	if (pn < 0)
-		return;
-	iov[0].iov_base = prefix;
-	iov[0].iov_len = WEIR_MIN((size_t)pn, sizeof(prefix) - 1);
-	iov[1].iov_base = (void *)(uintptr_t)line;
-	iov[1].iov_len = n;
-	iov[2].iov_base = "\n";
-	iov[2].iov_len = 1;
-	(void)!writev(fd, iov, 3);
+	for (unsigned k = keep; k >= 1; k--) {
+		snprintf(to, sizeof(to), "%s.%u", path, k);
+		if (k == 1)
+			snprintf(from, sizeof(from), "%s", path);
+		else
+			snprintf(from, sizeof(from), "%s.%u", path, k - 1);
+		/* a missing older file is normal */
+		if (rename(from, to) == -1 && errno != ENOENT)
+			log_warn("rotate %s", from);
+	}
 }
 
 /*
@@ -116,5 +149,6 @@ logfile_fe_line(struct master *m, const struct ctl_pool_log *pl)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = ' ';
-	logfile_pool_line(m->pools[pl->pool]->log_fd, "fe", line, n);
+	poollog_line(m->pools[pl->pool], "fe", false, line, n);
+	poollog_flush(m->pools[pl->pool]);
 }

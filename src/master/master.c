@@ -225,36 +225,48 @@ master_stop(struct master *m)
 	begin_stop(m, SIGTERM);
 }
 
-static void
-reopen_logs(struct master *m)
+/*
+ * SIGUSR1 (logrotate's convention), and a reload that changed access_log:
+ * open access.log (unless off) and httperr.log anew and hand them to the
+ * front end with the access log's format; reopen every pool's log.  When a
+ * file cannot be opened the old ones are kept, and the front end keeps
+ * writing where it did.
+ */
+void
+master_reopen_logs(struct master *m)
 {
+	const struct conf_server *s = &m->conf->server;
+	struct ctl_log_reopen lr;
 	char err[WEIR_ERRLEN];
 	int fds[2] = { -1, -1 };
 
-	if (m->conf->server.access_log != ACCESS_LOG_OFF) {
-		fds[0] = logfile_open(m->conf->server.log_dir, "access.log",
-		    m->conf->server.access_log == ACCESS_LOG_W3C ?
-		    ACCESS_W3C_FIELDS : NULL, err);
-		if (fds[0] == -1)
-			log_warnx("reopen: %s", err);
+	fds[0] = logfile_open(s->log_dir, "httperr.log", HTTPERR_FIELDS, err);
+	if (fds[0] != -1 && s->access_log != ACCESS_LOG_OFF &&
+	    (fds[1] = logfile_open(s->log_dir, "access.log", s->access_log == ACCESS_LOG_W3C ?
+	    ACCESS_W3C_FIELDS : NULL, err)) == -1) {
+		close(fds[0]);
+		fds[0] = -1;
 	}
-	fds[1] = logfile_open(m->conf->server.log_dir, "httperr.log",
-	    HTTPERR_FIELDS, err);
-	if (fds[1] == -1)
+	if (fds[0] == -1) {
 		log_warnx("reopen: %s", err);
-	if (fds[0] != -1 && fds[1] != -1) {
+	} else {
+		if (m->httperr_fd != -1)
+			close(m->httperr_fd);
 		if (m->access_fd != -1)
 			close(m->access_fd);
-		close(m->httperr_fd);
-		m->access_fd = fds[0];
-		m->httperr_fd = fds[1];
-		feproc_send(m, CTL_LOG_REOPEN, NULL, 0, fds, 2);
-		log_info("logs reopened");
-	} else {
-		for (int i = 0; i < 2; i++)
-			if (fds[i] != -1)
-				close(fds[i]);
+		m->httperr_fd = fds[0];
+		m->access_fd = fds[1];
+		memset(&lr, 0, sizeof(lr));
+		lr.access_format = s->access_log;
+		if (m->fe.pid > 0)
+			feproc_send(m, CTL_LOG_REOPEN, &lr, sizeof(lr), fds,
+			    fds[1] != -1 ? 2 : 1);
 	}
+	for (size_t i = 0; i < m->npools; i++)
+		poollog_reopen(m->pools[i]);
+	for (struct pool *p = m->retired; p != NULL; p = p->next_retired)
+		poollog_reopen(p);
+	log_info("logs reopened");
 }
 
 static void
@@ -272,7 +284,7 @@ on_signal(void *arg, int signo)
 		begin_stop(m, signo);
 		break;
 	case SIGUSR1:
-		reopen_logs(m);
+		master_reopen_logs(m);
 		break;
 	case SIGHUP: {
 		json_t *res = NULL;

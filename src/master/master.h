@@ -47,6 +47,7 @@ enum worker_state {
 };
 
 #define WORKER_TAIL	20	/* last output lines kept for events */
+#define POOLLOG_PIECE	16384	/* longer output lines are written in marked pieces */
 
 struct pool;
 struct probe;
@@ -71,8 +72,9 @@ struct worker {
 	socklen_t	 addrlen;
 	int		 out;		/* read end of its stdout+stderr pipe */
 	struct loop_io	 out_io;
-	char		 partial[1024];	/* an output line not yet ended */
+	char		 partial[POOLLOG_PIECE];	/* a piece of an output line not yet written */
 	size_t		 npartial;
+	bool		 line_cont;	/* pieces of the current line were written already */
 	char		*tail[WORKER_TAIL];	/* ring of the last lines */
 	unsigned	 tail_next;
 	int		 notify;	/* sd_notify datagram socket, -1 if none */
@@ -98,6 +100,27 @@ struct worker {
 	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */
 	char		 fail_reason[200];
 	int		 status;	/* waitpid status once exited */
+};
+
+/*
+ * A pool's output log, log_dir/pools/NAME.log (poollog.c): records are
+ * gathered in buf and written once per wake-up; size and write time are
+ * bounded, and what could not be written is counted.
+ */
+struct poollog {
+	int		 fd;		/* -1 when it could not be opened */
+	char		 path[4096];
+	uint64_t	 size;		/* bytes in the current file */
+	char		*buf;		/* records not written yet */
+	size_t		 len;
+	uint64_t	 window_start;	/* monotonic ns: this second's write time ... */
+	uint64_t	 window_ns;	/* ... spent so far */
+	uint64_t	 dropped;	/* bytes dropped since the last event 1313 */
+	uint64_t	 unnoted;	/* ... and since the last "[weir]" line in the log */
+	uint64_t	 dropped_total;	/* for status and /metrics */
+	char		 drop_why[64];	/* the last reason */
+	uint64_t	 reported;	/* monotonic ms of the last 1313, 0 = none */
+	struct loop_timer report_timer;	/* writes the next 1313 */
 };
 
 /* The front-end process as the master sees it. */
@@ -200,7 +223,7 @@ struct pool {
 	uid_t		 uid;
 	gid_t		 gid;
 	bool		 set_identity;
-	int		 log_fd;	/* log_dir/pools/NAME.log */
+	struct poollog	 log;		/* log_dir/pools/NAME.log */
 	struct rapidfail rf;
 	uint64_t	 backoff_ms;	/* next back-off delay */
 	uint64_t	 retry_at;	/* monotonic ms of the next re-enable, 0 if none */
@@ -240,6 +263,7 @@ int	 cmd_check(int argc, char **argv);
 /* master.c */
 int	 master_run(const char *conf_path);
 void	 master_stop(struct master *m);
+void	 master_reopen_logs(struct master *m);
 
 /* schedule.c */
 uint64_t schedule_next_ms(const int *sched, size_t n, const struct tm *tm);
@@ -330,9 +354,18 @@ struct worker *worker_spawn(struct pool *p, char *err);
 void	 worker_signal(struct worker *w, int sig);
 void	 worker_cleanup(struct worker *w);
 void	 worker_free(struct worker *w);
+uint64_t worker_private_memory(const struct worker *w);
+
+/* poollog.c: workers' output into log_dir/pools/NAME.log */
+void	 poollog_open(struct pool *p);
+void	 poollog_close(struct pool *p);
+void	 poollog_reopen(struct pool *p);
+void	 poollog_line(struct pool *p, const char *who, bool cont, const char *text,
+	    size_t n);
+void	 poollog_flush(struct pool *p);
+void	 poollog_on_output(void *arg, uint32_t events);
 void	 worker_drain_output(struct worker *w);
 json_t	*worker_tail_json(const struct worker *w);
-uint64_t worker_private_memory(const struct worker *w);
 
 /* probe.c: one health probe (HTTP ping, FastCGI GET_VALUES, or a connect) */
 enum probe_kind {
@@ -421,6 +454,7 @@ struct ev_filter {
 
 int	 events_open(const char *log_dir, bool use_syslog, char *err);
 void	 events_configure(uint64_t max_size, unsigned keep);
+void	 events_use_syslog(bool on);
 void	 events_set_hook(void (*fn)(const char *, size_t, json_t *, void *), void *arg);
 const char *events_file(void);
 bool	 events_match(const struct ev_filter *f, json_t *ev);
@@ -439,7 +473,7 @@ void	 poison_request(struct master *m, const struct ctl_poison *pz);
 /* logfiles.c */
 int	 logfile_open(const char *dir, const char *name, const char *w3c_fields,
 	    char *err);
-void	 logfile_pool_line(int fd, const char *who, const char *line, size_t n);
 void	 logfile_fe_line(struct master *m, const struct ctl_pool_log *pl);
+void	 logfile_rotate(const char *path, unsigned keep);
 
 #endif

@@ -831,7 +831,6 @@ struct pool *
 pool_new(struct master *m, int idx, const struct conf_pool *cp)
 {
 	struct pool *p = xcalloc(1, sizeof(*p));
-	char path[4096];
 
 	p->m = m;
 	p->idx = idx;
@@ -842,10 +841,7 @@ pool_new(struct master *m, int idx, const struct conf_pool *cp)
 	loop_timer_init(&p->schedule_timer, on_schedule, p);
 	loop_timer_init(&p->memory_timer, on_memory, p);
 	p->last_activity = loop_now(m->loop);
-	snprintf(path, sizeof(path), "%s/pools/%s.log", m->conf->server.log_dir, cp->name);
-	p->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (p->log_fd == -1)
-		log_warn("pool %s: %s", cp->name, path);
+	poollog_open(p);
 	pool_configure(p, cp);
 	p->cp_gen = m->generation;
 	return p;
@@ -951,7 +947,6 @@ pool_free(struct pool *p)
 	loop_timer_cancel(m->loop, &p->memory_timer);
 	rapidfail_free(&p->rf);
 	conf_argv_free(p->argv);
-	if (p->log_fd != -1)
-		close(p->log_fd);
+	poollog_close(p);
 	free(p);
 }

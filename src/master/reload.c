@@ -14,8 +14,10 @@
  *    changed ones recycle overlapped (event 1080), the rest just take the
  *    new settings.  Event 1303 lists what changed.
  *
- * What cannot change without a restart (threads, user, group, state_dir,
- * log_dir) rejects the reload with a clear message rather than half-apply.
+ * Every [server] key is applied or, when a reload cannot apply it (threads,
+ * user, group, state_dir, log_dir, admin_group, admin_listen: CK_RESTART in
+ * the key table), its change rejects the reload whole, naming the key,
+ * rather than half-apply or keep the old value in silence.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,24 +94,47 @@ reject(struct master *m, json_t *errors, json_t **result)
 	json_object_set_new(*result, "errors", errors);
 }
 
-/* Things the running processes cannot take on without a restart. */
+/*
+ * The [server] keys a reload cannot apply (CK_RESTART in the key table):
+ * a change refuses the whole reload, naming each key with its old and new
+ * value.  Every other [server] key is applied (CK_RELOAD): by the front
+ * end, which builds its new generation from the same text, and by
+ * apply_server() below for what the master does itself.
+ */
 static void
-check_fixed(const struct conf *o, const struct conf *n, json_t *errors,
-    unsigned threads)
+check_restart_keys(const struct conf *o, const struct conf *n, json_t *errors)
 {
-	const struct conf_server *a = &o->server, *b = &n->server;
+	for (size_t i = 0; i < conf_nkeys; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		char a[512], b[512];
 
-	if (!str_eq(a->state_dir, b->state_dir))
-		json_array_append_new(errors, json_string("state_dir cannot change on reload: restart weir"));
-	if (!str_eq(a->log_dir, b->log_dir))
-		json_array_append_new(errors, json_string("log_dir cannot change on reload: restart weir"));
-	if (!str_eq(a->user, b->user) || !str_eq(a->group, b->group))
-		json_array_append_new(errors, json_string("[server] user/group cannot change on reload: restart weir"));
-	if (b->threads != 0 && b->threads != threads)
-		json_array_append_new(errors, json_sprintf(
-		    "threads cannot change on reload (running %u): restart weir", threads));
-	if (!str_eq(a->admin_listen, b->admin_listen) || !str_eq(a->admin_group, b->admin_group))
-		json_array_append_new(errors, json_string("admin_listen/admin_group cannot change on reload: restart weir"));
+		if (k->section != CS_SERVER || !(k->flags & CK_RESTART))
+			continue;
+		conf_value_text(k, &o->server, a, sizeof(a));
+		conf_value_text(k, &n->server, b, sizeof(b));
+		if (strcmp(a, b) != 0)
+			json_array_append_new(errors, json_sprintf(
+			    "[server] %s: changed from %s to %s; needs a restart",
+			    k->name, a, b));
+	}
+}
+
+/*
+ * The master's share of the [server] keys a reload applies: the event
+ * log's rotation and syslog, and the access log, whose file changes with
+ * its format (master_reopen_logs() moves a file of the other format
+ * aside and hands the front end the new one).  Pool logs read their
+ * limits when they write, and shutdown_timeout when weir stops.
+ */
+static void
+apply_server(struct master *m, const struct conf_server *old)
+{
+	const struct conf_server *s = &m->conf->server;
+
+	events_configure(s->events_max_size, s->events_keep);
+	events_use_syslog(s->syslog);
+	if (s->access_log != old->access_log)
+		master_reopen_logs(m);
 }
 
 /*
@@ -172,13 +197,13 @@ master_reload(struct master *m, json_t **result)
 		free(text);
 		goto rejected;
 	}
-	check_fixed(oc, nc, errors, m->lis.threads);
 	/* what the front end would open, as its user (a root it cannot read) */
 	if (fecheck_conf(nc, &m->fe_id, &errs) > 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			json_array_append_new(errors, json_string(errs.msg[i]));
 		conf_errors_clear(&errs);
 	}
+	check_restart_keys(oc, nc, errors);
 	if (json_array_size(errors) > 0) {
 		conf_free(nc);
 		free(text);
@@ -281,7 +306,7 @@ master_reload(struct master *m, json_t **result)
 	m->npools = nc->npools;
 	m->conf = nc;
 	sitefault_prune(m);
-	events_configure(nc->server.events_max_size, nc->server.events_keep);
+	apply_server(m, &oc->server);
 	for (size_t i = 0; i < m->npools; i++) {
 		pool_send_state(m->pools[i]);
 		pool_trim(m->pools[i]);

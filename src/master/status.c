@@ -87,6 +87,8 @@ status_pool_json(struct pool *p, json_t *fe)
 	    json_sprintf("%u in %llus", cp->rapid_fail_count,
 	    (unsigned long long)(cp->rapid_fail_window / 1000)) : json_string("off"));
 	json_object_set_new(o, "failures_total", json_integer(p->failures_total));
+	/* output the pool log could not keep (poollog.c) */
+	json_object_set_new(o, "log_dropped_bytes", json_integer((json_int_t)p->log.dropped_total));
 	json_object_set_new(o, "retry_in_s", p->retry_at > now ?
 	    json_integer((json_int_t)((p->retry_at - now + 999) / 1000)) : json_null());
 	/* which configuration generation the processes' settings come from */
@@ -361,6 +363,12 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 	for (size_t i = 0; i < m->npools; i++)
 		bprintf(&b, "weir_rapid_fail_trips_total{pool=\"%s\"} %llu\n",
 		    lv(m->pools[i]->name, l1, sizeof(l1)), (unsigned long long)m->pools[i]->n_trips);
+	metric_head(&b, "weir_pool_log_dropped_bytes_total", "counter",
+	    "Bytes of the workers' output not written to the pool log (disk full or too slow).");
+	for (size_t i = 0; i < m->npools; i++)
+		bprintf(&b, "weir_pool_log_dropped_bytes_total{pool=\"%s\"} %llu\n",
+		    lv(m->pools[i]->name, l1, sizeof(l1)),
+		    (unsigned long long)m->pools[i]->log.dropped_total);
 	*len = b.len;
 	return b.p;
 }

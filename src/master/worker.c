@@ -1,6 +1,6 @@
 /*
- * worker.c - start a worker process the systemd socket-activation way, keep
- * its output, and end its whole process tree.
+ * worker.c - start a worker process the systemd socket-activation way, and
+ * end its whole process tree (its output is poollog.c's).
  *
  * For each worker the master creates a listening Unix socket under
  * state_dir, forks, and in the child: starts a new session (so the worker
@@ -81,114 +81,6 @@ make_socket(struct worker *w, char *err)
 		return -1;
 	}
 	return fd;
-}
-
-static void
-tail_add(struct worker *w, const char *line, size_t n)
-{
-	char *copy = xstrndup(line, n);
-
-	free(w->tail[w->tail_next]);
-	w->tail[w->tail_next] = copy;
-	w->tail_next = (w->tail_next + 1) % WORKER_TAIL;
-}
-
-/* One complete output line: into the pool log (prefixed) and the tail. */
-static void
-out_line(struct worker *w, const char *line, size_t n)
-{
-	char who[16];
-
-	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
-		n--;
-	tail_add(w, line, n);
-	snprintf(who, sizeof(who), "%d", (int)w->pid);
-	logfile_pool_line(w->pool->log_fd, who, line, n);
-}
-
-/* Read what the worker wrote; split into lines. */
-static void
-on_output(void *arg, uint32_t events)
-{
-	struct worker *w = arg;
-	char buf[8192];
-	ssize_t r;
-
-	(void)events;
-	for (;;) {
-		r = read(w->out, buf, sizeof(buf));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0, start = 0; i < r; i++) {
-			if (buf[i] != '\n' && i != r - 1)
-				continue;
-			if (buf[i] != '\n') {
-				/* incomplete line: keep it for the next read */
-				size_t k = (size_t)(r - start);
-
-				if (w->npartial + k > sizeof(w->partial))
-					k = sizeof(w->partial) - w->npartial;
-				memcpy(w->partial + w->npartial, buf + start, k);
-				w->npartial += k;
-				if (w->npartial == sizeof(w->partial)) {
-					out_line(w, w->partial, w->npartial);
-					w->npartial = 0;
-				}
-				break;
-			}
-			if (w->npartial > 0) {
-				size_t k = (size_t)(i - start);
-
-				if (w->npartial + k > sizeof(w->partial))
-					k = sizeof(w->partial) - w->npartial;
-				memcpy(w->partial + w->npartial, buf + start, k);
-				w->npartial += k;
-				out_line(w, w->partial, w->npartial);
-				w->npartial = 0;
-			} else {
-				out_line(w, buf + start, (size_t)(i - start));
-			}
-			start = i + 1;
-		}
-	}
-	if (r == 0) {
-		/* Every writer (the whole process tree) closed it. */
-		if (w->npartial > 0) {
-			out_line(w, w->partial, w->npartial);
-			w->npartial = 0;
-		}
-		loop_io_del(w->pool->m->loop, &w->out_io);
-		close(w->out);
-		w->out = -1;
-	}
-}
-
-/* Read whatever is left in the pipe now (the worker has exited). */
-void
-worker_drain_output(struct worker *w)
-{
-	if (w->out != -1)
-		on_output(w, 0);
-	if (w->npartial > 0) {
-		out_line(w, w->partial, w->npartial);
-		w->npartial = 0;
-	}
-}
-
-json_t *
-worker_tail_json(const struct worker *w)
-{
-	json_t *a = json_array();
-
-	for (unsigned i = 0; i < WORKER_TAIL; i++) {
-		const char *l = w->tail[(w->tail_next + i) % WORKER_TAIL];
-
-		if (l != NULL)
-			json_array_append_new(a, json_string(l));
-	}
-	return a;
 }
 
 static void
@@ -388,7 +280,7 @@ worker_spawn(struct pool *p, char *err)
 	w->next = p->workers;
 	p->workers = w;
 	if (fd_nonblock(w->out) == -1 ||
-	    loop_io_add(m->loop, &w->out_io, w->out, LOOP_READ, on_output, w) == -1)
+	    loop_io_add(m->loop, &w->out_io, w->out, LOOP_READ, poollog_on_output, w) == -1)
 		log_warn("pool %s: worker output", p->name);
 	if (n > 0) {
 		msg[n] = '\0';

@@ -136,7 +136,7 @@ test_table(void)
 			    (unsigned long long)k->min, (unsigned long long)k->max);
 		if (k->type == CT_UINT)
 			CHECKF(k->max <= UINT_MAX, "%s: max does not fit an unsigned", k->name);
-		CHECKF((k->flags & ~(CK_MULTI | CK_CONT)) == 0, "%s: unknown flags", k->name);
+		CHECKF((k->flags & ~(CK_MULTI | CK_CONT | CK_RELOAD | CK_RESTART)) == 0, "%s: unknown flags", k->name);
 		CHECKF(!(k->flags & CK_CONT) || k->type == CT_STRING, "%s: CK_CONT needs a string", k->name);
 		/* a key's name is found, and it is this entry: no duplicates */
 		CHECKF(key(k->section, k->name) == k, "[%s] %s: listed twice",
@@ -279,6 +279,8 @@ static const struct {
 	{ CS_SERVER, "admin_token",		NULL,		"(null)" },
 	{ CS_SERVER, "events_max_size",		"10M",		"10485760" },
 	{ CS_SERVER, "events_keep",		"5",		"5" },
+	{ CS_SERVER, "pool_log_max_size",	"10M",		"10485760" },
+	{ CS_SERVER, "pool_log_keep",		"5",		"5" },
 	{ CS_SERVER, "max_request_line",	"8k",		"8192" },
 	{ CS_SERVER, "max_header_size",		"32k",		"32768" },
 	{ CS_SERVER, "max_headers",		"100",		"100" },
@@ -1517,10 +1519,66 @@ test_numbers(void)
 	}
 }
 
+/*
+ * Every [server] key says what a reload does with it: applied (CK_RELOAD)
+ * or refused (CK_RESTART), exactly one; other sections' keys say neither.
+ * A new [server] key without one fails here.  And conf_value_text() names
+ * values so that equal settings give equal texts.
+ */
+static void
+test_reload_flags(void)
+{
+	struct conf *a, *b;
+
+	for (size_t i = 0; i < conf_nkeys; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		unsigned f = k->flags & (CK_RELOAD | CK_RESTART);
+
+		if (k->section == CS_SERVER)
+			CHECKF(f == CK_RELOAD || f == CK_RESTART,
+			    "[server] %s: neither or both of CK_RELOAD and CK_RESTART", k->name);
+		else
+			CHECKF(f == 0, "%s: CK_RELOAD/CK_RESTART outside [server]", k->name);
+	}
+	a = parse_ok("[server]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n"
+	    "threads = 2\nuser = u\n[site s]\nroot = /srv\n");
+	b = parse_ok("[server]\nthreads = auto\n[site s]\nroot = /srv\n");
+	if (a != NULL && b != NULL) {
+		static const struct { const char *key, *a, *b; } want[] = {
+			{ "listen", "127.0.0.1:1, 127.0.0.1:2", "127.0.0.1:8080" },
+			{ "threads", "2", "auto" },
+			{ "user", "u", "(none)" },
+			{ "state_dir", "/etc/weir/run", "/etc/weir/run" },
+			{ "access_log", "w3c", "w3c" },
+			{ "syslog", "yes", "yes" },
+			{ "header_timeout", "30000ms", "30000ms" },
+			{ "max_body", "31457280", "31457280" },
+			{ "max_headers", "100", "100" },
+		};
+
+		for (size_t i = 0; i < nitems(want); i++) {
+			size_t idx;
+			const struct conf_key *k = find_key(CS_SERVER, want[i].key, &idx);
+			char ta[256], tb[256];
+
+			CHECK(k != NULL);
+			if (k == NULL)
+				continue;
+			conf_value_text(k, &a->server, ta, sizeof(ta));
+			conf_value_text(k, &b->server, tb, sizeof(tb));
+			CHECK_STR(ta, want[i].a);
+			CHECK_STR(tb, want[i].b);
+		}
+	}
+	conf_free(a);
+	conf_free(b);
+}
+
 int
 main(void)
 {
 	test_table();
+	test_reload_flags();
 	test_defaults();
 	test_types();
 	test_syntax();

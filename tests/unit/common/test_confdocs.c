@@ -10,7 +10,9 @@
  *   - every key of the table has a row in its section's tables, once, and
  *     the rows are in the order of conf_keys[];
  *   - a key with a default has it, in backticks, in the row's third cell;
- *   - no row names a key that does not exist (in that section).
+ *   - no row names a key that does not exist (in that section);
+ *   - a [server] row's fifth cell (the "reload" column) is "applied" or
+ *     "restart", as the key's CK_RELOAD / CK_RESTART flag says.
  * Adding a key to conf_keys[] without documenting it fails here.
  *
  * Usage: test_confdocs PATH/TO/docs/config.md
@@ -28,6 +30,7 @@ struct row {
 	int		 sect;		/* enum conf_section */
 	char		 key[64];
 	char		 def[256];	/* the third cell, trimmed */
+	char		 reload[32];	/* the fifth cell ([server]: applied or restart) */
 };
 
 static const char *const headings[] = {
@@ -110,6 +113,8 @@ scan(const char *text, size_t len, struct row *rows, size_t maxrows, int found[3
 				snprintf(r->key, sizeof(r->key), "%.*s", (int)(fl - 2), first + 1);
 				if (!cell(s, ll, 2, r->def, sizeof(r->def)))
 					r->def[0] = '\0';
+				if (!cell(s, ll, 4, r->reload, sizeof(r->reload)))
+					r->reload[0] = '\0';
 			}
 		}
 		s = e ? e + 1 : end;
@@ -158,6 +163,13 @@ main(int argc, char **argv)
 			    r->line, r->key);
 			any[r->sect] = true;
 			last[r->sect] = idx;
+			if (k->section == CS_SERVER) {
+				const char *want = (k->flags & CK_RESTART) ? "restart" : "applied";
+
+				CHECKF(strcmp(r->reload, want) == 0,
+				    "config.md:%d: `%s`: reload cell \"%s\", want %s", r->line, r->key,
+				    r->reload, want);
+			}
 			if (k->def != NULL) {
 				char want[256];
 
