@@ -5,10 +5,14 @@
  * always, or a request arrived).  Recycling is overlapped by default: the
  * new worker must be ready before the old one is drained (the front end
  * stops giving it requests, lets the ones in flight finish, says so) and only
- * then gets SIGTERM.  Failures (IIS's list) go into the Rapid-Fail window;
- * when it trips, the pool is disabled with the failures and their reasons in
- * event 1002, and either waits for an administrator (disable) or re-enables
- * itself after a back-off (1 min doubling to 1 h, event 1301).
+ * then gets SIGTERM.  Failures (IIS's list, narrowed by rapidfail_counts()
+ * to crash loops) go into the Rapid-Fail window; when it trips, what
+ * happens depends on rapid_fail_action (pool_trip()): by default (auto) a
+ * failed deploy is rolled back, a pool that still has ready workers keeps
+ * them serving and starts no new ones until a back-off passed, and only a
+ * pool with nothing serving is disabled (1002) until the back-off
+ * re-enables it (1 min doubling to 1 h, event 1301); `disable` waits for
+ * an administrator (IIS).
  *
  * A pool with `address` has no processes: external.c stands a pseudo worker
  * in for the upstream and the same states, events and protection apply.
@@ -67,8 +71,34 @@ alive_workers(const struct pool *p)
 	return n;
 }
 
-static bool
-has_ready(const struct pool *p)
+/*
+ * Did the worker become ready in a way that proves it runs?  A readiness
+ * check (a ping, FastCGI's GET_VALUES, sd_notify) says so; without one a
+ * worker is taken as ready the moment it starts, so only a request it
+ * completed does (else an app that dies at start, handed a request at
+ * once, would look like one that died serving and escape Rapid-Fail
+ * Protection).
+ */
+bool
+pool_worker_proven(const struct worker *w, uint64_t served)
+{
+	const struct conf_pool *cp = w->pool->cp;
+
+	return w->ready_at != 0 && (health_probes(cp) || cp->notify || served > 0);
+}
+
+/* Does a ready worker that proved it runs serve the pool? */
+bool
+pool_serving(const struct pool *p)
+{
+	for (const struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->state == W_READY && pool_worker_proven(w, w->requests))
+			return true;
+	return false;
+}
+
+bool
+pool_has_ready(const struct pool *p)
 {
 	for (const struct worker *w = p->workers; w != NULL; w = w->next)
 		if (w->state == W_READY)
@@ -151,6 +181,7 @@ on_stop_timeout(void *arg)
 		w->failed = true;
 		wstrlcpy(w->fail_reason, why, sizeof(w->fail_reason));
 		p->failures_total++;
+		failinfo_note(w, why, true);
 		if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, why)) {
 			p->pending_disable = true;
 			snprintf(p->pending_why, sizeof(p->pending_why), "%s", why);
@@ -198,19 +229,16 @@ on_limit_timeout(void *arg)
 static void
 disable(struct pool *p, const char *reason, const char *detail)
 {
-	uint64_t now = loop_now(p->m->loop);
-
 	wstrlcpy(p->reason, reason, sizeof(p->reason));
 	wstrlcpy(p->detail, detail, sizeof(p->detail));
 	p->want_workers = false;
 	p->retry_at = 0;
-	if (p->cp->rapid_fail_action == RF_ACTION_BACKOFF &&
-	    (strcmp(reason, "rapid-fail") == 0 || strcmp(reason, "unreachable") == 0)) {
-		if (p->backoff_ms == 0)
-			p->backoff_ms = p->cp->rapid_fail_backoff;
-		p->retry_at = now + p->backoff_ms;
-		loop_timer_set(p->m->loop, &p->backoff_timer, p->backoff_ms);
-	}
+	p->held = false;
+	loop_timer_cancel(p->m->loop, &p->backoff_timer);
+	if ((p->cp->rapid_fail_action == RF_ACTION_BACKOFF ||
+	    p->cp->rapid_fail_action == RF_ACTION_AUTO) &&
+	    (strcmp(reason, "rapid-fail") == 0 || strcmp(reason, "unreachable") == 0))
+		pool_retry_later(p);
 	pool_set_state(p, POOL_DISABLED);
 	pool_send_state(p);	/* retry_at may have changed */
 	if (p->external)
@@ -219,23 +247,48 @@ disable(struct pool *p, const char *reason, const char *detail)
 		pool_drain_worker(w);
 }
 
+/*
+ * Try again after the back-off (rapid_fail_backoff, doubling at each trip
+ * up to an hour): arm the timer and say when (retry_at, Retry-After).
+ */
+void
+pool_retry_later(struct pool *p)
+{
+	if (p->backoff_ms == 0)
+		p->backoff_ms = p->cp->rapid_fail_backoff;
+	p->retry_at = loop_now(p->m->loop) + p->backoff_ms;
+	loop_timer_set(p->m->loop, &p->backoff_timer, p->backoff_ms);
+}
+
 static void
 on_backoff(void *arg)
 {
 	struct pool *p = arg;
-	json_t *f = json_object();
+	json_t *f;
 
-	if (p->state != POOL_DISABLED)
+	if (p->state != POOL_DISABLED && !p->held)
 		return;
+	f = json_object();
 	json_object_set_new(f, "backoff_s", json_integer((json_int_t)(p->backoff_ms / 1000)));
-	events_emit(1301, EV_INFO, p->name, 0, f,
-	    "Application pool '%s' was re-enabled after a back-off of %llus.",
-	    p->name, (unsigned long long)(p->backoff_ms / 1000));
+	json_object_set_new(f, "was_serving", json_boolean(p->held));
+	if (p->held)
+		events_emit(1301, EV_INFO, p->name, 0, f,
+		    "Application pool '%s' starts new workers again after a back-off of %llus.",
+		    p->name, (unsigned long long)(p->backoff_ms / 1000));
+	else
+		events_emit(1301, EV_INFO, p->name, 0, f,
+		    "Application pool '%s' was re-enabled after a back-off of %llus.",
+		    p->name, (unsigned long long)(p->backoff_ms / 1000));
 	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ?
 	    (p->backoff_ms > BACKOFF_MAX_MS ? p->backoff_ms : BACKOFF_MAX_MS) :
 	    p->backoff_ms * 2;
 	p->retry_at = 0;
 	rapidfail_reset(&p->rf);
+	if (p->held) {
+		degraded_release(p);
+		pool_maintain(p);
+		return;
+	}
 	p->reason[0] = p->detail[0] = '\0';
 	pool_set_state(p, POOL_STARTED);
 	if (p->external) {
@@ -337,7 +390,7 @@ spawn(struct pool *p)
 	w->report_timer.cb = pool_report_timeout;
 	w->limit_timer.cb = on_limit_timeout;
 	log_info("pool %s: worker %u started (pid %d)", p->name, w->id, (int)w->pid);
-	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !has_ready(p)))
+	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !pool_has_ready(p)))
 		pool_set_state(p, POOL_STARTING);
 	loop_timer_set(m->loop, &w->start_timer, cp->startup_time_limit);
 	if (health_probes(cp))
@@ -353,6 +406,9 @@ pool_maintain(struct pool *p)
 	/* pending_disable: the pool trips as soon as the 1009 is out */
 	if (p->external || p->m->stopping || !p->want_workers || p->pending_disable ||
 	    (p->state != POOL_STARTED && p->state != POOL_STARTING))
+		return;
+	/* Held after a trip: the ready ones serve, none starts until the back-off. */
+	if (p->held && pool_serving(p))
 		return;
 	while (alive_workers(p) < p->cp->processes && p->state != POOL_DISABLED) {
 		unsigned before = alive_workers(p);
@@ -410,6 +466,7 @@ pool_worker_drained(struct worker *w)
 void
 pool_trip(struct pool *p, const char *reason)
 {
+	static const char *action_names[] = { "disable", "backoff", "rollback", "auto" };
 	uint64_t now = loop_now(p->m->loop);
 	json_t *f = json_object(), *arr = json_array();
 	const struct conf_pool *cp = p->cp;
@@ -427,12 +484,27 @@ pool_trip(struct pool *p, const char *reason)
 	json_object_set_new(f, "failures", arr);
 	json_object_set_new(f, "rapid_fail", json_integer(cp->rapid_fail_count));
 	json_object_set_new(f, "window_ms", json_integer((json_int_t)cp->rapid_fail_window));
-	json_object_set_new(f, "action", json_string(cp->rapid_fail_action == RF_ACTION_BACKOFF ?
-	    "backoff" : cp->rapid_fail_action == RF_ACTION_ROLLBACK ? "rollback" : "disable"));
+	json_object_set_new(f, "action", json_string(action_names[cp->rapid_fail_action]));
 	json_object_set_new(f, "reason", json_string(reason));
 	if (p->external)
 		json_object_set_new(f, "address", json_string(cp->address));
-	if (cp->rapid_fail_action == RF_ACTION_ROLLBACK && rollback_pool(p, arr)) {
+	p->failed_ver = p->ver;
+	/* 1. a failed deploy goes back to what served (auto: only to that) */
+	if ((cp->rapid_fail_action == RF_ACTION_ROLLBACK ||
+	    cp->rapid_fail_action == RF_ACTION_AUTO) &&
+	    rollback_pool(p, arr, cp->rapid_fail_action == RF_ACTION_AUTO)) {
+		wstrlcpy(p->failed_outcome, "rolled back, old workers serving",
+		    sizeof(p->failed_outcome));
+		json_decref(f);
+		return;
+	}
+	/* 2. never darken a pool that serves, unless IIS's way was asked for */
+	if ((cp->rapid_fail_action == RF_ACTION_AUTO ||
+	    cp->rapid_fail_action == RF_ACTION_BACKOFF) && !p->external && pool_serving(p)) {
+		degraded_hold(p, arr);
+		snprintf(p->failed_outcome, sizeof(p->failed_outcome),
+		    "old workers serving; trying again in %llus",
+		    (unsigned long long)(p->backoff_ms / 1000));
 		json_decref(f);
 		return;
 	}
@@ -440,6 +512,13 @@ pool_trip(struct pool *p, const char *reason)
 	    "Application pool '%s' is being automatically disabled due to a series of failures in the process(es) serving that application pool. Last failure: %s.",
 	    p->name, p->pending_why);
 	disable(p, reason, p->pending_why);
+	if (p->retry_at != 0)
+		snprintf(p->failed_outcome, sizeof(p->failed_outcome),
+		    "pool disabled (%s), re-enabled in %llus", reason,
+		    (unsigned long long)(p->backoff_ms / 1000));
+	else
+		snprintf(p->failed_outcome, sizeof(p->failed_outcome),
+		    "pool disabled (%s) until 'weir pool enable %s'", reason, p->name);
 }
 
 /* Take a worker out of its pool's list (before worker_free). */
@@ -534,6 +613,29 @@ pool_recycle_worker(struct worker *w, int event)
 	case 1079: p->n_recycles[4]++; break;
 	default:   p->n_recycles[5]++; break;
 	}
+	/*
+	 * A recycle is a deploy: its replacement may run new code from disk.
+	 * It is a new version once the current one has served, so that a
+	 * failing replacement is tried again (rollback_converge()) until
+	 * Rapid-Fail Protection decides, and rolling back abandons it.
+	 */
+	if (event != 1080 && p->good_ver == p->ver)
+		rollback_new_version(p);
+	pool_replace_worker(w);
+}
+
+/*
+ * Start the replacement of a worker being recycled (overlapped: it is
+ * drained once the new one is ready), or drain it now when the pool does
+ * not overlap.  Also used to try again after a replacement failed.
+ */
+void
+pool_replace_worker(struct worker *w)
+{
+	struct pool *p = w->pool;
+
+	if (w->state != W_READY || being_replaced(p, w) || p->held)
+		return;
 	if (p->cp->overlapped_recycle && p->state == POOL_STARTED) {
 		struct worker *nw;
 
@@ -711,6 +813,7 @@ pool_configure(struct pool *p, const struct conf_pool *cp)
 	p->external = cp->address != NULL;
 	rapidfail_free(&p->rf);
 	rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
+	degraded_configure(p);
 	if (p->external)
 		return;
 	if (cp->kind == POOL_KIND_NATIVE && cp->command == NULL) {
@@ -765,11 +868,30 @@ pool_configure_changed(struct pool *p, const struct conf_pool *cp)
 {
 	bool was_external = p->external;
 
+	/*
+	 * New settings for a disabled pool are a new attempt: a fresh failure
+	 * window, no stale reason; pool_start_one() after the reload starts
+	 * it (or the next request does).
+	 */
+	if (p->state == POOL_DISABLED) {
+		loop_timer_cancel(p->m->loop, &p->backoff_timer);
+		p->retry_at = 0;
+		p->backoff_ms = 0;
+		p->reason[0] = p->detail[0] = '\0';
+		log_info("pool %s: new settings, trying the disabled pool again", p->name);
+		pool_set_state(p, POOL_STARTED);
+	}
+	if (p->held) {		/* a new attempt, not the back-off's */
+		loop_timer_cancel(p->m->loop, &p->backoff_timer);
+		p->retry_at = 0;
+		degraded_release(p);
+	}
 	pool_configure(p, cp);
 	p->cp_gen = p->m->generation;
+	rollback_new_version(p);
 	p->rolled_back_from = 0;
 	if (p->state == POOL_DISABLED)
-		return;		/* enable (or the back-off) starts the new ones */
+		return;		/* the new identity is invalid too (1057) */
 	if (was_external || p->external) {
 		/*
 		 * A new address (or kind, or ping_path), or a switch between
@@ -841,6 +963,7 @@ pool_new(struct master *m, int idx, const struct conf_pool *cp)
 	loop_timer_init(&p->idle_timer, on_idle_timer, p);
 	loop_timer_init(&p->schedule_timer, on_schedule, p);
 	loop_timer_init(&p->memory_timer, on_memory, p);
+	degraded_init(p);
 	p->last_activity = loop_now(m->loop);
 	snprintf(path, sizeof(path), "%s/pools/%s.log", m->conf->server.log_dir, cp->name);
 	p->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -848,6 +971,7 @@ pool_new(struct master *m, int idx, const struct conf_pool *cp)
 		log_warn("pool %s: %s", cp->name, path);
 	pool_configure(p, cp);
 	p->cp_gen = m->generation;
+	p->ver = p->next_ver = 1;
 	return p;
 }
 
@@ -950,6 +1074,7 @@ pool_free(struct pool *p)
 	loop_timer_cancel(m->loop, &p->schedule_timer);
 	loop_timer_cancel(m->loop, &p->memory_timer);
 	rapidfail_free(&p->rf);
+	degraded_free(p);
 	conf_argv_free(p->argv);
 	if (p->log_fd != -1)
 		close(p->log_fd);

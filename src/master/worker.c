@@ -348,6 +348,7 @@ worker_spawn(struct pool *p, char *err)
 	w->id = ++m->next_worker_id;
 	w->generation = m->generation;
 	w->cp_gen = p->cp_gen;
+	w->ver = p->ver;
 	w->sock = w->out = w->notify = -1;
 	loop_timer_init(&w->start_timer, NULL, w);
 	loop_timer_init(&w->stop_timer, NULL, w);
