@@ -93,6 +93,7 @@ struct worker {
 	struct worker	*replaces;	/* overlapped recycle: the one it replaces */
 	int		 recycle_event;	/* event id that recycled it, 0 if none */
 	bool		 expect_exit;	/* we told it to stop */
+	bool		 proven;	/* ready and proved it runs (pool_worker_check_proven()) */
 	bool		 failed;	/* a failure was already recorded for it */
 	bool		 exit_pending;	/* unexpected end after ready: counted? a request limit? the report decides */
 	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */
@@ -253,6 +254,7 @@ bool	 rollback_uses(const struct pool *p, const struct conf *c);
 void	 rollback_converge(struct pool *p);
 bool	 rollback_pool(struct pool *p, json_t *failures, bool only_unproven);
 void	 rollback_new_version(struct pool *p);
+void	 rollback_recycle_version(struct pool *p);
 
 /* failinfo.c */
 void	 failinfo_exit_text(int status, char *out, size_t outsz);
@@ -297,6 +299,7 @@ void	 pool_trim(struct pool *p);
 void	 pool_demand(struct pool *p);
 void	 pool_maintain(struct pool *p);
 void	 pool_worker_ready(struct worker *w);
+void	 pool_worker_check_proven(struct worker *w);
 void	 pool_worker_drained(struct worker *w);
 void	 pool_drain_worker(struct worker *w);
 void	 pool_stats(struct master *m, const struct ctl_stats *st, size_t n);

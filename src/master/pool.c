@@ -549,20 +549,36 @@ pool_worker_ready(struct worker *w)
 	log_info("pool %s: worker %u (pid %d) ready in %llums", p->name, w->id,
 	    (int)w->pid, (unsigned long long)(w->ready_at - w->started));
 	pool_send_worker(w, CTL_WORKER_READY);
-	rollback_served(w);
 	if (p->state == POOL_STARTING)
 		pool_set_state(p, POOL_STARTED);
+	pool_worker_check_proven(w);
+	if (health_probes(p->cp) && p->cp->ping_interval > 0)
+		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
+	/* Counted from readiness: recycling a worker still starting gains nothing. */
+	if (p->cp->recycle_time > 0)
+		loop_timer_set(l, &w->recycle_timer, p->cp->recycle_time);
+}
+
+/*
+ * A ready worker proved it runs (pool_worker_proven()): its version has
+ * served (rollback.c), and the worker it replaces may now stop.  Without a
+ * readiness check that is its first completed request, so a recycle or a
+ * reload never drains the old worker for a new one that has not answered
+ * anything (a broken deploy would otherwise take the pool dark).
+ */
+void
+pool_worker_check_proven(struct worker *w)
+{
+	if (w->proven || w->state != W_READY || !pool_worker_proven(w, w->requests))
+		return;
+	w->proven = true;
+	rollback_served(w);
 	if (w->replaces != NULL) {
 		struct worker *old = w->replaces;
 
 		w->replaces = NULL;
 		pool_drain_worker(old);
 	}
-	if (health_probes(p->cp) && p->cp->ping_interval > 0)
-		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
-	/* Counted from readiness: recycling a worker still starting gains nothing. */
-	if (p->cp->recycle_time > 0)
-		loop_timer_set(l, &w->recycle_timer, p->cp->recycle_time);
 }
 
 /* Is a starting worker about to take w's place? */
@@ -615,12 +631,12 @@ pool_recycle_worker(struct worker *w, int event)
 	}
 	/*
 	 * A recycle is a deploy: its replacement may run new code from disk.
-	 * It is a new version once the current one has served, so that a
+	 * It is a new version (unless one is on its way already), so that a
 	 * failing replacement is tried again (rollback_converge()) until
 	 * Rapid-Fail Protection decides, and rolling back abandons it.
 	 */
-	if (event != 1080 && p->good_ver == p->ver)
-		rollback_new_version(p);
+	if (event != 1080)
+		rollback_recycle_version(p);
 	pool_replace_worker(w);
 }
 
@@ -641,12 +657,13 @@ pool_replace_worker(struct worker *w)
 
 		spawn(p);
 		nw = p->workers;
-		if (nw != NULL && nw != w && nw->state == W_STARTING && nw->replaces == NULL) {
+		if (nw != NULL && nw != w && (nw->state == W_STARTING || nw->state == W_READY) &&
+		    nw->replaces == NULL && !nw->proven) {
+			/* the old one is drained once the new one proved it runs */
 			nw->replaces = w;
 			return;
 		}
 		if (nw != NULL && nw != w && nw->state == W_READY) {
-			/* ready at once (no readiness check): drain the old now */
 			pool_drain_worker(w);
 			return;
 		}
@@ -697,6 +714,7 @@ pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 		p = w->pool;
 		w->requests += st->w[i].requests;
 		p->requests += st->w[i].requests;
+		pool_worker_check_proven(w);
 		p->inflight += st->w[i].inflight;
 		if (st->w[i].requests > 0 || st->w[i].inflight > 0 || st->w[i].queued > 0)
 			p->last_activity = now;

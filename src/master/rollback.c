@@ -38,6 +38,13 @@ rollback_served(struct worker *w)
 {
 	struct pool *p = w->pool;
 
+	if (w->ver != p->ver && w->ver > p->good_ver && w->cp_gen == p->cp_gen) {
+		/* an earlier version of the same settings (before a recycle) served */
+		p->good_cp = p->cp;
+		p->good_gen = p->cp_gen;
+		p->good_ver = w->ver;
+		return;
+	}
 	if (w->ver != p->ver || p->good_ver == p->ver)
 		return;
 	/* the one before is kept only when its settings differ (rollback) */
@@ -56,6 +63,19 @@ void
 rollback_new_version(struct pool *p)
 {
 	p->ver = ++p->next_ver;
+}
+
+/*
+ * A recycle begins: a new version, unless replacements of the current one
+ * are still on their way (a recycle in progress, which this one joins).
+ */
+void
+rollback_recycle_version(struct pool *p)
+{
+	for (const struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->ver == p->ver && w->replaces != NULL)
+			return;
+	rollback_new_version(p);
 }
 
 /*
@@ -170,7 +190,7 @@ rollback_pool(struct pool *p, json_t *failures, bool only_unproven)
 	for (struct worker *w = p->workers; w != NULL; w = w->next) {
 		if (w->state == W_EXITED || w->state == W_STOPPING || w->state == W_DRAINING)
 			continue;
-		if (w->ver != to_ver && w->state == W_STARTING)
+		if (w->ver != to_ver && (w->state == W_STARTING || !w->proven))
 			pool_drain_worker(w);
 		else if (w->state == W_READY) {
 			if (w->ver == to_ver)

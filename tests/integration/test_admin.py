@@ -116,7 +116,7 @@ def test_enable_after_rapid_fail(make_weir, tmp_path):
     wait_for(lambda: any(e["id"] == 1002 for e in w.events()), what="1002")
     j = json.loads(cli(w, "pool", "show", "app", "--json").stdout)
     assert j["state"] == "disabled" and j["reason"] == "rapid-fail"
-    assert len(j["failures"]) == 2 and "exit code 1" in j["failures"][0]["reason"]
+    assert len(j["failures"]) == 2 and "exit status 1" in j["failures"][0]["reason"]
     flag.unlink()
     r = cli(w, "pool", "enable", "app")
     assert r.returncode == 0, r.stderr

@@ -91,7 +91,7 @@ def chaos(w, name, path, expect):
 
 
 def test_gunicorn_ready_worker_killed_every_half_second(make_weir):
-    gunicorn = f"{PY} -m gunicorn --workers 1 --chdir {SRC}/tests/apps wsgi_app:app"
+    gunicorn = f"{PY} -m gunicorn -w 1 --chdir {SRC}/tests/apps wsgi_app:app"
     w = make_weir(pool("g", gunicorn, processes=2, start_mode="always") +
                   sitesec(apps=(("/", "g"),)))
     load, killed = chaos(w, "g", "/x", lambda b: b.startswith(b"hello from"))
@@ -173,13 +173,22 @@ def broken_app_dir(tmp_path):
 
 
 def gunicorn_in(d):
-    return f"{PY} -m gunicorn --workers 1 --chdir {d} wsgi_app:app"
+    return f"{PY} -m gunicorn -w 1 --chdir {d} wsgi_app:app"
 
 
 def break_app(d):
     good = (d / "wsgi_app.py").read_text()
     (d / "wsgi_app.py").write_text("def broken(\n" + good)
     return good
+
+
+def two_serving(w, load):
+    """Both workers answered requests (so gunicorn loaded the app before the
+    test breaks it)."""
+    wait_for(lambda: load.ok > 50, what="load")
+    wait_for(lambda: len([x for x in ready_workers(w, "api") if x["requests"] > 0]) == 2,
+             timeout=30, what="both workers serving")
+    return sorted(x["pid"] for x in ready_workers(w, "api"))
 
 
 def check_failed_deploy(w, r, load):
@@ -203,9 +212,8 @@ def test_syntax_error_by_recycle_is_reported_and_rolled_back(make_weir, tmp_path
     w = make_weir(pool("api", gunicorn_in(d), processes=2, start_mode="always") +
                   sitesec(apps=(("/", "api"),)))
     wait_for(lambda: len(ready_workers(w, "api")) == 2, timeout=30, what="two workers")
-    before = sorted(x["pid"] for x in ready_workers(w, "api"))
     with Load(w.port, "/x", conns=4) as load:
-        wait_for(lambda: load.ok > 50, what="load")
+        before = two_serving(w, load)
         good = break_app(d)
         r = weir_cmd(w, "pool", "recycle", "api")
         check_failed_deploy(w, r, load)
@@ -225,10 +233,9 @@ def test_syntax_error_by_reload_is_reported_and_rolled_back(make_weir, tmp_path)
     w = make_weir(pool("api", gunicorn_in(d), processes=2, start_mode="always") +
                   sitesec(apps=(("/", "api"),)))
     wait_for(lambda: len(ready_workers(w, "api")) == 2, timeout=30, what="two workers")
-    before = sorted(x["pid"] for x in ready_workers(w, "api"))
     conf = w.conf_path.read_text()
     with Load(w.port, "/x", conns=4) as load:
-        wait_for(lambda: load.ok > 50, what="load")
+        before = two_serving(w, load)
         good = break_app(d)
         # a changed setting makes the reload a deploy of the pool
         w.conf_path.write_text(conf.replace("start_mode = always", "start_mode = always\nenv = DEPLOY=2"))

@@ -80,7 +80,7 @@ def test_a_failing_update_rolls_back_and_nothing_fails(w):
     assert load.failed == [], load.failed[:5]
     assert e["pool"] == "app" and e["level"] == "error"
     assert e["failed_generation"] == 2 and e["restored_generation"] == 1, e
-    assert len(e["failures"]) == 3 and "exit code 3" in e["last_failure"], e
+    assert len(e["failures"]) == 3 and "exit status 3" in e["last_failure"], e
     # three replacements failed (1009 each, with the reason), no 1002
     fails = events(w, 1009)
     assert len(fails) == 3 and all(x["exit_code"] == 3 for x in fails), fails
