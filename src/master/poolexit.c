@@ -296,6 +296,8 @@ exit_reported(struct worker *w, const struct ctl_worker_report *r)
 			failinfo_exit_text(w->status, how, sizeof(how));
 			degraded_death(w, served, how);
 		}
+		if (!p->pending_disable)
+			pool_maintain(p);
 	}
 	emit_1009(w, r, counted, why);
 }
@@ -367,8 +369,13 @@ pool_worker_exited(struct worker *w)
 		p->n_exits[1]++;
 		count_failure(w);
 	}
-	/* Replace it now (unless the pool is about to be disabled). */
-	if (!p->pending_disable)
+	/*
+	 * Replace it now (unless the pool is about to be disabled), when it
+	 * proved it runs; one that did not may be a crash loop whose count
+	 * the report decides, and a replacement started meanwhile would die
+	 * after the trip and count once more (exit_reported() starts it).
+	 */
+	if (!p->pending_disable && (w->ready_at == 0 || pool_worker_proven(w, w->requests)))
 		pool_maintain(p);
 	if (m->fe.pid > 0 && m->fe.hello)
 		loop_timer_set(m->loop, &w->report_timer, REPORT_WAIT_MS);
