@@ -88,12 +88,14 @@ struct worker {
 	struct loop_timer recycle_timer; /* recycle_time */
 	struct loop_timer report_timer;	/* waiting for the front end's report */
 	struct loop_timer limit_timer;	/* fastcgi: served recycle_requests, exit overdue */
+	struct loop_timer prove_timer;	/* no readiness check: taken as running after a while */
 	struct probe	*ping;		/* health probe in flight */
 	uint64_t	 ping_requests;	/* w->requests when that probe was sent */
 	struct worker	*replaces;	/* overlapped recycle: the one it replaces */
 	int		 recycle_event;	/* event id that recycled it, 0 if none */
 	bool		 expect_exit;	/* we told it to stop */
 	bool		 proven;	/* ready and proved it runs (pool_worker_check_proven()) */
+	bool		 up_long;	/* no readiness check, but up for PROVE_MS: taken as running */
 	bool		 failed;	/* a failure was already recorded for it */
 	bool		 exit_pending;	/* unexpected end after ready: counted? a request limit? the report decides */
 	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */

@@ -36,6 +36,12 @@
 #define BACKOFF_MAX_MS		(60 * 60 * 1000ULL)
 #define MEMORY_CHECK_MS		5000
 #define LIMIT_GRACE_MS		2000	/* fastcgi: time to exit after the last request */
+/*
+ * Without a readiness check, a ready worker proves it runs by completing a
+ * request, or by staying up this long (an idle pool, or a front end that
+ * keeps giving requests to the old workers).
+ */
+#define PROVE_MS		5000
 
 static void	spawn(struct pool *p);
 static int	preflight(struct pool *p);
@@ -84,7 +90,17 @@ pool_worker_proven(const struct worker *w, uint64_t served)
 {
 	const struct conf_pool *cp = w->pool->cp;
 
-	return w->ready_at != 0 && (health_probes(cp) || cp->notify || served > 0);
+	return w->ready_at != 0 && (health_probes(cp) || cp->notify || served > 0 ||
+	    w->up_long);
+}
+
+static void
+on_prove_timeout(void *arg)
+{
+	struct worker *w = arg;
+
+	w->up_long = true;
+	pool_worker_check_proven(w);
 }
 
 /* Does a ready worker that proved it runs serve the pool? */
@@ -389,6 +405,7 @@ spawn(struct pool *p)
 	w->recycle_timer.cb = on_recycle_timer;
 	w->report_timer.cb = pool_report_timeout;
 	w->limit_timer.cb = on_limit_timeout;
+	w->prove_timer.cb = on_prove_timeout;
 	log_info("pool %s: worker %u started (pid %d)", p->name, w->id, (int)w->pid);
 	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !pool_has_ready(p)))
 		pool_set_state(p, POOL_STARTING);
@@ -436,6 +453,7 @@ pool_drain_worker(struct worker *w)
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->start_timer);
 	loop_timer_cancel(l, &w->recycle_timer);
+	loop_timer_cancel(l, &w->prove_timer);
 	loop_timer_set(l, &w->stop_timer, w->pool->cp->shutdown_time_limit);
 	if (w->state == W_STARTING || w->pool->m->fe.pid == 0 || !w->pool->m->fe.hello) {
 		w->state = W_STOPPING;
@@ -552,6 +570,8 @@ pool_worker_ready(struct worker *w)
 	if (p->state == POOL_STARTING)
 		pool_set_state(p, POOL_STARTED);
 	pool_worker_check_proven(w);
+	if (!w->proven)
+		loop_timer_set(l, &w->prove_timer, PROVE_MS);
 	if (health_probes(p->cp) && p->cp->ping_interval > 0)
 		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
 	/* Counted from readiness: recycling a worker still starting gains nothing. */
@@ -562,9 +582,9 @@ pool_worker_ready(struct worker *w)
 /*
  * A ready worker proved it runs (pool_worker_proven()): its version has
  * served (rollback.c), and the worker it replaces may now stop.  Without a
- * readiness check that is its first completed request, so a recycle or a
- * reload never drains the old worker for a new one that has not answered
- * anything (a broken deploy would otherwise take the pool dark).
+ * readiness check that is its first completed request (or PROVE_MS up), so
+ * a recycle or a reload does not drain the old worker for a new one that
+ * crashes at once (a broken deploy would otherwise take the pool dark).
  */
 void
 pool_worker_check_proven(struct worker *w)

@@ -356,6 +356,7 @@ worker_spawn(struct pool *p, char *err)
 	loop_timer_init(&w->recycle_timer, NULL, w);
 	loop_timer_init(&w->report_timer, NULL, w);
 	loop_timer_init(&w->limit_timer, NULL, w);
+	loop_timer_init(&w->prove_timer, NULL, w);
 	if ((w->sock = make_socket(w, err)) == -1)
 		goto fail;
 	if (p->cp->notify && notify_open(w, err) == -1)
@@ -444,6 +445,7 @@ worker_cleanup(struct worker *w)
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->recycle_timer);
 	loop_timer_cancel(l, &w->limit_timer);
+	loop_timer_cancel(l, &w->prove_timer);
 	if (w->sock != -1) {
 		close(w->sock);
 		w->sock = -1;
