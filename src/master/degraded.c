@@ -114,7 +114,7 @@ degraded_death(struct worker *w, uint64_t served, const char *how)
 	loop_timer_set(p->m->loop, &p->degraded_timer, p->deaths.window);
 	rapidfail_rate(&p->deaths, now, &per_min, &per_death);
 	snprintf(p->degraded_why, sizeof(p->degraded_why),
-	    "workers die after serving: %zu in %llus (%.1f a minute, %.0f requests per death); last: %s",
+	    "workers die after serving: the last %zu within %llus (%.1f a minute, %.0f requests per death); last: %s",
 	    p->deaths.n, (unsigned long long)(p->deaths.window / 1000), per_min, per_death, how);
 	if (p->degraded)
 		return;
