@@ -321,6 +321,12 @@ void	 pool_unlink_worker(struct worker *w);
 const char *pool_state_name(int state);
 const char *pool_ping_path(const struct conf_pool *cp);
 
+/* poolprotect.c: Rapid-Fail Protection's decisions */
+void	 pool_disable(struct pool *p, const char *reason, const char *detail);
+void	 pool_backoff_cb(void *arg);
+void	 pool_prove_timeout(void *arg);
+void	 pool_prove_later(struct worker *w);
+
 /* poolexit.c: how a worker ended */
 void	 pool_worker_exited(struct worker *w);
 void	 pool_worker_failed(struct worker *w, int event, const char *reason);

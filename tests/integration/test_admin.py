@@ -35,7 +35,7 @@ def api(w, path, method="GET", headers=()):
 
 def conf(extra_pool=""):
     return (f"[pool app]\ncommand = {APP}\nping_path = /healthz\n"
-            f"rapid_fail = off\n{extra_pool}\n"
+            f"{extra_pool}\n"
             f"[pool other]\ncommand = {APP}\n\n"
             "[site main]\napp = /app app\napp = /other other\n")
 
