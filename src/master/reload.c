@@ -308,7 +308,8 @@ master_reload(struct master *m, json_t **result)
 			const char *name = json_string_value(json_array_get(changed, i));
 			struct pool *p = pools_by_name(m, name);
 
-			if (p != NULL)
+			/* an upstream weir does not start has no workers to wait for */
+			if (p != NULL && !p->external)
 				json_object_set_new(vers, name, json_integer(p->ver));
 		}
 		json_object_set_new(*result, "versions", vers);
