@@ -18,36 +18,42 @@
 #include "util.h"
 #include "master.h"
 
-/* "exit status 3", "signal 9 (SIGKILL)", "signal 11 (SIGSEGV), core dumped". */
+/*
+ * How a wait status ended, as words for a field ("exit status 3", "signal 9
+ * (SIGKILL), core dumped") or as the sentence of a 1009 ("It exited with
+ * status 3.", "It was killed by signal 9 (SIGKILL).").
+ */
+static void
+describe(int status, bool sentence, char *out, size_t outsz)
+{
+	const char *abbrev;
+
+	if (WIFEXITED(status)) {
+		snprintf(out, outsz, sentence ? "It exited with status %d." : "exit status %d",
+		    WEXITSTATUS(status));
+		return;
+	}
+	if (!WIFSIGNALED(status)) {
+		snprintf(out, outsz, sentence ? "It ended with wait status %d." :
+		    "wait status %d", status);
+		return;
+	}
+	abbrev = sigabbrev_np(WTERMSIG(status));
+	snprintf(out, outsz, sentence ? "It was killed by signal %d (SIG%s)%s." :
+	    "signal %d (SIG%s)%s", WTERMSIG(status), abbrev != NULL ? abbrev : "?",
+	    !WCOREDUMP(status) ? "" : sentence ? " and dumped core" : ", core dumped");
+}
+
 void
 failinfo_exit_text(int status, char *out, size_t outsz)
 {
-	if (WIFEXITED(status)) {
-		snprintf(out, outsz, "exit status %d", WEXITSTATUS(status));
-	} else if (WIFSIGNALED(status)) {
-		const char *abbrev = sigabbrev_np(WTERMSIG(status));
-
-		snprintf(out, outsz, "signal %d (SIG%s)%s", WTERMSIG(status),
-		    abbrev != NULL ? abbrev : "?", WCOREDUMP(status) ? ", core dumped" : "");
-	} else {
-		snprintf(out, outsz, "wait status %d", status);
-	}
+	describe(status, false, out, outsz);
 }
 
-/* The sentence after IIS's opening of a 1009: "It exited with status 3." */
 void
 failinfo_exit_sentence(int status, char *out, size_t outsz)
 {
-	if (WIFEXITED(status)) {
-		snprintf(out, outsz, "It exited with status %d.", WEXITSTATUS(status));
-	} else if (WIFSIGNALED(status)) {
-		const char *abbrev = sigabbrev_np(WTERMSIG(status));
-
-		snprintf(out, outsz, "It was killed by signal %d (SIG%s)%s.", WTERMSIG(status),
-		    abbrev != NULL ? abbrev : "?", WCOREDUMP(status) ? " and dumped core" : "");
-	} else {
-		snprintf(out, outsz, "It ended with wait status %d.", status);
-	}
+	describe(status, true, out, outsz);
 }
 
 static bool

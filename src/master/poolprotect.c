@@ -194,8 +194,7 @@ pool_trip(struct pool *p, const char *reason)
 		return;
 	}
 	/* 2. never darken a pool that serves, unless IIS's way was asked for */
-	if ((cp->rapid_fail_action == RF_ACTION_AUTO ||
-	    cp->rapid_fail_action == RF_ACTION_BACKOFF) && !p->external && pool_serving(p)) {
+	if (cp->rapid_fail_action != RF_ACTION_DISABLE && !p->external && pool_serving(p)) {
 		degraded_hold(p, arr);
 		snprintf(p->failed_outcome, sizeof(p->failed_outcome),
 		    "old workers serving; trying again in %llus",

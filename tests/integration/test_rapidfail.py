@@ -161,6 +161,37 @@ def test_worker_dying_every_tenth_request_is_degraded_and_serves(make_weir):
     assert served and int(served[0].split()[1]) >= 5
 
 
+def test_degraded_clears_after_a_quiet_window(make_weir):
+    """A short rapid_fail window (the test is about the window): 1014 while
+    workers die after serving, 1015 once a whole window passed without."""
+    w = make_weir(pool("app", f"{APP} --die-every 3", processes=2, rapid_fail="5 in 4s") +
+                  sitesec())
+    with Load(w.port, "/app/hello", conns=2) as load:
+        wait_for(lambda: events(w, 1014), timeout=60, what="event 1014")
+    assert load.failed == [], load.failed[:5]
+    assert pool_status(w, "app")["degraded"] is True
+    e = wait_for(lambda: events(w, 1015), timeout=30, what="event 1015")[0]
+    assert e["window_ms"] == 4000
+    p = pool_status(w, "app")
+    assert p["degraded"] is False and p["degraded_reason"] is None
+    assert get(w, "/app/hello")[0] == 200
+
+
+def test_reload_with_new_settings_tries_a_disabled_pool_again(make_weir):
+    w = make_weir(pool("app", f"{APP} --exit-at-start 1") + sitesec())
+    assert get(w, "/app/x", timeout=60)[0] == 503
+    wait_event(w, 1002)
+    assert pool_status(w, "app")["state"] == "disabled"
+    w.conf_path.write_text(w.conf_path.read_text().replace(" --exit-at-start 1", ""))
+    r = weir_cmd(w, "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    st, h, body = get(w, "/app/hello", timeout=30)
+    assert st == 200 and body.startswith(b"hello from")
+    p = pool_status(w, "app")
+    assert p["state"] == "started" and p["reason"] is None and p["failures"] == []
+    assert not [e for e in events(w, 1308)], "no `weir pool enable` was needed"
+
+
 # --- deploys ---------------------------------------------------------------------
 
 def broken_app_dir(tmp_path):
