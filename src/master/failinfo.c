@@ -136,10 +136,11 @@ failinfo_worker_cause(const struct worker *w, char *out, size_t outsz)
 /*
  * Remember a pool's last failure for `weir status` and the deploy outcome:
  * when (wall clock), the worker's pid, how it ended in words, whether it
- * counted toward Rapid-Fail Protection, and its cause line.
+ * had proved it runs (was_ready) and counted toward Rapid-Fail Protection,
+ * and its cause line.
  */
 void
-failinfo_note(struct worker *w, const char *how, bool counted)
+failinfo_note(struct worker *w, const char *how, bool was_ready, bool counted)
 {
 	struct pool *p = w->pool;
 
@@ -147,7 +148,7 @@ failinfo_note(struct worker *w, const char *how, bool counted)
 	p->last_fail.pid = w->pid;
 	p->last_fail.ver = w->ver;
 	p->last_fail.counted = counted;
-	p->last_fail.was_ready = w->ready_at != 0;
+	p->last_fail.was_ready = was_ready;
 	wstrlcpy(p->last_fail.how, how, sizeof(p->last_fail.how));
 	failinfo_worker_cause(w, p->last_fail.output, sizeof(p->last_fail.output));
 }

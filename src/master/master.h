@@ -263,7 +263,7 @@ void	 failinfo_exit_text(int status, char *out, size_t outsz);
 void	 failinfo_exit_sentence(int status, char *out, size_t outsz);
 void	 failinfo_cause(const char *const *lines, size_t n, char *out, size_t outsz);
 void	 failinfo_worker_cause(const struct worker *w, char *out, size_t outsz);
-void	 failinfo_note(struct worker *w, const char *how, bool counted);
+void	 failinfo_note(struct worker *w, const char *how, bool was_ready, bool counted);
 
 /* degraded.c */
 void	 degraded_init(struct pool *p);

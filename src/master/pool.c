@@ -145,7 +145,7 @@ on_stop_timeout(void *arg)
 		w->failed = true;
 		wstrlcpy(w->fail_reason, why, sizeof(w->fail_reason));
 		p->failures_total++;
-		failinfo_note(w, why, true);
+		failinfo_note(w, why, pool_worker_proven(w, w->requests), true);
 		if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, why)) {
 			p->pending_disable = true;
 			snprintf(p->pending_why, sizeof(p->pending_why), "%s", why);

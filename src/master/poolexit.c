@@ -60,9 +60,10 @@ core_file(const struct worker *w, char *out, size_t outsz)
 
 /*
  * Event 1009, in one record: how it ended, the core, the last output lines,
- * uptime, requests served and what it had in flight (from the front end).
- * Then, if that failure tripped Rapid-Fail Protection, the pool is disabled
- * (1002) — after the 1009, so the log reads in order.
+ * uptime, requests served, what it had in flight (from the front end) and
+ * whether it counts toward Rapid-Fail Protection.  Then, if that failure
+ * tripped it, pool_trip() acts (1302, 1014 or 1002) — after the 1009, so
+ * the log reads in order.
  */
 static void
 emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
@@ -92,7 +93,7 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 	json_object_set_new(f, "worker", json_integer(w->id));
 	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)(now - w->started)));
 	json_object_set_new(f, "requests", json_integer((json_int_t)served));
-	json_object_set_new(f, "was_ready", json_boolean(w->ready_at != 0));
+	json_object_set_new(f, "was_ready", json_boolean(pool_worker_proven(w, served)));
 	json_object_set_new(f, "counted", json_boolean(counted));
 	json_object_set_new(f, "counted_why", json_string(why));
 	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
@@ -121,7 +122,7 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 	    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. %s It ran %.1fs and served %llu request%s. %s",
 	    p->name, (int)w->pid, sentence, (double)(now - w->started) / 1000.0,
 	    (unsigned long long)served, served == 1 ? "" : "s", tail);
-	failinfo_note(w, how, counted);
+	failinfo_note(w, how, pool_worker_proven(w, served), counted);
 	if (p->pending_disable)
 		pool_trip(p, "rapid-fail");
 	pool_unlink_worker(w);
@@ -134,7 +135,6 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 {
 	struct pool *p = w->pool;
 	json_t *f;
-
 	bool counted;
 	char why[200];
 
@@ -144,7 +144,8 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 	wstrlcpy(w->fail_reason, reason, sizeof(w->fail_reason));
 	p->failures_total++;
 	/* what it had in flight is unknown here: its served count decides */
-	counted = rapidfail_counts(pool_worker_proven(w, w->requests), w->requests, 0, why, sizeof(why));
+	counted = rapidfail_counts(pool_worker_proven(w, w->requests), w->requests, 0, why,
+	    sizeof(why));
 	f = json_object();
 	json_object_set_new(f, "reason", json_string(reason));
 	json_object_set_new(f, "worker", json_integer(w->id));
@@ -174,7 +175,7 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 		    p->name, reason, (int)w->pid);
 		break;
 	}
-	failinfo_note(w, reason, counted);
+	failinfo_note(w, reason, pool_worker_proven(w, w->requests), counted);
 	if (!counted)
 		degraded_death(w, w->requests, reason);
 	else if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, reason)) {
@@ -279,7 +280,8 @@ exit_reported(struct worker *w, const struct ctl_worker_report *r)
 	bool counted;
 
 	loop_timer_cancel(p->m->loop, &w->report_timer);
-	counted = rapidfail_counts(pool_worker_proven(w, served), served, inflight, why, sizeof(why));
+	counted = rapidfail_counts(pool_worker_proven(w, served), served, inflight, why,
+	    sizeof(why));
 	if (w->exit_pending) {
 		w->exit_pending = false;
 		if (maybe_request_limit(w) && request_limit_exit(w, served)) {
