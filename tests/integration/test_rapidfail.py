@@ -45,9 +45,10 @@ def ready_workers(w, name):
 
 
 def kill_ready_workers(w, name, load, seconds=10.0, every=0.5):
-    """SIGKILL a ready worker of this weir's pool every `every` seconds;
-    prefers one that has served (status counts come every half second).
-    Returns the pids killed."""
+    """SIGKILL a ready worker of this weir's pool that has served (what the
+    OOM killer hits is a process that runs) every `every` seconds, the
+    busiest first; the pids come from this weir's status.  Returns the pids
+    killed."""
     killed = []
     deadline = time.monotonic() + seconds
     next_kill = time.monotonic()
@@ -55,8 +56,10 @@ def kill_ready_workers(w, name, load, seconds=10.0, every=0.5):
         if time.monotonic() < next_kill:
             time.sleep(0.02)
             continue
-        ready = [x for x in ready_workers(w, name) if x["pid"] not in killed]
+        ready = [x for x in ready_workers(w, name)
+                 if x["pid"] not in killed and x["requests"] > 0]
         if not ready:
+            time.sleep(0.05)    # polling the status with a deadline
             continue
         victim = max(ready, key=lambda x: x["requests"])
         try:
@@ -64,7 +67,7 @@ def kill_ready_workers(w, name, load, seconds=10.0, every=0.5):
             killed.append(victim["pid"])
         except ProcessLookupError:
             pass
-        next_kill += every
+        next_kill = time.monotonic() + every
     return killed
 
 
@@ -75,7 +78,7 @@ def chaos(w, name, path, expect):
         killed = kill_ready_workers(w, name, load)
         n = load.ok
         wait_for(lambda: load.ok > n + 50, timeout=30, what="serving after the kills")
-    assert len(killed) >= 15, killed
+    assert len(killed) >= 10, killed
     assert load.failed == [], load.failed[:5]
     e1009 = wait_for(lambda: [e for e in events(w, 1009) if e["pid"] in killed]
                      if len([e for e in events(w, 1009) if e["pid"] in killed]) == len(killed)
