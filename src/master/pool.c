@@ -318,6 +318,8 @@ pool_drain_worker(struct worker *w)
 	if (w->state == W_DRAINING || w->state == W_STOPPING || w->state == W_EXITED)
 		return;
 	w->expect_exit = true;
+	/* a replacement that is stopped (a rollback, a trim) replaces nothing */
+	w->replaces = NULL;
 	ping_cancel(w);
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->start_timer);
