@@ -22,7 +22,7 @@ from conftest import SRC, free_port, raw, read_response, wait_for
 
 PY = "/usr/bin/python3"
 APP = f"{PY} {SRC}/tests/apps/app.py"
-GUNICORN = f"{PY} -m gunicorn --workers 1 --chdir {SRC}/tests/apps wsgi_app:app"
+GUNICORN = f"{PY} -m gunicorn -w 1 --chdir {SRC}/tests/apps wsgi_app:app"
 
 
 def pool(name="app", command=APP, **keys):
