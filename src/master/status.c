@@ -419,7 +419,7 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		    lv(m->pools[i]->name, l1, sizeof(l1)),
 		    (unsigned long long)m->pools[i]->n_served_deaths);
 	metric_head(&b, "weir_rapid_fail_trips_total", "counter",
-	    "Times Rapid-Fail Protection disabled the pool.");
+	    "Times Rapid-Fail Protection tripped (the pool rolled back, held its new workers or was disabled).");
 	for (size_t i = 0; i < m->npools; i++)
 		bprintf(&b, "weir_rapid_fail_trips_total{pool=\"%s\"} %llu\n",
 		    lv(m->pools[i]->name, l1, sizeof(l1)), (unsigned long long)m->pools[i]->n_trips);
