@@ -53,7 +53,7 @@ static const char *const access_log_names[] = { "w3c", "combined", "off", NULL }
 static const char *const symlinks_names[] = { "within-root", "follow", "refuse", NULL };
 static const char *const kind_names[] = { "http", "fastcgi", "native", NULL };
 static const char *const start_mode_names[] = { "on-demand", "always", NULL };
-static const char *const rf_action_names[] = { "disable", "backoff", "rollback", NULL };
+static const char *const rf_action_names[] = { "disable", "backoff", "rollback", "auto", NULL };
 static const char *const dotfiles_names[] = { "deny", "allow", NULL };
 
 static int	custom_listen(struct conf_parse *, void *, const char *, char *);
@@ -184,10 +184,10 @@ const struct conf_key conf_keys[] = {
 	  "requests in flight to one worker at once; more wait in the queue" },
 	{ CS_POOL, "rapid_fail", CT_CUSTOM, 0, 0, 0, "5 in 5m", 0, NULL, custom_rapid_fail,
 	  "N in DURATION: failures that disable the pool; off" },
-	{ CS_POOL, "rapid_fail_action", CT_ENUM, POOL(rapid_fail_action), 0, 0, "disable", 0, rf_action_names, NULL,
-	  "disable, backoff or rollback" },
+	{ CS_POOL, "rapid_fail_action", CT_ENUM, POOL(rapid_fail_action), 0, 0, "auto", 0, rf_action_names, NULL,
+	  "auto (rollback a failed deploy, else backoff; never darken a serving pool), rollback, backoff or disable" },
 	{ CS_POOL, "rapid_fail_backoff", CT_DURATION, POOL(rapid_fail_backoff), 1 * SEC, DAY, "1m", 0, NULL, NULL,
-	  "rapid_fail_action = backoff: first delay before re-enabling (doubles up to 1h)" },
+	  "rapid_fail_action = auto or backoff: first delay before trying again (doubles up to 1h)" },
 	{ CS_POOL, "response_timeout", CT_DURATION, POOL(response_timeout), 0, DAY, "120s", 0, NULL, NULL,
 	  "longest silence of a worker while a request waits for its response (504); 0 = none" },
 	{ CS_POOL, "startup_time_limit", CT_DURATION, POOL(startup_time_limit), 1 * SEC, DAY, "90s", 0, NULL, NULL,

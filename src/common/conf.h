@@ -100,7 +100,8 @@ enum pool_start_mode {
 enum rapid_fail_action {
 	RF_ACTION_DISABLE = 0,
 	RF_ACTION_BACKOFF,
-	RF_ACTION_ROLLBACK
+	RF_ACTION_ROLLBACK,
+	RF_ACTION_AUTO		/* rollback when a deploy failed, else backoff */
 };
 
 struct conf_server {

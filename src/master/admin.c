@@ -505,6 +505,8 @@ dispatch(struct aconn *c, struct http_request *h)
 			json_object_set_new(j, "action", json_string(action));
 			json_object_set_new(j, "state", json_string(pool_state_name(p->state)));
 			json_object_set_new(j, "message", json_string(msg));
+			/* the deploy version a recycle moved to (weir pool recycle waits on it) */
+			json_object_set_new(j, "version", json_integer(p->ver));
 			respond_json(c, st, j);
 			return;
 		}

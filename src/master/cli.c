@@ -38,6 +38,8 @@ struct cli {
 	const char	*since;
 	long		 limit;
 	int		 wait_s;
+	bool		 no_wait;	/* reload, pool recycle: return at once */
+	bool		 bad_wait;	/* --wait with an invalid duration */
 };
 
 static int
@@ -185,7 +187,7 @@ api_error(struct cli *o, int status, const char *body)
 /* --- option parsing shared by all commands ---------------------------------------- */
 
 enum { OPT_JSON = 256, OPT_FOLLOW, OPT_POOL, OPT_ID, OPT_LEVEL, OPT_SINCE, OPT_LIMIT,
-	OPT_WAIT };
+	OPT_WAIT, OPT_NO_WAIT };
 
 static int
 parse(struct cli *o, int argc, char **argv, const char *usage, char **args, int *nargs,
@@ -202,6 +204,7 @@ parse(struct cli *o, int argc, char **argv, const char *usage, char **args, int 
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
 		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -223,7 +226,21 @@ parse(struct cli *o, int argc, char **argv, const char *usage, char **args, int 
 		case OPT_LEVEL: o->level = optarg; break;
 		case OPT_SINCE: o->since = optarg; break;
 		case OPT_LIMIT: o->limit = atol(optarg); break;
-		case OPT_WAIT: o->wait_s = atoi(optarg); break;
+		case OPT_WAIT: {
+			/* a duration (60s, 2m) or plain seconds */
+			uint64_t ms;
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end == '\0' && v > 0 && v <= 86400)
+				o->wait_s = (int)v;
+			else if (conf_duration(optarg, &ms) == 0 && ms >= 1000 && ms <= 86400000)
+				o->wait_s = (int)(ms / 1000);
+			else
+				o->bad_wait = true;
+			break;
+		}
+		case OPT_NO_WAIT: o->no_wait = true; break;
 		case 'h':
 			printf("usage: weir %s %s\n", o->cmd, usage);
 			exit(0);
@@ -231,6 +248,10 @@ parse(struct cli *o, int argc, char **argv, const char *usage, char **args, int 
 			fprintf(stderr, "usage: weir %s %s\n", o->cmd, usage);
 			return 2;
 		}
+	}
+	if (o->bad_wait) {
+		fprintf(stderr, "weir %s: --wait takes a duration of 1s to 1d (e.g. 60s, 2m)\n", o->cmd);
+		return 2;
 	}
 	for (int i = optind; i < argc; i++) {
 		if (*nargs == maxargs) {
@@ -304,15 +325,28 @@ print_pool(json_t *p, bool detail)
 	else
 		snprintf(q, sizeof(q), "-");
 	printf("%-16s %-9s %3zu/%-3lld %6s %10lld %4zu/%-8s %s%s%s%s\n",
-	    jstr(p, "name", "?"), jstr(p, "state", "?"), nready, jint(p, "processes"), q,
+	    jstr(p, "name", "?"), json_is_true(json_object_get(p, "degraded")) &&
+	    strcmp(jstr(p, "state", ""), "started") == 0 ? "degraded" : jstr(p, "state", "?"),
+	    nready, jint(p, "processes"), q,
 	    jint(p, "requests"), json_array_size(fails), jstr(p, "rapid_fail", ""), last,
 	    json_is_string(json_object_get(p, "reason")) ? " [" : "",
 	    jstr(p, "reason", ""),
 	    json_is_string(json_object_get(p, "reason")) ? "]" : "");
 	if (json_is_string(json_object_get(p, "detail")) && detail)
 		printf("    reason: %s\n", jstr(p, "detail", ""));
+	if (json_is_true(json_object_get(p, "degraded")))
+		printf("    degraded: %s\n", jstr(p, "degraded_reason", "?"));
 	if (json_is_integer(json_object_get(p, "retry_in_s")))
-		printf("    re-enabled in %llds (back-off)\n", jint(p, "retry_in_s"));
+		printf("    %s in %llds (back-off)\n", strcmp(jstr(p, "state", ""), "disabled") == 0 ?
+		    "re-enabled" : "new workers again", jint(p, "retry_in_s"));
+	if (json_is_object(json_object_get(p, "last_failure"))) {
+		json_t *lf = json_object_get(p, "last_failure");
+
+		printf("    last failure: %s pid %lld %s%s%s (%s)\n", jstr(lf, "time", "?"),
+		    jint(lf, "pid"), jstr(lf, "how", "?"), *jstr(lf, "output", "") ? ": " : "",
+		    jstr(lf, "output", ""), json_is_true(json_object_get(lf, "counted")) ?
+		    "counted by Rapid-Fail Protection" : "not counted: it had served");
+	}
 	if (json_is_integer(json_object_get(p, "rolled_back_from")))
 		printf("    rolled back: the settings of generation %lld failed; running those of generation %lld\n",
 		    jint(p, "rolled_back_from"), jint(p, "settings_generation"));
@@ -410,6 +444,92 @@ cmd_status(int argc, char **argv)
 	return 0;
 }
 
+/* --- waiting for a deploy (reload, recycle) --------------------------------------------- */
+
+/*
+ * Where one pool's deploy to version `ver` stands (GET /pools/NAME):
+ * 1 settled well, -1 failed, 0 not yet; `out` says it in words.
+ */
+static int
+deploy_outcome(json_t *p, long long ver, char *out, size_t outsz)
+{
+	json_t *d = json_object_get(p, "deploy"), *lf = json_object_get(p, "last_failure");
+	const char *name = jstr(p, "name", "?"), *cause = "";
+	long long ready = jint(d, "ready"), old = jint(d, "old_ready"), starting = jint(d, "starting");
+
+	if (json_is_object(lf) && jint(lf, "version") >= ver)
+		cause = *jstr(lf, "output", "") ? jstr(lf, "output", "") : jstr(lf, "how", "?");
+	if (jint(d, "failed_version") >= ver || strcmp(jstr(p, "state", ""), "disabled") == 0) {
+		snprintf(out, outsz, "pool %s: new worker failed%s%s; %s", name, *cause ? ": " : "",
+		    cause, jint(d, "failed_version") >= ver ? jstr(d, "outcome", "failed") :
+		    "pool disabled");
+		return -1;
+	}
+	if (jint(d, "good_version") >= ver && old == 0 && starting == 0) {
+		snprintf(out, outsz, "pool %s: %lld new worker%s ready", name, ready,
+		    ready == 1 ? "" : "s");
+		return 1;
+	}
+	if (ready == 0 && old == 0 && starting == 0 &&
+	    strcmp(jstr(p, "state", ""), "starting") != 0) {
+		snprintf(out, outsz, "pool %s: no workers running; the next request starts the new version",
+		    name);
+		return 1;
+	}
+	snprintf(out, outsz, "pool %s: not settled: %lld new worker%s ready, %lld starting, %lld old serving%s%s",
+	    name, ready, ready == 1 ? "" : "s", starting, old, *cause ? "; last failure: " : "", cause);
+	return 0;
+}
+
+/*
+ * Poll each pool of `versions` ({name: version}) until its deploy settled
+ * or o->wait_s passed; print one line per pool.  Returns 0 when every one
+ * settled well, else 1.
+ */
+static int
+wait_deploys(struct cli *o, json_t *versions)
+{
+	time_t deadline = time(NULL) + o->wait_s;
+	const char *name;
+	json_t *v;
+	int rc = 0;
+
+	json_object_foreach(versions, name, v) {
+		char path[256], line[1024] = "";
+		int r = 0;
+
+		snprintf(path, sizeof(path), "/pools/%s", name);
+		for (;;) {
+			char *body = NULL;
+			json_t *p;
+			int st = request(o, "GET", path, &body);
+
+			if (st == -1)
+				return 1;
+			p = st == 200 ? json_loads(body, 0, NULL) : NULL;
+			free(body);
+			if (p == NULL) {
+				snprintf(line, sizeof(line), "pool %s: no answer about it (HTTP %d)", name, st);
+				r = -1;
+				break;
+			}
+			r = deploy_outcome(p, json_integer_value(v), line, sizeof(line));
+			json_decref(p);
+			if (r != 0 || time(NULL) >= deadline)
+				break;
+			usleep(100 * 1000);	/* polling with a deadline */
+		}
+		if (r == 0)
+			printf("%s (after %ds; see weir status)\n", line, o->wait_s);
+		else
+			printf("%s\n", line);
+		if (r != 1)
+			rc = 1;
+	}
+	fflush(stdout);
+	return rc;
+}
+
 /* --- pool ACTION NAME ----------------------------------------------------------------- */
 
 int
@@ -421,10 +541,12 @@ cmd_pool(int argc, char **argv)
 	json_error_t je;
 	json_t *j;
 
-	if ((st = parse(&o, argc, argv, "start|stop|recycle|enable|show NAME [-c FILE | -s SOCKET] [--json]\n\n"
+	if ((st = parse(&o, argc, argv, "start|stop|recycle|enable|show NAME [-c FILE | -s SOCKET] [--json]\n"
+	    "       [--wait DURATION | --no-wait]\n\n"
 	    "start    start a stopped pool\n"
 	    "stop     stop a pool: its workers drain and exit; requests get 503\n"
-	    "recycle  replace every worker (overlapped; event 1079)\n"
+	    "recycle  replace every worker (overlapped; event 1079), then wait (--wait, default\n"
+	    "         60s) until the new workers are ready or have failed and print the outcome\n"
 	    "enable   re-enable a disabled pool (after Rapid-Fail Protection or a fix)\n"
 	    "show     show one pool", args, &n, 2)) != 0)
 		return st;
@@ -468,6 +590,17 @@ cmd_pool(int argc, char **argv)
 		print_pool(j, true);
 	} else {
 		printf("%s (state: %s)\n", jstr(j, "message", "done"), jstr(j, "state", "?"));
+		if (strcmp(args[0], "recycle") == 0 && !o.no_wait &&
+		    json_is_integer(json_object_get(j, "version"))) {
+			json_t *vers = json_object();
+
+			fflush(stdout);
+			json_object_set(vers, args[1], json_object_get(j, "version"));
+			st = wait_deploys(&o, vers);
+			json_decref(vers);
+			json_decref(j);
+			return st;
+		}
 	}
 	json_decref(j);
 	return 0;
@@ -697,9 +830,12 @@ cmd_reload(int argc, char **argv)
 	json_t *j, *x;
 	size_t i;
 
-	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--json]\n\n"
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--json] [--wait DURATION | --no-wait]\n\n"
 	    "Re-read the configuration.  If it is invalid, the running one is kept\n"
-	    "and every error is printed as file:line: message (exit status 1).",
+	    "and every error is printed as file:line: message (exit status 1).\n"
+	    "Then wait (at most --wait, default 60s) until the new workers of every\n"
+	    "changed pool are ready or have failed, and print each pool's outcome\n"
+	    "(exit status 1 when one failed or did not settle in time).",
 	    args, &n, 0)) != 0)
 		return st;
 	if (find_socket(&o) == -1 || (st = request(&o, "POST", "/reload", &body)) == -1)
@@ -746,8 +882,13 @@ cmd_reload(int argc, char **argv)
 		}
 	}
 	printf("\n");
+	st = 0;
+	if (!o.no_wait && json_object_size(json_object_get(j, "versions")) > 0) {
+		fflush(stdout);
+		st = wait_deploys(&o, json_object_get(j, "versions"));
+	}
 	json_decref(j);
-	return 0;
+	return st;
 }
 
 int

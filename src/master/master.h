@@ -63,7 +63,8 @@ struct worker {
 	struct worker	*next;
 	uint32_t	 id;		/* unique for this master's life */
 	uint32_t	 generation;
-	uint32_t	 cp_gen;	/* settings version it runs (rollback.c) */
+	uint32_t	 cp_gen;	/* configuration generation of its settings */
+	uint32_t	 ver;		/* the pool's deploy version it was started as (rollback.c) */
 	pid_t		 pid;		/* also its process group id */
 	int		 state;		/* enum worker_state */
 	int		 sock;		/* its listening socket (master's copy) */
@@ -90,13 +91,16 @@ struct worker {
 	struct loop_timer recycle_timer; /* recycle_time */
 	struct loop_timer report_timer;	/* waiting for the front end's report */
 	struct loop_timer limit_timer;	/* fastcgi: served recycle_requests, exit overdue */
+	struct loop_timer prove_timer;	/* no readiness check: taken as running after a while */
 	struct probe	*ping;		/* health probe in flight */
 	uint64_t	 ping_requests;	/* w->requests when that probe was sent */
 	struct worker	*replaces;	/* overlapped recycle: the one it replaces */
 	int		 recycle_event;	/* event id that recycled it, 0 if none */
 	bool		 expect_exit;	/* we told it to stop */
+	bool		 proven;	/* ready and proved it runs (pool_worker_check_proven()) */
+	bool		 up_long;	/* no readiness check, but up for PROVE_MS: taken as running */
 	bool		 failed;	/* a failure was already recorded for it */
-	bool		 exit_pending;	/* fastcgi exit 0: recycle or failure? waits for the report */
+	bool		 exit_pending;	/* unexpected end after ready: counted? a request limit? the report decides */
 	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */
 	char		 fail_reason[200];
 	int		 status;	/* waitpid status once exited */
@@ -199,7 +203,19 @@ struct admin;
 struct rf_failure {
 	uint64_t	 when;		/* monotonic ms */
 	pid_t		 pid;
+	uint64_t	 served;	/* requests the worker served (degraded window) */
 	char		 reason[200];
+};
+
+/* A pool's last worker failure, for `weir status` and deploy outcomes (failinfo.c). */
+struct last_failure {
+	int64_t		 when;		/* unix seconds, 0 if none yet */
+	pid_t		 pid;
+	uint32_t	 ver;		/* deploy version of the worker */
+	bool		 counted;	/* toward Rapid-Fail Protection */
+	bool		 was_ready;
+	char		 how[160];	/* "exit status 3", "signal 9 (SIGKILL)", "missed a ping" */
+	char		 output[300];	/* the cause line of its last output */
 };
 
 struct rapidfail {
@@ -254,6 +270,25 @@ struct pool {
 	const struct conf_pool *prev_good_cp;	/* the good one before */
 	uint32_t	 prev_good_gen;
 	uint32_t	 rolled_back_from;	/* generation given up, 0 if none */
+	/*
+	 * Deploy versions: every change of what the processes are made of
+	 * (a reload that changes them, a recycle, which may pick up new code
+	 * on disk) is a new version; workers remember theirs (w->ver).
+	 */
+	uint32_t	 ver;		/* the version new workers start as */
+	uint32_t	 next_ver;	/* last number handed out */
+	uint32_t	 good_ver;	/* of good_cp */
+	uint32_t	 prev_good_ver;
+	uint32_t	 failed_ver;	/* the newest version given up (trip, rollback), 0 if none */
+	char		 failed_outcome[200];	/* what became of it, in words */
+	struct last_failure last_fail;
+	/* degraded.c: workers that served and then died */
+	struct rapidfail deaths;	/* the degraded window (rapid_fail's shape) */
+	uint64_t	 n_served_deaths;	/* for /metrics */
+	bool		 degraded;
+	char		 degraded_why[300];
+	struct loop_timer degraded_timer;	/* clears the flag after a quiet window */
+	bool		 held;		/* Rapid-Fail tripped while serving: no new workers until retry_at */
 };
 
 /* main.c */
@@ -273,7 +308,24 @@ void	 rollback_served(struct worker *w);
 void	 rollback_same_settings(struct pool *p, const struct conf_pool *cp);
 bool	 rollback_uses(const struct pool *p, const struct conf *c);
 void	 rollback_converge(struct pool *p);
-bool	 rollback_pool(struct pool *p, json_t *failures);
+bool	 rollback_pool(struct pool *p, json_t *failures, bool only_unproven);
+void	 rollback_new_version(struct pool *p);
+void	 rollback_recycle_version(struct pool *p);
+
+/* failinfo.c */
+void	 failinfo_exit_text(int status, char *out, size_t outsz);
+void	 failinfo_exit_sentence(int status, char *out, size_t outsz);
+void	 failinfo_cause(const char *const *lines, size_t n, char *out, size_t outsz);
+void	 failinfo_worker_cause(const struct worker *w, char *out, size_t outsz);
+void	 failinfo_note(struct worker *w, const char *how, bool was_ready, bool counted);
+
+/* degraded.c */
+void	 degraded_init(struct pool *p);
+void	 degraded_configure(struct pool *p);
+void	 degraded_death(struct worker *w, uint64_t served, const char *how);
+void	 degraded_hold(struct pool *p, json_t *failures);
+void	 degraded_free(struct pool *p);
+void	 degraded_release(struct pool *p);
 
 /* reload.c */
 int	 master_reload(struct master *m, json_t **result);
@@ -316,12 +368,18 @@ void	 pool_trim(struct pool *p);
 void	 pool_demand(struct pool *p);
 void	 pool_maintain(struct pool *p);
 void	 pool_worker_ready(struct worker *w);
+void	 pool_worker_check_proven(struct worker *w);
 void	 pool_worker_drained(struct worker *w);
 void	 pool_drain_worker(struct worker *w);
 void	 pool_stats(struct master *m, const struct ctl_stats *st, size_t n);
 void	 pool_recycle(struct pool *p, int event, const char *why);
 void	 pool_recycle_worker(struct worker *w, int event);
+void	 pool_replace_worker(struct worker *w);
 void	 pool_trip(struct pool *p, const char *reason);
+bool	 pool_has_ready(const struct pool *p);
+bool	 pool_serving(const struct pool *p);
+bool	 pool_worker_proven(const struct worker *w, uint64_t served);
+void	 pool_retry_later(struct pool *p);
 void	 pool_configure(struct pool *p, const struct conf_pool *cp);
 void	 pool_send_state(struct pool *p);
 void	 pool_set_state(struct pool *p, int state);
@@ -329,6 +387,12 @@ void	 pool_send_worker(struct worker *w, enum ctl_type type);
 void	 pool_unlink_worker(struct worker *w);
 const char *pool_state_name(int state);
 const char *pool_ping_path(const struct conf_pool *cp);
+
+/* poolprotect.c: Rapid-Fail Protection's decisions */
+void	 pool_disable(struct pool *p, const char *reason, const char *detail);
+void	 pool_backoff_cb(void *arg);
+void	 pool_prove_timeout(void *arg);
+void	 pool_prove_later(struct worker *w);
 
 /* poolexit.c: how a worker ended */
 void	 pool_worker_exited(struct worker *w);
@@ -434,7 +498,13 @@ void	 rapidfail_init(struct rapidfail *rf, unsigned count, uint64_t window_ms);
 void	 rapidfail_free(struct rapidfail *rf);
 bool	 rapidfail_record(struct rapidfail *rf, uint64_t now, pid_t pid,
 	    const char *reason);
+bool	 rapidfail_note(struct rapidfail *rf, uint64_t now, pid_t pid, uint64_t served,
+	    const char *reason);
 size_t	 rapidfail_current(struct rapidfail *rf, uint64_t now);
+bool	 rapidfail_counts(bool was_ready, uint64_t served, unsigned inflight, char *why,
+	    size_t whysz);
+void	 rapidfail_rate(struct rapidfail *rf, uint64_t now, double *per_min,
+	    double *req_per_death);
 void	 rapidfail_reset(struct rapidfail *rf);
 
 /* events.c */

@@ -5,10 +5,14 @@
  * always, or a request arrived).  Recycling is overlapped by default: the
  * new worker must be ready before the old one is drained (the front end
  * stops giving it requests, lets the ones in flight finish, says so) and only
- * then gets SIGTERM.  Failures (IIS's list) go into the Rapid-Fail window;
- * when it trips, the pool is disabled with the failures and their reasons in
- * event 1002, and either waits for an administrator (disable) or re-enables
- * itself after a back-off (1 min doubling to 1 h, event 1301).
+ * then gets SIGTERM.  Failures (IIS's list, narrowed by rapidfail_counts()
+ * to crash loops) go into the Rapid-Fail window; when it trips, what
+ * happens depends on rapid_fail_action (pool_trip()): by default (auto) a
+ * failed deploy is rolled back, a pool that still has ready workers keeps
+ * them serving and starts no new ones until a back-off passed, and only a
+ * pool with nothing serving is disabled (1002) until the back-off
+ * re-enables it (1 min doubling to 1 h, event 1301); `disable` waits for
+ * an administrator (IIS).
  *
  * A pool with `address` has no processes: external.c stands a pseudo worker
  * in for the upstream and the same states, events and protection apply.
@@ -29,7 +33,6 @@
 #include "component.h"
 #include "master.h"
 
-#define BACKOFF_MAX_MS		(60 * 60 * 1000ULL)
 #define MEMORY_CHECK_MS		5000
 #define LIMIT_GRACE_MS		2000	/* fastcgi: time to exit after the last request */
 
@@ -65,15 +68,6 @@ alive_workers(const struct pool *p)
 		if (w->state == W_STARTING || w->state == W_READY)
 			n++;
 	return n;
-}
-
-static bool
-has_ready(const struct pool *p)
-{
-	for (const struct worker *w = p->workers; w != NULL; w = w->next)
-		if (w->state == W_READY)
-			return true;
-	return false;
 }
 
 void
@@ -151,6 +145,7 @@ on_stop_timeout(void *arg)
 		w->failed = true;
 		wstrlcpy(w->fail_reason, why, sizeof(w->fail_reason));
 		p->failures_total++;
+		failinfo_note(w, why, pool_worker_proven(w, w->requests), true);
 		if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, why)) {
 			p->pending_disable = true;
 			snprintf(p->pending_why, sizeof(p->pending_why), "%s", why);
@@ -188,63 +183,6 @@ on_limit_timeout(void *arg)
 }
 
 /* --- spawning ------------------------------------------------------------------ */
-
-/*
- * Disable the pool: the front end answers 503 with the reason, the workers
- * drain and stop.  After Rapid-Fail Protection tripped (reason rapid-fail,
- * or unreachable for an upstream) with rapid_fail_action = backoff, the
- * pool re-enables itself after the back-off.
- */
-static void
-disable(struct pool *p, const char *reason, const char *detail)
-{
-	uint64_t now = loop_now(p->m->loop);
-
-	wstrlcpy(p->reason, reason, sizeof(p->reason));
-	wstrlcpy(p->detail, detail, sizeof(p->detail));
-	p->want_workers = false;
-	p->retry_at = 0;
-	if (p->cp->rapid_fail_action == RF_ACTION_BACKOFF &&
-	    (strcmp(reason, "rapid-fail") == 0 || strcmp(reason, "unreachable") == 0)) {
-		if (p->backoff_ms == 0)
-			p->backoff_ms = p->cp->rapid_fail_backoff;
-		p->retry_at = now + p->backoff_ms;
-		loop_timer_set(p->m->loop, &p->backoff_timer, p->backoff_ms);
-	}
-	pool_set_state(p, POOL_DISABLED);
-	pool_send_state(p);	/* retry_at may have changed */
-	if (p->external)
-		external_stop(p);
-	for (struct worker *w = p->workers; w != NULL; w = w->next)
-		pool_drain_worker(w);
-}
-
-static void
-on_backoff(void *arg)
-{
-	struct pool *p = arg;
-	json_t *f = json_object();
-
-	if (p->state != POOL_DISABLED)
-		return;
-	json_object_set_new(f, "backoff_s", json_integer((json_int_t)(p->backoff_ms / 1000)));
-	events_emit(1301, EV_INFO, p->name, 0, f,
-	    "Application pool '%s' was re-enabled after a back-off of %llus.",
-	    p->name, (unsigned long long)(p->backoff_ms / 1000));
-	p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ?
-	    (p->backoff_ms > BACKOFF_MAX_MS ? p->backoff_ms : BACKOFF_MAX_MS) :
-	    p->backoff_ms * 2;
-	p->retry_at = 0;
-	rapidfail_reset(&p->rf);
-	p->reason[0] = p->detail[0] = '\0';
-	pool_set_state(p, POOL_STARTED);
-	if (p->external) {
-		external_start(p);
-	} else if (p->cp->start_mode == START_ALWAYS) {
-		p->want_workers = true;
-		pool_maintain(p);
-	}
-}
 
 /*
  * Native pools: check weir-host and the pool's modules against the MANIFEST
@@ -291,7 +229,7 @@ preflight(struct pool *p)
 	events_emit(1300, EV_ERROR, p->name, 0, f,
 	    "Application pool '%s' was not started: its components do not match (%s). No worker was launched; the other pools keep serving.",
 	    p->name, detail);
-	disable(p, "component-mismatch", detail);
+	pool_disable(p, "component-mismatch", detail);
 	return -1;
 }
 
@@ -312,7 +250,7 @@ spawn(struct pool *p)
 		events_emit(1059, EV_ERROR, p->name, 0, f,
 		    "A worker process for application pool '%s' could not be launched (%s). The application pool is disabled.",
 		    p->name, p->detail);
-		disable(p, "launch-failure", p->detail);
+		pool_disable(p, "launch-failure", p->detail);
 		return;
 	}
 	if ((w = worker_spawn(p, err)) == NULL) {
@@ -326,7 +264,7 @@ spawn(struct pool *p)
 		    p->name, err);
 		snprintf(detail, sizeof(detail), "could not launch '%s': %s",
 		    cp->command ? cp->command : "", err);
-		disable(p, "launch-failure", detail);
+		pool_disable(p, "launch-failure", detail);
 		return;
 	}
 	p->n_starts++;
@@ -336,8 +274,9 @@ spawn(struct pool *p)
 	w->recycle_timer.cb = on_recycle_timer;
 	w->report_timer.cb = pool_report_timeout;
 	w->limit_timer.cb = on_limit_timeout;
+	w->prove_timer.cb = pool_prove_timeout;
 	log_info("pool %s: worker %u started (pid %d)", p->name, w->id, (int)w->pid);
-	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !has_ready(p)))
+	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !pool_has_ready(p)))
 		pool_set_state(p, POOL_STARTING);
 	loop_timer_set(m->loop, &w->start_timer, cp->startup_time_limit);
 	if (health_probes(cp))
@@ -353,6 +292,9 @@ pool_maintain(struct pool *p)
 	/* pending_disable: the pool trips as soon as the 1009 is out */
 	if (p->external || p->m->stopping || !p->want_workers || p->pending_disable ||
 	    (p->state != POOL_STARTED && p->state != POOL_STARTING))
+		return;
+	/* Held after a trip: the ready ones serve, none starts until the back-off. */
+	if (p->held && pool_serving(p))
 		return;
 	while (alive_workers(p) < p->cp->processes && p->state != POOL_DISABLED) {
 		unsigned before = alive_workers(p);
@@ -376,10 +318,13 @@ pool_drain_worker(struct worker *w)
 	if (w->state == W_DRAINING || w->state == W_STOPPING || w->state == W_EXITED)
 		return;
 	w->expect_exit = true;
+	/* a replacement that is stopped (a rollback, a trim) replaces nothing */
+	w->replaces = NULL;
 	ping_cancel(w);
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->start_timer);
 	loop_timer_cancel(l, &w->recycle_timer);
+	loop_timer_cancel(l, &w->prove_timer);
 	loop_timer_set(l, &w->stop_timer, w->pool->cp->shutdown_time_limit);
 	if (w->state == W_STARTING || w->pool->m->fe.pid == 0 || !w->pool->m->fe.hello) {
 		w->state = W_STOPPING;
@@ -398,48 +343,6 @@ pool_worker_drained(struct worker *w)
 		return;
 	w->state = W_STOPPING;
 	worker_signal(w, SIGTERM);
-}
-
-/* --- protection -------------------------------------------------------------------- */
-
-/*
- * Rapid-Fail Protection tripped (or a worker said retrying will not help):
- * event 1002 with every failure in the window and its reason, then disable
- * with `reason` (rapid-fail; unreachable for an upstream).
- */
-void
-pool_trip(struct pool *p, const char *reason)
-{
-	uint64_t now = loop_now(p->m->loop);
-	json_t *f = json_object(), *arr = json_array();
-	const struct conf_pool *cp = p->cp;
-
-	p->pending_disable = false;
-	p->n_trips++;
-	for (size_t i = 0; i < p->rf.n; i++) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "pid", json_integer(p->rf.v[i].pid));
-		json_object_set_new(o, "reason", json_string(p->rf.v[i].reason));
-		json_object_set_new(o, "ago_ms", json_integer((json_int_t)(now - p->rf.v[i].when)));
-		json_array_append_new(arr, o);
-	}
-	json_object_set_new(f, "failures", arr);
-	json_object_set_new(f, "rapid_fail", json_integer(cp->rapid_fail_count));
-	json_object_set_new(f, "window_ms", json_integer((json_int_t)cp->rapid_fail_window));
-	json_object_set_new(f, "action", json_string(cp->rapid_fail_action == RF_ACTION_BACKOFF ?
-	    "backoff" : cp->rapid_fail_action == RF_ACTION_ROLLBACK ? "rollback" : "disable"));
-	json_object_set_new(f, "reason", json_string(reason));
-	if (p->external)
-		json_object_set_new(f, "address", json_string(cp->address));
-	if (cp->rapid_fail_action == RF_ACTION_ROLLBACK && rollback_pool(p, arr)) {
-		json_decref(f);
-		return;
-	}
-	events_emit(1002, EV_ERROR, p->name, 0, f,
-	    "Application pool '%s' is being automatically disabled due to a series of failures in the process(es) serving that application pool. Last failure: %s.",
-	    p->name, p->pending_why);
-	disable(p, reason, p->pending_why);
 }
 
 /* Take a worker out of its pool's list (before worker_free). */
@@ -470,15 +373,11 @@ pool_worker_ready(struct worker *w)
 	log_info("pool %s: worker %u (pid %d) ready in %llums", p->name, w->id,
 	    (int)w->pid, (unsigned long long)(w->ready_at - w->started));
 	pool_send_worker(w, CTL_WORKER_READY);
-	rollback_served(w);
 	if (p->state == POOL_STARTING)
 		pool_set_state(p, POOL_STARTED);
-	if (w->replaces != NULL) {
-		struct worker *old = w->replaces;
-
-		w->replaces = NULL;
-		pool_drain_worker(old);
-	}
+	pool_worker_check_proven(w);
+	if (!w->proven)
+		pool_prove_later(w);
 	if (health_probes(p->cp) && p->cp->ping_interval > 0)
 		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
 	/* Counted from readiness: recycling a worker still starting gains nothing. */
@@ -534,17 +433,41 @@ pool_recycle_worker(struct worker *w, int event)
 	case 1079: p->n_recycles[4]++; break;
 	default:   p->n_recycles[5]++; break;
 	}
+	/*
+	 * A recycle is a deploy: its replacement may run new code from disk.
+	 * It is a new version (unless one is on its way already), so that a
+	 * failing replacement is tried again (rollback_converge()) until
+	 * Rapid-Fail Protection decides, and rolling back abandons it.
+	 */
+	if (event != 1080)
+		rollback_recycle_version(p);
+	pool_replace_worker(w);
+}
+
+/*
+ * Start the replacement of a worker being recycled (overlapped: it is
+ * drained once the new one is ready), or drain it now when the pool does
+ * not overlap.  Also used to try again after a replacement failed.
+ */
+void
+pool_replace_worker(struct worker *w)
+{
+	struct pool *p = w->pool;
+
+	if (w->state != W_READY || being_replaced(p, w) || p->held)
+		return;
 	if (p->cp->overlapped_recycle && p->state == POOL_STARTED) {
 		struct worker *nw;
 
 		spawn(p);
 		nw = p->workers;
-		if (nw != NULL && nw != w && nw->state == W_STARTING && nw->replaces == NULL) {
+		if (nw != NULL && nw != w && (nw->state == W_STARTING || nw->state == W_READY) &&
+		    nw->replaces == NULL && !nw->proven) {
+			/* the old one is drained once the new one proved it runs */
 			nw->replaces = w;
 			return;
 		}
 		if (nw != NULL && nw != w && nw->state == W_READY) {
-			/* ready at once (no readiness check): drain the old now */
 			pool_drain_worker(w);
 			return;
 		}
@@ -595,6 +518,7 @@ pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 		p = w->pool;
 		w->requests += st->w[i].requests;
 		p->requests += st->w[i].requests;
+		pool_worker_check_proven(w);
 		p->inflight += st->w[i].inflight;
 		if (st->w[i].requests > 0 || st->w[i].inflight > 0 || st->w[i].queued > 0)
 			p->last_activity = now;
@@ -711,6 +635,7 @@ pool_configure(struct pool *p, const struct conf_pool *cp)
 	p->external = cp->address != NULL;
 	rapidfail_free(&p->rf);
 	rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
+	degraded_configure(p);
 	if (p->external)
 		return;
 	if (cp->kind == POOL_KIND_NATIVE && cp->command == NULL) {
@@ -765,11 +690,30 @@ pool_configure_changed(struct pool *p, const struct conf_pool *cp)
 {
 	bool was_external = p->external;
 
+	/*
+	 * New settings for a disabled pool are a new attempt: a fresh failure
+	 * window, no stale reason; pool_start_one() after the reload starts
+	 * it (or the next request does).
+	 */
+	if (p->state == POOL_DISABLED) {
+		loop_timer_cancel(p->m->loop, &p->backoff_timer);
+		p->retry_at = 0;
+		p->backoff_ms = 0;
+		p->reason[0] = p->detail[0] = '\0';
+		log_info("pool %s: new settings, trying the disabled pool again", p->name);
+		pool_set_state(p, POOL_STARTED);
+	}
+	if (p->held) {		/* a new attempt, not the back-off's */
+		loop_timer_cancel(p->m->loop, &p->backoff_timer);
+		p->retry_at = 0;
+		degraded_release(p);
+	}
 	pool_configure(p, cp);
 	p->cp_gen = p->m->generation;
+	rollback_new_version(p);
 	p->rolled_back_from = 0;
 	if (p->state == POOL_DISABLED)
-		return;		/* enable (or the back-off) starts the new ones */
+		return;		/* the new identity is invalid too (1057) */
 	if (was_external || p->external) {
 		/*
 		 * A new address (or kind, or ping_path), or a switch between
@@ -836,14 +780,16 @@ pool_new(struct master *m, int idx, const struct conf_pool *cp)
 	p->idx = idx;
 	wstrlcpy(p->name, cp->name, sizeof(p->name));
 	p->state = POOL_STARTED;
-	loop_timer_init(&p->backoff_timer, on_backoff, p);
+	loop_timer_init(&p->backoff_timer, pool_backoff_cb, p);
 	loop_timer_init(&p->idle_timer, on_idle_timer, p);
 	loop_timer_init(&p->schedule_timer, on_schedule, p);
 	loop_timer_init(&p->memory_timer, on_memory, p);
+	degraded_init(p);
 	p->last_activity = loop_now(m->loop);
 	poollog_open(p);
 	pool_configure(p, cp);
 	p->cp_gen = m->generation;
+	p->ver = p->next_ver = 1;
 	return p;
 }
 
@@ -946,6 +892,7 @@ pool_free(struct pool *p)
 	loop_timer_cancel(m->loop, &p->schedule_timer);
 	loop_timer_cancel(m->loop, &p->memory_timer);
 	rapidfail_free(&p->rf);
+	degraded_free(p);
 	conf_argv_free(p->argv);
 	poollog_close(p);
 	free(p);

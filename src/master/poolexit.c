@@ -9,6 +9,14 @@
  * it served; the master asks (CTL_WORKER_GONE) and waits up to a second for
  * the answer (CTL_WORKER_REPORT) before it writes the event.  The
  * replacement starts at once, not after the report.
+ *
+ * Whether an unexpected end counts toward Rapid-Fail Protection is
+ * rapidfail_counts()'s rule: a worker that never became ready counts at
+ * once; for one that became ready the report decides (served something or
+ * had a request in flight: not counted, a death for the degraded window;
+ * served nothing: a crash loop that passes the readiness check, counted).
+ * Without a report in time, the served count from the front end's stats
+ * decides and nothing is taken to have been in flight.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -24,18 +32,6 @@
 
 #define REPORT_WAIT_MS		1000	/* for the front end's in-flight list */
 #define EX_CONFIG		78
-
-static void
-exit_text(int status, char *out, size_t outsz)
-{
-	if (WIFEXITED(status))
-		snprintf(out, outsz, "exit code %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(out, outsz, "signal %d (%s)%s", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
-	else
-		snprintf(out, outsz, "status 0x%x", status);
-}
 
 /* Where the kernel put the core, when core_pattern is a plain file name. */
 static void
@@ -64,21 +60,24 @@ core_file(const struct worker *w, char *out, size_t outsz)
 
 /*
  * Event 1009, in one record: how it ended, the core, the last output lines,
- * uptime, requests served and what it had in flight (from the front end).
- * Then, if that failure tripped Rapid-Fail Protection, the pool is disabled
- * (1002) — after the 1009, so the log reads in order.
+ * uptime, requests served, what it had in flight (from the front end) and
+ * whether it counts toward Rapid-Fail Protection.  Then, if that failure
+ * tripped it, pool_trip() acts (1302, 1014 or 1002) — after the 1009, so
+ * the log reads in order.
  */
 static void
-emit_1009(struct worker *w, const struct ctl_worker_report *r)
+emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
+    const char *why)
 {
 	struct pool *p = w->pool;
 	uint64_t now = loop_now(p->m->loop);
 	json_t *f = json_object(), *inf = json_array();
-	char how[160], core[300];
+	char how[160], core[300], sentence[160], tail[400];
+	uint64_t served = r != NULL && r->requests > w->requests ? r->requests : w->requests;
 	int st = w->status;
 
 	loop_timer_cancel(p->m->loop, &w->report_timer);
-	exit_text(st, how, sizeof(how));
+	failinfo_exit_text(st, how, sizeof(how));
 	if (WIFEXITED(st))
 		json_object_set_new(f, "exit_code", json_integer(WEXITSTATUS(st)));
 	if (WIFSIGNALED(st)) {
@@ -93,8 +92,10 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r)
 	json_object_set_new(f, "exit", json_string(how));
 	json_object_set_new(f, "worker", json_integer(w->id));
 	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)(now - w->started)));
-	json_object_set_new(f, "requests", json_integer((json_int_t)
-	    (r != NULL && r->requests > w->requests ? r->requests : w->requests)));
+	json_object_set_new(f, "requests", json_integer((json_int_t)served));
+	json_object_set_new(f, "was_ready", json_boolean(pool_worker_proven(w, served)));
+	json_object_set_new(f, "counted", json_boolean(counted));
+	json_object_set_new(f, "counted_why", json_string(why));
 	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
 	if (r != NULL) {
 		for (uint32_t i = 0; i < r->ninflight && i < CTL_REPORT_MAX; i++) {
@@ -112,15 +113,18 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r)
 		json_object_set_new(f, "inflight_total", json_integer(r->ninflight));
 	}
 	json_object_set_new(f, "inflight", inf);
-	if (WIFSIGNALED(st))
-		events_emit(1009, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. The process was terminated by signal %d (%s)%s.",
-		    p->name, (int)w->pid, WTERMSIG(st), strsignal(WTERMSIG(st)),
-		    WCOREDUMP(st) ? ", core dumped" : "");
+	failinfo_exit_sentence(st, sentence, sizeof(sentence));
+	if (counted)
+		snprintf(tail, sizeof(tail), "It counts toward Rapid-Fail Protection (%s): %zu of %u.",
+		    why, p->rf.n, p->rf.count);
 	else
-		events_emit(1009, EV_WARNING, p->name, w->pid, f,
-		    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. The process exit code was '0x%x'.",
-		    p->name, (int)w->pid, WIFEXITED(st) ? WEXITSTATUS(st) : st);
+		snprintf(tail, sizeof(tail), "It does not count toward Rapid-Fail Protection: %s; it was replaced at once.",
+		    why);
+	events_emit(1009, EV_WARNING, p->name, w->pid, f,
+	    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. %s It ran %.1fs and served %llu request%s. %s",
+	    p->name, (int)w->pid, sentence, (double)(now - w->started) / 1000.0,
+	    (unsigned long long)served, served == 1 ? "" : "s", tail);
+	failinfo_note(w, how, pool_worker_proven(w, served), counted);
 	if (p->pending_disable)
 		pool_trip(p, "rapid-fail");
 	pool_unlink_worker(w);
@@ -133,16 +137,24 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 {
 	struct pool *p = w->pool;
 	json_t *f;
+	bool counted;
+	char why[200];
 
 	if (w->failed || w->state == W_EXITED)
 		return;
 	w->failed = true;
 	wstrlcpy(w->fail_reason, reason, sizeof(w->fail_reason));
 	p->failures_total++;
+	/* what it had in flight is unknown here: its served count decides */
+	counted = rapidfail_counts(pool_worker_proven(w, w->requests), w->requests, 0, why,
+	    sizeof(why));
 	f = json_object();
 	json_object_set_new(f, "reason", json_string(reason));
 	json_object_set_new(f, "worker", json_integer(w->id));
 	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
+	json_object_set_new(f, "requests", json_integer((json_int_t)w->requests));
+	json_object_set_new(f, "counted", json_boolean(counted));
+	json_object_set_new(f, "counted_why", json_string(why));
 	switch (event) {
 	case 1010:
 		events_emit(1010, EV_WARNING, p->name, w->pid, f,
@@ -165,7 +177,10 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 		    p->name, reason, (int)w->pid);
 		break;
 	}
-	if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, reason)) {
+	failinfo_note(w, reason, pool_worker_proven(w, w->requests), counted);
+	if (!counted)
+		degraded_death(w, w->requests, reason);
+	else if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, reason)) {
 		p->pending_disable = true;
 		wstrlcpy(p->pending_why, reason, sizeof(p->pending_why));
 	}
@@ -187,9 +202,7 @@ count_failure(struct worker *w)
 	int st = w->status;
 	char how[160];
 
-	p->failures_total++;
-	p->n_exits[1]++;
-	exit_text(st, how, sizeof(how));
+	failinfo_exit_text(st, how, sizeof(how));
 	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG) {
 		char detail[512] = "";
 		const char *last = w->tail[(w->tail_next + WORKER_TAIL - 1) % WORKER_TAIL];
@@ -255,28 +268,42 @@ request_limit_exit(struct worker *w, uint64_t served)
 
 /*
  * The front end reported what an exited worker had in flight (r), or did
- * not in time (NULL).  Decide a pending request-limit exit, then write the
- * 1009 of an unexpected one.
+ * not in time (NULL).  Decide a pending request-limit exit, then whether
+ * the end of a worker that had become ready counts (rapidfail_counts()),
+ * then write the 1009.
  */
 static void
 exit_reported(struct worker *w, const struct ctl_worker_report *r)
 {
 	struct pool *p = w->pool;
+	uint64_t served = r != NULL && r->requests > w->requests ? r->requests : w->requests;
+	unsigned inflight = r != NULL ? r->ninflight : 0;
+	char why[200], how[160];
+	bool counted;
 
 	loop_timer_cancel(p->m->loop, &w->report_timer);
+	counted = rapidfail_counts(pool_worker_proven(w, served), served, inflight, why,
+	    sizeof(why));
 	if (w->exit_pending) {
-		uint64_t served = r != NULL && r->requests > w->requests ? r->requests : w->requests;
-
 		w->exit_pending = false;
-		if (request_limit_exit(w, served)) {
+		if (maybe_request_limit(w) && request_limit_exit(w, served)) {
 			pool_unlink_worker(w);
 			worker_free(w);
 			pool_maintain(p);
 			return;
 		}
-		count_failure(w);
+		p->failures_total++;
+		p->n_exits[1]++;
+		if (counted) {
+			count_failure(w);
+		} else {
+			failinfo_exit_text(w->status, how, sizeof(how));
+			degraded_death(w, served, how);
+		}
+		if (!p->pending_disable)
+			pool_maintain(p);
 	}
-	emit_1009(w, r);
+	emit_1009(w, r, counted, why);
 }
 
 /*
@@ -297,7 +324,7 @@ pool_worker_exited(struct worker *w)
 	loop_timer_cancel(m->loop, &w->stop_timer);
 	w->state = W_EXITED;
 	pool_send_worker(w, CTL_WORKER_GONE);
-	exit_text(st, how, sizeof(how));
+	failinfo_exit_text(st, how, sizeof(how));
 	for (struct worker *o = p->workers; o != NULL; o = o->next)
 		if (o->replaces == w)
 			o->replaces = NULL;
@@ -334,14 +361,25 @@ pool_worker_exited(struct worker *w)
 			pool_maintain(p);
 		return;
 	}
-	/* Unexpected, or perhaps a request limit: the report decides. */
+	/*
+	 * Unexpected.  A worker that never became ready counts now; for one
+	 * that did, the report decides (and whether it was a request limit).
+	 */
 	worker_drain_output(w);
-	if (maybe_request_limit(w))
+	if (w->ready_at != 0) {
 		w->exit_pending = true;
-	else
+	} else {
+		p->failures_total++;
+		p->n_exits[1]++;
 		count_failure(w);
-	/* Replace it now (unless the pool is about to be disabled). */
-	if (!p->pending_disable)
+	}
+	/*
+	 * Replace it now (unless the pool is about to be disabled), when it
+	 * proved it runs; one that did not may be a crash loop whose count
+	 * the report decides, and a replacement started meanwhile would die
+	 * after the trip and count once more (exit_reported() starts it).
+	 */
+	if (!p->pending_disable && (w->ready_at == 0 || pool_worker_proven(w, w->requests)))
 		pool_maintain(p);
 	if (m->fe.pid > 0 && m->fe.hello)
 		loop_timer_set(m->loop, &w->report_timer, REPORT_WAIT_MS);

@@ -209,6 +209,8 @@ pool_admin(struct pool *p, const char *action, char *msg, size_t msgsz)
 		p->want_workers = false;
 		loop_timer_cancel(l, &p->backoff_timer);
 		p->retry_at = 0;
+		if (p->held)
+			degraded_release(p);
 		if (p->external)
 			external_stop(p);
 		wstrlcpy(p->reason, "admin", sizeof(p->reason));

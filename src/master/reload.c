@@ -289,6 +289,7 @@ master_reload(struct master *m, json_t **result)
 			rollback_same_settings(p, cp);
 			p->rf.count = cp->rapid_fail_count;
 			p->rf.window = cp->rapid_fail_window;
+			degraded_configure(p);
 		}
 	}
 	for (size_t i = 0; i < m->npools; i++) {
@@ -337,6 +338,20 @@ master_reload(struct master *m, json_t **result)
 	json_object_set_new(*result, "pools_added", added);
 	json_object_set_new(*result, "pools_removed", removed);
 	json_object_set_new(*result, "pools_changed", changed);
+	{
+		/* the deploy version each changed pool moved to (weir reload waits on it) */
+		json_t *vers = json_object();
+
+		for (size_t i = 0; i < json_array_size(changed); i++) {
+			const char *name = json_string_value(json_array_get(changed, i));
+			struct pool *p = pools_by_name(m, name);
+
+			/* an upstream weir does not start has no workers to wait for */
+			if (p != NULL && !p->external)
+				json_object_set_new(vers, name, json_integer(p->ver));
+		}
+		json_object_set_new(*result, "versions", vers);
+	}
 	json_object_set_new(*result, "listen_added", ladded);
 	json_object_set_new(*result, "listen_removed", lremoved);
 	json_decref(errors);

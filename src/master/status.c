@@ -52,6 +52,59 @@ rss_bytes(pid_t pid)
 	return kb * 1024;
 }
 
+/* A pool's last worker failure, or null. */
+static json_t *
+last_failure_json(const struct pool *p)
+{
+	const struct last_failure *lf = &p->last_fail;
+	json_t *o;
+	char ts[32];
+
+	if (lf->when == 0)
+		return json_null();
+	o = json_object();
+	iso_time(lf->when, ts, sizeof(ts));
+	json_object_set_new(o, "time", json_string(ts));
+	json_object_set_new(o, "pid", json_integer(lf->pid));
+	json_object_set_new(o, "version", json_integer(lf->ver));
+	json_object_set_new(o, "how", json_string(lf->how));
+	json_object_set_new(o, "was_ready", json_boolean(lf->was_ready));
+	json_object_set_new(o, "counted", json_boolean(lf->counted));
+	json_object_set_new(o, "output", json_string(lf->output));
+	return o;
+}
+
+/*
+ * Where the latest deploy (a reload that changed the pool, a recycle)
+ * stands: its version, the version that last served, the one given up,
+ * and the workers of the new version and of older ones (`weir reload` and
+ * `weir pool recycle` wait on these).
+ */
+static json_t *
+deploy_json(const struct pool *p)
+{
+	json_t *o = json_object();
+	unsigned fresh = 0, old = 0, starting = 0;
+
+	for (const struct worker *w = p->workers; w != NULL; w = w->next) {
+		if (w->state == W_STARTING || (w->state == W_READY && !w->proven))
+			starting++;
+		else if (w->state == W_READY && w->ver == p->ver && w->recycle_event == 0)
+			fresh++;
+		else if (w->state == W_READY)
+			old++;
+	}
+	json_object_set_new(o, "version", json_integer(p->ver));
+	json_object_set_new(o, "good_version", json_integer(p->good_ver));
+	json_object_set_new(o, "failed_version", json_integer(p->failed_ver));
+	json_object_set_new(o, "outcome", p->failed_outcome[0] ?
+	    json_string(p->failed_outcome) : json_null());
+	json_object_set_new(o, "ready", json_integer(fresh));
+	json_object_set_new(o, "old_ready", json_integer(old));
+	json_object_set_new(o, "starting", json_integer(starting));
+	return o;
+}
+
 json_t *
 status_pool_json(struct pool *p, json_t *fe)
 {
@@ -95,6 +148,12 @@ status_pool_json(struct pool *p, json_t *fe)
 	json_object_set_new(o, "settings_generation", json_integer(p->cp_gen));
 	json_object_set_new(o, "rolled_back_from", p->rolled_back_from != 0 ?
 	    json_integer(p->rolled_back_from) : json_null());
+	json_object_set_new(o, "degraded", json_boolean(p->degraded));
+	json_object_set_new(o, "degraded_reason", p->degraded ?
+	    json_string(p->degraded_why) : json_null());
+	json_object_set_new(o, "served_deaths_total", json_integer((json_int_t)p->n_served_deaths));
+	json_object_set_new(o, "last_failure", last_failure_json(p));
+	json_object_set_new(o, "deploy", deploy_json(p));
 	for (struct worker *w = p->workers; w != NULL; w = w->next) {
 		json_t *wo = json_object();
 		char ts[32];
@@ -108,6 +167,7 @@ status_pool_json(struct pool *p, json_t *fe)
 		json_object_set_new(wo, "pid", json_integer(w->pid));
 		json_object_set_new(wo, "state", json_string(worker_state_name(w->state)));
 		json_object_set_new(wo, "generation", json_integer(w->generation));
+		json_object_set_new(wo, "version", json_integer(w->ver));
 		json_object_set_new(wo, "started", json_string(ts));
 		json_object_set_new(wo, "uptime_s", json_integer((json_int_t)((now - w->started) / 1000)));
 		json_object_set_new(wo, "requests", json_integer((json_int_t)w->requests));
@@ -326,6 +386,11 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		for (int s = 0; s < 5; s++)
 			bprintf(&b, "weir_pool_state{pool=\"%s\",state=\"%s\"} %d\n",
 			    lv(m->pools[i]->name, l1, sizeof(l1)), states[s], m->pools[i]->state == s);
+	metric_head(&b, "weir_pool_degraded", "gauge",
+	    "1 while the pool serves but its workers keep dying (or new ones are held after a trip).");
+	for (size_t i = 0; i < m->npools; i++)
+		bprintf(&b, "weir_pool_degraded{pool=\"%s\"} %d\n",
+		    lv(m->pools[i]->name, l1, sizeof(l1)), m->pools[i]->degraded);
 	metric_head(&b, "weir_pool_workers", "gauge", "Workers of the pool by state.");
 	for (size_t i = 0; i < m->npools; i++) {
 		unsigned n[W_EXITED] = { 0 };
@@ -358,8 +423,14 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 	for (size_t i = 0; i < m->npools; i++)
 		bprintf(&b, "weir_pool_served_total{pool=\"%s\"} %llu\n",
 		    lv(m->pools[i]->name, l1, sizeof(l1)), (unsigned long long)m->pools[i]->requests);
+	metric_head(&b, "weir_worker_served_deaths_total", "counter",
+	    "Workers that died after serving (not counted by Rapid-Fail Protection).");
+	for (size_t i = 0; i < m->npools; i++)
+		bprintf(&b, "weir_worker_served_deaths_total{pool=\"%s\"} %llu\n",
+		    lv(m->pools[i]->name, l1, sizeof(l1)),
+		    (unsigned long long)m->pools[i]->n_served_deaths);
 	metric_head(&b, "weir_rapid_fail_trips_total", "counter",
-	    "Times Rapid-Fail Protection disabled the pool.");
+	    "Times Rapid-Fail Protection tripped (the pool rolled back, held its new workers or was disabled).");
 	for (size_t i = 0; i < m->npools; i++)
 		bprintf(&b, "weir_rapid_fail_trips_total{pool=\"%s\"} %llu\n",
 		    lv(m->pools[i]->name, l1, sizeof(l1)), (unsigned long long)m->pools[i]->n_trips);

@@ -240,6 +240,7 @@ worker_spawn(struct pool *p, char *err)
 	w->id = ++m->next_worker_id;
 	w->generation = m->generation;
 	w->cp_gen = p->cp_gen;
+	w->ver = p->ver;
 	w->sock = w->out = w->notify = -1;
 	loop_timer_init(&w->start_timer, NULL, w);
 	loop_timer_init(&w->stop_timer, NULL, w);
@@ -247,6 +248,7 @@ worker_spawn(struct pool *p, char *err)
 	loop_timer_init(&w->recycle_timer, NULL, w);
 	loop_timer_init(&w->report_timer, NULL, w);
 	loop_timer_init(&w->limit_timer, NULL, w);
+	loop_timer_init(&w->prove_timer, NULL, w);
 	if ((w->sock = make_socket(w, err)) == -1)
 		goto fail;
 	if (p->cp->notify && notify_open(w, err) == -1)
@@ -335,6 +337,7 @@ worker_cleanup(struct worker *w)
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->recycle_timer);
 	loop_timer_cancel(l, &w->limit_timer);
+	loop_timer_cancel(l, &w->prove_timer);
 	if (w->sock != -1) {
 		close(w->sock);
 		w->sock = -1;

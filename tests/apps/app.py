@@ -18,7 +18,8 @@ like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
   /kill             SIGKILL ourselves (no response)
   /fork-orphan      start a child that lingers (process tree test), print its pid
 Options: --exit-at-start CODE (exit immediately, writing a line to stderr),
---start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening).
+--start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening),
+--die-every N (exit with status 3 right after answering every Nth request).
 """
 import hashlib
 import json
@@ -34,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def args():
     a = sys.argv[1:]
-    opts = {"exit": None, "delay": 0, "notify": False}
+    opts = {"exit": None, "delay": 0, "notify": False, "die_every": 0}
     while a:
         x = a.pop(0)
         if x == "--exit-at-start":
@@ -43,14 +44,27 @@ def args():
             opts["delay"] = int(a.pop(0))
         elif x == "--notify":
             opts["notify"] = True
+        elif x == "--die-every":
+            opts["die_every"] = int(a.pop(0))
     return opts
 
 
 HELD = []
+SERVED = {"n": 0, "die_every": 0}
 
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def handle_one_request(self):
+        super().handle_one_request()
+        if SERVED["die_every"] and getattr(self, "raw_requestline", b""):
+            SERVED["n"] += 1
+            if SERVED["n"] % SERVED["die_every"] == 0:
+                self.wfile.flush()
+                sys.stderr.write("app %d: dying after %d requests\n" % (os.getpid(), SERVED["n"]))
+                sys.stderr.flush()
+                os._exit(3)
 
     def log_message(self, fmt, *a):
         sys.stderr.write("app %d: %s\n" % (os.getpid(), fmt % a))
@@ -175,6 +189,7 @@ def main():
     if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
         sys.stderr.write("app: not socket-activated\n")
         sys.exit(78)
+    SERVED["die_every"] = o["die_every"]
     if o["delay"]:
         time.sleep(o["delay"] / 1000.0)
     sock = socket.socket(fileno=3)

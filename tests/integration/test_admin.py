@@ -35,7 +35,7 @@ def api(w, path, method="GET", headers=()):
 
 def conf(extra_pool=""):
     return (f"[pool app]\ncommand = {APP}\nping_path = /healthz\n"
-            f"rapid_fail = off\n{extra_pool}\n"
+            f"{extra_pool}\n"
             f"[pool other]\ncommand = {APP}\n\n"
             "[site main]\napp = /app app\napp = /other other\n")
 
@@ -116,7 +116,7 @@ def test_enable_after_rapid_fail(make_weir, tmp_path):
     wait_for(lambda: any(e["id"] == 1002 for e in w.events()), what="1002")
     j = json.loads(cli(w, "pool", "show", "app", "--json").stdout)
     assert j["state"] == "disabled" and j["reason"] == "rapid-fail"
-    assert len(j["failures"]) == 2 and "exit code 1" in j["failures"][0]["reason"]
+    assert len(j["failures"]) == 2 and "exit status 1" in j["failures"][0]["reason"]
     flag.unlink()
     r = cli(w, "pool", "enable", "app")
     assert r.returncode == 0, r.stderr

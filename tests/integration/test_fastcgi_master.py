@@ -140,7 +140,7 @@ def test_fastcgi_worker_that_never_answers_get_values_is_not_ready(make_weir):
     # the backlog, the startup time limit ends it.
     w = make_weir(pool("deaf", kind="fastcgi",
                        command="/usr/bin/python3 -c 'import time; time.sleep(60)'",
-                       start_mode="always", startup_time_limit="1s", rapid_fail="off"))
+                       start_mode="always", startup_time_limit="1s"))
     e = wait_event(w, 1012)[0]
     assert e["pool"] == "deaf"
     assert "ready in" not in w.log()
@@ -149,8 +149,7 @@ def test_fastcgi_worker_that_never_answers_get_values_is_not_ready(make_weir):
 @needs_php_cgi
 def test_php_cgi_missed_get_values_ping_1010(make_weir):
     w = make_weir(pool("php", kind="fastcgi", command=PHP_CGI, processes=2,
-                       start_mode="always", ping_interval="1s", ping_response_time="1s",
-                       rapid_fail="off"))
+                       start_mode="always", ping_interval="1s", ping_response_time="1s"))
     wait_for(lambda: len(ready_workers(w, "php")) == 2, what="two ready workers")
     victim = ready_workers(w, "php")[0]["pid"]
     os.kill(victim, signal.SIGSTOP)
@@ -190,7 +189,7 @@ def test_php_fcgi_max_requests_exit_is_a_recycle(make_weir, tmp_path):
 @needs_php_cgi
 def test_php_cgi_clean_exit_short_of_the_limit_is_a_failure(make_weir):
     w = make_weir(pool("php", kind="fastcgi", command=PHP_CGI, start_mode="always",
-                       recycle_requests=50, rapid_fail="off"))
+                       recycle_requests=50))
     wait_for(lambda: len(ready_workers(w, "php")) == 1, what="a ready worker")
     pid = ready_workers(w, "php")[0]["pid"]
     os.kill(pid, signal.SIGTERM)  # php-cgi exits 0 on SIGTERM

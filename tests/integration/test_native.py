@@ -55,8 +55,7 @@ def bad_hello(tmp_path, abi=2):
 
 def conf(site):
     return ("[pool native]\nkind = native\nmodules = hello\nhello.greeting = Hallo\n"
-            "rapid_fail = off\n"
-            f"[pool py]\ncommand = {APP}\n"
+                        f"[pool py]\ncommand = {APP}\n"
             f"[site main]\nroot = {site}\napp = /n native\napp = /py py\n")
 
 
@@ -130,7 +129,7 @@ def test_crashing_module_1009_and_retry_on_replacement(make_weir, comp, site, tm
         pytest.skip("test modules are not built")
     once = tmp_path / "crashed"
     w = make_weir(f"[pool native]\nkind = native\nmodules = {CRASH}, hello\n"
-                  f"crash.once = {once}\nrapid_fail = off\n"
+                  f"crash.once = {once}\n"
                   f"[site main]\nroot = {site}\napp = /n native\n", binary=str(comp / "weir"))
     assert get(w, "/n/hello")[0] == 200
     st, h, body = get(w, "/n/crash", timeout=30)

@@ -89,7 +89,7 @@ def php_site(tmp_path):
 def conf(root, extra=""):
     return (f"[pool php]\nkind = fastcgi\ncommand = {PHP} -d upload_max_filesize=64M "
             f"-d post_max_size=64M -d display_errors=0 -d log_errors=1\nprocesses = 2\n"
-            f"rapid_fail = off\n{extra}\n"
+            f"{extra}\n"
             f"[site main]\nroot = {root}\nscript = .php php\nindex = index.php, index.html\n")
 
 

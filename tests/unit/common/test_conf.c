@@ -316,7 +316,7 @@ static const struct {
 	{ CS_POOL, "queue_timeout",		"120s",		"120000" },
 	{ CS_POOL, "max_conns",			"100",		"100" },
 	{ CS_POOL, "rapid_fail",		"5 in 5m",	"5/300000" },
-	{ CS_POOL, "rapid_fail_action",		"disable",	"0" },
+	{ CS_POOL, "rapid_fail_action",		"auto",		"3" },
 	{ CS_POOL, "rapid_fail_backoff",	"1m",		"60000" },
 	{ CS_POOL, "response_timeout",		"120s",		"120000" },
 	{ CS_POOL, "startup_time_limit",	"90s",		"90000" },
@@ -487,6 +487,7 @@ test_types(void)
 			{ "rapid_fail_action", "disable", RF_ACTION_DISABLE },
 			{ "rapid_fail_action", "backoff", RF_ACTION_BACKOFF },
 			{ "rapid_fail_action", "rollback", RF_ACTION_ROLLBACK },
+			{ "rapid_fail_action", "auto", RF_ACTION_AUTO },
 		};
 
 		for (size_t i = 0; i < nitems(en); i++) {
@@ -1004,7 +1005,7 @@ static const struct {
 	E(TAIL "[site t]\nhosts = t\nroot = /t\nsymlinks = yes\n", L(8) "symlinks: 'yes' is not one of: within-root, follow, refuse\n"),
 	E("[pool p]\ncommand = app\nkind = cgi\n" SITE_S, L(3) "kind: 'cgi' is not one of: http, fastcgi, native\n"),
 	E("[pool p]\ncommand = app\nstart_mode = never\n" SITE_S, L(3) "start_mode: 'never' is not one of: on-demand, always\n"),
-	E("[pool p]\ncommand = app\nrapid_fail_action = retry\n" SITE_S, L(3) "rapid_fail_action: 'retry' is not one of: disable, backoff, rollback\n"),
+	E("[pool p]\ncommand = app\nrapid_fail_action = retry\n" SITE_S, L(3) "rapid_fail_action: 'retry' is not one of: disable, backoff, rollback, auto\n"),
 	E("[server]\nuser =\n" TAIL, L(2) "user: empty value\n"),
 	E("[server]\nstate_dir =\n" TAIL, L(2) "state_dir: empty path\n"),
 	E("[server]\nstate_dir = ; just a comment\n" TAIL, L(2) "state_dir: empty path\n"),

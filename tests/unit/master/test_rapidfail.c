@@ -1,8 +1,14 @@
 /*
- * test_rapidfail.c - the Rapid-Fail Protection window.
+ * test_rapidfail.c - the Rapid-Fail Protection window, which exits count
+ * (rapidfail_counts()), the rate of the degraded window, and the words for
+ * how a worker ended (failinfo.c).
  */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "../unit.h"
 #include "../../../src/master/rapidfail.c"
+#include "../../../src/master/failinfo.c"
 
 /* xreallocarray and wstrlcpy come from util.c; keep the test standalone. */
 #include "../../../src/common/util.c"
@@ -95,5 +101,95 @@ main(void)
 		CHECK(!rapidfail_record(&rf, (uint64_t)i, i, "x"));
 	CHECK_INT(rapidfail_current(&rf, 100), 16);
 	rapidfail_free(&rf);
+
+	/* Which ends count: crash loops, not bad luck. */
+	{
+		static const struct {
+			bool	 ready;
+			uint64_t served;
+			unsigned inflight;
+			bool	 counts;
+			const char *why;
+		} c[] = {
+			{ false, 0, 0, true, "never became ready" },
+			{ false, 0, 1, true, "never became ready" },	/* handed a request at start */
+			{ true,  0, 0, true, "before completing a request" },
+			{ true,  0, 1, false, "in flight" },
+			{ true,  7, 0, false, "served 7 requests" },
+			{ true,  1, 0, false, "served 1 request " },
+			{ true,  9, 2, false, "2 requests in flight" },
+		};
+		char why[200];
+
+		for (size_t i = 0; i < nitems(c); i++) {
+			bool got = rapidfail_counts(c[i].ready, c[i].served, c[i].inflight, why,
+			    sizeof(why));
+
+			CHECKF(got == c[i].counts, "counts case %zu: %d", i, got);
+			CHECKF(strstr(why, c[i].why) != NULL, "counts case %zu: why '%s'", i, why);
+		}
+	}
+	/* The degraded window's rate: deaths a minute, requests per death. */
+	{
+		double pm, rpd;
+
+		rapidfail_init(&rf, 5, 5 * M);
+		rapidfail_rate(&rf, 0, &pm, &rpd);
+		CHECK(pm == 0 && rpd == 0);
+		rapidfail_note(&rf, 0, 1, 10, "x");
+		rapidfail_note(&rf, 30 * S, 2, 20, "x");
+		rapidfail_note(&rf, 60 * S, 3, 30, "x");
+		rapidfail_rate(&rf, 60 * S, &pm, &rpd);
+		CHECKF(pm > 2.99 && pm < 3.01, "3 in a minute: %f", pm);
+		CHECKF(rpd > 19.99 && rpd < 20.01, "20 per death: %f", rpd);
+		/* later: the window (5m) bounds the span, old ones fall out */
+		rapidfail_rate(&rf, 5 * M + 30 * S, &pm, &rpd);
+		CHECKF(rf.n == 1 && rpd > 29.99 && rpd < 30.01, "one left: %zu %f", rf.n, rpd);
+		rapidfail_free(&rf);
+	}
+	/* How it ended, in decimal with the signal's name. */
+	{
+		char out[160];
+
+		failinfo_exit_text(3 << 8, out, sizeof(out));
+		CHECK_STR(out, "exit status 3");
+		failinfo_exit_text(SIGKILL, out, sizeof(out));
+		CHECK_STR(out, "signal 9 (SIGKILL)");
+		failinfo_exit_text(SIGSEGV | 0x80, out, sizeof(out));
+		CHECK_STR(out, "signal 11 (SIGSEGV), core dumped");
+		failinfo_exit_sentence(255 << 8, out, sizeof(out));
+		CHECK_STR(out, "It exited with status 255.");
+		failinfo_exit_sentence(SIGKILL, out, sizeof(out));
+		CHECK_STR(out, "It was killed by signal 9 (SIGKILL).");
+	}
+	/* The cause line of a worker's last output. */
+	{
+		static const char *gunicorn[] = {
+			"[INFO] Booting worker with pid: 20355",
+			"[ERROR] Exception in worker process",
+			"Traceback (most recent call last):",
+			"  File \"/usr/lib/python3/dist-packages/gunicorn/util.py\", line 384, in import_app",
+			"  File \"/srv/api/app.py\", line 1",
+			"    def broken(",
+			"SyntaxError: '(' was never closed",
+			"[INFO] Worker exiting (pid: 20355)",
+			"[INFO] Reason: Worker failed to boot.",
+		};
+		static const char *plain[] = { NULL, "starting", "listening on :80", NULL };
+		static const char *none[] = { NULL, NULL };
+		static const char *php[] = { "PHP Fatal error:  Uncaught Error: x in /a.php:3", "done" };
+		char out[300];
+
+		failinfo_cause(gunicorn, nitems(gunicorn), out, sizeof(out));
+		CHECK_STR(out, "SyntaxError: '(' was never closed (app.py, line 1)");
+		failinfo_cause(plain, nitems(plain), out, sizeof(out));
+		CHECK_STR(out, "listening on :80");
+		failinfo_cause(none, nitems(none), out, sizeof(out));
+		CHECK_STR(out, "");
+		failinfo_cause(php, nitems(php), out, sizeof(out));
+		CHECK_STR(out, "PHP Fatal error:  Uncaught Error: x in /a.php:3");
+		failinfo_cause(gunicorn, nitems(gunicorn), out, 10);
+		CHECK_INT(strlen(out), 9);
+	}
 	return unit_done("rapidfail");
 }
