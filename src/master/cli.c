@@ -613,21 +613,28 @@ cmd_pool(int argc, char **argv)
 /*
  * What a process's end event (1009, 1305) says about how it ended, in
  * decimal with its meaning: "exit status 3", "signal 9 (SIGKILL), core
- * dumped"; nothing for an event without exit fields.
+ * dumped"; nothing for an event without exit fields, or whose message
+ * already says it in those words.
  */
 static void
 print_exit(json_t *e)
 {
 	json_t *code = json_object_get(e, "exit_code"), *sig = json_object_get(e, "signal");
+	const char *msg = jstr(e, "message", "");
+	char how[64];
 
 	if (json_is_integer(code)) {
-		printf(EV_INDENT "exit status %lld\n", json_integer_value(code));
+		snprintf(how, sizeof(how), "exit status %lld", json_integer_value(code));
 	} else if (json_is_integer(sig)) {
 		int n = (int)json_integer_value(sig);
 
-		printf(EV_INDENT "signal %d (%s)%s\n", n, util_signame(n),
+		snprintf(how, sizeof(how), "signal %d (%s)%s", n, util_signame(n),
 		    json_is_true(json_object_get(e, "core_dumped")) ? ", core dumped" : "");
+	} else {
+		return;
 	}
+	if (strstr(msg, how) == NULL)
+		printf(EV_INDENT "%s\n", how);
 }
 
 /* Its in-flight requests and last output lines, indented under it. */

@@ -75,7 +75,7 @@ def lines_with(w, query):
 
 
 def app_pool(extra=""):
-    return pool(rapid_fail="off") + extra
+    return pool() + extra
 
 
 def send_raw(port, parts, gap=0.0):
@@ -271,7 +271,7 @@ def test_underscored_names_never_reach_a_wsgi_pool(make_weir):
     """gunicorn turns X_Forwarded_Proto and X-Forwarded-Proto into the same
     HTTP_X_FORWARDED_PROTO ('https,http' before): the underscored one is
     dropped by default."""
-    w = make_weir(pool(command=GUNICORN, rapid_fail="off") + sitesec())
+    w = make_weir(pool(command=GUNICORN) + sitesec())
     head = (f"GET /app/environ HTTP/1.1\r\nHost: 127.0.0.1:{w.port}\r\n"
             "X_Forwarded_Proto: https\r\nX_Forwarded_Host: admin.internal\r\n"
             "X_Forwarded_For: 6.6.6.6\r\nX_Custom: 1\r\nX-Kept: yes\r\n\r\n").encode()
