@@ -156,6 +156,7 @@ struct fe_start {
 	bool		 drop_privs;
 	uid_t		 uid;
 	gid_t		 gid;
+	pid_t		 master;		/* its parent: dies with it */
 };
 
 /* frontend.c: the front end's main(); returns the process exit status. */

@@ -61,9 +61,16 @@ child(struct master *m, int ctl, pid_t parent)
 	struct sockaddr_storage *addrs;
 	socklen_t *lens;
 
-	/* Die with the master: an orphaned front end would hold the ports. */
+	/*
+	 * Die with the master: an orphaned front end would hold the ports.
+	 * frontend_main() sets it again after dropping privileges (the kernel
+	 * clears it when the credentials change).
+	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
 		_exit(1);
+	/* Only the master may hold the warden's pipe: its EOF is our death. */
+	if (m->warden_fd != -1)
+		close(m->warden_fd);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	loop_free(m->loop);
@@ -92,6 +99,7 @@ child(struct master *m, int ctl, pid_t parent)
 	st.drop_privs = m->drop_privs;
 	st.uid = m->fe_uid;
 	st.gid = m->fe_gid;
+	st.master = parent;
 	log_set_ident("weir-frontend");
 	_exit(frontend_main(&st));
 }
@@ -120,6 +128,8 @@ feproc_start(struct master *m)
 	if (fd_nonblock(sv[0]) == -1)
 		log_warn("front end: control socket O_NONBLOCK");
 	m->fe.pid = pid;
+	m->fe.start_ticks = procrec_start_ticks(pid);
+	leftover_record(m);
 	m->fe.ctl = sv[0];
 	m->fe.hello = false;
 	m->fe.started = loop_now(m->loop);
@@ -155,6 +165,8 @@ feproc_exited(struct master *m, int status)
 	pid_t pid = m->fe.pid;
 
 	m->fe.pid = 0;
+	m->fe.start_ticks = 0;
+	leftover_record(m);
 	close_ctl(m);
 	if (WIFEXITED(status))
 		snprintf(how, sizeof(how), "exit code %d", WEXITSTATUS(status));

@@ -340,10 +340,8 @@ spawn(struct pool *p)
 	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !has_ready(p)))
 		pool_set_state(p, POOL_STARTING);
 	loop_timer_set(m->loop, &w->start_timer, cp->startup_time_limit);
-	if (health_probes(cp))
-		ping_start(w);
-	else if (!cp->notify)
-		pool_worker_ready(w);
+	/* Ready when its first probe is answered, or at READY=1 (health.c). */
+	ping_start(w);
 }
 
 /* Start workers until the pool has `processes` of them, if it is wanted. */
@@ -479,7 +477,7 @@ pool_worker_ready(struct worker *w)
 		w->replaces = NULL;
 		pool_drain_worker(old);
 	}
-	if (health_probes(p->cp) && p->cp->ping_interval > 0)
+	if (p->cp->ping_interval > 0)
 		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
 	/* Counted from readiness: recycling a worker still starting gains nothing. */
 	if (p->cp->recycle_time > 0)

@@ -18,7 +18,9 @@ like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
   /kill             SIGKILL ourselves (no response)
   /fork-orphan      start a child that lingers (process tree test), print its pid
 Options: --exit-at-start CODE (exit immediately, writing a line to stderr),
---start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening).
+--start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening),
+--no-parent-death-signal (clear the parent-death signal weir set, as an app
+that manages its own life may: it then outlives a master that is killed).
 """
 import hashlib
 import json
@@ -34,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def args():
     a = sys.argv[1:]
-    opts = {"exit": None, "delay": 0, "notify": False}
+    opts = {"exit": None, "delay": 0, "notify": False, "nopdeath": False}
     while a:
         x = a.pop(0)
         if x == "--exit-at-start":
@@ -43,6 +45,8 @@ def args():
             opts["delay"] = int(a.pop(0))
         elif x == "--notify":
             opts["notify"] = True
+        elif x == "--no-parent-death-signal":
+            opts["nopdeath"] = True
     return opts
 
 
@@ -175,6 +179,12 @@ def main():
     if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
         sys.stderr.write("app: not socket-activated\n")
         sys.exit(78)
+    if o["nopdeath"]:
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) != 0:
+            sys.stderr.write("app: prctl failed\n")
+            sys.exit(1)
     if o["delay"]:
         time.sleep(o["delay"] / 1000.0)
     sock = socket.socket(fileno=3)
