@@ -444,6 +444,12 @@ out:
 	admin_close(&m);
 	if (m.loop != NULL)
 		loop_run_deferred(m.loop);
+	/*
+	 * Everything of ours has stopped, or gets SIGKILL from pools_free()
+	 * now: no records any more, and none rewritten while pools are freed.
+	 */
+	if (m.start_ticks != 0)
+		leftover_forget(&m);
 	if (m.pools != NULL)
 		pools_free(&m);
 	if (m.loop != NULL) {
@@ -451,8 +457,6 @@ out:
 		loop_free(m.loop);
 	}
 	listeners_close(&m.lis);
-	if (m.start_ticks != 0)
-		leftover_forget(&m);	/* everything of ours has stopped */
 	warden_stop(&m);
 	if (m.access_fd != -1)
 		close(m.access_fd);

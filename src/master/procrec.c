@@ -131,7 +131,7 @@ procrec_format(const struct procrec *r, char *out, size_t outsz)
 	int n;
 
 	/* a line per record: no newline inside, and never an empty field */
-	for (i = 0; r->command[i] != '\0' && i < sizeof(cmd) - 1; i++)
+	for (i = 0; i < sizeof(cmd) - 1 && r->command[i] != '\0'; i++)
 		cmd[i] = r->command[i] == '\n' || r->command[i] == '\r' ? ' ' : r->command[i];
 	cmd[i] = '\0';
 	if (r->kind[0] == '\0' || strchr(r->kind, ' ') != NULL ||
