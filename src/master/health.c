@@ -17,17 +17,21 @@
  *
  * Liveness: every ping_interval (0 = never) the master probes again on a
  * fresh connection; any answer within ping_response_time counts (an app
- * answering 500 is alive: an HTTP 500 is not a failure).  Only the first
- * byte of an answer counts, never the connect: the kernel accepts into the
- * backlog of a stopped or deadlocked process.  No answer: event 1010, the
+ * answering 500 is alive: an HTTP 500 is not a failure).  Only an answer
+ * counts (a status line, a FastCGI record), never the connect: the kernel
+ * accepts into the backlog of a stopped or deadlocked process.  No answer: event 1010, the
  * worker is killed (it can finish nothing: the front end retries its
  * idempotent requests elsewhere and answers 502 for the others) and
- * replaced at once; it counts as a failure.  A worker that serves one
- * connection at a time (php-cgi, a gunicorn sync worker) can keep the
- * probe waiting behind a long request: one the front end saw complete
- * requests while the probe waited is alive, and only a worker that made
- * no progress fails.  So ping_response_time is also the longest such a
- * worker may spend on one request while nothing else completes.
+ * replaced at once; it counts as a failure.  A FastCGI worker such as
+ * php-cgi accepts one connection at a time and the front end keeps its
+ * connection open, so under load the probe can wait behind it for a long
+ * time: a worker the front end saw complete requests while the probe
+ * waited is alive, and only a worker that made no progress fails.  (An
+ * HTTP worker that serves one connection at a time, a gunicorn sync
+ * worker, closes each one: the probe waits its turn in the backlog, no
+ * more.)  The front end's counts come every 500 ms, so that excuse is
+ * kept to FastCGI: elsewhere a hang is found within ping_interval +
+ * ping_response_time, never one round later.
  *
  * The probes themselves are probe.c; pools with `address` (no process) are
  * probed by external.c.
@@ -170,10 +174,12 @@ ping_timer_cb(void *arg)
 		int answered = probe_status(w->ping);
 
 		ping_cancel(w);
-		if (answered > 0 || w->requests > w->ping_requests) {
+		if (answered > 0 ||
+		    (cp->kind == POOL_KIND_FASTCGI && w->requests > w->ping_requests)) {
 			/*
-			 * Busy on the front end's connection, and serving; or it
-			 * answered and kept the connection open.  Alive.
+			 * It answered and kept the connection open; or a FastCGI
+			 * worker busy on the front end's connection, and serving.
+			 * Alive.
 			 */
 			log_debug("pool %s: worker %d alive: %s", w->pool->name, (int)w->pid,
 			    answered > 0 ? "answered its ping without closing" :
