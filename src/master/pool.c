@@ -538,12 +538,8 @@ pool_recycle_worker(struct worker *w, int event)
 		spawn(p);
 		nw = p->workers;
 		if (nw != NULL && nw != w && nw->state == W_STARTING && nw->replaces == NULL) {
+			/* drained once it is ready (every worker waits for its first answer) */
 			nw->replaces = w;
-			return;
-		}
-		if (nw != NULL && nw != w && nw->state == W_READY) {
-			/* ready at once (no readiness check): drain the old now */
-			pool_drain_worker(w);
 			return;
 		}
 		/* could not start a replacement: the old one keeps serving */
