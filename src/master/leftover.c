@@ -194,8 +194,8 @@ find_target(struct target *t, const struct procrec *r, const struct procstat *al
 			group_members(t, all, n, r->pid, true);
 		} else {
 			t->members = xmalloc(sizeof(*t->members));
-			(void)procrec_stat(r->pid, &t->members[0]);
-			t->n = 1;
+			if (procrec_stat(r->pid, &t->members[0]) == 0)
+				t->n = 1;	/* else it went meanwhile */
 		}
 		return t->n > 0;
 	}
@@ -350,6 +350,8 @@ leftover_end(const char *state_dir, enum leftover_by by)
 			continue;
 		if (find_target(&t[nt], &v[i], all, nall, by))
 			signal_target(&t[nt++], SIGTERM, "SIGTERM");
+		else
+			free(t[nt].members);	/* nothing of it left */
 	}
 	if (nt > 0) {
 		wait_gone(t, nt, LEFTOVER_GRACE_MS);
