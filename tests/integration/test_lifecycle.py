@@ -10,7 +10,7 @@
   liveness probe (1010) and replaced; no GET fails, a POST in flight may
   get 502 and nothing else.
 - Readiness of such a pool is the first answer: a worker that never
-  answers is never "ready".
+  answers is never "ready".  A clean stop removes the process records.
 
 Default settings except what a test is about; every wait polls a condition
 with a deadline; only processes of the test's own weir are signalled.
@@ -264,3 +264,7 @@ def test_readiness_is_the_first_answer(make_weir):
     # the app answers OPTIONS * with 404: still an answer, so it is ready
     code, body = get(w, "/a/hello")
     assert code == 200 and body.startswith(b"hello from")
+    # a clean stop leaves no process records behind
+    assert (w.state_dir / "processes").exists()
+    assert w.stop() == 0
+    assert not (w.state_dir / "processes").exists()
