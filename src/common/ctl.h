@@ -203,6 +203,7 @@ struct fe_start {
 	size_t		 ngroups;
 	char *const	*down_sites;		/* sites the master knows are unavailable */
 	size_t		 ndown_sites;
+	pid_t		 master;		/* its parent: dies with it */
 };
 
 /* frontend.c: the front end's main(); returns the process exit status. */

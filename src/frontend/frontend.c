@@ -62,6 +62,15 @@ drop_privileges(const struct fe_start *st)
 		log_warnx("could regain root after dropping privileges: refusing to run");
 		return -1;
 	}
+	/*
+	 * The kernel cleared the parent-death signal the master's fork set
+	 * (credentials changed): set it again, then make sure the master did
+	 * not die in between (we would have been reparented).
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != st->master) {
+		log_warnx("the master is gone or cannot be followed: not starting");
+		return -1;
+	}
 	return 0;
 }
 

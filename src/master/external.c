@@ -71,7 +71,6 @@ pseudo_new(struct pool *p)
 	loop_timer_init(&w->recycle_timer, NULL, w);
 	loop_timer_init(&w->report_timer, NULL, w);
 	loop_timer_init(&w->limit_timer, NULL, w);
-	loop_timer_init(&w->prove_timer, NULL, w);
 	memcpy(&w->addr, &cp->address_ss, sizeof(w->addr));
 	w->addrlen = cp->address_len;
 	/*

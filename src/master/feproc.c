@@ -100,7 +100,11 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	socklen_t *lens;
 	char **down;
 
-	/* Die with the master: an orphaned front end would hold the ports. */
+	/*
+	 * Die with the master: an orphaned front end would hold the ports.
+	 * frontend_main() sets it again after dropping privileges (the kernel
+	 * clears it when the credentials change).
+	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
 		_exit(1);
 	if (errfd != -1 && errfd != STDERR_FILENO) {
@@ -110,6 +114,9 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	}
 	if (m->fe.err != -1)
 		close(m->fe.err);	/* the master's end */
+	/* Only the master may hold the warden's pipe: its EOF is our death. */
+	if (m->warden_fd != -1)
+		close(m->warden_fd);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	loop_free(m->loop);
@@ -145,6 +152,7 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 		down[i] = m->site_faults[i].site;
 	st.down_sites = down;
 	st.ndown_sites = m->nsite_faults;
+	st.master = parent;
 	log_set_ident("weir-frontend");
 	_exit(frontend_main(&st));
 }
@@ -190,6 +198,8 @@ feproc_start(struct master *m)
 	if (fd_nonblock(sv[0]) == -1)
 		log_warn("front end: control socket O_NONBLOCK");
 	m->fe.pid = pid;
+	m->fe.start_ticks = procrec_start_ticks(pid);
+	leftover_record(m);
 	m->fe.ctl = sv[0];
 	m->fe.hello = false;
 	m->fe.started = loop_now(m->loop);
@@ -271,6 +281,8 @@ feproc_exited(struct master *m, int status)
 	json_t *f;
 
 	m->fe.pid = 0;
+	m->fe.start_ticks = 0;
+	leftover_record(m);
 	close_ctl(m);
 	drain_stderr(m);
 	wait_status_words(status, how, sizeof(how));

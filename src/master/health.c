@@ -1,23 +1,37 @@
 /*
  * health.c - is a worker ready, is it still alive?
  *
- * Readiness: kind = fastcgi, the first FCGI_GET_VALUES answered; with
- * ping_path, the first ping answered 2xx or 3xx.  Both are sent as soon as
- * the worker starts: the connection waits in the socket's backlog until
- * the app accepts, so it is answered the moment the app is up.  With
- * notify = yes, READY=1 on the worker's NOTIFY_SOCKET (sd_notify); with
- * none of these, as soon as it runs (the socket already queues
- * connections).
+ * Every worker of a pool with a command is probed (probe.c): kind =
+ * fastcgi with FCGI_GET_VALUES; with ping_path (or a native pool, which
+ * has weir-host's /.weir/ping) GET ping_path; an http worker without
+ * ping_path with `OPTIONS *`, where any HTTP status line is an answer.
  *
- * Liveness: every ping_interval the master probes again (GET ping_path, or
- * FCGI_GET_VALUES on a fresh connection, closed once answered); any answer
- * within ping_response_time counts (an app answering 500 is alive: an HTTP
- * 500 is not a failure).  No answer: event 1010, the worker is killed and
- * it counts as a failure.  http and native pools without ping_path are not
- * pinged.  A FastCGI worker such as php-cgi accepts one connection at a
- * time, so under load the probe can wait behind the front end's connection
- * for a long time: a worker the front end saw complete requests while the
- * probe waited is alive, and only a worker that made no progress fails.
+ * Readiness: the first probe answered (2xx or 3xx for ping_path, any
+ * status for OPTIONS *, any FastCGI answer).  Probes are sent as soon as
+ * the worker starts: the connection waits in the socket's backlog until
+ * the app accepts, so it is answered the moment the app is up, and until
+ * then the front end keeps requests in the pool's queue (with its timeout
+ * and 503) rather than in the backlog of a process that may never answer.
+ * With notify = yes and no ping_path, READY=1 on the worker's
+ * NOTIFY_SOCKET (sd_notify) decides instead.
+ *
+ * Liveness: every ping_interval (0 = never) the master probes again on a
+ * fresh connection; any answer within ping_response_time counts (an app
+ * answering 500 is alive: an HTTP 500 is not a failure).  Only an answer
+ * counts (a status line, a FastCGI record), never the connect: the kernel
+ * accepts into the backlog of a stopped or deadlocked process.  No answer: event 1010, the
+ * worker is killed (it can finish nothing: the front end retries its
+ * idempotent requests elsewhere and answers 502 for the others) and
+ * replaced at once; it counts as a failure.  A FastCGI worker such as
+ * php-cgi accepts one connection at a time and the front end keeps its
+ * connection open, so under load the probe can wait behind it for a long
+ * time: a worker the front end saw complete requests while the probe
+ * waited is alive, and only a worker that made no progress fails.  (An
+ * HTTP worker that serves one connection at a time, a gunicorn sync
+ * worker, closes each one: the probe waits its turn in the backlog, no
+ * more.)  The front end's counts come every 500 ms, so that excuse is
+ * kept to FastCGI: elsewhere a hang is found within ping_interval +
+ * ping_response_time, never one round later.
  *
  * The probes themselves are probe.c; pools with `address` (no process) are
  * probed by external.c.
@@ -39,25 +53,29 @@
 
 static void	ping_timer_cb(void *arg);
 
-/* Whether the workers of a pool with a command are probed at all. */
-bool
-health_probes(const struct conf_pool *cp)
-{
-	return cp->kind == POOL_KIND_FASTCGI || pool_ping_path(cp) != NULL;
-}
-
 /*
  * What a pool's probe asks: FCGI_GET_VALUES for kind = fastcgi (even with
  * a ping_path: the FastCGI answer is what the front end relies on), GET
- * ping_path for http and native, a bare connect for an upstream with
- * neither.
+ * ping_path for http and native, a bare connect for an upstream
+ * (`address`) with neither, and OPTIONS * for a worker with neither.
  */
 enum probe_kind
 health_probe_kind(const struct conf_pool *cp)
 {
 	if (cp->kind == POOL_KIND_FASTCGI)
 		return PROBE_FCGI;
-	return pool_ping_path(cp) != NULL ? PROBE_HTTP : PROBE_CONNECT;
+	if (pool_ping_path(cp) != NULL)
+		return PROBE_HTTP;
+	return cp->address != NULL ? PROBE_CONNECT : PROBE_ALIVE;
+}
+
+/* Does the answer `result` to a readiness probe make the worker ready? */
+static bool
+ready_answer(enum probe_kind kind, int result)
+{
+	if (kind == PROBE_ALIVE)
+		return result >= 100;
+	return result >= 200 && result < 400;
 }
 
 void
@@ -82,7 +100,7 @@ on_ping_result(void *arg, int result, const char *why)
 		return;
 	}
 	if (w->state == W_STARTING) {
-		if (result >= 200 && result < 400) {
+		if (ready_answer(health_probe_kind(cp), result)) {
 			pool_worker_ready(w);
 			return;
 		}
@@ -117,11 +135,15 @@ ping_start(struct worker *w)
 	struct master *m = w->pool->m;
 	const struct conf_pool *cp = w->pool->cp;
 	char err[WEIR_ERRLEN];
+	enum probe_kind kind = health_probe_kind(cp);
 
-	if (!health_probes(cp) || w->ping != NULL)
+	if (w->ping != NULL)
+		return;
+	/* notify = yes without ping_path: READY=1 says when it is ready. */
+	if (w->state == W_STARTING && cp->notify && kind == PROBE_ALIVE)
 		return;
 	w->ping_requests = w->requests;
-	w->ping = probe_start(m->loop, &w->addr, w->addrlen, health_probe_kind(cp),
+	w->ping = probe_start(m->loop, &w->addr, w->addrlen, kind,
 	    pool_ping_path(cp), on_ping_result, w, err);
 	if (w->ping == NULL) {
 		char why[WEIR_ERRLEN + 64];
@@ -149,13 +171,19 @@ ping_timer_cb(void *arg)
 
 	if (w->ping != NULL && w->state != W_STARTING) {
 		char why[128];
+		int answered = probe_status(w->ping);
 
 		ping_cancel(w);
-		if (cp->kind == POOL_KIND_FASTCGI && w->requests > w->ping_requests) {
-			/* Busy on the front end's connection, and serving. */
-			log_debug("pool %s: worker %d busy: its ping waited behind %llu requests",
-			    w->pool->name, (int)w->pid,
-			    (unsigned long long)(w->requests - w->ping_requests));
+		if (answered > 0 ||
+		    (cp->kind == POOL_KIND_FASTCGI && w->requests > w->ping_requests)) {
+			/*
+			 * It answered and kept the connection open; or a FastCGI
+			 * worker busy on the front end's connection, and serving.
+			 * Alive.
+			 */
+			log_debug("pool %s: worker %d alive: %s", w->pool->name, (int)w->pid,
+			    answered > 0 ? "answered its ping without closing" :
+			    "its ping waited behind requests it served");
 			if (cp->ping_interval > 0)
 				loop_timer_set(w->pool->m->loop, &w->ping_timer, cp->ping_interval);
 			return;

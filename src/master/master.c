@@ -169,6 +169,8 @@ reap_children(struct master *m)
 
 		if (pid == m->fe.pid) {
 			feproc_exited(m, status);
+		} else if (pid == m->warden_pid) {
+			warden_exited(m, status);
 		} else if ((w = pools_find_worker(m, pid)) != NULL) {
 			w->status = status;
 			pool_worker_exited(w);
@@ -313,6 +315,7 @@ master_run(const char *conf_path)
 	systemd_init();
 	m.access_fd = m.httperr_fd = -1;
 	m.fe.ctl = m.fe.err = -1;
+	m.warden_fd = -1;
 	m.generation = 1;
 	m.conf_path = xstrdup(conf_path);
 	/*
@@ -354,6 +357,22 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
 	}
+	/*
+	 * What a master that died left running goes first, before anything
+	 * is bound: it may hold the ports, the socket paths, the pools'
+	 * identities.  Then the warden, forked before any other process and
+	 * before the listening sockets exist, so it holds none of them.
+	 */
+	if (leftover_end(m.conf->server.state_dir, LEFTOVER_AT_START) == -1) {
+		fprintf(stderr, "weir: another weir runs with state_dir %s\n",
+		    m.conf->server.state_dir);
+		goto out;
+	}
+	m.start_ticks = procrec_start_ticks(getpid());
+	if (warden_start(&m, err) == -1)
+		log_warnx("%s: if this master dies, what its workers started is ended only when weir starts again",
+		    err);
+	leftover_record(&m);
 	if (listeners_open(&m.lis, m.conf, fe_threads(m.conf), NULL, err) == -1) {
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
@@ -402,6 +421,12 @@ out:
 	admin_close(&m);
 	if (m.loop != NULL)
 		loop_run_deferred(m.loop);
+	/*
+	 * Everything of ours has stopped, or gets SIGKILL from pools_free()
+	 * now: no records any more, and none rewritten while pools are freed.
+	 */
+	if (m.start_ticks != 0)
+		leftover_forget(&m);
 	if (m.pools != NULL)
 		pools_free(&m);
 	if (m.loop != NULL) {
@@ -409,6 +434,7 @@ out:
 		loop_free(m.loop);
 	}
 	listeners_close(&m.lis);
+	warden_stop(&m);
 	if (m.access_fd != -1)
 		close(m.access_fd);
 	if (m.httperr_fd != -1)

@@ -66,6 +66,7 @@ struct worker {
 	uint32_t	 cp_gen;	/* configuration generation of its settings */
 	uint32_t	 ver;		/* the pool's deploy version it was started as (rollback.c) */
 	pid_t		 pid;		/* also its process group id */
+	unsigned long long start_ticks;	/* /proc/PID/stat start time (procrec.c) */
 	int		 state;		/* enum worker_state */
 	int		 sock;		/* its listening socket (master's copy) */
 	char		 path[108];	/* ... and its path; upstream: its address */
@@ -91,14 +92,12 @@ struct worker {
 	struct loop_timer recycle_timer; /* recycle_time */
 	struct loop_timer report_timer;	/* waiting for the front end's report */
 	struct loop_timer limit_timer;	/* fastcgi: served recycle_requests, exit overdue */
-	struct loop_timer prove_timer;	/* no readiness check: taken as running after a while */
 	struct probe	*ping;		/* health probe in flight */
 	uint64_t	 ping_requests;	/* w->requests when that probe was sent */
 	struct worker	*replaces;	/* overlapped recycle: the one it replaces */
 	int		 recycle_event;	/* event id that recycled it, 0 if none */
 	bool		 expect_exit;	/* we told it to stop */
 	bool		 proven;	/* ready and proved it runs (pool_worker_check_proven()) */
-	bool		 up_long;	/* no readiness check, but up for PROVE_MS: taken as running */
 	bool		 failed;	/* a failure was already recorded for it */
 	bool		 exit_pending;	/* unexpected end after ready: counted? a request limit? the report decides */
 	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */
@@ -130,6 +129,7 @@ struct poollog {
 /* The front-end process as the master sees it. */
 struct fe_proc {
 	pid_t		 pid;		/* 0 when not running */
+	unsigned long long start_ticks;	/* /proc/PID/stat start time (procrec.c) */
 	int		 ctl;		/* master's end of the control socketpair */
 	struct loop_io	 io;
 	uint64_t	 started;	/* monotonic ms */
@@ -194,6 +194,10 @@ struct master {
 	int		 exit_status;	/* of weir run: 0, or 78 when the front end cannot start */
 	bool		 ready_sent;	/* READY=1 told to systemd at start */
 	struct loop_timer ready_timer;	/* READY=1 at the latest then */
+	pid_t		 warden_pid;	/* warden.c: ends our processes if we die; 0 if none */
+	unsigned long long warden_ticks;
+	int		 warden_fd;	/* write end of its pipe (only the master holds it), -1 */
+	unsigned long long start_ticks;	/* the master's own start time */
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -378,7 +382,7 @@ void	 pool_replace_worker(struct worker *w);
 void	 pool_trip(struct pool *p, const char *reason);
 bool	 pool_has_ready(const struct pool *p);
 bool	 pool_serving(const struct pool *p);
-bool	 pool_worker_proven(const struct worker *w, uint64_t served);
+bool	 pool_worker_proven(const struct worker *w);
 void	 pool_retry_later(struct pool *p);
 void	 pool_configure(struct pool *p, const struct conf_pool *cp);
 void	 pool_send_state(struct pool *p);
@@ -391,8 +395,6 @@ const char *pool_ping_path(const struct conf_pool *cp);
 /* poolprotect.c: Rapid-Fail Protection's decisions */
 void	 pool_disable(struct pool *p, const char *reason, const char *detail);
 void	 pool_backoff_cb(void *arg);
-void	 pool_prove_timeout(void *arg);
-void	 pool_prove_later(struct worker *w);
 
 /* poolexit.c: how a worker ended */
 void	 pool_worker_exited(struct worker *w);
@@ -435,7 +437,8 @@ json_t	*worker_tail_json(const struct worker *w);
 enum probe_kind {
 	PROBE_CONNECT = 0,
 	PROBE_HTTP,
-	PROBE_FCGI
+	PROBE_FCGI,
+	PROBE_ALIVE	/* OPTIONS *: any HTTP status line (http workers without ping_path) */
 };
 #define PROBE_OK	200	/* PROBE_FCGI answered, PROBE_CONNECT accepted */
 #define PROBE_FAILED	(-1)	/* no answer: connect, send or recv failed, or closed */
@@ -446,14 +449,53 @@ struct probe *probe_start(struct loop *l, const struct sockaddr_storage *addr,
 	    socklen_t addrlen, enum probe_kind kind, const char *path, probe_cb cb,
 	    void *arg, char *err);
 void	 probe_cancel(struct probe *pr);
+int	 probe_status(const struct probe *pr);
 
 /* health.c */
 void	 ping_start(struct worker *w);
 void	 ping_cancel(struct worker *w);
-bool	 health_probes(const struct conf_pool *cp);
 enum probe_kind health_probe_kind(const struct conf_pool *cp);
 int	 notify_open(struct worker *w, char *err);
 void	 health_init_worker(struct worker *w);
+
+/* procrec.c: records of the processes a master started (pure + file I/O) */
+#define PROCREC_FILE	"processes"
+#define PROCREC_CMD	200
+struct procrec {
+	char		 kind[12];	/* master, warden, frontend, worker */
+	pid_t		 pid;
+	unsigned long long start;	/* /proc/PID/stat field 22, clock ticks after boot */
+	char		 pool[CONF_NAME_MAX + 1];	/* "-" when not a worker */
+	char		 command[PROCREC_CMD];
+};
+struct procstat {
+	pid_t		 pid, ppid, pgrp, session;
+	char		 state;		/* R S D T Z ... */
+	unsigned long long start;
+};
+int	 procrec_parse_stat(const char *buf, size_t n, struct procstat *ps);
+int	 procrec_stat(pid_t pid, struct procstat *ps);
+unsigned long long procrec_start_ticks(pid_t pid);
+bool	 procrec_alive(pid_t pid, unsigned long long start);
+int	 procrec_format(const struct procrec *r, char *out, size_t outsz);
+int	 procrec_parse_line(const char *line, struct procrec *r);
+int	 procrec_boot_id(char *out, size_t outsz);
+int	 procrec_write(const char *dir, const struct procrec *v, size_t n, char *err);
+int	 procrec_read(const char *dir, struct procrec **v, size_t *n, char *err);
+
+/* leftover.c: end what a master that died left running */
+enum leftover_by {
+	LEFTOVER_AT_START = 0,	/* the next master, before it binds anything */
+	LEFTOVER_WARDEN		/* the warden, the moment its master died */
+};
+void	 leftover_record(struct master *m);
+void	 leftover_forget(struct master *m);
+int	 leftover_end(const char *state_dir, enum leftover_by by);
+
+/* warden.c: the process that ends the master's processes if it dies */
+int	 warden_start(struct master *m, char *err);
+void	 warden_exited(struct master *m, int status);
+void	 warden_stop(struct master *m);
 
 /* external.c: pools with `address`, an upstream weir does not start */
 void	 external_start(struct pool *p);

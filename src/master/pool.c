@@ -145,7 +145,7 @@ on_stop_timeout(void *arg)
 		w->failed = true;
 		wstrlcpy(w->fail_reason, why, sizeof(w->fail_reason));
 		p->failures_total++;
-		failinfo_note(w, why, pool_worker_proven(w, w->requests), true);
+		failinfo_note(w, why, pool_worker_proven(w), true);
 		if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, why)) {
 			p->pending_disable = true;
 			snprintf(p->pending_why, sizeof(p->pending_why), "%s", why);
@@ -274,15 +274,12 @@ spawn(struct pool *p)
 	w->recycle_timer.cb = on_recycle_timer;
 	w->report_timer.cb = pool_report_timeout;
 	w->limit_timer.cb = on_limit_timeout;
-	w->prove_timer.cb = pool_prove_timeout;
 	log_info("pool %s: worker %u started (pid %d)", p->name, w->id, (int)w->pid);
 	if (p->state == POOL_STOPPED || (p->state == POOL_STARTED && !pool_has_ready(p)))
 		pool_set_state(p, POOL_STARTING);
 	loop_timer_set(m->loop, &w->start_timer, cp->startup_time_limit);
-	if (health_probes(cp))
-		ping_start(w);
-	else if (!cp->notify)
-		pool_worker_ready(w);
+	/* Ready when its first probe is answered, or at READY=1 (health.c). */
+	ping_start(w);
 }
 
 /* Start workers until the pool has `processes` of them, if it is wanted. */
@@ -324,7 +321,6 @@ pool_drain_worker(struct worker *w)
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->start_timer);
 	loop_timer_cancel(l, &w->recycle_timer);
-	loop_timer_cancel(l, &w->prove_timer);
 	loop_timer_set(l, &w->stop_timer, w->pool->cp->shutdown_time_limit);
 	if (w->state == W_STARTING || w->pool->m->fe.pid == 0 || !w->pool->m->fe.hello) {
 		w->state = W_STOPPING;
@@ -376,9 +372,7 @@ pool_worker_ready(struct worker *w)
 	if (p->state == POOL_STARTING)
 		pool_set_state(p, POOL_STARTED);
 	pool_worker_check_proven(w);
-	if (!w->proven)
-		pool_prove_later(w);
-	if (health_probes(p->cp) && p->cp->ping_interval > 0)
+	if (p->cp->ping_interval > 0)
 		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
 	/* Counted from readiness: recycling a worker still starting gains nothing. */
 	if (p->cp->recycle_time > 0)

@@ -93,7 +93,7 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 	json_object_set_new(f, "worker", json_integer(w->id));
 	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)(now - w->started)));
 	json_object_set_new(f, "requests", json_integer((json_int_t)served));
-	json_object_set_new(f, "was_ready", json_boolean(pool_worker_proven(w, served)));
+	json_object_set_new(f, "was_ready", json_boolean(pool_worker_proven(w)));
 	json_object_set_new(f, "counted", json_boolean(counted));
 	json_object_set_new(f, "counted_why", json_string(why));
 	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
@@ -124,7 +124,7 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 	    "A process serving application pool '%s' terminated unexpectedly. The process id was '%d'. %s It ran %.1fs and served %llu request%s. %s",
 	    p->name, (int)w->pid, sentence, (double)(now - w->started) / 1000.0,
 	    (unsigned long long)served, served == 1 ? "" : "s", tail);
-	failinfo_note(w, how, pool_worker_proven(w, served), counted);
+	failinfo_note(w, how, pool_worker_proven(w), counted);
 	if (p->pending_disable)
 		pool_trip(p, "rapid-fail");
 	pool_unlink_worker(w);
@@ -146,7 +146,7 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 	wstrlcpy(w->fail_reason, reason, sizeof(w->fail_reason));
 	p->failures_total++;
 	/* what it had in flight is unknown here: its served count decides */
-	counted = rapidfail_counts(pool_worker_proven(w, w->requests), w->requests, 0, why,
+	counted = rapidfail_counts(pool_worker_proven(w), w->requests, 0, why,
 	    sizeof(why));
 	f = json_object();
 	json_object_set_new(f, "reason", json_string(reason));
@@ -177,7 +177,7 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 		    p->name, reason, (int)w->pid);
 		break;
 	}
-	failinfo_note(w, reason, pool_worker_proven(w, w->requests), counted);
+	failinfo_note(w, reason, pool_worker_proven(w), counted);
 	if (!counted)
 		degraded_death(w, w->requests, reason);
 	else if (rapidfail_record(&p->rf, loop_now(p->m->loop), w->pid, reason)) {
@@ -282,7 +282,7 @@ exit_reported(struct worker *w, const struct ctl_worker_report *r)
 	bool counted;
 
 	loop_timer_cancel(p->m->loop, &w->report_timer);
-	counted = rapidfail_counts(pool_worker_proven(w, served), served, inflight, why,
+	counted = rapidfail_counts(pool_worker_proven(w), served, inflight, why,
 	    sizeof(why));
 	if (w->exit_pending) {
 		w->exit_pending = false;
@@ -373,13 +373,8 @@ pool_worker_exited(struct worker *w)
 		p->n_exits[1]++;
 		count_failure(w);
 	}
-	/*
-	 * Replace it now (unless the pool is about to be disabled), when it
-	 * proved it runs; one that did not may be a crash loop whose count
-	 * the report decides, and a replacement started meanwhile would die
-	 * after the trip and count once more (exit_reported() starts it).
-	 */
-	if (!p->pending_disable && (w->ready_at == 0 || pool_worker_proven(w, w->requests)))
+	/* Replace it now, unless the pool is about to be disabled. */
+	if (!p->pending_disable)
 		pool_maintain(p);
 	if (m->fe.pid > 0 && m->fe.hello)
 		loop_timer_set(m->loop, &w->report_timer, REPORT_WAIT_MS);

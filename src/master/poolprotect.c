@@ -10,9 +10,9 @@
  * darkened by `auto` or `backoff` (degraded.c holds new workers back until
  * the back-off passed, 1014); only a pool with nothing serving is disabled
  * (1002, 503 with Retry-After) and, except with `disable`, re-enabled after
- * the back-off (1301).  A worker is proven by a readiness check, or without
- * one by a completed request or PROVE_MS up: until then it replaces nobody
- * and its version has not served.
+ * the back-off (1301).  A worker is proven by its readiness check (every
+ * worker has one): until then it replaces nobody and its version has not
+ * served.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,36 +23,15 @@
 
 #define BACKOFF_MAX_MS		(60 * 60 * 1000ULL)
 /*
- * Without a readiness check, a ready worker proves it runs by completing a
- * request, or by staying up this long (an idle pool, or a front end that
- * keeps giving requests to the old workers).
- */
-#define PROVE_MS		5000
-
-/*
- * Did the worker become ready in a way that proves it runs?  A readiness
- * check (a ping, FastCGI's GET_VALUES, sd_notify) says so; without one a
- * worker is taken as ready the moment it starts, so only a request it
- * completed, or PROVE_MS up, does (else an app that dies at start, handed
- * a request at once, would look like one that died serving and escape
- * Rapid-Fail Protection).
+ * Did the worker become ready, which proves it runs?  Every worker has a
+ * readiness check (health.c: its first probe answered, FastCGI's
+ * GET_VALUES, or READY=1), so readiness means the application itself
+ * answered, not merely that the process was started.
  */
 bool
-pool_worker_proven(const struct worker *w, uint64_t served)
+pool_worker_proven(const struct worker *w)
 {
-	const struct conf_pool *cp = w->pool->cp;
-
-	return w->ready_at != 0 && (health_probes(cp) || cp->notify || served > 0 ||
-	    w->up_long);
-}
-
-void
-pool_prove_timeout(void *arg)
-{
-	struct worker *w = arg;
-
-	w->up_long = true;
-	pool_worker_check_proven(w);
+	return w->ready_at != 0;
 }
 
 /* Does a ready worker that proved it runs serve the pool? */
@@ -60,7 +39,7 @@ bool
 pool_serving(const struct pool *p)
 {
 	for (const struct worker *w = p->workers; w != NULL; w = w->next)
-		if (w->state == W_READY && pool_worker_proven(w, w->requests))
+		if (w->state == W_READY && pool_worker_proven(w))
 			return true;
 	return false;
 }
@@ -217,15 +196,14 @@ pool_trip(struct pool *p, const char *reason)
 
 /*
  * A ready worker proved it runs (pool_worker_proven()): its version has
- * served (rollback.c), and the worker it replaces may now stop.  Without a
- * readiness check that is its first completed request (or PROVE_MS up), so
- * a recycle or a reload does not drain the old worker for a new one that
- * crashes at once (a broken deploy would otherwise take the pool dark).
+ * served (rollback.c), and the worker it replaces may now stop: a recycle
+ * or a reload never drains the old worker for a new one that crashes at
+ * once (a broken deploy would otherwise take the pool dark).
  */
 void
 pool_worker_check_proven(struct worker *w)
 {
-	if (w->proven || w->state != W_READY || !pool_worker_proven(w, w->requests))
+	if (w->proven || w->state != W_READY || !pool_worker_proven(w))
 		return;
 	w->proven = true;
 	rollback_served(w);
@@ -235,11 +213,4 @@ pool_worker_check_proven(struct worker *w)
 		w->replaces = NULL;
 		pool_drain_worker(old);
 	}
-}
-
-/* A worker became ready without proving it: taken as running after PROVE_MS. */
-void
-pool_prove_later(struct worker *w)
-{
-	loop_timer_set(w->pool->m->loop, &w->prove_timer, PROVE_MS);
 }

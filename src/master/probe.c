@@ -2,11 +2,17 @@
  * probe.c - one health probe: connect to a worker or an upstream, ask,
  * read the answer, judge it, close.
  *
- * Three kinds of question:
+ * Four kinds of question:
  *  - PROBE_HTTP: GET ping_path with Connection: close.  Any status line is
  *    an answer (the caller decides which statuses count); the rest of the
  *    answer is read and dropped until the app closes, so it never sees a
  *    reset while writing.
+ *  - PROBE_ALIVE: the same with `OPTIONS * HTTP/1.1`, for an HTTP worker
+ *    without ping_path: any status line (404, 405, 500 ...) proves the
+ *    process reads and answers.  A bare connect would not: the kernel
+ *    accepts a Unix connection into the backlog of a worker that is
+ *    stopped or deadlocked, so only the first byte of an answer counts.
+ *    `OPTIONS *` asks nothing of the application (no page is rendered).
  *  - PROBE_FCGI: an FCGI_GET_VALUES round trip, the FastCGI health check.
  *    The connection is closed the moment FCGI_GET_VALUES_RESULT (or
  *    FCGI_UNKNOWN_TYPE: an app that does not implement the management
@@ -47,7 +53,7 @@ struct probe {
 	size_t		 reqlen, sent;
 	char		 buf[256];	/* PROBE_HTTP: the status line gathered */
 	size_t		 len;
-	int		 status;	/* PROBE_HTTP: once its status line is in */
+	int		 status;	/* PROBE_HTTP, PROBE_ALIVE: once its status line is in */
 	bool		 checked;	/* the connect's outcome was looked at */
 	struct fcgi_dec	 dec;		/* PROBE_FCGI: the answer's records */
 };
@@ -68,6 +74,17 @@ release(struct probe *pr)
 	pr->fd = -1;
 	if (loop_defer(pr->loop, probe_free_cb, pr) == -1)
 		free(pr);	/* no event can be pending: io is off epoll */
+}
+
+/*
+ * The HTTP status the probe has read so far, 0 if none: an answer whose
+ * status line came but whose connection the app keeps open (it ignored
+ * Connection: close) still proves the app answers.
+ */
+int
+probe_status(const struct probe *pr)
+{
+	return pr != NULL ? pr->status : 0;
 }
 
 void
@@ -208,7 +225,7 @@ on_io(void *arg, uint32_t events)
 			return;
 		}
 		if (n == 0) {
-			if (pr->kind == PROBE_HTTP && pr->status)
+			if (pr->status)
 				finish(pr, pr->status, NULL);
 			else
 				finish(pr, PROBE_FAILED, "the connection was closed without an answer");
@@ -242,10 +259,11 @@ probe_start(struct loop *l, const struct sockaddr_storage *addr, socklen_t addrl
 	pr->arg = arg;
 	pr->io.fd = -1;
 	fcgi_dec_init(&pr->dec);
-	if (kind == PROBE_HTTP) {
+	if (kind == PROBE_HTTP || kind == PROBE_ALIVE) {
 		int n = snprintf(pr->req, sizeof(pr->req),
-		    "GET %s HTTP/1.1\r\nHost: weir-ping\r\nUser-Agent: weir-ping\r\n"
-		    "Connection: close\r\n\r\n", path != NULL ? path : "/");
+		    "%s %s HTTP/1.1\r\nHost: weir-ping\r\nUser-Agent: weir-ping\r\n"
+		    "Connection: close\r\n\r\n", kind == PROBE_HTTP ? "GET" : "OPTIONS",
+		    kind == PROBE_ALIVE ? "*" : path != NULL ? path : "/");
 
 		pr->reqlen = n < 0 ? 0 : WEIR_MIN((size_t)n, sizeof(pr->req) - 1);
 	} else if (kind == PROBE_FCGI) {

@@ -117,7 +117,7 @@ close_from(int first)
  * errpipe as "step: errno" and the child exits 127.
  */
 static void __attribute__((noreturn))
-child(struct worker *w, int outw, int errpipe, int nullfd)
+child(struct worker *w, pid_t master, int outw, int errpipe, int nullfd)
 {
 	const struct conf_pool *cp = w->pool->cp;
 	struct pool *p = w->pool;
@@ -133,8 +133,6 @@ child(struct worker *w, int outw, int errpipe, int nullfd)
 	step = "setsid";
 	if (setsid() == -1)
 		goto fail;
-	/* If the master dies, its workers go with it. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 	/*
 	 * fds: 0 stdin (/dev/null, or the socket for FastCGI), 1 and 2 the
@@ -184,6 +182,19 @@ child(struct worker *w, int outw, int errpipe, int nullfd)
 		    setuid(p->uid) == -1)
 			goto fail;
 	}
+	/*
+	 * If the master dies, its worker goes with it.  Only now: the kernel
+	 * clears the parent-death signal when the credentials change.  A
+	 * master that died before this line is seen by getppid() (the child
+	 * was reparented): nobody would supervise this worker, so it does not
+	 * start.  The worker's own children get nothing from this; the
+	 * warden (warden.c) ends its process group.
+	 */
+	step = "prctl(PR_SET_PDEATHSIG)";
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		goto fail;
+	if (getppid() != master)
+		_exit(127);
 	for (size_t i = 0; i < cp->env.n; i++) {
 		step = "putenv";
 		if (putenv(cp->env.v[i]) != 0)
@@ -234,7 +245,7 @@ worker_spawn(struct pool *p, char *err)
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, nullfd = -1;
 	char msg[256];
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	w->pool = p;
 	w->id = ++m->next_worker_id;
@@ -248,7 +259,6 @@ worker_spawn(struct pool *p, char *err)
 	loop_timer_init(&w->recycle_timer, NULL, w);
 	loop_timer_init(&w->report_timer, NULL, w);
 	loop_timer_init(&w->limit_timer, NULL, w);
-	loop_timer_init(&w->prove_timer, NULL, w);
 	if ((w->sock = make_socket(w, err)) == -1)
 		goto fail;
 	if (p->cp->notify && notify_open(w, err) == -1)
@@ -263,12 +273,20 @@ worker_spawn(struct pool *p, char *err)
 		goto fail;
 	}
 	if (pid == 0)
-		child(w, outp[1], errp[1], nullfd);
+		child(w, self, outp[1], errp[1], nullfd);
+	/*
+	 * Recorded before it execs, so a master that dies from here on
+	 * leaves a record the warden or the next master can act on.
+	 */
+	w->pid = pid;
+	w->start_ticks = procrec_start_ticks(pid);
+	w->next = p->workers;
+	p->workers = w;
+	leftover_record(m);
 	close(outp[1]);
 	close(errp[1]);
 	close(nullfd);
 	nullfd = -1;
-	w->pid = pid;
 	w->out = outp[0];
 	outp[0] = outp[1] = errp[1] = -1;
 	/* Wait for exec (EOF) or a failure message: the child does little. */
@@ -279,8 +297,6 @@ worker_spawn(struct pool *p, char *err)
 	errp[0] = -1;
 	w->started = loop_update_time(m->loop);
 	w->started_wall = (int64_t)time(NULL);
-	w->next = p->workers;
-	p->workers = w;
 	if (fd_nonblock(w->out) == -1 ||
 	    loop_io_add(m->loop, &w->out_io, w->out, LOOP_READ, poollog_on_output, w) == -1)
 		log_warn("pool %s: worker output", p->name);
@@ -329,15 +345,20 @@ worker_cleanup(struct worker *w)
 {
 	struct loop *l = w->pool->m->loop;
 
-	if (w->pid > 0)
+	if (w->pid > 0) {
 		(void)kill(-w->pid, SIGKILL);
+		if (w->start_ticks != 0) {
+			/* its tree is gone (or going): no longer a record to act on */
+			w->start_ticks = 0;
+			leftover_record(w->pool->m);
+		}
+	}
 	ping_cancel(w);
 	loop_timer_cancel(l, &w->start_timer);
 	loop_timer_cancel(l, &w->stop_timer);
 	loop_timer_cancel(l, &w->ping_timer);
 	loop_timer_cancel(l, &w->recycle_timer);
 	loop_timer_cancel(l, &w->limit_timer);
-	loop_timer_cancel(l, &w->prove_timer);
 	if (w->sock != -1) {
 		close(w->sock);
 		w->sock = -1;

@@ -19,7 +19,9 @@ like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
   /fork-orphan      start a child that lingers (process tree test), print its pid
 Options: --exit-at-start CODE (exit immediately, writing a line to stderr),
 --start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening),
---die-every N (exit with status 3 right after answering every Nth request).
+--die-every N (exit with status 3 right after answering every Nth request),
+--no-parent-death-signal (clear the parent-death signal weir set, as an app
+that manages its own life may: it then outlives a master that is killed).
 """
 import hashlib
 import json
@@ -35,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def args():
     a = sys.argv[1:]
-    opts = {"exit": None, "delay": 0, "notify": False, "die_every": 0}
+    opts = {"exit": None, "delay": 0, "notify": False, "die_every": 0, "nopdeath": False}
     while a:
         x = a.pop(0)
         if x == "--exit-at-start":
@@ -46,6 +48,8 @@ def args():
             opts["notify"] = True
         elif x == "--die-every":
             opts["die_every"] = int(a.pop(0))
+        elif x == "--no-parent-death-signal":
+            opts["nopdeath"] = True
     return opts
 
 
@@ -190,6 +194,12 @@ def main():
         sys.stderr.write("app: not socket-activated\n")
         sys.exit(78)
     SERVED["die_every"] = o["die_every"]
+    if o["nopdeath"]:
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) != 0:
+            sys.stderr.write("app: prctl failed\n")
+            sys.exit(1)
     if o["delay"]:
         time.sleep(o["delay"] / 1000.0)
     sock = socket.socket(fileno=3)

@@ -199,6 +199,10 @@ class Weir:
                              capture_output=True, text=True).stdout.split()
         for pid in out:
             try:
+                # the master's other child is its warden (weir-warden)
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "weir-warden":
+                        continue
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
                     if b"weir" in f.read():
                         return int(pid)
