@@ -82,10 +82,14 @@ def test_a_failing_update_rolls_back_and_nothing_fails(w):
     assert load.failed == [], load.failed[:5]
     assert e["pool"] == "app" and e["level"] == "error"
     assert e["failed_generation"] == 2 and e["restored_generation"] == 1, e
-    assert len(e["failures"]) == 3 and "exit status 3" in e["last_failure"], e
-    # three replacements failed (1009 each, with the reason), no 1002
+    # two workers are replaced at a time: the pair whose deaths fill the
+    # window (3) may bring a fourth failure, which is listed too
+    nfail = len(e["failures"])
+    assert 3 <= nfail <= 4 and "exit status 3" in e["last_failure"], e
+    # the replacements failed (1009 each, with the reason), no 1002
+    wait_for(lambda: len(events(w, 1009)) == nfail, what="a 1009 per failure")
     fails = events(w, 1009)
-    assert len(fails) == 3 and all(x["exit_code"] == 3 for x in fails), fails
+    assert all(x["exit_code"] == 3 for x in fails), fails
     assert events(w, 1002) == []
     # the workers that served before the reload are the ones serving now
     assert ready_pids(w) == before
@@ -97,7 +101,7 @@ def test_a_failing_update_rolls_back_and_nothing_fails(w):
     assert "rolled back: the settings of generation 2 failed; running those of generation 1" \
         in out, out
     # it stays put: no more replacement attempts of the good workers
-    assert len(events(w, 1009)) == 3
+    assert len(events(w, 1009)) == nfail
     # a fixed update applies as usual and clears the rollback
     reload_with(w, f"{APP} --start-delay 1", "rollback")
     wait_for(lambda: all(p not in before for p in ready_pids(w)) and len(ready_pids(w)) == 2,
@@ -147,7 +151,9 @@ def test_a_failing_update_is_retried_until_the_pool_is_disabled(make_weir):
     wait_for(lambda: len(ready_pids(w)) == 2, what="two ready workers")
     reload_with(w, BAD, "disable")
     e = wait_for(lambda: events(w, 1002), timeout=60, what="event 1002")[0]
-    assert len(e["failures"]) == 3 and e["action"] == "disable"
-    assert len(events(w, 1009)) == 3
+    # two workers are replaced at a time: the pair whose deaths fill the
+    # window (3) may bring a fourth failure, which is listed too
+    assert 3 <= len(e["failures"]) <= 4 and e["action"] == "disable", e
+    wait_for(lambda: len(events(w, 1009)) == len(e["failures"]), what="a 1009 per failure")
     wait_for(lambda: show(w)["state"] == "disabled", what="disabled")
     assert get(w, "/app/hello")[0] == 503
