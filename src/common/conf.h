@@ -119,6 +119,9 @@ struct conf_server {
 	uint64_t		 header_timeout;
 	uint64_t		 body_timeout;
 	uint64_t		 send_timeout;
+	uint64_t		 min_request_rate;	/* bytes/s; 0 = off */
+	uint64_t		 min_response_rate;	/* bytes/s; 0 = off */
+	uint64_t		 min_rate_grace;	/* ms: window (and grace) of the rates */
 	uint64_t		 keepalive_timeout;
 	unsigned		 keepalive_requests;	/* 0 = unlimited */
 	uint64_t		 shutdown_timeout;
@@ -160,6 +163,7 @@ struct conf_pool {
 	int			 rapid_fail_action;
 	uint64_t		 rapid_fail_backoff;	/* first back-off delay */
 	uint64_t		 response_timeout;	/* worker silent that long: 504 */
+	bool			 request_buffering;	/* bodies read whole before queueing */
 	uint64_t		 startup_time_limit;
 	uint64_t		 shutdown_time_limit;
 	uint64_t		 ping_interval;

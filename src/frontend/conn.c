@@ -103,6 +103,49 @@ conn_release_buffers(struct conn *c)
 	}
 }
 
+/*
+ * The request just parsed is about to have its body read (spool.c): keep
+ * the buffer holding its head as it is, and continue in a fresh one with
+ * the bytes after the head.  Every slice of the parsed request (method,
+ * target, headers) stays valid until the request ends (conn_unpin_head()),
+ * whatever the body holds.  Returns -1 when no buffer can be had.
+ */
+int
+conn_pin_head(struct conn *c)
+{
+	size_t rest = c->ilen - c->ipos;
+	uint32_t cap = rest <= FE_BLOCK ? FE_BLOCK : c->icap;
+	char *nb;
+
+	if (c->held != NULL)
+		return 0;
+	if ((nb = cap == FE_BLOCK ? block_get(c->t) : malloc(cap)) == NULL)
+		return -1;
+	memcpy(nb, c->ibuf + c->ipos, rest);
+	c->held = c->ibuf;
+	c->heldcap = c->icap;
+	c->ibuf = nb;
+	c->icap = cap;
+	c->ipos = 0;
+	c->ilen = (uint32_t)rest;
+	c->scan = 0;
+	return 0;
+}
+
+/* The request whose head was pinned is over (logged, or the connection closes). */
+void
+conn_unpin_head(struct conn *c)
+{
+	if (c->held == NULL)
+		return;
+	if (c->heldcap == FE_BLOCK)
+		block_put(c->t, c->held);
+	else
+		free(c->held);
+	c->held = NULL;
+	c->heldcap = 0;
+}
+
 static void
 conn_free(void *arg)
 {
@@ -135,6 +178,7 @@ conn_close(struct conn *c)
 	}
 	free(c->chunk);
 	c->chunk = NULL;
+	conn_unpin_head(c);
 	c->ipos = c->ilen;
 	c->ooff = c->olen;
 	conn_release_buffers(c);

@@ -228,6 +228,14 @@ struct fcache;
 
 struct frontend;
 
+/* Why weir closed a client connection, counted for /status and /metrics. */
+enum fe_close_reason {
+	FE_CLOSE_MINRATE = 0,	/* Timer_MinBytesPerSecond: slower than min_*_rate */
+	FE_CLOSE_DROPPED,	/* Connection_Dropped: the client left mid-request */
+	FE_CLOSE_REASONS
+};
+extern const char *const fe_close_tokens[FE_CLOSE_REASONS];
+
 struct fe_thread {
 	struct frontend		*fe;
 	unsigned		 idx;
@@ -262,6 +270,7 @@ struct fe_thread {
 	size_t			 nidle_up;
 	stat_t			 st_conns;	/* open client connections */
 	stat_t			 st_accepted;	/* accepted, total */
+	stat_t			 st_closed[FE_CLOSE_REASONS];	/* closed by weir, by reason */
 	struct loop_timer	 tick;		/* 1 s housekeeping: log flush */
 	struct loop_timer	 drain_timer;	/* shutdown deadline */
 };
@@ -341,6 +350,14 @@ struct req {
 	size_t			 scratchlen;
 	char			 boundary[24];
 	char			*owned;		/* malloc'd body (listings), freed at the end */
+	bool			 logged;	/* its access-log line is written */
+};
+
+/* Which way a connection's data rate is measured (rate.c). */
+enum rate_dir {
+	RATE_NONE = 0,
+	RATE_IN,	/* a request head or body from the client: min_request_rate */
+	RATE_OUT	/* a response the client is slow to read: min_response_rate */
 };
 
 struct conn {
@@ -363,6 +380,13 @@ struct conn {
 	unsigned		 seg;		/* next of req->segs to send */
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
+	char			*held;		/* the buffer holding the current request's head
+						 * while its body is read into a fresh one
+						 * (conn_pin_head()); freed with the request */
+	uint32_t		 heldcap;	/* its size (FE_BLOCK: a pool block) */
+	uint8_t			 rate_dir;	/* enum rate_dir: what is measured now */
+	uint64_t		 rate_since;	/* ms: start of the current rate window */
+	uint64_t		 rate_bytes;	/* bytes moved in that window */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	in;
@@ -397,6 +421,19 @@ void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
+int		 conn_pin_head(struct conn *c);
+void		 conn_unpin_head(struct conn *c);
+
+/* rate.c: minimum data rates (min_request_rate, min_response_rate) */
+void		 rate_begin(struct conn *c, enum rate_dir dir);
+void		 rate_end(struct conn *c);
+bool		 rate_too_slow(struct conn *c, uint64_t now);
+uint64_t	 rate_due(const struct conn *c);
+static inline void
+rate_add(struct conn *c, uint64_t n)
+{
+	c->rate_bytes += n;
+}
 
 /* http1.c: requests and responses on a connection */
 void		 http1_on_io(void *arg, uint32_t events);
@@ -411,6 +448,9 @@ char		*http1_resp_begin(struct conn *c, struct req *r, int status,
 void		 http1_resp_commit(struct conn *c, struct req *r, char *end);
 void		 http1_request_done(struct conn *c);
 void		 http1_handler_error(struct conn *c, int status, const char *token);
+void		 http1_client_fault(struct conn *c, int status, const char *token,
+		    const char *why);
+void		 http1_drop(struct conn *c, int status, enum fe_close_reason why);
 void		 http1_redispatch_static(struct conn *c);
 void		 conn_set_events(struct conn *c, uint32_t events);
 size_t		 fmt_u64(char *out, uint64_t v);
@@ -484,6 +524,7 @@ struct fe_pool {
 	unsigned		 recycle_requests;
 	bool			 single_conn;	/* workers serve one connection at a time (FastCGI) */
 	bool			 fastcgi;
+	bool			 buffering;	/* request_buffering: bodies read whole first */
 	struct fe_pool		*next_retired;
 	int			 state;		/* enum pool_state */
 	uint32_t		 retry_after;	/* s, for 503 when disabled */
@@ -569,7 +610,7 @@ bool		 upstream_stale(const struct upconn *up, int err);
  * callbacks.
  */
 enum pr_phase {
-	PR_SPOOL = 0,	/* reading the client's body before queueing (FastCGI, chunked) */
+	PR_SPOOL = 0,	/* reading the client's body before queueing (spool.c) */
 	PR_WAIT,	/* in the pool's queue */
 	PR_SEND,	/* sending the request to the worker */
 	PR_RECV,	/* reading the response (head) */
@@ -623,6 +664,7 @@ struct poolreq {
 	bool			 body_started;	/* some of the body was taken from the client */
 	bool			 want_continue;	/* send 100 Continue once a worker has it */
 	unsigned		 attempts;	/* workers that failed it */
+	uint32_t		 up_events;	/* the upstream's events of the current pump */
 	char			 method[16];	/* for the master's in-flight report */
 	char			 target[200];
 	uint64_t		 start_ns;
@@ -645,7 +687,29 @@ uint64_t	 poolreq_response_timeout(const struct poolreq *pr);
 void		 poolreq_client_event(struct conn *c, uint32_t events);
 uint32_t	 poolreq_client_read(const struct poolreq *pr, bool body, bool room);
 void		 poolreq_client_timeout(struct conn *c);
+void		 poolreq_client_wrote(struct poolreq *pr, size_t w);
+void		 poolreq_client_blocked(struct poolreq *pr);
+void		 poolreq_client_flushed(struct poolreq *pr);
 void		 poolreq_abort(struct conn *c);
+
+/* spool.c: request bodies read whole before the request is queued */
+struct spool {
+	char		*mem;		/* the first bytes (up to SPOOL_MEM) */
+	size_t		 memlen, memcap;
+	int		 fd;		/* the rest: a nameless file, -1 when none */
+	uint64_t	 size;		/* body bytes held */
+	uint64_t	 left;		/* Content-Length: bytes still to come */
+	bool		 chunked;
+	bool		 done;		/* the whole body is here */
+	struct chunked_dec chunk;
+};
+void		 spool_init(struct spool *sp, const struct http_request *h);
+void		 spool_free(struct spool *sp);
+int		 spool_take(struct spool *sp, struct conn *c, const char **why);
+ssize_t		 spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n,
+		    const char **p);
+int		 spool_begin(struct poolreq *pr, struct spool *sp);
+int		 spool_pump(struct poolreq *pr, struct spool *sp);
 
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
 struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);

@@ -94,6 +94,7 @@ queue_apply_conf(struct frontend *fe, const struct conf *c)
 		p->recycle_requests = cp->recycle_requests;
 		p->fastcgi = cp->kind == POOL_KIND_FASTCGI;
 		p->single_conn = p->fastcgi;
+		p->buffering = cp->request_buffering;
 		pthread_mutex_unlock(&p->lock);
 		np[i] = p;
 	}
