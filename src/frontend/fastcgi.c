@@ -484,8 +484,11 @@ fill_stdin(struct fx *x)
 		if (c->ipos == c->ilen)
 			c->ipos = c->ilen = 0;
 		x->body_left -= n;
-		if (x->body_left == 0)
+		if (x->body_left == 0) {
 			queue_stdin(x, NULL, 0);
+			if (c->rate_dir == RATE_IN)
+				rate_end(c);
+		}
 		return 0;
 	}
 	case BODY_SPOOL: {

@@ -189,6 +189,9 @@ pr_start(struct poolreq *pr)
 		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
 	}
 	conn_set_deadline(c, poolreq_response_timeout(pr));
+	/* A body that streams to the worker (request_buffering = off) is the client's to keep up */
+	if (pr->ops->body(pr) != PRB_TAKEN)
+		rate_begin(c, RATE_IN);
 	if (pr->ops->start != NULL)
 		pr->ops->start(pr);
 	pr->ops->pump(pr);

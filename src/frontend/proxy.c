@@ -618,6 +618,8 @@ stage_request_body(struct proxy *px)
 	}
 	if (c->ipos == c->ilen)
 		c->ipos = c->ilen = 0;
+	if (px->req_done && c->rate_dir == RATE_IN)
+		rate_end(c);
 	return 0;
 }
 

@@ -11,6 +11,7 @@ in count and time.
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import selectors
 import socket
@@ -22,7 +23,8 @@ from conftest import SRC, WEIR, free_port, read_response, wait_for
 
 PY = "/usr/bin/python3"
 APP = f"{PY} {SRC}/tests/apps/app.py"
-GUNICORN = f"{PY} -m gunicorn --workers 1 --chdir {SRC}/tests/apps wsgi_app:app"
+# (not "gunicorn --workers 1 ...": another test file finds its gunicorns by that name)
+GUNICORN = f"{PY} -m gunicorn --chdir {SRC}/tests/apps --workers 1 wsgi_app:app"
 HTTPERR_FIELDS = ["date", "time", "c-ip", "c-port", "s-ip", "s-port", "cs-version",
                   "cs-method", "cs-uri", "sc-status", "s-siteid", "s-reason", "s-queuename"]
 GRACE = 10.0    # min_rate_grace's default
@@ -158,6 +160,7 @@ class SlowClients:
         next_byte = time.monotonic() + self.every
         while not self.stop.is_set() and len(self.done) < self.n and \
                 time.monotonic() - self.start < self.limit:
+            self.report()
             for key, _ in sel.select(timeout=0.1):
                 i = key.data
                 try:
@@ -185,6 +188,9 @@ class SlowClients:
                 s.close()
         sel.close()
 
+    def report(self):
+        pass
+
     def statuses(self):
         return [v[1].split(" ")[1] if v[1].startswith("HTTP/") else v[1]
                 for v in self.done.values()]
@@ -196,6 +202,44 @@ class SlowClients:
     def __exit__(self, *a):
         self.stop.set()
         self.t.join(30)
+
+
+class SlowClientsProcess(SlowClients):
+    """SlowClients driven from a child process: hundreds of sockets and a
+    measuring client in one Python process would share its one lock, and
+    the measurement would say more about Python than about weir."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.ctx = multiprocessing.get_context("fork")
+        self.parent_end, self.child_end = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=self.child, daemon=True)
+
+    def child(self):
+        self.last_report = 0.0
+        self.run()
+        self.child_end.send((self.opened, dict(self.done)))
+
+    def report(self):
+        if time.monotonic() - self.last_report >= 0.2:
+            self.last_report = time.monotonic()
+            self.child_end.send((self.opened, dict(self.done)))
+
+    def poll(self):
+        while self.parent_end.poll():
+            self.opened, self.done = self.parent_end.recv()
+        return self
+
+    def __enter__(self):
+        self.proc.start()
+        return self
+
+    def __exit__(self, *a):
+        self.proc.join(self.limit + 10)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.poll()
 
 
 def slow_post(path, length=100 * 1024):
@@ -264,3 +308,255 @@ def test_slow_response_reader_is_closed_and_releases_its_worker(make_weir):
     c.request("GET", "/app/hello")
     assert c.getresponse().status == 200
     c.close()
+
+
+# --- the slow-body attack --------------------------------------------------------------
+
+def rate_of(port, seconds):
+    """Requests per second one keep-alive client gets from /g/x, and its failures."""
+    ok, failed = 0, []
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            c.request("GET", "/g/x")
+            r = c.getresponse()
+            body = r.read()
+            if r.status == 200 and body.startswith(b"hello from"):
+                ok += 1
+            else:
+                failed.append(r.status)
+        except (OSError, http.client.HTTPException) as e:
+            failed.append(repr(e))
+            c.close()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.close()
+    # over the time it really took: the last request may have waited long
+    return ok / (time.monotonic() - end + seconds), failed
+
+
+def gunicorn_weir(make_weir, **keys):
+    w = make_weir(pool("g", GUNICORN, processes=2, ping_path="/healthz", start_mode="always",
+                       **keys) + sitesec((("/g", "g"),)))
+    wait_for(lambda: w.log().count("ready in") >= 2, timeout=30, what="gunicorn workers")
+    return w
+
+
+SLICE = 1.5     # seconds per measurement
+
+
+def median(v):
+    return sorted(v)[len(v) // 2]
+
+
+def attack(w, n, slices=3):
+    """n slow uploads (100 KB at 1 byte/s) to the pool's upload handler;
+    the normal client's rate in `slices` measurements while they run (all
+    within the grace period), and its failures."""
+    head, body = slow_post("/g/upload")
+    rates, failed = [], []
+    with SlowClientsProcess(w.port, n, head, body, limit=GRACE + 30) as sc:
+        wait_for(lambda: sc.poll().opened == n or len(sc.done) > 0, timeout=30,
+                 what="slow clients")
+        for _ in range(slices):
+            r, f = rate_of(w.port, SLICE)
+            rates.append(r)
+            failed += f
+        wait_for(lambda: len(sc.poll().done) == n, timeout=GRACE + 25, what="slow clients closed")
+    return rates, failed, sc
+
+
+def baseline(w, slices=2):
+    rates, failed = [], []
+    for _ in range(slices):
+        r, f = rate_of(w.port, SLICE)
+        rates.append(r)
+        failed += f
+    return rates, failed
+
+
+def uploads_logged(w):
+    return [ln for ln in w.access_log().splitlines() if "/g/upload" in ln]
+
+
+def test_slow_body_attack_does_not_reach_the_pool(make_weir):
+    """4, then 500 clients upload 100 KB at 1 byte/s to a pool of 2 gunicorn
+    workers (defaults: buffered bodies, 240 bytes/s after 10 s): a normal
+    client of that pool keeps its rate, and the slow ones get 408."""
+    w = gunicorn_weir(make_weir)
+    rate_of(w.port, 2.0)    # warm up
+    # measurements interleaved with the attacks (the shared machine's load
+    # drifts); medians compared
+    base, failed = baseline(w)
+    during = {}
+    for n in (4, 500):
+        during[n], f, sc = attack(w, n)
+        failed += f
+        b, f = baseline(w)
+        base += b
+        failed += f
+        st = sc.statuses()
+        assert st.count("408") == n, {s: st.count(s) for s in set(st)}
+        assert all(GRACE - 1 <= t <= GRACE + 20 for t, _ in sc.done.values())
+    print("normal client alone: %s req/s (median %.0f); with 4 slow uploads: %s (median %.0f); "
+          "with 500: %s (median %.0f)" % (
+              [round(r) for r in base], median(base), [round(r) for r in during[4]],
+              median(during[4]), [round(r) for r in during[500]], median(during[500])))
+    assert failed == [], failed[:5]
+    # a generous bound for a shared 2-core machine (the issue's goal is 10 %;
+    # the figures are in the test output)
+    for n in (4, 500):
+        assert median(during[n]) >= 0.5 * median(base), (n, base, during[n])
+    wait_for(lambda: closed_count(w, "Timer_MinBytesPerSecond") == 504, timeout=10,
+             what="504 closes counted")
+    # none of the slow uploads reached a worker: each one's only line is its 408
+    uploads = wait_for(lambda: len(uploads_logged(w)) >= 504 and uploads_logged(w),
+                       what="504 access lines")
+    assert len(uploads) == 504 and all(" 408 " in ln for ln in uploads), uploads[:3]
+
+
+def test_slow_body_attack_with_request_buffering_off_holds_the_workers(make_weir):
+    """The same 4 slow uploads with request_buffering = off: the bodies
+    stream to the workers, which are held by them until min_request_rate
+    closes the clients -- the normal client gets (almost) nothing meanwhile."""
+    w = gunicorn_weir(make_weir, request_buffering="off")
+    rate_of(w.port, 2.0)
+    base, f0 = baseline(w)
+    # one measurement: a request stuck behind the uploads ends it only when
+    # min_request_rate frees the workers
+    during, _, sc4 = attack(w, 4, slices=1)
+    print("request_buffering = off: normal client alone %s req/s, with 4 slow uploads %s" % (
+        [round(r) for r in base], [round(r, 1) for r in during]))
+    assert f0 == []
+    assert during[0] < 0.2 * median(base), (base, during)
+    # min_request_rate still ends the attack, and the pool serves again
+    assert sc4.statuses().count("408") == 4, (sc4.done, (w.log_dir / "pools" / "g.log").read_text()[-3000:])
+    wait_for(lambda: rate_of(w.port, 0.5)[0] > 0, timeout=30, what="the pool serving again")
+
+
+# --- workers that hang up ----------------------------------------------------------------
+
+class Upstream:
+    """An HTTP upstream weir does not start (address = 127.0.0.1:PORT) that
+    misbehaves on purpose, by path:
+      /cut-body     reads the head and 1000 body bytes, then closes
+      /cut-length   answers Content-Length: 100000 with 10 bytes, then closes
+      /cut-chunked  answers one chunk, then closes (no last chunk)
+    anything else: 200 "ok".  Records when it closed a cut connection."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", self.port))
+        self.ls.listen(64)
+        self.ls.settimeout(0.2)
+        self.closed_at = []
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                s, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=self.serve, args=(s,), daemon=True).start()
+
+    def serve(self, s):
+        s.settimeout(10)
+        try:
+            while True:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    d = s.recv(65536)
+                    if not d:
+                        return
+                    data += d
+                head, rest = data.split(b"\r\n\r\n", 1)
+                path = head.split(b" ")[1]
+                if path == b"/up/cut-body":
+                    while len(rest) < 1000:
+                        rest += s.recv(65536)
+                    self.closed_at.append(time.monotonic())
+                    return
+                if path == b"/up/cut-length":
+                    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
+                    self.closed_at.append(time.monotonic())
+                    return
+                if path == b"/up/cut-chunked":
+                    s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"a\r\n0123456789\r\n")
+                    self.closed_at.append(time.monotonic())
+                    return
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            return
+        finally:
+            s.close()
+
+    def close(self):
+        self.stop.set()
+        self.t.join(5)
+        self.ls.close()
+
+
+def upstream_weir(make_weir, up, **keys):
+    lines = ["[pool up]", f"address = 127.0.0.1:{up.port}"] + [f"{k} = {v}" for k, v in keys.items()]
+    w = make_weir("\n".join(lines) + "\n" + sitesec((("/up", "up"),)))
+    c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=10)
+    wait_for(lambda: (c.request("GET", "/up/ok"), c.getresponse().read())[1] == b"ok",
+             timeout=20, what="upstream reachable")
+    c.close()
+    return w
+
+
+def test_upstream_closing_mid_body_is_a_prompt_502(make_weir):
+    """request_buffering = off: the body streams, and the worker hangs up
+    after 1000 bytes of it -- the client gets 502 at once, not a 504 a
+    minute later.  With buffering on, the same hang-up while weir writes
+    the buffered body is a prompt 502 too."""
+    up = Upstream()
+    try:
+        for mode in ("off", "on"):
+            w = upstream_weir(make_weir, up, request_buffering=mode)
+            before = len(up.closed_at)
+            with socket.create_connection(("127.0.0.1", w.port), timeout=10) as s:
+                s.sendall(b"POST /up/cut-body HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n"
+                          + b"b" * (100000 if mode == "off" else 200000))
+                st, _, _ = read_response(s)
+                got = time.monotonic()
+            assert st == 502, (mode, st)
+            wait_for(lambda: len(up.closed_at) > before, what="the upstream's close")
+            took = got - up.closed_at[-1]
+            print(f"request_buffering = {mode}: 502 {took * 1000:.1f} ms after the upstream closed")
+            assert took < 0.1, (mode, took)
+            # a hang-up is not a protocol violation: no event 1011
+            assert not [e for e in w.events() if e["id"] == 1011]
+    finally:
+        up.close()
+
+
+def test_upstream_closing_mid_response_never_completes_the_response(make_weir):
+    up = Upstream()
+    try:
+        w = upstream_weir(make_weir, up)
+        for path in (b"/up/cut-length", b"/up/cut-chunked"):
+            with socket.create_connection(("127.0.0.1", w.port), timeout=10) as s:
+                s.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+                data = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    data += d
+            head, _, body = data.partition(b"\r\n\r\n")
+            if path == b"/up/cut-length":
+                # the head was sent with the length it promised: the body falls short
+                assert b" 200 " in head.split(b"\r\n")[0] and len(body) < 100000, data[:200]
+            else:
+                assert b" 200 " in head.split(b"\r\n")[0], data[:200]
+                assert not body.endswith(b"0\r\n\r\n"), body
+    finally:
+        up.close()
