@@ -426,6 +426,7 @@ void		 conn_unpin_head(struct conn *c);
 
 /* rate.c: minimum data rates (min_request_rate, min_response_rate) */
 void		 rate_begin(struct conn *c, enum rate_dir dir);
+void		 rate_arm(struct conn *c);
 void		 rate_end(struct conn *c);
 bool		 rate_too_slow(struct conn *c, uint64_t now);
 uint64_t	 rate_due(const struct conn *c);

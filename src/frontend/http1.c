@@ -726,6 +726,7 @@ process_input(struct conn *c)
 		if (end == 0 && avail < s->max_header_size &&
 		    memchr(c->ibuf + c->ipos + c->scan, '\n', avail - c->scan) == NULL) {
 			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
+			rate_arm(c);
 			break;
 		}
 		if (c->req == NULL && (c->req = block_get(c->t)) == NULL) {
@@ -739,6 +740,7 @@ process_input(struct conn *c)
 		    &status, &why);
 		if (n == WEIR_AGAIN) {
 			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
+			rate_arm(c);
 			break;
 		}
 		if (n == WEIR_ERROR) {
@@ -869,6 +871,7 @@ blocked:
 	conn_want_write(c, true);
 	conn_set_deadline(c, srv(c)->send_timeout);
 	rate_begin(c, RATE_OUT);
+	rate_arm(c);
 	return 0;
 }
 
@@ -1047,9 +1050,8 @@ http1_on_timer(void *arg)
 	}
 	http1_deadline(c);
 	/* a handler may have set a later deadline: the rate window still ends on time */
-	if (c->state != CONN_CLOSED && c->rate_dir != RATE_NONE &&
-	    (!loop_timer_armed(&c->timer) || c->timer.when > rate_due(c)))
-		loop_timer_set(c->t->loop, &c->timer, rate_due(c) > now ? rate_due(c) - now : 0);
+	if (c->state != CONN_CLOSED)
+		rate_arm(c);
 }
 
 /* The connection's deadline passed: what it means depends on what it waits for. */

@@ -190,8 +190,10 @@ pr_start(struct poolreq *pr)
 	}
 	conn_set_deadline(c, poolreq_response_timeout(pr));
 	/* A body that streams to the worker (request_buffering = off) is the client's to keep up */
-	if (pr->ops->body(pr) != PRB_TAKEN)
+	if (pr->ops->body(pr) != PRB_TAKEN) {
 		rate_begin(c, RATE_IN);
+		rate_arm(c);
+	}
 	if (pr->ops->start != NULL)
 		pr->ops->start(pr);
 	pr->ops->pump(pr);
@@ -421,6 +423,7 @@ poolreq_client_blocked(struct poolreq *pr)
 {
 	conn_set_deadline(pr->c, pr->c->gen->conf->server.send_timeout);
 	rate_begin(pr->c, RATE_OUT);
+	rate_arm(pr->c);
 }
 
 void

@@ -30,21 +30,30 @@ min_rate(const struct conn *c, enum rate_dir dir)
 
 /*
  * Start measuring dir (a no-op when it is measured already, or its minimum
- * is 0).  The timer is moved earlier if the window ends before it fires.
+ * is 0).  It costs no timer operation: a head that comes whole in one read
+ * never needs one.  rate_arm() is for when weir starts to wait.
  */
 void
 rate_begin(struct conn *c, enum rate_dir dir)
 {
-	struct loop *l = c->t->loop;
-	uint64_t grace = c->gen->conf->server.min_rate_grace;
-
 	if (c->rate_dir == dir || min_rate(c, dir) == 0)
 		return;
 	c->rate_dir = (uint8_t)dir;
-	c->rate_since = loop_now(l);
+	c->rate_since = loop_now(c->t->loop);
 	c->rate_bytes = 0;
-	if (!loop_timer_armed(&c->timer) || c->timer.when > c->rate_since + grace)
-		loop_timer_set(l, &c->timer, grace);
+}
+
+/* Weir waits on the client: make the timer fire when the window ends. */
+void
+rate_arm(struct conn *c)
+{
+	uint64_t due = rate_due(c), now;
+
+	if (c->rate_dir == RATE_NONE ||
+	    (loop_timer_armed(&c->timer) && c->timer.when <= due))
+		return;
+	now = loop_now(c->t->loop);
+	loop_timer_set(c->t->loop, &c->timer, due > now ? due - now : 0);
 }
 
 /* Weir no longer waits on the client. */

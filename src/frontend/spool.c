@@ -226,6 +226,7 @@ spool_pump(struct poolreq *pr, struct spool *sp)
 	}
 	if (st == 0) {
 		conn_set_events(c, LOOP_READ);
+		rate_arm(c);
 		return 0;
 	}
 	if (st == 500) {
