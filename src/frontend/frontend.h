@@ -477,6 +477,7 @@ struct fe_worker {
 	bool			 drained_sent;	/* CTL_WORKER_DRAINED already sent */
 	uint64_t		 requests;	/* served, total */
 	uint32_t		 unreported;	/* served since the last CTL_STATS */
+	uint32_t		 inflight_sent;	/* inflight in the last CTL_STATS */
 	struct pwait		*active;	/* requests in flight on it (pool lock) */
 	uint64_t		 assigned;	/* requests given to it: ties go to the least used */
 	struct ctl_inflight	 lost[CTL_REPORT_MAX];	/* requests it failed, for the report */

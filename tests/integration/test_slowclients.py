@@ -272,13 +272,18 @@ def test_slow_head_and_slow_body_get_408_after_the_grace_period(make_weir):
     assert applog.count("POST /app/echo") == 20, applog[-2000:]
 
 
+def pool_inflight(w):
+    return status(w)["pools"][0]["inflight"]
+
+
 def test_slow_response_reader_is_closed_and_releases_its_worker(make_weir):
-    w = make_weir(pool(max_conns=1) + sitesec())
+    w = make_weir(pool() + sitesec())
+    other = http.client.HTTPConnection("127.0.0.1", w.port, timeout=5)
     with socket.create_connection(("127.0.0.1", w.port)) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.sendall(b"GET /app/big?mb=10 HTTP/1.1\r\nHost: x\r\n\r\n")
         start = time.monotonic()
-        got, closed_at = 0, None
+        got, closed_at, served, held = 0, None, 0, False
         # read 10 bytes per second until weir closes (bounded); the close is
         # a reset, seen in the socket's TCP state before the data queued ahead of it
         s.settimeout(1.0)
@@ -296,18 +301,25 @@ def test_slow_response_reader_is_closed_and_releases_its_worker(make_weir):
                 closed_at = time.monotonic() - start
                 break
             got += len(d)
+            # meanwhile the pool serves others, and the slow response holds its worker slot
+            other.request("GET", "/app/hello")
+            r = other.getresponse()
+            assert r.status == 200 and r.read().startswith(b"hello from")
+            served += 1
+            held = held or pool_inflight(w) >= 1
             time.sleep(1.0)
         assert closed_at is not None, "never closed"
         assert GRACE - 1 <= closed_at <= 2 * GRACE + 5, closed_at
-        assert got < 10 << 20
-    # counted, logged once with the status that was sent, and the worker is free again
+        assert got < 10 << 20 and served >= 5 and held
+    other.close()
+    # counted, logged once with the status that was sent, and the worker slot is free
     rows = wait_for(lambda: httperr_rows(w, "Timer_MinBytesPerSecond"), what="httperr line")
     assert len(rows) == 1 and rows[0]["sc-status"] == "200" and rows[0]["cs-uri"] == "/app/big?mb=10"
     assert closed_count(w, "Timer_MinBytesPerSecond") == 1
-    c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=10)
-    c.request("GET", "/app/hello")
-    assert c.getresponse().status == 200
-    c.close()
+    wait_for(lambda: pool_inflight(w) == 0, timeout=10, what="the worker released")
+    lines = wait_for(lambda: [ln for ln in w.access_log().splitlines() if "/app/big" in ln],
+                     what="access line")
+    assert len(lines) == 1 and " 200 " in lines[0], lines
 
 
 # --- the slow-body attack --------------------------------------------------------------
