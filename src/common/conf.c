@@ -186,6 +186,8 @@ const struct conf_key conf_keys[] = {
 	  "longest silence of a worker while a request waits for its response (504); 0 = none" },
 	{ CS_POOL, "request_buffering", CT_BOOL, POOL(request_buffering), 0, 0, "on", 0, NULL, NULL,
 	  "read a request body whole (memory, then state_dir/spool) before the request is queued" },
+	{ CS_POOL, "response_buffer", CT_SIZE, POOL(response_buffer), 0, 1 * GB, "16M", 0, NULL, NULL,
+	  "response bytes kept for a client slower than the worker, so the worker is free sooner; 0 = off" },
 	{ CS_POOL, "startup_time_limit", CT_DURATION, POOL(startup_time_limit), 1 * SEC, DAY, "90s", 0, NULL, NULL,
 	  "not ready by then: killed, counts as a failure" },
 	{ CS_POOL, "shutdown_time_limit", CT_DURATION, POOL(shutdown_time_limit), 1 * SEC, DAY, "90s", 0, NULL, NULL,

@@ -164,6 +164,7 @@ struct conf_pool {
 	uint64_t		 rapid_fail_backoff;	/* first back-off delay */
 	uint64_t		 response_timeout;	/* worker silent that long: 504 */
 	bool			 request_buffering;	/* bodies read whole before queueing */
+	uint64_t		 response_buffer;	/* response bytes kept for a slow client; 0 = off */
 	uint64_t		 startup_time_limit;
 	uint64_t		 shutdown_time_limit;
 	uint64_t		 ping_interval;

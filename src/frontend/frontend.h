@@ -527,6 +527,7 @@ struct fe_pool {
 	bool			 single_conn;	/* workers serve one connection at a time (FastCGI) */
 	bool			 fastcgi;
 	bool			 buffering;	/* request_buffering: bodies read whole first */
+	uint64_t		 resp_buffer;	/* response_buffer: bytes kept for a slow client */
 	struct fe_pool		*next_retired;
 	int			 state;		/* enum pool_state */
 	uint32_t		 retry_after;	/* s, for 503 when disabled */
@@ -667,6 +668,7 @@ struct poolreq {
 	bool			 want_continue;	/* send 100 Continue once a worker has it */
 	unsigned		 attempts;	/* workers that failed it */
 	uint32_t		 up_events;	/* the upstream's events of the current pump */
+	bool			 released;	/* the worker is given back; the client is still served */
 	char			 method[16];	/* for the master's in-flight report */
 	char			 target[200];
 	uint64_t		 start_ns;
@@ -679,6 +681,7 @@ void		 poolreq_assigned(struct pwait *pw);
 void		 poolreq_describe(const struct pwait *pw, char *method, size_t mlen,
 		    char *target, size_t tlen, uint64_t *started_ns);
 void		 poolreq_done(struct poolreq *pr, bool reuse);
+void		 poolreq_release_worker(struct poolreq *pr, bool reuse);
 void		 poolreq_fail(struct poolreq *pr, int status, const char *token,
 		    uint32_t retry);
 void		 poolreq_failed(struct poolreq *pr, const char *why, enum upfail how);
@@ -708,6 +711,8 @@ struct spool {
 void		 spool_init(struct spool *sp, const struct http_request *h);
 void		 spool_free(struct spool *sp);
 int		 spool_take(struct spool *sp, struct conn *c, const char **why);
+int		 spool_append(struct spool *sp, const char *d, size_t n, const char *state_dir);
+ssize_t		 spool_send(const struct spool *sp, uint64_t off, int sock);
 ssize_t		 spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n,
 		    const char **p);
 int		 spool_begin(struct poolreq *pr, struct spool *sp);

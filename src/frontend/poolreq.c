@@ -248,6 +248,22 @@ settle_body(struct poolreq *pr)
 	}
 }
 
+/*
+ * The worker has sent the whole response, which waits in the front end for
+ * a slow client (proxy.c's response buffer): the worker and its connection
+ * go back now, the request goes on until the client has it all.
+ */
+void
+poolreq_release_worker(struct poolreq *pr, bool reuse)
+{
+	if (pr->released)
+		return;
+	stats_hist(&pr->pool->pc[pr->t->idx].upstream, (mono_ns() - pr->start_ns) / 1000);
+	drop_up(pr, reuse);
+	queue_release(pr->pool, &pr->q, true);
+	pr->released = true;
+}
+
 /* The response is complete: give everything back and let HTTP/1 go on. */
 void
 poolreq_done(struct poolreq *pr, bool reuse)
@@ -255,9 +271,7 @@ poolreq_done(struct poolreq *pr, bool reuse)
 	struct conn *c = pr->c;
 
 	settle_body(pr);
-	stats_hist(&pr->pool->pc[pr->t->idx].upstream, (mono_ns() - pr->start_ns) / 1000);
-	drop_up(pr, reuse);
-	queue_release(pr->pool, &pr->q, true);
+	poolreq_release_worker(pr, reuse);
 	c->pr = NULL;
 	pr->ops->free(pr);
 	http1_request_done(c);

@@ -17,6 +17,13 @@
  * Forwarded / X-Forwarded-* are set.  The worker's response framing is
  * re-done for the client: Content-Length passes through, anything else is
  * chunked for HTTP/1.1 and close-delimited for HTTP/1.0.
+ *
+ * A client slower than its worker does not hold the worker: once the
+ * client's socket is full, the rest of the response is read on into a
+ * response buffer (memory, then a nameless file under state_dir/spool, up
+ * to the pool's response_buffer), and the worker is given back as soon as
+ * it has sent everything (nginx's proxy_buffering).  Beyond the bound the
+ * worker waits for the client as before.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +86,10 @@ struct proxy {
 	char			*out;		/* head and chunk framing to the client */
 	size_t			 outlen, outoff, outcap;
 	bool			 out_block;	/* out is a pool block */
+	/* the response buffer: what a slow client has not taken yet */
+	bool			 rs_on;		/* client output goes through rs */
+	struct spool		 rs;
+	uint64_t		 rs_off;	/* next byte of rs for the client */
 };
 
 struct proxy_handler {
@@ -247,7 +258,8 @@ client_events(struct proxy *px)
 	    px->pr.phase == PR_SEND && !px->req_done && !px->buffered,
 	    px->bodylen == px->bodyoff && c->ipos == c->ilen);
 
-	if (px->outoff < px->outlen || px->dataoff < px->dataend)
+	if (px->outoff < px->outlen || px->dataoff < px->dataend ||
+	    (px->rs_on && px->rs_off < px->rs.size))
 		ev |= LOOP_WRITE;
 	conn_set_events(c, ev);
 }
@@ -383,6 +395,98 @@ client_body(struct proxy *px, size_t off, size_t len)
 	return 0;
 }
 
+/* --- the response buffer -------------------------------------------------------- */
+
+/* May more of the response be read ahead of the client? */
+static bool
+rs_room(const struct proxy *px)
+{
+	return px->rs.size < px->pr.pool->resp_buffer;	/* plain read: changes on reload */
+}
+
+/* Empty the buffer: client output goes straight out again. */
+static void
+rs_reset(struct proxy *px)
+{
+	spool_free(&px->rs);
+	memset(&px->rs, 0, sizeof(px->rs));
+	px->rs.fd = -1;
+	px->rs_off = 0;
+	px->rs_on = false;
+}
+
+/* Move the client output waiting in out and in (framed) to the buffer's end. */
+static int
+rs_append(struct proxy *px)
+{
+	const char *sd = px->pr.c->gen->conf->server.state_dir;
+
+	if (px->outoff < px->outlen &&
+	    spool_append(&px->rs, px->out + px->outoff, px->outlen - px->outoff, sd) == -1)
+		return -1;
+	if (px->dataoff < px->dataend && !px->client_chunked &&
+	    spool_append(&px->rs, px->in + px->dataoff, px->dataend - px->dataoff, sd) == -1)
+		return -1;
+	px->outoff = px->outlen = 0;
+	px->dataoff = px->dataend = 0;
+	return 0;
+}
+
+/*
+ * Send what the buffer holds.  Returns 1 when the client has it all (the
+ * buffer is emptied: output goes straight out again), 0 when the client
+ * is full, -1 when it is gone.
+ */
+static int
+rs_flush(struct proxy *px)
+{
+	int fd = px->pr.c->io.fd;
+
+	while (px->rs_off < px->rs.size) {
+		ssize_t w = spool_send(&px->rs, px->rs_off, fd);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				poolreq_client_blocked(&px->pr);
+				return 0;
+			}
+			return -1;
+		}
+		poolreq_client_wrote(&px->pr, (size_t)w);
+		px->rs_off += (uint64_t)w;
+	}
+	rs_reset(px);
+	poolreq_client_flushed(&px->pr);
+	return 1;
+}
+
+/*
+ * Send the client what is ready for it.  When its socket is full and the
+ * pool keeps a response buffer, the output goes there and the worker is
+ * read on.  Returns 1 (all sent), 0 (the client is full), -1 (gone, or the
+ * buffer failed: the response cannot be completed).
+ */
+static int
+client_send(struct proxy *px)
+{
+	if (!px->rs_on) {
+		int r = client_flush(px);
+
+		if (r != 0 || px->pr.pool->resp_buffer == 0)
+			return r;
+		px->rs_on = true;
+		/* what the client will get is decided: no retry may replace it */
+		px->pr.client_sent = true;
+	}
+	if (rs_append(px) == -1) {
+		log_warn("pool %s: cannot buffer the response", px->pr.pool->name);
+		return -1;
+	}
+	return rs_flush(px);
+}
+
 /* --- finishing ------------------------------------------------------------------ */
 
 static void	spooled(struct proxy *px);
@@ -407,6 +511,7 @@ px_free(struct poolreq *pr)
 		free(px->out);
 	free(px->body);
 	spool_free(&px->sp);
+	spool_free(&px->rs);
 	free(px);
 }
 
@@ -918,18 +1023,23 @@ px_pump(struct poolreq *pr)
 		}
 		if (px->pr.phase != PR_BODY)
 			break;
-		/* flush to the client */
-		r = client_flush(px);
+		/* to the client, or into the response buffer */
+		r = client_send(px);
 		if (r == -1) {
 			conn_close(px->pr.c);
 			return;
 		}
-		if (r == 0)
-			break;
 		if (px->res_done) {
-			px_done(px);
-			return;
+			if (r == 1) {
+				px_done(px);
+				return;
+			}
+			/* the rest is buffered: the worker is free, the client takes its time */
+			poolreq_release_worker(&px->pr, px->up_reusable);
+			break;
 		}
+		if (r == 0 && !(px->rs_on && rs_room(px)))
+			break;
 		/* more from the worker */
 		{
 			ssize_t n;
@@ -976,7 +1086,8 @@ px_pump(struct poolreq *pr)
 	} else if (px->pr.phase == PR_RECV) {
 		up_set(px, LOOP_READ);
 	} else {
-		bool client_full = px->outoff < px->outlen || px->dataoff < px->dataend;
+		bool client_full = px->rs_on ? !rs_room(px) :
+		    px->outoff < px->outlen || px->dataoff < px->dataend;
 
 		up_set(px, client_full ? 0 : LOOP_READ);
 	}
@@ -1000,6 +1111,7 @@ px_rewind(struct poolreq *pr)
 	px->inlen = 0;
 	px->outlen = px->outoff = 0;
 	px->head_held = false;
+	rs_reset(px);
 	if (px->buffered) {
 		px->sp_off = 0;
 		px->bodyoff = px->bodylen = 0;
@@ -1082,6 +1194,7 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 		px->req_done = true;
 	}
 	px->sp.fd = -1;
+	px->rs.fd = -1;
 	px->buffered = px->reqbody != FR_NONE && pool->buffering;
 	/* A streamed body goes to the worker as it arrives: none is left to send again. */
 	if (px->reqbody != FR_NONE && !px->buffered)

@@ -95,6 +95,7 @@ queue_apply_conf(struct frontend *fe, const struct conf *c)
 		p->fastcgi = cp->kind == POOL_KIND_FASTCGI;
 		p->single_conn = p->fastcgi;
 		p->buffering = cp->request_buffering;
+		p->resp_buffer = cp->response_buffer;
 		pthread_mutex_unlock(&p->lock);
 		np[i] = p;
 	}

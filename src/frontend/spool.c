@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -64,9 +65,9 @@ spool_open(struct spool *sp, const char *state_dir)
 	return sp->fd == -1 ? -1 : 0;
 }
 
-/* Keep n body bytes: memory first, then the file.  -1: out of memory or disk. */
-static int
-spool_keep(struct spool *sp, const char *d, size_t n, const char *state_dir)
+/* Keep n more bytes: memory first, then the file.  -1: out of memory or disk. */
+int
+spool_append(struct spool *sp, const char *d, size_t n, const char *state_dir)
 {
 	size_t mem = sp->fd == -1 && sp->size < SPOOL_MEM ? SPOOL_MEM - (size_t)sp->size : 0;
 
@@ -135,7 +136,7 @@ spool_take(struct spool *sp, struct conn *c, const char **why)
 			*why = "body larger than max_body";
 			return 413;
 		}
-		if (out > 0 && spool_keep(sp, d, out, s->state_dir) == -1) {
+		if (out > 0 && spool_append(sp, d, out, s->state_dir) == -1) {
 			*why = "cannot spool the body";
 			return 500;
 		}
@@ -177,6 +178,23 @@ spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n, const char 
 	}
 	*p = buf;
 	return r;
+}
+
+/*
+ * Send what the spool holds from offset off to a socket: memory with
+ * send(), the file with sendfile().  Returns what send()/sendfile() return.
+ */
+ssize_t
+spool_send(const struct spool *sp, uint64_t off, int sock)
+{
+	if (off < sp->memlen)
+		return send(sock, sp->mem + off, sp->memlen - (size_t)off, MSG_NOSIGNAL);
+	{
+		off_t foff = (off_t)(off - sp->memlen);
+		uint64_t n = sp->size - off;
+
+		return sendfile(sock, sp->fd, &foff, n > (1 << 20) ? (1 << 20) : (size_t)n);
+	}
 }
 
 /*

@@ -276,50 +276,80 @@ def pool_inflight(w):
     return status(w)["pools"][0]["inflight"]
 
 
-def test_slow_response_reader_is_closed_and_releases_its_worker(make_weir):
-    w = make_weir(pool() + sitesec())
-    other = http.client.HTTPConnection("127.0.0.1", w.port, timeout=5)
+def slow_read(w, check):
+    """Read /app/big?mb=10 at 10 bytes a second until weir closes the
+    connection (bounded); call check() each second.  Returns when it
+    closed, in seconds.  The close is a reset, seen in the socket's TCP
+    state before the data queued ahead of it."""
     with socket.create_connection(("127.0.0.1", w.port)) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.sendall(b"GET /app/big?mb=10 HTTP/1.1\r\nHost: x\r\n\r\n")
         start = time.monotonic()
-        got, closed_at, served, held = 0, None, 0, False
-        # read 10 bytes per second until weir closes (bounded); the close is
-        # a reset, seen in the socket's TCP state before the data queued ahead of it
         s.settimeout(1.0)
+        got = 0
         while time.monotonic() - start < 4 * GRACE:
             if s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] in (TCP_CLOSE, TCP_CLOSE_WAIT):
-                closed_at = time.monotonic() - start
                 break
             try:
                 d = s.recv(10)
             except socket.timeout:
                 continue
             except ConnectionResetError:
-                d = b""
+                break
             if not d:
-                closed_at = time.monotonic() - start
                 break
             got += len(d)
-            # meanwhile the pool serves others, and the slow response holds its worker slot
-            other.request("GET", "/app/hello")
-            r = other.getresponse()
-            assert r.status == 200 and r.read().startswith(b"hello from")
-            served += 1
-            held = held or pool_inflight(w) >= 1
+            check()
             time.sleep(1.0)
-        assert closed_at is not None, "never closed"
-        assert GRACE - 1 <= closed_at <= 2 * GRACE + 5, closed_at
-        assert got < 10 << 20 and served >= 5 and held
+        else:
+            raise AssertionError("never closed")
+        assert got < 10 << 20
+        return time.monotonic() - start
+
+
+def test_slow_response_reader_is_closed_and_never_holds_a_worker(make_weir):
+    """A client reads a 10 MB response at 10 bytes/s.  The response is
+    buffered for it (response_buffer), so the worker is free within a
+    moment; the client is closed once the grace period shows it slower
+    than min_response_rate; others are served all along."""
+    w = make_weir(pool() + sitesec())
+    other = http.client.HTTPConnection("127.0.0.1", w.port, timeout=5)
+    seen = {"served": 0, "free_at": None}
+    start = time.monotonic()
+
+    def check():
+        other.request("GET", "/app/hello")
+        r = other.getresponse()
+        assert r.status == 200 and r.read().startswith(b"hello from")
+        seen["served"] += 1
+        if seen["free_at"] is None and pool_inflight(w) == 0:
+            seen["free_at"] = time.monotonic() - start
+
+    closed_at = slow_read(w, check)
     other.close()
-    # counted, logged once with the status that was sent, and the worker slot is free
+    assert GRACE - 1 <= closed_at <= 2 * GRACE + 5, closed_at
+    assert seen["served"] >= 5
+    # the worker was given back long before the client was closed
+    assert seen["free_at"] is not None and seen["free_at"] < closed_at - 3, (seen, closed_at)
+    # counted, logged once with the status that was sent
     rows = wait_for(lambda: httperr_rows(w, "Timer_MinBytesPerSecond"), what="httperr line")
     assert len(rows) == 1 and rows[0]["sc-status"] == "200" and rows[0]["cs-uri"] == "/app/big?mb=10"
     assert closed_count(w, "Timer_MinBytesPerSecond") == 1
-    wait_for(lambda: pool_inflight(w) == 0, timeout=10, what="the worker released")
     lines = wait_for(lambda: [ln for ln in w.access_log().splitlines() if "/app/big" in ln],
                      what="access line")
     assert len(lines) == 1 and " 200 " in lines[0], lines
+
+
+def test_slow_response_reader_without_a_response_buffer_holds_its_worker_until_closed(make_weir):
+    """response_buffer = 0: the worker waits for the slow reader, until
+    min_response_rate closes it; then it is released."""
+    w = make_weir(pool(response_buffer=0) + sitesec())
+    held = []
+    closed_at = slow_read(w, lambda: held.append(pool_inflight(w)))
+    assert GRACE - 1 <= closed_at <= 2 * GRACE + 5, closed_at
+    assert len(held) >= 5 and all(n == 1 for n in held[2:]), held
+    wait_for(lambda: pool_inflight(w) == 0, timeout=10, what="the worker released")
+    assert closed_count(w, "Timer_MinBytesPerSecond") == 1
 
 
 # --- the slow-body attack --------------------------------------------------------------

@@ -310,6 +310,7 @@ static const struct {
 	{ CS_POOL, "rapid_fail_backoff",	"1m",		"60000" },
 	{ CS_POOL, "response_timeout",		"120s",		"120000" },
 	{ CS_POOL, "request_buffering",		"on",		"yes" },
+	{ CS_POOL, "response_buffer",		"16M",		"16777216" },
 	{ CS_POOL, "startup_time_limit",	"90s",		"90000" },
 	{ CS_POOL, "shutdown_time_limit",	"90s",		"90000" },
 	{ CS_POOL, "ping_interval",		"30s",		"30000" },
