@@ -136,6 +136,8 @@ const struct conf_key conf_keys[] = {
 	  "on stop, how long in-flight requests may finish" },
 	{ CS_SERVER, "max_connections", CT_UINT, SRV(max_connections), 0, 10000000, "0", 0, NULL, NULL,
 	  "client connections per front end; 0 = as many as the fd limit allows" },
+	{ CS_SERVER, "max_connections_per_ip", CT_UINT, SRV(max_connections_per_ip), 0, 10000000, "0", 0, NULL, NULL,
+	  "client connections one IP address may hold at once; 0 = no limit" },
 	{ CS_SERVER, "open_file_cache", CT_UINT, SRV(open_file_cache), 0, 1000000, "1024", 0, NULL, NULL,
 	  "open files cached per front-end thread; 0 = off" },
 	{ CS_SERVER, "open_file_cache_valid", CT_DURATION, SRV(open_file_cache_valid), 0, HOUR, "1s", 0, NULL, NULL,

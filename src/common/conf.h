@@ -126,6 +126,7 @@ struct conf_server {
 	unsigned		 keepalive_requests;	/* 0 = unlimited */
 	uint64_t		 shutdown_timeout;
 	unsigned		 max_connections;	/* per front end, 0 = fd limit */
+	unsigned		 max_connections_per_ip;	/* 0 = no limit */
 	unsigned		 open_file_cache;	/* entries per thread, 0 = off */
 	uint64_t		 open_file_cache_valid;
 	int			 line;

@@ -232,6 +232,7 @@ struct frontend;
 enum fe_close_reason {
 	FE_CLOSE_MINRATE = 0,	/* Timer_MinBytesPerSecond: slower than min_*_rate */
 	FE_CLOSE_DROPPED,	/* Connection_Dropped: the client left mid-request */
+	FE_CLOSE_PERIP,		/* ConnLimit: over max_connections_per_ip */
 	FE_CLOSE_REASONS
 };
 extern const char *const fe_close_tokens[FE_CLOSE_REASONS];
@@ -319,6 +320,7 @@ enum conn_state {
 #define CF_INPROC	0x10	/* inside process_input(): handlers must not re-enter */
 #define CF_NOREAD	0x20	/* pool request: input it cannot take now came (pipelined
 				 * request, EOF): EPOLLIN is off until it asks again */
+#define CF_PERIP	0x40	/* counted in max_connections_per_ip (perip.c) */
 
 /* A piece of response body still to send: memory or a file range. */
 struct sendseg {
@@ -423,6 +425,10 @@ void		 conn_release_buffers(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
 int		 conn_pin_head(struct conn *c);
 void		 conn_unpin_head(struct conn *c);
+
+/* perip.c: max_connections_per_ip */
+bool		 perip_admit(struct conn *c, unsigned max);
+void		 perip_release(struct conn *c);
 
 /* rate.c: minimum data rates (min_request_rate, min_response_rate) */
 void		 rate_begin(struct conn *c, enum rate_dir dir);

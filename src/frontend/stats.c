@@ -24,6 +24,7 @@
 const char *const fe_close_tokens[FE_CLOSE_REASONS] = {
 	[FE_CLOSE_MINRATE] = "Timer_MinBytesPerSecond",
 	[FE_CLOSE_DROPPED] = "Connection_Dropped",
+	[FE_CLOSE_PERIP] = "ConnLimit",
 };
 
 /* Upper bounds of the histogram buckets, in microseconds. */

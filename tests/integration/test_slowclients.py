@@ -602,3 +602,38 @@ def test_upstream_closing_mid_response_never_completes_the_response(make_weir):
                 assert not body.endswith(b"0\r\n\r\n"), body
     finally:
         up.close()
+
+
+# --- connections per address -------------------------------------------------------------
+
+def test_max_connections_per_ip(make_weir, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "a.txt").write_text("a\n")
+    os.chmod(tmp_path, 0o755)
+    w = make_weir(f"[site main]\nroot = {root}\n", server_extra="max_connections_per_ip = 3")
+
+    def served(s):
+        s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            return read_response(s)[0] == 200
+        except (AssertionError, OSError):
+            return False
+
+    held = [socket.create_connection(("127.0.0.1", w.port), timeout=5) for _ in range(3)]
+    try:
+        assert all(served(s) for s in held)
+        with socket.create_connection(("127.0.0.1", w.port), timeout=5) as s:
+            assert not served(s)    # the fourth is closed unanswered
+        assert closed_count(w, "ConnLimit") == 1
+        held.pop().close()
+        # the address has room again once weir has seen the close
+
+        def fresh():
+            with socket.create_connection(("127.0.0.1", w.port), timeout=5) as s:
+                return served(s)
+        wait_for(fresh, what="a new connection served")
+        assert all(served(s) for s in held)
+    finally:
+        for s in held:
+            s.close()

@@ -285,6 +285,7 @@ static const struct {
 	{ CS_SERVER, "keepalive_requests",	"0",		"0" },
 	{ CS_SERVER, "shutdown_timeout",	"30s",		"30000" },
 	{ CS_SERVER, "max_connections",		"0",		"0" },
+	{ CS_SERVER, "max_connections_per_ip",	"0",		"0" },
 	{ CS_SERVER, "open_file_cache",		"1024",		"1024" },
 	{ CS_SERVER, "open_file_cache_valid",	"1s",		"1000" },
 
