@@ -128,10 +128,14 @@ struct conf_server {
 	uint64_t		 header_timeout;
 	uint64_t		 body_timeout;
 	uint64_t		 send_timeout;
+	uint64_t		 min_request_rate;	/* bytes/s; 0 = off */
+	uint64_t		 min_response_rate;	/* bytes/s; 0 = off */
+	uint64_t		 min_rate_grace;	/* ms: window (and grace) of the rates */
 	uint64_t		 keepalive_timeout;
 	unsigned		 keepalive_requests;	/* 0 = unlimited */
 	uint64_t		 shutdown_timeout;
 	unsigned		 max_connections;	/* per front end, 0 = fd limit */
+	unsigned		 max_connections_per_ip;	/* 0 = no limit */
 	unsigned		 open_file_cache;	/* entries per thread, 0 = off */
 	uint64_t		 open_file_cache_valid;
 	struct cidr		*trusted_proxies;	/* whose forwarding headers count */
@@ -173,6 +177,8 @@ struct conf_pool {
 	int			 rapid_fail_action;
 	uint64_t		 rapid_fail_backoff;	/* first back-off delay */
 	uint64_t		 response_timeout;	/* worker silent that long: 504 */
+	bool			 request_buffering;	/* bodies read whole before queueing */
+	uint64_t		 response_buffer;	/* response bytes kept for a slow client; 0 = off */
 	uint64_t		 startup_time_limit;
 	uint64_t		 shutdown_time_limit;
 	uint64_t		 ping_interval;

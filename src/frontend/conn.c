@@ -167,6 +167,7 @@ conn_close(struct conn *c)
 	loop_timer_cancel(t->loop, &c->timer);
 	if (fd != -1)
 		close(fd);
+	perip_release(c);
 	if (c->req != NULL) {
 		http1_req_put(t, c->req);
 		c->req = NULL;
@@ -283,9 +284,18 @@ conn_accept(void *arg, uint32_t events)
 		atomic_fetch_add(&c->gen->refs, 1);
 		c->addr = (uint16_t)l->addr;
 		memcpy(&c->peer, &peer, plen < sizeof(c->peer) ? plen : sizeof(c->peer));
+		if (!perip_admit(c, c->gen->conf->server.max_connections_per_ip)) {
+			/* over its address's share: closed unanswered, counted */
+			stat_add(&t->st_closed[FE_CLOSE_PERIP], 1);
+			fe_gen_release(c->gen);
+			close(fd);
+			free(c);
+			continue;
+		}
 		loop_timer_init(&c->timer, http1_on_timer, c);
 		if (loop_io_add(t->loop, &c->io, fd, LOOP_READ, http1_on_io, c) == -1) {
 			log_warn("epoll_ctl");
+			perip_release(c);
 			close(fd);
 			free(c);
 			continue;

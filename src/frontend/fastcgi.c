@@ -9,9 +9,9 @@
  * "/uploads/evil.jpg/x.php" never runs anything.
  *
  * Per request: FCGI_BEGIN_REQUEST (responder, FCGI_KEEP_CONN), the CGI/1.1
- * environment as FCGI_PARAMS, the body as FCGI_STDIN (a sized body is
- * streamed; a chunked one is spooled first, in memory and then in a
- * temporary file, so CONTENT_LENGTH is exact), then FCGI_STDOUT parsed as a
+ * environment as FCGI_PARAMS, the body as FCGI_STDIN (read whole first by
+ * the front end, spool.c, unless request_buffering is off; a chunked one is
+ * always, so CONTENT_LENGTH is exact), then FCGI_STDOUT parsed as a
  * CGI response (Status, Location, Content-Type, other fields) and streamed
  * to the client, FCGI_STDERR lines to the pool's log, FCGI_END_REQUEST.
  * Failures follow the rules of every pool request (poolreq.c): a request
@@ -38,7 +38,6 @@
 #define FX_OUT_HIGH	(256 * 1024)		/* client output that stops reading */
 #define FX_OB_INIT	(80 * 1024)		/* records to the worker */
 #define FX_STDIN_CHUNK	(32 * 1024)
-#define SPOOL_MEM	(64 * 1024)		/* chunked bodies beyond go to a file */
 #define CGI_HEAD_MAX	(32 * 1024)
 #define CGI_FIELDS	100
 #define MAX_REDIRECTS	10
@@ -46,8 +45,8 @@
 
 enum fx_body {
 	BODY_NONE = 0,
-	BODY_STREAM,	/* Content-Length: forwarded as it arrives */
-	BODY_SPOOL	/* chunked: spooled, then sent */
+	BODY_STREAM,	/* Content-Length, request_buffering off: forwarded as it arrives */
+	BODY_SPOOL	/* spooled (spool.c), then sent */
 };
 
 enum fx_frame {
@@ -76,11 +75,7 @@ struct fx {
 	uint64_t		 body_left;	/* BODY_STREAM: bytes still to read */
 	bool			 stdin_done;	/* the empty STDIN record is queued */
 	bool			 sent;		/* some of the request went to this connection */
-	struct chunked_dec	 chunk;
-	char			*spool;		/* memory part */
-	size_t			 spool_len;
-	int			 spool_fd;	/* file part, -1 when none */
-	uint64_t		 spool_size;	/* whole body */
+	struct spool		 sp;		/* BODY_SPOOL: the body */
 	uint64_t		 spool_off;	/* next byte to send */
 	/* from the worker */
 	char			*in;
@@ -408,7 +403,7 @@ build_request(struct fx *x)
 			goto fail;
 		if (x->body != BODY_NONE) {
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)(x->body == BODY_SPOOL ?
-			    x->spool_size : (uint64_t)h->content_length));
+			    x->sp.size : (uint64_t)h->content_length));
 			if (params(x, &fp, "CONTENT_LENGTH", num) < 0)
 				goto fail;
 		}
@@ -541,116 +536,31 @@ fill_stdin(struct fx *x)
 		if (c->ipos == c->ilen)
 			c->ipos = c->ilen = 0;
 		x->body_left -= n;
-		if (x->body_left == 0)
+		if (x->body_left == 0) {
 			queue_stdin(x, NULL, 0);
+			if (c->rate_dir == RATE_IN)
+				rate_end(c);
+		}
 		return 0;
 	}
 	case BODY_SPOOL: {
 		char buf[FCGI_MAX_CONTENT];
-		size_t n;
+		const char *p;
+		ssize_t n = spool_get(&x->sp, x->spool_off, buf, sizeof(buf), &p);
 
-		if (x->spool_off == x->spool_size) {
+		if (n < 0) {
+			poolreq_fail(&x->pr, 500, "Internal", 0);
+			return -1;
+		}
+		if (n == 0) {
 			queue_stdin(x, NULL, 0);
 			return 0;
 		}
-		n = x->spool_size - x->spool_off > sizeof(buf) ? sizeof(buf) :
-		    (size_t)(x->spool_size - x->spool_off);
-		if (x->spool_off < x->spool_len) {
-			if (n > x->spool_len - x->spool_off)
-				n = x->spool_len - (size_t)x->spool_off;
-			queue_stdin(x, x->spool + x->spool_off, n);
-		} else {
-			ssize_t r = pread(x->spool_fd, buf, n, (off_t)(x->spool_off - x->spool_len));
-
-			if (r <= 0) {
-				log_warn("fastcgi: spool read");
-				poolreq_fail(&x->pr, 500, "Internal", 0);
-				return -1;
-			}
-			n = (size_t)r;
-			queue_stdin(x, buf, n);
-		}
-		x->spool_off += n;
+		queue_stdin(x, p, (size_t)n);
+		x->spool_off += (uint64_t)n;
 		return 0;
 	}
 	}
-	return 0;
-}
-
-/* Where chunked bodies go once they outgrow memory: a nameless file. */
-static int
-spool_open(struct fx *x)
-{
-	char dir[4200];
-
-	snprintf(dir, sizeof(dir), "%s/spool", x->pr.c->gen->conf->server.state_dir);
-	x->spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (x->spool_fd == -1)
-		x->spool_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	return x->spool_fd == -1 ? -1 : 0;
-}
-
-/*
- * Read a chunked body into the spool.  Returns 1 when complete, 0 when
- * more is needed, -1 after failing the request.
- */
-static int
-spool_body(struct fx *x)
-{
-	struct conn *c = x->pr.c;
-	uint64_t max = c->gen->conf->server.max_body;
-
-	while (c->ipos < c->ilen) {
-		size_t out, used;
-		const char *why;
-		int r = httpparse_chunked(&x->chunk, c->ibuf + c->ipos, c->ilen - c->ipos,
-		    &out, &used, &why);
-
-		if (r == WEIR_ERROR) {
-			http1_abort(c, 400, "BadRequest", why);
-			return -1;
-		}
-		if (max != 0 && x->spool_size + out > max) {
-			http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
-			return -1;
-		}
-		if (out > 0) {
-			const char *d = c->ibuf + c->ipos;
-			size_t mem = x->spool_len < SPOOL_MEM && x->spool_fd == -1 ?
-			    SPOOL_MEM - x->spool_len : 0;
-
-			if (mem > out)
-				mem = out;
-			if (mem > 0) {
-				if (x->spool == NULL && (x->spool = malloc(SPOOL_MEM)) == NULL) {
-					poolreq_fail(&x->pr, 500, "Internal", 0);
-					return -1;
-				}
-				memcpy(x->spool + x->spool_len, d, mem);
-				x->spool_len += mem;
-			}
-			if (out > mem) {
-				if (x->spool_fd == -1 && spool_open(x) == -1) {
-					log_warn("fastcgi: cannot create a spool file");
-					poolreq_fail(&x->pr, 500, "Internal", 0);
-					return -1;
-				}
-				if (write_full(x->spool_fd, d + mem, out - mem) == -1) {
-					log_warn("fastcgi: spool write");
-					poolreq_fail(&x->pr, 500, "Internal", 0);
-					return -1;
-				}
-			}
-			x->spool_size += out;
-		}
-		c->ipos += (uint32_t)used;
-		if (r == 1) {
-			if (c->ipos == c->ilen)
-				c->ipos = c->ilen = 0;
-			return 1;
-		}
-	}
-	c->ipos = c->ilen = 0;
 	return 0;
 }
 
@@ -704,16 +614,16 @@ client_flush(struct fx *x)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				conn_set_deadline(x->pr.c, x->pr.c->gen->conf->server.send_timeout);
+				poolreq_client_blocked(&x->pr);
 				return 0;
 			}
 			return -1;
 		}
-		x->pr.client_sent = true;
-		x->pr.r->bytes += (uint64_t)w;
+		poolreq_client_wrote(&x->pr, (size_t)w);
 		x->outoff += (size_t)w;
 	}
 	x->outoff = x->outlen = 0;
+	poolreq_client_flushed(&x->pr);
 	return 1;
 }
 
@@ -827,10 +737,8 @@ fx_free(struct poolreq *pr)
 	free(x->out);
 	free(x->cgibuf);
 	free(x->fields);
-	free(x->spool);
+	spool_free(&x->sp);
 	free(x->loc);
-	if (x->spool_fd != -1)
-		close(x->spool_fd);
 	free(x);
 }
 
@@ -1062,12 +970,8 @@ fx_pump(struct poolreq *pr)
 	int fd;
 
 	if (x->pr.phase == PR_SPOOL) {
-		int r = spool_body(x);
-
-		if (r == 1)
+		if (spool_pump(&x->pr, &x->sp) == 1)
 			enqueue(x);
-		else if (r == 0)
-			set_events(x);
 		return;
 	}
 
@@ -1215,7 +1119,7 @@ fx_body(const struct poolreq *pr)
 		return x->body_fate;
 	switch (x->body) {
 	case BODY_SPOOL:
-		/* while spooling, part of the chunked stream is read */
+		/* while spooling, part of the body is read */
 		return x->pr.phase == PR_SPOOL ? PRB_PARTIAL : PRB_TAKEN;
 	case BODY_STREAM:
 		if (x->body_left == 0)
@@ -1277,13 +1181,13 @@ fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_l
 		return 500;
 	poolreq_init(&x->pr, &fx_ops, c, r, pool);
 	x->site = r->site;
-	x->spool_fd = -1;
+	x->sp.fd = -1;
 	x->via_app = via_app;
 	memcpy(x->path, r->path, r->pathlen + 1);
 	x->sn_len = sn_len;
-	if (r->h.flags & HTTP_F_CHUNKED) {
+	if ((r->h.flags & HTTP_F_CHUNKED) || (r->h.content_length > 0 && pool->buffering)) {
 		x->body = BODY_SPOOL;
-		httpparse_chunked_init(&x->chunk);
+		spool_init(&x->sp, &r->h);
 	} else if (r->h.content_length > 0) {
 		x->body = BODY_STREAM;
 		x->body_left = (uint64_t)r->h.content_length;
@@ -1301,24 +1205,8 @@ fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_l
 	c->pr = &x->pr;
 	c->state = CONN_HANDLER;
 	r->body_taken = true;
-	if (x->body == BODY_SPOOL) {
-		int s;
-
-		x->pr.phase = PR_SPOOL;
-		conn_set_deadline(c, c->gen->conf->server.body_timeout);
-		if ((r->h.flags & HTTP_F_EXPECT_100) && c->ipos == c->ilen) {
-			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-			/* Best effort: a full socket buffer right now is unheard of. */
-			(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
-		}
-		if ((s = spool_body(x)) == -1)
-			return WEIR_OK;
-		if (s == 0) {
-			set_events(x);
-			return WEIR_OK;
-		}
-	}
+	if (x->body == BODY_SPOOL && spool_begin(&x->pr, &x->sp) != 1)
+		return WEIR_OK;	/* queued once the body is in, or answered */
 	enqueue(x);
 	return WEIR_OK;
 }

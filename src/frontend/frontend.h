@@ -247,6 +247,15 @@ struct fcache;
 
 struct frontend;
 
+/* Why weir closed a client connection, counted for /status and /metrics. */
+enum fe_close_reason {
+	FE_CLOSE_MINRATE = 0,	/* Timer_MinBytesPerSecond: slower than min_*_rate */
+	FE_CLOSE_DROPPED,	/* Connection_Dropped: the client left mid-request */
+	FE_CLOSE_PERIP,		/* ConnLimit: over max_connections_per_ip */
+	FE_CLOSE_REASONS
+};
+extern const char *const fe_close_tokens[FE_CLOSE_REASONS];
+
 struct fe_thread {
 	struct frontend		*fe;
 	unsigned		 idx;
@@ -283,6 +292,7 @@ struct fe_thread {
 	size_t			 nidle_up;
 	stat_t			 st_conns;	/* open client connections */
 	stat_t			 st_accepted;	/* accepted, total */
+	stat_t			 st_closed[FE_CLOSE_REASONS];	/* closed by weir, by reason */
 	struct loop_timer	 tick;		/* 1 s housekeeping: log flush */
 	struct loop_timer	 drain_timer;	/* shutdown deadline */
 };
@@ -339,6 +349,7 @@ enum conn_state {
 #define CF_INPROC	0x10	/* inside process_input(): handlers must not re-enter */
 #define CF_NOREAD	0x20	/* pool request: input it cannot take now came (pipelined
 				 * request, EOF): EPOLLIN is off until it asks again */
+#define CF_PERIP	0x40	/* counted in max_connections_per_ip (perip.c) */
 
 /* A piece of response body still to send: memory or a file range. */
 struct sendseg {
@@ -377,6 +388,13 @@ struct req {
 	bool			 logged;	/* its access-log line is written (once) */
 };
 
+/* Which way a connection's data rate is measured (rate.c). */
+enum rate_dir {
+	RATE_NONE = 0,
+	RATE_IN,	/* a request head or body from the client: min_request_rate */
+	RATE_OUT	/* a response the client is slow to read: min_response_rate */
+};
+
 /*
  * A request block is one FE_BLOCK: struct req, then the pin room, where the
  * request's header section is copied when it is parsed (http1.c: req_pin()),
@@ -407,6 +425,9 @@ struct conn {
 	unsigned		 seg;		/* next of req->segs to send */
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
+	uint8_t			 rate_dir;	/* enum rate_dir: what is measured now */
+	uint64_t		 rate_since;	/* ms: start of the current rate window */
+	uint64_t		 rate_bytes;	/* bytes moved in that window */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	in;
@@ -446,6 +467,22 @@ void		 conn_release_buffers(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
 void		 conn_trim(struct fe_thread *t);
 
+/* perip.c: max_connections_per_ip */
+bool		 perip_admit(struct conn *c, unsigned max);
+void		 perip_release(struct conn *c);
+
+/* rate.c: minimum data rates (min_request_rate, min_response_rate) */
+void		 rate_begin(struct conn *c, enum rate_dir dir);
+void		 rate_arm(struct conn *c);
+void		 rate_end(struct conn *c);
+bool		 rate_too_slow(struct conn *c, uint64_t now);
+uint64_t	 rate_due(const struct conn *c);
+static inline void
+rate_add(struct conn *c, uint64_t n)
+{
+	c->rate_bytes += n;
+}
+
 /* http1.c: requests and responses on a connection */
 void		 http1_on_io(void *arg, uint32_t events);
 void		 http1_on_timer(void *arg);
@@ -459,6 +496,9 @@ char		*http1_resp_begin(struct conn *c, struct req *r, int status,
 void		 http1_resp_commit(struct conn *c, struct req *r, char *end);
 void		 http1_request_done(struct conn *c);
 void		 http1_handler_error(struct conn *c, int status, const char *token);
+void		 http1_client_fault(struct conn *c, int status, const char *token,
+		    const char *why);
+void		 http1_drop(struct conn *c, int status, enum fe_close_reason why);
 void		 http1_redispatch_static(struct conn *c);
 void		 http1_req_put(struct fe_thread *t, struct req *r);
 void		 http1_log_gone(struct conn *c);
@@ -486,6 +526,7 @@ struct fe_worker {
 	bool			 drained_sent;	/* CTL_WORKER_DRAINED already sent */
 	uint64_t		 requests;	/* served, total */
 	uint32_t		 unreported;	/* served since the last CTL_STATS */
+	uint32_t		 inflight_sent;	/* inflight in the last CTL_STATS */
 	struct pwait		*active;	/* requests in flight on it (pool lock) */
 	uint64_t		 assigned;	/* requests given to it: ties go to the least used */
 	struct ctl_inflight	 lost[CTL_REPORT_MAX];	/* requests it failed, for the report */
@@ -537,6 +578,8 @@ struct fe_pool {
 	unsigned		 recycle_requests;
 	bool			 single_conn;	/* workers serve one connection at a time (FastCGI) */
 	bool			 fastcgi;
+	bool			 buffering;	/* request_buffering: bodies read whole first */
+	uint64_t		 resp_buffer;	/* response_buffer: bytes kept for a slow client */
 	struct fe_pool		*next_retired;
 	int			 state;		/* enum pool_state */
 	uint32_t		 retry_after;	/* s, for 503 when disabled */
@@ -623,7 +666,7 @@ bool		 upstream_stale(const struct upconn *up, int err);
  * callbacks.
  */
 enum pr_phase {
-	PR_SPOOL = 0,	/* reading the client's body before queueing (FastCGI, chunked) */
+	PR_SPOOL = 0,	/* reading the client's body before queueing (spool.c) */
 	PR_WAIT,	/* in the pool's queue */
 	PR_SEND,	/* sending the request to the worker */
 	PR_RECV,	/* reading the response (head) */
@@ -679,6 +722,8 @@ struct poolreq {
 	unsigned		 attempts;	/* workers that failed it */
 	uint32_t		 first_worker;	/* the worker that failed it first, after delivery */
 	pid_t			 first_pid;
+	uint32_t		 up_events;	/* the upstream's events of the current pump */
+	bool			 released;	/* the worker is given back; the client is still served */
 	char			 method[16];	/* for the master's in-flight report */
 	char			 target[200];
 	uint64_t		 start_ns;
@@ -691,6 +736,7 @@ void		 poolreq_assigned(struct pwait *pw);
 void		 poolreq_describe(const struct pwait *pw, struct ctl_inflight *f,
 		    uint64_t now_ns);
 void		 poolreq_done(struct poolreq *pr, bool reuse);
+void		 poolreq_release_worker(struct poolreq *pr, bool reuse);
 void		 poolreq_fail(struct poolreq *pr, int status, const char *token,
 		    uint32_t retry);
 void		 poolreq_failed(struct poolreq *pr, const char *why, enum upfail how);
@@ -701,6 +747,9 @@ uint64_t	 poolreq_response_timeout(const struct poolreq *pr);
 void		 poolreq_client_event(struct conn *c, uint32_t events);
 uint32_t	 poolreq_client_read(const struct poolreq *pr, bool body, bool room);
 void		 poolreq_client_timeout(struct conn *c);
+void		 poolreq_client_wrote(struct poolreq *pr, size_t w);
+void		 poolreq_client_blocked(struct poolreq *pr);
+void		 poolreq_client_flushed(struct poolreq *pr);
 void		 poolreq_abort(struct conn *c);
 
 /* forward.c: the client's address behind trusted proxies */
@@ -708,6 +757,26 @@ bool		 forward_trusted(const struct conf_server *s, const struct sockaddr *peer)
 void		 forward_client(const struct http_header *hs, size_t n,
 		    const struct cidr *tr, size_t ntr, const struct ipaddr *peer,
 		    struct ipaddr *client);
+/* spool.c: request bodies read whole before the request is queued */
+struct spool {
+	char		*mem;		/* the first bytes (up to SPOOL_MEM) */
+	size_t		 memlen, memcap;
+	int		 fd;		/* the rest: a nameless file, -1 when none */
+	uint64_t	 size;		/* body bytes held */
+	uint64_t	 left;		/* Content-Length: bytes still to come */
+	bool		 chunked;
+	bool		 done;		/* the whole body is here */
+	struct chunked_dec chunk;
+};
+void		 spool_init(struct spool *sp, const struct http_request *h);
+void		 spool_free(struct spool *sp);
+int		 spool_take(struct spool *sp, struct conn *c, const char **why);
+int		 spool_append(struct spool *sp, const char *d, size_t n, const char *state_dir);
+ssize_t		 spool_send(const struct spool *sp, uint64_t off, int sock);
+ssize_t		 spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n,
+		    const char **p);
+int		 spool_begin(struct poolreq *pr, struct spool *sp);
+int		 spool_pump(struct poolreq *pr, struct spool *sp);
 
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
 struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);

@@ -32,6 +32,7 @@ static void	process_input(struct conn *c);
 static int	flush(struct conn *c);
 static void	after_output(struct conn *c);
 static int	post_dispatch(struct conn *c, struct req *r);
+static void	http1_deadline(struct conn *c);
 
 static inline const struct conf_server *
 srv(const struct conn *c)
@@ -283,6 +284,7 @@ req_reset(struct req *r)
 	r->owned = NULL;
 	r->retry_after = 0;
 	r->body_taken = false;
+	r->logged = false;
 	r->nsegs = 0;
 	r->fent = NULL;
 	r->pathlen = 0;
@@ -371,6 +373,7 @@ static void
 go_idle(struct conn *c)
 {
 	c->state = CONN_IDLE;
+	rate_end(c);
 	if (c->req != NULL && !output_pending(c)) {
 		http1_req_put(c->t, c->req);
 		c->req = NULL;
@@ -392,6 +395,7 @@ start_linger(struct conn *c)
 		return;
 	}
 	c->state = CONN_LINGER;
+	rate_end(c);
 	c->ipos = c->ilen = 0;
 	conn_want_write(c, false);
 	conn_set_deadline(c, LINGER_MS);
@@ -639,9 +643,59 @@ post_dispatch(struct conn *c, struct req *r)
 	}
 	if (c->state == CONN_HEAD)
 		c->state = CONN_IDLE;	/* the next request starts its own clock */
-	if (r->nsegs == 0)
+	if (r->nsegs == 0 && !r->logged)	/* http1_abort() from a handler logged it */
 		req_finish(c, r);
 	return 0;
+}
+
+/*
+ * The client broke the rules of the request before any of a response was
+ * sent (a bad or too large body, too slow): the pool request, if any, is
+ * dropped, and the client gets `status` and a lingering close.
+ */
+void
+http1_client_fault(struct conn *c, int status, const char *token, const char *why)
+{
+	poolreq_abort(c);
+	c->state = CONN_HEAD;
+	conn_set_events(c, LOOP_READ);
+	http1_abort(c, status, token, why);
+}
+
+/*
+ * Close a connection that cannot be answered any more (the client left in
+ * the middle of its request, or reads too slowly): the request gets its
+ * one access-log line (with `status` when none was sent) and an httperr
+ * line with the reason, and is counted.
+ */
+void
+http1_drop(struct conn *c, int status, enum fe_close_reason why)
+{
+	struct req *r = c->req;
+
+	stat_add(&c->t->st_closed[why], 1);
+	poolreq_abort(c);
+	if (r != NULL && r->start_ns != 0 && !r->logged) {
+		if (r->status == 0)
+			r->status = status;
+		r->reason = fe_close_tokens[why];
+		req_finish(c, r);
+	} else {
+		alog_httperr(c, NULL, r != NULL && r->status != 0 ? r->status : status,
+		    fe_close_tokens[why]);
+	}
+	if (why == FE_CLOSE_MINRATE) {
+		/*
+		 * A reset, not a FIN queued behind what the client does not
+		 * read: the kernel drops the unsent data at once instead of
+		 * keeping it (and the socket) for a client that may never
+		 * take it.
+		 */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		(void)!setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	conn_close(c);
 }
 
 /*
@@ -786,6 +840,8 @@ process_input(struct conn *c)
 			c->state = CONN_HEAD;
 			c->scan = 0;
 			conn_set_deadline(c, s->header_timeout);
+			rate_begin(c, RATE_IN);
+			rate_add(c, c->ilen - c->ipos);
 		}
 		/* A response that needs more than the buffer: send first. */
 		if (c->obuf != NULL && FE_BLOCK - c->olen < OBUF_RESERVE)
@@ -804,6 +860,7 @@ process_input(struct conn *c)
 		if (end == 0 && avail < s->max_header_size &&
 		    memchr(c->ibuf + c->ipos + c->scan, '\n', avail - c->scan) == NULL) {
 			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
+			rate_arm(c);
 			break;
 		}
 		if (c->req == NULL && (c->req = req_new(c)) == NULL) {
@@ -817,6 +874,7 @@ process_input(struct conn *c)
 		    &status, &why);
 		if (n == WEIR_AGAIN) {
 			c->scan = avail >= 3 ? (uint32_t)avail - 3 : 0;
+			rate_arm(c);
 			break;
 		}
 		if (n == WEIR_ERROR) {
@@ -829,6 +887,8 @@ process_input(struct conn *c)
 			http1_abort(c, 500, "Internal", "no memory to hold the request head");
 			return;
 		}
+		if (c->rate_dir == RATE_IN)
+			rate_end(c);	/* the head is in: a body starts its own window */
 		if (s->max_body != 0 && r->h.content_length > 0 &&
 		    (uint64_t)r->h.content_length > s->max_body) {
 			http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
@@ -899,6 +959,7 @@ flush(struct conn *c)
 			return -1;
 		}
 		c->ooff += (uint32_t)w;
+		rate_add(c, (uint64_t)w);
 	}
 	c->ooff = c->olen = 0;
 	while (r != NULL && c->seg < r->nsegs) {
@@ -938,13 +999,18 @@ flush(struct conn *c)
 			return -1;
 		}
 		sg->len -= (uint64_t)w;
+		rate_add(c, (uint64_t)w);
 	}
 	if (c->flags & CF_WANT_WRITE)
 		conn_want_write(c, false);
+	if (c->rate_dir == RATE_OUT)
+		rate_end(c);
 	return 1;
 blocked:
 	conn_want_write(c, true);
 	conn_set_deadline(c, srv(c)->send_timeout);
+	rate_begin(c, RATE_OUT);
+	rate_arm(c);
 	return 0;
 }
 
@@ -1019,6 +1085,8 @@ on_readable(struct conn *c)
 				continue;
 			}
 			c->ilen += (uint32_t)n;
+			if (c->rate_dir == RATE_IN)
+				rate_add(c, (uint64_t)n);
 			process_input(c);
 			return;
 		}
@@ -1080,16 +1148,55 @@ http1_start(struct conn *c)
 	on_readable(c);
 }
 
+/*
+ * The client moved fewer bytes than min_request_rate / min_response_rate
+ * over the last window (rate.c): 408 while nothing of a response was sent,
+ * otherwise the connection is just closed.
+ */
+static void
+rate_violation(struct conn *c)
+{
+	bool in = c->rate_dir == RATE_IN;
+
+	rate_end(c);
+	if (in && (c->pr == NULL || !c->pr->client_sent) &&
+	    (c->state == CONN_HEAD || c->state == CONN_HANDLER) &&
+	    !(c->flags & CF_WANT_WRITE)) {
+		stat_add(&c->t->st_closed[FE_CLOSE_MINRATE], 1);
+		http1_client_fault(c, 408, fe_close_tokens[FE_CLOSE_MINRATE], in ?
+		    "client slower than min_request_rate" : "client slower than min_response_rate");
+		return;
+	}
+	http1_drop(c, 0, FE_CLOSE_MINRATE);
+}
+
 void
 http1_on_timer(void *arg)
 {
 	struct conn *c = arg;
 	uint64_t now = loop_now(c->t->loop);
 
-	if (now < c->deadline) {
-		loop_timer_set(c->t->loop, &c->timer, c->deadline - now);
+	if (rate_too_slow(c, now)) {
+		rate_violation(c);
 		return;
 	}
+	if (now < c->deadline) {
+		uint64_t due = rate_due(c);
+
+		loop_timer_set(c->t->loop, &c->timer,
+		    (due < c->deadline ? (due > now ? due : now) : c->deadline) - now);
+		return;
+	}
+	http1_deadline(c);
+	/* a handler may have set a later deadline: the rate window still ends on time */
+	if (c->state != CONN_CLOSED)
+		rate_arm(c);
+}
+
+/* The connection's deadline passed: what it means depends on what it waits for. */
+static void
+http1_deadline(struct conn *c)
+{
 	switch (c->state) {
 	case CONN_HANDLER:
 		if (c->pr != NULL) {

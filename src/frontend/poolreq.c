@@ -108,8 +108,9 @@ up_event(void *arg, uint32_t events)
 	struct upconn *up = arg;
 	struct poolreq *pr = up->owner;
 
-	(void)events;
+	pr->up_events = events;
 	pr->ops->pump(pr);
+	/* pr may be gone: nothing after the pump */
 }
 
 /* Ask the queue for a worker slot, avoiding `avoid` when there is a choice. */
@@ -199,6 +200,11 @@ pr_start(struct poolreq *pr)
 		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
 	}
 	conn_set_deadline(c, poolreq_response_timeout(pr));
+	/* A body that streams to the worker (request_buffering = off) is the client's to keep up */
+	if (pr->ops->body(pr) != PRB_TAKEN) {
+		rate_begin(c, RATE_IN);
+		rate_arm(c);
+	}
 	if (pr->ops->start != NULL)
 		pr->ops->start(pr);
 	pr->ops->pump(pr);
@@ -256,6 +262,22 @@ settle_body(struct poolreq *pr)
 	}
 }
 
+/*
+ * The worker has sent the whole response, which waits in the front end for
+ * a slow client (proxy.c's response buffer): the worker and its connection
+ * go back now, the request goes on until the client has it all.
+ */
+void
+poolreq_release_worker(struct poolreq *pr, bool reuse)
+{
+	if (pr->released)
+		return;
+	stats_hist(&pr->pool->pc[pr->t->idx].upstream, (mono_ns() - pr->start_ns) / 1000);
+	drop_up(pr, reuse);
+	queue_release(pr->pool, &pr->q, true);
+	pr->released = true;
+}
+
 /* The response is complete: give everything back and let HTTP/1 go on. */
 void
 poolreq_done(struct poolreq *pr, bool reuse)
@@ -263,9 +285,7 @@ poolreq_done(struct poolreq *pr, bool reuse)
 	struct conn *c = pr->c;
 
 	settle_body(pr);
-	stats_hist(&pr->pool->pc[pr->t->idx].upstream, (mono_ns() - pr->start_ns) / 1000);
-	drop_up(pr, reuse);
-	queue_release(pr->pool, &pr->q, true);
+	poolreq_release_worker(pr, reuse);
 	c->pr = NULL;
 	pr->ops->free(pr);
 	http1_request_done(c);
@@ -451,6 +471,35 @@ pr_retry(struct poolreq *pr, struct fe_worker *lost, bool counts)
 /* --- the client's side while the request runs ------------------------------------- */
 
 /*
+ * Response output to the client, whatever the protocol: w bytes went out;
+ * the client's socket is full (send_timeout and min_response_rate run);
+ * everything queued is out (the rate no longer runs: waiting for the
+ * worker is not the client's fault).
+ */
+void
+poolreq_client_wrote(struct poolreq *pr, size_t w)
+{
+	pr->client_sent = true;
+	pr->r->bytes += (uint64_t)w;
+	rate_add(pr->c, (uint64_t)w);
+}
+
+void
+poolreq_client_blocked(struct poolreq *pr)
+{
+	conn_set_deadline(pr->c, pr->c->gen->conf->server.send_timeout);
+	rate_begin(pr->c, RATE_OUT);
+	rate_arm(pr->c);
+}
+
+void
+poolreq_client_flushed(struct poolreq *pr)
+{
+	if (pr->c->rate_dir == RATE_OUT)
+		rate_end(pr->c);
+}
+
+/*
  * Take what the client sent into the connection's input buffer.  Returns 1,
  * 0 when the buffer is full (the handler has not used what is there yet),
  * -1 when the client closed or failed.
@@ -474,9 +523,28 @@ client_read(struct conn *c)
 		return -1;
 	if (n > 0) {
 		c->ilen += (uint32_t)n;
+		rate_add(c, (uint64_t)n);
 		conn_set_deadline(c, c->gen->conf->server.body_timeout);
 	}
 	return 1;
+}
+
+/*
+ * The client closed or failed.  If it left in the middle of sending its
+ * body (a truncated upload), the request gets its one access-log line (400)
+ * and a Connection_Dropped line in httperr.log; with the body buffered, the
+ * application never saw any of it.
+ */
+static void
+client_gone(struct conn *c)
+{
+	struct poolreq *pr = c->pr;
+
+	if (pr->phase == PR_SPOOL || (!pr->client_sent && pr->ops->body(pr) != PRB_TAKEN)) {
+		http1_drop(c, 400, FE_CLOSE_DROPPED);
+		return;
+	}
+	conn_close(c);
 }
 
 /*
@@ -518,14 +586,14 @@ poolreq_client_event(struct conn *c, uint32_t events)
 	 */
 	if ((events & (EPOLLHUP | EPOLLERR)) ||
 	    ((events & EPOLLRDHUP) && (!(events & EPOLLIN) || !reading))) {
-		conn_close(c);
+		client_gone(c);
 		return;
 	}
 	if (events & EPOLLIN) {
 		int r = reading ? client_read(c) : 0;
 
 		if (r == -1) {
-			conn_close(c);
+			client_gone(c);
 			return;
 		}
 		if (r == 0)
@@ -544,10 +612,8 @@ poolreq_client_timeout(struct conn *c)
 
 	switch (pr->phase) {
 	case PR_SPOOL:
-		/* conn_close() logs the request, once, with this reason */
-		c->req->status = 408;
-		c->req->reason = "Timer_EntityBody";
-		conn_close(c);
+		/* nothing was sent yet: the client gets its 408 */
+		http1_client_fault(c, 408, "Timer_EntityBody", "request body stalled");
 		return;
 	case PR_WAIT:
 		switch (queue_waited(pr->pool, &pr->q)) {

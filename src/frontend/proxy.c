@@ -3,14 +3,27 @@
  * HTTP/1.1 on a kept-alive Unix-socket connection, and the response comes
  * back, both bodies streamed with backpressure (no whole-body buffering).
  *
+ * With request_buffering (the default) a request body is read whole by the
+ * front end first (spool.c) and sent with Content-Length, even if it came
+ * chunked; with it off the body streams to the worker as it arrives.
+ *
  * The client connection belongs to the front end, never to a worker: if the
  * worker dies before any byte of the response reached the client, an
- * idempotent request without a body is retried once (on another worker, or
- * queued for the replacement); otherwise the client gets 502 and keeps its
- * connection.  Hop-by-hop headers are dropped both ways (RFC 9110 §7.6.1) and
+ * idempotent request whose body is not lost (none, or a buffered one) is
+ * retried once (on another worker, or queued for the replacement);
+ * otherwise the client gets 502 and keeps its connection.  A worker that
+ * closes while the body is still being sent is noticed at once (502), not
+ * when the next body byte cannot be written.  Hop-by-hop headers are dropped both ways (RFC 9110 §7.6.1) and
  * Forwarded / X-Forwarded-* are set.  The worker's response framing is
  * re-done for the client: Content-Length passes through, anything else is
  * chunked for HTTP/1.1 and close-delimited for HTTP/1.0.
+ *
+ * A client slower than its worker does not hold the worker: once the
+ * client's socket is full, the rest of the response is read on into a
+ * response buffer (memory, then a nameless file under state_dir/spool, up
+ * to the pool's response_buffer), and the worker is given back as soon as
+ * it has sent everything (nginx's proxy_buffering).  Beyond the bound the
+ * worker waits for the client as before.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +66,9 @@ struct proxy {
 	size_t			 headlen, headoff;
 	int			 reqbody;	/* enum framing */
 	uint64_t		 req_left;	/* FR_LENGTH: body bytes still to forward */
+	bool			 buffered;	/* the body is read whole first, into sp */
+	struct spool		 sp;
+	uint64_t		 sp_off;	/* next spooled byte to stage */
 	struct chunked_dec	 req_chunk;
 	bool			 req_done;	/* whole body forwarded */
 	char			*body;		/* staging to the worker */
@@ -70,6 +86,10 @@ struct proxy {
 	char			*out;		/* head and chunk framing to the client */
 	size_t			 outlen, outoff, outcap;
 	bool			 out_block;	/* out is a pool block */
+	/* the response buffer: what a slow client has not taken yet */
+	bool			 rs_on;		/* client output goes through rs */
+	struct spool		 rs;
+	uint64_t		 rs_off;	/* next byte of rs for the client */
 };
 
 struct proxy_handler {
@@ -77,6 +97,8 @@ struct proxy_handler {
 	struct frontend		*fe;
 	struct fe_pool		*pool;
 };
+
+static void	spooled(struct proxy *px);
 
 static void
 up_set(struct proxy *px, uint32_t ev)
@@ -241,7 +263,7 @@ build_head(struct proxy *px)
 	p = PUTS(p, "\"\r\n");
 	if (px->reqbody == FR_LENGTH) {
 		p = PUTS(p, "Content-Length: ");
-		p += fmt_u64(p, (uint64_t)h->content_length);
+		p += fmt_u64(p, px->req_left);
 		p = PUTS(p, "\r\n");
 	} else if (px->reqbody == FR_CHUNKED) {
 		p = PUTS(p, "Transfer-Encoding: chunked\r\n");
@@ -258,10 +280,12 @@ static void
 client_events(struct proxy *px)
 {
 	struct conn *c = px->pr.c;
-	uint32_t ev = poolreq_client_read(&px->pr, px->pr.phase == PR_SEND && !px->req_done,
+	uint32_t ev = poolreq_client_read(&px->pr,
+	    px->pr.phase == PR_SEND && !px->req_done && !px->buffered,
 	    px->bodylen == px->bodyoff && c->ipos == c->ilen);
 
-	if (px->outoff < px->outlen || px->dataoff < px->dataend)
+	if (px->outoff < px->outlen || px->dataoff < px->dataend ||
+	    (px->rs_on && px->rs_off < px->rs.size))
 		ev |= LOOP_WRITE;
 	conn_set_events(c, ev);
 }
@@ -296,13 +320,12 @@ client_flush(struct proxy *px)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				conn_set_deadline(px->pr.c, px->pr.c->gen->conf->server.send_timeout);
+				poolreq_client_blocked(&px->pr);
 				return 0;
 			}
 			return -1;
 		}
-		px->pr.client_sent = true;
-		px->pr.r->bytes += (uint64_t)w;
+		poolreq_client_wrote(&px->pr, (size_t)w);
 		if (px->outoff < px->outlen) {
 			size_t k = px->outlen - px->outoff;
 
@@ -319,6 +342,7 @@ client_flush(struct proxy *px)
 		px->dataoff = px->dataend;
 	px->outoff = px->outlen = 0;
 	px->dataoff = px->dataend = 0;
+	poolreq_client_flushed(&px->pr);
 	return 1;
 }
 
@@ -397,7 +421,101 @@ client_body(struct proxy *px, size_t off, size_t len)
 	return 0;
 }
 
+/* --- the response buffer -------------------------------------------------------- */
+
+/* May more of the response be read ahead of the client? */
+static bool
+rs_room(const struct proxy *px)
+{
+	return px->rs.size < px->pr.pool->resp_buffer;	/* plain read: changes on reload */
+}
+
+/* Empty the buffer: client output goes straight out again. */
+static void
+rs_reset(struct proxy *px)
+{
+	spool_free(&px->rs);
+	memset(&px->rs, 0, sizeof(px->rs));
+	px->rs.fd = -1;
+	px->rs_off = 0;
+	px->rs_on = false;
+}
+
+/* Move the client output waiting in out and in (framed) to the buffer's end. */
+static int
+rs_append(struct proxy *px)
+{
+	const char *sd = px->pr.c->gen->conf->server.state_dir;
+
+	if (px->outoff < px->outlen &&
+	    spool_append(&px->rs, px->out + px->outoff, px->outlen - px->outoff, sd) == -1)
+		return -1;
+	if (px->dataoff < px->dataend && !px->client_chunked &&
+	    spool_append(&px->rs, px->in + px->dataoff, px->dataend - px->dataoff, sd) == -1)
+		return -1;
+	px->outoff = px->outlen = 0;
+	px->dataoff = px->dataend = 0;
+	return 0;
+}
+
+/*
+ * Send what the buffer holds.  Returns 1 when the client has it all (the
+ * buffer is emptied: output goes straight out again), 0 when the client
+ * is full, -1 when it is gone.
+ */
+static int
+rs_flush(struct proxy *px)
+{
+	int fd = px->pr.c->io.fd;
+
+	while (px->rs_off < px->rs.size) {
+		ssize_t w = spool_send(&px->rs, px->rs_off, fd);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				poolreq_client_blocked(&px->pr);
+				return 0;
+			}
+			return -1;
+		}
+		poolreq_client_wrote(&px->pr, (size_t)w);
+		px->rs_off += (uint64_t)w;
+	}
+	rs_reset(px);
+	poolreq_client_flushed(&px->pr);
+	return 1;
+}
+
+/*
+ * Send the client what is ready for it.  When its socket is full and the
+ * pool keeps a response buffer, the output goes there and the worker is
+ * read on.  Returns 1 (all sent), 0 (the client is full), -1 (gone, or the
+ * buffer failed: the response cannot be completed).
+ */
+static int
+client_send(struct proxy *px)
+{
+	if (!px->rs_on) {
+		int r = client_flush(px);
+
+		if (r != 0 || px->pr.pool->resp_buffer == 0)
+			return r;
+		px->rs_on = true;
+		/* what the client will get is decided: no retry may replace it */
+		px->pr.client_sent = true;
+	}
+	if (rs_append(px) == -1) {
+		log_warn("pool %s: cannot buffer the response", px->pr.pool->name);
+		return -1;
+	}
+	return rs_flush(px);
+}
+
 /* --- finishing ------------------------------------------------------------------ */
+
+static void	spooled(struct proxy *px);
 
 static void
 px_free(struct poolreq *pr)
@@ -418,6 +536,8 @@ px_free(struct poolreq *pr)
 	else
 		free(px->out);
 	free(px->body);
+	spool_free(&px->sp);
+	spool_free(&px->rs);
 	free(px);
 }
 
@@ -553,6 +673,25 @@ client_head(struct proxy *px, const struct http_response *res)
 
 /* --- the pump: move bytes while they can move ------------------------------------- */
 
+/* The next piece of a buffered body.  -3: the spool cannot be read. */
+static int
+stage_spooled(struct proxy *px)
+{
+	const char *p;
+	ssize_t n = spool_get(&px->sp, px->sp_off, px->body, PX_BODYBUF, &p);
+
+	if (n < 0)
+		return -3;
+	if (p != px->body)
+		memcpy(px->body, p, (size_t)n);
+	px->bodyoff = 0;
+	px->bodylen = (size_t)n;
+	px->sp_off += (uint64_t)n;
+	if (px->sp_off == px->sp.size)
+		px->req_done = true;
+	return 0;
+}
+
 /* Read the client's body into the staging buffer, framed for the worker. */
 static int
 stage_request_body(struct proxy *px)
@@ -560,7 +699,11 @@ stage_request_body(struct proxy *px)
 	struct conn *c = px->pr.c;
 	size_t avail = c->ilen - c->ipos;
 
-	if (px->req_done || px->bodyoff < px->bodylen || avail == 0)
+	if (px->req_done || px->bodyoff < px->bodylen)
+		return 0;
+	if (px->buffered)
+		return stage_spooled(px);
+	if (avail == 0)
 		return 0;
 	px->pr.body_started = true;
 	px->bodyoff = px->bodylen = 0;
@@ -606,6 +749,8 @@ stage_request_body(struct proxy *px)
 	}
 	if (c->ipos == c->ilen)
 		c->ipos = c->ilen = 0;
+	if (px->req_done && c->rate_dir == RATE_IN)
+		rate_end(c);
 	return 0;
 }
 
@@ -645,6 +790,10 @@ pump_send(struct proxy *px)
 		}
 		if (s == -2) {
 			http1_abort(px->pr.c, 413, "EntityTooLarge", "body larger than max_body");
+			return -1;
+		}
+		if (s == -3) {
+			poolreq_fail(&px->pr, 500, "Internal", 0);
 			return -1;
 		}
 		if (px->bodyoff == px->bodylen)
@@ -859,10 +1008,27 @@ px_pump(struct poolreq *pr)
 	struct proxy *px = (struct proxy *)pr;
 	int r;
 
+	if (px->pr.phase == PR_SPOOL) {
+		if (spool_pump(&px->pr, &px->sp) == 1)
+			spooled(px);
+		return;
+	}
 	for (;;) {
 		if (px->pr.phase == PR_SEND) {
+			uint32_t upev = px->pr.up_events;
+
+			px->pr.up_events = 0;
 			if (pump_send(px) == -1)
 				return;
+			/*
+			 * The worker answers or hangs up before it has the whole
+			 * body: read what it says now (a 502 at once when it
+			 * closed, not when the next body byte cannot be sent).
+			 */
+			if (px->pr.phase == PR_SEND && (upev & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+				px->pr.phase = PR_RECV;
+				continue;
+			}
 			/*
 			 * Sent: the answer is for the upstream's EPOLLIN to
 			 * say; a recv now would often find nothing yet.
@@ -883,18 +1049,23 @@ px_pump(struct poolreq *pr)
 		}
 		if (px->pr.phase != PR_BODY)
 			break;
-		/* flush to the client */
-		r = client_flush(px);
+		/* to the client, or into the response buffer */
+		r = client_send(px);
 		if (r == -1) {
 			conn_close(px->pr.c);
 			return;
 		}
-		if (r == 0)
-			break;
 		if (px->res_done) {
-			px_done(px);
-			return;
+			if (r == 1) {
+				px_done(px);
+				return;
+			}
+			/* the rest is buffered: the worker is free, the client takes its time */
+			poolreq_release_worker(&px->pr, px->up_reusable);
+			break;
 		}
+		if (r == 0 && !(px->rs_on && rs_room(px)))
+			break;
 		/* more from the worker */
 		{
 			ssize_t n;
@@ -936,12 +1107,13 @@ px_pump(struct poolreq *pr)
 	}
 	/* Interest: what are we waiting for? */
 	if (px->pr.phase == PR_SEND) {
-		up_set(px, (px->headoff < px->headlen || px->bodyoff < px->bodylen) ?
-		    LOOP_WRITE : 0);
+		up_set(px, LOOP_READ | ((px->headoff < px->headlen || px->bodyoff < px->bodylen) ?
+		    LOOP_WRITE : 0));
 	} else if (px->pr.phase == PR_RECV) {
 		up_set(px, LOOP_READ);
 	} else {
-		bool client_full = px->outoff < px->outlen || px->dataoff < px->dataend;
+		bool client_full = px->rs_on ? !rs_room(px) :
+		    px->outoff < px->outlen || px->dataoff < px->dataend;
 
 		up_set(px, client_full ? 0 : LOOP_READ);
 	}
@@ -965,6 +1137,12 @@ px_rewind(struct poolreq *pr)
 	px->inlen = 0;
 	px->outlen = px->outoff = 0;
 	px->head_held = false;
+	rs_reset(px);
+	if (px->buffered) {
+		px->sp_off = 0;
+		px->bodyoff = px->bodylen = 0;
+		px->req_done = px->sp.size == 0;
+	}
 	return 0;
 }
 
@@ -977,7 +1155,7 @@ px_replayable(const struct poolreq *pr)
 {
 	const struct proxy *px = (const struct proxy *)pr;
 
-	return px->reqbody == FR_NONE || !px->pr.body_started;
+	return px->reqbody == FR_NONE || px->buffered || !px->pr.body_started;
 }
 
 static enum pr_body
@@ -985,6 +1163,8 @@ px_body(const struct poolreq *pr)
 {
 	const struct proxy *px = (const struct proxy *)pr;
 
+	if (px->buffered)
+		return px->pr.phase == PR_SPOOL ? PRB_PARTIAL : PRB_TAKEN;
 	if (px->reqbody == FR_NONE || px->req_done)
 		return PRB_TAKEN;
 	return px->pr.body_started ? PRB_PARTIAL : PRB_UNREAD;
@@ -1002,6 +1182,23 @@ static const struct poolreq_ops px_ops = {
 };
 
 /* --- the handler ---------------------------------------------------------------------- */
+
+/*
+ * The buffered body is complete: the worker gets it with Content-Length
+ * (also when it came chunked), and the request joins the queue.
+ */
+static void
+spooled(struct proxy *px)
+{
+	px->reqbody = FR_LENGTH;
+	px->req_left = px->sp.size;
+	px->req_done = px->sp.size == 0;
+	if (build_head(px) == -1) {
+		poolreq_fail(&px->pr, 500, "Internal", 0);
+		return;
+	}
+	poolreq_enqueue(&px->pr);
+}
 
 static int
 proxy_on_request(struct handler *h, struct conn *c, struct req *r)
@@ -1022,12 +1219,15 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	} else {
 		px->req_done = true;
 	}
-	/* A body goes to the worker as it arrives: none is left to send again. */
-	if (px->reqbody != FR_NONE)
+	px->sp.fd = -1;
+	px->rs.fd = -1;
+	px->buffered = px->reqbody != FR_NONE && pool->buffering;
+	/* A streamed body goes to the worker as it arrives: none is left to send again. */
+	if (px->reqbody != FR_NONE && !px->buffered)
 		px->pr.idempotent = false;
 	px->pr.want_continue = (r->h.flags & HTTP_F_EXPECT_100) && px->reqbody != FR_NONE;
 	px->incap = FE_BLOCK;
-	if (build_head(px) == -1 ||
+	if ((!px->buffered && build_head(px) == -1) ||
 	    (px->in = block_get(c->t)) == NULL ||
 	    (px->reqbody != FR_NONE && (px->body = malloc(PX_BODYBUF)) == NULL)) {
 		px_free(&px->pr);
@@ -1036,6 +1236,12 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	c->pr = &px->pr;
 	c->state = CONN_HANDLER;
 	r->body_taken = true;
+	if (px->buffered) {
+		spool_init(&px->sp, &r->h);
+		if (spool_begin(&px->pr, &px->sp) == 1)
+			spooled(px);
+		return WEIR_OK;
+	}
 	poolreq_enqueue(&px->pr);
 	return WEIR_OK;
 }

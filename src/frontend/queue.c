@@ -94,6 +94,8 @@ queue_apply_conf(struct frontend *fe, const struct conf *c)
 		p->recycle_requests = cp->recycle_requests;
 		p->fastcgi = cp->kind == POOL_KIND_FASTCGI;
 		p->single_conn = p->fastcgi;
+		p->buffering = cp->request_buffering;
+		p->resp_buffer = cp->response_buffer;
 		pthread_mutex_unlock(&p->lock);
 		np[i] = p;
 	}
@@ -927,7 +929,9 @@ queue_send_stats(struct frontend *fe)
 
 		pthread_mutex_lock(&p->lock);
 		for (struct fe_worker *w = p->workers; w != NULL; w = w->next) {
-			if (w->gone || (w->unreported == 0 && w->inflight == 0 && p->qlen == 0))
+			/* a worker whose last request was aborted must say it is idle again */
+			if (w->gone || (w->unreported == 0 && w->inflight == 0 &&
+			    w->inflight_sent == 0 && p->qlen == 0))
 				continue;
 			if (st.n == nitems(st.w)) {
 				send_ctl(fe, CTL_STATS, &st, offsetof(struct ctl_stats, w) +
@@ -937,6 +941,7 @@ queue_send_stats(struct frontend *fe)
 			st.w[st.n].worker = w->id;
 			st.w[st.n].requests = w->unreported;
 			st.w[st.n].inflight = w->inflight;
+			w->inflight_sent = w->inflight;
 			st.w[st.n].queued = p->qlen;
 			w->unreported = 0;
 			st.n++;

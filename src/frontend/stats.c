@@ -20,6 +20,13 @@
 #include "util.h"
 #include "frontend.h"
 
+/* httperr.log reason tokens of enum fe_close_reason (HTTP.sys's names). */
+const char *const fe_close_tokens[FE_CLOSE_REASONS] = {
+	[FE_CLOSE_MINRATE] = "Timer_MinBytesPerSecond",
+	[FE_CLOSE_DROPPED] = "Connection_Dropped",
+	[FE_CLOSE_PERIP] = "ConnLimit",
+};
+
 /* Upper bounds of the histogram buckets, in microseconds. */
 static const uint64_t bounds_us[STAT_BUCKETS] = {
 	1000, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000, 30000000
@@ -107,7 +114,8 @@ stats_snapshot(struct frontend *fe)
 {
 	struct fe_gen *g = fe_gen_acquire(fe);
 	json_t *root = json_object(), *sites = json_object(), *pools = json_object();
-	uint64_t conns = 0, accepted = 0;
+	uint64_t conns = 0, accepted = 0, closed[FE_CLOSE_REASONS] = { 0 };
+	json_t *co = json_object();
 	char *text;
 	size_t len;
 	uint32_t zero = 0;
@@ -116,12 +124,17 @@ stats_snapshot(struct frontend *fe)
 	for (unsigned t = 0; t < fe->nthreads; t++) {
 		conns += ld(&fe->threads[t].st_conns);
 		accepted += ld(&fe->threads[t].st_accepted);
+		for (int k = 0; k < FE_CLOSE_REASONS; k++)
+			closed[k] += ld(&fe->threads[t].st_closed[k]);
 	}
+	for (int k = 0; k < FE_CLOSE_REASONS; k++)
+		json_object_set_new(co, fe_close_tokens[k], json_integer((json_int_t)closed[k]));
 	json_object_set_new(root, "pid", json_integer(getpid()));
 	json_object_set_new(root, "threads", json_integer(fe->nthreads));
 	json_object_set_new(root, "generation", json_integer(g->generation));
 	json_object_set_new(root, "connections", json_integer((json_int_t)conns));
 	json_object_set_new(root, "accepted", json_integer((json_int_t)accepted));
+	json_object_set_new(root, "closed", co);
 	for (size_t i = 0; i < g->nsites; i++) {
 		uint64_t v[5] = { 0 };
 

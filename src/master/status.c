@@ -212,6 +212,8 @@ status_json(struct master *m, json_t *fe)
 	    json_incref(json_object_get(fe, "connections")) : json_null());
 	json_object_set_new(fo, "accepted", fe != NULL ?
 	    json_incref(json_object_get(fe, "accepted")) : json_null());
+	json_object_set_new(fo, "closed", fe != NULL && json_object_get(fe, "closed") != NULL ?
+	    json_incref(json_object_get(fe, "closed")) : json_null());
 	{
 		json_t *ls = json_array();
 
@@ -339,6 +341,11 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		    "Client connections accepted.");
 		bprintf(&b, "weir_frontend_connections_accepted_total %lld\n",
 		    (long long)json_integer_value(json_object_get(fe, "accepted")));
+		metric_head(&b, "weir_frontend_connections_closed_total", "counter",
+		    "Client connections weir closed, by reason (httperr.log token).");
+		json_object_foreach(json_object_get(fe, "closed"), key, val)
+			bprintf(&b, "weir_frontend_connections_closed_total{reason=\"%s\"} %lld\n",
+			    lv(key, l1, sizeof(l1)), (long long)json_integer_value(val));
 		metric_head(&b, "weir_site_responses_total", "counter",
 		    "Responses by site and status class.");
 		json_object_foreach(sites, key, val) {

@@ -18,6 +18,11 @@ def app(environ, start_response):
     elif path.endswith("/environ"):
         body = json.dumps({k: v for k, v in environ.items()
                            if k.startswith("HTTP_") or k == "REMOTE_ADDR"}).encode()
+    elif path.endswith("/upload"):
+        # read the whole body, as an upload handler does (a worker held by it)
+        n = int(environ.get("CONTENT_LENGTH") or 0)
+        got = len(environ["wsgi.input"].read(n)) if n else 0
+        body = ("got %d\n" % got).encode()
     else:
         body = ("hello from %d\n" % os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"),

@@ -461,6 +461,75 @@ def case_send_timeout(make_weir, site, tmp_path):
     assert until(cut_off, "send_timeout applied", timeout=30)
 
 
+STALLED_HEAD = b"GET /hello.txt HTTP/1.1\r\nHost"
+
+
+def case_min_request_rate(make_weir, site, tmp_path):
+    # off, with a 1s window and a long header_timeout: a stalled head stays
+    w = start(make_weir, site_body(site), min_request_rate="0", min_rate_grace="1s",
+              header_timeout="60s")
+    assert not partial_then_closed(w, STALLED_HEAD, 4)
+    applied(w, min_request_rate="240")
+    until(lambda: partial_then_closed(w, STALLED_HEAD, 8),
+          "a head slower than 240 bytes/s closed", timeout=30)
+    until(lambda: "Timer_MinBytesPerSecond" in w.httperr_log(), "the 408 in httperr.log")
+
+
+def case_min_rate_grace(make_weir, site, tmp_path):
+    w = start(make_weir, site_body(site), min_rate_grace="60s", header_timeout="60s")
+    assert not partial_then_closed(w, STALLED_HEAD, 4)
+    applied(w, min_rate_grace="1s")
+    until(lambda: partial_then_closed(w, STALLED_HEAD, 8),
+          "the slow head closed after a 1s window", timeout=30)
+
+
+def unread_response_closed(w, timeout):
+    """Ask for a large file and never read it: closed by weir within timeout?"""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", w.port))
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        until(lambda: status(w)["frontend"]["connections"] == 0,
+              "the unread connection closed", timeout=timeout)
+        return True
+    except AssertionError:
+        return False
+    finally:
+        s.close()
+
+
+def case_min_response_rate(make_weir, site, tmp_path):
+    (site / "big.bin").write_bytes(b"\0" * (64 << 20))
+    w = start(make_weir, site_body(site), min_response_rate="0", min_rate_grace="1s")
+    # off: only send_timeout (60s) would close it
+    assert not unread_response_closed(w, 4)
+    until(lambda: status(w)["frontend"]["connections"] == 0, "the test's connection gone")
+    applied(w, min_response_rate="240")
+    until(lambda: unread_response_closed(w, 8), "a reader slower than 240 bytes/s closed",
+          timeout=30)
+
+
+def case_max_connections_per_ip(make_weir, site, tmp_path):
+    w = start(make_weir, site_body(site))
+
+    def third_refused():
+        conns = [connect(w) for _ in range(3)]
+        try:
+            # two answer; the third is closed unanswered once over the limit
+            for s in conns[:2]:
+                s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_response(s)[0] == 200
+            return closed_by_server(conns[2], 5)
+        finally:
+            for s in conns:
+                s.close()
+
+    assert not third_refused()
+    applied(w, max_connections_per_ip="2")
+    until(third_refused, "the third connection from 127.0.0.1 closed", timeout=30)
+
+
 def case_keepalive_timeout(make_weir, site, tmp_path):
     w = start(make_weir, site_body(site))
     applied(w, keepalive_timeout="1s")
@@ -608,6 +677,10 @@ APPLIED = {
     "open_file_cache": case_open_file_cache,
     "open_file_cache_valid": case_open_file_cache_valid,
     "trusted_proxies": case_trusted_proxies,
+    "min_request_rate": case_min_request_rate,
+    "min_response_rate": case_min_response_rate,
+    "min_rate_grace": case_min_rate_grace,
+    "max_connections_per_ip": case_max_connections_per_ip,
     "underscores_in_headers": case_underscores_in_headers,
 }
 

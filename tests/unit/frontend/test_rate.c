@@ -1,0 +1,95 @@
+/*
+ * test_rate.c - minimum data rates (rate.c): windows of min_rate_grace, the
+ * first one a grace period, bytes before the client fell behind never
+ * flattering it, 0 = off.  The clock and the timer are fakes.
+ */
+#include "../unit.h"
+#include "../../../src/frontend/rate.c"
+
+static uint64_t fake_now;
+static uint64_t timer_at;	/* when the fake timer was last set to fire */
+
+uint64_t
+loop_now(const struct loop *l)
+{
+	(void)l;
+	return fake_now;
+}
+
+void
+loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t ms)
+{
+	(void)l;
+	t->when = fake_now + ms;
+	t->idx = 0;
+	timer_at = t->when;
+}
+
+/*
+ * A client measured from t = 0: `rate` bytes per second for the first
+ * `fast` seconds (socket buffers filling), then `slow` bytes per second.
+ * The window is checked whenever it is due, as http1_on_timer() does;
+ * returns the second at which the client is found too slow, or 0.
+ */
+static unsigned
+simulate(uint64_t min, uint64_t fast_rate, unsigned fast, uint64_t slow, unsigned horizon)
+{
+	struct conf conf;
+	struct fe_gen gen;
+	struct fe_thread t;
+	struct conn c;
+
+	memset(&conf, 0, sizeof(conf));
+	memset(&gen, 0, sizeof(gen));
+	memset(&t, 0, sizeof(t));
+	memset(&c, 0, sizeof(c));
+	conf.server.min_request_rate = min;
+	conf.server.min_response_rate = min;
+	conf.server.min_rate_grace = 10000;
+	gen.conf = &conf;
+	c.gen = &gen;
+	c.t = &t;
+	c.timer.idx = SIZE_MAX;
+	fake_now = 1000000;
+	timer_at = 0;
+	rate_begin(&c, RATE_IN);
+	rate_arm(&c);
+	if (min != 0)
+		CHECK_INT(timer_at, 1000000 + 10000);
+	for (unsigned s = 1; s <= horizon; s++) {
+		fake_now = 1000000 + (uint64_t)s * 1000;
+		rate_add(&c, s <= fast ? fast_rate : slow);
+		if (rate_too_slow(&c, fake_now))
+			return s;
+	}
+	return 0;
+}
+
+static const struct {
+	const char	*name;
+	uint64_t	 min, fast_rate;
+	unsigned	 fast;
+	uint64_t	 slow;
+	unsigned	 closed_at;	/* 0: never within 60 s */
+} cases[] = {
+	{ "a byte a second",			240, 0, 0, 1, 10 },
+	{ "exactly the rate",			240, 0, 0, 240, 0 },
+	{ "just under the rate",		240, 0, 0, 239, 10 },
+	{ "fast",				240, 0, 0, 100000, 0 },
+	{ "buffers filled, then a trickle",	240, 1 << 20, 2, 10, 20 },
+	{ "a burst per window is enough",	240, 2400, 1, 0, 20 },
+	{ "off",				0, 0, 0, 0, 0 },
+};
+
+int
+main(void)
+{
+	for (size_t i = 0; i < nitems(cases); i++) {
+		unsigned got = simulate(cases[i].min, cases[i].fast_rate, cases[i].fast,
+		    cases[i].slow, 60);
+
+		CHECKF(got == cases[i].closed_at, "%s: closed at %u s, want %u s",
+		    cases[i].name, got, cases[i].closed_at);
+	}
+	return unit_done("test_rate");
+}
