@@ -193,3 +193,20 @@ def test_check_refuses_notify_with_private_tmp_under_tmp(tmp_path):
                        timeout=30)
     assert r.returncode == 1
     assert "notify = yes with private_tmp needs [server] state_dir outside /tmp" in r.stderr
+
+
+def test_reload_turns_protect_system_on_with_new_workers(make_weir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    w = make_weir(conf(("p", {})))
+    assert fs(w, "p", "write", data / "before", "1") == (200, "written\n")
+    old = int(get(w, "/p/pid")[1])
+    text = w.conf_path.read_text().replace("[pool p]\n", "[pool p]\nprotect_system = yes\n")
+    w.conf_path.write_text(text)
+    r = cli(w, "reload")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: events(w, 1080), what="event 1080 (recycle for new settings)")
+    wait_for(lambda: int(get(w, "/p/pid")[1]) != old, timeout=30,
+             what="a worker with the new settings")
+    assert fs(w, "p", "write", data / "after", "2") == (500, "EROFS")
+    assert not (data / "after").exists()
