@@ -139,35 +139,46 @@ static int
 worker_isolate_fs(const struct worker *w, char *msg, size_t len)
 {
 	const struct conf_pool *cp = w->pool->cp;
-	const struct strlist *rw = &cp->read_write_paths;
 	const char *sd = w->pool->m->conf->server.state_dir;
 	static const char *const api[] = { "/proc", "/sys", "/dev" };
 	static const char *const tmps[2][2] = { { "tmp", "/tmp" }, { "var-tmp", "/var/tmp" } };
+	/*
+	 * What stays writable, as mountinfo will name it: mount(2) follows
+	 * symlinks, so a path given as /var/run is mounted at /run.
+	 */
+	size_t nkeep = 0, nrw = cp->protect_system ? cp->read_write_paths.n : 0;
+	char **keep = xcalloc(nrw + nitems(tmps), sizeof(char *));
 	char path[PATH_MAX], *line = NULL;
-	int tfd[2] = { -1, -1 };
+	int tfd[2] = { -1, -1 }, rc = -1;
 	size_t cap = 0;
-	FILE *f;
+	FILE *f = NULL;
 
-	if (!cp->private_tmp && !cp->protect_system)
+	if (!cp->private_tmp && !cp->protect_system) {
+		free(keep);
 		return 0;
+	}
 	/* 1 */
 	if (unshare(CLONE_NEWNS) == -1) {
 		snprintf(msg, len, "private_tmp/protect_system: unshare(CLONE_NEWNS): %s (a mount namespace needs weir to run as root on a kernel that allows it)",
 		    strerror(errno));
-		return -1;
+		goto out;
 	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1) {
 		snprintf(msg, len, "private_tmp/protect_system: make / a slave mount: %s",
 		    strerror(errno));
-		return -1;
+		goto out;
 	}
 	/* 2 */
-	for (size_t i = 0; cp->protect_system && i < rw->n; i++) {
-		if (mount(rw->v[i], rw->v[i], NULL, MS_BIND | MS_REC, NULL) == -1) {
-			snprintf(msg, len, "protect_system: read_write_paths %s: %s",
-			    rw->v[i], strerror(errno));
-			return -1;
+	for (size_t i = 0; i < nrw; i++) {
+		const char *rw = cp->read_write_paths.v[i];
+
+		if ((keep[nkeep] = realpath(rw, NULL)) == NULL ||
+		    mount(keep[nkeep], keep[nkeep], NULL, MS_BIND | MS_REC, NULL) == -1) {
+			snprintf(msg, len, "protect_system: read_write_paths %s: %s", rw,
+			    strerror(errno));
+			goto out;
 		}
+		nkeep++;
 	}
 	/*
 	 * 3: both directories opened first, bound through their fds: the
@@ -177,31 +188,29 @@ worker_isolate_fs(const struct worker *w, char *msg, size_t len)
 		if (fsiso_tmp_path(sd, w->pool->name, tmps[i][0], path, sizeof(path)) == -1 ||
 		    (tfd[i] = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 			snprintf(msg, len, "private_tmp: %s: %s", path, strerror(errno));
-			return -1;
+			goto out;
 		}
 	}
 	for (size_t i = 0; cp->private_tmp && i < nitems(tmps); i++) {
-		struct stat st;
-
-		if (stat(tmps[i][1], &st) == -1 && errno == ENOENT)
+		if ((keep[nkeep] = realpath(tmps[i][1], NULL)) == NULL && errno == ENOENT)
 			continue;	/* no /var/tmp here: nothing to hide */
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", tfd[i]);
-		if (mount(path, tmps[i][1], NULL, MS_BIND, NULL) == -1 ||
-		    mount(NULL, tmps[i][1], NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV,
+		if (keep[nkeep] == NULL ||
+		    mount(path, keep[nkeep], NULL, MS_BIND, NULL) == -1 ||
+		    mount(NULL, keep[nkeep], NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV,
 		    NULL) == -1) {
 			snprintf(msg, len, "private_tmp: bind the pool's %s over %s: %s",
 			    tmps[i][0], tmps[i][1], strerror(errno));
-			return -1;
+			goto out;
 		}
-		/* the child execs soon, and the fd is close-on-exec */
-		(void)close(tfd[i]);
+		nkeep++;
 	}
 	/* 4 */
 	if (cp->protect_system) {
 		if ((f = fopen("/proc/self/mountinfo", "re")) == NULL) {
 			snprintf(msg, len, "protect_system: /proc/self/mountinfo: %s",
 			    strerror(errno));
-			return -1;
+			goto out;
 		}
 		while (getline(&line, &cap, f) != -1) {
 			unsigned long flags;
@@ -212,10 +221,8 @@ worker_isolate_fs(const struct worker *w, char *msg, size_t len)
 				continue;
 			for (size_t i = 0; i < nitems(api); i++)
 				skip |= fsiso_path_within(mp, api[i]);
-			for (size_t i = 0; i < rw->n; i++)
-				skip |= fsiso_path_within(mp, rw->v[i]);
-			for (size_t i = 0; cp->private_tmp && i < nitems(tmps); i++)
-				skip |= fsiso_path_within(mp, tmps[i][1]);
+			for (size_t i = 0; i < nkeep; i++)
+				skip |= fsiso_path_within(mp, keep[i]);
 			if (skip || (flags & MS_RDONLY))
 				continue;
 			if (mount(NULL, mp, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags,
@@ -223,18 +230,26 @@ worker_isolate_fs(const struct worker *w, char *msg, size_t len)
 				/* ENOENT: a mount point deleted since ("/x\040(deleted)") */
 				snprintf(msg, len, "protect_system: remount %s read-only: %s", mp,
 				    strerror(errno));
-				free(line);
-				fclose(f);
-				return -1;
+				goto out;
 			}
 		}
-		free(line);
-		fclose(f);
 	}
 	/* 5: the old cwd still points into the mounts as they were */
 	if (getcwd(path, sizeof(path)) != NULL)
 		(void)chdir(path);	/* as good as the old one if it fails */
-	return 0;
+	rc = 0;
+out:
+	/* the fds are close-on-exec; the child execs or exits soon after */
+	for (size_t i = 0; i < nitems(tfd); i++)
+		if (tfd[i] != -1)
+			(void)close(tfd[i]);
+	if (f != NULL)
+		fclose(f);
+	free(line);
+	for (size_t i = 0; i < nkeep; i++)
+		free(keep[i]);
+	free(keep);
+	return rc;
 }
 
 /*

@@ -8,7 +8,7 @@ namespace before it drops the master's privileges.
   once the pool stops; the other pool's stays.
 - protect_system: a write outside read_write_paths fails with EROFS (/etc,
   and a directory of the test that is not listed), a write inside a listed
-  path works and lands on the host; notify = yes still makes the worker
+  path (or one a listed symlink points to) works and lands on the host; notify = yes still makes the worker
   ready (its NOTIFY_SOCKET under state_dir is on a read-only mount).
 - a listed path that is gone when a worker starts: the launch fails with
   event 1059 saying which path and why (the kernel's refusals take the same
@@ -132,10 +132,13 @@ def test_private_tmp_is_the_pools_own(make_weir):
 def test_protect_system_read_only_but_listed_paths(make_weir, tmp_path):
     rw = tmp_path / "rw"
     other = tmp_path / "notlisted"
-    rw.mkdir()
-    other.mkdir()
+    real = tmp_path / "real"
+    link = tmp_path / "link"
+    for d in (rw, other, real):
+        d.mkdir()
+    link.symlink_to(real)
     etc = f"/etc/weir-test-{uuid.uuid4().hex}"
-    w = make_weir(conf(("p", {"protect_system": "yes", "read_write_paths": str(rw),
+    w = make_weir(conf(("p", {"protect_system": "yes", "read_write_paths": f"{rw}, {link}",
                               "notify": "yes", "command": f"{APP} --notify"}),
                        ("open", {})))
     try:
@@ -145,6 +148,9 @@ def test_protect_system_read_only_but_listed_paths(make_weir, tmp_path):
         assert not (other / "x").exists()
         assert fs(w, "p", "write", rw / "x", "kept") == (200, "written\n")
         assert (rw / "x").read_text() == "kept"
+        # a listed symlink: what it points to stays writable (mount follows it)
+        assert fs(w, "p", "write", link / "y", "via link") == (200, "written\n")
+        assert (real / "y").read_text() == "via link"
         # readable as before
         assert fs(w, "p", "read", "/etc/hostname")[0] == 200
         # ready through READY=1 on a socket of the read-only state_dir
