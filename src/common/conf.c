@@ -234,6 +234,12 @@ const struct conf_key conf_keys[] = {
 	  "KEY=VALUE in the workers' environment; repeatable" },
 	{ CS_POOL, "workdir", CT_PATH, POOL(workdir), 0, 0, NULL, 0, NULL, NULL,
 	  "workers' working directory" },
+	{ CS_POOL, "private_tmp", CT_BOOL, POOL(private_tmp), 0, 0, "no", 0, NULL, NULL,
+	  "workers get their own /tmp and /var/tmp, shared by the pool's workers and removed when the pool stops (needs root)" },
+	{ CS_POOL, "protect_system", CT_BOOL, POOL(protect_system), 0, 0, "no", 0, NULL, NULL,
+	  "the whole filesystem is read-only for the workers except read_write_paths and a private_tmp (needs root)" },
+	{ CS_POOL, "read_write_paths", CT_LIST, POOL(read_write_paths), 0, 0, NULL, 0, NULL, NULL,
+	  "protect_system: absolute paths that stay writable (if the pool's identity may write them)" },
 	{ CS_POOL, "limit_nofile", CT_UINT, POOL(limit_nofile), 0, 1048576, "0", 0, NULL, NULL,
 	  "workers' open-file limit (RLIMIT_NOFILE); 0 = inherit" },
 	{ CS_POOL, "limit_core", CT_CUSTOM, 0, 0, 0, NULL, 0, NULL, custom_limit_core,
@@ -1382,6 +1388,22 @@ validate_pool(struct conf_parse *p, struct conf_pool *pl)
 		conf_error(p, pl->line, "[pool %s]: ping_path must start with '/'", pl->name);
 	if (pl->group != NULL && pl->user == NULL)
 		conf_error(p, pl->line, "[pool %s]: group needs user", pl->name);
+	if (pl->read_write_paths.n > 0 && !pl->protect_system)
+		conf_error(p, pl->line, "[pool %s]: read_write_paths needs protect_system = yes", pl->name);
+	for (size_t i = 0; i < pl->read_write_paths.n; i++) {
+		const char *rw = pl->read_write_paths.v[i];
+		struct stat st;
+
+		if (rw[0] != '/')
+			conf_error(p, pl->line, "[pool %s]: read_write_paths: '%s' is not an absolute path",
+			    pl->name, rw);
+		else if ((p->flags & CONF_CHECK_FS) && stat(rw, &st) == -1)
+			conf_error(p, pl->line, "[pool %s]: read_write_paths: %s: %s", pl->name, rw,
+			    strerror(errno));
+	}
+	if ((pl->private_tmp || pl->protect_system) && pl->address != NULL)
+		conf_error(p, pl->line, "[pool %s]: private_tmp and protect_system are for workers weir starts (not address)",
+		    pl->name);
 	for (size_t i = 0; i < pl->nmodule_settings; i++) {
 		const struct conf_kv *kv = &pl->module_settings[i];
 		size_t ml = (size_t)(strchr(kv->key, '.') - kv->key);

@@ -196,6 +196,9 @@ struct conf_pool {
 	char			*group;
 	struct strlist		 env;
 	char			*workdir;
+	bool			 private_tmp;	/* own /tmp and /var/tmp (mount namespace) */
+	bool			 protect_system;	/* filesystem read-only but read_write_paths */
+	struct strlist		 read_write_paths;	/* absolute */
 	unsigned		 limit_nofile;	/* 0 = inherit */
 	uint64_t		 limit_core;	/* UINT64_MAX = inherit */
 	uint64_t		 limit_as;	/* 0 = inherit */

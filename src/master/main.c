@@ -102,7 +102,8 @@ cmd_check(int argc, char **argv)
 	if ((path = common_opts("check", "[-c FILE]\n\n"
 	    "Validate the configuration: every error is printed as file:line: message.\n"
 	    "Paths the front end opens are checked as its user (run it as root to check\n"
-	    "them as [server] user).  Exit status 0 when valid, 1 otherwise.",
+	    "them as [server] user).  private_tmp and protect_system need it run as\n"
+	    "root, as weir will be.  Exit status 0 when valid, 1 otherwise.",
 	    argc, argv, &rc)) == NULL)
 		return rc;
 	memset(&id, 0, sizeof(id));
@@ -114,6 +115,7 @@ cmd_check(int argc, char **argv)
 			fecheck_conf(c, &id, &errs);
 		fe_ident_free(&id);
 		component_check_conf(c, &errs);
+		fsiso_check_conf(c, &errs);
 	}
 	if (errs.n > 0) {
 		for (size_t i = 0; i < errs.n; i++)

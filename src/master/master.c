@@ -326,7 +326,8 @@ master_run(const char *conf_path)
 	if ((m.conf = conf_load(conf_path, CONF_CHECK_FS, &errs)) == NULL ||
 	    fe_ident_resolve(m.conf, &m.fe_id, err) == -1 ||
 	    fecheck_conf(m.conf, &m.fe_id, &errs) > 0 ||
-	    component_check_conf(m.conf, &errs) > 0) {
+	    component_check_conf(m.conf, &errs) > 0 ||
+	    fsiso_check_conf(m.conf, &errs) > 0) {
 		if (m.conf != NULL && errs.n == 0)
 			conf_errors_add(&errs, "%s: %s", conf_path, err);
 		for (size_t i = 0; i < errs.n; i++)
@@ -368,6 +369,8 @@ master_run(const char *conf_path)
 		    m.conf->server.state_dir);
 		goto out;
 	}
+	/* their processes are gone: so are the private /tmp of their pools */
+	fsiso_clean(m.conf->server.state_dir);
 	m.start_ticks = procrec_start_ticks(getpid());
 	if (warden_start(&m, err) == -1)
 		log_warnx("%s: if this master dies, what its workers started is ended only when weir starts again",

@@ -422,6 +422,16 @@ void	 worker_cleanup(struct worker *w);
 void	 worker_free(struct worker *w);
 uint64_t worker_private_memory(const struct worker *w);
 
+/* fsiso.c: private_tmp and protect_system (the child's side: worker.c) */
+int	 fsiso_tmp_path(const char *state_dir, const char *pool, const char *sub,
+	    char *buf, size_t len);
+int	 fsiso_tmp_prepare(struct pool *p, char *err);
+void	 fsiso_tmp_remove(struct pool *p);
+void	 fsiso_clean(const char *state_dir);
+size_t	 fsiso_check_conf(const struct conf *c, struct conf_errors *errs);
+bool	 fsiso_path_within(const char *path, const char *dir);
+int	 fsiso_mountinfo_line(char *line, char **mountpoint, unsigned long *flags);
+
 /* poollog.c: workers' output into log_dir/pools/NAME.log */
 void	 poollog_open(struct pool *p);
 void	 poollog_close(struct pool *p);

@@ -95,6 +95,8 @@ pool_set_state(struct pool *p, int state)
 	log_info("pool %s: %s -> %s", p->name, pool_state_name(p->state),
 	    pool_state_name(state));
 	p->state = state;
+	if (state == POOL_STOPPED)
+		fsiso_tmp_remove(p);
 	pool_send_state(p);
 	systemd_check_ready(p->m);
 }
@@ -885,6 +887,8 @@ pool_free(struct pool *p)
 	loop_timer_cancel(m->loop, &p->idle_timer);
 	loop_timer_cancel(m->loop, &p->schedule_timer);
 	loop_timer_cancel(m->loop, &p->memory_timer);
+	/* removed by a reload, or weir stops: its workers are gone */
+	fsiso_tmp_remove(p);
 	rapidfail_free(&p->rf);
 	degraded_free(p);
 	conf_argv_free(p->argv);

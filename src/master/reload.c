@@ -65,7 +65,9 @@ needs_new_workers(const struct conf_pool *a, const struct conf_pool *b)
 	    a->limit_as != b->limit_as || a->notify != b->notify ||
 	    a->host_threads != b->host_threads || !str_eq(a->ping_path, b->ping_path) ||
 	    (a->kind == POOL_KIND_FASTCGI && a->recycle_requests != b->recycle_requests) ||
-	    a->nmodule_settings != b->nmodule_settings)
+	    a->nmodule_settings != b->nmodule_settings ||
+	    a->private_tmp != b->private_tmp || a->protect_system != b->protect_system ||
+	    !list_eq(&a->read_write_paths, &b->read_write_paths))
 		return true;
 	for (size_t i = 0; i < a->nmodule_settings; i++)
 		if (strcmp(a->module_settings[i].key, b->module_settings[i].key) != 0 ||
@@ -186,7 +188,8 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	nc = conf_parse_text(m->conf_path, text, len, CONF_CHECK_FS, &errs);
-	if (nc != NULL && component_check_conf(nc, &errs) > 0) {
+	/* both checks run: every error is listed at once */
+	if (nc != NULL && (component_check_conf(nc, &errs) + fsiso_check_conf(nc, &errs)) > 0) {
 		conf_free(nc);
 		nc = NULL;
 	}

@@ -7,7 +7,8 @@
  * leads its own process group and everything it starts can be killed as
  * one), puts the socket on fd 3 (kind = http, with LISTEN_FDS=1, LISTEN_PID,
  * LISTEN_FDNAMES) or fd 0 (kind = fastcgi), sends stdout and stderr into a
- * pipe the master reads, applies limits, working directory and identity,
+ * pipe the master reads, applies limits, filesystem isolation (its own mount
+ * namespace: worker_isolate_fs()), working directory and identity,
  * closes every other fd and execs the command (no shell).  An exec failure
  * comes back through a close-on-exec pipe, so it is reported as such (event
  * 1059) instead of looking like a crash.
@@ -16,12 +17,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -113,6 +117,142 @@ close_from(int first)
 }
 
 /*
+ * Filesystem isolation of the worker (private_tmp, protect_system), in the
+ * child before it changes identity: mounts need the master's privileges.
+ * The child unshares its own mount namespace (each worker has one; what
+ * the pool's workers share, the private /tmp, is a directory fsiso.c made)
+ * and, in order:
+ *  1. makes every mount a slave, so nothing done here reaches the host;
+ *  2. binds each read_write_path onto itself (with its submounts): its own
+ *     mount, which step 4 leaves writable;
+ *  3. private_tmp: binds the pool's directories over /tmp and /var/tmp
+ *     (nosuid, nodev), without what was mounted below the real ones;
+ *  4. protect_system: remounts every mount read-only (bind remount, the
+ *     mount's own nosuid/nodev/noexec/atime kept), walking mountinfo for
+ *     the submounts, except those of steps 2-3 and the API filesystems
+ *     /proc, /sys and /dev (as systemd's ProtectSystem=strict does);
+ *  5. enters its working directory again, through the new mounts.
+ * Returns 0, or -1 with msg saying which step failed and why: the launch
+ * fails (event 1059) rather than run a worker less isolated than asked.
+ */
+static int
+worker_isolate_fs(const struct worker *w, char *msg, size_t len)
+{
+	const struct conf_pool *cp = w->pool->cp;
+	const char *sd = w->pool->m->conf->server.state_dir;
+	static const char *const api[] = { "/proc", "/sys", "/dev" };
+	static const char *const tmps[2][2] = { { "tmp", "/tmp" }, { "var-tmp", "/var/tmp" } };
+	/*
+	 * What stays writable, as mountinfo will name it: mount(2) follows
+	 * symlinks, so a path given as /var/run is mounted at /run.
+	 */
+	size_t nkeep = 0, nrw = cp->protect_system ? cp->read_write_paths.n : 0;
+	char **keep = xcalloc(nrw + nitems(tmps), sizeof(char *));
+	char path[PATH_MAX], *line = NULL;
+	int tfd[2] = { -1, -1 }, rc = -1;
+	size_t cap = 0;
+	FILE *f = NULL;
+
+	if (!cp->private_tmp && !cp->protect_system) {
+		free(keep);
+		return 0;
+	}
+	/* 1 */
+	if (unshare(CLONE_NEWNS) == -1) {
+		snprintf(msg, len, "private_tmp/protect_system: unshare(CLONE_NEWNS): %s (a mount namespace needs weir to run as root on a kernel that allows it)",
+		    strerror(errno));
+		goto out;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1) {
+		snprintf(msg, len, "private_tmp/protect_system: make / a slave mount: %s",
+		    strerror(errno));
+		goto out;
+	}
+	/* 2 */
+	for (size_t i = 0; i < nrw; i++) {
+		const char *rw = cp->read_write_paths.v[i];
+
+		if ((keep[nkeep] = realpath(rw, NULL)) == NULL ||
+		    mount(keep[nkeep], keep[nkeep], NULL, MS_BIND | MS_REC, NULL) == -1) {
+			snprintf(msg, len, "protect_system: read_write_paths %s: %s", rw,
+			    strerror(errno));
+			goto out;
+		}
+		nkeep++;
+	}
+	/*
+	 * 3: both directories opened first, bound through their fds: the
+	 * first bind may hide the path of the second (a state_dir under /tmp)
+	 */
+	for (size_t i = 0; cp->private_tmp && i < nitems(tmps); i++) {
+		if (fsiso_tmp_path(sd, w->pool->name, tmps[i][0], path, sizeof(path)) == -1 ||
+		    (tfd[i] = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			snprintf(msg, len, "private_tmp: %s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	for (size_t i = 0; cp->private_tmp && i < nitems(tmps); i++) {
+		if ((keep[nkeep] = realpath(tmps[i][1], NULL)) == NULL && errno == ENOENT)
+			continue;	/* no /var/tmp here: nothing to hide */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", tfd[i]);
+		if (keep[nkeep] == NULL ||
+		    mount(path, keep[nkeep], NULL, MS_BIND, NULL) == -1 ||
+		    mount(NULL, keep[nkeep], NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV,
+		    NULL) == -1) {
+			snprintf(msg, len, "private_tmp: bind the pool's %s over %s: %s",
+			    tmps[i][0], tmps[i][1], strerror(errno));
+			goto out;
+		}
+		nkeep++;
+	}
+	/* 4 */
+	if (cp->protect_system) {
+		if ((f = fopen("/proc/self/mountinfo", "re")) == NULL) {
+			snprintf(msg, len, "protect_system: /proc/self/mountinfo: %s",
+			    strerror(errno));
+			goto out;
+		}
+		while (getline(&line, &cap, f) != -1) {
+			unsigned long flags;
+			bool skip = false;
+			char *mp;
+
+			if (fsiso_mountinfo_line(line, &mp, &flags) == -1)
+				continue;
+			for (size_t i = 0; i < nitems(api); i++)
+				skip |= fsiso_path_within(mp, api[i]);
+			for (size_t i = 0; i < nkeep; i++)
+				skip |= fsiso_path_within(mp, keep[i]);
+			if (skip || (flags & MS_RDONLY))
+				continue;
+			if (mount(NULL, mp, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags,
+			    NULL) == -1 && errno != ENOENT) {
+				/* ENOENT: a mount point deleted since ("/x\040(deleted)") */
+				snprintf(msg, len, "protect_system: remount %s read-only: %s", mp,
+				    strerror(errno));
+				goto out;
+			}
+		}
+	}
+	/* 5: the old cwd still points into the mounts as they were */
+	if (getcwd(path, sizeof(path)) != NULL)
+		(void)chdir(path);	/* as good as the old one if it fails */
+	rc = 0;
+out:
+	/* the fds are close-on-exec; the child execs or exits soon after */
+	for (size_t i = 0; i < nitems(tfd); i++)
+		if (tfd[i] != -1)
+			(void)close(tfd[i]);
+	if (f != NULL)
+		fclose(f);
+	free(line);
+	for (size_t i = 0; i < nkeep; i++)
+		free(keep[i]);
+	free(keep);
+	return rc;
+}
+
+/*
  * In the child, after fork: never returns.  Any failure is reported through
  * errpipe as "step: errno" and the child exits 127.
  */
@@ -173,6 +313,10 @@ child(struct worker *w, pid_t master, int outw, int errpipe, int nullfd)
 		set_limit(RLIMIT_CORE, cp->limit_core);
 	if (cp->limit_as)
 		set_limit(RLIMIT_AS, cp->limit_as);
+	if (worker_isolate_fs(w, msg, sizeof(msg)) == -1) {
+		(void)!write(errpipe, msg, strlen(msg));
+		_exit(127);
+	}
 	step = "chdir (workdir)";
 	if (cp->workdir != NULL && chdir(cp->workdir) == -1)
 		goto fail;
@@ -262,6 +406,8 @@ worker_spawn(struct pool *p, char *err)
 	if ((w->sock = make_socket(w, err)) == -1)
 		goto fail;
 	if (p->cp->notify && notify_open(w, err) == -1)
+		goto fail;
+	if (p->cp->private_tmp && fsiso_tmp_prepare(p, err) == -1)
 		goto fail;
 	if (pipe2(outp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
 	    (nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {

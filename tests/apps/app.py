@@ -17,12 +17,16 @@ like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
   /exit?code=N      exit at once with that code (no response)
   /kill             SIGKILL ourselves (no response)
   /fork-orphan      start a child that lingers (process tree test), print its pid
+  /fs-write?path=P&data=D, /fs-read?path=P   write or read a file (only with
+                    --fs-endpoints): 200, or 500 with the errno's name (EROFS)
 Options: --exit-at-start CODE (exit immediately, writing a line to stderr),
 --start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening),
 --die-every N (exit with status 3 right after answering every Nth request),
 --no-parent-death-signal (clear the parent-death signal weir set, as an app
-that manages its own life may: it then outlives a master that is killed).
+that manages its own life may: it then outlives a master that is killed),
+--fs-endpoints (enable /fs-write and /fs-read: never on by default).
 """
+import errno
 import hashlib
 import json
 import os
@@ -37,7 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def args():
     a = sys.argv[1:]
-    opts = {"exit": None, "delay": 0, "notify": False, "die_every": 0, "nopdeath": False}
+    opts = {"exit": None, "delay": 0, "notify": False, "die_every": 0, "nopdeath": False,
+            "fs": False}
     while a:
         x = a.pop(0)
         if x == "--exit-at-start":
@@ -50,11 +55,13 @@ def args():
             opts["die_every"] = int(a.pop(0))
         elif x == "--no-parent-death-signal":
             opts["nopdeath"] = True
+        elif x == "--fs-endpoints":
+            opts["fs"] = True
     return opts
 
 
 HELD = []
-SERVED = {"n": 0, "die_every": 0}
+SERVED = {"n": 0, "die_every": 0, "fs": False}
 
 
 class H(BaseHTTPRequestHandler):
@@ -177,6 +184,16 @@ class H(BaseHTTPRequestHandler):
             import resource
             soft, hard = resource.getrlimit(getattr(resource, "RLIMIT_" + q.get("name", "NOFILE")))
             return self.send(200, "%d %d" % (soft, hard))
+        if p in ("/fs-write", "/fs-read") and SERVED["fs"]:
+            try:
+                if p == "/fs-write":
+                    with open(q["path"], "w") as f:
+                        f.write(q.get("data", "x"))
+                    return self.send(200, "written\n")
+                with open(q["path"]) as f:
+                    return self.send(200, f.read())
+            except OSError as e:
+                return self.send(500, errno.errorcode.get(e.errno, str(e.errno)))
         if p == "/fork-orphan":
             c = subprocess.Popen(["sleep", "300"])
             return self.send(200, str(c.pid))
@@ -194,6 +211,7 @@ def main():
         sys.stderr.write("app: not socket-activated\n")
         sys.exit(78)
     SERVED["die_every"] = o["die_every"]
+    SERVED["fs"] = o["fs"]
     if o["nopdeath"]:
         import ctypes
         PR_SET_PDEATHSIG = 1

@@ -341,6 +341,9 @@ static const struct {
 	{ CS_POOL, "group",			NULL,		"(null)" },
 	{ CS_POOL, "env",			NULL,		"" },
 	{ CS_POOL, "workdir",			NULL,		"(null)" },
+	{ CS_POOL, "private_tmp",		"no",		"no" },
+	{ CS_POOL, "protect_system",		"no",		"no" },
+	{ CS_POOL, "read_write_paths",		NULL,		"" },
 	{ CS_POOL, "limit_nofile",		"0",		"0" },
 	{ CS_POOL, "limit_core",		NULL,		"18446744073709551615" },	/* inherit */
 	{ CS_POOL, "limit_as",			"0",		"0" },
@@ -1102,6 +1105,12 @@ static const struct {
 	    L(3) "unknown key 'hello.greeting' in [pool] (module settings are for kind = native)\n"),
 	E("[pool p]\ncommand = app\nping_path = healthz\n" SITE_S, L(1) "[pool p]: ping_path must start with '/'\n"),
 	E("[pool p]\ncommand = app\ngroup = www\n" SITE_S, L(1) "[pool p]: group needs user\n"),
+	E("[pool p]\ncommand = app\nread_write_paths = /srv\n" SITE_S,
+	    L(1) "[pool p]: read_write_paths needs protect_system = yes\n"),
+	E("[pool p]\ncommand = app\nprotect_system = yes\nread_write_paths = /srv, data\n" SITE_S,
+	    L(1) "[pool p]: read_write_paths: 'data' is not an absolute path\n"),
+	E("[pool p]\naddress = 127.0.0.1:9000\nprivate_tmp = yes\n" SITE_S,
+	    L(1) "[pool p]: private_tmp and protect_system are for workers weir starts (not address)\n"),
 	/* cross-checks: sites */
 	E(POOL_P "[site s]\nroot = /s\napp = /api nopool\n", L(5) "app /api: no [pool nopool]\n"),
 	E(POOL_P "[site s]\nroot = /s\nscript = .php p\n", L(5) "script .php: pool p is not kind = fastcgi\n"),
