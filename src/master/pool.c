@@ -792,6 +792,7 @@ void
 pool_start_one(struct pool *p)
 {
 	struct master *m = p->m;
+	char err[WEIR_ERRLEN];
 
 	if (p->state == POOL_DISABLED)
 		return;
@@ -806,6 +807,16 @@ pool_start_one(struct pool *p)
 	/* A component mismatch shows at start, not at the first request. */
 	if (preflight(p) == -1)
 		return;
+	if (poolcg_pool_start(p, err) == -1) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "error", json_string(err));
+		events_emit(1059, EV_ERROR, p->name, 0, f,
+		    "The limits of application pool '%s' (memory_max, cpu_max, tasks_max) cannot be applied (%s), so no worker process is started. Therefore, the application pool has been disabled.",
+		    p->name, err);
+		pool_disable(p, "launch-failure", err);
+		return;
+	}
 	if (p->cp->idle_timeout > 0)
 		loop_timer_set(m->loop, &p->idle_timer, p->cp->idle_timeout);
 	else
@@ -887,6 +898,7 @@ pool_free(struct pool *p)
 	loop_timer_cancel(m->loop, &p->memory_timer);
 	rapidfail_free(&p->rf);
 	degraded_free(p);
+	poolcg_pool_free(p);
 	conf_argv_free(p->argv);
 	poollog_close(p);
 	free(p);

@@ -186,7 +186,8 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	nc = conf_parse_text(m->conf_path, text, len, CONF_CHECK_FS, &errs);
-	if (nc != NULL && component_check_conf(nc, &errs) > 0) {
+	if (nc != NULL && (component_check_conf(nc, &errs) > 0 ||
+	    poolcg_check_conf(nc, &errs) > 0)) {
 		conf_free(nc);
 		nc = NULL;
 	}

@@ -167,6 +167,10 @@ child(struct worker *w, pid_t master, int outw, int errpipe, int nullfd)
 	else
 		unsetenv("NOTIFY_SOCKET");
 
+	/* the pool's cgroup: its limits and counters take in all it starts */
+	step = "cgroup (joining the pool's)";
+	if (cgroup_enter(&p->cg) == -1)
+		goto fail;
 	if (cp->limit_nofile)
 		set_limit(RLIMIT_NOFILE, cp->limit_nofile);
 	if (cp->limit_core != UINT64_MAX)
