@@ -811,8 +811,10 @@ pool_start_one(struct pool *p)
 		json_t *f = json_object();
 
 		json_object_set_new(f, "error", json_string(err));
+		json_object_set_new(f, "command", p->cp->command != NULL ?
+		    json_string(p->cp->command) : json_null());
 		events_emit(1059, EV_ERROR, p->name, 0, f,
-		    "The limits of application pool '%s' (memory_max, cpu_max, tasks_max) cannot be applied (%s), so no worker process is started. Therefore, the application pool has been disabled.",
+		    "A worker process for application pool '%s' could not be launched (cgroup limits: %s). The application pool is disabled.",
 		    p->name, err);
 		pool_disable(p, "launch-failure", err);
 		return;
