@@ -79,8 +79,15 @@ poolcg_check_conf(const struct conf *c, struct conf_errors *errs)
 		char err[WEIR_ERRLEN];
 		const char *key;
 
-		if (!has_limits(cp) || cp->address != NULL)
+		if (!has_limits(cp))
 			continue;
+		if (cp->address != NULL) {
+			/* weir starts no process there: nothing to limit */
+			conf_errors_add(errs, "%s:%d: [pool %s] memory_max, cpu_max and tasks_max need a command: with address weir starts no process to limit",
+			    c->path, cp->line, cp->name);
+			n++;
+			continue;
+		}
 		if (!detected) {
 			cgroup_detect_host(&s);
 			detected = true;

@@ -259,44 +259,62 @@ def test_cpu_max_throttles_the_pool(make_weir, cg, record_property):
     wait_for(lambda: get(w, "/hog/hello")[0] == 200 and get(w, "/hello/hello")[0] == 200,
              what="both pools serving")
     rate(w, "/hello/hello", 2)  # warm-up: connections, the worker's first requests
-    base1 = rate(w, "/hello/hello", 5)
-    stop = threading.Event()
-    hog_failed = []
+    on, stop = threading.Event(), threading.Event()
+    hog_failed, busy = [], [0]
+    lock = threading.Lock()
 
     def hog():
         while not stop.is_set():
+            if not on.wait(0.1):
+                continue
+            with lock:
+                busy[0] += 1
             st, _ = get(w, "/hog/spin?ms=200", timeout=60)
+            with lock:
+                busy[0] -= 1
             if st != 200:
                 hog_failed.append(st)
 
     hogs = [threading.Thread(target=hog) for _ in range(3)]
     for t in hogs:
         t.start()
+    without, with_hog = [], []
     try:
+        on.set()
         wait_for(lambda: pool_status(w, "hog")["cgroup"]["throttled_periods"] > 0,
                  timeout=20, what="the hog throttled")
         share = cpu_share(w, "hog", 10)
-        loaded = rate(w, "/hello/hello", 5)
+        # Interleaved windows with and without the hog: the other
+        # developers' load on this shared machine drifts over seconds, so
+        # each pair is measured close together and the medians compared.
+        for _ in range(4):
+            with_hog.append(rate(w, "/hello/hello", 2.5))
+            on.clear()
+            wait_for(lambda: busy[0] == 0, timeout=30, what="the hog's requests done")
+            without.append(rate(w, "/hello/hello", 2.5))
+            on.set()
     finally:
         stop.set()
+        on.set()
         for t in hogs:
             t.join(120)
-    base2 = rate(w, "/hello/hello", 5)
-    base = (base1 + base2) / 2
-    ratio = loaded / base
+    med = lambda v: sorted(v)[len(v) // 2]
+    ratio = med(with_hog) / med(without)
     print(f"hog CPU share over 10 s: {share:.1f}% of one CPU (cpu_max 20%); "
-          f"hello req/s: {base1:.0f} and {base2:.0f} without the hog, {loaded:.0f} with it "
-          f"({ratio * 100:.0f}%)")
+          f"hello req/s without the hog {[round(x) for x in without]}, "
+          f"with it {[round(x) for x in with_hog]}: medians {ratio * 100:.0f}%")
     record_property("hog_cpu_percent", round(share, 1))
     record_property("hello_rps_ratio", round(ratio, 3))
     assert not hog_failed, hog_failed
     assert 15 <= share <= 25, share
     # The hog may take at most 20% of one of the two CPUs: hello, CPU-bound
-    # on both, could lose about 10% of its rate to it.  The issue asks for
-    # 10%; on this machine, shared by several developers' builds, two runs
-    # without the hog measured 3096 and 5208 req/s in one test and 3114 and
-    # 2415 in another, so the bound is the noise floor seen here (a hog
-    # without the limit takes a whole CPU: half the machine).
+    # on both, could lose about 10% of its rate to it, which is what the
+    # issue asks.  This machine is shared by several developers' builds
+    # and tests (load average 5 to 8 on 2 cores): windows without the hog a
+    # few seconds apart differ by up to 40% here (2423 to 4784 req/s in one
+    # run), and medians with the hog measured 71% to 104% of those without:
+    # the bound asserted is 60% (a hog without the limit takes a whole CPU,
+    # half the machine).
     assert ratio >= 0.6, ratio
     wait_for(lambda: [e for e in events(w, 1322) if e["pool"] == "hog"], timeout=15,
              what="1322 for the throttled pool")
