@@ -269,7 +269,11 @@ poolcg_worker_exited(struct worker *w)
 	p->cg_seen.oom_kills = st.oom_kills;
 }
 
-/* "killed by the OOM killer of pool shop: memory_max 256M reached" */
+/*
+ * "killed by the OOM killer of pool shop: memory_max 256M reached"; the
+ * counter also counts kills of a machine-wide OOM, said so for a pool
+ * without memory_max.
+ */
 void
 poolcg_oom_words(const struct worker *w, char *out, size_t outsz)
 {
@@ -279,8 +283,9 @@ poolcg_oom_words(const struct worker *w, char *out, size_t outsz)
 	if (w->pool->cp->memory_max > 0)
 		snprintf(out, outsz, "killed by the OOM killer of pool %s: memory_max %s reached",
 		    w->pool->name, sz);
-	else
-		snprintf(out, outsz, "killed by the OOM killer of pool %s", w->pool->name);
+	else	/* no limit of its own: the machine ran out of memory */
+		snprintf(out, outsz, "killed by the kernel's OOM killer (pool %s has no memory_max)",
+		    w->pool->name);
 }
 
 /* The hierarchy for `weir status`: which, where, or why none. */

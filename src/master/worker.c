@@ -7,10 +7,11 @@
  * leads its own process group and everything it starts can be killed as
  * one), puts the socket on fd 3 (kind = http, with LISTEN_FDS=1, LISTEN_PID,
  * LISTEN_FDNAMES) or fd 0 (kind = fastcgi), sends stdout and stderr into a
- * pipe the master reads, applies limits, working directory and identity,
- * closes every other fd and execs the command (no shell).  An exec failure
- * comes back through a close-on-exec pipe, so it is reported as such (event
- * 1059) instead of looking like a crash.
+ * pipe the master reads, joins the pool's cgroup (poolcg.c), applies
+ * limits, working directory and identity, closes every other fd and execs
+ * the command (no shell).  An exec failure comes back through a
+ * close-on-exec pipe, so it is reported as such (event 1059) instead of
+ * looking like a crash.
  */
 #include <dirent.h>
 #include <errno.h>
