@@ -22,6 +22,24 @@ PY = "/usr/bin/python3"
 APP = f"{PY} {SRC}/tests/apps/app.py"
 V2_SKIP = "cgroup v2 with controllers not available here: "
 
+# A CPU hog's load: 3 threads GET /hog/spin?ms=200 until the process is
+# terminated; a non-200 answer ends it with status 1.
+HOG_CLIENT = """
+import http.client, os, sys, threading
+def run():
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=60)
+    while True:
+        c.request("GET", "/hog/spin?ms=200")
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            sys.stderr.write("hog got %d\\n" % r.status)
+            os._exit(1)
+for _ in range(3):
+    threading.Thread(target=run, daemon=True).start()
+threading.Event().wait()
+"""
+
 
 def pool(name, **keys):
     lines = [f"[pool {name}]", f"command = {APP}"]
@@ -259,45 +277,52 @@ def test_cpu_max_throttles_the_pool(make_weir, cg, record_property):
     wait_for(lambda: get(w, "/hog/hello")[0] == 200 and get(w, "/hello/hello")[0] == 200,
              what="both pools serving")
     rate(w, "/hello/hello", 2)  # warm-up: connections, the worker's first requests
-    on, stop = threading.Event(), threading.Event()
-    hog_failed, busy = [], [0]
-    lock = threading.Lock()
-
-    def hog():
-        while not stop.is_set():
-            if not on.wait(0.1):
-                continue
-            with lock:
-                busy[0] += 1
-            st, _ = get(w, "/hog/spin?ms=200", timeout=60)
-            with lock:
-                busy[0] -= 1
-            if st != 200:
-                hog_failed.append(st)
-
-    hogs = [threading.Thread(target=hog) for _ in range(3)]
-    for t in hogs:
-        t.start()
     without, with_hog = [], []
+    hog = None
+
+    def hog_start():
+        # its own process: client threads here would take this process's
+        # interpreter lock from the client that measures hello
+        return subprocess.Popen([PY, "-c", HOG_CLIENT, str(w.port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def hog_stop(p):
+        p.terminate()
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == -15, err.decode(errors="replace")
+        # what it had sent runs on in the throttled pool: let that finish
+        # (the pool's CPU time grows by less than 5 ms between two looks
+        # 0.3 s apart; spinning at cpu_max it grows by 60 ms)
+        last = [pool_status(w, "hog")["cgroup"]["cpu_usec"]]
+
+        def idle():
+            now = pool_status(w, "hog")["cgroup"]["cpu_usec"]
+            quiet, last[0] = now - last[0] < 5000, now
+            return quiet
+        wait_for(idle, timeout=30, interval=0.3, what="the hog's requests done")
+
     try:
-        on.set()
+        hog = hog_start()
         wait_for(lambda: pool_status(w, "hog")["cgroup"]["throttled_periods"] > 0,
                  timeout=20, what="the hog throttled")
         share = cpu_share(w, "hog", 10)
         # Interleaved windows with and without the hog: the other
         # developers' load on this shared machine drifts over seconds, so
         # each pair is measured close together and the medians compared.
-        for _ in range(4):
+        for i in range(4):
+            if hog is None:
+                hog = hog_start()
+                base = pool_status(w, "hog")["cgroup"]["cpu_usec"]
+                wait_for(lambda: pool_status(w, "hog")["cgroup"]["cpu_usec"] > base + 50000,
+                         timeout=30, what="the hog running")
             with_hog.append(rate(w, "/hello/hello", 2.5))
-            on.clear()
-            wait_for(lambda: busy[0] == 0, timeout=30, what="the hog's requests done")
+            hog_stop(hog)
+            hog = None
             without.append(rate(w, "/hello/hello", 2.5))
-            on.set()
     finally:
-        stop.set()
-        on.set()
-        for t in hogs:
-            t.join(120)
+        if hog is not None:
+            hog.kill()
+            hog.communicate()
     med = lambda v: sorted(v)[len(v) // 2]
     ratio = med(with_hog) / med(without)
     print(f"hog CPU share over 10 s: {share:.1f}% of one CPU (cpu_max 20%); "
@@ -305,16 +330,15 @@ def test_cpu_max_throttles_the_pool(make_weir, cg, record_property):
           f"with it {[round(x) for x in with_hog]}: medians {ratio * 100:.0f}%")
     record_property("hog_cpu_percent", round(share, 1))
     record_property("hello_rps_ratio", round(ratio, 3))
-    assert not hog_failed, hog_failed
     assert 15 <= share <= 25, share
     # The hog may take at most 20% of one of the two CPUs: hello, CPU-bound
     # on both, could lose about 10% of its rate to it, which is what the
     # issue asks.  This machine is shared by several developers' builds
     # and tests (load average 5 to 8 on 2 cores): windows without the hog a
-    # few seconds apart differ by up to 40% here (2423 to 4784 req/s in one
-    # run), and medians with the hog measured 71% to 104% of those without:
-    # the bound asserted is 60% (a hog without the limit takes a whole CPU,
-    # half the machine).
+    # few seconds apart differ by up to 45% here (2940 to 5389 req/s in one
+    # run), and the medians with the hog measured 77% to 112% of those
+    # without in five runs: the bound asserted is 60% (a hog without the
+    # limit takes a whole CPU, half the machine).
     assert ratio >= 0.6, ratio
     wait_for(lambda: [e for e in events(w, 1322) if e["pool"] == "hog"], timeout=15,
              what="1322 for the throttled pool")
