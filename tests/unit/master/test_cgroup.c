@@ -14,6 +14,7 @@
 #include "../../../src/common/log.c"
 
 #include <stdlib.h>
+#include <sys/wait.h>
 
 struct pcase {
 	const char	*name;
@@ -315,6 +316,39 @@ test_none(void)
 	    strcmp(cgroup_limit_missing(&s, &l), "tasks_max") == 0);
 }
 
+/* weir-PID of a master that is gone goes, with its empty pools; ours stays. */
+static void
+test_reap(void)
+{
+	struct cgroup_sys s;
+	char mine[64], gone[64], sub[96];
+	pid_t pid = fork();
+	struct stat st;
+
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);	/* now a pid nobody has */
+	memset(&s, 0, sizeof(s));
+	s.mode = CGROUP_V1;
+	s.have[CG_PIDS] = true;
+	dir("reap");
+	snprintf(s.own[CG_PIDS], sizeof(s.own[CG_PIDS]), "%s/reap", root);
+	snprintf(mine, sizeof(mine), "reap/weir-%d", (int)getpid());
+	snprintf(gone, sizeof(gone), "reap/weir-%d", (int)pid);
+	dir(mine);
+	dir(gone);
+	snprintf(sub, sizeof(sub), "%s/pool-a", gone);
+	dir(sub);
+	dir("reap/weir-notapid");
+	cgroup_reap_stale(&s);
+	snprintf(sub, sizeof(sub), "%s/%s", root, gone);
+	CHECK(stat(sub, &st) == -1);
+	snprintf(sub, sizeof(sub), "%s/%s", root, mine);
+	CHECK(stat(sub, &st) == 0);
+	snprintf(sub, sizeof(sub), "%s/reap/weir-notapid", root);
+	CHECK(stat(sub, &st) == 0);
+}
+
 int
 main(void)
 {
@@ -329,6 +363,7 @@ main(void)
 	test_v2();
 	test_v1();
 	test_none();
+	test_reap();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", root);
