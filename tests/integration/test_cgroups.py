@@ -262,6 +262,30 @@ def test_tasks_max_contains_a_fork_bomb(make_weir, cg):
     assert metric(w, "weir_pool_pids_max_failures_total", "forky") >= failed
 
 
+def test_reload_applies_limits_to_running_workers(make_weir, cg):
+    w = make_weir(pool("p", start_mode="always") + site("p"))
+    wait_for(lambda: get(w, "/p/hello")[0] == 200, what="pool serving")
+    pid = pool_status(w, "p")["workers"][0]["pid"]
+    assert pool_status(w, "p")["cgroup"]["tasks_max"] == 0
+    text = w.conf_path.read_text().replace("[pool p]\n", "[pool p]\ntasks_max = 16\n")
+    w.conf_path.write_text(text)
+    out = subprocess.run([WEIR, "reload", "-c", str(w.conf_path)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    cg = pool_status(w, "p")["cgroup"]
+    assert cg["tasks_max"] == 16
+    # the limit is the running worker's: no restart needed
+    assert pool_status(w, "p")["workers"][0]["pid"] == pid
+    st, body = get(w, "/p/forks?n=40&ms=300", timeout=60)
+    assert st == 200 and int(body.split()[3]) > 0, body
+    # a key with a value weir check refuses is a rejected reload, limits unchanged
+    w.conf_path.write_text(text.replace("tasks_max = 16", "cpu_max = 0%"))
+    out = subprocess.run([WEIR, "reload", "-c", str(w.conf_path)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0
+    assert pool_status(w, "p")["cgroup"]["tasks_max"] == 16
+
+
 def cpu_share(w, name, seconds):
     """The pool's CPU use over `seconds`, in percent of one CPU, from its cgroup."""
     a = pool_status(w, name)["cgroup"]["cpu_usec"]
