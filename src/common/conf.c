@@ -64,6 +64,7 @@ static int	custom_env(struct conf_parse *, void *, const char *, char *);
 static int	custom_rapid_fail(struct conf_parse *, void *, const char *, char *);
 static int	custom_schedule(struct conf_parse *, void *, const char *, char *);
 static int	custom_limit_core(struct conf_parse *, void *, const char *, char *);
+static int	custom_cpu_max(struct conf_parse *, void *, const char *, char *);
 static int	custom_hosts(struct conf_parse *, void *, const char *, char *);
 static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
 
@@ -246,6 +247,12 @@ const struct conf_key conf_keys[] = {
 	  "workers' core file size limit (RLIMIT_CORE): a size or unlimited; default inherit" },
 	{ CS_POOL, "limit_as", CT_SIZE, POOL(limit_as), 0, UINT64_MAX / 2, "0", 0, NULL, NULL,
 	  "workers' address-space limit (RLIMIT_AS); 0 = inherit" },
+	{ CS_POOL, "memory_max", CT_SIZE, POOL(memory_max), 0, UINT64_MAX / 2, "0", 0, NULL, NULL,
+	  "hard memory limit of the whole pool (its cgroup; past it the OOM killer ends a process of the pool); 0 = none" },
+	{ CS_POOL, "cpu_max", CT_CUSTOM, 0, 0, 0, NULL, 0, NULL, custom_cpu_max,
+	  "CPU the whole pool may use, in percent of one CPU, e.g. 20% (its cgroup throttles it); default none" },
+	{ CS_POOL, "tasks_max", CT_UINT, POOL(tasks_max), 0, 4194304, "0", 0, NULL, NULL,
+	  "processes and threads of the whole pool (its cgroup refuses more forks); 0 = none" },
 	{ CS_POOL, "modules", CT_LIST, POOL(modules), 0, 0, NULL, 0, NULL, NULL,
 	  "kind = native: modules weir-host loads, in order" },
 	{ CS_POOL, "host_threads", CT_UINT, POOL(host_threads), 1, 1024, "4", 0, NULL, NULL,
@@ -846,6 +853,28 @@ custom_limit_core(struct conf_parse *p, void *obj, const char *val, char *err)
 	return 0;
 }
 
+/* cpu_max: "20%" or "20", percent of one CPU, 1 to 100 per CPU up to 1024 CPUs. */
+static int
+custom_cpu_max(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_pool *pl = obj;
+	char *end;
+	unsigned long v;
+
+	(void)p;
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (end != val && *end == '%')
+		end++;
+	if (errno != 0 || end == val || *end != '\0' || v < 1 || v > 102400) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not a percent of one CPU (1%% to 102400%%)",
+		    val);
+		return -1;
+	}
+	pl->cpu_max = (unsigned)v;
+	return 0;
+}
+
 /* --- applying one key ------------------------------------------------------ */
 
 static int
@@ -1025,6 +1054,10 @@ conf_value_text(const struct conf_key *k, const void *obj, char *buf, size_t buf
 		text_join(buf, bufsz, ls->n > 0 ?
 		    (const char *const *)(const void *)&ls->v[0].spec : NULL, ls->n,
 		    sizeof(ls->v[0]));
+	} else if (k->custom == custom_cpu_max) {
+		unsigned v = ((const struct conf_pool *)obj)->cpu_max;
+
+		snprintf(buf, bufsz, v ? "%u%%" : "none", v);
 	} else {
 		snprintf(buf, bufsz, "(set)");
 	}

@@ -202,6 +202,9 @@ struct conf_pool {
 	unsigned		 limit_nofile;	/* 0 = inherit */
 	uint64_t		 limit_core;	/* UINT64_MAX = inherit */
 	uint64_t		 limit_as;	/* 0 = inherit */
+	uint64_t		 memory_max;	/* pool's cgroup memory limit, 0 = none */
+	unsigned		 cpu_max;	/* pool's cgroup CPU limit, % of one CPU, 0 = none */
+	unsigned		 tasks_max;	/* pool's cgroup task limit, 0 = none */
 	struct strlist		 modules;
 	struct conf_kv		*module_settings;	/* "mod.key = value" lines */
 	size_t			 nmodule_settings;

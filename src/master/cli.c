@@ -347,6 +347,22 @@ print_pool(json_t *p, bool detail)
 		    jstr(lf, "output", ""), json_is_true(json_object_get(lf, "counted")) ?
 		    "counted by Rapid-Fail Protection" : "not counted: it had served");
 	}
+	if (json_is_object(json_object_get(p, "cgroup"))) {
+		json_t *cg = json_object_get(p, "cgroup");
+		char mem[32], lim[64] = "";
+
+		fmt_bytes(jint(cg, "memory_bytes"), mem, sizeof(mem));
+		if (jint(cg, "memory_max") > 0) {
+			char mx[32];
+
+			fmt_bytes(jint(cg, "memory_max"), mx, sizeof(mx));
+			snprintf(lim, sizeof(lim), " of %s", mx);
+		}
+		printf("    cgroup: cpu %.1fs, memory %s%s, %lld tasks, throttled %.1fs, %lld forks refused, %lld OOM kills\n",
+		    (double)jint(cg, "cpu_usec") / 1e6, mem, lim, jint(cg, "tasks"),
+		    (double)jint(cg, "throttled_usec") / 1e6, jint(cg, "forks_refused"),
+		    jint(cg, "oom_kills"));
+	}
 	if (json_is_integer(json_object_get(p, "rolled_back_from")))
 		printf("    rolled back: the settings of generation %lld failed; running those of generation %lld\n",
 		    jint(p, "rolled_back_from"), jint(p, "settings_generation"));
@@ -363,6 +379,25 @@ print_pool(json_t *p, bool detail)
 			printf("    pid %-8lld %-9s gen %-3lld up %-8s %8lld req  %s\n", jint(w, "pid"),
 			    jstr(w, "state", "?"), jint(w, "generation"), up, jint(w, "requests"), mem);
 	}
+}
+
+/* The cgroup hierarchy the pools use, or why there is none. */
+static void
+print_cgroups(json_t *j)
+{
+	json_t *cg = json_object_get(j, "cgroups"), *c;
+	size_t i;
+
+	if (!json_is_object(cg))
+		return;
+	printf("cgroups: %s", jstr(cg, "hierarchy", "?"));
+	json_array_foreach(json_object_get(cg, "controllers"), i, c)
+		printf("%s%s", i == 0 ? " (" : ", ", json_string_value(c));
+	if (json_array_size(json_object_get(cg, "controllers")) > 0)
+		printf(")");
+	if (json_is_string(json_object_get(cg, "why")))
+		printf(": %s", jstr(cg, "why", ""));
+	printf("\n");
 }
 
 /*
@@ -436,6 +471,7 @@ cmd_status(int argc, char **argv)
 		printf(" %s", json_string_value(p));
 	printf("\n");
 	print_fe_faults(j);
+	print_cgroups(j);
 	printf("\n%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
 	    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");
 	json_array_foreach(json_object_get(j, "pools"), i, p)

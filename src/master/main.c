@@ -116,6 +116,7 @@ cmd_check(int argc, char **argv)
 		fe_ident_free(&id);
 		component_check_conf(c, &errs);
 		fsiso_check_conf(c, &errs);
+		poolcg_check_conf(c, &errs);
 	}
 	if (errs.n > 0) {
 		for (size_t i = 0; i < errs.n; i++)

@@ -327,7 +327,8 @@ master_run(const char *conf_path)
 	    fe_ident_resolve(m.conf, &m.fe_id, err) == -1 ||
 	    fecheck_conf(m.conf, &m.fe_id, &errs) > 0 ||
 	    component_check_conf(m.conf, &errs) > 0 ||
-	    fsiso_check_conf(m.conf, &errs) > 0) {
+	    fsiso_check_conf(m.conf, &errs) > 0 ||
+	    poolcg_check_conf(m.conf, &errs) > 0) {
 		if (m.conf != NULL && errs.n == 0)
 			conf_errors_add(&errs, "%s: %s", conf_path, err);
 		for (size_t i = 0; i < errs.n; i++)
@@ -371,6 +372,12 @@ master_run(const char *conf_path)
 	}
 	/* their processes are gone: so are the private /tmp of their pools */
 	fsiso_clean(m.conf->server.state_dir);
+	/* before any fork: in cgroup v2 the master may move into a leaf of its own */
+	if (poolcg_setup(&m, err) == -1) {
+		fprintf(stderr, "weir: cgroups for memory_max, cpu_max, tasks_max: %s\n", err);
+		rc = 78;
+		goto out;
+	}
 	m.start_ticks = procrec_start_ticks(getpid());
 	if (warden_start(&m, err) == -1)
 		log_warnx("%s: if this master dies, what its workers started is ended only when weir starts again",
@@ -436,6 +443,7 @@ out:
 		loop_run_deferred(m.loop);	/* the workers pools_free() let go */
 		loop_free(m.loop);
 	}
+	poolcg_teardown(&m);
 	listeners_close(&m.lis);
 	warden_stop(&m);
 	if (m.access_fd != -1)

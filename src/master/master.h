@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "loop.h"
 #include "linetail.h"
+#include "cgroup.h"
 
 /* A bound listening address: `threads` sockets sharing it (SO_REUSEPORT). */
 struct listener_set {
@@ -101,6 +102,7 @@ struct worker {
 	bool		 failed;	/* a failure was already recorded for it */
 	bool		 exit_pending;	/* unexpected end after ready: counted? a request limit? the report decides */
 	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */
+	bool		 oom_killed;	/* its pool's memory limit killed it (poolcg.c) */
 	char		 fail_reason[200];
 	int		 status;	/* waitpid status once exited */
 };
@@ -198,6 +200,7 @@ struct master {
 	unsigned long long warden_ticks;
 	int		 warden_fd;	/* write end of its pipe (only the master holds it), -1 */
 	unsigned long long start_ticks;	/* the master's own start time */
+	struct cgroup_sys cg;		/* the cgroup hierarchy the pools use (poolcg.c) */
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -293,6 +296,11 @@ struct pool {
 	char		 degraded_why[300];
 	struct loop_timer degraded_timer;	/* clears the flag after a quiet window */
 	bool		 held;		/* Rapid-Fail tripped while serving: no new workers until retry_at */
+	/* poolcg.c: the pool's cgroup */
+	struct cgroup_pool cg;
+	struct loop_timer cg_timer;	/* polls the counters for event 1322 */
+	struct cgroup_stats cg_seen;	/* counters at the last 1322 (oom_kills: last worker exit) */
+	uint64_t	 cg_reported;	/* monotonic ms of the last 1322, 0 = none */
 };
 
 /* main.c */
@@ -414,6 +422,18 @@ struct worker *pools_find_worker(struct master *m, pid_t pid);
 struct worker *pools_worker_by_id(struct master *m, uint32_t id);
 struct pool *pools_by_name(struct master *m, const char *name);
 int	 pool_admin(struct pool *p, const char *action, char *msg, size_t msgsz);
+
+/* poolcg.c: the pools' cgroups (files in cgroup.c) */
+size_t	 poolcg_check_conf(const struct conf *c, struct conf_errors *errs);
+int	 poolcg_setup(struct master *m, char *err);
+void	 poolcg_teardown(struct master *m);
+int	 poolcg_pool_start(struct pool *p, char *err);
+void	 poolcg_pool_free(struct pool *p);
+void	 poolcg_worker_exited(struct worker *w);
+void	 poolcg_oom_words(const struct worker *w, char *out, size_t outsz);
+json_t	*poolcg_sys_json(const struct master *m);
+bool	 poolcg_stats(const struct pool *p, struct cgroup_stats *st);
+json_t	*poolcg_json(const struct pool *p);
 
 /* worker.c */
 struct worker *worker_spawn(struct pool *p, char *err);

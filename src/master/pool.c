@@ -794,6 +794,7 @@ void
 pool_start_one(struct pool *p)
 {
 	struct master *m = p->m;
+	char err[WEIR_ERRLEN];
 
 	if (p->state == POOL_DISABLED)
 		return;
@@ -808,6 +809,18 @@ pool_start_one(struct pool *p)
 	/* A component mismatch shows at start, not at the first request. */
 	if (preflight(p) == -1)
 		return;
+	if (poolcg_pool_start(p, err) == -1) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "error", json_string(err));
+		json_object_set_new(f, "command", p->cp->command != NULL ?
+		    json_string(p->cp->command) : json_null());
+		events_emit(1059, EV_ERROR, p->name, 0, f,
+		    "A worker process for application pool '%s' could not be launched (cgroup limits: %s). The application pool is disabled.",
+		    p->name, err);
+		pool_disable(p, "launch-failure", err);
+		return;
+	}
 	if (p->cp->idle_timeout > 0)
 		loop_timer_set(m->loop, &p->idle_timer, p->cp->idle_timeout);
 	else
@@ -891,6 +904,7 @@ pool_free(struct pool *p)
 	fsiso_tmp_remove(p);
 	rapidfail_free(&p->rf);
 	degraded_free(p);
+	poolcg_pool_free(p);
 	conf_argv_free(p->argv);
 	poollog_close(p);
 	free(p);

@@ -72,7 +72,7 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 	struct pool *p = w->pool;
 	uint64_t now = loop_now(p->m->loop);
 	json_t *f = json_object(), *inf = json_array();
-	char how[160], core[300], sentence[160], tail[400];
+	char how[300], core[300], sentence[300], tail[400];
 	uint64_t served = r != NULL && r->requests > w->requests ? r->requests : w->requests;
 	int st = w->status;
 
@@ -88,6 +88,16 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 			core_file(w, core, sizeof(core));
 			json_object_set_new(f, "core_file", json_string(core));
 		}
+	}
+	if (w->oom_killed) {
+		/* not a bare SIGKILL: the pool's memory limit (poolcg.c) */
+		char oom[200];
+
+		poolcg_oom_words(w, oom, sizeof(oom));
+		json_object_set_new(f, "oom_kill", json_true());
+		json_object_set_new(f, "memory_max", json_integer((json_int_t)p->cp->memory_max));
+		json_object_set_new(f, "cause", json_string(oom));
+		snprintf(how + strlen(how), sizeof(how) - strlen(how), ", %s", oom);
 	}
 	json_object_set_new(f, "exit", json_string(how));
 	json_object_set_new(f, "worker", json_integer(w->id));
@@ -114,6 +124,12 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 	}
 	json_object_set_new(f, "inflight", inf);
 	failinfo_exit_sentence(st, sentence, sizeof(sentence));
+	if (w->oom_killed) {
+		char oom[200];
+
+		poolcg_oom_words(w, oom, sizeof(oom));
+		snprintf(sentence, sizeof(sentence), "It was %s (signal 9, SIGKILL).", oom);
+	}
 	if (counted)
 		snprintf(tail, sizeof(tail), "It counts toward Rapid-Fail Protection (%s): %zu of %u.",
 		    why, p->rf.n, p->rf.count);
@@ -320,6 +336,7 @@ pool_worker_exited(struct worker *w)
 	int st = w->status;
 	char how[160];
 
+	poolcg_worker_exited(w);
 	worker_cleanup(w);
 	loop_timer_cancel(m->loop, &w->stop_timer);
 	w->state = W_EXITED;

@@ -188,8 +188,9 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	nc = conf_parse_text(m->conf_path, text, len, CONF_CHECK_FS, &errs);
-	/* both checks run: every error is listed at once */
-	if (nc != NULL && (component_check_conf(nc, &errs) + fsiso_check_conf(nc, &errs)) > 0) {
+	/* every check runs: every error is listed at once */
+	if (nc != NULL && (component_check_conf(nc, &errs) + fsiso_check_conf(nc, &errs) +
+	    poolcg_check_conf(nc, &errs)) > 0) {
 		conf_free(nc);
 		nc = NULL;
 	}

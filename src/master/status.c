@@ -127,6 +127,7 @@ status_pool_json(struct pool *p, json_t *fe)
 	    json_null());
 	json_object_set_new(o, "requests", json_integer((json_int_t)p->requests));
 	json_object_set_new(o, "inflight", json_integer(p->inflight));
+	json_object_set_new(o, "cgroup", poolcg_json(p));
 	for (size_t i = 0; i < rapidfail_current(&p->rf, now); i++) {
 		json_t *f = json_object();
 
@@ -205,6 +206,7 @@ status_json(struct master *m, json_t *fe)
 	json_object_set_new(o, "uptime_s", json_integer((json_int_t)((now - m->started_ms) / 1000)));
 	json_object_set_new(o, "config", json_string(m->conf_path));
 	json_object_set_new(o, "generation", json_integer(m->generation));
+	json_object_set_new(o, "cgroups", poolcg_sys_json(m));
 	json_object_set_new(fo, "pid", m->fe.pid ? json_integer(m->fe.pid) : json_null());
 	json_object_set_new(fo, "threads", json_integer(m->lis.threads));
 	json_object_set_new(fo, "restarts", json_integer(m->fe_restarts));
@@ -306,6 +308,49 @@ histogram(struct buf *b, const char *name, const char *pool, json_t *h)
 	    json_real_value(json_object_get(h, "sum")));
 	bprintf(b, "%s_count{pool=\"%s\"} %lld\n", name, pl,
 	    (long long)json_integer_value(json_object_get(h, "count")));
+}
+
+/* The pools' cgroup counters (poolcg.c): the whole pool, forked children included. */
+static void
+cgroup_metrics(struct buf *b, struct master *m)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} defs[] = {
+		{ "weir_pool_cpu_seconds_total", "counter",
+		    "CPU time used by the whole pool (its cgroup), user and system." },
+		{ "weir_pool_memory_bytes", "gauge", "Memory charged to the whole pool (its cgroup)." },
+		{ "weir_pool_tasks", "gauge", "Processes and threads in the pool's cgroup." },
+		{ "weir_pool_cpu_throttled_seconds_total", "counter",
+		    "Time the pool was stopped by its cpu_max quota." },
+		{ "weir_pool_cpu_throttled_periods_total", "counter",
+		    "Scheduler periods in which cpu_max stopped the pool." },
+		{ "weir_pool_pids_max_failures_total", "counter",
+		    "Forks and thread creations refused at tasks_max." },
+		{ "weir_pool_oom_kills_total", "counter",
+		    "Processes of the pool killed by the OOM killer at memory_max." },
+	};
+	char l1[200];
+
+	for (size_t d = 0; d < nitems(defs); d++) {
+		metric_head(b, defs[d].name, defs[d].type, defs[d].help);
+		for (size_t i = 0; i < m->npools; i++) {
+			struct cgroup_stats st;
+			double v[] = { 0, 0, 0, 0, 0, 0, 0 };
+
+			if (!poolcg_stats(m->pools[i], &st))
+				continue;
+			v[0] = (double)st.cpu_usec / 1e6;
+			v[1] = (double)st.memory;
+			v[2] = (double)st.pids;
+			v[3] = (double)st.throttled_usec / 1e6;
+			v[4] = (double)st.nr_throttled;
+			v[5] = (double)st.pids_max;
+			v[6] = (double)st.oom_kills;
+			bprintf(b, "%s{pool=\"%s\"} %.17g\n", defs[d].name,
+			    lv(m->pools[i]->name, l1, sizeof(l1)), v[d]);
+		}
+	}
 }
 
 char *
@@ -447,6 +492,7 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		bprintf(&b, "weir_pool_log_dropped_bytes_total{pool=\"%s\"} %llu\n",
 		    lv(m->pools[i]->name, l1, sizeof(l1)),
 		    (unsigned long long)m->pools[i]->log.dropped_total);
+	cgroup_metrics(&b, m);
 	*len = b.len;
 	return b.p;
 }

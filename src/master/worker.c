@@ -7,11 +7,12 @@
  * leads its own process group and everything it starts can be killed as
  * one), puts the socket on fd 3 (kind = http, with LISTEN_FDS=1, LISTEN_PID,
  * LISTEN_FDNAMES) or fd 0 (kind = fastcgi), sends stdout and stderr into a
- * pipe the master reads, applies limits, filesystem isolation (its own mount
- * namespace: worker_isolate_fs()), working directory and identity,
- * closes every other fd and execs the command (no shell).  An exec failure
- * comes back through a close-on-exec pipe, so it is reported as such (event
- * 1059) instead of looking like a crash.
+ * pipe the master reads, joins the pool's cgroup (poolcg.c), applies
+ * limits, filesystem isolation (its own mount namespace:
+ * worker_isolate_fs()), working directory and identity, closes every other
+ * fd and execs the command (no shell).  An exec failure comes back through
+ * a close-on-exec pipe, so it is reported as such (event 1059) instead of
+ * looking like a crash.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -307,6 +308,10 @@ child(struct worker *w, pid_t master, int outw, int errpipe, int nullfd)
 	else
 		unsetenv("NOTIFY_SOCKET");
 
+	/* the pool's cgroup: its limits and counters take in all it starts */
+	step = "cgroup (joining the pool's)";
+	if (cgroup_enter(&p->cg) == -1)
+		goto fail;
 	if (cp->limit_nofile)
 		set_limit(RLIMIT_NOFILE, cp->limit_nofile);
 	if (cp->limit_core != UINT64_MAX)

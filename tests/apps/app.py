@@ -19,6 +19,9 @@ like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
   /fork-orphan      start a child that lingers (process tree test), print its pid
   /fs-write?path=P&data=D, /fs-read?path=P   write or read a file (only with
                     --fs-endpoints): 200, or 500 with the errno's name (EROFS)
+  /alloc?mb=N       hold N MiB more of touched private memory
+  /forks?n=N&ms=M   try N forks (children sleep M ms, then exit); "forked A failed B"
+  /spin?ms=N        burn CPU for N ms of wall time, then answer
 Options: --exit-at-start CODE (exit immediately, writing a line to stderr),
 --start-delay MS, --notify (send READY=1 to NOTIFY_SOCKET when listening),
 --die-every N (exit with status 3 right after answering every Nth request),
@@ -178,6 +181,29 @@ class H(BaseHTTPRequestHandler):
             # hold N MiB of private, touched memory until the process ends
             HELD.append(bytearray(os.urandom(1)) * (int(q.get("mb", "1")) << 20))
             return self.send(200, "holding %d MiB\n" % (sum(len(b) for b in HELD) >> 20))
+        if p == "/forks":
+            # a bounded fork bomb: every child is reaped before we answer
+            kids, failed = [], 0
+            for _ in range(int(q.get("n", "200"))):
+                try:
+                    pid = os.fork()
+                except OSError:
+                    failed += 1
+                    continue
+                if pid == 0:
+                    time.sleep(int(q.get("ms", "500")) / 1000.0)
+                    os._exit(0)
+                kids.append(pid)
+            for pid in kids:
+                os.waitpid(pid, 0)
+            sys.stderr.write("app %d: forked %d, %d failed\n" % (os.getpid(), len(kids), failed))
+            sys.stderr.flush()
+            return self.send(200, "forked %d failed %d\n" % (len(kids), failed))
+        if p == "/spin":
+            end, n = time.monotonic() + int(q.get("ms", "100")) / 1000.0, 0
+            while time.monotonic() < end:
+                n += 1
+            return self.send(200, "spun %d\n" % n)
         if p == "/cwd":
             return self.send(200, os.getcwd())
         if p == "/rlimit":

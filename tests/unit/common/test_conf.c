@@ -246,6 +246,8 @@ render(const struct conf_key *k, const void *obj, char *out, size_t outsz)
 	} else if (strcmp(k->name, "limit_core") == 0) {
 		snprintf(out, outsz, "%llu",
 		    (unsigned long long)((const struct conf_pool *)obj)->limit_core);
+	} else if (strcmp(k->name, "cpu_max") == 0) {
+		snprintf(out, outsz, "%u", ((const struct conf_pool *)obj)->cpu_max);
 	} else {
 		snprintf(out, outsz, "(custom key not known to the test)");
 	}
@@ -347,6 +349,9 @@ static const struct {
 	{ CS_POOL, "limit_nofile",		"0",		"0" },
 	{ CS_POOL, "limit_core",		NULL,		"18446744073709551615" },	/* inherit */
 	{ CS_POOL, "limit_as",			"0",		"0" },
+	{ CS_POOL, "memory_max",		"0",		"0" },
+	{ CS_POOL, "cpu_max",			NULL,		"0" },	/* none */
+	{ CS_POOL, "tasks_max",			"0",		"0" },
 	{ CS_POOL, "modules",			NULL,		"" },
 	{ CS_POOL, "host_threads",		"4",		"4" },
 };
@@ -712,6 +717,9 @@ test_types(void)
 	    "limit_nofile = 1048576\n"
 	    "limit_core = unlimited\n"
 	    "limit_as = 2G\n"
+	    "memory_max = 256M\n"
+	    "cpu_max = 20%\n"
+	    "tasks_max = 32\n"
 	    "[pool n]\n"
 	    "kind = native\n"
 	    "modules = hello, static\n"
@@ -769,6 +777,9 @@ test_types(void)
 		CHECK_INT(pl->limit_nofile, 1048576);
 		CHECK(pl->limit_core == UINT64_MAX - 1);		/* unlimited */
 		CHECK_INT(pl->limit_as, 2147483648LL);
+		CHECK_INT(pl->memory_max, 268435456LL);
+		CHECK_INT(pl->cpu_max, 20);
+		CHECK_INT(pl->tasks_max, 32);
 		CHECK_INT(pl->line, 1);
 		pl = &c->pools[1];
 		CHECK_INT(pl->kind, POOL_KIND_NATIVE);
@@ -779,7 +790,7 @@ test_types(void)
 		if (pl->nmodule_settings == 2) {
 			CHECK_STR(pl->module_settings[0].key, "hello.greeting");
 			CHECK_STR(pl->module_settings[0].value, "hi there");
-			CHECK_INT(pl->module_settings[0].line, 37);
+			CHECK_INT(pl->module_settings[0].line, 40);
 			CHECK_STR(pl->module_settings[1].key, "static.root");
 			CHECK_STR(pl->module_settings[1].value, "/srv");
 		}
@@ -1085,6 +1096,9 @@ static const struct {
 	E("[pool p]\ncommand = app\nlimit_core = lots\n" SITE_S, L(3) "limit_core: 'lots' is not a size or unlimited\n"),
 	E("[pool p]\ncommand = app\nlimit_core = -1\n" SITE_S, L(3) "limit_core: '-1' is not a size or unlimited\n"),
 	E("[pool p]\ncommand = app\nlimit_core = 18446744073709551615\n" SITE_S, L(3) "limit_core: '18446744073709551615' is not a size or unlimited\n"),
+	E("[pool p]\ncommand = app\ncpu_max = 0%\n" SITE_S, L(3) "cpu_max: '0%' is not a percent of one CPU (1% to 102400%)\n"),
+	E("[pool p]\ncommand = app\ncpu_max = 20 %\n" SITE_S, L(3) "cpu_max: '20 %' is not a percent of one CPU (1% to 102400%)\n"),
+	E("[pool p]\ncommand = app\ncpu_max = lots\n" SITE_S, L(3) "cpu_max: 'lots' is not a percent of one CPU (1% to 102400%)\n"),
 	/* cross-checks: pools */
 	E("[pool p]\nprocesses = 2\n" SITE_S, L(1) "[pool p]: needs command (a program weir starts) or address (an upstream it does not)\n"),
 	E("[pool p]\ncommand = x\naddress = unix:/run/q.sock\n" SITE_S, L(1) "[pool p]: command and address exclude each other\n"),
