@@ -1368,8 +1368,6 @@ validate_pool(struct conf_parse *p, struct conf_pool *pl)
 		conf_error(p, pl->line, "[pool %s]: address: %s", pl->name, err);
 	if (pl->ping_path != NULL && pl->ping_path[0] != '/')
 		conf_error(p, pl->line, "[pool %s]: ping_path must start with '/'", pl->name);
-	if (pl->group != NULL && pl->user == NULL)
-		conf_error(p, pl->line, "[pool %s]: group needs user", pl->name);
 	for (size_t i = 0; i < pl->nmodule_settings; i++) {
 		const struct conf_kv *kv = &pl->module_settings[i];
 		size_t ml = (size_t)(strchr(kv->key, '.') - kv->key);

@@ -42,7 +42,6 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 	const struct conf_server *s = &c->server;
 	const struct passwd *pw;
 	const char *user = s->user;
-	int n = 0;
 
 	memset(id, 0, sizeof(*id));
 	if (geteuid() != 0) {
@@ -54,8 +53,22 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 			snprintf(id->user, sizeof(id->user), "%d", (int)id->uid);
 		return 0;
 	}
-	if (user == NULL)
-		user = getpwnam("weir") != NULL ? "weir" : "nobody";
+	if (user == NULL && getpwnam("weir") != NULL)
+		user = "weir";
+	if (user == NULL) {
+		/* no account: an own identity, no supplementary groups (ident.c) */
+		if (s->fe_own_id == 0) {
+			snprintf(err, WEIR_ERRLEN, "no uid for the front end's own identity");
+			return -1;
+		}
+		id->uid = (uid_t)s->fe_own_id;
+		id->gid = (gid_t)s->fe_own_id;
+		snprintf(id->user, sizeof(id->user), "uid %u", (unsigned)id->uid);
+		id->groups = NULL;
+		id->ngroups = 0;
+		id->drop = true;
+		return 0;
+	}
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(err, WEIR_ERRLEN, "[server] user %s: no such user", user);
 		return -1;
@@ -82,18 +95,7 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 		id->gid = gr->gr_gid;
 	}
 	/* the groups initgroups() would give the user, with gid among them */
-	if (getgrouplist(id->user, id->gid, NULL, &n) == -1 && n > 0) {
-		id->groups = xcalloc((size_t)n, sizeof(gid_t));
-		if (getgrouplist(id->user, id->gid, id->groups, &n) == -1)
-			n = 0;
-	}
-	if (n <= 0) {
-		free(id->groups);
-		id->groups = xcalloc(1, sizeof(gid_t));
-		id->groups[0] = id->gid;
-		n = 1;
-	}
-	id->ngroups = (size_t)n;
+	id->groups = ident_user_groups(id->user, id->gid, &id->ngroups);
 	id->drop = true;
 	return 0;
 }
@@ -258,6 +260,29 @@ verb(enum fe_need need)
 	return "usable";
 }
 
+/*
+ * A pool whose user is the front end's could signal it and connect to the
+ * other pools' worker sockets, which only the front end may: refused.
+ */
+static size_t
+pool_users(const struct conf *c, const struct fe_ident *id, struct conf_errors *errs)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < c->npools && id->drop; i++) {
+		const struct conf_pool *p = &c->pools[i];
+		const struct passwd *pw;
+
+		if (p->user == NULL || (pw = getpwnam(p->user)) == NULL || pw->pw_uid != id->uid)
+			continue;
+		conf_errors_add(errs, "%s:%d: [pool %s] user %s is the front end's user: a pool "
+		    "must not share it (give the pool its own user, or none for its own identity)",
+		    c->path, p->line, p->name, p->user);
+		bad++;
+	}
+	return bad;
+}
+
 size_t
 fecheck_conf(const struct conf *c, const struct fe_ident *id,
     struct conf_errors *errs)
@@ -315,5 +340,5 @@ fecheck_conf(const struct conf *c, const struct fe_ident *id,
 	}
 	free(res);
 	free(paths);
-	return bad;
+	return bad + pool_users(c, id, errs);
 }

@@ -32,6 +32,7 @@
 
 #include "rc.h"
 #include "log.h"
+#include "privs.h"
 #include "util.h"
 #include "master.h"
 
@@ -113,6 +114,23 @@ close_from(int first)
 }
 
 /*
+ * In the child: the pool's identity (pool.c's pool_identity()), no
+ * capabilities, no way to gain any (NO_NEW_PRIVS: a setuid binary the
+ * worker runs stays the worker's uid).  Not started as root, the uid stays
+ * weir's and only what an unprivileged process can drop goes.  Fills err.
+ */
+static int
+worker_drop_privileges(const struct pool *p, char *err)
+{
+	struct privs pv = {
+		.change_id = p->set_identity, .uid = p->uid, .gid = p->gid,
+		.groups = p->groups, .ngroups = p->ngroups
+	};
+
+	return privs_drop(&pv, err);
+}
+
+/*
  * In the child, after fork: never returns.  Any failure is reported through
  * errpipe as "step: errno" and the child exits 127.
  */
@@ -176,11 +194,9 @@ child(struct worker *w, pid_t master, int outw, int errpipe, int nullfd)
 	step = "chdir (workdir)";
 	if (cp->workdir != NULL && chdir(cp->workdir) == -1)
 		goto fail;
-	if (p->set_identity) {
-		step = "setgroups/setgid/setuid (user)";
-		if (initgroups(cp->user, p->gid) == -1 || setgid(p->gid) == -1 ||
-		    setuid(p->uid) == -1)
-			goto fail;
+	if (worker_drop_privileges(p, msg) == -1) {
+		(void)!write(errpipe, msg, strlen(msg));
+		_exit(127);
 	}
 	/*
 	 * If the master dies, its worker goes with it.  Only now: the kernel
