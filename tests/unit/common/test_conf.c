@@ -1095,7 +1095,6 @@ static const struct {
 	E("[pool p]\ncommand = app\nhello.greeting = x\n" SITE_S,
 	    L(3) "unknown key 'hello.greeting' in [pool] (module settings are for kind = native)\n"),
 	E("[pool p]\ncommand = app\nping_path = healthz\n" SITE_S, L(1) "[pool p]: ping_path must start with '/'\n"),
-	E("[pool p]\ncommand = app\ngroup = www\n" SITE_S, L(1) "[pool p]: group needs user\n"),
 	/* cross-checks: sites */
 	E(POOL_P "[site s]\nroot = /s\napp = /api nopool\n", L(5) "app /api: no [pool nopool]\n"),
 	E(POOL_P "[site s]\nroot = /s\nscript = .php p\n", L(5) "script .php: pool p is not kind = fastcgi\n"),
