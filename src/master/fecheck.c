@@ -2,7 +2,8 @@
  * fecheck.c - who the front end runs as, and whether it can open what the
  * configuration asks it to.
  *
- * Started as root, weir runs the front end as [server] user, and the front
+ * Started as root, weir runs the front end as [server] user (else `weir`,
+ * else a uid and gid of its own, ident.c), and the front
  * end opens paths only after it dropped root: a site's root under a
  * directory of mode 0700 is fine for the master and closed to the front
  * end.  So `weir check`, `weir run` (before it binds anything) and every
@@ -19,6 +20,8 @@
  * for listings); state_dir, where it connects to the workers' sockets and
  * spools request bodies; the socket of a pool with address = unix:PATH.
  * Log files are opened by the master and handed over.
+ *
+ * And no pool may run as the front end's user (pool_users()).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -692,6 +692,7 @@ pool_configure(struct pool *p, const struct conf_pool *cp)
 	conf_argv_free(p->argv);
 	p->argv = NULL;
 	p->set_identity = false;
+	p->identity = NULL;
 	p->external = cp->address != NULL;
 	rapidfail_free(&p->rf);
 	rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
