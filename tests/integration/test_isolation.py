@@ -255,3 +255,23 @@ def test_user_root_runs_as_root_with_a_warning_and_no_capabilities(make_weir):
     w.start()
     wait_for(lambda: len([e for e in w.events() if e["id"] == 1320]) >= 2,
              what="event 1320 again")
+
+
+def test_a_reload_that_adds_pools_keeps_each_pools_uid_and_workers(make_weir):
+    w = make_weir(two_pools())
+    a = ready_workers(w, "a")[0]
+    ua, ub = pool_of(w, "a")["uid"], pool_of(w, "b")["uid"]
+    text = w.conf_path.read_text()
+    w.conf_path.write_text(text.replace(
+        "[site main]\n", f"[pool c]\ncommand = {APP}\n[pool aa]\ncommand = {APP}\n"
+        "[site main]\napp = /c c\napp = /aa aa\n"))
+    r = subprocess.run([WEIR, "reload", "-s", str(w.state_dir / "admin.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: [e for e in w.events() if e["id"] == 1303], what="reload event 1303")
+    ready_workers(w, "c")
+    uids = {p["name"]: p["uid"] for p in status(w)["pools"]}
+    assert uids["a"] == ua and uids["b"] == ub
+    assert len({uids["a"], uids["b"], uids["c"], uids["aa"]}) == 4
+    # a's worker was not replaced: its identity did not change
+    assert [x["pid"] for x in pool_of(w, "a")["workers"]] == [a["pid"]]
