@@ -59,7 +59,7 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 	if (user == NULL && getpwnam("weir") != NULL)
 		user = "weir";
 	if (user == NULL) {
-		/* no account: an own identity, no supplementary groups (ident.c) */
+		/* no account: an own identity (ident.c) */
 		if (s->fe_own_id == 0) {
 			snprintf(err, WEIR_ERRLEN, "no uid for the front end's own identity");
 			return -1;
@@ -67,23 +67,20 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 		id->uid = (uid_t)s->fe_own_id;
 		id->gid = (gid_t)s->fe_own_id;
 		snprintf(id->user, sizeof(id->user), "uid %u", (unsigned)id->uid);
-		id->groups = NULL;
-		id->ngroups = 0;
-		id->drop = true;
-		return 0;
+	} else {
+		if ((pw = getpwnam(user)) == NULL) {
+			snprintf(err, WEIR_ERRLEN, "[server] user %s: no such user", user);
+			return -1;
+		}
+		if (pw->pw_uid == 0) {
+			snprintf(err, WEIR_ERRLEN,
+			    "[server] user %s is root: the front end must not run as root", user);
+			return -1;
+		}
+		id->uid = pw->pw_uid;
+		id->gid = pw->pw_gid;
+		wstrlcpy(id->user, pw->pw_name, sizeof(id->user));
 	}
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, WEIR_ERRLEN, "[server] user %s: no such user", user);
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		snprintf(err, WEIR_ERRLEN,
-		    "[server] user %s is root: the front end must not run as root", user);
-		return -1;
-	}
-	id->uid = pw->pw_uid;
-	id->gid = pw->pw_gid;
-	wstrlcpy(id->user, pw->pw_name, sizeof(id->user));
 	if (s->group != NULL) {
 		const struct group *gr = getgrnam(s->group);
 
@@ -97,9 +94,12 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 		}
 		id->gid = gr->gr_gid;
 	}
+	id->drop = true;
+	/* an own identity has no supplementary groups */
+	if (user == NULL)
+		return 0;
 	/* the groups initgroups() would give the user, with gid among them */
 	id->groups = ident_user_groups(id->user, id->gid, &id->ngroups);
-	id->drop = true;
 	return 0;
 }
 
