@@ -275,3 +275,27 @@ def test_a_reload_that_adds_pools_keeps_each_pools_uid_and_workers(make_weir):
     assert len({uids["a"], uids["b"], uids["c"], uids["aa"]}) == 4
     # a's worker was not replaced: its identity did not change
     assert [x["pid"] for x in pool_of(w, "a")["workers"]] == [a["pid"]]
+
+
+def test_not_started_as_root_nothing_changes_identities(make_weir, tmp_path):
+    """weir run by an ordinary user: the pools and the front end run as that
+    user (no own identities), and still with NO_NEW_PRIVS."""
+    nobody = 65534
+    wrapper = tmp_path / "weir-as-nobody"
+    wrapper.write_text("#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup "
+                       f"--clear-groups {WEIR} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    w = make_weir(two_pools(), start=False, binary=str(wrapper))
+    for d, _, files in os.walk(w.dir):
+        os.chown(d, nobody, -1)
+        for f in files:
+            os.chown(os.path.join(d, f), nobody, -1)
+    w.start()
+    a = ready_workers(w, "a")[0]
+    p = pool_of(w, "a")
+    assert (p["identity"], p["uid"]) == ("weir's", nobody)
+    for pid in (a["pid"], w.frontend_pid()):
+        st = proc_status(pid)
+        assert st["Uid"].split() == [str(nobody)] * 4, st["Uid"]
+        assert st["NoNewPrivs"] == "1"
+        assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0
