@@ -673,7 +673,7 @@ pool_identity(struct pool *p, const struct conf_pool *cp)
 		json_object_set_new(f, "user", json_string(cp->user));
 		log_warnx("pool %s: runs as root (user = %s)", p->name, cp->user);
 		events_emit(1320, EV_WARNING, p->name, 0, f,
-		    "Application pool '%s' runs as root (user = %s): its worker processes can read and write every file of the system. Without a user, the pool gets an identity of its own.",
+		    "Application pool '%s' runs as root (user = %s): its worker processes own every file that belongs to root (all of /etc and /usr), even without capabilities. Without a user, the pool gets an identity of its own.",
 		    p->name, cp->user);
 	}
 }
