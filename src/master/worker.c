@@ -7,7 +7,8 @@
  * leads its own process group and everything it starts can be killed as
  * one), puts the socket on fd 3 (kind = http, with LISTEN_FDS=1, LISTEN_PID,
  * LISTEN_FDNAMES) or fd 0 (kind = fastcgi), sends stdout and stderr into a
- * pipe the master reads, applies limits, working directory and identity,
+ * pipe the master reads, applies limits and working directory, takes the
+ * pool's identity and gives up every privilege (worker_drop_privileges()),
  * closes every other fd and execs the command (no shell).  An exec failure
  * comes back through a close-on-exec pipe, so it is reported as such (event
  * 1059) instead of looking like a crash.
