@@ -1419,8 +1419,6 @@ validate_pool(struct conf_parse *p, struct conf_pool *pl)
 		conf_error(p, pl->line, "[pool %s]: address: %s", pl->name, err);
 	if (pl->ping_path != NULL && pl->ping_path[0] != '/')
 		conf_error(p, pl->line, "[pool %s]: ping_path must start with '/'", pl->name);
-	if (pl->group != NULL && pl->user == NULL)
-		conf_error(p, pl->line, "[pool %s]: group needs user", pl->name);
 	if (pl->read_write_paths.n > 0 && !pl->protect_system)
 		conf_error(p, pl->line, "[pool %s]: read_write_paths needs protect_system = yes", pl->name);
 	for (size_t i = 0; i < pl->read_write_paths.n; i++) {

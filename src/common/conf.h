@@ -109,6 +109,7 @@ struct conf_server {
 	unsigned		 threads;		/* 0 = auto (one per core) */
 	char			*user;
 	char			*group;
+	uint32_t		 fe_own_id;		/* the front end's own uid = gid (ident.c), 0 if none */
 	char			*state_dir;		/* absolute after validation */
 	char			*log_dir;		/* absolute after validation */
 	int			 access_log;		/* enum access_log_format */
@@ -194,6 +195,7 @@ struct conf_pool {
 	bool			 overlapped_recycle;
 	char			*user;
 	char			*group;
+	uint32_t		 own_id;	/* its own uid = gid without user (master's ident.c), 0 if none */
 	struct strlist		 env;
 	char			*workdir;
 	bool			 private_tmp;	/* own /tmp and /var/tmp (mount namespace) */

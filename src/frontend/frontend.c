@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 
+#include "privs.h"
 #include "log.h"
 #include "util.h"
 #include "frontend.h"
@@ -45,23 +46,23 @@ fe_gen_release(struct fe_gen *g)
 		router_free(g);
 }
 
-/* Drop root for good, before touching any client byte. */
+/* Drop root and every capability for good, before touching any client byte. */
 static int
 drop_privileges(const struct fe_start *st)
 {
+	struct privs pv = {
+		.change_id = st->drop_privs, .uid = st->uid, .gid = st->gid,
+		.groups = st->groups, .ngroups = st->ngroups
+	};
+	char err[WEIR_ERRLEN];
+
+	/* the user's supplementary groups too (access is checked with them) */
+	if (privs_drop(&pv, err) == -1) {
+		log_warnx("cannot drop privileges to uid %d: %s", (int)st->uid, err);
+		return -1;
+	}
 	if (!st->drop_privs)
 		return 0;
-	/* the user's supplementary groups too: access is checked with them */
-	if ((st->ngroups > 0 ? setgroups(st->ngroups, st->groups) :
-	    setgroups(1, &st->gid)) == -1 || setgid(st->gid) == -1 ||
-	    setuid(st->uid) == -1) {
-		log_warn("cannot drop privileges to uid %d", (int)st->uid);
-		return -1;
-	}
-	if (setuid(0) != -1 || geteuid() == 0) {
-		log_warnx("could regain root after dropping privileges: refusing to run");
-		return -1;
-	}
 	/*
 	 * The kernel cleared the parent-death signal the master's fork set
 	 * (credentials changed): set it again, then make sure the master did

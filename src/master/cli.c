@@ -624,6 +624,10 @@ cmd_pool(int argc, char **argv)
 		printf("%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
 		    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");
 		print_pool(j, true);
+		if (json_is_integer(json_object_get(j, "uid")))
+			printf("identity: %s, uid %lld, gid %lld\n", jstr(j, "identity", "?"),
+			    json_integer_value(json_object_get(j, "uid")),
+			    json_integer_value(json_object_get(j, "gid")));
 	} else {
 		printf("%s (state: %s)\n", jstr(j, "message", "done"), jstr(j, "state", "?"));
 		if (strcmp(args[0], "recycle") == 0 && !o.no_wait &&

@@ -2,7 +2,8 @@
  * fecheck.c - who the front end runs as, and whether it can open what the
  * configuration asks it to.
  *
- * Started as root, weir runs the front end as [server] user, and the front
+ * Started as root, weir runs the front end as [server] user (else `weir`,
+ * else a uid and gid of its own, ident.c), and the front
  * end opens paths only after it dropped root: a site's root under a
  * directory of mode 0700 is fine for the master and closed to the front
  * end.  So `weir check`, `weir run` (before it binds anything) and every
@@ -19,6 +20,8 @@
  * for listings); state_dir, where it connects to the workers' sockets and
  * spools request bodies; the socket of a pool with address = unix:PATH.
  * Log files are opened by the master and handed over.
+ *
+ * And no pool may run as the front end's user (pool_users()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +45,6 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 	const struct conf_server *s = &c->server;
 	const struct passwd *pw;
 	const char *user = s->user;
-	int n = 0;
 
 	memset(id, 0, sizeof(*id));
 	if (geteuid() != 0) {
@@ -54,20 +56,31 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 			snprintf(id->user, sizeof(id->user), "%d", (int)id->uid);
 		return 0;
 	}
-	if (user == NULL)
-		user = getpwnam("weir") != NULL ? "weir" : "nobody";
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, WEIR_ERRLEN, "[server] user %s: no such user", user);
-		return -1;
+	if (user == NULL && getpwnam("weir") != NULL)
+		user = "weir";
+	if (user == NULL) {
+		/* no account: an own identity (ident.c) */
+		if (s->fe_own_id == 0) {
+			snprintf(err, WEIR_ERRLEN, "no uid for the front end's own identity");
+			return -1;
+		}
+		id->uid = (uid_t)s->fe_own_id;
+		id->gid = (gid_t)s->fe_own_id;
+		snprintf(id->user, sizeof(id->user), "uid %u", (unsigned)id->uid);
+	} else {
+		if ((pw = getpwnam(user)) == NULL) {
+			snprintf(err, WEIR_ERRLEN, "[server] user %s: no such user", user);
+			return -1;
+		}
+		if (pw->pw_uid == 0) {
+			snprintf(err, WEIR_ERRLEN,
+			    "[server] user %s is root: the front end must not run as root", user);
+			return -1;
+		}
+		id->uid = pw->pw_uid;
+		id->gid = pw->pw_gid;
+		wstrlcpy(id->user, pw->pw_name, sizeof(id->user));
 	}
-	if (pw->pw_uid == 0) {
-		snprintf(err, WEIR_ERRLEN,
-		    "[server] user %s is root: the front end must not run as root", user);
-		return -1;
-	}
-	id->uid = pw->pw_uid;
-	id->gid = pw->pw_gid;
-	wstrlcpy(id->user, pw->pw_name, sizeof(id->user));
 	if (s->group != NULL) {
 		const struct group *gr = getgrnam(s->group);
 
@@ -81,20 +94,12 @@ fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err)
 		}
 		id->gid = gr->gr_gid;
 	}
-	/* the groups initgroups() would give the user, with gid among them */
-	if (getgrouplist(id->user, id->gid, NULL, &n) == -1 && n > 0) {
-		id->groups = xcalloc((size_t)n, sizeof(gid_t));
-		if (getgrouplist(id->user, id->gid, id->groups, &n) == -1)
-			n = 0;
-	}
-	if (n <= 0) {
-		free(id->groups);
-		id->groups = xcalloc(1, sizeof(gid_t));
-		id->groups[0] = id->gid;
-		n = 1;
-	}
-	id->ngroups = (size_t)n;
 	id->drop = true;
+	/* an own identity has no supplementary groups */
+	if (user == NULL)
+		return 0;
+	/* the groups initgroups() would give the user, with gid among them */
+	id->groups = ident_user_groups(id->user, id->gid, &id->ngroups);
 	return 0;
 }
 
@@ -258,6 +263,29 @@ verb(enum fe_need need)
 	return "usable";
 }
 
+/*
+ * A pool whose user is the front end's could signal it and connect to the
+ * other pools' worker sockets, which only the front end may: refused.
+ */
+static size_t
+pool_users(const struct conf *c, const struct fe_ident *id, struct conf_errors *errs)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < c->npools && id->drop; i++) {
+		const struct conf_pool *p = &c->pools[i];
+		const struct passwd *pw;
+
+		if (p->user == NULL || (pw = getpwnam(p->user)) == NULL || pw->pw_uid != id->uid)
+			continue;
+		conf_errors_add(errs, "%s:%d: [pool %s] user %s is the front end's user: a pool "
+		    "must not share it (give the pool its own user, or none for its own identity)",
+		    c->path, p->line, p->name, p->user);
+		bad++;
+	}
+	return bad;
+}
+
 size_t
 fecheck_conf(const struct conf *c, const struct fe_ident *id,
     struct conf_errors *errs)
@@ -315,5 +343,5 @@ fecheck_conf(const struct conf *c, const struct fe_ident *id,
 	}
 	free(res);
 	free(paths);
-	return bad;
+	return bad + pool_users(c, id, errs);
 }

@@ -109,7 +109,7 @@ cmd_check(int argc, char **argv)
 	memset(&id, 0, sizeof(id));
 	c = conf_load(path, CONF_CHECK_FS, &errs);
 	if (c != NULL) {
-		if (fe_ident_resolve(c, &id, err) == -1)
+		if (ident_conf(c, err) == -1 || fe_ident_resolve(c, &id, err) == -1)
 			conf_errors_add(&errs, "%s: %s", path, err);
 		else
 			fecheck_conf(c, &id, &errs);

@@ -324,6 +324,7 @@ master_run(const char *conf_path)
 	 * checks, exits 78 (EX_CONFIG): starting again will not help (systemd).
 	 */
 	if ((m.conf = conf_load(conf_path, CONF_CHECK_FS, &errs)) == NULL ||
+	    ident_conf(m.conf, err) == -1 ||
 	    fe_ident_resolve(m.conf, &m.fe_id, err) == -1 ||
 	    fecheck_conf(m.conf, &m.fe_id, &errs) > 0 ||
 	    component_check_conf(m.conf, &errs) > 0 ||

@@ -146,7 +146,7 @@ struct fe_proc {
 
 /*
  * Who the front end runs as (fecheck.c): when weir is started as root,
- * [server] user (default weir, else nobody) with its groups; otherwise
+ * [server] user (default weir, else an own uid/gid, ident.c) with its groups; otherwise
  * weir's own user, unchanged.
  */
 struct fe_ident {
@@ -245,7 +245,10 @@ struct pool {
 	char		**argv;		/* command split, or NULL */
 	uid_t		 uid;
 	gid_t		 gid;
-	bool		 set_identity;
+	gid_t		*groups;	/* its supplementary groups (none for its own identity) */
+	size_t		 ngroups;
+	bool		 set_identity;	/* started as root: take the above */
+	const char	*identity;	/* "own", "user" or "weir's" (not root), for status */
 	struct poollog	 log;		/* log_dir/pools/NAME.log */
 	struct rapidfail rf;
 	uint64_t	 backoff_ms;	/* next back-off delay */
@@ -354,6 +357,15 @@ int	 fe_ident_resolve(const struct conf *c, struct fe_ident *id, char *err);
 void	 fe_ident_free(struct fe_ident *id);
 size_t	 fecheck_conf(const struct conf *c, const struct fe_ident *id,
 	    struct conf_errors *errs);
+
+/* ident.c: a pool's own uid/gid when it has no user (and the front end's) */
+#define IDENT_MIN	65536u
+#define IDENT_MAX	99999u
+uint32_t ident_hash(const char *prefix, const char *name);
+int	 ident_assign(const uint32_t *hashes, size_t n, uint32_t lo, uint32_t hi,
+	    bool (*in_use)(uint32_t id, void *arg), void *arg, uint32_t *out);
+int	 ident_conf(struct conf *c, char *err);
+gid_t	*ident_user_groups(const char *user, gid_t gid, size_t *n);
 
 /* sitefault.c: sites whose root is unavailable (events 1311, 1312) */
 void	 sitefault_report(struct master *m, const struct ctl_site_fault *f);

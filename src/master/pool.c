@@ -615,6 +615,72 @@ identity_error(struct pool *p, const char *why)
 }
 
 /*
+ * Who the pool's workers run as.  Not started as root: weir's own user,
+ * unchanged (a user = is refused, 1057).  As root: `user` with its groups
+ * from the group database (`group` its primary group), or else the pool's
+ * own uid and gid (ident.c) with no supplementary groups (`group` then its
+ * gid).  An explicit root is allowed, with event 1320 at every start.
+ */
+static void
+pool_identity(struct pool *p, const struct conf_pool *cp)
+{
+	const struct passwd *pw = NULL;
+	char err[WEIR_ERRLEN];
+
+	free(p->groups);
+	p->groups = NULL;
+	p->ngroups = 0;
+	p->identity = "weir's";
+	if (geteuid() != 0) {
+		if (cp->user == NULL)
+			return;
+		snprintf(err, sizeof(err), "user = %s needs weir to be started as root", cp->user);
+		identity_error(p, err);
+		return;
+	}
+	if (cp->user != NULL) {
+		if ((pw = getpwnam(cp->user)) == NULL) {
+			snprintf(err, sizeof(err), "no such user '%s'", cp->user);
+			identity_error(p, err);
+			return;
+		}
+		p->uid = pw->pw_uid;
+		p->gid = pw->pw_gid;
+		p->identity = "user";
+	} else {
+		if (cp->own_id == 0) {
+			identity_error(p, "no own uid could be given to the pool");
+			return;
+		}
+		p->uid = (uid_t)cp->own_id;
+		p->gid = (gid_t)cp->own_id;
+		p->identity = "own";
+	}
+	if (cp->group != NULL) {
+		const struct group *gr = getgrnam(cp->group);
+
+		if (gr == NULL) {
+			snprintf(err, sizeof(err), "no such group '%s'", cp->group);
+			identity_error(p, err);
+			return;
+		}
+		p->gid = gr->gr_gid;
+	}
+	if (pw != NULL)
+		p->groups = ident_user_groups(cp->user, p->gid, &p->ngroups);
+	p->set_identity = true;
+	if (p->uid == 0) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "user", json_string(cp->user));
+		log_warnx("pool %s: runs as root (user = %s)", p->name, cp->user);
+		events_emit(1320, EV_WARNING, p->name, 0, f,
+		    "Application pool '%s' runs as root (user = %s): its worker processes own every file that belongs to root (all of /etc and /usr), even without capabilities. Without a user, the pool gets an identity of its own.",
+		    p->name, cp->user);
+	}
+}
+
+/*
  * (Re)derive what a pool needs from its config: argv, identity, external
  * upstream.  Used at start and when a reload changes the pool.  An identity
  * problem disables the pool with event 1057.
@@ -628,6 +694,7 @@ pool_configure(struct pool *p, const struct conf_pool *cp)
 	conf_argv_free(p->argv);
 	p->argv = NULL;
 	p->set_identity = false;
+	p->identity = NULL;
 	p->external = cp->address != NULL;
 	rapidfail_free(&p->rf);
 	rapidfail_init(&p->rf, cp->rapid_fail_count, cp->rapid_fail_window);
@@ -647,34 +714,7 @@ pool_configure(struct pool *p, const struct conf_pool *cp)
 		/* validated already; only memory could fail here */
 		fatalx("pool %s: %s", cp->name, err);
 	}
-	if (cp->user != NULL) {
-		const struct passwd *pw = getpwnam(cp->user);
-
-		if (geteuid() != 0) {
-			snprintf(err, sizeof(err), "user = %s needs weir to be started as root",
-			    cp->user);
-			identity_error(p, err);
-			return;
-		}
-		if (pw == NULL) {
-			snprintf(err, sizeof(err), "no such user '%s'", cp->user);
-			identity_error(p, err);
-			return;
-		}
-		p->uid = pw->pw_uid;
-		p->gid = pw->pw_gid;
-		if (cp->group != NULL) {
-			const struct group *gr = getgrnam(cp->group);
-
-			if (gr == NULL) {
-				snprintf(err, sizeof(err), "no such group '%s'", cp->group);
-				identity_error(p, err);
-				return;
-			}
-			p->gid = gr->gr_gid;
-		}
-		p->set_identity = true;
-	}
+	pool_identity(p, cp);
 }
 
 /*
@@ -906,6 +946,7 @@ pool_free(struct pool *p)
 	degraded_free(p);
 	poolcg_pool_free(p);
 	conf_argv_free(p->argv);
+	free(p->groups);
 	poollog_close(p);
 	free(p);
 }

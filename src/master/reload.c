@@ -59,7 +59,8 @@ needs_new_workers(const struct conf_pool *a, const struct conf_pool *b)
 {
 	if (a->kind != b->kind || !str_eq(a->command, b->command) ||
 	    !str_eq(a->address, b->address) || !str_eq(a->user, b->user) ||
-	    !str_eq(a->group, b->group) || !str_eq(a->workdir, b->workdir) ||
+	    !str_eq(a->group, b->group) || a->own_id != b->own_id ||
+	    !str_eq(a->workdir, b->workdir) ||
 	    !list_eq(&a->env, &b->env) || !list_eq(&a->modules, &b->modules) ||
 	    a->limit_nofile != b->limit_nofile || a->limit_core != b->limit_core ||
 	    a->limit_as != b->limit_as || a->notify != b->notify ||
@@ -188,9 +189,11 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	nc = conf_parse_text(m->conf_path, text, len, CONF_CHECK_FS, &errs);
+	if (nc != NULL && ident_conf(nc, err) == -1)
+		conf_errors_add(&errs, "%s: %s", m->conf_path, err);
 	/* every check runs: every error is listed at once */
-	if (nc != NULL && (component_check_conf(nc, &errs) + fsiso_check_conf(nc, &errs) +
-	    poolcg_check_conf(nc, &errs)) > 0) {
+	if (nc != NULL && (errs.n > 0 || (component_check_conf(nc, &errs) +
+	    fsiso_check_conf(nc, &errs) + poolcg_check_conf(nc, &errs)) > 0)) {
 		conf_free(nc);
 		nc = NULL;
 	}

@@ -123,6 +123,13 @@ status_pool_json(struct pool *p, json_t *fe)
 	json_object_set_new(o, "start_mode", json_string(cp->start_mode == START_ALWAYS ?
 	    "always" : "on-demand"));
 	json_object_set_new(o, "processes", json_integer(cp->processes));
+	/* who its workers run as: "own" (ident.c), "user", or "weir's" (not root) */
+	json_object_set_new(o, "identity", p->identity != NULL ? json_string(p->identity) :
+	    json_null());
+	json_object_set_new(o, "uid", p->identity == NULL ? json_null() :
+	    json_integer(p->set_identity ? (json_int_t)p->uid : (json_int_t)geteuid()));
+	json_object_set_new(o, "gid", p->identity == NULL ? json_null() :
+	    json_integer(p->set_identity ? (json_int_t)p->gid : (json_int_t)getegid()));
 	json_object_set_new(o, "queue", fp != NULL ? json_incref(json_object_get(fp, "queue")) :
 	    json_null());
 	json_object_set_new(o, "requests", json_integer((json_int_t)p->requests));

@@ -9,7 +9,8 @@
  * LISTEN_FDNAMES) or fd 0 (kind = fastcgi), sends stdout and stderr into a
  * pipe the master reads, joins the pool's cgroup (poolcg.c), applies
  * limits, filesystem isolation (its own mount namespace:
- * worker_isolate_fs()), working directory and identity, closes every other
+ * worker_isolate_fs()) and working directory, takes the pool's identity and
+ * gives up every privilege (worker_drop_privileges()), closes every other
  * fd and execs the command (no shell).  An exec failure comes back through
  * a close-on-exec pipe, so it is reported as such (event 1059) instead of
  * looking like a crash.
@@ -37,6 +38,7 @@
 
 #include "rc.h"
 #include "log.h"
+#include "privs.h"
 #include "util.h"
 #include "master.h"
 
@@ -254,6 +256,23 @@ out:
 }
 
 /*
+ * In the child: the pool's identity (pool.c's pool_identity()), no
+ * capabilities, no way to gain any (NO_NEW_PRIVS: a setuid binary the
+ * worker runs stays the worker's uid).  Not started as root, the uid stays
+ * weir's and only what an unprivileged process can drop goes.  Fills err.
+ */
+static int
+worker_drop_privileges(const struct pool *p, char *err)
+{
+	struct privs pv = {
+		.change_id = p->set_identity, .uid = p->uid, .gid = p->gid,
+		.groups = p->groups, .ngroups = p->ngroups
+	};
+
+	return privs_drop(&pv, err);
+}
+
+/*
  * In the child, after fork: never returns.  Any failure is reported through
  * errpipe as "step: errno" and the child exits 127.
  */
@@ -325,11 +344,9 @@ child(struct worker *w, pid_t master, int outw, int errpipe, int nullfd)
 	step = "chdir (workdir)";
 	if (cp->workdir != NULL && chdir(cp->workdir) == -1)
 		goto fail;
-	if (p->set_identity) {
-		step = "setgroups/setgid/setuid (user)";
-		if (initgroups(cp->user, p->gid) == -1 || setgid(p->gid) == -1 ||
-		    setuid(p->uid) == -1)
-			goto fail;
+	if (worker_drop_privileges(p, msg) == -1) {
+		(void)!write(errpipe, msg, strlen(msg));
+		_exit(127);
 	}
 	/*
 	 * If the master dies, its worker goes with it.  Only now: the kernel

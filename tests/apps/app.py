@@ -27,7 +27,9 @@ Options: --exit-at-start CODE (exit immediately, writing a line to stderr),
 --die-every N (exit with status 3 right after answering every Nth request),
 --no-parent-death-signal (clear the parent-death signal weir set, as an app
 that manages its own life may: it then outlives a master that is killed),
---fs-endpoints (enable /fs-write and /fs-read: never on by default).
+--fs-endpoints (enable /fs-write and /fs-read: never on by default),
+--allow-run (enable /run: POST a JSON argv, get {"rc", "out", "err"} of that
+program run as this worker; for isolation tests, never on by default).
 """
 import errno
 import hashlib
@@ -45,7 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 def args():
     a = sys.argv[1:]
     opts = {"exit": None, "delay": 0, "notify": False, "die_every": 0, "nopdeath": False,
-            "fs": False}
+            "fs": False, "run": False}
     while a:
         x = a.pop(0)
         if x == "--exit-at-start":
@@ -60,11 +62,13 @@ def args():
             opts["nopdeath"] = True
         elif x == "--fs-endpoints":
             opts["fs"] = True
+        elif x == "--allow-run":
+            opts["run"] = True
     return opts
 
 
 HELD = []
-SERVED = {"n": 0, "die_every": 0, "fs": False}
+SERVED = {"n": 0, "die_every": 0, "fs": False, "run": False}
 
 
 class H(BaseHTTPRequestHandler):
@@ -223,6 +227,11 @@ class H(BaseHTTPRequestHandler):
         if p == "/fork-orphan":
             c = subprocess.Popen(["sleep", "300"])
             return self.send(200, str(c.pid))
+        if p == "/run" and SERVED["run"]:
+            r = subprocess.run(json.loads(self.body()), capture_output=True, text=True,
+                               timeout=20)
+            return self.send(200, json.dumps({"rc": r.returncode, "out": r.stdout,
+                                              "err": r.stderr}), "application/json")
         return self.send(404, "no such path\n")
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = route
@@ -238,6 +247,7 @@ def main():
         sys.exit(78)
     SERVED["die_every"] = o["die_every"]
     SERVED["fs"] = o["fs"]
+    SERVED["run"] = o["run"]
     if o["nopdeath"]:
         import ctypes
         PR_SET_PDEATHSIG = 1

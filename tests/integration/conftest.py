@@ -241,10 +241,10 @@ class Weir:
 
 
 def traversable(path):
-    """The front end drops root (to `nobody` by default) before it opens a
-    site's root, and pytest makes its temporary directories 0700: let others
-    through (x only, no listing) from path up to the first directory that
-    already allows it."""
+    """The front end and the pools drop root (to uids of their own by
+    default) before they open anything, and pytest makes its temporary
+    directories 0700: let others through (x only, no listing) from path up
+    to the first directory that already allows it."""
     p = os.path.abspath(path)
     while p != "/":
         mode = os.stat(p).st_mode

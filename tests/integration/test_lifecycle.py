@@ -121,6 +121,10 @@ def test_sigkill_of_the_master_under_load_leaves_no_process(make_weir):
     assert get(w, "/g/")[0] == 200 and get(w, "/a/hello")[0] == 200
     wait_for(lambda: len(ready_pids(w, "g")) == 2 and len(ready_pids(w, "a")) == 1,
              timeout=30, what="3 ready workers")
+    # an arbiter is ready once one of its workers answers; its second one
+    # may still be booting, and must be in the snapshot below
+    wait_for(lambda: all(len(children(p)) == 2 for p in ready_pids(w, "g")),
+             timeout=30, what="both gunicorn workers of each arbiter")
     st = status(w)
     master = w.proc.pid
     pids = [st["frontend"]["pid"]]

@@ -127,7 +127,11 @@ def test_weir_host_refuses_mismatch_itself_exit_78(make_weir, comp, site, tmp_pa
 def test_crashing_module_1009_and_retry_on_replacement(make_weir, comp, site, tmp_path):
     if not os.path.exists(CRASH):
         pytest.skip("test modules are not built")
-    once = tmp_path / "crashed"
+    # the pool runs under its own uid: a directory it may write its mark in
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    os.chmod(marks, 0o1777)
+    once = marks / "crashed"
     w = make_weir(f"[pool native]\nkind = native\nmodules = {CRASH}, hello\n"
                   f"crash.once = {once}\n"
                   f"[site main]\nroot = {site}\napp = /n native\n", binary=str(comp / "weir"))

@@ -1118,7 +1118,6 @@ static const struct {
 	E("[pool p]\ncommand = app\nhello.greeting = x\n" SITE_S,
 	    L(3) "unknown key 'hello.greeting' in [pool] (module settings are for kind = native)\n"),
 	E("[pool p]\ncommand = app\nping_path = healthz\n" SITE_S, L(1) "[pool p]: ping_path must start with '/'\n"),
-	E("[pool p]\ncommand = app\ngroup = www\n" SITE_S, L(1) "[pool p]: group needs user\n"),
 	E("[pool p]\ncommand = app\nread_write_paths = /srv\n" SITE_S,
 	    L(1) "[pool p]: read_write_paths needs protect_system = yes\n"),
 	E("[pool p]\ncommand = app\nprotect_system = yes\nread_write_paths = /srv, data\n" SITE_S,
