@@ -260,6 +260,11 @@ def make_weir(tmp_path):
     and reaped at the end of the test."""
     started = []
     traversable(tmp_path)
+    # Pools run as uids of their own and the front end as its user: they
+    # must reach the test apps in the checkout and weir-host and the modules
+    # in the build tree, wherever CI cloned them.
+    traversable(SRC)
+    traversable(os.path.dirname(os.path.abspath(WEIR)))
 
     def factory(conf_body, start=True, **kw):
         sub = tmp_path / f"w{len(started)}"
