@@ -158,6 +158,7 @@ def test_protect_system_read_only_but_listed_paths(make_weir, tmp_path):
     link = tmp_path / "link"
     for d in (rw, other, real):
         d.mkdir()
+        d.chmod(0o777)     # the pools run as uids of their own: let them write
     link.symlink_to(real)
     etc = f"/etc/weir-test-{uuid.uuid4().hex}"
     w = make_weir(conf(("p", {"protect_system": "yes", "read_write_paths": f"{rw}, {link}",
@@ -226,6 +227,7 @@ def test_check_refuses_notify_with_private_tmp_under_tmp(tmp_path):
 def test_reload_turns_protect_system_on_with_new_workers(make_weir, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
+    data.chmod(0o777)      # the pool runs as a uid of its own: let it write
     w = make_weir(conf(("p", {})))
     assert fs(w, "p", "write", data / "before", "1") == (200, "written\n")
     old = int(get(w, "/p/pid")[1])
