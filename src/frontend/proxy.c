@@ -874,12 +874,16 @@ pump_head(struct proxy *px)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			/*
-			 * A reset with nothing received: the request was still
-			 * unread in the worker (its socket closed with our bytes
-			 * queued), so it was never processed.
+			 * A reset with nothing received: the worker closed with
+			 * our bytes unread.  Without a body those bytes were its
+			 * head, so it never acted on the request; with one it may
+			 * have read the head, acted, and left the body unread (an
+			 * app that exits on a POST), so only an idempotent request
+			 * may be tried again (RFC 9110, 9.2.2).
 			 */
 			poolreq_failed(&px->pr, "connection to the worker failed",
-			    errno == ECONNRESET && px->inlen == 0 ? UF_UNDELIVERED : UF_DELIVERED);
+			    errno == ECONNRESET && px->inlen == 0 && px->reqbody == FR_NONE ?
+			    UF_UNDELIVERED : UF_DELIVERED);
 			return -1;
 		}
 		if (n == 0) {
