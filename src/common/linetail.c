@@ -7,14 +7,58 @@
 #include "util.h"
 #include "linetail.h"
 
+/* Keep a line (its first LINETAIL_LINE bytes), dropping the oldest. */
+void
+linering_add(struct linering *r, const char *s, size_t n)
+{
+	free(r->line[r->next]);
+	r->line[r->next] = xstrndup(s, WEIR_MIN(n, (size_t)LINETAIL_LINE));
+	r->next = (r->next + 1) % LINETAIL_MAX;
+}
+
+void
+linering_clear(struct linering *r)
+{
+	for (unsigned i = 0; i < LINETAIL_MAX; i++) {
+		free(r->line[i]);
+		r->line[i] = NULL;
+	}
+	r->next = 0;
+}
+
+const char *
+linering_get(const struct linering *r, unsigned i)
+{
+	return i < LINETAIL_MAX ? r->line[(r->next + i) % LINETAIL_MAX] : NULL;
+}
+
+const char *
+linering_last(const struct linering *r)
+{
+	return linering_get(r, LINETAIL_MAX - 1);
+}
+
+json_t *
+linering_json(const struct linering *r)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < LINETAIL_MAX; i++) {
+		const char *l = linering_get(r, i);
+
+		if (l != NULL)
+			json_array_append_new(a, json_string(l));
+	}
+	return a;
+}
+
+/* A complete line into the ring, without its line ending. */
 static void
 keep(struct linetail *lt, const char *s, size_t n)
 {
 	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
-	free(lt->line[lt->next]);
-	lt->line[lt->next] = xstrndup(s, n);
-	lt->next = (lt->next + 1) % LINETAIL_MAX;
+	linering_add(&lt->ring, s, n);
 }
 
 /* Append to the unended line; a full one is kept as it is. */
@@ -65,30 +109,6 @@ linetail_flush(struct linetail *lt)
 void
 linetail_clear(struct linetail *lt)
 {
-	for (unsigned i = 0; i < LINETAIL_MAX; i++) {
-		free(lt->line[i]);
-		lt->line[i] = NULL;
-	}
-	lt->next = 0;
+	linering_clear(&lt->ring);
 	lt->npartial = 0;
-}
-
-json_t *
-linetail_json(const struct linetail *lt)
-{
-	json_t *a = json_array();
-
-	for (unsigned i = 0; i < LINETAIL_MAX; i++) {
-		const char *l = lt->line[(lt->next + i) % LINETAIL_MAX];
-
-		if (l != NULL)
-			json_array_append_new(a, json_string(l));
-	}
-	return a;
-}
-
-const char *
-linetail_last(const struct linetail *lt)
-{
-	return lt->line[(lt->next + LINETAIL_MAX - 1) % LINETAIL_MAX];
 }

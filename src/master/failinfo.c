@@ -112,11 +112,11 @@ failinfo_cause(const char *const *lines, size_t n, char *out, size_t outsz)
 void
 failinfo_worker_cause(const struct worker *w, char *out, size_t outsz)
 {
-	const char *lines[WORKER_TAIL];
+	const char *lines[LINETAIL_MAX];
 
-	for (unsigned i = 0; i < WORKER_TAIL; i++)
-		lines[i] = w->tail[(w->tail_next + i) % WORKER_TAIL];
-	failinfo_cause(lines, WORKER_TAIL, out, outsz);
+	for (unsigned i = 0; i < LINETAIL_MAX; i++)
+		lines[i] = linering_get(&w->tail, i);
+	failinfo_cause(lines, LINETAIL_MAX, out, outsz);
 }
 
 /*

@@ -246,7 +246,7 @@ drain_stderr(struct master *m)
 static void
 cannot_start(struct master *m, const char *how)
 {
-	const char *last = linetail_last(&m->fe.tail), *p;
+	const char *last = linering_last(&m->fe.tail.ring), *p;
 	json_t *f = json_object();
 
 	/* its own log lines: the text after "TIME weir-frontend[PID]: " */
@@ -256,7 +256,7 @@ cannot_start(struct master *m, const char *how)
 	json_object_set_new(f, "exit", json_string(how));
 	json_object_set_new(f, "attempts", json_integer(m->fe.start_fails));
 	json_object_set_new(f, "within_ms", json_integer(FE_START_FAIL_MS));
-	json_object_set_new(f, "stderr_tail", linetail_json(&m->fe.tail));
+	json_object_set_new(f, "stderr_tail", linering_json(&m->fe.tail.ring));
 	events_emit(1309, EV_ERROR, NULL, 0, f,
 	    "The front end process cannot start: it exited %u times in a row within %ds of its start (last: %s%s%s). weir stops (exit status 78); fix the cause and start it again.",
 	    m->fe.start_fails, FE_START_FAIL_MS / 1000, how,
@@ -297,7 +297,7 @@ feproc_exited(struct master *m, int status)
 	f = json_object();
 	json_object_set_new(f, "exit", json_string(how));
 	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)lived));
-	json_object_set_new(f, "stderr_tail", linetail_json(&m->fe.tail));
+	json_object_set_new(f, "stderr_tail", linering_json(&m->fe.tail.ring));
 	/* status keeps these fields, with when and which process */
 	json_decref(m->fe_failure);
 	m->fe_failure = json_deep_copy(f);

@@ -47,7 +47,6 @@ enum worker_state {
 	W_EXITED
 };
 
-#define WORKER_TAIL	20	/* last output lines kept for events */
 #define POOLLOG_PIECE	16384	/* longer output lines are written in marked pieces */
 
 struct pool;
@@ -78,8 +77,7 @@ struct worker {
 	char		 partial[POOLLOG_PIECE];	/* a piece of an output line not yet written */
 	size_t		 npartial;
 	bool		 line_cont;	/* pieces of the current line were written already */
-	char		*tail[WORKER_TAIL];	/* ring of the last lines */
-	unsigned	 tail_next;
+	struct linering	 tail;		/* its last output lines, for events */
 	int		 notify;	/* sd_notify datagram socket, -1 if none */
 	struct loop_io	 notify_io;
 	char		 notify_path[108];
@@ -473,7 +471,6 @@ void	 poollog_line(struct pool *p, const char *who, bool cont, const char *text,
 void	 poollog_flush(struct pool *p);
 void	 poollog_on_output(void *arg, uint32_t events);
 void	 worker_drain_output(struct worker *w);
-json_t	*worker_tail_json(const struct worker *w);
 
 /* probe.c: one health probe (HTTP ping, FastCGI GET_VALUES, or a connect) */
 enum probe_kind {

@@ -106,7 +106,7 @@ emit_1009(struct worker *w, const struct ctl_worker_report *r, bool counted,
 	json_object_set_new(f, "was_ready", json_boolean(pool_worker_proven(w)));
 	json_object_set_new(f, "counted", json_boolean(counted));
 	json_object_set_new(f, "counted_why", json_string(why));
-	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
+	json_object_set_new(f, "stderr_tail", linering_json(&w->tail));
 	if (r != NULL) {
 		for (uint32_t i = 0; i < r->ninflight && i < CTL_REPORT_MAX; i++) {
 			json_t *o = json_object();
@@ -167,7 +167,7 @@ pool_worker_failed(struct worker *w, int event, const char *reason)
 	f = json_object();
 	json_object_set_new(f, "reason", json_string(reason));
 	json_object_set_new(f, "worker", json_integer(w->id));
-	json_object_set_new(f, "stderr_tail", worker_tail_json(w));
+	json_object_set_new(f, "stderr_tail", linering_json(&w->tail));
 	json_object_set_new(f, "requests", json_integer((json_int_t)w->requests));
 	json_object_set_new(f, "counted", json_boolean(counted));
 	json_object_set_new(f, "counted_why", json_string(why));
@@ -221,7 +221,7 @@ count_failure(struct worker *w)
 	failinfo_exit_text(st, how, sizeof(how));
 	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG) {
 		char detail[512] = "";
-		const char *last = w->tail[(w->tail_next + WORKER_TAIL - 1) % WORKER_TAIL];
+		const char *last = linering_last(&w->tail);
 
 		snprintf(detail, sizeof(detail),
 		    "a worker exited with status 78 (EX_CONFIG: retrying will not help): %s",

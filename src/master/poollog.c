@@ -44,7 +44,6 @@
 #define POOLLOG_DRAIN_MAX	(1024 * 1024)	/* read from a dead worker's pipe at most */
 #define POOLLOG_WRITE_MS	200		/* write time per second for one pool */
 #define POOLLOG_REPORT_MS	10000		/* drops reported at most this often */
-#define POOLLOG_TAIL_MAX	1024		/* longest line kept in a worker's tail */
 
 static void	report_cb(void *arg);
 
@@ -275,16 +274,6 @@ poollog_close(struct pool *p)
 
 /* --- a worker's output --------------------------------------------------- */
 
-static void
-tail_add(struct worker *w, const char *line, size_t n)
-{
-	char *copy = xstrndup(line, WEIR_MIN(n, (size_t)POOLLOG_TAIL_MAX));
-
-	free(w->tail[w->tail_next]);
-	w->tail[w->tail_next] = copy;
-	w->tail_next = (w->tail_next + 1) % WORKER_TAIL;
-}
-
 /*
  * The worker's pending piece (w->partial) into the log: `end` when the line
  * ends with it.  The first piece of a line also goes into the tail (the
@@ -300,7 +289,7 @@ out_piece(struct worker *w, bool end)
 		while (n > 0 && (w->partial[n - 1] == '\r' || w->partial[n - 1] == '\n'))
 			n--;
 	if (!w->line_cont)
-		tail_add(w, w->partial, n);
+		linering_add(&w->tail, w->partial, n);
 	snprintf(who, sizeof(who), "%d", (int)w->pid);
 	poollog_line(w->pool, who, w->line_cont, w->partial, n);
 	w->line_cont = !end;
@@ -398,18 +387,4 @@ worker_drain_output(struct worker *w)
 	if (w->npartial > 0 || w->line_cont)
 		out_piece(w, true);
 	poollog_flush(w->pool);
-}
-
-json_t *
-worker_tail_json(const struct worker *w)
-{
-	json_t *a = json_array();
-
-	for (unsigned i = 0; i < WORKER_TAIL; i++) {
-		const char *l = w->tail[(w->tail_next + i) % WORKER_TAIL];
-
-		if (l != NULL)
-			json_array_append_new(a, json_string(l));
-	}
-	return a;
 }

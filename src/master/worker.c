@@ -551,8 +551,7 @@ free_cb(void *arg)
 {
 	struct worker *w = arg;
 
-	for (unsigned i = 0; i < WORKER_TAIL; i++)
-		free(w->tail[i]);
+	linering_clear(&w->tail);
 	free(w);
 }
 

@@ -28,7 +28,7 @@ static const struct {
 static void
 joined(const struct linetail *lt, char *out, size_t n)
 {
-	json_t *a = linetail_json(lt), *v;
+	json_t *a = linering_json(&lt->ring), *v;
 	size_t i;
 
 	out[0] = '\0';
@@ -65,12 +65,12 @@ main(void)
 	strcpy(big + LINETAIL_LINE * 5 / 2, "\n");
 	memset(&lt, 0, sizeof(lt));
 	linetail_feed(&lt, big, strlen(big));
-	CHECK(lt.line[0] != NULL && strlen(lt.line[0]) == LINETAIL_LINE);
-	CHECK(lt.line[1] != NULL && strlen(lt.line[1]) == LINETAIL_LINE);
-	CHECK(lt.line[2] != NULL && strlen(lt.line[2]) == LINETAIL_LINE / 2);
-	CHECK(strcmp(linetail_last(&lt), lt.line[2]) == 0);
+	CHECK(lt.ring.line[0] != NULL && strlen(lt.ring.line[0]) == LINETAIL_LINE);
+	CHECK(lt.ring.line[1] != NULL && strlen(lt.ring.line[1]) == LINETAIL_LINE);
+	CHECK(lt.ring.line[2] != NULL && strlen(lt.ring.line[2]) == LINETAIL_LINE / 2);
+	CHECK(strcmp(linering_last(&lt.ring), lt.ring.line[2]) == 0);
 	linetail_clear(&lt);
-	CHECK(linetail_last(&lt) == NULL);
+	CHECK(linering_last(&lt.ring) == NULL);
 	free(big);
 	return unit_done("linetail");
 }

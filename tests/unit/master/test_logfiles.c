@@ -16,6 +16,7 @@
 
 /* time_iso8601, write_full, the loop and the log functions, standalone. */
 #include "../../../src/common/util.c"
+#include "../../../src/common/linetail.c"
 #include "../../../src/common/log.c"
 #include "../../../src/common/loop.c"
 
@@ -213,10 +214,10 @@ test_worker_lines(struct master *m, struct pool *p, struct pool **pools)
 		CHECKF(bytes == n + piece + 3, "chunk %zu: %zu bytes of text", chunks[c], bytes);
 		CHECKF(strstr(got, "[1234] END\n") != NULL, "chunk %zu: CR dropped", chunks[c]);
 		/* the tail has the first piece of each line, cut to 1 KiB */
-		CHECK(w.tail[0] != NULL && strlen(w.tail[0]) == POOLLOG_TAIL_MAX);
-		CHECK(w.tail[2] != NULL && strcmp(w.tail[2], "END") == 0 && w.tail[3] == NULL);
-		for (unsigned i = 0; i < WORKER_TAIL; i++)
-			free(w.tail[i]);
+		CHECK(w.tail.line[0] != NULL && strlen(w.tail.line[0]) == LINETAIL_LINE);
+		CHECK(w.tail.line[2] != NULL && strcmp(w.tail.line[2], "END") == 0 &&
+		    w.tail.line[3] == NULL);
+		linering_clear(&w.tail);
 		free(got);
 		free(out);
 		teardown(p);

@@ -12,6 +12,7 @@
 
 /* xreallocarray and wstrlcpy come from util.c; keep the test standalone. */
 #include "../../../src/common/util.c"
+#include "../../../src/common/linetail.c"
 
 #define S	1000ULL
 #define M	(60 * S)
