@@ -438,27 +438,28 @@ def case_body_timeout(make_weir, site, tmp_path):
     until(timed_out, "a stalled body closed after 1s", timeout=20)
 
 
+def unread_response_closed(w, timeout):
+    """Ask for a large file and never read it: closed by weir within timeout?"""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", w.port))
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        until(lambda: status(w)["frontend"]["connections"] == 0,
+              "the unread connection closed", timeout=timeout)
+        return True
+    except AssertionError:
+        return False
+    finally:
+        s.close()
+
+
 def case_send_timeout(make_weir, site, tmp_path):
     (site / "big.bin").write_bytes(b"\0" * (64 << 20))
     w = start(make_weir, site_body(site))
     applied(w, send_timeout="1s")
-
-    def cut_off():
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.connect(("127.0.0.1", w.port))
-        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            # not reading: the front end holds the connection until send_timeout
-            until(lambda: status(w)["frontend"]["connections"] == 0,
-                  "the unread connection closed", timeout=8)
-            return True
-        except AssertionError:
-            return False
-        finally:
-            s.close()
-
-    assert until(cut_off, "send_timeout applied", timeout=30)
+    # not reading: the front end holds the connection until send_timeout
+    assert until(lambda: unread_response_closed(w, 8), "send_timeout applied", timeout=30)
 
 
 STALLED_HEAD = b"GET /hello.txt HTTP/1.1\r\nHost"
@@ -481,22 +482,6 @@ def case_min_rate_grace(make_weir, site, tmp_path):
     applied(w, min_rate_grace="1s")
     until(lambda: partial_then_closed(w, STALLED_HEAD, 8),
           "the slow head closed after a 1s window", timeout=30)
-
-
-def unread_response_closed(w, timeout):
-    """Ask for a large file and never read it: closed by weir within timeout?"""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", w.port))
-    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-    try:
-        until(lambda: status(w)["frontend"]["connections"] == 0,
-              "the unread connection closed", timeout=timeout)
-        return True
-    except AssertionError:
-        return False
-    finally:
-        s.close()
 
 
 def case_min_response_rate(make_weir, site, tmp_path):
@@ -530,36 +515,30 @@ def case_max_connections_per_ip(make_weir, site, tmp_path):
     until(third_refused, "the third connection from 127.0.0.1 closed", timeout=30)
 
 
+def answered_then_closed(w, timeout):
+    """One GET answered 200, then the connection closed by weir within timeout?"""
+    s = connect(w)
+    try:
+        s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, _, _ = read_response(s)
+        return st == 200 and closed_by_server(s, timeout)
+    finally:
+        s.close()
+
+
 def case_keepalive_timeout(make_weir, site, tmp_path):
     w = start(make_weir, site_body(site))
     applied(w, keepalive_timeout="1s")
 
-    def idle_closed():
-        s = connect(w)
-        try:
-            s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-            st, _, _ = read_response(s)
-            return st == 200 and closed_by_server(s, 8)
-        finally:
-            s.close()
-
-    until(idle_closed, "an idle connection closed after 1s", timeout=30)
+    until(lambda: answered_then_closed(w, 8), "an idle connection closed after 1s",
+          timeout=30)
 
 
 def case_keepalive_requests(make_weir, site, tmp_path):
     w = start(make_weir, site_body(site))
     applied(w, keepalive_requests="1")
 
-    def one_per_connection():
-        s = connect(w)
-        try:
-            s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-            st, hdrs, _ = read_response(s)
-            return st == 200 and closed_by_server(s, 5)
-        finally:
-            s.close()
-
-    until(one_per_connection, "the connection closed after one request")
+    until(lambda: answered_then_closed(w, 5), "the connection closed after one request")
 
 
 def case_shutdown_timeout(make_weir, site, tmp_path):
