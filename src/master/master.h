@@ -96,7 +96,6 @@ struct worker {
 	struct worker	*replaces;	/* overlapped recycle: the one it replaces */
 	int		 recycle_event;	/* event id that recycled it, 0 if none */
 	bool		 expect_exit;	/* we told it to stop */
-	bool		 proven;	/* ready and proved it runs (pool_worker_check_proven()) */
 	bool		 failed;	/* a failure was already recorded for it */
 	bool		 exit_pending;	/* unexpected end after ready: counted? a request limit? the report decides */
 	bool		 fault_seen;	/* upstream: a 1011 was written for this pseudo worker */
@@ -390,7 +389,6 @@ void	 pool_trim(struct pool *p);
 void	 pool_demand(struct pool *p);
 void	 pool_maintain(struct pool *p);
 void	 pool_worker_ready(struct worker *w);
-void	 pool_worker_check_proven(struct worker *w);
 void	 pool_worker_drained(struct worker *w);
 void	 pool_drain_worker(struct worker *w);
 void	 pool_stats(struct master *m, const struct ctl_stats *st, size_t n);

@@ -373,7 +373,19 @@ pool_worker_ready(struct worker *w)
 	pool_send_worker(w, CTL_WORKER_READY);
 	if (p->state == POOL_STARTING)
 		pool_set_state(p, POOL_STARTED);
-	pool_worker_check_proven(w);
+	/*
+	 * Its readiness check proved it runs: its version has served
+	 * (rollback.c), and the worker it replaces may stop now, not before
+	 * (a recycle or a reload never drains the old worker for a new one
+	 * that crashes at once).
+	 */
+	rollback_served(w);
+	if (w->replaces != NULL) {
+		struct worker *old = w->replaces;
+
+		w->replaces = NULL;
+		pool_drain_worker(old);
+	}
 	if (p->cp->ping_interval > 0)
 		loop_timer_set(l, &w->ping_timer, p->cp->ping_interval);
 	/* Counted from readiness: recycling a worker still starting gains nothing. */
@@ -457,14 +469,9 @@ pool_replace_worker(struct worker *w)
 
 		spawn(p);
 		nw = p->workers;
-		if (nw != NULL && nw != w && (nw->state == W_STARTING || nw->state == W_READY) &&
-		    nw->replaces == NULL && !nw->proven) {
-			/* the old one is drained once the new one proved it runs */
+		if (nw != NULL && nw != w && nw->state == W_STARTING && nw->replaces == NULL) {
+			/* the old one is drained once the new one is ready */
 			nw->replaces = w;
-			return;
-		}
-		if (nw != NULL && nw != w && nw->state == W_READY) {
-			pool_drain_worker(w);
 			return;
 		}
 		/* could not start a replacement: the old one keeps serving */
@@ -514,7 +521,6 @@ pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 		p = w->pool;
 		w->requests += st->w[i].requests;
 		p->requests += st->w[i].requests;
-		pool_worker_check_proven(w);
 		p->inflight += st->w[i].inflight;
 		if (st->w[i].requests > 0 || st->w[i].inflight > 0 || st->w[i].queued > 0)
 			p->last_activity = now;

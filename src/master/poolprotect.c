@@ -193,24 +193,3 @@ pool_trip(struct pool *p, const char *reason)
 		snprintf(p->failed_outcome, sizeof(p->failed_outcome),
 		    "pool disabled (%s) until 'weir pool enable %s'", reason, p->name);
 }
-
-/*
- * A ready worker proved it runs (pool_worker_proven()): its version has
- * served (rollback.c), and the worker it replaces may now stop: a recycle
- * or a reload never drains the old worker for a new one that crashes at
- * once (a broken deploy would otherwise take the pool dark).
- */
-void
-pool_worker_check_proven(struct worker *w)
-{
-	if (w->proven || w->state != W_READY || !pool_worker_proven(w))
-		return;
-	w->proven = true;
-	rollback_served(w);
-	if (w->replaces != NULL) {
-		struct worker *old = w->replaces;
-
-		w->replaces = NULL;
-		pool_drain_worker(old);
-	}
-}

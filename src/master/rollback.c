@@ -190,7 +190,7 @@ rollback_pool(struct pool *p, json_t *failures, bool only_unproven)
 	for (struct worker *w = p->workers; w != NULL; w = w->next) {
 		if (w->state == W_EXITED || w->state == W_STOPPING || w->state == W_DRAINING)
 			continue;
-		if (w->ver != to_ver && (w->state == W_STARTING || !w->proven))
+		if (w->ver != to_ver && w->state == W_STARTING)
 			pool_drain_worker(w);
 		else if (w->state == W_READY) {
 			if (w->ver == to_ver)

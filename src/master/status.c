@@ -87,7 +87,7 @@ deploy_json(const struct pool *p)
 	unsigned fresh = 0, old = 0, starting = 0;
 
 	for (const struct worker *w = p->workers; w != NULL; w = w->next) {
-		if (w->state == W_STARTING || (w->state == W_READY && !w->proven))
+		if (w->state == W_STARTING)
 			starting++;
 		else if (w->state == W_READY && w->ver == p->ver && w->recycle_event == 0)
 			fresh++;
