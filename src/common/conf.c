@@ -22,6 +22,8 @@
 #include <netinet/in.h>
 
 #include <ini.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "rc.h"
 #include "util.h"
@@ -50,7 +52,7 @@ struct conf_parse {
 };
 
 static const char *const access_log_names[] = { "w3c", "combined", "off", NULL };
-static const char *const symlinks_names[] = { "within-root", "follow", "refuse", NULL };
+static const char *const symlinks_names[] = { "within-root", "follow", "refuse", "owner", NULL };
 static const char *const kind_names[] = { "http", "fastcgi", "native", NULL };
 static const char *const start_mode_names[] = { "on-demand", "always", NULL };
 static const char *const rf_action_names[] = { "disable", "backoff", "rollback", "auto", NULL };
@@ -58,6 +60,9 @@ static const char *const dotfiles_names[] = { "deny", "allow", NULL };
 
 static int	custom_listen(struct conf_parse *, void *, const char *, char *);
 static int	custom_threads(struct conf_parse *, void *, const char *, char *);
+static int	custom_rewrite(struct conf_parse *, void *, const char *, char *);
+static int	custom_return(struct conf_parse *, void *, const char *, char *);
+static int	custom_alias(struct conf_parse *, void *, const char *, char *);
 static int	custom_app(struct conf_parse *, void *, const char *, char *);
 static int	custom_script(struct conf_parse *, void *, const char *, char *);
 static int	custom_env(struct conf_parse *, void *, const char *, char *);
@@ -164,11 +169,19 @@ const struct conf_key conf_keys[] = {
 	{ CS_SITE, "index", CT_LIST, SITE(index), 0, 0, "index.html", 0, NULL, NULL,
 	  "directory index files, in order" },
 	{ CS_SITE, "app", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_app,
-	  "PREFIX POOL: requests under PREFIX go to POOL (longest prefix wins); repeatable" },
+	  "PREFIX POOL [SCRIPT] [strip_prefix]: requests under PREFIX go to POOL (longest prefix wins); repeatable" },
+	{ CS_SITE, "fallback", CT_STRING, SITE(fallback), 0, 0, NULL, 0, NULL, NULL,
+	  "script (e.g. /index.php) that answers paths naming no file or directory under root" },
+	{ CS_SITE, "rewrite", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_rewrite,
+	  "REGEX REPLACEMENT [last|break|redirect|permanent]: change the path before routing; repeatable, in order" },
+	{ CS_SITE, "return", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_return,
+	  "REGEX STATUS [URL]: answer matching paths with STATUS (3xx: to URL); repeatable, in order with rewrite" },
+	{ CS_SITE, "alias", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_alias,
+	  "PREFIX DIR: static files under PREFIX come from DIR instead of root; repeatable" },
 	{ CS_SITE, "script", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_script,
 	  ".EXT POOL: files with that extension under root go to a FastCGI pool; repeatable" },
-	{ CS_SITE, "symlinks", CT_ENUM, SITE(symlinks), 0, 0, "within-root", 0, symlinks_names, NULL,
-	  "symbolic links under root: within-root, follow, refuse" },
+	{ CS_SITE, "symlinks", CT_ENUM, SITE(symlinks), 0, 0, "owner", 0, symlinks_names, NULL,
+	  "symbolic links under root: owner (the link's owner owns the target), within-root, follow, refuse" },
 	{ CS_SITE, "listing", CT_BOOL, SITE(listing), 0, 0, "no", 0, NULL, NULL,
 	  "list directories that have no index file (otherwise 403)" },
 	{ CS_SITE, "dotfiles", CT_ENUM, SITE(dotfiles), 0, 0, "deny", 0, dotfiles_names, NULL,
@@ -663,48 +676,229 @@ custom_hosts(struct conf_parse *p, void *obj, const char *val, char *err)
 	return 0;
 }
 
-/* app = PREFIX POOL */
+/*
+ * Split val into at most max blank-separated words (copied into buf, which
+ * has room for val).  Returns the number of words, or max + 1 when there are
+ * more.
+ */
 static int
-custom_app(struct conf_parse *p, void *obj, const char *val, char *err)
+split_words(const char *val, char *buf, char **w, int max)
 {
-	struct conf_site *s = obj;
-	struct conf_app *a;
-	char prefix[1024], pool[CONF_NAME_MAX + 2];
-	size_t n;
-	int used = 0;
+	int n = 0;
 
-	if (sscanf(val, "%1023s %65s%n", prefix, pool, &used) != 2 ||
-	    val[used] != '\0') {
-		snprintf(err, WEIR_ERRLEN, "expected 'app = PREFIX POOL', got '%s'", val);
-		return -1;
+	strcpy(buf, val);
+	for (char *t = strtok(buf, " \t"); t != NULL; t = strtok(NULL, " \t")) {
+		if (n == max)
+			return max + 1;
+		w[n++] = t;
 	}
+	return n;
+}
+
+/* A route or alias prefix: a plain absolute path, trailing '/' dropped. */
+static int
+check_prefix(char *prefix, const char *what, char *err)
+{
+	size_t n;
+
 	if (prefix[0] != '/' || strstr(prefix, "//") || strstr(prefix, "/./") ||
 	    strstr(prefix, "/../") || strchr(prefix, '?') || strchr(prefix, '%') ||
 	    strchr(prefix, '#')) {
-		snprintf(err, WEIR_ERRLEN, "app prefix '%s' must be a plain absolute path", prefix);
-		return -1;
-	}
-	if (!valid_name(pool)) {
-		snprintf(err, WEIR_ERRLEN, "'%s' is not a valid pool name", pool);
+		snprintf(err, WEIR_ERRLEN, "%s prefix '%s' must be a plain absolute path", what, prefix);
 		return -1;
 	}
 	n = strlen(prefix);
 	while (n > 1 && prefix[n - 1] == '/')
 		prefix[--n] = '\0';
+	return 0;
+}
+
+/* A script path (app SCRIPT, fallback): a file under root, as a URL path. */
+static bool
+plain_script(const char *s)
+{
+	return s[0] == '/' && s[1] != '\0' && s[strlen(s) - 1] != '/' &&
+	    strstr(s, "/.") == NULL && strstr(s, "//") == NULL &&
+	    strpbrk(s, "?#%") == NULL;
+}
+
+/* app = PREFIX POOL [SCRIPT] [strip_prefix] */
+static int
+custom_app(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_site *s = obj;
+	struct conf_app *a;
+	char buf[CONF_INI_MAX_LINE], *w[5], *script = NULL;
+	bool strip = false;
+	int n = split_words(val, buf, w, 4);
+
+	if (n < 2 || n > 4) {
+		snprintf(err, WEIR_ERRLEN, "expected 'app = PREFIX POOL [SCRIPT] [strip_prefix]', got '%s'", val);
+		return -1;
+	}
+	for (int i = 2; i < n; i++) {
+		if (strcmp(w[i], "strip_prefix") == 0 && !strip)
+			strip = true;
+		else if (plain_script(w[i]) && script == NULL && !strip)
+			script = w[i];
+		else {
+			snprintf(err, WEIR_ERRLEN, "app: '%s' is neither a script path like /index.php nor strip_prefix", w[i]);
+			return -1;
+		}
+	}
+	if (check_prefix(w[0], "app", err) == -1)
+		return -1;
+	if (!valid_name(w[1])) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not a valid pool name", w[1]);
+		return -1;
+	}
 	for (size_t i = 0; i < s->napps; i++) {
-		if (strcmp(s->apps[i].prefix, prefix) == 0) {
+		if (strcmp(s->apps[i].prefix, w[0]) == 0) {
 			snprintf(err, WEIR_ERRLEN, "prefix '%s' is already mapped on line %d",
-			    prefix, s->apps[i].line);
+			    w[0], s->apps[i].line);
 			return -1;
 		}
 	}
 	a = arr_push(&p->c->arena, (void **)&s->apps, &s->napps, sizeof(*a));
-	a->prefix = arena_strdup(&p->c->arena, prefix);
-	a->prefixlen = n;
-	a->pool = arena_strdup(&p->c->arena, pool);
+	a->prefix = arena_strdup(&p->c->arena, w[0]);
+	a->prefixlen = strlen(w[0]);
+	a->pool = arena_strdup(&p->c->arena, w[1]);
 	a->pool_idx = -1;
+	a->script = script != NULL ? arena_strdup(&p->c->arena, script) : NULL;
+	a->strip_prefix = strip;
 	a->line = p->line;
 	return 0;
+}
+
+/* alias = PREFIX DIR */
+static int
+custom_alias(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_site *s = obj;
+	struct conf_alias *a;
+	char buf[CONF_INI_MAX_LINE], *w[3];
+
+	if (split_words(val, buf, w, 2) != 2) {
+		snprintf(err, WEIR_ERRLEN, "expected 'alias = PREFIX DIR', got '%s'", val);
+		return -1;
+	}
+	if (check_prefix(w[0], "alias", err) == -1)
+		return -1;
+	if (strcmp(w[0], "/") == 0) {
+		snprintf(err, WEIR_ERRLEN, "alias /: that is what root is for");
+		return -1;
+	}
+	for (size_t i = 0; i < s->naliases; i++) {
+		if (strcmp(s->aliases[i].prefix, w[0]) == 0) {
+			snprintf(err, WEIR_ERRLEN, "alias '%s' is already set on line %d",
+			    w[0], s->aliases[i].line);
+			return -1;
+		}
+	}
+	a = arr_push(&p->c->arena, (void **)&s->aliases, &s->naliases, sizeof(*a));
+	a->prefix = arena_strdup(&p->c->arena, w[0]);
+	a->prefixlen = strlen(w[0]);
+	a->dir = resolve_path(p, w[1]);
+	a->line = p->line;
+	return 0;
+}
+
+static void
+free_code(void *code)
+{
+	pcre2_code_free(code);
+}
+
+/*
+ * Compile a rule's regex (owned by the configuration's arena from then on)
+ * and add the rule to the site's list.
+ */
+static int
+add_rule(struct conf_parse *p, struct conf_site *s, const char *re, const char *repl,
+    int flag, int status, char *err)
+{
+	struct conf_rewrite *rw;
+	pcre2_code *code;
+	PCRE2_SIZE off;
+	int ec;
+
+	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+	if (code == NULL) {
+		PCRE2_UCHAR msg[160];
+
+		pcre2_get_error_message(ec, msg, sizeof(msg));
+		snprintf(err, WEIR_ERRLEN, "regex '%s': %s at offset %zu", re, (char *)msg, (size_t)off);
+		return -1;
+	}
+	if (arena_cleanup_add(&p->c->arena, free_code, code) == -1) {
+		pcre2_code_free(code);
+		snprintf(err, WEIR_ERRLEN, "out of memory");
+		return -1;
+	}
+	/* no JIT on this CPU (or no executable memory): the interpreter matches the same */
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+	rw = arr_push(&p->c->arena, (void **)&s->rewrites, &s->nrewrites, sizeof(*rw));
+	rw->regex = arena_strdup(&p->c->arena, re);
+	rw->code = code;
+	rw->repl = arena_strdup(&p->c->arena, repl);
+	rw->flag = flag;
+	rw->status = status;
+	rw->line = p->line;
+	return 0;
+}
+
+/* rewrite = REGEX REPLACEMENT [last|break|redirect|permanent] */
+static int
+custom_rewrite(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	static const char *const flags[] = { "", "last", "break", "redirect", "permanent" };
+	char buf[CONF_INI_MAX_LINE], *w[4];
+	int n = split_words(val, buf, w, 3), flag = -1;
+
+	if (n < 2 || n > 3) {
+		snprintf(err, WEIR_ERRLEN, "expected 'rewrite = REGEX REPLACEMENT [last|break|redirect|permanent]', got '%s'", val);
+		return -1;
+	}
+	for (int i = 1; i < (int)nitems(flags); i++)
+		if (n == 3 && strcmp(w[2], flags[i]) == 0)
+			flag = i;
+	if (n == 2)
+		flag = RW_NEXT;
+	if (flag == -1) {
+		snprintf(err, WEIR_ERRLEN, "rewrite: unknown flag '%s' (last, break, redirect, permanent)", w[2]);
+		return -1;
+	}
+	if (w[1][0] != '/' && strncmp(w[1], "http://", 7) != 0 &&
+	    strncmp(w[1], "https://", 8) != 0 && w[1][0] != '$') {
+		snprintf(err, WEIR_ERRLEN, "rewrite: replacement '%s' must begin with '/', '$' or http(s)://", w[1]);
+		return -1;
+	}
+	return add_rule(p, obj, w[0], w[1], flag, 0, err);
+}
+
+/* return = REGEX STATUS [URL] */
+static int
+custom_return(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	char buf[CONF_INI_MAX_LINE], *w[4], *end;
+	int n = split_words(val, buf, w, 3);
+	long st;
+
+	if (n < 2 || n > 3) {
+		snprintf(err, WEIR_ERRLEN, "expected 'return = REGEX STATUS [URL]', got '%s'", val);
+		return -1;
+	}
+	st = strtol(w[1], &end, 10);
+	if (*end != '\0' || st < 200 || st > 599) {
+		snprintf(err, WEIR_ERRLEN, "return: status '%s' is not 200..599", w[1]);
+		return -1;
+	}
+	if ((st >= 300 && st < 400 && st != 304) != (n == 3)) {
+		snprintf(err, WEIR_ERRLEN, n == 3 ? "return: a URL goes with a redirect status (301, 302, 303, 307, 308)" :
+		    "return %ld: a redirect needs a URL", st);
+		return -1;
+	}
+	return add_rule(p, obj, w[0], n == 3 ? w[2] : "", RW_RETURN, (int)st, err);
 }
 
 /* script = .EXT POOL */
@@ -1483,6 +1677,30 @@ validate_site(struct conf_parse *p, struct conf_site *s)
 
 		if ((a->pool_idx = pool_index(p->c, a->pool)) < 0)
 			conf_error(p, a->line, "app %s: no [pool %s]", a->prefix, a->pool);
+		else if (a->script != NULL &&
+		    p->c->pools[a->pool_idx].kind != POOL_KIND_FASTCGI)
+			conf_error(p, a->line, "app %s: a script needs a kind = fastcgi pool", a->prefix);
+		else if (a->script != NULL && s->root == NULL)
+			conf_error(p, a->line, "app %s: a script needs the site's root", a->prefix);
+	}
+	if (s->fallback != NULL) {
+		const char *dot = strrchr(s->fallback, '.');
+		bool mapped = false;
+
+		for (size_t i = 0; dot != NULL && i < s->nscripts; i++)
+			mapped = mapped || strcasecmp(dot, s->scripts[i].ext) == 0;
+		if (!plain_script(s->fallback))
+			conf_error(p, s->line, "[site %s]: fallback '%s' must be a script path like /index.php",
+			    s->name, s->fallback);
+		else if (!mapped)
+			conf_error(p, s->line, "[site %s]: fallback %s: no script = line maps its extension",
+			    s->name, s->fallback);
+	}
+	for (size_t i = 0; i < s->naliases; i++) {
+		const struct conf_alias *a = &s->aliases[i];
+
+		if ((p->flags & CONF_CHECK_FS) && (stat(a->dir, &st) == -1 || !S_ISDIR(st.st_mode)))
+			conf_error(p, a->line, "alias %s: %s is not a directory", a->prefix, a->dir);
 	}
 	for (size_t i = 0; i < s->nscripts; i++) {
 		struct conf_script *sc = &s->scripts[i];

@@ -45,12 +45,52 @@ struct conf_listens {
 	size_t			 n;
 };
 
-/* `app = PREFIX POOL`: requests under PREFIX go to the pool. */
+/*
+ * `app = PREFIX POOL [SCRIPT] [strip_prefix]`: requests under PREFIX go to
+ * the pool.  SCRIPT (FastCGI pools) is the front controller every path runs;
+ * strip_prefix takes PREFIX off the path the pool sees and announces it
+ * (X-Forwarded-Prefix to HTTP pools, SCRIPT_NAME to FastCGI ones).
+ */
 struct conf_app {
 	char		*prefix;	/* starts with '/', no trailing '/' unless "/" */
 	size_t		 prefixlen;
 	char		*pool;
 	int		 pool_idx;	/* index in conf->pools, resolved by validation */
+	char		*script;	/* "/index.php", or NULL */
+	bool		 strip_prefix;
+	int		 line;
+};
+
+/*
+ * `rewrite = REGEX REPLACEMENT [FLAG]` and `return = REGEX STATUS [URL]`,
+ * one ordered list per site (src/frontend/rewrite.c runs it).  The regex
+ * is compiled (PCRE2, JIT when the CPU has it) when the configuration is
+ * parsed, so a bad one is a `file:line:` error and every generation
+ * compiles its rules once; the code is freed with the configuration.
+ */
+enum rewrite_flag {
+	RW_NEXT = 0,		/* no flag: go on with the next rule */
+	RW_LAST,		/* stop, and run the rules again on the new path */
+	RW_BREAK,		/* stop here */
+	RW_REDIRECT,		/* 302 to the result */
+	RW_PERMANENT,		/* 301 to the result */
+	RW_RETURN		/* return =: answer `status` (with the URL for 3xx) */
+};
+
+struct conf_rewrite {
+	char		*regex;
+	void		*code;		/* pcre2_code_8 *, owned (arena cleanup) */
+	char		*repl;		/* replacement or return URL ("" for none) */
+	int		 flag;		/* enum rewrite_flag */
+	int		 status;	/* RW_RETURN: 200..599 */
+	int		 line;
+};
+
+/* `alias = PREFIX DIR`: files under PREFIX come from DIR, not from root. */
+struct conf_alias {
+	char		*prefix;	/* like an app prefix */
+	size_t		 prefixlen;
+	char		*dir;		/* absolute */
 	int		 line;
 };
 
@@ -72,7 +112,8 @@ struct conf_kv {
 enum symlinks_mode {
 	SYMLINKS_WITHIN_ROOT = 0,	/* follow only links that stay under root */
 	SYMLINKS_FOLLOW,		/* follow any link */
-	SYMLINKS_REFUSE			/* never follow a link */
+	SYMLINKS_REFUSE,		/* never follow a link */
+	SYMLINKS_OWNER			/* follow a link whose owner owns its target */
 };
 
 enum dotfiles_mode {
@@ -155,6 +196,11 @@ struct conf_site {
 	size_t			 napps;
 	struct conf_script	*scripts;
 	size_t			 nscripts;
+	char			*fallback;	/* script for paths that name nothing, or NULL */
+	struct conf_rewrite	*rewrites;	/* rewrite = / return =, in file order */
+	size_t			 nrewrites;
+	struct conf_alias	*aliases;
+	size_t			 naliases;
 	int			 symlinks;	/* enum symlinks_mode */
 	bool			 listing;	/* directory listings */
 	int			 dotfiles;	/* enum dotfiles_mode */

@@ -6,7 +6,11 @@
  * (fastcgi_resolve): the longest leading path that names an existing regular
  * file with a mapped extension is SCRIPT_NAME, the rest PATH_INFO.  A name
  * that looks like a script but is not one is a 404 from the front end, so
- * "/uploads/evil.jpg/x.php" never runs anything.
+ * "/uploads/evil.jpg/x.php" never runs anything.  A site's `fallback` (a
+ * front controller, nginx's try_files ... /index.php) answers a path that
+ * names no file or directory, and an app route's script every path under
+ * its prefix (fastcgi_front): SCRIPT_NAME is that script, REQUEST_URI the
+ * client's.
  *
  * Per request: FCGI_BEGIN_REQUEST (responder, FCGI_KEEP_CONN), the CGI/1.1
  * environment as FCGI_PARAMS, the body as FCGI_STDIN (read whole first by
@@ -63,6 +67,8 @@ struct fx {
 	/* the script: path = script_name + path_info */
 	char			 path[4096 + 2];
 	size_t			 sn_len;	/* SCRIPT_NAME is path[0..sn_len) */
+	const char		*file;		/* the script under root when it is not
+						 * SCRIPT_NAME (a front controller), or NULL */
 	bool			 via_app;	/* app = PREFIX POOL, not script = */
 	bool			 get_only;	/* after a local redirect: GET, no body */
 	char			*loc;		/* that redirect's path and query */
@@ -98,9 +104,7 @@ struct fastcgi_handler {
 	struct handler		 super;
 	struct frontend		*fe;
 	struct fe_pool		*pool;
-	const struct fe_site	*site;		/* for app routes: its root */
-	const char		*prefix;	/* app route prefix, or NULL */
-	size_t			 prefixlen;
+	const struct conf_app	*app;		/* its route: prefix, script, strip_prefix */
 };
 
 static void	enqueue(struct fx *x);
@@ -368,6 +372,7 @@ build_request(struct fx *x)
 			goto fail;
 	} else if (h->target_form == HTTP_TARGET_ABSOLUTE) {
 		size_t k = h->path.n + (h->query.p ? h->query.n + 1 : 0);
+		struct hstr q = router_query(x->pr.r);
 
 		memcpy(tmp, h->path.p, h->path.n);
 		if (h->query.p != NULL) {
@@ -375,19 +380,30 @@ build_request(struct fx *x)
 			memcpy(tmp + h->path.n + 1, h->query.p, h->query.n);
 		}
 		if (param(x, &fp, "REQUEST_URI", tmp, k) < 0 ||
-		    param(x, &fp, "QUERY_STRING", h->query.p ? h->query.p : "",
-		    h->query.n) < 0)
+		    param(x, &fp, "QUERY_STRING", q.p ? q.p : "", q.n) < 0)
 			goto fail;
-	} else if (param(x, &fp, "REQUEST_URI", h->target.p, h->target.n) < 0 ||
-	    param(x, &fp, "QUERY_STRING", h->query.p ? h->query.p : "", h->query.n) < 0)
-		goto fail;
+	} else {
+		struct hstr q = router_query(x->pr.r);	/* a rewrite's */
+
+		if (param(x, &fp, "REQUEST_URI", h->target.p, h->target.n) < 0 ||
+		    param(x, &fp, "QUERY_STRING", q.p ? q.p : "", q.n) < 0)
+			goto fail;
+	}
 	if (param(x, &fp, "SCRIPT_NAME", x->path, x->sn_len) < 0 ||
 	    params(x, &fp, "PATH_INFO", x->path + x->sn_len) < 0)
 		goto fail;
 	memcpy(tmp, root, rl);
-	memcpy(tmp + rl, x->path, x->sn_len);
-	if (param(x, &fp, "SCRIPT_FILENAME", tmp, rl + x->sn_len) < 0)
-		goto fail;
+	if (x->file != NULL) {
+		size_t fl = strlen(x->file);
+
+		memcpy(tmp + rl, x->file, fl);
+		if (param(x, &fp, "SCRIPT_FILENAME", tmp, rl + fl) < 0)
+			goto fail;
+	} else {
+		memcpy(tmp + rl, x->path, x->sn_len);
+		if (param(x, &fp, "SCRIPT_FILENAME", tmp, rl + x->sn_len) < 0)
+			goto fail;
+	}
 	if (x->path[x->sn_len] != '\0') {
 		size_t pl = strlen(x->path + x->sn_len);
 
@@ -835,6 +851,7 @@ local_redirect(struct fx *x)
 	x->loclen = loc->n;
 	memcpy(x->path, r->path, r->pathlen + 1);
 	x->sn_len = sn;
+	x->file = NULL;
 	/* The client's body stays where it is; the new script runs without it. */
 	x->body_fate = fx_body(&x->pr);
 	x->get_only = true;
@@ -1166,12 +1183,12 @@ enqueue(struct fx *x)
 /* --- the handler -------------------------------------------------------------------------- */
 
 /*
- * A FastCGI request: the script is r->path[0..sn_len).  Called from
- * dispatch (script = ...) or through an app route's handler.
+ * A FastCGI request for the script path[0..sn_len) (the rest of path is
+ * PATH_INFO; file, when not NULL, the script under root).
  */
-int
-fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_len,
-    bool via_app)
+static int
+start(struct conn *c, struct req *r, struct fe_pool *pool, const char *path,
+    size_t pathlen, size_t sn_len, const char *file, bool via_app)
 {
 	struct fx *x;
 
@@ -1183,8 +1200,10 @@ fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_l
 	x->site = r->site;
 	x->sp.fd = -1;
 	x->via_app = via_app;
-	memcpy(x->path, r->path, r->pathlen + 1);
+	memcpy(x->path, path, pathlen);
+	x->path[pathlen] = '\0';
 	x->sn_len = sn_len;
+	x->file = file;
 	if ((r->h.flags & HTTP_F_CHUNKED) || (r->h.content_length > 0 && pool->buffering)) {
 		x->body = BODY_SPOOL;
 		spool_init(&x->sp, &r->h);
@@ -1211,14 +1230,89 @@ fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_l
 	return WEIR_OK;
 }
 
+/*
+ * A FastCGI request: the script is r->path[0..sn_len).  Called from
+ * dispatch (script = ...) or through an app route's handler.
+ */
+int
+fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool, size_t sn_len,
+    bool via_app)
+{
+	return start(c, r, pool, r->path, r->pathlen, sn_len, NULL, via_app);
+}
+
+/*
+ * A front controller: the script file (a config string, under root) runs
+ * for r->path.  SCRIPT_NAME is the script, PATH_INFO empty; with a mount
+ * prefix to strip (its length, 0 for none) SCRIPT_NAME is prefix + script
+ * and PATH_INFO the path below the prefix, so the application finds its
+ * base URL (Symfony, Laravel: SCRIPT_NAME's directory within REQUEST_URI).
+ */
+int
+fastcgi_front(struct conn *c, struct req *r, struct fe_pool *pool,
+    const char *file, const char *prefix, size_t plen)
+{
+	size_t fl = strlen(file), pil = plen > 0 ? r->pathlen - plen : 0;
+	char path[sizeof(((struct fx *)NULL)->path)];
+
+	if (plen + fl + pil + 1 > sizeof(path))
+		return 414;
+	memcpy(path, prefix, plen);
+	memcpy(path + plen, file, fl);
+	memcpy(path + plen + fl, r->path + plen, pil);
+	return start(c, r, pool, path, plen + fl + pil, plen + fl, file, true);
+}
+
+/*
+ * The site's fallback for a path fastcgi_resolve() did not make a script
+ * of (resolved: 0, or 404 for a missing one): WEIR_DECLINED when the path
+ * names an existing file or directory (static.c serves it, nginx's
+ * try_files $uri $uri/), else the fallback script runs (404 when it does
+ * not exist either).
+ */
+int
+fastcgi_fallback(struct conn *c, struct req *r, int resolved)
+{
+	const struct fe_site *s = r->site;
+	const char *fb = s->cs->fallback;
+	const struct conf_script *sc = mapped(s->cs, fb, strlen(fb));
+	struct fentry *e;
+	int rootfd;
+	bool exists;
+
+	if ((rootfd = siteroot_fd(c, s)) == -1)
+		return WEIR_DECLINED;	/* static.c answers 503 */
+	if (resolved == 0) {
+		e = fcache_open(c->t->fcache, loop_now(c->t->loop), rootfd, s->cs->symlinks,
+		    r->pathlen > 1 ? r->path + 1 : ".", r->pathlen > 1 ? r->pathlen - 1 : 1);
+		if (e == NULL)
+			return 500;
+		exists = e->err == 0 && (S_ISREG(e->mode) || S_ISDIR(e->mode));
+		fcache_release(c->t->fcache, e);
+		if (exists)
+			return WEIR_DECLINED;
+	}
+	if (sc == NULL || !is_file(c, s, fb, strlen(fb)))
+		return 404;
+	for (size_t i = 0; i < s->nscripts; i++)
+		if (strcmp(s->scripts[i].ext, sc->ext) == 0)
+			return fastcgi_front(c, r, s->scripts[i].pool, fb, NULL, 0);
+	return 404;
+}
+
 static int
 fastcgi_app_request(struct handler *h, struct conn *c, struct req *r)
 {
 	struct fastcgi_handler *fh = (struct fastcgi_handler *)h;
+	const struct conf_app *a = fh->app;
+	const char *script = a->script != NULL ? a->script : r->site->cs->fallback;
+	size_t plen = a->strip_prefix && a->prefixlen > 1 ? a->prefixlen : 0;
 
+	if (script != NULL)
+		return fastcgi_front(c, r, fh->pool, script, a->prefix, plen);
 	/* app = PREFIX POOL: the prefix is the script, the rest PATH_INFO */
-	return fastcgi_request(c, r, fh->pool, fh->prefixlen <= r->pathlen ?
-	    (fh->prefixlen == 1 ? 0 : fh->prefixlen) : r->pathlen, true);
+	return fastcgi_request(c, r, fh->pool, a->prefixlen <= r->pathlen ?
+	    (a->prefixlen == 1 ? 0 : a->prefixlen) : r->pathlen, true);
 }
 
 static void
@@ -1228,7 +1322,7 @@ fastcgi_dispose(struct handler *h)
 }
 
 struct handler *
-fastcgi_new(struct frontend *fe, struct fe_pool *pool, const char *prefix, size_t len)
+fastcgi_new(struct frontend *fe, struct fe_pool *pool, const struct conf_app *app)
 {
 	struct fastcgi_handler *fh = xcalloc(1, sizeof(*fh));
 
@@ -1237,7 +1331,6 @@ fastcgi_new(struct frontend *fe, struct fe_pool *pool, const char *prefix, size_
 	fh->super.dispose = fastcgi_dispose;
 	fh->fe = fe;
 	fh->pool = pool;
-	fh->prefix = prefix;
-	fh->prefixlen = len;
+	fh->app = app;
 	return &fh->super;
 }

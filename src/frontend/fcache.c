@@ -11,7 +11,9 @@
  * Paths are opened with openat2(2) beneath the site's root fd:
  * RESOLVE_BENEATH keeps ".." and symbolic links from leaving the root
  * (symlinks = within-root), RESOLVE_NO_SYMLINKS refuses links altogether
- * (symlinks = refuse).  Per thread, so no locks.
+ * (symlinks = refuse).  symlinks = owner (Apache's SymLinksIfOwnerMatch)
+ * tries a path without links first and walks one with links a component at
+ * a time (open_owner()).  Per thread, so no locks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -180,6 +182,21 @@ open_fallback(int rootfd, const char *path, int symlinks)
 	return fd;
 }
 
+/* Reopen an O_PATH descriptor for reading (permissions checked again); closes it. */
+static int
+reopen_path(int pfd)
+{
+	char link[64];
+	int fd, e;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
+	fd = open(link, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	e = errno;
+	close(pfd);
+	errno = e;
+	return fd;
+}
+
 /*
  * RESOLVE_BENEATH refuses every absolute symbolic link, even one whose
  * target is under the root (root/current -> /srv/www/v2), which
@@ -191,8 +208,7 @@ open_fallback(int rootfd, const char *path, int symlinks)
 static int
 open_abs_link(int rootfd, const char *path)
 {
-	char link[64];
-	int pfd, fd, e;
+	int pfd;
 
 	if ((pfd = openat(rootfd, path, O_PATH | O_CLOEXEC)) == -1)
 		return -1;
@@ -201,12 +217,66 @@ open_abs_link(int rootfd, const char *path)
 		errno = EXDEV;
 		return -1;
 	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
-	fd = open(link, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	return reopen_path(pfd);
+}
+
+/*
+ * symlinks = owner, for a path with a link in it: walk it one component
+ * at a time with O_PATH (which opens nothing: a link to a FIFO or a device
+ * has no side effect).  A link is followed only when the link and what it
+ * leads to have the same owner (checked with the descriptor actually
+ * opened, so swapping the link in between does not help); otherwise
+ * EACCES (403).  A user who can write in the root can then link only to
+ * files of their own, never to someone else's (another site's
+ * configuration, /etc, a key of the front end's user).  Path components
+ * are from a normalized path: no "..", no empty ones but a trailing '/'.
+ */
+static int
+open_owner(int rootfd, const char *path)
+{
+	char comp[NAME_MAX + 1];
+	int dir = rootfd, nfd, e;
+	const char *p = path;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, '/');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+		struct stat lst, tst;
+
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			p += n + (end != NULL);
+			continue;
+		}
+		if (n > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n + (end != NULL);
+		if (fstatat(dir, comp, &lst, AT_SYMLINK_NOFOLLOW) == -1)
+			goto fail;
+		if ((nfd = openat(dir, comp, O_PATH | O_CLOEXEC)) == -1)
+			goto fail;
+		if (S_ISLNK(lst.st_mode) &&
+		    (fstat(nfd, &tst) == -1 || tst.st_uid != lst.st_uid)) {
+			close(nfd);
+			errno = EACCES;
+			goto fail;
+		}
+		if (dir != rootfd)
+			close(dir);
+		dir = nfd;
+	}
+	if (dir == rootfd)
+		return openat(rootfd, ".", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	return reopen_path(dir);
+fail:
 	e = errno;
-	close(pfd);
+	if (dir != rootfd)
+		close(dir);
 	errno = e;
-	return fd;
+	return -1;
 }
 
 static int
@@ -217,7 +287,8 @@ open_beneath(int rootfd, const char *path, int symlinks)
 	long fd;
 
 	if (no_openat2)
-		return open_fallback(rootfd, path, symlinks);
+		return symlinks == SYMLINKS_OWNER ? open_owner(rootfd, path) :
+		    open_fallback(rootfd, path, symlinks);
 	memset(&how, 0, sizeof(how));
 	how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
 	switch (symlinks) {
@@ -225,6 +296,7 @@ open_beneath(int rootfd, const char *path, int symlinks)
 		how.resolve = RESOLVE_NO_MAGICLINKS;
 		break;
 	case SYMLINKS_REFUSE:
+	case SYMLINKS_OWNER:	/* first without links: the common case, one call */
 		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
 		break;
 	default:
@@ -234,8 +306,10 @@ open_beneath(int rootfd, const char *path, int symlinks)
 	fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 	if (fd == -1 && errno == ENOSYS) {
 		no_openat2 = true;
-		return open_fallback(rootfd, path, symlinks);
+		return open_beneath(rootfd, path, symlinks);
 	}
+	if (fd == -1 && errno == ELOOP && symlinks == SYMLINKS_OWNER)
+		return open_owner(rootfd, path);
 	if (fd == -1 && errno == EXDEV && symlinks == SYMLINKS_WITHIN_ROOT)
 		return open_abs_link(rootfd, path);
 	return (int)fd;

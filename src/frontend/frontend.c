@@ -528,6 +528,8 @@ thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 		return -1;
 	}
 	t->fcache = fcache_new(s->open_file_cache, s->open_file_cache_valid);
+	/* NULL: short of memory; a site's rewrite rules then answer 500 */
+	t->rw_md = rewrite_match_data();
 	t->ls = xcalloc(FE_MAX_ADDRS, sizeof(*t->ls));
 	for (size_t a = 0; a < FE_MAX_ADDRS; a++)
 		t->ls[a].fd = -1;
@@ -561,6 +563,8 @@ thread_fini(struct fe_thread *t)
 	if (t->loop != NULL)
 		loop_run_deferred(t->loop);	/* frees of what was closed above */
 	fcache_free(t->fcache);
+	if (t->rw_md != NULL)
+		rewrite_match_data_free(t->rw_md);
 	free(t->alog.buf);
 	free(t->elog.buf);
 	while (t->free_blocks != NULL) {

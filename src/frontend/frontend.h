@@ -34,6 +34,7 @@
 int		 path_normalize(const char *raw, size_t n, char *out, size_t outsz,
 		    size_t *outlen);
 bool		 path_hidden(const char *path, size_t len);
+size_t		 path_encode(char *out, size_t cap, const char *p, size_t n, bool query);
 
 /* range.c: Range requests (RFC 9110 §14) */
 struct byte_range {
@@ -167,7 +168,10 @@ struct fe_route {
 	size_t		 len;
 	struct handler	*h;
 	struct fe_pool	*pool;
+	const struct conf_app *app;	/* its line: script, strip_prefix */
 };
+
+struct fe_alias;
 
 struct fe_script {
 	const char	*ext;
@@ -186,7 +190,22 @@ struct fe_site {
 	struct handler		*static_h;
 	struct fe_route		*routes;	/* longest prefix first */
 	size_t			 nroutes;
+	struct fe_alias		*aliases;	/* alias = PREFIX DIR, longest prefix first */
+	size_t			 naliases;
 	struct site_counters	*sc;		/* [nthreads], owned by fe->site_stats */
+};
+
+/*
+ * alias = PREFIX DIR: a directory served like a root (a site of its own
+ * for siteroot.c, named "SITE:PREFIX" in its events), whose static handler
+ * skips PREFIX.  cs is the site's settings with DIR as root.
+ */
+struct fe_alias {
+	const char		*prefix;
+	size_t			 len;
+	struct conf_site	 cs;
+	struct fe_site		 site;
+	char			*name;		/* "SITE:PREFIX", owned */
 };
 
 /*
@@ -280,6 +299,7 @@ struct fe_thread {
 	char			 clfdate[32];	/* "25/Nov/2026:10:55:01 +0000" */
 	time_t			 logdate_t;
 	struct fe_gen		*gen;		/* generation new requests use */
+	void			*rw_md;		/* pcre2_match_data of rewrite rules ($0..$9) */
 	bool			 draining;
 	uint64_t		 drain_deadline;
 	int			 wake_fd;	/* eventfd: messages from thread 0 */
@@ -381,6 +401,11 @@ struct req {
 	size_t			 scratchlen;
 	char			 boundary[24];
 	char			*owned;		/* malloc'd body (listings), freed at the end */
+	const char		*target;	/* the target a pool sees when a rewrite changed
+						 * it (encoded path and query, in the pin room);
+						 * NULL: the client's */
+	size_t			 targetlen;
+	size_t			 pinned;	/* pin room bytes the header section uses */
 	char			*head;		/* malloc'd copy of a header section too large
 						 * for the block's pin room, or NULL */
 	bool			 parsed;	/* h is a whole parsed request, pinned: every
@@ -454,6 +479,10 @@ struct fe_site	*router_site(const struct fe_gen *g, unsigned addr,
 		    struct hstr host);
 const struct fe_route *router_route(const struct fe_site *s, const char *path,
 		    size_t len);
+const struct fe_alias *router_alias(const struct fe_site *s, const char *path,
+		    size_t len);
+int		 router_rewrite(struct conn *c, struct req *r);
+struct hstr	 router_query(const struct req *r);
 
 /* conn.c: connections, buffers, timers */
 void		 conn_accept(void *arg, uint32_t events);
@@ -779,7 +808,22 @@ int		 spool_begin(struct poolreq *pr, struct spool *sp);
 int		 spool_pump(struct poolreq *pr, struct spool *sp);
 
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
-struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);
+struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool,
+		    const struct conf_app *app);
+
+/* rewrite.c: rewrite = and return = rules, before routing */
+enum rewrite_result {
+	RWR_NONE = 0,	/* no rule changed the request */
+	RWR_PATH,	/* path and target are the rewritten request */
+	RWR_ANSWER,	/* answer *status (a 3xx to the target) */
+	RWR_LOOP	/* more than REWRITE_MAX rewrites: 500 */
+};
+#define REWRITE_MAX	10
+int		 rewrite_run(const struct conf_rewrite *rw, size_t n, void *md,
+		    char *path, size_t pathsz, size_t *pathlen, struct hstr query,
+		    char *target, size_t tcap, size_t *tlen, int *status);
+void		*rewrite_match_data(void);
+void		 rewrite_match_data_free(void *md);
 
 /* stats.c: counters and the snapshot for the master */
 void		 stats_request(struct conn *c, struct req *r);
@@ -791,18 +835,22 @@ int		 fastcgi_resolve(struct conn *c, struct req *r,
 		    const struct conf_script **sc, size_t *sn_len);
 int		 fastcgi_request(struct conn *c, struct req *r, struct fe_pool *pool,
 		    size_t sn_len, bool via_app);
+int		 fastcgi_front(struct conn *c, struct req *r, struct fe_pool *pool,
+		    const char *file, const char *prefix, size_t plen);
+int		 fastcgi_fallback(struct conn *c, struct req *r, int resolved);
 struct handler	*fastcgi_new(struct frontend *fe, struct fe_pool *pool,
-		    const char *prefix, size_t len);
+		    const struct conf_app *app);
 
 /* static.c */
-struct handler	*static_new(struct fe_site *s);
+struct handler	*static_new(struct fe_site *s, size_t skip);
 
 /* siteroot.c: a site's root, per thread; its outages told to the master */
 void		 siteroot_init(struct frontend *fe, struct fe_site *s);
 void		 siteroot_free(struct fe_site *s);
 int		 siteroot_fd(struct conn *c, const struct fe_site *s);
 int		 siteroot_unavailable(struct conn *c, struct req *r);
-int		 siteroot_errno_status(struct conn *c, struct req *r, int err);
+int		 siteroot_errno_status(struct conn *c, struct req *r,
+		    const struct fe_site *s, int err);
 void		 siteroot_tick(struct fe_thread *t);
 
 /* fcache.c */

@@ -350,10 +350,12 @@ req_pin(struct req *r, const char *src, size_t n)
 	char *dst = (char *)(r + 1);
 	struct http_request *h = &r->h;
 
+	r->pinned = n;
 	if (n > REQ_PIN_ROOM) {
 		if ((r->head = malloc(n)) == NULL)
 			return -1;
 		dst = r->head;
+		r->pinned = 0;	/* the pin room is free for a rewritten target */
 	}
 	memcpy(dst, src, n);
 	rebase(&h->method_str, src, n, dst);
@@ -546,12 +548,39 @@ token_for(int status)
 	}
 }
 
+/*
+ * Under a site's root, with scripts: the script the path names, the
+ * site's fallback, or WEIR_DECLINED for the static handler.  Returns
+ * WEIR_OK or WEIR_DONE when the request is taken (or answered), else the
+ * error status to send.
+ */
+static int
+dispatch_scripts(struct conn *c, struct req *r)
+{
+	const struct conf_script *sc = NULL;
+	size_t sn = 0;
+	int st = fastcgi_resolve(c, r, &sc, &sn);
+
+	if (st == 1) {
+		struct fe_pool *pool = NULL;
+
+		for (size_t i = 0; i < r->site->nscripts; i++)
+			if (strcmp(r->site->scripts[i].ext, sc->ext) == 0)
+				pool = r->site->scripts[i].pool;
+		return fastcgi_request(c, r, pool, sn, false);
+	}
+	if (r->site->cs->fallback != NULL && (st == 0 || st == 404))
+		return fastcgi_fallback(c, r, st);
+	return st == 0 ? WEIR_DECLINED : st;
+}
+
 /* Route a parsed request to its site and handler. */
 static void
 dispatch(struct conn *c, struct req *r)
 {
 	struct http_request *h = &r->h;
 	const struct fe_route *route;
+	const struct fe_alias *alias;
 	int st;
 
 	if (h->target_form == HTTP_TARGET_ASTERISK) {
@@ -572,7 +601,15 @@ dispatch(struct conn *c, struct req *r)
 		http1_error(c, r, st, st == 400 ? "URL" : NULL);
 		return;
 	}
+	if (r->site->cs->nrewrites > 0 && router_rewrite(c, r) != 0)
+		return;		/* answered: a redirect, a return, a loop */
 	route = router_route(r->site, r->path, r->pathlen);
+	/* an alias and an app route: the longer prefix wins, the alias on a tie */
+	alias = router_alias(r->site, r->path, r->pathlen);
+	if (alias != NULL && route != NULL && route->len > alias->len)
+		alias = NULL;
+	if (alias != NULL)
+		route = NULL;
 	/*
 	 * Files under root (static and scripts) may be hidden; what an app
 	 * answers under a dotted path is the app's business.
@@ -582,40 +619,24 @@ dispatch(struct conn *c, struct req *r)
 		http1_error(c, r, 404, NULL);
 		return;
 	}
-	if (route == NULL && r->site->nscripts > 0) {
-		const struct conf_script *sc = NULL;
-		size_t sn = 0;
-
-		st = fastcgi_resolve(c, r, &sc, &sn);
-		if (st == 1) {
-			struct fe_pool *pool = NULL;
-
-			for (size_t i = 0; i < r->site->nscripts; i++)
-				if (strcmp(r->site->scripts[i].ext, sc->ext) == 0)
-					pool = r->site->scripts[i].pool;
-			st = fastcgi_request(c, r, pool, sn, false);
-			if (st > 0)
-				http1_error(c, r, st, st >= 500 ? "Internal" : NULL);
-			return;
-		}
-		if (st > 1) {
-			http1_error(c, r, st, st == 414 ? "URL_Length" : NULL);
-			return;
-		}
-	}
-	if (route != NULL) {
+	if (alias != NULL) {
+		st = alias->site.static_h->on_request(alias->site.static_h, c, r);
+	} else if (route != NULL) {
 		if (route->h == NULL) {
 			http1_error(c, r, 503, "AppOffline");
 			return;
 		}
 		st = route->h->on_request(route->h, c, r);
+	} else if (r->site->nscripts > 0 &&
+	    (st = dispatch_scripts(c, r)) != WEIR_DECLINED) {
+		/* taken, or an error to answer */
 	} else if (r->site->static_h != NULL) {
 		st = r->site->static_h->on_request(r->site->static_h, c, r);
 	} else {
 		st = 404;
 	}
 	if (st > 0)
-		http1_error(c, r, st, st >= 500 ? "Internal" : NULL);
+		http1_error(c, r, st, st == 414 ? "URL_Length" : st >= 500 ? "Internal" : NULL);
 }
 
 /*

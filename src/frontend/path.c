@@ -224,3 +224,39 @@ path_hidden(const char *path, size_t len)
 			return true;
 	return false;
 }
+
+/*
+ * Percent-encode the decoded bytes p[0..n) for a request target: the
+ * inverse of path_normalize()'s decoding, used where weir itself builds the
+ * target a pool sees (a rewrite's captures, a path without its mount
+ * prefix).  Unreserved characters, sub-delims, ':', '@' and '/' stay; in a
+ * query (`query`), '&', '+' and '=' are encoded too, so a captured value
+ * stays one value.  Returns the length written (no NUL), or (size_t)-1 when
+ * out[0..cap) is too small.
+ */
+size_t
+path_encode(char *out, size_t cap, const char *p, size_t n, bool query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~!$'()*,;:@/", c) != NULL ||
+		    (!query && (c == '&' || c == '+' || c == '='));
+
+		if (c == '\0')
+			keep = false;	/* strchr() finds the terminator */
+		if (len + (keep ? 1 : 3) > cap)
+			return (size_t)-1;
+		if (keep) {
+			out[len++] = (char)c;
+		} else {
+			out[len++] = '%';
+			out[len++] = hex[c >> 4];
+			out[len++] = hex[c & 15];
+		}
+	}
+	return len;
+}

@@ -59,6 +59,7 @@ enum framing {
 struct proxy {
 	struct poolreq		 pr;		/* first: the life of a pool request */
 	bool			 head_held;	/* head parsed, held until the small body is in */
+	const struct conf_app	*app;		/* the route: strip_prefix */
 	bool			 up_reusable;
 	/* request: head for the worker, then the body from the client */
 	char			*head;		/* a pool block if head_block, else malloc'd */
@@ -96,6 +97,7 @@ struct proxy_handler {
 	struct handler		 super;
 	struct frontend		*fe;
 	struct fe_pool		*pool;
+	const struct conf_app	*app;		/* its route (strip_prefix) */
 };
 
 static void	spooled(struct proxy *px);
@@ -197,15 +199,55 @@ put_list(char *p, const struct http_request *h, const char *name)
  * which WSGI, CGI and PHP would merge with their '-' twins), Host, framing
  * of our own, and where the request came from (forward.c): X-Forwarded-*
  * and Forwarded are weir's own, unless the peer is a trusted proxy, whose
- * values are kept and to which weir appends its hop.
+ * values are kept and to which weir appends its hop.  The target is the
+ * client's, or a rewrite's; a route with strip_prefix sends the path below
+ * its prefix (re-encoded from the normalized path) and the prefix as
+ * X-Forwarded-Prefix.
  */
+static char *
+put_target(char *p, const struct proxy *px)
+{
+	const struct req *r = px->pr.r;
+	const struct http_request *h = &r->h;
+	const struct conf_app *a = px->app;
+
+	if (a != NULL && a->strip_prefix && a->prefixlen > 1) {
+		struct hstr q = router_query(r);
+		size_t rest = r->pathlen - a->prefixlen;
+
+		if (rest == 0)
+			*p++ = '/';
+		else
+			p += path_encode(p, 3 * rest, r->path + a->prefixlen, rest, false);
+		if (q.p != NULL) {
+			*p++ = '?';
+			p = put(p, q.p, q.n);
+		}
+		return p;
+	}
+	if (r->target != NULL)
+		return put(p, r->target, r->targetlen);
+	if (h->target_form == HTTP_TARGET_ABSOLUTE) {
+		p = put(p, h->path.p, h->path.n);
+		if (h->query.p != NULL) {
+			*p++ = '?';
+			p = put(p, h->query.p, h->query.n);
+		}
+		return p;
+	}
+	return put(p, h->target.p, h->target.n);
+}
+
 static int
 build_head(struct proxy *px)
 {
-	const struct http_request *h = &px->pr.r->h;
+	const struct req *r = px->pr.r;
+	const struct http_request *h = &r->h;
 	const struct conf_server *srv = &px->pr.c->gen->conf->server;
 	bool trusted = forward_trusted(srv, &px->pr.c->peer.sa);
-	size_t cap = h->header_len + 1024 + 2 * h->host.n;
+	bool strip = px->app != NULL && px->app->strip_prefix && px->app->prefixlen > 1;
+	size_t cap = h->header_len + 1024 + 2 * h->host.n + 3 * r->pathlen +
+	    r->targetlen + (strip ? px->app->prefixlen + 32 : 0);
 	char *p, *q;
 
 	px->head_block = cap <= FE_BLOCK;
@@ -214,15 +256,7 @@ build_head(struct proxy *px)
 	p = px->head;
 	p = put(p, h->method_str.p, h->method_str.n);
 	*p++ = ' ';
-	if (h->target_form == HTTP_TARGET_ABSOLUTE) {
-		p = put(p, h->path.p, h->path.n);
-		if (h->query.p != NULL) {
-			*p++ = '?';
-			p = put(p, h->query.p, h->query.n);
-		}
-	} else {
-		p = put(p, h->target.p, h->target.n);
-	}
+	p = put_target(p, px);
 	p = PUTS(p, " HTTP/1.1\r\nHost: ");
 	p = put(p, h->host.p, h->host.n);
 	p = PUTS(p, "\r\n");
@@ -233,6 +267,8 @@ build_head(struct proxy *px)
 			continue;
 		if (!srv->underscores_in_headers && memchr(f->name.p, '_', f->name.n) != NULL)
 			continue;
+		if (strip && hstr_eq_ci(f->name, "x-forwarded-prefix"))
+			continue;	/* weir's own, below */
 		p = put(p, f->name.p, f->name.n);
 		p = PUTS(p, ": ");
 		p = put(p, f->value.p, f->value.n);
@@ -261,6 +297,11 @@ build_head(struct proxy *px)
 		*p++ = h->host.p[i];
 	}
 	p = PUTS(p, "\"\r\n");
+	if (strip) {
+		p = PUTS(p, "X-Forwarded-Prefix: ");
+		p = put(p, px->app->prefix, px->app->prefixlen);
+		p = PUTS(p, "\r\n");
+	}
 	if (px->reqbody == FR_LENGTH) {
 		p = PUTS(p, "Content-Length: ");
 		p += fmt_u64(p, px->req_left);
@@ -1214,6 +1255,7 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	if ((px = calloc(1, sizeof(*px))) == NULL)
 		return 500;
 	poolreq_init(&px->pr, &px_ops, c, r, pool);
+	px->app = ph->app;
 	if (r->h.flags & HTTP_F_CHUNKED) {
 		px->reqbody = FR_CHUNKED;
 		httpparse_chunked_init(&px->req_chunk);
@@ -1257,7 +1299,7 @@ proxy_dispose(struct handler *h)
 }
 
 struct handler *
-proxy_new(struct frontend *fe, struct fe_pool *pool)
+proxy_new(struct frontend *fe, struct fe_pool *pool, const struct conf_app *app)
 {
 	struct proxy_handler *ph = xcalloc(1, sizeof(*ph));
 
@@ -1266,5 +1308,6 @@ proxy_new(struct frontend *fe, struct fe_pool *pool)
 	ph->super.dispose = proxy_dispose;
 	ph->fe = fe;
 	ph->pool = pool;
+	ph->app = app;
 	return &ph->super;
 }

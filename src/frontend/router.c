@@ -3,9 +3,11 @@
  *
  * A generation turns a struct conf into what the hot path needs: per listen
  * address, the sites with their host names and the default site; per site,
- * its root (siteroot.c) and the app prefixes sorted longest first.  It is
- * immutable once built and shared by every thread; a reload builds a new one
- * and threads switch between requests.
+ * its root (siteroot.c), its aliases (each a root of its own) and the app
+ * prefixes sorted longest first.  It is immutable once built and shared by
+ * every thread; a reload builds a new one and threads switch between
+ * requests.  Before a request is routed, the site's rewrite rules run on
+ * its path (router_rewrite(), rewrite.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "log.h"
 #include "util.h"
 #include "frontend.h"
 
@@ -22,6 +25,14 @@ static int
 route_cmp(const void *a, const void *b)
 {
 	const struct fe_route *x = a, *y = b;
+
+	return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
+}
+
+static int
+alias_cmp(const void *a, const void *b)
+{
+	const struct fe_alias *x = a, *y = b;
 
 	return x->len < y->len ? 1 : x->len > y->len ? -1 : 0;
 }
@@ -103,6 +114,59 @@ router_free_stats(struct frontend *fe)
 	}
 }
 
+/*
+ * A site's aliases: each directory is a root like the site's own (checked
+ * per thread, its outages told to the master as site "SITE:PREFIX"), with
+ * the site's settings (symlinks, index, listing, scripts never sent as
+ * source) and a static handler that skips the prefix.
+ */
+static void
+build_aliases(struct frontend *fe, struct fe_site *s)
+{
+	const struct conf_site *cs = s->cs;
+
+	s->naliases = cs->naliases;
+	s->aliases = xcalloc(cs->naliases ? cs->naliases : 1, sizeof(*s->aliases));
+	for (size_t j = 0; j < cs->naliases; j++) {
+		struct fe_alias *a = &s->aliases[j];
+		const struct conf_alias *ca = &cs->aliases[j];
+
+		a->prefix = ca->prefix;
+		a->len = ca->prefixlen;
+		if (asprintf(&a->name, "%s:%s", cs->name, ca->prefix) < 0)
+			fatal("out of memory");
+	}
+	/* sorted before the sites point into the array */
+	qsort(s->aliases, s->naliases, sizeof(*s->aliases), alias_cmp);
+	for (size_t j = 0; j < s->naliases; j++) {
+		struct fe_alias *a = &s->aliases[j];
+
+		a->cs = *cs;
+		a->cs.name = a->name;
+		for (size_t k = 0; k < cs->naliases; k++)
+			if (cs->aliases[k].prefix == a->prefix)
+				a->cs.root = cs->aliases[k].dir;
+		a->cs.naliases = 0;
+		a->site.cs = &a->cs;
+		a->site.idx = s->idx;
+		a->site.stats = site_stats(fe, a->name);
+		a->site.sc = a->site.stats->sc;
+		siteroot_init(fe, &a->site);
+		a->site.static_h = static_new(&a->site, a->len);
+	}
+}
+
+static void
+free_aliases(struct fe_site *s)
+{
+	for (size_t j = 0; j < s->naliases; j++) {
+		siteroot_free(&s->aliases[j].site);
+		s->aliases[j].site.static_h->dispose(s->aliases[j].site.static_h);
+		free(s->aliases[j].name);
+	}
+	free(s->aliases);
+}
+
 struct fe_gen *
 router_build(struct frontend *fe, struct conf *c, bool owned,
     uint32_t generation)
@@ -126,19 +190,20 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 		if (cs->root != NULL) {
 			/* unavailable: that site answers 503, the others serve */
 			siteroot_init(fe, s);
-			s->static_h = static_new(s);
+			s->static_h = static_new(s, 0);
 		}
+		build_aliases(fe, s);
 		s->nroutes = cs->napps;
 		s->routes = xcalloc(cs->napps, sizeof(*s->routes));
 		for (size_t j = 0; j < cs->napps; j++) {
 			s->routes[j].prefix = cs->apps[j].prefix;
 			s->routes[j].len = cs->apps[j].prefixlen;
+			s->routes[j].app = &cs->apps[j];
 			s->routes[j].pool = queue_pool_by_name(fe, cs->apps[j].pool);
 			if (c->pools[cs->apps[j].pool_idx].kind == POOL_KIND_FASTCGI)
-				s->routes[j].h = fastcgi_new(fe, s->routes[j].pool,
-				    cs->apps[j].prefix, cs->apps[j].prefixlen);
+				s->routes[j].h = fastcgi_new(fe, s->routes[j].pool, &cs->apps[j]);
 			else
-				s->routes[j].h = proxy_new(fe, s->routes[j].pool);
+				s->routes[j].h = proxy_new(fe, s->routes[j].pool, &cs->apps[j]);
 		}
 		qsort(s->routes, s->nroutes, sizeof(*s->routes), route_cmp);
 		s->nscripts = cs->nscripts;
@@ -190,6 +255,7 @@ router_free(struct fe_gen *g)
 		struct fe_site *s = &g->sites[i];
 
 		siteroot_free(s);
+		free_aliases(s);
 		if (s->static_h != NULL)
 			s->static_h->dispose(s->static_h);
 		for (size_t j = 0; j < s->nroutes; j++)
@@ -294,4 +360,88 @@ router_route(const struct fe_site *s, const char *path, size_t len)
 			return r;
 	}
 	return NULL;
+}
+
+/* The alias whose prefix the normalized path is under, or NULL (as for routes). */
+const struct fe_alias *
+router_alias(const struct fe_site *s, const char *path, size_t len)
+{
+	for (size_t i = 0; i < s->naliases; i++) {
+		const struct fe_alias *a = &s->aliases[i];
+
+		if (len >= a->len && memcmp(path, a->prefix, a->len) == 0 &&
+		    (len == a->len || path[a->len] == '/'))
+			return a;
+	}
+	return NULL;
+}
+
+/* The request's query as a pool sees it: the rewritten one, else the client's. */
+struct hstr
+router_query(const struct req *r)
+{
+	struct hstr q = r->h.query;
+
+	if (r->target != NULL) {
+		const char *p = memchr(r->target, '?', r->targetlen);
+
+		q.p = p != NULL ? p + 1 : NULL;
+		q.n = p != NULL ? r->targetlen - (size_t)(p + 1 - r->target) : 0;
+	}
+	return q;
+}
+
+/*
+ * Run the site's rewrite rules on r->path (normalized).  Returns 0 to go on
+ * routing (r->path, and r->target when it changed), or WEIR_DONE when the
+ * request was answered here: a redirect, a return, a loop (500
+ * Rewrite_Loop).  The new target is kept in the request block's pin room,
+ * after the header section; a request whose head leaves no room for it is a
+ * 414.
+ */
+int
+router_rewrite(struct conn *c, struct req *r)
+{
+	const struct conf_site *cs = r->site->cs;
+	char *target = (char *)(r + 1) + r->pinned;
+	size_t room = REQ_PIN_ROOM - r->pinned, tlen = 0, avail;
+	int st = 0, rc;
+	char *p;
+
+	if (c->t->rw_md == NULL) {
+		http1_error(c, r, 500, "Internal");
+		return WEIR_DONE;
+	}
+	rc = rewrite_run(cs->rewrites, cs->nrewrites, c->t->rw_md, r->path,
+	    sizeof(r->path), &r->pathlen, r->h.query, target, room, &tlen, &st);
+	switch (rc) {
+	case RWR_NONE:
+		return 0;
+	case RWR_PATH:
+		r->target = target;
+		r->targetlen = tlen;
+		return 0;
+	case RWR_LOOP:
+		http1_error(c, r, 500, "Rewrite_Loop");
+		return WEIR_DONE;
+	default:
+		break;
+	}
+	if (tlen == 0 || st < 300 || st > 399) {
+		http1_error(c, r, st, st >= 500 ? "Internal" : NULL);
+		return WEIR_DONE;
+	}
+	if ((p = http1_resp_begin(c, r, st, &avail)) == NULL) {
+		conn_close(c);
+		return WEIR_DONE;
+	}
+	if (tlen + 64 > avail) {
+		http1_error(c, r, 414, "URL_Length");
+		return WEIR_DONE;
+	}
+	p = PUTS(p, "Location: ");
+	p = put(p, target, tlen);
+	p = PUTS(p, "\r\nContent-Length: 0\r\n\r\n");
+	http1_resp_commit(c, r, p);
+	return WEIR_DONE;
 }

@@ -169,15 +169,14 @@ siteroot_unavailable(struct conn *c, struct req *r)
 }
 
 /*
- * A lookup beneath the root failed with err: a missing or forbidden file
+ * A lookup beneath s's root (the site's or an alias's) failed with err: a missing or forbidden file
  * (404, 403 ...), or the root itself gone?  Checks the root (rate-limited)
  * when err could mean that.  Returns the status for the caller to send, or
  * the result of answering 503 itself.
  */
 int
-siteroot_errno_status(struct conn *c, struct req *r, int err)
+siteroot_errno_status(struct conn *c, struct req *r, const struct fe_site *s, int err)
 {
-	const struct fe_site *s = r->site;
 	struct fe_root *rt = &s->roots[c->t->idx];
 	uint64_t now = loop_now(c->t->loop);
 
@@ -216,5 +215,12 @@ siteroot_tick(struct fe_thread *t)
 		if (s->roots != NULL && atomic_load(&s->stats->down) != 0 &&
 		    now - s->roots[t->idx].checked >= ROOT_CHECK_MS)
 			check(t->fe, t->fcache, s, &s->roots[t->idx], now);
+		for (size_t j = 0; j < s->naliases; j++) {
+			const struct fe_site *as = &s->aliases[j].site;
+
+			if (atomic_load(&as->stats->down) != 0 &&
+			    now - as->roots[t->idx].checked >= ROOT_CHECK_MS)
+				check(t->fe, t->fcache, as, &as->roots[t->idx], now);
+		}
 	}
 }

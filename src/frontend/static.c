@@ -24,7 +24,8 @@
 
 struct static_handler {
 	struct handler	 super;
-	struct fe_site	*site;
+	struct fe_site	*site;		/* the root (a site's, or an alias's) */
+	size_t		 skip;		/* alias: the URL prefix before the file's path */
 };
 
 
@@ -364,7 +365,7 @@ name_cmp(const void *a, const void *b)
  * every name escaped for both the href and the text.
  */
 static int
-send_listing(struct conn *c, struct req *r, int rootfd)
+send_listing(struct conn *c, struct req *r, int rootfd, const char *fp, size_t fl)
 {
 	char **names = NULL, *buf, *p, *pesc, esc[6 * 256 + 1];
 	size_t n = 0, cap = 0, size;
@@ -374,8 +375,7 @@ send_listing(struct conn *c, struct req *r, int rootfd)
 	size_t avail;
 	char *hp;
 
-	fd = openat(rootfd, r->pathlen > 1 ? r->path + 1 : ".",
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(rootfd, fl > 1 ? fp + 1 : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1)
 		return rc_errno_status(errno);
 	if ((d = fdopendir(fd)) == NULL) {
@@ -478,6 +478,9 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 	struct fcache *fc = c->t->fcache;
 	uint64_t now = loop_now(c->t->loop);
 	bool dir_req = r->path[r->pathlen - 1] == '/';
+	/* the file's path under the root: an alias's prefix is not part of it */
+	const char *fp = r->path + sh->skip;
+	size_t fl = r->pathlen - sh->skip;
 	struct fentry *e;
 	int err, rootfd;
 
@@ -498,13 +501,15 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 		return siteroot_unavailable(c, r);
 	if (cs->nscripts > 0 && is_script(cs, r->path, r->pathlen))
 		return 404;
+	if (fl == 0)
+		return redirect_slash(c, r);	/* "/static" of alias /static */
 	e = fcache_open(fc, now, rootfd, cs->symlinks,
-	    r->pathlen > 1 ? r->path + 1 : ".", r->pathlen > 1 ? r->pathlen - 1 : 1);
+	    fl > 1 ? fp + 1 : ".", fl > 1 ? fl - 1 : 1);
 	if (e == NULL)
 		return 500;
 	if ((err = e->err) != 0) {
 		fcache_release(fc, e);
-		return siteroot_errno_status(c, r, err);
+		return siteroot_errno_status(c, r, sh->site, err);
 	}
 	if (S_ISREG(e->mode)) {
 		if (dir_req) {
@@ -530,8 +535,7 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 		if (r->pathlen + il >= sizeof(r->path))
 			return 414;
 		memcpy(r->path + r->pathlen, idx, il + 1);
-		e = fcache_open(fc, now, rootfd, cs->symlinks,
-		    r->path + 1, r->pathlen - 1 + il);
+		e = fcache_open(fc, now, rootfd, cs->symlinks, fp + 1, fl - 1 + il);
 		r->path[r->pathlen] = '\0';
 		if (e == NULL)
 			return 500;
@@ -543,7 +547,7 @@ static_on_request(struct handler *h, struct conn *c, struct req *r)
 			return rc_errno_status(err);
 	}
 	if (cs->listing)
-		return send_listing(c, r, rootfd);
+		return send_listing(c, r, rootfd, fp, fl);
 	return 403;
 }
 
@@ -554,7 +558,7 @@ static_dispose(struct handler *h)
 }
 
 struct handler *
-static_new(struct fe_site *s)
+static_new(struct fe_site *s, size_t skip)
 {
 	struct static_handler *sh = xcalloc(1, sizeof(*sh));
 
@@ -562,5 +566,6 @@ static_new(struct fe_site *s)
 	sh->super.on_request = static_on_request;
 	sh->super.dispose = static_dispose;
 	sh->site = s;
+	sh->skip = skip;
 	return &sh->super;
 }
