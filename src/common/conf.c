@@ -742,7 +742,7 @@ custom_app(struct conf_parse *p, void *obj, const char *val, char *err)
 		else if (plain_script(w[i]) && script == NULL && !strip)
 			script = w[i];
 		else {
-			snprintf(err, WEIR_ERRLEN, "app: '%s' is neither a script path like /index.php nor strip_prefix", w[i]);
+			snprintf(err, WEIR_ERRLEN, "'%s' is neither a script path like /index.php nor strip_prefix", w[i]);
 			return -1;
 		}
 	}
@@ -785,7 +785,7 @@ custom_alias(struct conf_parse *p, void *obj, const char *val, char *err)
 	if (check_prefix(w[0], "alias", err) == -1)
 		return -1;
 	if (strcmp(w[0], "/") == 0) {
-		snprintf(err, WEIR_ERRLEN, "alias /: that is what root is for");
+		snprintf(err, WEIR_ERRLEN, "/ is what root is for");
 		return -1;
 	}
 	for (size_t i = 0; i < s->naliases; i++) {
@@ -865,12 +865,12 @@ custom_rewrite(struct conf_parse *p, void *obj, const char *val, char *err)
 	if (n == 2)
 		flag = RW_NEXT;
 	if (flag == -1) {
-		snprintf(err, WEIR_ERRLEN, "rewrite: unknown flag '%s' (last, break, redirect, permanent)", w[2]);
+		snprintf(err, WEIR_ERRLEN, "unknown flag '%s' (last, break, redirect, permanent)", w[2]);
 		return -1;
 	}
 	if (w[1][0] != '/' && strncmp(w[1], "http://", 7) != 0 &&
 	    strncmp(w[1], "https://", 8) != 0 && w[1][0] != '$') {
-		snprintf(err, WEIR_ERRLEN, "rewrite: replacement '%s' must begin with '/', '$' or http(s)://", w[1]);
+		snprintf(err, WEIR_ERRLEN, "replacement '%s' must begin with '/', '$' or http(s)://", w[1]);
 		return -1;
 	}
 	return add_rule(p, obj, w[0], w[1], flag, 0, err);
@@ -890,12 +890,12 @@ custom_return(struct conf_parse *p, void *obj, const char *val, char *err)
 	}
 	st = strtol(w[1], &end, 10);
 	if (*end != '\0' || st < 200 || st > 599) {
-		snprintf(err, WEIR_ERRLEN, "return: status '%s' is not 200..599", w[1]);
+		snprintf(err, WEIR_ERRLEN, "status '%s' is not 200..599", w[1]);
 		return -1;
 	}
 	if ((st >= 300 && st < 400 && st != 304) != (n == 3)) {
-		snprintf(err, WEIR_ERRLEN, n == 3 ? "return: a URL goes with a redirect status (301, 302, 303, 307, 308)" :
-		    "return %ld: a redirect needs a URL", st);
+		snprintf(err, WEIR_ERRLEN, n == 3 ? "a URL goes with a redirect status (301, 302, 303, 307, 308)" :
+		    "%ld is a redirect: it needs a URL", st);
 		return -1;
 	}
 	return add_rule(p, obj, w[0], n == 3 ? w[2] : "", RW_RETURN, (int)st, err);

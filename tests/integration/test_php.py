@@ -81,6 +81,9 @@ def php_site(tmp_path):
     (root / "uploads" / "evil.jpg").write_text(f"<?php touch('{marker}'); echo 'pwned';")
     (tmp_path / "outside.php").write_text(f"<?php touch('{marker}'); echo 'outside';")
     os.symlink(tmp_path / "outside.php", root / "link.php")
+    # made by a user who can write in the root but does not own the script
+    # (the default symlinks = owner follows only a link its target's owner made)
+    os.chown(root / "link.php", 65534, 65534, follow_symlinks=False)
     for d in (tmp_path, root, root / "uploads"):
         os.chmod(d, 0o777)
     return root, marker

@@ -637,7 +637,7 @@ def test_symlinks_within_root(make_weir, site, secret):
     os.symlink("../secret.txt", site / "out_rel.txt")
     os.symlink("..", site / "updir")
     os.symlink("/etc", site / "etc")
-    w = serve(make_weir, site)   # default: symlinks = within-root
+    w = serve(make_weir, site, site="symlinks = within-root")   # the default is owner (test_routes)
     for t in ("/link_rel.txt", "/sub/up.txt", "/link_abs.txt"):
         r = get(w, t)
         assert r.status == 200 and r.body == b"hello, world\n", t
@@ -658,7 +658,7 @@ def test_symlinks_within_root_when_root_is_a_link(make_weir, site, tmp_path, sec
     os.symlink(str(site / "sub"), site / "abs_dir")
     os.symlink(str(current / "hello.txt"), site / "via_current.txt")
     os.symlink(str(secret), site / "out_abs.txt")
-    w = serve(make_weir, current)
+    w = serve(make_weir, current, site="symlinks = within-root")
     assert get(w, "/hello.txt").body == b"hello, world\n"
     assert get(w, "/abs_dir/index.html").body == b"<h1>sub</h1>\n"
     assert get(w, "/abs_dir/").body == b"<h1>sub</h1>\n"

@@ -214,8 +214,25 @@ render(const struct conf_key *k, const void *obj, char *out, size_t outsz)
 		const struct conf_site *s = obj;
 
 		for (size_t i = 0; i < s->napps; i++)
+			snprintf(out + strlen(out), outsz - strlen(out), "%s%s %s%s%s%s",
+			    i ? "|" : "", s->apps[i].prefix, s->apps[i].pool,
+			    s->apps[i].script ? " " : "", s->apps[i].script ? s->apps[i].script : "",
+			    s->apps[i].strip_prefix ? " strip_prefix" : "");
+	} else if (strcmp(k->name, "rewrite") == 0 || strcmp(k->name, "return") == 0) {
+		const struct conf_site *s = obj;
+		bool ret = strcmp(k->name, "return") == 0;
+
+		for (size_t i = 0; i < s->nrewrites; i++)
+			if ((s->rewrites[i].flag == RW_RETURN) == ret)
+				snprintf(out + strlen(out), outsz - strlen(out), "%s%s %s %d/%d",
+				    out[0] ? "|" : "", s->rewrites[i].regex, s->rewrites[i].repl,
+				    s->rewrites[i].flag, s->rewrites[i].status);
+	} else if (strcmp(k->name, "alias") == 0) {
+		const struct conf_site *s = obj;
+
+		for (size_t i = 0; i < s->naliases; i++)
 			snprintf(out + strlen(out), outsz - strlen(out), "%s%s %s",
-			    i ? "|" : "", s->apps[i].prefix, s->apps[i].pool);
+			    i ? "|" : "", s->aliases[i].prefix, s->aliases[i].dir);
 	} else if (strcmp(k->name, "script") == 0) {
 		const struct conf_site *s = obj;
 
@@ -309,7 +326,11 @@ static const struct {
 	{ CS_SITE, "index",			"index.html",	"index.html" },
 	{ CS_SITE, "app",			NULL,		"/ p" },
 	{ CS_SITE, "script",			NULL,		"" },
-	{ CS_SITE, "symlinks",			"within-root",	"0" },
+	{ CS_SITE, "fallback",			NULL,		"(null)" },
+	{ CS_SITE, "rewrite",			NULL,		"" },
+	{ CS_SITE, "return",			NULL,		"" },
+	{ CS_SITE, "alias",			NULL,		"" },
+	{ CS_SITE, "symlinks",			"owner",	"3" },
 	{ CS_SITE, "listing",			"no",		"no" },
 	{ CS_SITE, "dotfiles",			"deny",		"0" },
 
@@ -494,6 +515,7 @@ test_types(void)
 			{ "symlinks", "within-root", SYMLINKS_WITHIN_ROOT },
 			{ "symlinks", "follow", SYMLINKS_FOLLOW },
 			{ "symlinks", "refuse", SYMLINKS_REFUSE },
+			{ "symlinks", "owner", SYMLINKS_OWNER },
 			{ "kind", "http", POOL_KIND_HTTP },
 			{ "kind", "fastcgi", POOL_KIND_FASTCGI },
 			{ "start_mode", "on-demand", START_ON_DEMAND },
@@ -1022,7 +1044,7 @@ static const struct {
 	E(TAIL "[site t]\nhosts = t\nroot = /t\nlisting = 2\n", L(8) "listing: '2' is not yes or no\n"),
 	E("[server]\naccess_log = json\n" TAIL, L(2) "access_log: 'json' is not one of: w3c, combined, off\n"),
 	E("[server]\naccess_log = W3C\n" TAIL, L(2) "access_log: 'W3C' is not one of: w3c, combined, off\n"),
-	E(TAIL "[site t]\nhosts = t\nroot = /t\nsymlinks = yes\n", L(8) "symlinks: 'yes' is not one of: within-root, follow, refuse\n"),
+	E(TAIL "[site t]\nhosts = t\nroot = /t\nsymlinks = yes\n", L(8) "symlinks: 'yes' is not one of: within-root, follow, refuse, owner\n"),
 	E("[pool p]\ncommand = app\nkind = cgi\n" SITE_S, L(3) "kind: 'cgi' is not one of: http, fastcgi, native\n"),
 	E("[pool p]\ncommand = app\nstart_mode = never\n" SITE_S, L(3) "start_mode: 'never' is not one of: on-demand, always\n"),
 	E("[pool p]\ncommand = app\nrapid_fail_action = retry\n" SITE_S, L(3) "rapid_fail_action: 'retry' is not one of: disable, backoff, rollback, auto\n"),
@@ -1060,8 +1082,23 @@ static const struct {
 	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /a//b p\n", L(5) "app: app prefix '/a//b' must be a plain absolute path\n"),
 	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /a?b p\n", L(5) "app: app prefix '/a?b' must be a plain absolute path\n"),
 	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /a%20 p\n", L(5) "app: app prefix '/a%20' must be a plain absolute path\n"),
-	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x\n", L(5) "app: expected 'app = PREFIX POOL', got '/x'\n"),
-	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x p extra\n", L(5) "app: expected 'app = PREFIX POOL', got '/x p extra'\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x\n", L(5) "app: expected 'app = PREFIX POOL [SCRIPT] [strip_prefix]', got '/x'\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x p extra\n", L(5) "app: 'extra' is neither a script path like /index.php nor strip_prefix\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x p /i.php /j.php\n", L(5) "app: '/j.php' is neither a script path like /index.php nor strip_prefix\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x p /i.php\n", L(5) "app /x: a script needs a kind = fastcgi pool\n"),
+	E("[pool p]\ncommand = app\nkind = fastcgi\n[site s]\napp = / p /i.php\n", L(5) "app /: a script needs the site's root\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nrewrite = ^/(a /b\n", L(5) "rewrite: regex '^/(a': missing closing parenthesis at offset 4\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nrewrite = ^/a\n", L(5) "rewrite: expected 'rewrite = REGEX REPLACEMENT [last|break|redirect|permanent]', got '^/a'\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nrewrite = ^/a /b often\n", L(5) "rewrite: unknown flag 'often' (last, break, redirect, permanent)\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nrewrite = ^/a b\n", L(5) "rewrite: replacement 'b' must begin with '/', '$' or http(s)://\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nreturn = ^/a 301\n", L(5) "return: 301 is a redirect: it needs a URL\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nreturn = ^/a 404 /x\n", L(5) "return: a URL goes with a redirect status (301, 302, 303, 307, 308)\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nreturn = ^/a 99\n", L(5) "return: status '99' is not 200..599\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nalias = /x\n", L(5) "alias: expected 'alias = PREFIX DIR', got '/x'\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nalias = / /d\n", L(5) "alias: / is what root is for\n"),
+	E("[pool p]\ncommand = app\n[site s]\nroot = /s\nalias = /x /d\nalias = /x/ /e\n", L(6) "alias: alias '/x' is already set on line 5\n"),
+	E("[pool p]\ncommand = app\nkind = fastcgi\n[site s]\nroot = /s\nfallback = /index.php\n", L(4) "[site s]: fallback /index.php: no script = line maps its extension\n"),
+	E("[pool p]\ncommand = app\nkind = fastcgi\n[site s]\nroot = /s\nscript = .php p\nfallback = index.php\n", L(4) "[site s]: fallback 'index.php' must be a script path like /index.php\n"),
 	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x bad!name\n", L(5) "app: 'bad!name' is not a valid pool name\n"),
 	E("[pool p]\ncommand = app\n[site s]\nroot = /s\napp = /x p\napp = /x/ p\n", L(6) "app: prefix '/x' is already mapped on line 5\n"),
 	E("[pool f]\nkind = fastcgi\ncommand = php-cgi\n[site s]\nroot = /s\nscript = php f\n",
@@ -1260,7 +1297,7 @@ test_all_errors(void)
 	    L(13) "app /api: no [pool nopool]\n"
 	    L(14) "expected 'key = value'\n"
 	    L(16) "[site t]: sites s and t are both the default for the same address (give one of them hosts)\n"
-	    L(18) "symlinks: 'sometimes' is not one of: within-root, follow, refuse\n");
+	    L(18) "symlinks: 'sometimes' is not one of: within-root, follow, refuse, owner\n");
 
 	/* a line with no line number sorts last */
 	expect_errors(__LINE__, R2("[server]\nthreads = 0\n[pool p]\n"), 0,
