@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from conftest import raw, wait_for
+from conftest import SRC, raw, wait_for
 from test_pools import APP, get
 
 PHP = "/usr/bin/php-cgi"
@@ -323,3 +323,45 @@ def test_fd3_without_listen_fds(make_weir, tmp_path):
     w = make_weir(f"[pool app]\ncommand = /usr/bin/python3 {app}\n[site main]\napp = / app\n")
     st, _, body = get(w, "/x")
     assert st == 200 and body == b"fd3"
+
+
+def doc_block(doc, lang, contains):
+    """The fenced ```lang block of docs/DOC that contains a string."""
+    text = open(os.path.join(SRC, "docs", doc)).read()
+    for part in text.split("```" + lang + "\n")[1:]:
+        block = part.split("```")[0]
+        if contains in block:
+            return block
+    raise AssertionError(f"no ```{lang} block with {contains!r} in docs/{doc}")
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/node"), reason="nodejs not installed")
+def test_node_example_of_apps_md(make_weir, tmp_path):
+    """docs/apps.md's Node server and pool, as written (paths moved to tmp)."""
+    app_dir = tmp_path / "hello"
+    app_dir.mkdir()
+    (app_dir / "server.js").write_text(doc_block("apps.md", "js", "listen({fd: 3})"))
+    chmod_tree(app_dir)
+    conf = doc_block("apps.md", "ini", "[pool node]").replace("/srv/hello", str(app_dir))
+    w = make_weir(conf)
+    st, _, body = get(w, "/x?y=1", headers={"Host": "node.example.com"})
+    assert st == 200 and body.startswith(b"hello from node ") and body.endswith(b" /x?y=1\n")
+
+
+@needs_php
+def test_rules_example_of_php_md(make_weir, app_root):
+    """docs/php.md's rewrite/return example, as written (root moved to tmp)."""
+    conf = doc_block("php.md", "ini", "return = ^/xmlrpc").replace("/srv/blog", str(app_root))
+    w = make_weir(PHP_POOL.replace("[pool php]", "[pool blog]") + conf)
+    (app_root / "xmlrpc.php").write_text("<?php echo 'ran';")
+    os.chmod(app_root / "xmlrpc.php", 0o644)
+    st, _, body = get(w, "/xmlrpc.php")
+    assert st == 403 and b"ran" not in body
+    j = php_json(w, "/feed/")
+    assert j["script"] == "index.php" and j["get"] == {"feed": "rss2"}
+    assert j["server"]["REQUEST_URI"] == "/feed/"
+    st, h, _ = get(w, "/old-blog/2026/x")
+    assert st == 301 and h["location"] == "/2026/x"
+    j = php_json(w, "/hello-world/?replytocom=3")
+    assert j["server"]["REQUEST_URI"] == "/hello-world/?replytocom=3"
+    assert j["server"]["SCRIPT_NAME"] == "/index.php" and j["get"] == {"replytocom": "3"}
