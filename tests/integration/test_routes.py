@@ -7,10 +7,11 @@ FastCGI pools.  Real php-cgi and tests/apps/app.py pools."""
 import http.client
 import json
 import os
+import subprocess
 
 import pytest
 
-from conftest import SRC, raw, wait_for
+from conftest import SRC, WEIR, raw, wait_for
 from test_pools import APP, get
 
 PHP = "/usr/bin/php-cgi"
@@ -207,11 +208,22 @@ def test_return_and_loop_bound(make_weir, site):
 
 
 def test_bad_regex_is_a_config_error(make_weir, site):
-    w = make_weir(f"[site main]\nroot = {site}\nrewrite = ^/(a /b\n", start=False)
-    w.start(wait=False)
-    w.proc.wait(timeout=20)
-    assert w.proc.returncode != 0
-    assert "weir.conf:" in w.log() and "rewrite" in w.log() and "missing closing parenthesis" in w.log()
+    """weir check and a reload say file:line; the running rules serve on."""
+    w = make_weir(f"[site main]\nroot = {site}\n" r"return = ^/gone 410" "\n")
+    assert get(w, "/gone")[0] == 410
+    w.conf_path.write_text(w.conf_path.read_text() + "rewrite = ^/(a /b\n")
+    lineno = w.conf_path.read_text().count("\n")
+    want = f"{w.conf_path}:{lineno}: rewrite: regex '^/(a': missing closing parenthesis at offset 4"
+    r = subprocess.run([WEIR, "check", "-c", str(w.conf_path)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and want in r.stderr, r.stderr
+    r = subprocess.run([WEIR, "reload", "-s", str(w.state_dir / "admin.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "missing closing parenthesis" in r.stdout + r.stderr
+    e = wait_for(lambda: [x for x in w.events() if x["id"] == 1304], what="event 1304")[0]
+    assert any("missing closing parenthesis" in x for x in e["errors"]), e
+    assert get(w, "/gone")[0] == 410
+    assert get(w, "/hello.txt")[2] == b"hello, world\n"
 
 
 @pytest.fixture
