@@ -1296,7 +1296,7 @@ fastcgi_fallback(struct conn *c, struct req *r, int resolved)
 		return 404;
 	for (size_t i = 0; i < s->nscripts; i++)
 		if (strcmp(s->scripts[i].ext, sc->ext) == 0)
-			return fastcgi_front(c, r, s->scripts[i].pool, fb, NULL, 0);
+			return fastcgi_front(c, r, s->scripts[i].pool, fb, "", 0);
 	return 404;
 }
 
