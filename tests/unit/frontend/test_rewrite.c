@@ -161,6 +161,8 @@ test_limits(void *md)
 	CHECK_INT(rewrite_run(&rw, 1, md, path, sizeof(path), &pathlen, q, target,
 	    sizeof(target), &tlen, &st), RWR_ANSWER);
 	CHECK_INT(st, 414);
+	pcre2_code_free(rw.code);
+	free(rw.repl);
 	/* the request's query does not fit after the result */
 	compile(&rw, "^/a$ /b");
 	snprintf(path, sizeof(path), "/a");
