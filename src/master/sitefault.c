@@ -80,7 +80,23 @@ sitefault_report(struct master *m, const struct ctl_site_fault *msg)
 	forget(m, f);
 }
 
-/* After a reload: sites that are gone are not down any more, just gone. */
+/* Is name the site s, or one of its aliases ("SITE:PREFIX", router.c)? */
+static bool
+names_site(const struct conf_site *s, const char *name)
+{
+	size_t n = strlen(s->name);
+
+	if (strcmp(s->name, name) == 0)
+		return true;
+	if (strncmp(s->name, name, n) != 0 || name[n] != ':')
+		return false;
+	for (size_t i = 0; i < s->naliases; i++)
+		if (strcmp(s->aliases[i].prefix, name + n + 1) == 0)
+			return true;
+	return false;
+}
+
+/* After a reload: sites (and aliases) that are gone are not down any more, just gone. */
 void
 sitefault_prune(struct master *m)
 {
@@ -88,7 +104,7 @@ sitefault_prune(struct master *m)
 		bool kept = false;
 
 		for (size_t j = 0; j < m->conf->nsites && !kept; j++)
-			kept = strcmp(m->conf->sites[j].name, m->site_faults[i].site) == 0;
+			kept = names_site(&m->conf->sites[j], m->site_faults[i].site);
 		if (kept) {
 			i++;
 		} else {

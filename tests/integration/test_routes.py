@@ -377,3 +377,21 @@ def test_rules_example_of_php_md(make_weir, app_root):
     j = php_json(w, "/hello-world/?replytocom=3")
     assert j["server"]["REQUEST_URI"] == "/hello-world/?replytocom=3"
     assert j["server"]["SCRIPT_NAME"] == "/index.php" and j["get"] == {"replytocom": "3"}
+
+
+def test_alias_directory_outage_is_its_own(make_weir, site, alias_tree, tmp_path):
+    """An alias directory that goes away answers 503 for its prefix only,
+    with 1311/1312 named SITE:PREFIX, like a root."""
+    w = make_weir(f"[site main]\nroot = {site}\nalias = /static {alias_tree}\n")
+    assert get(w, "/static/css/a.css")[0] == 200
+    moved = tmp_path / "moved"
+    os.rename(alias_tree, moved)
+    wait_for(lambda: get(w, "/static/css/a.css")[0] == 503, what="503 for the alias")
+    assert get(w, "/hello.txt")[2] == b"hello, world\n"
+    e = wait_for(lambda: [x for x in w.events() if x["id"] == 1311], what="1311")[0]
+    assert e["site"] == "main:/static" and e["root"] == str(alias_tree)
+    assert "Site_Unavailable" in w.httperr_log() or wait_for(
+        lambda: "Site_Unavailable" in w.httperr_log(), what="httperr line")
+    os.rename(moved, alias_tree)
+    wait_for(lambda: [x for x in w.events() if x["id"] == 1312], what="1312")
+    assert get(w, "/static/css/a.css")[2] == b"a{}\n"
