@@ -288,6 +288,9 @@ req_reset(struct req *r)
 	r->nsegs = 0;
 	r->fent = NULL;
 	r->pathlen = 0;
+	r->target = NULL;
+	r->targetlen = 0;
+	r->pinned = 0;
 	r->scratchlen = 0;
 	r->h.method = HTTP_M_UNKNOWN;
 	r->h.method_str.p = NULL;

@@ -178,6 +178,16 @@ def test_rewrite_captures_and_flags(make_weir, tmp_path):
     assert st == 301 and h["location"] == "/new/p"
     st, h, _ = get(w, "/ext/x")
     assert st == 302 and h["location"] == "https://example.com/x"
+    # one kept-alive connection: a rewritten request, then one that is not
+    c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=30)
+    try:
+        for path, want in (("/old/k", "/x/headers?from=k"), ("/y/headers?z=1", "/y/headers?z=1"),
+                           ("/b/q", "/b2/headers?b=q"), ("/y/headers", "/y/headers")):
+            c.request("GET", path)
+            resp = c.getresponse()
+            assert json.loads(resp.read())["path"] == want, path
+    finally:
+        c.close()
 
 
 def test_return_and_loop_bound(make_weir, site):
