@@ -16,8 +16,8 @@
  * as root, weir runs the front end as itself: the paths are tested as the
  * current user, in this process.
  *
- * What the front end opens by path: each site's root (searched, and read
- * for listings); state_dir, where it connects to the workers' sockets and
+ * What the front end opens by path: each site's root and alias directories
+ * (searched, and read for listings); state_dir, where it connects to the workers' sockets and
  * spools request bodies; the socket of a pool with address = unix:PATH.
  * Log files are opened by the master and handed over.
  *
@@ -290,14 +290,25 @@ size_t
 fecheck_conf(const struct conf *c, const struct fe_ident *id,
     struct conf_errors *errs)
 {
-	struct fe_path *paths = xcalloc(c->nsites + c->npools + 1, sizeof(*paths));
+	struct fe_path *paths;
 	char err[WEIR_ERRLEN];
-	size_t n = 0, bad = 0;
+	size_t n = 0, bad = 0, naliases = 0;
 	int *res;
 
+	for (size_t i = 0; i < c->nsites; i++)
+		naliases += c->sites[i].naliases;
+	paths = xcalloc(c->nsites + naliases + c->npools + 1, sizeof(*paths));
 	for (size_t i = 0; i < c->nsites; i++) {
 		const struct conf_site *s = &c->sites[i];
 
+		/* an alias directory is opened like a root (router.c) */
+		for (size_t j = 0; j < s->naliases; j++) {
+			paths[n].line = s->aliases[j].line;
+			snprintf(paths[n].what, sizeof(paths[n].what), "[site %s] alias %s",
+			    s->name, s->aliases[j].prefix);
+			paths[n].path = s->aliases[j].dir;
+			paths[n++].need = s->listing ? NEED_LISTING : NEED_ROOT;
+		}
 		if (s->root == NULL)
 			continue;
 		paths[n].line = s->line;

@@ -405,3 +405,21 @@ def test_alias_directory_outage_is_its_own(make_weir, site, alias_tree, tmp_path
     os.rename(moved, alias_tree)
     wait_for(lambda: [x for x in w.events() if x["id"] == 1312], what="1312")
     assert get(w, "/static/css/a.css")[2] == b"a{}\n"
+
+
+def test_check_refuses_an_alias_the_front_end_cannot_read(make_weir, site, tmp_path):
+    hidden = tmp_path / "hidden"
+    (hidden / "static").mkdir(parents=True)
+    os.chmod(hidden, 0o700)
+    w = make_weir(f"[site main]\nroot = {site}\nalias = /static {hidden}/static\n",
+                  start=False, server_extra="user = nobody")
+    lineno = w.conf_path.read_text().splitlines().index(f"alias = /static {hidden}/static") + 1
+    r = subprocess.run([WEIR, "check", "-c", str(w.conf_path)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert (f"{w.conf_path}:{lineno}: [site main] alias /static {hidden}/static: not "
+            "readable by user nobody (the front end's user): Permission denied") in r.stderr, r.stderr
+    os.chmod(hidden, 0o711)
+    r = subprocess.run([WEIR, "check", "-c", str(w.conf_path)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
