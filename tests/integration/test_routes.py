@@ -423,3 +423,21 @@ def test_check_refuses_an_alias_the_front_end_cannot_read(make_weir, site, tmp_p
     r = subprocess.run([WEIR, "check", "-c", str(w.conf_path)], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0, r.stderr
+
+
+@needs_php
+def test_fallback_never_runs_an_upload(make_weir, app_root, tmp_path):
+    """/uploads/evil.jpg/x.php with a fallback: the front controller, never evil.jpg."""
+    marker = tmp_path / "evil-ran"
+    (app_root / "uploads").mkdir()
+    (app_root / "uploads" / "evil.jpg").write_text(f"<?php touch('{marker}'); echo 'pwned';")
+    chmod_tree(app_root)
+    os.chmod(tmp_path, 0o777)
+    w = make_weir(PHP_POOL + f"[site main]\nroot = {app_root}\nscript = .php php\n"
+                  "fallback = /index.php\n")
+    j = php_json(w, "/uploads/evil.jpg/x.php")
+    assert j["script"] == "index.php"
+    assert j["server"]["REQUEST_URI"] == "/uploads/evil.jpg/x.php"
+    st, _, body = get(w, "/uploads/evil.jpg")
+    assert st == 200 and b"<?php" in body   # a static file, its source never run
+    assert not marker.exists()
