@@ -1640,9 +1640,50 @@ test_reload_flags(void)
 	conf_free(b);
 }
 
+/* The routing keys of a site, parsed: app options, rules in order, aliases. */
+static void
+test_routing(void)
+{
+	struct conf *c = parse_ok(
+	    "[pool f]\ncommand = php-cgi\nkind = fastcgi\n[pool h]\ncommand = app\n"
+	    "[site s]\nroot = /srv/s\nscript = .php f\nfallback = /index.php\n"
+	    "app = /shop f /index.php strip_prefix\napp = /api/ h strip_prefix\napp = /b f\n"
+	    "rewrite = ^/a/(.*)$ /b/$1 last\nreturn = ^/g 410\nrewrite = ^/c$ /d\n"
+	    "return = ^/o/(.*)$ 301 https://x.example/$1\nalias = /static/ static\n");
+
+	if (c == NULL)
+		return;
+	{
+		const struct conf_site *st = &c->sites[0];
+
+		CHECK_INT(st->napps, 3);
+		CHECK_STR(st->apps[0].script, "/index.php");
+		CHECK(st->apps[0].strip_prefix);
+		CHECK_STR(st->apps[1].prefix, "/api");
+		CHECK(st->apps[1].script == NULL && st->apps[1].strip_prefix);
+		CHECK(st->apps[2].script == NULL && !st->apps[2].strip_prefix);
+		CHECK_STR(st->fallback, "/index.php");
+		CHECK_INT(st->nrewrites, 4);
+		CHECK_INT(st->rewrites[0].flag, RW_LAST);
+		CHECK_STR(st->rewrites[0].repl, "/b/$1");
+		CHECK(st->rewrites[0].code != NULL);
+		CHECK_INT(st->rewrites[1].flag, RW_RETURN);
+		CHECK_INT(st->rewrites[1].status, 410);
+		CHECK_STR(st->rewrites[1].repl, "");
+		CHECK_INT(st->rewrites[2].flag, RW_NEXT);
+		CHECK_INT(st->rewrites[3].status, 301);
+		CHECK_STR(st->rewrites[3].repl, "https://x.example/$1");
+		CHECK_INT(st->naliases, 1);
+		CHECK_STR(st->aliases[0].prefix, "/static");
+		CHECK_STR(st->aliases[0].dir, "/etc/weir/static");	/* relative to the file's directory */
+	}
+	conf_free(c);
+}
+
 int
 main(void)
 {
+	test_routing();
 	test_table();
 	test_reload_flags();
 	test_defaults();
