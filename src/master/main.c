@@ -92,7 +92,7 @@ common_opts(const char *cmd, const char *synopsis, int argc, char **argv, int *r
 int
 cmd_check(int argc, char **argv)
 {
-	struct conf_errors errs = { NULL, 0 };
+	struct conf_errors errs = { NULL, 0 }, warns = { NULL, 0 };
 	struct fe_ident id;
 	struct conf *c;
 	const char *path;
@@ -117,7 +117,12 @@ cmd_check(int argc, char **argv)
 		component_check_conf(c, &errs);
 		fsiso_check_conf(c, &errs);
 		poolcg_check_conf(c, &errs);
+		tlscheck_conf(c, time(NULL), &errs, &warns, NULL, NULL);
 	}
+	/* warnings (a certificate close to expiry) do not fail the check */
+	for (size_t i = 0; i < warns.n; i++)
+		fprintf(stderr, "%s\n", warns.msg[i]);
+	conf_errors_clear(&warns);
 	if (errs.n > 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);

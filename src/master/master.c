@@ -306,7 +306,9 @@ master_run(const char *conf_path)
 	static const int sigs[] = {
 		SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGPIPE
 	};
-	struct conf_errors errs = { NULL, 0 };
+	struct conf_errors errs = { NULL, 0 }, warns = { NULL, 0 };
+	struct tls_expiry *exp = NULL;	/* the certificates' expiry, for tlsexpiry.c */
+	size_t nexp = 0;
 	struct master m;
 	char err[WEIR_ERRLEN], path[4096];
 	int rc = 1;
@@ -329,7 +331,8 @@ master_run(const char *conf_path)
 	    fecheck_conf(m.conf, &m.fe_id, &errs) > 0 ||
 	    component_check_conf(m.conf, &errs) > 0 ||
 	    fsiso_check_conf(m.conf, &errs) > 0 ||
-	    poolcg_check_conf(m.conf, &errs) > 0) {
+	    poolcg_check_conf(m.conf, &errs) > 0 ||
+	    tlscheck_conf(m.conf, time(NULL), &errs, &warns, &exp, &nexp) > 0) {
 		if (m.conf != NULL && errs.n == 0)
 			conf_errors_add(&errs, "%s: %s", conf_path, err);
 		for (size_t i = 0; i < errs.n; i++)
@@ -337,11 +340,17 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s: configuration not valid, not started\n",
 		    conf_path);
 		conf_errors_clear(&errs);
+		conf_errors_clear(&warns);
+		tlscheck_expiry_free(exp, nexp);
 		fe_ident_free(&m.fe_id);
 		conf_free(m.conf);
 		free(m.conf_path);
 		return 78;
 	}
+	/* said again as events 1316/1317 once the event log is open */
+	for (size_t i = 0; i < warns.n; i++)
+		log_warnx("%s", warns.msg[i]);
+	conf_errors_clear(&warns);
 	if (!m.fe_id.drop && m.conf->server.user != NULL)
 		log_warnx("[server] user = %s ignored: not started as root",
 		    m.conf->server.user);
@@ -415,6 +424,9 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
 	}
+	tlsexpiry_start(&m, exp, nexp);
+	exp = NULL;
+	nexp = 0;
 	write_pidfile(m.conf);
 	for (size_t i = 0; i < m.lis.n; i++)
 		log_info("listening on %s", m.lis.v[i].spec);
@@ -453,6 +465,8 @@ out:
 		close(m.httperr_fd);
 	feproc_free(&m);
 	sitefault_free(&m);
+	tlsexpiry_free(&m);
+	tlscheck_expiry_free(exp, nexp);
 	fe_ident_free(&m.fe_id);
 	events_close();
 	conf_free(m.conf);

@@ -52,6 +52,14 @@ enum worker_state {
 struct pool;
 struct probe;
 
+/* One certificate file of a site and when it expires (tlscheck.c, tlsexpiry.c). */
+struct tls_expiry {
+	char		*site;		/* owned */
+	char		*path;		/* owned: the certificate file */
+	time_t		 not_after;	/* unix seconds */
+	unsigned	 sent;		/* expiry events already emitted (tlsexpiry.c) */
+};
+
 /*
  * One worker process (and the process group it leads), or for a pool with
  * `address` (an upstream weir does not start) the pseudo worker that
@@ -198,6 +206,9 @@ struct master {
 	int		 warden_fd;	/* write end of its pipe (only the master holds it), -1 */
 	unsigned long long start_ticks;	/* the master's own start time */
 	struct cgroup_sys cg;		/* the cgroup hierarchy the pools use (poolcg.c) */
+	struct tls_expiry *tls_exp;	/* the certificates in force (tlsexpiry.c) */
+	size_t		 ntls_exp;
+	struct loop_timer tls_exp_timer;	/* the hourly expiry check */
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -550,6 +561,23 @@ json_t	*status_json(struct master *m, json_t *fe);
 json_t	*status_pool_json(struct pool *p, json_t *fe);
 char	*status_metrics(struct master *m, json_t *fe, size_t *len);
 const char *worker_state_name(int state);
+
+/* tlscheck.c (OpenSSL's X509 and EVP_PKEY, declared here without its headers) */
+struct x509_st;
+struct evp_pkey_st;
+struct stack_st_X509;
+size_t	 tlscheck_conf(const struct conf *c, time_t now, struct conf_errors *errs,
+	    struct conf_errors *warns, struct tls_expiry **exp, size_t *nexp);
+void	 tlscheck_expiry_free(struct tls_expiry *v, size_t n);
+struct stack_st_X509 *tlscheck_read_chain(const char *path, char *err);
+struct evp_pkey_st *tlscheck_read_key(const char *path, char *err);
+int	 tlscheck_key_matches(struct x509_st *leaf, struct evp_pkey_st *key, char *err);
+
+/* tlsexpiry.c */
+void	 tlsexpiry_start(struct master *m, struct tls_expiry *v, size_t n);
+void	 tlsexpiry_set(struct master *m, struct tls_expiry *v, size_t n);
+json_t	*tlsexpiry_json(const struct master *m);
+void	 tlsexpiry_free(struct master *m);
 
 /* cli.c */
 int	 cmd_status(int argc, char **argv);

@@ -172,8 +172,10 @@ send_reload(struct master *m, const char *text, size_t len,
 int
 master_reload(struct master *m, json_t **result)
 {
-	struct conf_errors errs = { NULL, 0 };
+	struct conf_errors errs = { NULL, 0 }, warns = { NULL, 0 };
 	struct conf *nc, *oc = m->conf;
+	struct tls_expiry *exp = NULL;	/* the new certificates' expiry (tlscheck.c) */
+	size_t nexp = 0;
 	json_t *errors = json_array(), *added = json_array(), *removed = json_array(),
 	    *changed = json_array(), *ladded = json_array(), *lremoved = json_array();
 	struct listeners fresh;
@@ -193,7 +195,8 @@ master_reload(struct master *m, json_t **result)
 		conf_errors_add(&errs, "%s: %s", m->conf_path, err);
 	/* every check runs: every error is listed at once */
 	if (nc != NULL && (errs.n > 0 || (component_check_conf(nc, &errs) +
-	    fsiso_check_conf(nc, &errs) + poolcg_check_conf(nc, &errs)) > 0)) {
+	    fsiso_check_conf(nc, &errs) + poolcg_check_conf(nc, &errs) +
+	    tlscheck_conf(nc, time(NULL), &errs, &warns, &exp, &nexp)) > 0)) {
 		conf_free(nc);
 		nc = NULL;
 	}
@@ -339,6 +342,9 @@ master_reload(struct master *m, json_t **result)
 		    "The configuration %s was reloaded (generation %u).", m->conf_path,
 		    m->generation);
 	}
+	/* a certificate close to expiry is said by its event (1316, 1317) */
+	conf_errors_clear(&warns);
+	tlsexpiry_set(m, exp, nexp);
 	*result = json_object();
 	json_object_set_new(*result, "ok", json_true());
 	json_object_set_new(*result, "generation", json_integer(m->generation));
@@ -365,6 +371,8 @@ master_reload(struct master *m, json_t **result)
 	notify_systemd("READY=1");
 	return 200;
 rejected:
+	conf_errors_clear(&warns);
+	tlscheck_expiry_free(exp, nexp);
 	json_decref(added);
 	json_decref(removed);
 	json_decref(changed);
