@@ -1,11 +1,13 @@
 /*
- * fuzz_tlssel.c - libFuzzer target for the TLS name selection: the
+ * fuzz_tlssel.c - libFuzzer target for what TLS selects by name: the front
+ * end's SNI -> site and ALPN choice (src/frontend/tlssel.c) and the
  * certificate-name matcher (src/common/certname.c) that `weir check` uses
- * to see that a certificate covers a site's hosts.
+ * to see that a certificate covers a site's hosts.  Every piece of input
+ * goes in as an exact-size heap copy so that AddressSanitizer sees any
+ * read past the end.
  *
- * The input is split at a NUL (or in the middle) into a certificate name
- * and a host name; each goes in as an exact-size heap copy so that
- * AddressSanitizer sees any read past the end.  Properties checked:
+ * Certificate names: the input is split at a NUL (or in the middle) into a
+ * certificate name and a host name.
  * 1. a name covers itself exactly when it is well-formed (1..253 bytes,
  *    no empty label, no NUL), wildcard or not;
  * 2. case does not matter (either side upper- or lower-cased);
@@ -13,14 +15,23 @@
  * 4. a match without a wildcard is equality ignoring case and the dot;
  * 5. a wildcard match has as many labels on both sides, and the same
  *    labels after the first.
- * (The front end's SNI -> site and ALPN selection joins this target when
- * it lands: see the report of the tls-certs branch.)
+ * SNI: the first piece is the server name, the next pieces (up to four,
+ * split at NULs) sites' host lists (comma-separated, lowercased as the
+ * configuration parser leaves them).
+ * 6. the site chosen matches the name, and no site matches it better;
+ *    none is chosen only when none matches;
+ * 7. the name's case and one trailing dot do not change the choice.
+ * ALPN: the whole input is the client's protocol list.
+ * 8. a choice points inside the list at a length-prefixed "http/1.1",
+ *    and is made only for a well-formed list.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../src/common/certname.c"
+#include "../src/frontend/tlssel.c"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -70,6 +81,120 @@ match(const char *p, size_t pn, const char *h, size_t hn)
 	return r;
 }
 
+#define NSITES	4
+#define NHOSTS	8
+
+/* Up to NSITES host lists from the pieces of p[0..n) split at NULs. */
+static size_t
+sites_of(const char *p, size_t n, struct strlist *sites, char store[NSITES][NHOSTS][64])
+{
+	size_t ns = 0;
+
+	while (n > 0 && ns < NSITES) {
+		const char *end = memchr(p, '\0', n);
+		size_t len = end != NULL ? (size_t)(end - p) : n, k = 0;
+		struct strlist *l = &sites[ns];
+
+		l->n = 0;
+		while (k < len && l->n < NHOSTS) {
+			const char *c = memchr(p + k, ',', len - k);
+			size_t hl = (c != NULL ? (size_t)(c - p) : len) - k;
+			char *h = store[ns][l->n];
+
+			if (hl > 63)
+				hl = 63;
+			for (size_t i = 0; i < hl; i++)
+				h[i] = ascii_lower(p[k + i]);
+			h[hl] = '\0';
+			l->v[l->n++] = h;
+			k += hl + 1;
+			if (c == NULL)
+				break;
+		}
+		ns++;
+		p += len + (end != NULL);
+		n -= len + (end != NULL);
+	}
+	return ns;
+}
+
+static int
+sni(const struct strlist *const *hosts, size_t ns, const char *name, size_t len)
+{
+	char *c = dup_n(name, len);
+	int r = tlssel_sni(hosts, ns, c, len);
+
+	free(c);
+	return r;
+}
+
+/* 6. - 7. */
+static void
+check_sni(const char *in, size_t size)
+{
+	static char store[NSITES][NHOSTS][64];
+	char *vecs[NSITES][NHOSTS];
+	struct strlist sites[NSITES];
+	const struct strlist *hosts[NSITES];
+	const char *nul = memchr(in, '\0', size);
+	size_t nl = nul != NULL ? (size_t)(nul - in) : size, ns, hl;
+	char low[256];
+	int r;
+
+	for (size_t i = 0; i < NSITES; i++) {
+		sites[i].v = vecs[i];
+		hosts[i] = &sites[i];
+	}
+	ns = nul != NULL ? sites_of(nul + 1, size - nl - 1, sites, store) : 0;
+	r = sni(hosts, ns, in, nl);
+	ASSERT(r >= -1 && r < (int)ns);
+	hl = nl > 0 && in[nl - 1] == '.' ? nl - 1 : nl;
+	if (hl == 0 || hl >= sizeof(low)) {
+		ASSERT(r == -1);
+		return;
+	}
+	for (size_t i = 0; i < hl; i++)
+		low[i] = ascii_lower(in[i]);
+	for (size_t i = 0; i < ns; i++) {
+		size_t rank = tlssel_host_rank(hosts[i], low, hl);
+
+		if (r == -1)
+			ASSERT(rank == 0);
+		else
+			ASSERT(rank <= tlssel_host_rank(hosts[r], low, hl));
+	}
+	if (r >= 0)
+		ASSERT(tlssel_host_rank(hosts[r], low, hl) > 0);
+	/* the lowercased name picks the same site, and so does it with a dot */
+	if (hl == nl && nl + 1 < sizeof(low)) {
+		ASSERT(sni(hosts, ns, low, hl) == r);
+		low[hl] = '.';
+		ASSERT(sni(hosts, ns, low, hl + 1) == r);
+	}
+}
+
+/* 8. */
+static void
+check_alpn(const uint8_t *data, size_t size)
+{
+	unsigned char *in = (unsigned char *)dup_n((const char *)data, size);
+	const unsigned char *out = NULL;
+	unsigned char outlen = 0;
+	bool wf = true;
+
+	for (size_t i = 0; i < size; i += 1u + in[i])
+		if (in[i] == 0 || in[i] > size - i - 1) {
+			wf = false;
+			break;
+		}
+	if (size <= UINT_MAX && tlssel_alpn(in, (unsigned)size, &out, &outlen) == 0) {
+		ASSERT(wf);
+		ASSERT(out > in && out + outlen <= in + size && out[-1] == outlen);
+		ASSERT(outlen == 8 && memcmp(out, "http/1.1", 8) == 0);
+	}
+	free(in);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -79,6 +204,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *h = in + pn + (nul != NULL);
 	size_t hn = size - pn - (nul != NULL);
 	bool r = match(in, pn, h, hn);
+
+	check_sni(in, size);
+	check_alpn(data, size);
 
 	/* 1. */
 	ASSERT(match(in, pn, in, pn) == well_formed(in, pn));

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "util.h"
 #include "component.h"
+#include "tlspem.h"
 #include "master.h"
 
 #define DEFAULT_CONF	"/etc/weir/weir.conf"
@@ -92,7 +93,8 @@ common_opts(const char *cmd, const char *synopsis, int argc, char **argv, int *r
 int
 cmd_check(int argc, char **argv)
 {
-	struct conf_errors errs = { NULL, 0 }, warns = { NULL, 0 };
+	struct conf_errors errs = { NULL, 0 };
+	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };
 	struct fe_ident id;
 	struct conf *c;
 	const char *path;
@@ -117,12 +119,18 @@ cmd_check(int argc, char **argv)
 		component_check_conf(c, &errs);
 		fsiso_check_conf(c, &errs);
 		poolcg_check_conf(c, &errs);
-		tlscheck_conf(c, time(NULL), &errs, &warns, NULL, NULL);
+		{
+			char *blob;
+			size_t len;
+
+			if (tlsload_conf(c, &blob, &len, &errs, &chk) == 0)
+				tlspem_free_blob(blob, len);
+		}
 	}
 	/* warnings (a certificate close to expiry) do not fail the check */
-	for (size_t i = 0; i < warns.n; i++)
-		fprintf(stderr, "%s\n", warns.msg[i]);
-	conf_errors_clear(&warns);
+	for (size_t i = 0; i < chk.warns.n; i++)
+		fprintf(stderr, "%s\n", chk.warns.msg[i]);
+	tlscheck_checked_free(&chk);
 	if (errs.n > 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);

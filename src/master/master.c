@@ -306,9 +306,8 @@ master_run(const char *conf_path)
 	static const int sigs[] = {
 		SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGPIPE
 	};
-	struct conf_errors errs = { NULL, 0 }, warns = { NULL, 0 };
-	struct tls_expiry *exp = NULL;	/* the certificates' expiry, for tlsexpiry.c */
-	size_t nexp = 0;
+	struct conf_errors errs = { NULL, 0 };
+	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };	/* for tlsexpiry.c */
 	struct master m;
 	char err[WEIR_ERRLEN], path[4096];
 	int rc = 1;
@@ -332,7 +331,7 @@ master_run(const char *conf_path)
 	    component_check_conf(m.conf, &errs) > 0 ||
 	    fsiso_check_conf(m.conf, &errs) > 0 ||
 	    poolcg_check_conf(m.conf, &errs) > 0 ||
-	    tlscheck_conf(m.conf, time(NULL), &errs, &warns, &exp, &nexp) > 0) {
+	    tlsload_conf(m.conf, &m.tls_pem, &m.tls_pem_len, &errs, &chk) > 0) {
 		if (m.conf != NULL && errs.n == 0)
 			conf_errors_add(&errs, "%s: %s", conf_path, err);
 		for (size_t i = 0; i < errs.n; i++)
@@ -340,17 +339,15 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s: configuration not valid, not started\n",
 		    conf_path);
 		conf_errors_clear(&errs);
-		conf_errors_clear(&warns);
-		tlscheck_expiry_free(exp, nexp);
+		tlscheck_checked_free(&chk);
 		fe_ident_free(&m.fe_id);
 		conf_free(m.conf);
 		free(m.conf_path);
 		return 78;
 	}
 	/* said again as events 1316/1317 once the event log is open */
-	for (size_t i = 0; i < warns.n; i++)
-		log_warnx("%s", warns.msg[i]);
-	conf_errors_clear(&warns);
+	for (size_t i = 0; i < chk.warns.n; i++)
+		log_warnx("%s", chk.warns.msg[i]);
 	if (!m.fe_id.drop && m.conf->server.user != NULL)
 		log_warnx("[server] user = %s ignored: not started as root",
 		    m.conf->server.user);
@@ -416,6 +413,10 @@ master_run(const char *conf_path)
 	}
 	loop_timer_init(&m.stop_timer, stop_timeout, &m);
 	loop_timer_init(&m.fe.restart_timer, feproc_restart_cb, &m);
+	if (tlskeys_init(&m) == -1) {
+		fprintf(stderr, "weir: session ticket keys: no random bytes\n");
+		goto out;
+	}
 	m.started_ms = loop_now(m.loop);
 	pools_init(&m);
 	events_configure(m.conf->server.events_max_size, m.conf->server.events_keep);
@@ -424,9 +425,7 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
 	}
-	tlsexpiry_start(&m, exp, nexp);
-	exp = NULL;
-	nexp = 0;
+	tlsexpiry_start(&m, &chk);
 	write_pidfile(m.conf);
 	for (size_t i = 0; i < m.lis.n; i++)
 		log_info("listening on %s", m.lis.v[i].spec);
@@ -466,7 +465,9 @@ out:
 	feproc_free(&m);
 	sitefault_free(&m);
 	tlsexpiry_free(&m);
-	tlscheck_expiry_free(exp, nexp);
+	tlscheck_checked_free(&chk);
+	tlsload_set(&m, NULL, 0);
+	tlskeys_free(&m);
 	fe_ident_free(&m.fe_id);
 	events_close();
 	conf_free(m.conf);

@@ -61,6 +61,17 @@ struct tls_expiry {
 };
 
 /*
+ * tlscheck.c: what the checks of the certificates tlsload.c reads found
+ * besides errors: warnings ("file:line: warning: ...") and every
+ * certificate's notAfter.  Owned by whoever passed it to tlsload_conf().
+ */
+struct tls_checked {
+	struct conf_errors	 warns;
+	struct tls_expiry	*exp;
+	size_t			 nexp;
+};
+
+/*
  * One worker process (and the process group it leads), or for a pool with
  * `address` (an upstream weir does not start) the pseudo worker that
  * stands for the upstream: pid 0, no process, no socket of its own, ready
@@ -209,6 +220,10 @@ struct master {
 	struct tls_expiry *tls_exp;	/* the certificates in force (tlsexpiry.c) */
 	size_t		 ntls_exp;
 	struct loop_timer tls_exp_timer;	/* the hourly expiry check */
+	char		*tls_pem;	/* every site's certificates and keys (tlsload.c) */
+	size_t		 tls_pem_len;
+	struct ctl_tls_keys tls_keys;	/* session ticket keys (tlskeys.c) */
+	struct loop_timer tls_rotate;	/* their hourly rotation */
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -380,6 +395,19 @@ void	 sitefault_report(struct master *m, const struct ctl_site_fault *f);
 void	 sitefault_prune(struct master *m);
 void	 sitefault_free(struct master *m);
 json_t	*sitefault_json(const struct master *m);
+
+/* tlsload.c: certificates read by the master, sent to the front end */
+struct tls_pems;
+int	 tlsload_site(const struct conf *c, const struct conf_site *s,
+	    struct tls_pems *out, struct conf_errors *errs, struct tls_checked *chk);
+int	 tlsload_conf(const struct conf *c, char **blob, size_t *len,
+	    struct conf_errors *errs, struct tls_checked *chk);
+void	 tlsload_set(struct master *m, char *blob, size_t len);
+int	 tlsload_push(struct master *m);
+
+/* tlskeys.c: session ticket keys */
+int	 tlskeys_init(struct master *m);
+void	 tlskeys_free(struct master *m);
 
 /* feproc.c */
 int	 feproc_start(struct master *m);
@@ -562,20 +590,17 @@ json_t	*status_pool_json(struct pool *p, json_t *fe);
 char	*status_metrics(struct master *m, json_t *fe, size_t *len);
 const char *worker_state_name(int state);
 
-/* tlscheck.c (OpenSSL's X509 and EVP_PKEY, declared here without its headers) */
-struct x509_st;
+/* tlscheck.c */
+struct x509_st;			/* OpenSSL's X509 and EVP_PKEY, without their headers */
 struct evp_pkey_st;
-struct stack_st_X509;
-size_t	 tlscheck_conf(const struct conf *c, time_t now, struct conf_errors *errs,
-	    struct conf_errors *warns, struct tls_expiry **exp, size_t *nexp);
-void	 tlscheck_expiry_free(struct tls_expiry *v, size_t n);
-struct stack_st_X509 *tlscheck_read_chain(const char *path, char *err);
-struct evp_pkey_st *tlscheck_read_key(const char *path, char *err);
+size_t	 tlscheck_cert(const struct conf *c, const struct conf_site *s, size_t i,
+	    const char *pem, size_t len, struct conf_errors *errs, struct tls_checked *out);
 int	 tlscheck_key_matches(struct x509_st *leaf, struct evp_pkey_st *key, char *err);
+void	 tlscheck_checked_free(struct tls_checked *k);
 
 /* tlsexpiry.c */
-void	 tlsexpiry_start(struct master *m, struct tls_expiry *v, size_t n);
-void	 tlsexpiry_set(struct master *m, struct tls_expiry *v, size_t n);
+void	 tlsexpiry_start(struct master *m, struct tls_checked *k);
+void	 tlsexpiry_set(struct master *m, struct tls_checked *k);
 json_t	*tlsexpiry_json(const struct master *m);
 void	 tlsexpiry_free(struct master *m);
 

@@ -8,8 +8,10 @@
  * 2. Bind the listen addresses that are new (a failure rejects the reload
  *    the same way); addresses that went away are closed after the front end
  *    switched.
- * 3. Hand the front end the new text (a memfd) and the new sockets; it
- *    builds a new generation and switches between requests.
+ * 3. Hand the front end the sites' certificates (tlsload.c: read and
+ *    checked in step 1, so a key that does not match rejects the reload),
+ *    then the new text (a memfd) and the new sockets; it builds a new
+ *    generation and switches between requests.
  * 4. Pools, matched by name: new ones start, removed ones drain and stop,
  *    changed ones recycle overlapped (event 1080), the rest just take the
  *    new settings.  Event 1303 lists what changed.
@@ -30,6 +32,7 @@
 #include "log.h"
 #include "util.h"
 #include "component.h"
+#include "tlspem.h"
 #include "master.h"
 
 static bool
@@ -172,16 +175,15 @@ send_reload(struct master *m, const char *text, size_t len,
 int
 master_reload(struct master *m, json_t **result)
 {
-	struct conf_errors errs = { NULL, 0 }, warns = { NULL, 0 };
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *nc, *oc = m->conf;
-	struct tls_expiry *exp = NULL;	/* the new certificates' expiry (tlscheck.c) */
-	size_t nexp = 0;
+	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };	/* certificates' warnings, expiry */
 	json_t *errors = json_array(), *added = json_array(), *removed = json_array(),
 	    *changed = json_array(), *ladded = json_array(), *lremoved = json_array();
 	struct listeners fresh;
 	struct pool **np;
-	char err[WEIR_ERRLEN], *text;
-	size_t len, nfresh_fds = 0;
+	char err[WEIR_ERRLEN], *text, *pem = NULL;
+	size_t len, nfresh_fds = 0, pemlen = 0;
 
 	log_info("reloading %s", m->conf_path);
 	notify_systemd("RELOADING=1");
@@ -196,7 +198,7 @@ master_reload(struct master *m, json_t **result)
 	/* every check runs: every error is listed at once */
 	if (nc != NULL && (errs.n > 0 || (component_check_conf(nc, &errs) +
 	    fsiso_check_conf(nc, &errs) + poolcg_check_conf(nc, &errs) +
-	    tlscheck_conf(nc, time(NULL), &errs, &warns, &exp, &nexp)) > 0)) {
+	    tlsload_conf(nc, &pem, &pemlen, &errs, &chk)) > 0)) {
 		conf_free(nc);
 		nc = NULL;
 	}
@@ -243,9 +245,13 @@ master_reload(struct master *m, json_t **result)
 		free(text);
 		goto rejected;
 	}
-	/* 3. the front end switches */
+	/* 3. the front end switches: certificates first, then the configuration */
 	m->generation++;
+	tlsload_set(m, pem, pemlen);
+	pem = NULL;
 	if (m->fe.pid > 0 && m->fe.hello) {
+		if (tlsload_push(m) == -1)
+			log_warnx("reload: the front end did not get the certificates");
 		struct listeners onlynew = fresh;
 		struct listener_set *v = xcalloc(fresh.n ? fresh.n : 1, sizeof(*v));
 		size_t k = 0;
@@ -343,8 +349,8 @@ master_reload(struct master *m, json_t **result)
 		    m->generation);
 	}
 	/* a certificate close to expiry is said by its event (1316, 1317) */
-	conf_errors_clear(&warns);
-	tlsexpiry_set(m, exp, nexp);
+	tlsexpiry_set(m, &chk);
+	tlscheck_checked_free(&chk);
 	*result = json_object();
 	json_object_set_new(*result, "ok", json_true());
 	json_object_set_new(*result, "generation", json_integer(m->generation));
@@ -371,8 +377,8 @@ master_reload(struct master *m, json_t **result)
 	notify_systemd("READY=1");
 	return 200;
 rejected:
-	conf_errors_clear(&warns);
-	tlscheck_expiry_free(exp, nexp);
+	tlspem_free_blob(pem, pemlen);
+	tlscheck_checked_free(&chk);
 	json_decref(added);
 	json_decref(removed);
 	json_decref(changed);

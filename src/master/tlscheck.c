@@ -1,14 +1,15 @@
 /*
  * tlscheck.c - what weir checks in a site's certificate files before it
- * serves them: `weir check`, the master at start and on every reload (a
- * certificate that fails refuses the start or the reload, and the running
- * configuration keeps serving).
+ * serves them.  tlsload.c, which reads them for the front end (in `weir
+ * check`, at start and on every reload), calls these checks on the text it
+ * read, so a certificate that fails refuses the start or the reload, and
+ * the running configuration keeps serving.
  *
  * For each `certificate = FILE` with its `certificate_key = FILE`:
- * 1. the file holds PEM certificates, the leaf first; the key file a PEM
- *    private key without a passphrase (a prompt would hang the master);
- * 2. the key is the leaf's (tlscheck_key_matches(), the one function the
- *    loader that hands keys to the front end calls too);
+ * 1. the file holds PEM certificates, the leaf first (the loader reads the
+ *    key: a PEM private key without a passphrase);
+ * 2. the key is the leaf's: tlscheck_key_matches(), which the loader calls
+ *    (the one place keys are compared);
  * 3. the chain is complete and in order: every certificate in the file is
  *    issued (and signed) by the next one; a file may stop short of a root,
  *    but the leaf's own issuer must be in it unless the leaf is self-signed
@@ -25,7 +26,6 @@
  * The notAfter of every certificate read goes back to the caller (the
  * master's tlsexpiry.c shows it in status and /metrics).
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,17 +76,6 @@ ck_error(struct ck *k, int line, const char *fmt, ...)
 	k->nerr++;
 }
 
-/* The passphrase callback: weir takes no encrypted keys (never prompt). */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
 /* OpenSSL's reason for the last failure, or what, with the queue cleared. */
 static const char *
 ossl_why(char *buf, size_t bufsz, const char *what)
@@ -102,29 +91,26 @@ ossl_why(char *buf, size_t bufsz, const char *what)
 }
 
 /*
- * 1. The certificates of a PEM file, in order, or NULL with err.
+ * 1. The certificates of PEM text (len bytes), in order, or NULL with err.
  */
-STACK_OF(X509) *
-tlscheck_read_chain(const char *path, char *err)
+static STACK_OF(X509) *
+read_chain(const char *pem, size_t len, char *err)
 {
-	STACK_OF(X509) *sk;
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	STACK_OF(X509) *sk = sk_X509_new_null();
 	X509 *x;
-	FILE *f;
 	char why[256];
 
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, WEIR_ERRLEN, "cannot read it: %s", strerror(errno));
-		return NULL;
-	}
-	if ((sk = sk_X509_new_null()) == NULL)
+	if (b == NULL || sk == NULL)
 		fatal("out of memory");
 	ERR_clear_error();
-	while ((x = PEM_read_X509(f, NULL, no_passphrase, NULL)) != NULL)
+	/* no passphrase callback and a non-NULL u: a PEM password is "", never asked */
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, (void *)"")) != NULL)
 		if (sk_X509_push(sk, x) == 0)
 			fatal("out of memory");
-	/* the loop ends at the end of the file (no more PEM) or at garbage */
-	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE &&
-	    ERR_peek_last_error() != 0) {
+	/* the loop ends at the end of the text (no more PEM) or at garbage */
+	if (ERR_peek_last_error() != 0 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
 		snprintf(err, WEIR_ERRLEN, "certificate %d in the file is not a PEM certificate (%s)",
 		    sk_X509_num(sk) + 1, ossl_why(why, sizeof(why), "unreadable"));
 		sk_X509_pop_free(sk, X509_free);
@@ -135,29 +121,8 @@ tlscheck_read_chain(const char *path, char *err)
 		sk = NULL;
 	}
 	ERR_clear_error();
-	fclose(f);	/* read-only */
+	BIO_free(b);
 	return sk;
-}
-
-/* 1. A PEM private key without a passphrase, or NULL with err. */
-EVP_PKEY *
-tlscheck_read_key(const char *path, char *err)
-{
-	EVP_PKEY *k;
-	FILE *f;
-	char why[256];
-
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, WEIR_ERRLEN, "cannot read it: %s", strerror(errno));
-		return NULL;
-	}
-	ERR_clear_error();
-	if ((k = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL)) == NULL)
-		snprintf(err, WEIR_ERRLEN, "not a PEM private key without a passphrase (%s)",
-		    ossl_why(why, sizeof(why), "unreadable"));
-	ERR_clear_error();
-	fclose(f);	/* read-only */
-	return k;
 }
 
 /*
@@ -349,86 +314,52 @@ check_dates(struct ck *k, X509 *leaf, time_t now, time_t *not_after)
 		    k->c->path, k->line, k->s->name, k->cert, date_text(nb, d, sizeof(d)));
 }
 
-/* Every check of certificate i of site s; its notAfter into *not_after (-1 if none). */
-static size_t
-check_one(const struct conf *c, const struct conf_site *s, size_t i, time_t now,
-    struct conf_errors *errs, struct conf_errors *warns, time_t *not_after)
-{
-	struct ck k = { c, s, s->certificate.v[i], s->certificate_line[i], errs, warns, 0 };
-	STACK_OF(X509) *sk;
-	EVP_PKEY *key = NULL;
-	char err[WEIR_ERRLEN];
-
-	*not_after = (time_t)-1;
-	if ((sk = tlscheck_read_chain(k.cert, err)) == NULL) {
-		ck_error(&k, 0, "%s", err);
-		return k.nerr;
-	}
-	/* validation paired every certificate file with a key */
-	if (i < s->certificate_key.n) {
-		if ((key = tlscheck_read_key(s->certificate_key.v[i], err)) == NULL)
-			ck_error(&k, s->certificate_key_line[i], "certificate_key %s: %s",
-			    s->certificate_key.v[i], err);
-		else if (tlscheck_key_matches(sk_X509_value(sk, 0), key, err) == -1)
-			ck_error(&k, 0, "certificate_key %s does not match it: %s",
-			    s->certificate_key.v[i], err);
-	}
-	check_chain(&k, sk);
-	check_names(&k, sk_X509_value(sk, 0));
-	check_dates(&k, sk_X509_value(sk, 0), now, not_after);
-	EVP_PKEY_free(key);
-	sk_X509_pop_free(sk, X509_free);
-	ERR_clear_error();
-	return k.nerr;
-}
-
 /*
- * Check every site's certificate files (acme ones have none yet): errors
- * and warnings added as "file:line: ..." lines.  When exp is not NULL, it
- * gets a malloc'd array (*nexp entries, the caller frees it with
- * tlscheck_expiry_free()) of each readable certificate's notAfter.
+ * Check certificate i of site s, whose file the loader read as pem (len
+ * bytes) and whose key it compared with tlscheck_key_matches(): the chain,
+ * the names, the dates.  Errors to errs, warnings and the notAfter to out.
  * Returns the number of errors added.
  */
 size_t
-tlscheck_conf(const struct conf *c, time_t now, struct conf_errors *errs,
-    struct conf_errors *warns, struct tls_expiry **exp, size_t *nexp)
+tlscheck_cert(const struct conf *c, const struct conf_site *s, size_t i,
+    const char *pem, size_t len, struct conf_errors *errs, struct tls_checked *out)
 {
-	size_t bad = 0;
+	struct ck k = { c, s, s->certificate.v[i], s->certificate_line[i], errs, &out->warns, 0 };
+	STACK_OF(X509) *sk;
+	char err[WEIR_ERRLEN];
+	time_t na;
 
-	if (exp != NULL) {
-		*exp = NULL;
-		*nexp = 0;
+	if ((sk = read_chain(pem, len, err)) == NULL) {
+		ck_error(&k, 0, "%s", err);
+		return k.nerr;
 	}
-	for (size_t si = 0; si < c->nsites; si++) {
-		const struct conf_site *s = &c->sites[si];
+	check_chain(&k, sk);
+	check_names(&k, sk_X509_value(sk, 0));
+	check_dates(&k, sk_X509_value(sk, 0), time(NULL), &na);
+	sk_X509_pop_free(sk, X509_free);
+	ERR_clear_error();
+	if (na != (time_t)-1) {
+		struct tls_expiry *e;
 
-		for (size_t i = 0; i < s->certificate.n; i++) {
-			time_t na;
-
-			if (strcmp(s->certificate.v[i], "acme") == 0)
-				continue;
-			bad += check_one(c, s, i, now, errs, warns, &na);
-			if (exp != NULL && na != (time_t)-1) {
-				struct tls_expiry *e;
-
-				*exp = xreallocarray(*exp, *nexp + 1, sizeof(**exp));
-				e = &(*exp)[(*nexp)++];
-				memset(e, 0, sizeof(*e));
-				e->site = xstrdup(s->name);
-				e->path = xstrdup(s->certificate.v[i]);
-				e->not_after = na;
-			}
-		}
+		out->exp = xreallocarray(out->exp, out->nexp + 1, sizeof(*out->exp));
+		e = &out->exp[out->nexp++];
+		memset(e, 0, sizeof(*e));
+		e->site = xstrdup(s->name);
+		e->path = xstrdup(s->certificate.v[i]);
+		e->not_after = na;
 	}
-	return bad;
+	return k.nerr;
 }
 
 void
-tlscheck_expiry_free(struct tls_expiry *v, size_t n)
+tlscheck_checked_free(struct tls_checked *k)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].site);
-		free(v[i].path);
+	conf_errors_clear(&k->warns);
+	for (size_t i = 0; i < k->nexp; i++) {
+		free(k->exp[i].site);
+		free(k->exp[i].path);
 	}
-	free(v);
+	free(k->exp);
+	k->exp = NULL;
+	k->nexp = 0;
 }

@@ -3,7 +3,7 @@
  * that say so before it is too late.
  *
  * The master reads every certificate at start and on each reload
- * (tlscheck.c) and keeps their notAfter here: `weir status` and /metrics
+ * (tlsload.c, whose checks in tlscheck.c read the notAfter) and keeps their notAfter here: `weir status` and /metrics
  * (weir_tls_certificate_expiry_seconds) show the seconds left, and once
  * an hour (and at start and reload) a certificate that has 14 days or less
  * left gets event 1316 and one with 3 days or less (or already expired)
@@ -26,6 +26,15 @@
 
 #define SENT_14D	0x1
 #define SENT_3D		0x2
+
+/* Free the array of certificates in force. */
+static void
+expiry_free(struct tls_expiry *v, size_t n)
+{
+	struct tls_checked k = { { NULL, 0 }, v, n };
+
+	tlscheck_checked_free(&k);
+}
 
 static void
 iso(time_t t, char *buf, size_t bufsz)
@@ -85,20 +94,25 @@ on_timer(void *arg)
 }
 
 /*
- * Take the certificates of the configuration now in force (v, n entries,
- * from tlscheck_conf(); ownership passes here), keep what was already
- * said about the unchanged ones, and check them now and hourly.
+ * Take the certificates of the configuration now in force (k's, from
+ * tlsload_conf(); they move here and k keeps its warnings), keep what was
+ * already said about the unchanged ones, and check them now.
  */
 void
-tlsexpiry_set(struct master *m, struct tls_expiry *v, size_t n)
+tlsexpiry_set(struct master *m, struct tls_checked *k)
 {
+	struct tls_expiry *v = k->exp;
+	size_t n = k->nexp;
+
+	k->exp = NULL;
+	k->nexp = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < m->ntls_exp; j++)
 			if (strcmp(v[i].site, m->tls_exp[j].site) == 0 &&
 			    strcmp(v[i].path, m->tls_exp[j].path) == 0 &&
 			    v[i].not_after == m->tls_exp[j].not_after)
 				v[i].sent = m->tls_exp[j].sent;
-	tlscheck_expiry_free(m->tls_exp, m->ntls_exp);
+	expiry_free(m->tls_exp, m->ntls_exp);
 	m->tls_exp = v;
 	m->ntls_exp = n;
 	check_all(m);
@@ -106,11 +120,11 @@ tlsexpiry_set(struct master *m, struct tls_expiry *v, size_t n)
 
 /* At start, once the event log and the loop exist: tlsexpiry_set() and the hourly check. */
 void
-tlsexpiry_start(struct master *m, struct tls_expiry *v, size_t n)
+tlsexpiry_start(struct master *m, struct tls_checked *k)
 {
 	loop_timer_init(&m->tls_exp_timer, on_timer, m);
 	loop_timer_set(m->loop, &m->tls_exp_timer, CHECK_EVERY_MS);
-	tlsexpiry_set(m, v, n);
+	tlsexpiry_set(m, k);
 }
 
 /* For status: [{"site", "certificate", "not_after", "expires_in_s"}]. */
@@ -137,7 +151,7 @@ tlsexpiry_free(struct master *m)
 {
 	if (m->loop != NULL && m->tls_exp_timer.cb != NULL)	/* started */
 		loop_timer_cancel(m->loop, &m->tls_exp_timer);
-	tlscheck_expiry_free(m->tls_exp, m->ntls_exp);
+	expiry_free(m->tls_exp, m->ntls_exp);
 	m->tls_exp = NULL;
 	m->ntls_exp = 0;
 }

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import WEIR, wait_for
+from conftest import WEIR, free_port, wait_for
 
 OPENSSL = "openssl"
 
@@ -148,20 +148,23 @@ def test_check_mismatched_key(make_weir, site, pki):
     w = make_weir(site_conf(site, full, other), start=False)
     r = check(w)
     assert r.returncode == 1
-    errs = errors_at(r, w, line_of(w, "certificate ="))
+    # the loader compares key and certificate (tlsload.c): at the key's line
+    errs = errors_at(r, w, line_of(w, "certificate_key ="))
     assert len(errs) == 1 and "does not match" in errs[0] and str(other) in errs[0], r.stderr
+    assert "it is another EC key than the certificate's" in errs[0], errs
     # an RSA key for an ECDSA certificate says which is which
     ossl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "mm-rsa.key",
          cwd=pki)
     w.conf_path.write_text(w.conf_path.read_text().replace(str(other), str(pki / "mm-rsa.key")))
     r = check(w)
-    errs = errors_at(r, w, line_of(w, "certificate ="))
-    assert r.returncode == 1 and len(errs) == 1 and "RSA key" in errs[0] and "EC" in errs[0], r.stderr
+    errs = errors_at(r, w, line_of(w, "certificate_key ="))
+    assert r.returncode == 1 and len(errs) == 1, r.stderr
+    assert "it is an RSA key, the certificate's is EC" in errs[0], errs
     # a key file that is not a key: at the certificate_key line
     w.conf_path.write_text(w.conf_path.read_text().replace(str(pki / "mm-rsa.key"), str(full)))
     r = check(w)
     errs = errors_at(r, w, line_of(w, "certificate_key ="))
-    assert r.returncode == 1 and len(errs) == 1 and "not a PEM private key" in errs[0], r.stderr
+    assert r.returncode == 1 and len(errs) == 1 and "not an unencrypted PEM private key" in errs[0], r.stderr
 
 
 def test_check_missing_intermediate(make_weir, site, pki):
@@ -244,34 +247,49 @@ def test_start_refused_with_bad_certificate(make_weir, site, pki):
     assert w.stop() == 78
 
 
+def served_cn(port, name):
+    """The CN of the certificate weir serves for SNI name, by `openssl s_client`."""
+    r = subprocess.run([OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}",
+                        "-servername", name], input=b"", capture_output=True, timeout=30)
+    x = subprocess.run([OPENSSL, "x509", "-noout", "-subject"], input=r.stdout,
+                       capture_output=True, timeout=30)
+    assert x.returncode == 0, (r.stdout, r.stderr)
+    return x.stdout.decode().strip().split("CN = ", 1)[1]
+
+
 def test_reload_with_bad_certificate_is_refused(make_weir, site, pki):
     issue(pki, "rl", "inter", names=["www.example.test"], days=40)
     good = chain(pki, "rl-chain", pki / "rl.crt", pki / "inter.crt")
-    w = make_weir(site_conf(site, good, pki / "rl.key"))
+    tls = free_port()
+    w = make_weir(site_conf(site, good, pki / "rl.key"),
+                  server_extra=f"listen = 127.0.0.1:{tls} tls\n")
+    assert served_cn(tls, "www.example.test") == "rl"
     before = json.loads(cli(w, "status", "--json").stdout)["tls_certificates"]
     assert [c["certificate"] for c in before] == [str(good)]
-    # the new certificate's key does not match: refused, the old one kept
+    # the new certificate without its intermediate: refused, the old one serves on
     issue(pki, "rl2", "inter", names=["www.example.test"], days=60)
-    bad = chain(pki, "rl2-chain", pki / "rl2.crt", pki / "inter.crt")
-    w.conf_path.write_text(w.conf_path.read_text().replace(str(good), str(bad)))
+    w.conf_path.write_text(w.conf_path.read_text().replace(str(good), str(pki / "rl2.crt"))
+                           .replace(str(pki / "rl.key"), str(pki / "rl2.key")))
     r = cli(w, "reload")
     line = line_of(w, "certificate =")
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert f"{w.conf_path}:{line}: " in r.stderr and "does not match" in r.stderr, r.stderr
+    assert f"{w.conf_path}:{line}: " in r.stderr and "chain is incomplete" in r.stderr, r.stderr
     ev = [e for e in w.events() if e["id"] == 1304]
-    assert len(ev) == 1 and any(f":{line}: " in x and "does not match" in x
+    assert len(ev) == 1 and any(f":{line}: " in x and "chain is incomplete" in x
                                 for x in ev[0]["errors"]), ev
+    assert served_cn(tls, "www.example.test") == "rl"
     after = json.loads(cli(w, "status", "--json").stdout)
     assert after["generation"] == 1
-    assert after["tls_certificates"] == [dict(before[0], expires_in_s=c["expires_in_s"])
-                                         for c in after["tls_certificates"]]
-    # with its own key the reload goes through and status shows the new one
-    w.conf_path.write_text(w.conf_path.read_text().replace(str(pki / "rl.key"),
-                                                           str(pki / "rl2.key")))
+    assert [(c["certificate"], c["not_after"]) for c in after["tls_certificates"]] == \
+        [(c["certificate"], c["not_after"]) for c in before]
+    # with its chain the reload goes through: served, and in status
+    new = chain(pki, "rl2-chain", pki / "rl2.crt", pki / "inter.crt")
+    w.conf_path.write_text(w.conf_path.read_text().replace(str(pki / "rl2.crt"), str(new)))
     r = cli(w, "reload")
     assert r.returncode == 0, r.stderr
+    wait_for(lambda: served_cn(tls, "www.example.test") == "rl2", what="the new certificate")
     now = json.loads(cli(w, "status", "--json").stdout)["tls_certificates"]
-    assert [c["certificate"] for c in now] == [str(bad)]
+    assert [c["certificate"] for c in now] == [str(new)]
     assert abs(now[0]["expires_in_s"] - (not_after(pki / "rl2.crt") - time.time())) < 5
 
 
@@ -318,7 +336,7 @@ def test_expiry_events_once_per_threshold(make_weir, site, pki):
     assert "pool" not in e
     # a reload with the same certificate does not say it again
     assert cli(w, "reload").returncode == 0
-    wait_for(lambda: [x for x in w.events() if x["id"] == 1303], what="reload event")
+    assert [x for x in w.events() if x["id"] == 1303]
     assert len([x for x in w.events() if x["id"] == 1316]) == 1
     # a certificate with 2 days left: the 3-day event (an error), once
     issue(pki, "two", "inter", names=["www.example.test"], days=2)
