@@ -20,8 +20,8 @@
  * 5. it is not expired (error) and does not expire within 14 days
  *    (a warning: `weir check` exits 0 and the master emits event 1316).
  * Every message is "file:line: ..." with the line of the `certificate`
- * key (the key's own line when its file cannot be read), and every
- * problem of every certificate is listed at once.
+ * key (the loader's about the key file name the `certificate_key` line),
+ * and every problem of every certificate is listed at once.
  *
  * The notAfter of every certificate read goes back to the caller (the
  * master's tlsexpiry.c shows it in status and /metrics).
@@ -58,12 +58,12 @@ struct ck {
 	size_t			 nerr;
 };
 
-static void ck_error(struct ck *k, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void ck_error(struct ck *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-/* "file:line: [site S] certificate PATH: what" into errors (line 0: k->line). */
+/* "file:line: [site S] certificate PATH: what" into errors. */
 static void
-ck_error(struct ck *k, int line, const char *fmt, ...)
+ck_error(struct ck *k, const char *fmt, ...)
 {
 	char what[WEIR_ERRLEN];
 	va_list ap;
@@ -72,22 +72,8 @@ ck_error(struct ck *k, int line, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	conf_errors_add(k->errs, "%s:%d: [site %s] certificate %s: %s", k->c->path,
-	    line ? line : k->line, k->s->name, k->cert, what);
+	    k->line, k->s->name, k->cert, what);
 	k->nerr++;
-}
-
-/* OpenSSL's reason for the last failure, or what, with the queue cleared. */
-static const char *
-ossl_why(char *buf, size_t bufsz, const char *what)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	if (e != 0)
-		ERR_error_string_n(e, buf, bufsz);
-	else
-		snprintf(buf, bufsz, "%s", what);
-	ERR_clear_error();
-	return buf;
 }
 
 /*
@@ -99,7 +85,7 @@ read_chain(const char *pem, size_t len, char *err)
 	BIO *b = BIO_new_mem_buf(pem, (int)len);
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	X509 *x;
-	char why[256];
+	const char *why;
 
 	if (b == NULL || sk == NULL)
 		fatal("out of memory");
@@ -111,8 +97,9 @@ read_chain(const char *pem, size_t len, char *err)
 	/* the loop ends at the end of the text (no more PEM) or at garbage */
 	if (ERR_peek_last_error() != 0 &&
 	    ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+		why = ERR_reason_error_string(ERR_peek_last_error());
 		snprintf(err, WEIR_ERRLEN, "certificate %d in the file is not a PEM certificate (%s)",
-		    sk_X509_num(sk) + 1, ossl_why(why, sizeof(why), "unreadable"));
+		    sk_X509_num(sk) + 1, why != NULL ? why : "unreadable");
 		sk_X509_pop_free(sk, X509_free);
 		sk = NULL;
 	} else if (sk_X509_num(sk) == 0) {
@@ -197,12 +184,12 @@ check_chain(struct ck *k, STACK_OF(X509) *sk)
 
 		if (X509_check_issued(up, x) != X509_V_OK ||
 		    X509_verify(x, X509_get0_pubkey(up)) != 1)
-			ck_error(k, 0, "certificate %d in the file (%s) is not issued by the next one (%s): the chain must be in order, the certificate first, then each issuer",
+			ck_error(k, "certificate %d in the file (%s) is not issued by the next one (%s): the chain must be in order, the certificate first, then each issuer",
 			    i + 1, subject(x, a, sizeof(a)), subject(up, b, sizeof(b)));
 	}
 	ERR_clear_error();
 	if (n == 1 && X509_self_signed(leaf, 1) != 1 && !issuer_trusted(leaf))
-		ck_error(k, 0, "the chain is incomplete: the certificate's issuer (%s) is not in the file; append the intermediate certificate(s) after it",
+		ck_error(k, "the chain is incomplete: the certificate's issuer (%s) is not in the file; append the intermediate certificate(s) after it",
 		    issuer(leaf, a, sizeof(a)));
 	ERR_clear_error();
 }
@@ -263,7 +250,7 @@ check_names(struct ck *k, X509 *leaf)
 			    "%s%s", missing[0] ? ", " : "", host);
 	}
 	if (missing[0] != '\0')
-		ck_error(k, 0, "its names do not cover the site's host%s %s (the certificate's subjectAltName: %s)",
+		ck_error(k, "its names do not cover the site's host%s %s (the certificate's subjectAltName: %s)",
 		    strchr(missing, ',') != NULL ? "s" : "", missing,
 		    names[0] ? names : "none; the subject's CN is not used (RFC 6125)");
 	GENERAL_NAMES_free(gens);
@@ -300,11 +287,11 @@ check_dates(struct ck *k, X509 *leaf, time_t now, time_t *not_after)
 
 	*not_after = na;
 	if (na == (time_t)-1) {
-		ck_error(k, 0, "its notAfter date cannot be read");
+		ck_error(k, "its notAfter date cannot be read");
 		return;
 	}
 	if (na <= now)
-		ck_error(k, 0, "it expired on %s", date_text(na, d, sizeof(d)));
+		ck_error(k, "it expired on %s", date_text(na, d, sizeof(d)));
 	else if (na - now < EXPIRY_WARN_S)
 		conf_errors_add(k->warns, "%s:%d: warning: [site %s] certificate %s: it expires on %s (in %lld day%s)",
 		    k->c->path, k->line, k->s->name, k->cert, date_text(na, d, sizeof(d)),
@@ -330,7 +317,7 @@ tlscheck_cert(const struct conf *c, const struct conf_site *s, size_t i,
 	time_t na;
 
 	if ((sk = read_chain(pem, len, err)) == NULL) {
-		ck_error(&k, 0, "%s", err);
+		ck_error(&k, "%s", err);
 		return k.nerr;
 	}
 	check_chain(&k, sk);

@@ -180,6 +180,16 @@ def test_check_missing_intermediate(make_weir, site, pki):
     r = check(w)
     errs = errors_at(r, w, line_of(w, "certificate ="))
     assert r.returncode == 1 and any("not issued by the next" in e for e in errs), r.stderr
+    # something after the chain that is not a certificate
+    junk = pki / "alone-junk.pem"
+    junk.write_text(leaf.read_text() + (pki / "inter.crt").read_text() +
+                    "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
+    w.conf_path.write_text(w.conf_path.read_text().replace(str(pki / "alone-wrong.pem"), str(junk)))
+    r = check(w)
+    errs = errors_at(r, w, line_of(w, "certificate ="))
+    assert r.returncode == 1 and len(errs) == 1, r.stderr
+    assert "certificate 3 in the file is not a PEM certificate" in errs[0], errs
+    w.conf_path.write_text(w.conf_path.read_text().replace(str(junk), str(pki / "alone-wrong.pem")))
     # a self-signed certificate needs no chain
     issue(pki, "self", None, names=["www.example.test"])
     w.conf_path.write_text(w.conf_path.read_text().replace(
