@@ -146,11 +146,10 @@ tlsexpiry_json(const struct master *m)
 	return a;
 }
 
+/* At exit, after the loop (and with it the hourly timer) is gone. */
 void
 tlsexpiry_free(struct master *m)
 {
-	if (m->loop != NULL && m->tls_exp_timer.cb != NULL)	/* started */
-		loop_timer_cancel(m->loop, &m->tls_exp_timer);
 	expiry_free(m->tls_exp, m->ntls_exp);
 	m->tls_exp = NULL;
 	m->ntls_exp = 0;
