@@ -457,7 +457,7 @@ component_check(const char *name, const char *file,
 	if (want != NULL) {
 		char err[WEIR_ERRLEN];
 
-		if (sha256_file(file, c->sha256, err) == -1) {
+		if (digest_sha256_file(file, c->sha256, err) == -1) {
 			c->flags |= CHK_MISSING;
 			wstrlcpy(c->detail, err, sizeof(c->detail));
 		} else if (strcmp(c->sha256, want->sha256) != 0) {

@@ -32,7 +32,7 @@
 #include <jansson.h>
 
 #include "rc.h"
-#include "sha256.h"
+#include "digest.h"
 
 #define COMPONENT_SECTION	".weir_component"
 #define COMPONENT_MAGIC		"WEIRCOMP1"

@@ -427,6 +427,24 @@ print_fe_faults(json_t *j)
 		    jstr(s, "error", "?"));
 }
 
+/* Each site's certificate and the time it has left. */
+static void
+print_certificates(json_t *j)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "tls_certificates"), i, c) {
+		long long left = jint(c, "expires_in_s");
+		char d[32];
+
+		fmt_dur(left > 0 ? left : -left, d, sizeof(d));
+		printf("site %s: certificate %s %s %s (%s%s%s)\n", jstr(c, "site", "?"),
+		    jstr(c, "certificate", "?"), left > 0 ? "expires" : "expired",
+		    jstr(c, "not_after", "?"), left > 0 ? "in " : "", d, left > 0 ? "" : " ago");
+	}
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -471,6 +489,7 @@ cmd_status(int argc, char **argv)
 		printf(" %s", json_string_value(p));
 	printf("\n");
 	print_fe_faults(j);
+	print_certificates(j);
 	print_cgroups(j);
 	printf("\n%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
 	    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");

@@ -94,6 +94,7 @@ int
 cmd_check(int argc, char **argv)
 {
 	struct conf_errors errs = { NULL, 0 };
+	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };
 	struct fe_ident id;
 	struct conf *c;
 	const char *path;
@@ -122,10 +123,14 @@ cmd_check(int argc, char **argv)
 			char *blob;
 			size_t len;
 
-			if (tlsload_conf(c, &blob, &len, &errs) == 0)
+			if (tlsload_conf(c, &blob, &len, &errs, &chk) == 0)
 				tlspem_free_blob(blob, len);
 		}
 	}
+	/* warnings (a certificate close to expiry) do not fail the check */
+	for (size_t i = 0; i < chk.warns.n; i++)
+		fprintf(stderr, "%s\n", chk.warns.msg[i]);
+	tlscheck_checked_free(&chk);
 	if (errs.n > 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);

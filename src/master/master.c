@@ -307,6 +307,7 @@ master_run(const char *conf_path)
 		SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGPIPE
 	};
 	struct conf_errors errs = { NULL, 0 };
+	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };	/* for tlsexpiry.c */
 	struct master m;
 	char err[WEIR_ERRLEN], path[4096];
 	int rc = 1;
@@ -330,7 +331,7 @@ master_run(const char *conf_path)
 	    component_check_conf(m.conf, &errs) > 0 ||
 	    fsiso_check_conf(m.conf, &errs) > 0 ||
 	    poolcg_check_conf(m.conf, &errs) > 0 ||
-	    tlsload_conf(m.conf, &m.tls_pem, &m.tls_pem_len, &errs) > 0) {
+	    tlsload_conf(m.conf, &m.tls_pem, &m.tls_pem_len, &errs, &chk) > 0) {
 		if (m.conf != NULL && errs.n == 0)
 			conf_errors_add(&errs, "%s: %s", conf_path, err);
 		for (size_t i = 0; i < errs.n; i++)
@@ -338,11 +339,15 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s: configuration not valid, not started\n",
 		    conf_path);
 		conf_errors_clear(&errs);
+		tlscheck_checked_free(&chk);
 		fe_ident_free(&m.fe_id);
 		conf_free(m.conf);
 		free(m.conf_path);
 		return 78;
 	}
+	/* said again as events 1316/1317 once the event log is open */
+	for (size_t i = 0; i < chk.warns.n; i++)
+		log_warnx("%s", chk.warns.msg[i]);
 	if (!m.fe_id.drop && m.conf->server.user != NULL)
 		log_warnx("[server] user = %s ignored: not started as root",
 		    m.conf->server.user);
@@ -420,6 +425,7 @@ master_run(const char *conf_path)
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
 	}
+	tlsexpiry_start(&m, &chk);
 	write_pidfile(m.conf);
 	for (size_t i = 0; i < m.lis.n; i++)
 		log_info("listening on %s", m.lis.v[i].spec);
@@ -458,6 +464,8 @@ out:
 		close(m.httperr_fd);
 	feproc_free(&m);
 	sitefault_free(&m);
+	tlsexpiry_free(&m);
+	tlscheck_checked_free(&chk);
 	tlsload_set(&m, NULL, 0);
 	tlskeys_free(&m);
 	fe_ident_free(&m.fe_id);

@@ -52,6 +52,25 @@ enum worker_state {
 struct pool;
 struct probe;
 
+/* One certificate file of a site and when it expires (tlscheck.c, tlsexpiry.c). */
+struct tls_expiry {
+	char		*site;		/* owned */
+	char		*path;		/* owned: the certificate file */
+	time_t		 not_after;	/* unix seconds */
+	unsigned	 sent;		/* expiry events already emitted (tlsexpiry.c) */
+};
+
+/*
+ * tlscheck.c: what the checks of the certificates tlsload.c reads found
+ * besides errors: warnings ("file:line: warning: ...") and every
+ * certificate's notAfter.  Owned by whoever passed it to tlsload_conf().
+ */
+struct tls_checked {
+	struct conf_errors	 warns;
+	struct tls_expiry	*exp;
+	size_t			 nexp;
+};
+
 /*
  * One worker process (and the process group it leads), or for a pool with
  * `address` (an upstream weir does not start) the pseudo worker that
@@ -198,6 +217,9 @@ struct master {
 	int		 warden_fd;	/* write end of its pipe (only the master holds it), -1 */
 	unsigned long long start_ticks;	/* the master's own start time */
 	struct cgroup_sys cg;		/* the cgroup hierarchy the pools use (poolcg.c) */
+	struct tls_expiry *tls_exp;	/* the certificates in force (tlsexpiry.c) */
+	size_t		 ntls_exp;
+	struct loop_timer tls_exp_timer;	/* the hourly expiry check */
 	char		*tls_pem;	/* every site's certificates and keys (tlsload.c) */
 	size_t		 tls_pem_len;
 	struct ctl_tls_keys tls_keys;	/* session ticket keys (tlskeys.c) */
@@ -377,9 +399,9 @@ json_t	*sitefault_json(const struct master *m);
 /* tlsload.c: certificates read by the master, sent to the front end */
 struct tls_pems;
 int	 tlsload_site(const struct conf *c, const struct conf_site *s,
-	    struct tls_pems *out, struct conf_errors *errs);
+	    struct tls_pems *out, struct conf_errors *errs, struct tls_checked *chk);
 int	 tlsload_conf(const struct conf *c, char **blob, size_t *len,
-	    struct conf_errors *errs);
+	    struct conf_errors *errs, struct tls_checked *chk);
 void	 tlsload_set(struct master *m, char *blob, size_t len);
 int	 tlsload_push(struct master *m);
 
@@ -567,6 +589,20 @@ json_t	*status_json(struct master *m, json_t *fe);
 json_t	*status_pool_json(struct pool *p, json_t *fe);
 char	*status_metrics(struct master *m, json_t *fe, size_t *len);
 const char *worker_state_name(int state);
+
+/* tlscheck.c */
+struct x509_st;			/* OpenSSL's X509 and EVP_PKEY, without their headers */
+struct evp_pkey_st;
+size_t	 tlscheck_cert(const struct conf *c, const struct conf_site *s, size_t i,
+	    const char *pem, size_t len, struct conf_errors *errs, struct tls_checked *out);
+int	 tlscheck_key_matches(struct x509_st *leaf, struct evp_pkey_st *key, char *err);
+void	 tlscheck_checked_free(struct tls_checked *k);
+
+/* tlsexpiry.c */
+void	 tlsexpiry_start(struct master *m, struct tls_checked *k);
+void	 tlsexpiry_set(struct master *m, struct tls_checked *k);
+json_t	*tlsexpiry_json(const struct master *m);
+void	 tlsexpiry_free(struct master *m);
 
 /* cli.c */
 int	 cmd_status(int argc, char **argv);

@@ -177,6 +177,7 @@ master_reload(struct master *m, json_t **result)
 {
 	struct conf_errors errs = { NULL, 0 };
 	struct conf *nc, *oc = m->conf;
+	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };	/* certificates' warnings, expiry */
 	json_t *errors = json_array(), *added = json_array(), *removed = json_array(),
 	    *changed = json_array(), *ladded = json_array(), *lremoved = json_array();
 	struct listeners fresh;
@@ -197,7 +198,7 @@ master_reload(struct master *m, json_t **result)
 	/* every check runs: every error is listed at once */
 	if (nc != NULL && (errs.n > 0 || (component_check_conf(nc, &errs) +
 	    fsiso_check_conf(nc, &errs) + poolcg_check_conf(nc, &errs) +
-	    tlsload_conf(nc, &pem, &pemlen, &errs)) > 0)) {
+	    tlsload_conf(nc, &pem, &pemlen, &errs, &chk)) > 0)) {
 		conf_free(nc);
 		nc = NULL;
 	}
@@ -347,6 +348,9 @@ master_reload(struct master *m, json_t **result)
 		    "The configuration %s was reloaded (generation %u).", m->conf_path,
 		    m->generation);
 	}
+	/* a certificate close to expiry is said by its event (1316, 1317) */
+	tlsexpiry_set(m, &chk);
+	tlscheck_checked_free(&chk);
 	*result = json_object();
 	json_object_set_new(*result, "ok", json_true());
 	json_object_set_new(*result, "generation", json_integer(m->generation));
@@ -374,6 +378,7 @@ master_reload(struct master *m, json_t **result)
 	return 200;
 rejected:
 	tlspem_free_blob(pem, pemlen);
+	tlscheck_checked_free(&chk);
 	json_decref(added);
 	json_decref(removed);
 	json_decref(changed);

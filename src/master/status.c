@@ -236,6 +236,7 @@ status_json(struct master *m, json_t *fe)
 	    json_incref(m->fe_failure) : json_null());
 	json_object_set_new(o, "frontend", fo);
 	json_object_set_new(o, "sites_unavailable", sitefault_json(m));
+	json_object_set_new(o, "tls_certificates", tlsexpiry_json(m));
 	for (size_t i = 0; i < m->npools; i++)
 		json_array_append_new(pools, status_pool_json(m->pools[i], fe));
 	json_object_set_new(o, "pools", pools);
@@ -360,6 +361,23 @@ cgroup_metrics(struct buf *b, struct master *m)
 			    lv(m->pools[i]->name, l1, sizeof(l1)), v[d]);
 		}
 	}
+}
+
+/* Seconds each site's certificate has left (negative once expired). */
+static void
+tls_metrics(struct buf *b, struct master *m)
+{
+	char l1[200], l2[600];
+	time_t now = time(NULL);
+
+	if (m->ntls_exp == 0)
+		return;
+	metric_head(b, "weir_tls_certificate_expiry_seconds", "gauge",
+	    "Seconds until the certificate's notAfter (negative once it expired).");
+	for (size_t i = 0; i < m->ntls_exp; i++)
+		bprintf(b, "weir_tls_certificate_expiry_seconds{site=\"%s\",certificate=\"%s\"} %lld\n",
+		    lv(m->tls_exp[i].site, l1, sizeof(l1)), lv(m->tls_exp[i].path, l2, sizeof(l2)),
+		    (long long)(m->tls_exp[i].not_after - now));
 }
 
 char *
@@ -506,6 +524,7 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		    lv(m->pools[i]->name, l1, sizeof(l1)),
 		    (unsigned long long)m->pools[i]->log.dropped_total);
 	cgroup_metrics(&b, m);
+	tls_metrics(&b, m);
 	*len = b.len;
 	return b.p;
 }

@@ -86,10 +86,9 @@ check_pair(const char *cert, size_t certlen, const char *certpath, const char *k
 		    keypath, OBJ_nid2sn(*type));
 		goto out;
 	}
-	if (X509_check_private_key(leaf, pk) != 1) {
-		ERR_clear_error();
-		snprintf(err, WEIR_ERRLEN, "certificate_key %s does not match certificate %s",
-		    keypath, certpath);
+	if (tlscheck_key_matches(leaf, pk, e) == -1) {
+		snprintf(err, WEIR_ERRLEN, "certificate_key %s does not match certificate %s: %s",
+		    keypath, certpath, e);
 		goto out;
 	}
 	rc = 0;
@@ -103,13 +102,15 @@ out:
 
 /*
  * Resolve site s's certificates into PEM text in out: every certificate
- * file with its key, read and checked.  Errors go to errs as "file:line:"
- * at the line of the key that names the file; returns how many.
+ * file with its key, read and checked (here, and by tlscheck_cert(): the
+ * chain, the names, the dates; its warnings and the notAfter go to chk).
+ * Errors go to errs as "file:line:" at the line of the key that names the
+ * file; returns how many.
  * `certificate = acme` is not resolved here yet (an error says so).
  */
 int
 tlsload_site(const struct conf *c, const struct conf_site *s, struct tls_pems *out,
-    struct conf_errors *errs)
+    struct conf_errors *errs, struct tls_checked *chk)
 {
 	char err[WEIR_ERRLEN];
 	size_t before = errs->n;
@@ -139,10 +140,16 @@ tlsload_site(const struct conf *c, const struct conf_site *s, struct tls_pems *o
 			free(cert);
 			continue;
 		}
-		if (check_pair(cert, certlen, cp, key, keylen, kp, &types[i], err) == -1)
+		if (check_pair(cert, certlen, cp, key, keylen, kp, &types[i], err) == -1) {
+			bool key_only = strstr(err, "certificate_key") == err;
+
 			conf_errors_add(errs, "%s:%d: %s", c->path,
-			    strstr(err, "certificate_key") == err ? s->certificate_key_line[i] : line,
-			    err);
+			    key_only ? s->certificate_key_line[i] : line, err);
+			/* the certificate itself read: its own problems are listed too */
+			if (key_only)
+				tlscheck_cert(c, s, i, cert, certlen, errs, chk);
+		} else if (tlscheck_cert(c, s, i, cert, certlen, errs, chk) > 0)
+			;	/* not handed to the front end */
 		else if (i == 1 && types[0] == types[1])
 			conf_errors_add(errs, "%s:%d: certificate %s: a second %s certificate (a site has at most one ECDSA and one RSA)",
 			    c->path, line, cp, types[1] == EVP_PKEY_EC ? "ECDSA" : "RSA");
@@ -181,7 +188,8 @@ check_ciphers(const struct conf *c, struct conf_errors *errs)
  * errs; *blob is set only when there are none.
  */
 int
-tlsload_conf(const struct conf *c, char **blob, size_t *len, struct conf_errors *errs)
+tlsload_conf(const struct conf *c, char **blob, size_t *len, struct conf_errors *errs,
+    struct tls_checked *chk)
 {
 	struct tls_pems p = { NULL, 0 };
 	int n = 0;
@@ -190,7 +198,7 @@ tlsload_conf(const struct conf *c, char **blob, size_t *len, struct conf_errors 
 	*len = 0;
 	n += check_ciphers(c, errs);
 	for (size_t i = 0; i < c->nsites; i++)
-		n += tlsload_site(c, &c->sites[i], &p, errs);
+		n += tlsload_site(c, &c->sites[i], &p, errs, chk);
 	if (n == 0)
 		*blob = tlspem_encode(&p, len);
 	tlspem_free(&p);

@@ -254,7 +254,7 @@ test_check(void)
 	struct manifest m;
 	char sha[SHA256_HEXLEN], err[WEIR_ERRLEN], path[512], status[512];
 
-	CHECK_INT(sha256_file("/proc/self/exe", sha, err), 0);
+	CHECK_INT(digest_sha256_file("/proc/self/exe", sha, err), 0);
 	snprintf(path, sizeof(path), "%s/MANIFEST", tmpdir);
 
 	/* 1. all good */
@@ -318,7 +318,7 @@ test_preflight(void)
 	char *mods[] = { "unittest", NULL };
 	json_t *p = NULL;
 
-	CHECK_INT(sha256_file("/proc/self/exe", sha, err), 0);
+	CHECK_INT(digest_sha256_file("/proc/self/exe", sha, err), 0);
 	snprintf(path, sizeof(path), "%s/MANIFEST", tmpdir);
 
 	/* 1. no MANIFEST: one problem naming it, and the unlisted checks still run */
