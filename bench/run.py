@@ -349,7 +349,7 @@ def main():
         pool_reports = {}
         for sc in a.scenarios:
             if sc in tls.SCENARIOS:
-                pool_reports[sc], results["pools"][sc] = tls.run(sc, tsrv, a, notes, shim, base)
+                pool_reports[sc], results["pools"][sc] = tls.run(sc, tsrv, a, notes, shim)
                 continue
             if sc in EXTRA:
                 pool_reports[sc], results["pools"][sc] = EXTRA[sc].run(sc, psrv, a, notes)

@@ -284,7 +284,7 @@ def tls_step(sock, st, req):
 def perf_record(pid, out, seconds):
     """perf record of one process (on-CPU samples, call graphs) while a run
     lasts; the caller waits for it."""
-    return subprocess.Popen(["perf", "record", "-q", "-g", "-F", "499", "-o", out, "-p", str(pid),
+    return subprocess.Popen(["perf", "record", "-q", "-g", "-F", "1999", "-o", out, "-p", str(pid),
                              "--", "sleep", str(seconds)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -295,7 +295,8 @@ def perf_top(data, n=PERF_TOP):
     lines = []
     for sort, limit in (("dso", 1), ("dso,symbol", 0.7)):
         r = subprocess.run(["perf", "report", "--stdio", "--no-children", "-g", "none",
-                            "--percent-limit", str(limit), "--sort", sort, "-i", data],
+                            "--percent-limit", str(limit), "--sort", sort,
+                            "--fields", "overhead," + sort, "-i", data],
                            capture_output=True, text=True, timeout=120)
         rows = [ln.rstrip() for ln in r.stdout.splitlines() if ln.strip() and not
                 ln.startswith("#")]
@@ -304,13 +305,17 @@ def perf_top(data, n=PERF_TOP):
     return lines
 
 
-def profile(sc, live, a, shim, base, notes):
+def profile(sc, live, a, shim):
     """One more run of sc per server under perf record; the top of each
-    profile, as report lines."""
+    profile, as report lines.  The perf.data files are kept in
+    bench/results/ (perf keeps the binaries' build ids in ~/.debug, so
+    perf report still works once the run's temp dir is gone)."""
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     lines = [f"### Where the front end's CPU goes in {sc} (perf, one extra {a.seconds} s run "
              "each)", ""]
     for s in live:
-        data = os.path.join(base, f"perf-{s.conf}-{sc}.data")
+        data = os.path.join(HERE, "results", f"{stamp}-perf-{s.name}-{sc}.data")
         try:
             res = measure(s, sc, a.seconds, a, shim, perf=data)
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
@@ -318,7 +323,7 @@ def profile(sc, live, a, shim, base, notes):
             continue
         print(f"bench: {sc:8} perf     {s.name:8} {res['rps']:>9,.0f} req/s", file=sys.stderr)
         lines += [f"{s.name} (pid {res['front_pid']}, {res['rps']:,.0f} req/s while profiled; "
-                  f"`perf report -i {data} --no-children`):", "", "```"] + perf_top(data) + ["```",
+                  f"`perf report -i {os.path.relpath(data)} --no-children`):", "", "```"] + perf_top(data) + ["```",
                                                                                       ""]
     return lines
 
@@ -391,7 +396,7 @@ def target_lines(sc, data):
 
 
 # ------------------------------------------------------------------ driver
-def run(sc, servers, a, notes, shim=None, base=None):
+def run(sc, servers, a, notes, shim=None):
     """One TLS scenario over the started TLS servers: report lines, raw data."""
     live = [s for s in servers if not s.failed]
     if sc == "tls-idle":
@@ -413,6 +418,6 @@ def run(sc, servers, a, notes, shim=None, base=None):
     check_handshakes(sc, data, notes)
     lines = report(sc, data, servers, a)
     if sc in a.perf:
-        lines += [""] + profile(sc, [s for s in live if not s.failed], a, shim, base, notes)
+        lines += [""] + profile(sc, [s for s in live if not s.failed], a, shim)
     return lines, data
 
