@@ -132,6 +132,20 @@ def upstream_accepted(paths):
 
 
 # ------------------------------------------------------------------ servers
+def weir_front_pid(server):
+    """weir's front end: the pid its admin API gives (the master has other
+    children running weir, e.g. its warden); else the master's only child
+    running weir."""
+    try:
+        st, body = unix_get(os.path.join(server.dir, "run", "admin.sock"), "/status")
+        if st == 200 and json.loads(body)["frontend"]["pid"]:
+            return json.loads(body)["frontend"]["pid"]
+    except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+        pass
+    kids = children_running(server.proc.pid, server.binary)
+    return kids[0] if len(kids) == 1 else None
+
+
 class WeirPools(Server):
     """weir with four pools of the C app: hello (proxy), kill1 and kill2
     (kill), dead (disabled: the app exits at start)."""
@@ -147,9 +161,7 @@ class WeirPools(Server):
         return self.get_body("/") == (200, HELLO_BODY)
 
     def front_pid(self):
-        """The front end: the master's child that runs weir itself."""
-        kids = children_running(self.proc.pid, self.binary)
-        return kids[0] if kids else None
+        return weir_front_pid(self)
 
     def status(self):
         st, body = unix_get(os.path.join(self.dir, "run", "admin.sock"), "/status")

@@ -44,11 +44,14 @@ ALL_SCENARIOS = list(SCENARIOS) + list(EXTRA)
 
 # ------------------------------------------------------------------ servers
 class Weir(Server):
-    name, version_flag, front_cmd = "weir", "--version", "weir"
+    name, version_flag = "weir", "--version"
     argv_fmt = ("{bin}", "run", "-c", "{conf}")
     log_on, log_off = "w3c", "off"
     setup = ("threads = 1; access log buffered (one write per 64 KiB or 1 s); small files "
              "from memory, others sendfile; open_file_cache 1024")
+
+    def front_pid(self):
+        return pools.weir_front_pid(self)
 
 
 class Nginx(Server):
