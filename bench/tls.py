@@ -295,11 +295,11 @@ def perf_top(data, n=PERF_TOP):
     lines = []
     for sort, limit in (("dso", 1), ("dso,symbol", 0.7)):
         r = subprocess.run(["perf", "report", "--stdio", "--no-children", "-g", "none",
-                            "--percent-limit", str(limit), "--sort", sort,
-                            "--fields", "overhead," + sort, "-i", data],
+                            "--percent-limit", str(limit), "--sort", sort, "-i", data],
                            capture_output=True, text=True, timeout=120)
-        rows = [ln.rstrip() for ln in r.stdout.splitlines() if ln.strip() and not
-                ln.startswith("#")]
+        # without the empty columns some perf versions add ("-  -")
+        rows = [re.sub(r"(\s+-)+\s*$", "", ln) for ln in r.stdout.splitlines()
+                if ln.strip() and not ln.startswith("#")]
         lines += rows[:n] or [f"(perf report: {(r.stderr.strip() or 'no samples')[:200]})"]
         lines.append("")
     return lines
