@@ -128,6 +128,64 @@ def fmt(x, spec, unit=""):
 
 
 # ------------------------------------------------------------------ idle connections
+IDLE_INFLIGHT = 100                 # idle test: connections being set up at once
+
+
+def open_idle(port, n, client, timeout=300):
+    """n connections, each after one complete request and response, made
+    IDLE_INFLIGHT at a time on non-blocking sockets.  client.start(sock)
+    is called once a socket is connected and returns its state;
+    client.feed(sock, state, data) with what the socket then reads, True
+    once the response is whole."""
+    sel, pending, done = selectors.DefaultSelector(), {}, []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(done) < n:
+            while len(done) + len(pending) < n and len(pending) < IDLE_INFLIGHT:
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                sel.register(s, selectors.EVENT_WRITE)
+                pending[s] = None
+            for key, ev in sel.select(timeout=1):
+                s = key.fileobj
+                if ev & selectors.EVENT_WRITE:      # connected (or failed)
+                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        raise OSError(err, os.strerror(err))
+                    sel.modify(s, selectors.EVENT_READ)
+                    pending[s] = client.start(s)
+                    continue
+                data = s.recv(65536)
+                if not data:
+                    raise ConnectionError("server closed a connection during setup")
+                if client.feed(s, pending[s], data):
+                    sel.unregister(s)
+                    del pending[s]
+                    done.append(s)
+            if time.monotonic() > deadline:
+                raise TimeoutError("timed out")
+        return done
+    except Exception as e:
+        raise RuntimeError(f"{e} (after {len(done)} connections)") from e
+    finally:
+        sel.close()
+        if len(done) < n:       # failed or interrupted
+            close_all(done + list(pending))
+
+
+def response_complete(buf):
+    """Is buf a whole 200 response with a Content-Length?  Raises if it is
+    anything else."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", buf[:end])
+    if not buf.startswith(b"HTTP/1.1 200") or not m:
+        raise ConnectionError(f"unexpected response {buf[:60]!r}")
+    return len(buf) >= end + 4 + int(m.group(1))
+
+
 def close_all(socks):
     """Close with RST (SO_LINGER 0) so no TIME_WAIT piles up."""
     for s in socks:

@@ -12,24 +12,20 @@ import json
 import os
 import re
 import resource
-import selectors
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in bench/
 from common import (CLIENT_CPU, HERE, IDLE_TIMEOUT, PINNED, SERVER_CPU, Server,  # noqa: E402
-                    cgroup_usable, close_all, cpu_split, first_line, fmt, idle_test, proc_stats,
-                    report_idle, rounds, wrk)
+                    cgroup_usable, cpu_split, first_line, fmt, idle_test, open_idle, proc_stats,
+                    report_idle, response_complete, rounds, wrk)
 import native  # noqa: E402
 import php  # noqa: E402
 import pools  # noqa: E402
 import tls  # noqa: E402
-
-IDLE_INFLIGHT = 100                 # idle test: connections being set up at once
 
 SCENARIOS = {   # name: (title, path, connections, Connection: close?)
     "1k": ("1 KiB file, keep-alive, 50 connections", "/1k.bin", 50, False),
@@ -104,49 +100,19 @@ def measure(server, scenario, seconds):
     return res
 
 
-def open_idle(port, n, path):
-    """n connections, each after one complete request and response."""
-    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    sel, pending, done = selectors.DefaultSelector(), {}, []
-    deadline = time.monotonic() + 180
-    try:
-        while len(done) < n:
-            while len(done) + len(pending) < n and len(pending) < IDLE_INFLIGHT:
-                s = socket.socket()
-                s.setblocking(False)
-                s.connect_ex(("127.0.0.1", port))
-                sel.register(s, selectors.EVENT_WRITE)
-                pending[s] = b""
-            for key, ev in sel.select(timeout=1):
-                s = key.fileobj
-                if ev & selectors.EVENT_WRITE:      # connected (or failed)
-                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if err:
-                        raise OSError(err, os.strerror(err))
-                    s.send(req)                     # tiny: fits in the socket buffer
-                    sel.modify(s, selectors.EVENT_READ)
-                    continue
-                data = s.recv(65536)
-                if not data:
-                    raise ConnectionError("server closed a connection during setup")
-                buf = pending[s] = pending[s] + data
-                end = buf.find(b"\r\n\r\n")
-                m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", buf[:end]) if end > 0 else None
-                if end > 0 and (not buf.startswith(b"HTTP/1.1 200") or not m):
-                    raise ConnectionError(f"unexpected response {buf[:60]!r}")
-                if m and len(buf) >= end + 4 + int(m.group(1)):
-                    sel.unregister(s)
-                    del pending[s]
-                    done.append(s)
-            if time.monotonic() > deadline:
-                raise TimeoutError("timed out")
-        return done
-    except Exception as e:
-        raise RuntimeError(f"{e} (after {len(done)} connections)") from e
-    finally:
-        sel.close()
-        if len(done) < n:       # failed or interrupted
-            close_all(done + list(pending))
+class PlainClient:
+    """One GET per connection, in cleartext (common.open_idle)."""
+
+    def __init__(self, path):
+        self.req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+    def start(self, sock):
+        sock.send(self.req)                 # tiny: fits in the socket buffer
+        return [b""]
+
+    def feed(self, sock, st, data):
+        st[0] += data
+        return response_complete(st[0])
 
 
 # ------------------------------------------------------------------ report
@@ -364,9 +330,9 @@ def main():
                 if not s.failed:
                     print(f"bench: idle {s.name}", file=sys.stderr)
                     try:
+                        client = PlainClient(SCENARIOS["idle"][1])
                         results["idle"][s.name] = idle_test(
-                            s, a.idle_conns,
-                            lambda: open_idle(s.port, a.idle_conns, SCENARIOS["idle"][1]))
+                            s, a.idle_conns, lambda: open_idle(s.port, a.idle_conns, client))
                     except RuntimeError as e:
                         results["idle"][s.name] = {"error": str(e)}
                     s.check(notes)

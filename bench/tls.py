@@ -15,15 +15,14 @@ full or resumed and counts them.  See README.md.  Standard library only
 """
 import os
 import re
-import selectors
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
 import time
 
-from common import HERE, client_tls, close_all, fmt, idle_test, report_idle, rounds
+from common import (HERE, client_tls, fmt, idle_test, open_idle, report_idle,
+                    response_complete, rounds)
 import pools
 
 SCENARIOS = {
@@ -205,79 +204,46 @@ def check_handshakes(sc, data, notes):
 
 
 # ------------------------------------------------------------------ idle
-def open_idle_tls(port, n, path, inflight=100):
-    """n TLS connections, each after one complete request and response.
-    Driven through memory BIOs on non-blocking sockets; once a connection
-    is set up its TLS state is dropped here and only the socket kept (the
-    server keeps its own), so 10,000 of them cost this script little."""
-    ctx = client_tls()
-    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    sel, live, done = selectors.DefaultSelector(), {}, []
-    deadline = time.monotonic() + 300
-    try:
-        while len(done) < n:
-            while len(done) + len(live) < n and len(live) < inflight:
-                s = socket.socket()
-                s.setblocking(False)
-                s.connect_ex(("127.0.0.1", port))
-                sel.register(s, selectors.EVENT_WRITE)
-                live[s] = None
-            for key, ev in sel.select(timeout=1):
-                s = key.fileobj
-                if live[s] is None:             # connected (or failed)
-                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if err:
-                        raise OSError(err, os.strerror(err))
-                    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-                    live[s] = {"tls": ctx.wrap_bio(inc, out), "in": inc, "out": out,
-                               "shaken": False, "buf": b""}
-                    sel.modify(s, selectors.EVENT_READ)
-                else:
-                    data = s.recv(65536)
-                    if not data:
-                        raise ConnectionError("server closed a connection during setup")
-                    live[s]["in"].write(data)
-                if tls_step(s, live[s], req):
-                    sel.unregister(s)
-                    del live[s]
-                    done.append(s)
-            if time.monotonic() > deadline:
-                raise TimeoutError("timed out")
-        return done
-    except Exception as e:
-        raise RuntimeError(f"{e} (after {len(done)} connections)") from e
-    finally:
-        sel.close()
-        if len(done) < n:       # failed or interrupted
-            close_all(done + list(live))
+class TlsClient:
+    """One GET per connection over TLS (common.open_idle), through memory
+    BIOs.  Once a connection is set up its TLS state is dropped here and
+    only the socket kept (the server keeps its own), so 10,000 of them cost
+    this script little."""
 
+    def __init__(self, path):
+        self.ctx = client_tls()
+        self.req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
 
-def tls_step(sock, st, req):
-    """Advance one connection of open_idle_tls(): handshake, request,
-    response.  True once the whole response is in."""
-    try:
-        if not st["shaken"]:
-            st["tls"].do_handshake()
-            st["shaken"] = True
-            st["tls"].write(req)    # the handshake just finished: the request follows
-        while True:
-            st["buf"] += st["tls"].read(65536)
-    except ssl.SSLWantReadError:
-        pass
-    finally:
-        pending = st["out"].read()
-        if pending:
-            sock.setblocking(True)      # a few hundred bytes: never blocks for long
-            sock.sendall(pending)
-            sock.setblocking(False)
-    buf = st["buf"]
-    end = buf.find(b"\r\n\r\n")
-    if end < 0:
-        return False
-    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", buf[:end])
-    if not buf.startswith(b"HTTP/1.1 200") or not m:
-        raise ConnectionError(f"unexpected response {buf[:60]!r}")
-    return len(buf) >= end + 4 + int(m.group(1))
+    def start(self, sock):
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        st = {"tls": self.ctx.wrap_bio(inc, out), "in": inc, "out": out, "shaken": False,
+              "buf": b""}
+        self.step(sock, st)                 # the ClientHello
+        return st
+
+    def feed(self, sock, st, data):
+        st["in"].write(data)
+        return self.step(sock, st)
+
+    def step(self, sock, st):
+        """Handshake, request, response as far as the input goes; True once
+        the whole response is in."""
+        try:
+            if not st["shaken"]:
+                st["tls"].do_handshake()
+                st["shaken"] = True
+                st["tls"].write(self.req)   # the handshake just finished: the request
+            while True:
+                st["buf"] += st["tls"].read(65536)
+        except ssl.SSLWantReadError:
+            pass
+        finally:
+            pending = st["out"].read()
+            if pending:
+                sock.setblocking(True)      # a few hundred bytes: never blocks for long
+                sock.sendall(pending)
+                sock.setblocking(False)
+        return response_complete(st["buf"])
 
 
 # ------------------------------------------------------------------ perf
@@ -323,15 +289,17 @@ def profile(sc, live, a, shim):
             continue
         print(f"bench: {sc:8} perf     {s.name:8} {res['rps']:>9,.0f} req/s", file=sys.stderr)
         lines += [f"{s.name} (pid {res['front_pid']}, {res['rps']:,.0f} req/s while profiled; "
-                  f"`perf report -i {os.path.relpath(data)} --no-children`):", "", "```"] + perf_top(data) + ["```",
-                                                                                      ""]
+                  f"`perf report -i {os.path.relpath(data)} --no-children`):", "", "```"]
+        lines += perf_top(data) + ["```", ""]
     return lines
 
 
 # ------------------------------------------------------------------ report
 def report(sc, data, servers, a):
     close = RUNS[sc][1]
-    title = SCENARIOS[sc].replace("50 ", f"{a.proxy_conns} ") if sc == "tls-proxy" else SCENARIOS[sc]
+    title = SCENARIOS[sc]
+    if sc == "tls-proxy":
+        title = title.replace("50 ", f"{a.proxy_conns} ")
     lines = [f"## {title}", "",
              "| server | req/s | min–max | weir ÷ nginx | weir ÷ h2o | front-end CPU µs/req "
              "| weir ÷ nginx CPU/req | weir ÷ h2o CPU/req | upstream CPU µs/req "
@@ -404,8 +372,8 @@ def run(sc, servers, a, notes, shim=None):
         for s in live:
             print(f"bench: tls-idle {s.name}", file=sys.stderr)
             try:
-                data[s.name] = idle_test(s, a.idle_conns,
-                                         lambda: open_idle_tls(s.port, a.idle_conns, "/1k.bin"))
+                data[s.name] = idle_test(
+                    s, a.idle_conns, lambda: open_idle(s.port, a.idle_conns, TlsClient("/1k.bin")))
             except RuntimeError as e:
                 data[s.name] = {"error": str(e)}
             s.check(notes)
