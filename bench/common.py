@@ -3,9 +3,11 @@ Server base class (config from bench/conf, start, stop), wrk runs and the
 interleaved-rounds driver.  Standard library only."""
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import string
 import subprocess
@@ -113,8 +115,139 @@ def first_line(argv):
         return ""
 
 
+def client_tls():
+    """A client TLS context that does not verify (the bench's self-signed
+    certificate)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    return ctx
+
+
 def fmt(x, spec, unit=""):
     return "—" if x is None else format(x, spec) + unit
+
+
+# ------------------------------------------------------------------ idle connections
+IDLE_INFLIGHT = 100                 # idle test: connections being set up at once
+
+
+def open_idle(port, n, client, timeout=300):
+    """n connections, each after one complete request and response, made
+    IDLE_INFLIGHT at a time on non-blocking sockets.  client.start(sock)
+    is called once a socket is connected and returns its state;
+    client.feed(sock, state, data) with what the socket then reads, True
+    once the response is whole."""
+    sel, pending, done = selectors.DefaultSelector(), {}, []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(done) < n:
+            while len(done) + len(pending) < n and len(pending) < IDLE_INFLIGHT:
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                sel.register(s, selectors.EVENT_WRITE)
+                pending[s] = None
+            for key, ev in sel.select(timeout=1):
+                s = key.fileobj
+                if ev & selectors.EVENT_WRITE:      # connected (or failed)
+                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        raise OSError(err, os.strerror(err))
+                    sel.modify(s, selectors.EVENT_READ)
+                    pending[s] = client.start(s)
+                    continue
+                data = s.recv(65536)
+                if not data:
+                    raise ConnectionError("server closed a connection during setup")
+                if client.feed(s, pending[s], data):
+                    sel.unregister(s)
+                    del pending[s]
+                    done.append(s)
+            if time.monotonic() > deadline:
+                raise TimeoutError("timed out")
+        return done
+    except Exception as e:
+        raise RuntimeError(f"{e} (after {len(done)} connections)") from e
+    finally:
+        sel.close()
+        if len(done) < n:       # failed or interrupted
+            close_all(done + list(pending))
+
+
+def response_complete(buf):
+    """Is buf a whole 200 response with a Content-Length?  Raises if it is
+    anything else."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", buf[:end])
+    if not buf.startswith(b"HTTP/1.1 200") or not m:
+        raise ConnectionError(f"unexpected response {buf[:60]!r}")
+    return len(buf) >= end + 4 + int(m.group(1))
+
+
+def close_all(socks):
+    """Close with RST (SO_LINGER 0) so no TIME_WAIT piles up."""
+    for s in socks:
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        except OSError:
+            pass
+        s.close()
+
+
+def still_open(socks):
+    """How many connections the server has not closed (none should be readable)."""
+    with selectors.DefaultSelector() as sel:
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
+        return len(socks) - len(sel.select(0))
+
+
+def idle_test(server, n, opener):
+    """The front end's memory with n idle connections, opened by opener()
+    (a list of sockets, each after one complete request and response)."""
+    front = server.front_pid()
+    before, t0 = rss_kib(front), time.monotonic()
+    socks = opener()
+    try:
+        res = {"connections": n, "setup_s": round(time.monotonic() - t0, 1)}
+        time.sleep(2)           # let the server settle
+        res.update(front_pid=front, front_rss_before_kib=before, front_rss_kib=rss_kib(front),
+                   front_fds=len(os.listdir(f"/proc/{front}/fd")),
+                   tree_rss_kib=sum(rss_kib(p) or 0 for p in tree(server.proc.pid)),
+                   still_open=still_open(socks))
+        if front != server.proc.pid:
+            res["master_rss_kib"] = rss_kib(server.proc.pid)
+        res["kib_per_conn"] = round((res["front_rss_kib"] - before) / n, 2)
+        return res
+    finally:
+        close_all(socks)
+
+
+
+def report_idle(data, servers, n, what="keep-alive", target_mb=30):
+    """The idle table (idle_test()'s results) and weir's target line: a
+    front end of at most target_mb MB with n idle connections."""
+    mib = lambda k: fmt(k and k / 1024, ".1f", " MiB")  # noqa: E731
+    lines = [f"## {n:,} idle {what} connections (after one request each): resident memory",
+             "", "| server | front-end RSS | before | KiB/conn | master RSS | whole tree RSS "
+             "| fds open | still open | set up in |", "|---|" + "--:|" * 8]
+    for s in servers:
+        d = data.get(s.name) or {"error": s.failed or "no data"}
+        if "error" in d:
+            lines.append(f"| {s.name} | {d['error']} |" + " |" * 7)
+            continue
+        lines.append(f"| {s.name} | {mib(d['front_rss_kib'])} | {mib(d['front_rss_before_kib'])} "
+                     f"| {d['kib_per_conn']:.2f} | {mib(d.get('master_rss_kib'))} "
+                     f"| {mib(d['tree_rss_kib'])} | {d['front_fds']:,} | {d['still_open']:,} "
+                     f"| {d['setup_s']} s |")
+    w = data.get("weir", {})
+    if "front_rss_kib" in w:
+        ok = w["front_rss_kib"] * 1024 <= target_mb * 1e6 and w["still_open"] == n
+        lines += ["", f"weir target, front end ≤ {target_mb} MB with {n:,} idle {what} "
+                  f"connections: **{'met' if ok else 'NOT met'}** ({mib(w['front_rss_kib'])})"]
+    return lines
 
 
 # ------------------------------------------------------------------ servers
@@ -131,6 +264,7 @@ class Server:
     can_buffer_log = True   # can it keep access log lines in memory?
     setup = ""              # how it is configured, for the report
     cpu_quota = 0           # % of a CPU the server may use (cgroup v1 cpu), 0: no limit
+    scheme = "http"         # https: it listens with TLS (bench/tls.py)
 
     def __init__(self, binary, base, www, logs, **subst):
         self.binary, self.logs = binary, logs
@@ -208,9 +342,11 @@ class Server:
         return st, len(body)
 
     def get_body(self, path, timeout=2):
+        # https: the bench's self-signed certificate, not verified
+        ctx = client_tls() if self.scheme == "https" else None
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
-                                        timeout=timeout) as r:
+            with urllib.request.urlopen(f"{self.scheme}://127.0.0.1:{self.port}{path}",
+                                        timeout=timeout, context=ctx) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, b""
@@ -288,13 +424,15 @@ def cgroup_remove(path):
 
 
 # ------------------------------------------------------------------ load
-def wrk(port, path, conns, seconds, close=False):
-    """One wrk run (1 thread, --latency); the numbers from its output."""
+def wrk(port, path, conns, seconds, close=False, scheme="http", env=None):
+    """One wrk run (1 thread, --latency); the numbers from its output.
+    env: its environment (bench/tls.py preloads its TLS shim with it)."""
     argv = (["taskset", "-c", CLIENT_CPU] if PINNED else []) + [
         "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     argv += ["-H", "Connection: close"] if close else []
-    argv.append(f"http://127.0.0.1:{port}{path}")
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    argv.append(f"{scheme}://127.0.0.1:{port}{path}")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60,
+                         env=env).stdout
     if "Requests/sec" not in out:
         raise RuntimeError(f"wrk failed: {' '.join(argv)}\n{out}")
 

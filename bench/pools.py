@@ -132,6 +132,20 @@ def upstream_accepted(paths):
 
 
 # ------------------------------------------------------------------ servers
+def weir_front_pid(server):
+    """weir's front end: the pid its admin API gives (the master has other
+    children running weir, e.g. its warden); else the master's only child
+    running weir."""
+    try:
+        st, body = unix_get(os.path.join(server.dir, "run", "admin.sock"), "/status")
+        if st == 200 and json.loads(body)["frontend"]["pid"]:
+            return json.loads(body)["frontend"]["pid"]
+    except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+        pass
+    kids = children_running(server.proc.pid, server.binary)
+    return kids[0] if len(kids) == 1 else None
+
+
 class WeirPools(Server):
     """weir with four pools of the C app: hello (proxy), kill1 and kill2
     (kill), dead (disabled: the app exits at start)."""
@@ -147,9 +161,7 @@ class WeirPools(Server):
         return self.get_body("/") == (200, HELLO_BODY)
 
     def front_pid(self):
-        """The front end: the master's child that runs weir itself."""
-        kids = children_running(self.proc.pid, self.binary)
-        return kids[0] if kids else None
+        return weir_front_pid(self)
 
     def status(self):
         st, body = unix_get(os.path.join(self.dir, "run", "admin.sock"), "/status")
@@ -188,24 +200,15 @@ class WeirPools(Server):
         return None
 
 
-class NginxProxy(Server):
-    """nginx, one worker, proxying to hello on a Unix socket with upstream
-    keep-alive; hello is started by us (Activated)."""
-    name, exe, conf = "nginx", "nginx", "nginx-proxy"
-    argv_fmt = ("{bin}", "-p", "{dir}", "-e", "{dir}/error.log", "-c", "{conf}")
-    front_cmd = "worker process"
-    user = "user nobody nogroup;"
-    log_on = "access_log {dir}/access.log combined buffer=64k flush=1s;"
-    log_off = "access_log off;"
+class WithUpstream(Server):
+    """A server proxying to its own hello on a Unix socket that the script
+    starts (Activated) before it: nginx here, nginx and h2o in tls.py."""
     ready_what = "no 200 'hello, world' for /"
 
-    def __init__(self, binary, base, www, logs, hello, keepalive):
-        self.sock, self.hello, self.upstream = os.path.join(base, "nginx-hello.sock"), hello, None
-        super().__init__(binary, base, www, logs, sock=self.sock, keepalive=keepalive)
-        self.setup = (f"worker_processes 1; upstream {{ server unix:…; keepalive {keepalive}; "
-                      "keepalive_requests 1000000000 }; proxy_http_version 1.1; "
-                      "proxy_set_header Connection \"\"; access_log buffer=64k; hello started "
-                      "by the script (same socket activation), pinned with nginx")
+    def __init__(self, binary, base, www, logs, hello, **subst):
+        self.sock = os.path.join(base, f"{self.conf}-hello.sock")
+        self.hello, self.upstream = hello, None
+        super().__init__(binary, base, www, logs, sock=self.sock, **subst)
 
     def is_ready(self):
         return self.get_body("/") == (200, HELLO_BODY)
@@ -230,6 +233,24 @@ class NginxProxy(Server):
 
     def upstream_sockets(self, pool=None):
         return [self.sock]
+
+
+class NginxProxy(WithUpstream):
+    """nginx, one worker, proxying to hello on a Unix socket with upstream
+    keep-alive; hello is started by us (Activated)."""
+    name, exe, conf = "nginx", "nginx", "nginx-proxy"
+    argv_fmt = ("{bin}", "-p", "{dir}", "-e", "{dir}/error.log", "-c", "{conf}")
+    front_cmd = "worker process"
+    user = "user nobody nogroup;"
+    log_on = "access_log {dir}/access.log combined buffer=64k flush=1s;"
+    log_off = "access_log off;"
+
+    def __init__(self, binary, base, www, logs, hello, keepalive, **subst):
+        super().__init__(binary, base, www, logs, hello, keepalive=keepalive, **subst)
+        self.setup = (f"worker_processes 1; upstream {{ server unix:…; keepalive {keepalive}; "
+                      "keepalive_requests 1000000000 }; proxy_http_version 1.1; "
+                      "proxy_set_header Connection \"\"; access_log buffer=64k; hello started "
+                      "by the script (same socket activation), pinned with nginx")
 
 
 class Direct(Server):
@@ -301,14 +322,15 @@ def make_servers(a, base, www, logs, weir, hello, notes):
 
 
 # ------------------------------------------------------------------ proxy
-def measure_proxy(server, seconds, conns, path="/"):
+def measure_proxy(server, seconds, conns, path="/", **wrk_opts):
     """A wrk run through the proxy: CPU of the proxy (weir: its front end;
-    nginx: its worker) apart from the upstream's (server.upstream_pids())."""
+    nginx: its worker) apart from the upstream's (server.upstream_pids()).
+    wrk_opts: more arguments for common.wrk (close, env)."""
     front, ups = server.front_pid(), server.upstream_pids()
     socks = server.upstream_sockets()
     conns0 = upstream_accepted(socks)
     s0, w0, t0 = proc_stats(), os.times(), time.monotonic()
-    res = wrk(server.port, path, conns, seconds)
+    res = wrk(server.port, path, conns, seconds, scheme=server.scheme, **wrk_opts)
     s1, w1, t1 = proc_stats(), os.times(), time.monotonic()
     conns1 = upstream_accepted(socks)
     wall = t1 - t0

@@ -12,22 +12,20 @@ import json
 import os
 import re
 import resource
-import selectors
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in bench/
 from common import (CLIENT_CPU, HERE, IDLE_TIMEOUT, PINNED, SERVER_CPU, Server,  # noqa: E402
-                    cgroup_usable, cpu_split, first_line, fmt, proc_stats, rounds, rss_kib, tree, wrk)
+                    cgroup_usable, cpu_split, first_line, fmt, idle_test, open_idle, proc_stats,
+                    report_idle, response_complete, rounds, wrk)
 import native  # noqa: E402
 import php  # noqa: E402
 import pools  # noqa: E402
-
-IDLE_INFLIGHT = 100                 # idle test: connections being set up at once
+import tls  # noqa: E402
 
 SCENARIOS = {   # name: (title, path, connections, Connection: close?)
     "1k": ("1 KiB file, keep-alive, 50 connections", "/1k.bin", 50, False),
@@ -36,17 +34,20 @@ SCENARIOS = {   # name: (title, path, connections, Connection: close?)
     "conn": ("1 KiB file, Connection: close (new connection per request), 50", "/1k.bin", 50, True),
     "idle": ("Idle keep-alive connections: resident memory", "/1k.bin", None, False),
 }
-EXTRA = {sc: m for m in (pools, php, native) for sc in m.SCENARIOS}  # scenario: module
+EXTRA = {sc: m for m in (pools, php, native, tls) for sc in m.SCENARIOS}  # scenario: module
 ALL_SCENARIOS = list(SCENARIOS) + list(EXTRA)
 
 
 # ------------------------------------------------------------------ servers
 class Weir(Server):
-    name, version_flag, front_cmd = "weir", "--version", "weir"
+    name, version_flag = "weir", "--version"
     argv_fmt = ("{bin}", "run", "-c", "{conf}")
     log_on, log_off = "w3c", "off"
     setup = ("threads = 1; access log buffered (one write per 64 KiB or 1 s); small files "
              "from memory, others sendfile; open_file_cache 1024")
+
+    def front_pid(self):
+        return pools.weir_front_pid(self)
 
 
 class Nginx(Server):
@@ -99,86 +100,19 @@ def measure(server, scenario, seconds):
     return res
 
 
-def open_idle(port, n, path):
-    """n connections, each after one complete request and response."""
-    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    sel, pending, done = selectors.DefaultSelector(), {}, []
-    deadline = time.monotonic() + 180
-    try:
-        while len(done) < n:
-            while len(done) + len(pending) < n and len(pending) < IDLE_INFLIGHT:
-                s = socket.socket()
-                s.setblocking(False)
-                s.connect_ex(("127.0.0.1", port))
-                sel.register(s, selectors.EVENT_WRITE)
-                pending[s] = b""
-            for key, ev in sel.select(timeout=1):
-                s = key.fileobj
-                if ev & selectors.EVENT_WRITE:      # connected (or failed)
-                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if err:
-                        raise OSError(err, os.strerror(err))
-                    s.send(req)                     # tiny: fits in the socket buffer
-                    sel.modify(s, selectors.EVENT_READ)
-                    continue
-                data = s.recv(65536)
-                if not data:
-                    raise ConnectionError("server closed a connection during setup")
-                buf = pending[s] = pending[s] + data
-                end = buf.find(b"\r\n\r\n")
-                m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", buf[:end]) if end > 0 else None
-                if end > 0 and (not buf.startswith(b"HTTP/1.1 200") or not m):
-                    raise ConnectionError(f"unexpected response {buf[:60]!r}")
-                if m and len(buf) >= end + 4 + int(m.group(1)):
-                    sel.unregister(s)
-                    del pending[s]
-                    done.append(s)
-            if time.monotonic() > deadline:
-                raise TimeoutError("timed out")
-        return done
-    except Exception as e:
-        raise RuntimeError(f"{e} (after {len(done)} connections)") from e
-    finally:
-        sel.close()
-        if len(done) < n:       # failed or interrupted
-            close_all(done + list(pending))
+class PlainClient:
+    """One GET per connection, in cleartext (common.open_idle)."""
 
+    def __init__(self, path):
+        self.req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
 
-def close_all(socks):
-    """Close with RST (SO_LINGER 0) so no TIME_WAIT piles up."""
-    for s in socks:
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
-        except OSError:
-            pass
-        s.close()
+    def start(self, sock):
+        sock.send(self.req)                 # tiny: fits in the socket buffer
+        return [b""]
 
-
-def still_open(socks):
-    """How many connections the server has not closed (none should be readable)."""
-    with selectors.DefaultSelector() as sel:
-        for s in socks:
-            sel.register(s, selectors.EVENT_READ)
-        return len(socks) - len(sel.select(0))
-
-
-def idle_test(server, n):
-    front = server.front_pid()
-    before, t0 = rss_kib(front), time.monotonic()
-    socks = open_idle(server.port, n, SCENARIOS["idle"][1])
-    try:
-        res = {"connections": n, "setup_s": round(time.monotonic() - t0, 1)}
-        time.sleep(2)           # let the server settle
-        res.update(front_pid=front, front_rss_before_kib=before, front_rss_kib=rss_kib(front),
-                   front_fds=len(os.listdir(f"/proc/{front}/fd")),
-                   tree_rss_kib=sum(rss_kib(p) or 0 for p in tree(server.proc.pid)),
-                   still_open=still_open(socks))
-        if front != server.proc.pid:
-            res["master_rss_kib"] = rss_kib(server.proc.pid)
-        res["kib_per_conn"] = round((res["front_rss_kib"] - before) / n, 2)
-        return res
-    finally:
-        close_all(socks)
+    def feed(self, sock, st, data):
+        st[0] += data
+        return response_complete(st[0])
 
 
 # ------------------------------------------------------------------ report
@@ -227,28 +161,6 @@ def report_scenario(name, data, servers):
             f"| {fmt(ratio, '.2f')} | {fmt(d['cpu_us_per_req'], '.1f')} | {fmt(cratio, '.2f')} "
             f"| {d['cpu_pct']:.0f} / {d['wrk_cpu_pct']:.0f} / {d['other_cpu_pct']:.0f} "
             f"| {fmt(d['p99_ms'], '.2f', ' ms')} | {d['errors']} |")
-    return lines
-
-
-def report_idle(data, servers, n):
-    mib = lambda k: fmt(k and k / 1024, ".1f", " MiB")  # noqa: E731
-    lines = [f"## {n:,} idle keep-alive connections (after one request each): resident memory",
-             "", "| server | front-end RSS | before | KiB/conn | master RSS | whole tree RSS "
-             "| fds open | still open | set up in |", "|---|" + "--:|" * 8]
-    for s in servers:
-        d = data.get(s.name) or {"error": s.failed or "no data"}
-        if "error" in d:
-            lines.append(f"| {s.name} | {d['error']} |" + " |" * 7)
-            continue
-        lines.append(f"| {s.name} | {mib(d['front_rss_kib'])} | {mib(d['front_rss_before_kib'])} "
-                     f"| {d['kib_per_conn']:.2f} | {mib(d.get('master_rss_kib'))} "
-                     f"| {mib(d['tree_rss_kib'])} | {d['front_fds']:,} | {d['still_open']:,} "
-                     f"| {d['setup_s']} s |")
-    w = data.get("weir", {})
-    if "front_rss_kib" in w:
-        ok = w["front_rss_kib"] * 1024 <= 30e6 and w["still_open"] == n
-        lines += ["", f"weir target, front end ≤ 30 MB with {n:,} idle connections: "
-                  f"**{'met' if ok else 'NOT met'}** ({mib(w['front_rss_kib'])})"]
     return lines
 
 
@@ -303,6 +215,9 @@ def parse_args():
                     "(default: --php-workers)")
     ap.add_argument("--baseline", metavar="WEIR", help="php, php-fpm-shared: another weir "
                     "binary, run alike as 'weir baseline' (to measure a change)")
+    ap.add_argument("--perf", default="", metavar="SCENARIOS",
+                    help="TLS scenarios (e.g. tls-conn) to profile: one more run per server "
+                    "under perf record, the top of perf report in the report")
     ap.add_argument("--host-threads", type=int, default=4, metavar="N",
                     help="native: weir-host's handler threads (4, its default)")
     a = ap.parse_args()
@@ -312,6 +227,11 @@ def parse_args():
         ap.error("--cpu-quota: a percentage of one CPU, 1 to 100 (0: no limit)")
     if a.cpu_quota and cgroup_usable():
         ap.error(f"--cpu-quota: {cgroup_usable()}")
+    a.perf = [x for x in a.perf.split(",") if x]
+    if set(a.perf) - set(tls.RUNS):
+        ap.error(f"--perf: not a TLS throughput scenario: {', '.join(set(a.perf) - set(tls.RUNS))}")
+    if a.perf and shutil.which("perf") is None:
+        ap.error("--perf: perf is not installed (linux-perf)")
     known = {c.name: c for c in (Weir, Nginx, H2o, Lighttpd)}
     for opt, table in (("scenarios", ALL_SCENARIOS), ("servers", known)):
         names = [x for x in getattr(a, opt).split(",") if x]
@@ -357,7 +277,8 @@ def main():
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = tempfile.mkdtemp(prefix="weir-bench-")
-    servers, psrv = [], []      # static scenarios' servers, pool scenarios' servers
+    servers, psrv, tsrv = [], [], []    # static scenarios' servers, pool ones, TLS ones
+    shim = None
     results = {"scenarios": {}, "idle": {}, "pools": {}, "notes": notes}
     try:
         www = setup_files(base)
@@ -365,16 +286,19 @@ def main():
         wanted = [(c, shutil.copy2(b, os.path.join(base, "weir.bin")) if c is Weir else b)
                   for c, b in wanted]
         weir = next((b for c, b in wanted if c is Weir), None)
-        if set(a.scenarios) & (set(pools.SCENARIOS) | set(native.SCENARIOS)):
+        if set(a.scenarios) & (set(pools.SCENARIOS) | set(native.SCENARIOS) | set(tls.SCENARIOS)):
             hello = pools.hello_binary(a, base, notes)
             psrv = pools.make_servers(a, base, www, logs, weir, hello, notes)
             psrv += native.make_servers(a, base, www, logs, weir, hello, notes, psrv)
+            tsrv = tls.make_servers(a, base, www, logs, weir, hello, notes)
         psrv += php.make_servers(a, base, www, logs, weir, notes)
+        if {"tls-conn", "tls-resume"} & set(a.scenarios):
+            shim = tls.build_shim(base)
         static = set(a.scenarios) & set(SCENARIOS)
         for c, binary in wanted if static else ():
             servers.append(c(binary, base, www, logs))
             servers[-1].cpu_quota = a.cpu_quota
-        for s in servers + psrv:
+        for s in servers + psrv + tsrv:
             try:
                 s.start()
             except (RuntimeError, OSError) as e:
@@ -389,10 +313,13 @@ def main():
             "cpu_quota": a.cpu_quota,
             "access_logs": logs, "log_note": log_note, "wrk": first_line(["wrk", "-v"]),
             "servers": {s.conf or s.name: {"version": s.version(), "setup": s.setup,
-                                           "command": s.cmd} for s in servers + psrv}}
+                                           "command": s.cmd} for s in servers + psrv + tsrv}}
         print(f"bench: temp dir {base}", file=sys.stderr)
         pool_reports = {}
         for sc in a.scenarios:
+            if sc in tls.SCENARIOS:
+                pool_reports[sc], results["pools"][sc] = tls.run(sc, tsrv, a, notes, shim)
+                continue
             if sc in EXTRA:
                 pool_reports[sc], results["pools"][sc] = EXTRA[sc].run(sc, psrv, a, notes)
                 continue
@@ -403,17 +330,19 @@ def main():
                 if not s.failed:
                     print(f"bench: idle {s.name}", file=sys.stderr)
                     try:
-                        results["idle"][s.name] = idle_test(s, a.idle_conns)
+                        client = PlainClient(SCENARIOS["idle"][1])
+                        results["idle"][s.name] = idle_test(
+                            s, a.idle_conns, lambda: open_idle(s.port, a.idle_conns, client))
                     except RuntimeError as e:
                         results["idle"][s.name] = {"error": str(e)}
                     s.check(notes)
     finally:
-        for s in servers + psrv:
+        for s in servers + psrv + tsrv:
             s.stop()
         if not a.keep:
             shutil.rmtree(base, ignore_errors=True)
 
-    out = header(meta, servers + psrv) + [""]
+    out = header(meta, servers + psrv + tsrv) + [""]
     for sc in a.scenarios:
         out += (pool_reports[sc] if sc in pool_reports else
                 report_idle(results["idle"], servers, a.idle_conns) if sc == "idle" else

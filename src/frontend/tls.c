@@ -364,8 +364,11 @@ tls_rebuild(struct frontend *fe, const struct conf *c)
 /*
  * OpenSSL asks for a key to encrypt a new ticket (enc = 1) or to decrypt
  * one a client showed (enc = 0, by the name it carries).  Returns 1 (go
- * on), 2 (decrypted with the previous key: issue a fresh ticket), 0 (not
- * ours or too old: full handshake), -1 (error).
+ * on), 2 (issue a fresh ticket: decrypted with the previous key, or TLS
+ * 1.3), 0 (not ours or too old: full handshake), -1 (error).  In TLS 1.3,
+ * 1 makes OpenSSL send no new ticket after the resumption, and a client
+ * must not show a ticket twice (RFC 8446 C.4; OpenSSL's does not): its next
+ * connection would be a full handshake, every other one.
  */
 static int
 ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx,
@@ -376,7 +379,6 @@ ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx
 	OSSL_PARAM params[3];
 	int rc = -1;
 
-	(void)ssl;
 	pthread_rwlock_rdlock(&fe->tls_keys_lock);
 	if (enc) {
 		if (fe->tls_keys.n > 0 && RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1) {
@@ -389,7 +391,7 @@ ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx
 		for (uint32_t i = 0; i < fe->tls_keys.n && i < 2; i++) {
 			if (memcmp(name, fe->tls_keys.key[i], 16) == 0) {
 				k = fe->tls_keys.key[i];
-				rc = i == 0 ? 1 : 2;
+				rc = i == 0 && SSL_version(ssl) < TLS1_3_VERSION ? 1 : 2;
 				break;
 			}
 		}
