@@ -430,6 +430,14 @@ on_ctl(void *arg, uint32_t events)
 			reload(fe, hdr.nfds > 0 ? fds : NULL, hdr.nfds, *(uint32_t *)(void *)u.buf);
 			hdr.nfds = 0;
 			break;
+		case CTL_ACME_CHALLENGE:
+			/* the table is shared: every thread answers it from now on */
+			if (acmechal_set((const struct ctl_acme_challenge *)(void *)u.buf) == -1)
+				log_warnx("ACME challenge table full: token not answered");
+			else if (ctl_send(fe->ctl, CTL_ACME_CHALLENGE_ACK, u.buf,
+			    sizeof(struct ctl_acme_challenge), NULL, 0) == -1)
+				log_warn("control channel: ACME challenge acknowledgement");
+			break;
 		case CTL_STATUS_REQ:
 			if (stats_snapshot(fe) == -1)
 				log_warn("status snapshot");

@@ -781,6 +781,10 @@ int		 spool_pump(struct poolreq *pr, struct spool *sp);
 /* proxy.c: the pool handler: requests to workers over HTTP/1.1 */
 struct handler	*proxy_new(struct frontend *fe, struct fe_pool *pool);
 
+/* acmechal.c: ACME HTTP-01 tokens the front end answers */
+int		 acmechal_set(const struct ctl_acme_challenge *msg);
+int		 acmechal_answer(struct conn *c, struct req *r);
+
 /* stats.c: counters and the snapshot for the master */
 void		 stats_request(struct conn *c, struct req *r);
 void		 stats_hist(struct hist *h, uint64_t us);

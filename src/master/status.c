@@ -234,6 +234,7 @@ status_json(struct master *m, json_t *fe)
 	    json_incref(m->fe_failure) : json_null());
 	json_object_set_new(o, "frontend", fo);
 	json_object_set_new(o, "sites_unavailable", sitefault_json(m));
+	json_object_set_new(o, "acme", acme_json(m));
 	for (size_t i = 0; i < m->npools; i++)
 		json_array_append_new(pools, status_pool_json(m->pools[i], fe));
 	json_object_set_new(o, "pools", pools);
