@@ -128,8 +128,12 @@ problem(struct client *c, const struct acme_resp *r, const char *what, char *err
 	const char *type = json_string_value(json_object_get(p, "type"));
 	const char *detail = json_string_value(json_object_get(p, "detail"));
 
-	snprintf(err, WEIR_ERRLEN, "%s: HTTP %d%s%s%s%s", what, r->status,
-	    type ? " " : "", type ? type : "", detail ? ": " : "", detail ? detail : "");
+	int dl = detail != NULL ? (int)strlen(detail) : 0;
+
+	while (dl > 0 && (detail[dl - 1] == '\n' || detail[dl - 1] == ' '))
+		dl--;	/* a CA's detail may end in a newline; the event's message is one line */
+	snprintf(err, WEIR_ERRLEN, "%s: HTTP %d%s%s%s%.*s", what, r->status,
+	    type ? " " : "", type ? type : "", detail ? ": " : "", dl, detail ? detail : "");
 	if (p != NULL) {
 		json_decref(c->problem);
 		c->problem = p;

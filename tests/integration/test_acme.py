@@ -258,7 +258,8 @@ def test_ca_problem_detail_reaches_the_event(make_weir, pebbles, site):
     ev = wait_for(lambda: event(w, 1332), timeout=60, what="the failure event")
     assert ev["level"] == "error" and ev["serving"] == "self-signed"
     assert ev["problem"] and ev["problem"]["type"].startswith("urn:ietf:params:acme:error:"), ev
-    assert ev["problem"]["detail"] and ev["problem"]["detail"] in ev["detail"]
+    assert ev["problem"]["detail"] and ev["problem"]["detail"].strip() in ev["detail"]
+    assert "\n" not in ev["message"]
     st = acme_status(w)["shop"]
     assert st["self_signed"] and st["state"] == "failed"
 
