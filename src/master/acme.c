@@ -153,6 +153,29 @@ load_file(struct acme_site *s, char *err)
 	return 0;
 }
 
+/*
+ * The site's certificate changed (issued, renewed, a new temporary one):
+ * load every site's certificates again and hand them to the running front
+ * end, which uses them for new handshakes; open connections keep theirs.
+ */
+static void
+certs_changed(struct master *m)
+{
+	struct conf_errors errs = { NULL, 0 };
+	char *blob;
+	size_t len;
+
+	if (tlsload_conf(m->conf, &blob, &len, &errs) > 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("certificates not reloaded: %s", errs.msg[i]);
+		conf_errors_clear(&errs);
+		return;
+	}
+	tlsload_set(m, blob, len);
+	/* -1: no front end now; the next one starts with these */
+	(void)tlsload_push(m);
+}
+
 static int64_t
 renew_time(const struct acme_cert_info *ci)
 {
@@ -162,10 +185,11 @@ renew_time(const struct acme_cert_info *ci)
 /*
  * The stand-in certificate until the first one is issued, kept beside the
  * issued one (SITE.self.pem) so that every load of the sites'
- * certificates serves the same one.
+ * certificates serves the same one.  With `reuse`, the one kept there
+ * from before (a restart) is taken while it has a day left.
  */
 static void
-make_self_signed(struct acme_site *s)
+make_self_signed(struct acme_site *s, bool reuse)
 {
 	char err[WEIR_ERRLEN], path[4200], *both;
 	size_t n;
@@ -173,6 +197,15 @@ make_self_signed(struct acme_site *s)
 	free(s->cert_pem);
 	free(s->key_pem);
 	s->cert_pem = s->key_pem = NULL;
+	pem_path(s->m->conf->server.state_dir, s->name, ".self", path, sizeof(path));
+	if (reuse && read_pair(path, &s->cert_pem, &s->key_pem, &s->ci, err) == 0) {
+		s->self_signed = true;
+		if (s->ci.not_after > (int64_t)time(NULL) + 86400)
+			return;
+		free(s->cert_pem);
+		free(s->key_pem);
+		s->cert_pem = s->key_pem = NULL;
+	}
 	if (acme_self_signed((const char *const *)s->hosts, s->nhosts, ACME_SELF_SIGNED_DAYS,
 	    &s->cert_pem, &s->key_pem, err) == -1 ||
 	    acme_cert_info(s->cert_pem, strlen(s->cert_pem), &s->ci, err) == -1) {
@@ -183,7 +216,6 @@ make_self_signed(struct acme_site *s)
 	n = strlen(s->cert_pem) + strlen(s->key_pem) + 1;
 	both = xmalloc(n);
 	snprintf(both, n, "%s%s", s->cert_pem, s->key_pem);
-	pem_path(s->m->conf->server.state_dir, s->name, ".self", path, sizeof(path));
 	if (acme_write_file(path, both, n - 1, 0600, err) == -1)
 		log_warnx("site %s: temporary certificate: %s", s->name, err);
 	free(both);
@@ -261,6 +293,7 @@ succeeded(struct acme_site *s)
 		    s->name, s->ci.serial, na);
 	}
 	schedule_at(s, renew_time(&s->ci));
+	certs_changed(s->m);
 }
 
 /*
@@ -280,6 +313,11 @@ failed(struct acme_site *s, const char *detail, json_t *problem)
 	d = s->backoff_ms / 10 * 9 + arc4random_uniform((uint32_t)(s->backoff_ms / 5 + 1));
 	s->failures++;
 	s->state = ACME_FAILED;
+	if (s->self_signed && s->ci.not_after < (int64_t)time(NULL) + 86400) {
+		/* still no certificate: a fresh temporary one before this one expires */
+		make_self_signed(s, false);
+		certs_changed(s->m);
+	}
 	wstrlcpy(s->last_error, detail, sizeof(s->last_error));
 	s->last_error_at = (int64_t)time(NULL);
 	schedule_at(s, s->last_error_at + (int64_t)((d + 999) / 1000));
@@ -409,7 +447,7 @@ on_timer(void *arg)
 }
 
 static struct acme_site *
-site_new(struct master *m, const struct conf_site *cs)
+site_new(struct master *m, const struct conf_site *cs, bool reuse)
 {
 	struct acme_site *s = xcalloc(1, sizeof(*s));
 	char err[WEIR_ERRLEN] = "";
@@ -433,7 +471,7 @@ site_new(struct master *m, const struct conf_site *cs)
 		if (access(path, F_OK) == 0)	/* there, but not usable */
 			log_warnx("site %s: %s; ordering a new certificate", s->name, err);
 		s->state = ACME_PENDING;
-		make_self_signed(s);
+		make_self_signed(s, reuse);
 		schedule_at(s, 0);
 	}
 	return s;
@@ -471,6 +509,7 @@ acme_configure(struct master *m)
 	struct acme_site **v = xcalloc(m->conf->nsites + 1, sizeof(*v));
 	char dir[4096];
 	size_t n = 0;
+	bool changed = false;
 
 	acme_dir(m, dir, sizeof(dir));
 	for (size_t i = 0; i < m->conf->nsites; i++) {
@@ -493,11 +532,16 @@ acme_configure(struct master *m)
 			for (size_t h = 0; same && h < s->nhosts; h++)
 				same = strcmp(s->hosts[h], cs->hosts.v[h]) == 0;
 			if (!same) {
+				/* new names: a new certificate (and temporary one) for them */
 				site_free(s);
-				s = NULL;
+				v[n++] = site_new(m, cs, false);
+				changed = true;
+				continue;
 			}
 		}
-		v[n++] = s != NULL ? s : site_new(m, cs);
+		if (s == NULL)
+			changed = true;
+		v[n++] = s != NULL ? s : site_new(m, cs, true);
 	}
 	for (size_t j = 0; j < m->nacme; j++)
 		if (m->acme[j] != NULL)
@@ -505,6 +549,8 @@ acme_configure(struct master *m)
 	free(m->acme);
 	m->acme = v;
 	m->nacme = n;
+	if (changed)	/* the certificates loaded before may be other temporary ones */
+		certs_changed(m);
 }
 
 void
