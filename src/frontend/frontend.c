@@ -434,6 +434,13 @@ on_ctl(void *arg, uint32_t events)
 		case CTL_TLS_CERTS:
 			if (hdr.nfds > 0)
 				tls_certs(fe, fds[0], atomic_load(&fe->gen)->conf);
+			/*
+			 * Threads take the new contexts with a generation; a
+			 * certificate pushed without a reload (ACME) must reach
+			 * them too: the same generation again, new contexts.
+			 */
+			for (unsigned i = 0; i < fe->nthreads; i++)
+				wake(&fe->threads[i], FE_MSG_GEN);
 			break;
 		case CTL_TLS_KEYS:
 			tls_set_keys(fe, (const struct ctl_tls_keys *)(void *)u.buf);

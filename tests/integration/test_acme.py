@@ -103,10 +103,10 @@ class Pebble:
 def pebbles(tmp_path):
     started = []
 
-    def factory(http_port, **kw):
+    def factory(http_port, start=True, **kw):
         p = Pebble(tmp_path / f"pebble{len(started)}", http_port, **kw)
         started.append(p)
-        return p.start()
+        return p.start() if start else p
 
     yield factory
     for p in started:
@@ -154,25 +154,87 @@ def issuer_subject(pem_text):
     return r.stdout
 
 
+def tls_server(p, tls_port):
+    return p.server() + f"listen = 127.0.0.1:{tls_port} tls\n"
+
+
+def tls_connect(port, cadata=None):
+    """A TLS connection with SNI localhost: verified against cadata (pebble's
+    root) when given, else not verified (to look at a self-signed one)."""
+    ctx = ssl.create_default_context(cadata=cadata) if cadata else \
+        ssl._create_unverified_context()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return ctx.wrap_socket(s, server_hostname="localhost")
+
+
+def peer_serial(conn):
+    der = conn.getpeercert(binary_form=True)
+    r = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial", "-issuer",
+                        "-subject"], input=der, capture_output=True, timeout=30)
+    return r.stdout.decode()
+
+
+def get_hello(conn):
+    conn.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    data = b""
+    while b"hello, world\n" not in data:
+        d = conn.recv(65536)
+        assert d, data
+        data += d
+    return data
+
+
+def wait_served(w, serial):
+    """The front end takes a new certificate asynchronously after the
+    event: wait until new handshakes get it."""
+    def served():
+        with tls_connect(w.tls_port) as c:
+            return f"serial={serial}" in peer_serial(c)
+    wait_for(served, what=f"certificate {serial} on new connections")
+
+
 def issued_weir(make_weir, pebbles, site, **pebble_kw):
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     p = pebbles(port, **pebble_kw)
-    w = make_weir(SITE.format(root=site), port=port, server_extra=p.server())
+    w = make_weir(SITE.format(root=site), port=port, server_extra=tls_server(p, tls_port))
+    w.tls_port = tls_port
     wait_for(lambda: event(w, 1330) or event(w, 1332), timeout=60, what="the first order")
     assert event(w, 1330), w.events()
+    wait_served(w, event(w, 1330)["serial"])
     return w, p
 
 
 def test_fresh_site_gets_its_certificate(make_weir, pebbles, site, tmp_path):
+    port, tls_port = free_port(), free_port()
     # pebble rejects 30% of good nonces here: every one is retried (badNonce)
-    w, p = issued_weir(make_weir, pebbles, site, env={"PEBBLE_WFE_NONCEREJECT": "30"})
+    p = pebbles(port, start=False, env={"PEBBLE_WFE_NONCEREJECT": "30"})
+    w = make_weir(SITE.format(root=site), port=port, server_extra=tls_server(p, tls_port))
     acme = w.state_dir / "acme"
-    # before: the temporary certificate the master made, self-signed for the hosts
+    # before (the CA not up yet): the temporary certificate the master made,
+    # self-signed for the hosts, served over TLS
+    wait_for(lambda: event(w, 1332), timeout=60, what="the first order to fail")
     info = issuer_subject((acme / "shop.self.pem").read_text())
     assert "issuer=CN = localhost" in info and "subject=CN = localhost" in info, info
-    # after: pebble's, verified against pebble's root for the site's host
+    with tls_connect(tls_port) as c:
+        served = peer_serial(c)
+        assert re.search(r"serial=\w+", served).group(0) in info, (served, info)
+        assert "issuer=CN = localhost" in served
+        assert get_hello(c).startswith(b"HTTP/1.1 200")
+    assert acme_status(w)["shop"]["self_signed"]
+    # the CA comes up; an order now
+    p.start()
+    assert cli(w, "acme", "renew", "shop").returncode == 0
+    wait_for(lambda: event(w, 1330) or event(w, 1332, 1), timeout=60, what="the order")
+    assert event(w, 1330), w.events()
+    w.tls_port = tls_port
+    wait_served(w, event(w, 1330)["serial"])
+    # after: pebble's, verified against pebble's root for the site's host, in
+    # the file and on the wire (a TLS client with SNI that trusts only that root)
     ok, why = verify_chain(tmp_path, acme / "shop.pem", p.root_pem())
     assert ok, why
+    with tls_connect(tls_port, cadata=p.root_pem()) as c:
+        assert f"serial={event(w, 1330)['serial']}" in peer_serial(c)
+        assert get_hello(c).startswith(b"HTTP/1.1 200")
     assert oct((acme / "shop.pem").stat().st_mode & 0o777) == "0o600"
     assert oct((acme / "account.key").stat().st_mode & 0o777) == "0o600"
     ev = event(w, 1330)
@@ -201,10 +263,10 @@ def test_forced_renewal_replaces_it_without_dropping_a_connection(make_weir, peb
     w, p = issued_weir(make_weir, pebbles, site)
     first = event(w, 1330)["serial"]
     old_pem = (w.state_dir / "acme" / "shop.pem").read_text()
-    conn = socket.create_connection(("127.0.0.1", w.port), timeout=10)
-    req = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    conn.sendall(req)
-    assert b"hello, world" in conn.recv(65536)
+    root = p.root_pem()
+    conn = tls_connect(w.tls_port, cadata=root)      # keep-alive, over TLS
+    assert f"serial={first}" in peer_serial(conn)
+    get_hello(conn)
     r = cli(w, "acme", "renew", "shop")
     assert r.returncode == 0 and "started" in r.stdout, (r.stdout, r.stderr)
     ev = wait_for(lambda: event(w, 1331) or event(w, 1332), timeout=60, what="the renewal")
@@ -212,9 +274,14 @@ def test_forced_renewal_replaces_it_without_dropping_a_connection(make_weir, peb
     assert ev["previous_serial"] == first and ev["serial"] != first
     assert (w.state_dir / "acme" / "shop.pem").read_text() != old_pem
     assert acme_status(w)["shop"]["serial"] == ev["serial"]
-    # the connection opened before is still served
-    conn.sendall(req)
-    assert b"hello, world" in conn.recv(65536)
+    # new handshakes get the new certificate; the connection opened before
+    # is still served, with the certificate it was made with
+    wait_served(w, ev["serial"])
+    with tls_connect(w.tls_port, cadata=root) as c:     # verified, with SNI
+        assert get_hello(c).startswith(b"HTTP/1.1 200")
+    for _ in range(3):
+        assert get_hello(conn).startswith(b"HTTP/1.1 200")
+    assert f"serial={first}" in peer_serial(conn)
     conn.close()
     # a second forced renewal while one runs is refused; an unknown site is 404
     r = cli(w, "acme", "renew", "nosuch")
@@ -238,10 +305,10 @@ def test_unreachable_ca_fails_with_back_off_and_keeps_the_certificate(make_weir,
     assert 50 <= nxt - t0 <= 70, st
     assert "back-off" in cli(w, "status").stdout
     assert (w.state_dir / "acme" / "shop.pem").read_text() == pem
-    # the site still serves
-    r = urllib.request.urlopen(urllib.request.Request(w.url("/hello.txt"),
-                               headers={"Host": "localhost"}), timeout=10)
-    assert r.status == 200
+    # the site still serves, with the certificate it had
+    with tls_connect(w.tls_port) as c:
+        assert f"serial={serial}" in peer_serial(c)
+        assert get_hello(c).startswith(b"HTTP/1.1 200")
     # a second failure doubles the back-off
     assert cli(w, "acme", "renew", "shop").returncode == 0
     ev = wait_for(lambda: event(w, 1332, 1), timeout=60, what="the second failure")
