@@ -189,14 +189,14 @@ const struct conf_key conf_keys[] = {
 	  "TLS versions offered: TLSv1.2, TLSv1.3 (TLSv1, TLSv1.1 also accepted)" },
 	{ CS_SERVER, "tls_ciphers", CT_STRING, SRV(tls_ciphers), 0, 0, TLS_CIPHERS_DEFAULT, CK_RELOAD, NULL, NULL,
 	  "OpenSSL cipher list for TLS 1.2 (TLS 1.3 uses OpenSSL's suites)" },
+	{ CS_SERVER, "handshake_timeout", CT_DURATION, SRV(handshake_timeout), 1 * SEC, HOUR, "10s", CK_RELOAD, NULL, NULL,
+	  "time a client has to finish the TLS handshake (then closed)" },
 	{ CS_SERVER, "acme_directory", CT_STRING, SRV(acme_directory), 0, 0, ACME_DIRECTORY_DEFAULT, CK_RELOAD, NULL, NULL,
 	  "directory URL of the ACME CA that issues certificate = acme (the next order uses a new value)" },
 	{ CS_SERVER, "acme_email", CT_STRING, SRV(acme_email), 0, 0, NULL, CK_RELOAD, NULL, NULL,
 	  "contact address of the ACME account (optional)" },
 	{ CS_SERVER, "acme_ca_file", CT_PATH, SRV(acme_ca_file), 0, 0, NULL, CK_RELOAD, NULL, NULL,
 	  "PEM CA certificates trusted for the ACME directory's HTTPS (default: the system store)" },
-	{ CS_SERVER, "handshake_timeout", CT_DURATION, SRV(handshake_timeout), 1 * SEC, HOUR, "10s", CK_RELOAD, NULL, NULL,
-	  "time a client has to finish the TLS handshake (then closed)" },
 
 	/* [site NAME] */
 	{ CS_SITE, "listen", CT_CUSTOM, SITE(listen), 0, 0, NULL, CK_MULTI, NULL, custom_listen,
