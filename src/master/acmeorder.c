@@ -40,7 +40,7 @@
 #include "util.h"
 #include "master.h"
 
-#define ACME_NONCE_RETRIES	5
+#define ACME_NONCE_RETRIES	10	/* a CA may reject any nonce (RFC 8555 §6.5): cheap to retry */
 #define ACME_POLLS		60	/* status polls per object */
 
 struct client {
