@@ -196,6 +196,12 @@ const struct conf_key conf_keys[] = {
 	  "OpenSSL cipher list for TLS 1.2 (TLS 1.3 uses OpenSSL's suites)" },
 	{ CS_SERVER, "handshake_timeout", CT_DURATION, SRV(handshake_timeout), 1 * SEC, HOUR, "10s", CK_RELOAD, NULL, NULL,
 	  "time a client has to finish the TLS handshake (then closed)" },
+	{ CS_SERVER, "acme_directory", CT_STRING, SRV(acme_directory), 0, 0, ACME_DIRECTORY_DEFAULT, CK_RELOAD, NULL, NULL,
+	  "directory URL of the ACME CA that issues certificate = acme (the next order uses a new value)" },
+	{ CS_SERVER, "acme_email", CT_STRING, SRV(acme_email), 0, 0, NULL, CK_RELOAD, NULL, NULL,
+	  "contact address of the ACME account (optional)" },
+	{ CS_SERVER, "acme_ca_file", CT_PATH, SRV(acme_ca_file), 0, 0, NULL, CK_RELOAD, NULL, NULL,
+	  "PEM CA certificates trusted for the ACME directory's HTTPS (default: the system store)" },
 
 	/* [site NAME] */
 	{ CS_SITE, "listen", CT_CUSTOM, SITE(listen), 0, 0, NULL, CK_MULTI, NULL, custom_listen,
@@ -1922,6 +1928,32 @@ conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss, socklen
 	return false;
 }
 
+/*
+ * certificate = acme: the CA proves the site's names with HTTP-01, which
+ * needs names (a default site has none), cannot prove a wildcard, and is
+ * answered on a cleartext listener of the site.
+ */
+static void
+validate_acme(struct conf_parse *p, const struct conf_site *s)
+{
+	const struct conf_listens *ls = s->listen.n > 0 ? &s->listen : &p->c->server.listen;
+	bool clear = false;
+
+	if (s->hosts.n == 0)
+		conf_error(p, s->certificate_line[0],
+		    "certificate = acme needs hosts (the names the certificate is for)");
+	for (size_t i = 0; i < s->hosts.n; i++)
+		if (strncmp(s->hosts.v[i], "*.", 2) == 0)
+			conf_error(p, s->certificate_line[0],
+			    "certificate = acme: %s is a wildcard, which HTTP-01 cannot prove; list the names",
+			    s->hosts.v[i]);
+	for (size_t i = 0; i < ls->n; i++)
+		clear |= !ls->v[i].tls;
+	if (!clear)
+		conf_error(p, s->certificate_line[0],
+		    "certificate = acme needs a cleartext listen address for the HTTP-01 challenge");
+}
+
 /* A site's certificates pair with their keys in order; acme stands alone. */
 static void
 validate_certificates(struct conf_parse *p, const struct conf_site *s)
@@ -1942,6 +1974,7 @@ validate_certificates(struct conf_parse *p, const struct conf_site *s)
 		if (s->certificate_key.n > 0)
 			conf_error(p, s->certificate_key_line[0],
 			    "certificate_key: a certificate from acme has no key file");
+		validate_acme(p, s);
 		return;
 	}
 	if (s->certificate_key.n < files)

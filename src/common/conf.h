@@ -22,6 +22,7 @@
 
 #define CONF_NAME_MAX	64	/* pool and site names */
 #define CONF_CERT_MAX	2	/* certificates per site: an ECDSA and an RSA one */
+#define ACME_DIRECTORY_DEFAULT	"https://acme-v02.api.letsencrypt.org/directory"
 
 enum conf_section {
 	CS_SERVER = 0,
@@ -196,6 +197,10 @@ struct conf_server {
 	struct strlist		 tls_protocols;		/* "TLSv1.2", "TLSv1.3" (validated names) */
 	char			*tls_ciphers;		/* OpenSSL cipher list for TLS <= 1.2 */
 	uint64_t		 handshake_timeout;	/* ms */
+	/* ACME (certificate = acme; master's acme.c) */
+	char			*acme_directory;	/* directory URL */
+	char			*acme_email;		/* account contact, or NULL */
+	char			*acme_ca_file;		/* CAs for the directory's HTTPS, NULL = system */
 	int			 line;
 };
 

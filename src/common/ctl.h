@@ -38,6 +38,8 @@ enum ctl_type {
 	CTL_SITE_FAULT,		/* FE -> M: struct ctl_site_fault: a site's root went away or came back */
 	CTL_TLS_CERTS,		/* M -> FE: u32 0; fds[0] memfd with every site's PEM (tlspem.h) */
 	CTL_TLS_KEYS,		/* M -> FE: struct ctl_tls_keys: session ticket keys */
+	CTL_ACME_CHALLENGE,	/* M -> FE: struct ctl_acme_challenge: answer (or stop answering) an HTTP-01 token */
+	CTL_ACME_CHALLENGE_ACK,	/* FE -> M: struct ctl_acme_challenge: it is answered now */
 	CTL__MAX
 };
 
@@ -165,6 +167,21 @@ struct ctl_site_fault {
 	int32_t		err;
 	char		site[72];	/* CONF_NAME_MAX + 1, rounded up */
 	char		root[1024];	/* cut if longer */
+};
+
+/*
+ * An ACME HTTP-01 challenge (acme.c): the front end answers
+ * GET /.well-known/acme-challenge/TOKEN on its cleartext listeners, for
+ * requests routed to `site`, with `keyauth` (RFC 8555 §8.3).  An empty
+ * keyauth withdraws the token.  The front end echoes the message back as
+ * CTL_ACME_CHALLENGE_ACK once every thread sees it, so the CA is told to
+ * validate only then.  Strings NUL-terminated.
+ */
+#define CTL_ACME_TOKEN_MAX	128
+struct ctl_acme_challenge {
+	char		site[72];	/* CONF_NAME_MAX + 1, rounded up */
+	char		token[CTL_ACME_TOKEN_MAX];	/* base64url */
+	char		keyauth[256];	/* token "." thumbprint; "" = withdraw */
 };
 
 struct ctl_stats_worker {

@@ -434,9 +434,24 @@ on_ctl(void *arg, uint32_t events)
 		case CTL_TLS_CERTS:
 			if (hdr.nfds > 0)
 				tls_certs(fe, fds[0], atomic_load(&fe->gen)->conf);
+			/*
+			 * Threads take the new contexts with a generation; a
+			 * certificate pushed without a reload (ACME) must reach
+			 * them too: the same generation again, new contexts.
+			 */
+			for (unsigned i = 0; i < fe->nthreads; i++)
+				wake(&fe->threads[i], FE_MSG_GEN);
 			break;
 		case CTL_TLS_KEYS:
 			tls_set_keys(fe, (const struct ctl_tls_keys *)(void *)u.buf);
+			break;
+		case CTL_ACME_CHALLENGE:
+			/* the table is shared: every thread answers it from now on */
+			if (acmechal_set((const struct ctl_acme_challenge *)(void *)u.buf) == -1)
+				log_warnx("ACME challenge table full: token not answered");
+			else if (ctl_send(fe->ctl, CTL_ACME_CHALLENGE_ACK, u.buf,
+			    sizeof(struct ctl_acme_challenge), NULL, 0) == -1)
+				log_warn("control channel: ACME challenge acknowledgement");
 			break;
 		case CTL_STATUS_REQ:
 			if (stats_snapshot(fe) == -1)

@@ -875,6 +875,10 @@ int		 rewrite_run(const struct conf_rewrite *rw, size_t n, void *md,
 void		*rewrite_match_data(void);
 void		 rewrite_match_data_free(void *md);
 
+/* acmechal.c: ACME HTTP-01 tokens the front end answers */
+int		 acmechal_set(const struct ctl_acme_challenge *msg);
+int		 acmechal_answer(struct conn *c, struct req *r);
+
 /* stats.c: counters and the snapshot for the master */
 void		 stats_request(struct conn *c, struct req *r);
 void		 stats_hist(struct hist *h, uint64_t us);

@@ -598,6 +598,8 @@ dispatch(struct conn *c, struct req *r)
 		http1_error(c, r, 421, "Hostname");
 		return;
 	}
+	if (acmechal_answer(c, r))	/* HTTP-01: before the site's own paths */
+		return;
 	if (h->target_form == HTTP_TARGET_AUTHORITY) {
 		http1_error(c, r, 405, NULL);	/* CONNECT: not a proxy */
 		return;

@@ -410,6 +410,35 @@ get_events(struct aconn *c, struct hstr query)
 
 /* --- routing ------------------------------------------------------------------------ */
 
+/* POST /acme/SITE/renew: an ACME order for the site now (acme.c). */
+static void
+acme_request(struct aconn *c, const struct http_request *h, const char *rest, size_t n)
+{
+	char site[CONF_NAME_MAX + 1], msg[256];
+	const char *slash = memchr(rest, '/', n);
+	size_t nl = slash ? (size_t)(slash - rest) : n;
+	json_t *j;
+	int st;
+
+	if (slash == NULL || nl == 0 || nl > CONF_NAME_MAX ||
+	    n - nl - 1 != 5 || memcmp(slash + 1, "renew", 5) != 0) {
+		respond_error(c, 404, "no such resource (POST /acme/SITE/renew)");
+		return;
+	}
+	if (h->method != HTTP_M_POST) {
+		respond_error(c, 405, "use POST");
+		return;
+	}
+	memcpy(site, rest, nl);
+	site[nl] = '\0';
+	if ((st = acme_admin_renew(c->a->m, site, msg, sizeof(msg))) >= 400) {
+		respond_error(c, st, "%s", msg);
+		return;
+	}
+	j = json_pack("{s:s, s:s}", "site", site, "message", msg);
+	respond_json(c, st, j);
+}
+
 static bool
 path_is(struct hstr p, const char *lit)
 {
@@ -510,6 +539,10 @@ dispatch(struct aconn *c, struct http_request *h)
 			respond_json(c, st, j);
 			return;
 		}
+	}
+	if (path.n > 6 && memcmp(path.p, "/acme/", 6) == 0) {
+		acme_request(c, h, path.p + 6, path.n - 6);
+		return;
 	}
 	if (path_is(path, "/reload")) {
 		json_t *res;

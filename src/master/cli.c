@@ -445,6 +445,8 @@ print_certificates(json_t *j)
 	}
 }
 
+static void print_acme(json_t *j);
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -491,6 +493,7 @@ cmd_status(int argc, char **argv)
 	print_fe_faults(j);
 	print_certificates(j);
 	print_cgroups(j);
+	print_acme(j);
 	printf("\n%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
 	    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");
 	json_array_foreach(json_object_get(j, "pools"), i, p)
@@ -661,6 +664,76 @@ cmd_pool(int argc, char **argv)
 			return st;
 		}
 	}
+	json_decref(j);
+	return 0;
+}
+
+/* --- acme ------------------------------------------------------------------------------ */
+
+/* The sites with certificate = acme, one line each (weir status). */
+static void
+print_acme(json_t *j)
+{
+	json_t *a = json_object_get(j, "acme"), *s;
+	size_t i;
+
+	if (json_array_size(a) == 0)
+		return;
+	printf("\n%-16s %-9s %-24s %-21s %s\n", "ACME SITE", "STATE", "SERIAL", "EXPIRES",
+	    "NEXT ATTEMPT");
+	json_array_foreach(a, i, s) {
+		const char *serial = jstr(s, "serial", "-");
+
+		printf("%-16s %-9s %-24.24s %-21s %s%s\n", jstr(s, "site", "?"), jstr(s, "state", "?"),
+		    json_is_true(json_object_get(s, "self_signed")) ? "(self-signed)" : serial,
+		    jstr(s, "not_after", "-"), jstr(s, "next_attempt", "now (ordering)"),
+		    jint(s, "failures") > 0 ? " (back-off)" : "");
+		if (json_is_string(json_object_get(s, "last_error")))
+			printf("  last error: %s\n", jstr(s, "last_error", ""));
+	}
+}
+
+int
+cmd_acme(int argc, char **argv)
+{
+	struct cli o = { .cmd = "acme" };
+	char *args[2], *body = NULL, path[256];
+	int n, st;
+	json_error_t je;
+	json_t *j;
+
+	if ((st = parse(&o, argc, argv, "renew SITE [-c FILE | -s SOCKET] [--json]\n\n"
+	    "renew    order a new certificate for a site with certificate = acme now\n"
+	    "         (the site serves its current one until the new one arrives;\n"
+	    "         the outcome is event 1331 or 1332, and in weir status)",
+	    args, &n, 2)) != 0)
+		return st;
+	if (n != 2 || strcmp(args[0], "renew") != 0) {
+		fprintf(stderr, "usage: weir acme renew SITE\n");
+		return 2;
+	}
+	if (strlen(args[1]) > CONF_NAME_MAX || strpbrk(args[1], "/?#% ") != NULL)
+		return fail("acme", "'%s' is not a site name", args[1]);
+	if (find_socket(&o) == -1)
+		return 1;
+	snprintf(path, sizeof(path), "/acme/%s/renew", args[1]);
+	if ((st = request(&o, "POST", path, &body)) == -1)
+		return 1;
+	if (st >= 400) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	if (o.json) {
+		fputs(body, stdout);
+		free(body);
+		return 0;
+	}
+	j = json_loads(body, 0, &je);
+	free(body);
+	if (j == NULL)
+		return fail("acme", "bad JSON from the server");
+	printf("%s\n", jstr(j, "message", "started"));
 	json_decref(j);
 	return 0;
 }

@@ -376,6 +376,7 @@ on_ctl(void *arg, uint32_t events)
 		struct ctl_pool_log	log;
 		struct ctl_poison	poison;
 		struct ctl_site_fault	site;
+		struct ctl_acme_challenge acme;
 		char			buf[CTL_MAX_PAYLOAD];
 	} u;
 	struct worker *w;
@@ -391,6 +392,7 @@ on_ctl(void *arg, uint32_t events)
 			    u.hello.threads, u.hello.threads == 1 ? "" : "s",
 			    u.hello.generation);
 			pools_fe_hello(m);
+			acme_fe_hello(m);
 			systemd_check_ready(m);
 			break;
 		case CTL_STATUS: {
@@ -455,6 +457,9 @@ on_ctl(void *arg, uint32_t events)
 			break;
 		case CTL_SITE_FAULT:
 			sitefault_report(m, &u.site);
+			break;
+		case CTL_ACME_CHALLENGE_ACK:
+			acme_fe_ack(m, &u.acme);
 			break;
 		case CTL_STATS:
 			if (hdr.len >= offsetof(struct ctl_stats, w) &&

@@ -39,6 +39,7 @@ usage(FILE *f)
 	    "  check   [-c FILE]                      validate the configuration and exit\n"
 	    "  status  [--json]                       pools, workers, failures\n"
 	    "  pool    start|stop|recycle|enable|show NAME\n"
+	    "  acme    renew SITE                     order a site's ACME certificate now\n"
 	    "  events  [--pool P] [--id N] [--level L] [--since DUR] [--follow] [--json]\n"
 	    "  reload                                 re-read the configuration\n"
 	    "  stop                                   stop gracefully\n"
@@ -180,6 +181,8 @@ main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "pool") == 0)
 		return cmd_pool(argc - 1, argv + 1);
+	if (strcmp(cmd, "acme") == 0)
+		return cmd_acme(argc - 1, argv + 1);
 	if (strcmp(cmd, "events") == 0)
 		return cmd_events(argc - 1, argv + 1);
 	if (strcmp(cmd, "reload") == 0)

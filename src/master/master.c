@@ -171,6 +171,8 @@ reap_children(struct master *m)
 			feproc_exited(m, status);
 		} else if (pid == m->warden_pid) {
 			warden_exited(m, status);
+		} else if (acme_reaped(m, pid, status)) {
+			/* an ACME order's helper: acme.c settled the order */
 		} else if ((w = pools_find_worker(m, pid)) != NULL) {
 			w->status = status;
 			pool_worker_exited(w);
@@ -432,6 +434,7 @@ master_run(const char *conf_path)
 	log_info("weir %s starting (config %s, master pid %d)", WEIR_VERSION,
 	    m.conf->path, (int)getpid());
 	systemd_ready_start(&m);
+	acme_configure(&m);	/* before the front end: it serves their certificates */
 	feproc_start(&m);
 	pools_start(&m);
 	if (loop_run(m.loop) == -1)
@@ -441,6 +444,7 @@ master_run(const char *conf_path)
 	log_info("stopped");
 out:
 	admin_close(&m);
+	acme_free(&m);	/* ends an order in flight */
 	if (m.loop != NULL)
 		loop_run_deferred(m.loop);
 	/*

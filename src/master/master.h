@@ -16,7 +16,9 @@
 #include <sys/socket.h>
 
 #include <jansson.h>
+#include <openssl/types.h>
 
+#include "rc.h"
 #include "conf.h"
 #include "ctl.h"
 #include "loop.h"
@@ -224,6 +226,8 @@ struct master {
 	size_t		 tls_pem_len;
 	struct ctl_tls_keys tls_keys;	/* session ticket keys (tlskeys.c) */
 	struct loop_timer tls_rotate;	/* their hourly rotation */
+	struct acme_site **acme;	/* sites with certificate = acme (acme.c) */
+	size_t		 nacme;
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -408,6 +412,101 @@ int	 tlsload_push(struct master *m);
 /* tlskeys.c: session ticket keys */
 int	 tlskeys_init(struct master *m);
 void	 tlskeys_free(struct master *m);
+/* ACME (RFC 8555): what one order works on (acme.c gives it to the helper). */
+struct acme_job {
+	const char	*directory;	/* the CA's directory URL */
+	const char	*email;		/* account contact, or NULL */
+	const char	*ca_file;	/* CAs for the directory's HTTPS, NULL = system */
+	char		 dir[4096];	/* state_dir/acme: account.key, SITE.pem */
+	const char	*site;
+	char *const	*hosts;		/* the certificate's names */
+	size_t		 nhosts;
+};
+
+/* An HTTP response as acmehttp.c keeps it (acme_resp_free() frees the strings). */
+struct acme_resp {
+	int		 status;
+	char		*body;		/* NUL-terminated, dechunked */
+	size_t		 len;
+	char		*nonce;		/* Replay-Nonce */
+	char		*location;
+	char		*content_type;
+	unsigned	 retry_after;	/* seconds, 0 if none */
+};
+
+struct acme_cert_info {
+	int64_t		 not_before, not_after;	/* unix seconds */
+	char		 serial[80];	/* hex */
+	char		 issuer[256];	/* one line */
+};
+
+enum acme_state {
+	ACME_PENDING = 0,	/* no certificate yet (serving the self-signed one) */
+	ACME_ORDERING,		/* a helper runs an order */
+	ACME_VALID,		/* issued; renewal scheduled */
+	ACME_FAILED		/* the last order failed; retry scheduled */
+};
+
+/* A site with certificate = acme, as the master runs it (acme.c). */
+struct acme_site {
+	struct master	*m;
+	char		 name[CONF_NAME_MAX + 1];
+	char		**hosts;	/* owned copies of the site's hosts */
+	size_t		 nhosts;
+	int		 state;		/* enum acme_state */
+	char		*cert_pem;	/* what it serves: issued or self-signed chain */
+	char		*key_pem;
+	bool		 self_signed;
+	struct acme_cert_info ci;	/* of cert_pem's leaf */
+	struct loop_timer timer;	/* next order: renewal or retry */
+	int64_t		 next_at;	/* ... at this unix time */
+	uint64_t	 backoff_ms;	/* last back-off delay, 0 after a success */
+	unsigned	 failures;	/* in a row */
+	char		 last_error[WEIR_ERRLEN + 64];
+	int64_t		 last_error_at;
+	pid_t		 pid;		/* the order's helper, 0 if none */
+	int		 fd;		/* channel to it, -1 */
+	struct loop_io	 io;
+	int		 outcome;	/* what the helper said: 1 done, -1 failed, 0 nothing */
+	char		 fail_detail[WEIR_ERRLEN + 64];
+	json_t		*problem;	/* the CA's problem document of a failure */
+	char		 token[CTL_ACME_TOKEN_MAX];	/* challenge the front end answers, "" */
+	char		*keyauth;	/* ... with this, or NULL */
+};
+
+/* acme.c: the master's side */
+void	 acme_configure(struct master *m);
+void	 acme_free(struct master *m);
+struct acme_site *acme_find(struct master *m, const char *site);
+bool	 acme_reaped(struct master *m, pid_t pid, int status);
+void	 acme_fe_ack(struct master *m, const struct ctl_acme_challenge *ch);
+void	 acme_fe_hello(struct master *m);
+int	 acme_admin_renew(struct master *m, const char *site, char *msg, size_t msgsz);
+json_t	*acme_json(const struct master *m);
+int	 acme_pem(const struct conf *c, const struct conf_site *cs, char **cert, char **key,
+	    char *err);
+
+/* acmeorder.c: the helper process, one order */
+void	 acme_helper_main(const struct acme_job *job, int fd) __attribute__((noreturn));
+
+/* acmehttp.c: the helper's HTTP(S) client */
+int	 acme_http(const char *method, const char *url, const char *body, const char *ca_file,
+	    struct acme_resp *r, char *err);
+void	 acme_resp_free(struct acme_resp *r);
+
+/* acmecrypto.c: keys, JWS, CSR, certificates (OpenSSL EVP) */
+char	*acme_b64url(const unsigned char *p, size_t n);
+EVP_PKEY *acme_key_new(char *err);
+char	*acme_key_pem(EVP_PKEY *k, char *err);
+int	 acme_write_file(const char *path, const char *data, size_t n, mode_t mode, char *err);
+EVP_PKEY *acme_key_load_or_create(const char *path, char *err);
+char	*acme_jwk(EVP_PKEY *k, char *err);
+char	*acme_thumbprint(EVP_PKEY *k, char *err);
+char	*acme_sign_es256(EVP_PKEY *k, const char *data, size_t n, char *err);
+char	*acme_csr(EVP_PKEY *k, const char *const *hosts, size_t n, char *err);
+int	 acme_self_signed(const char *const *hosts, size_t n, int days, char **cert_pem,
+	    char **key_pem, char *err);
+int	 acme_cert_info(const char *pem, size_t n, struct acme_cert_info *ci, char *err);
 
 /* feproc.c */
 int	 feproc_start(struct master *m);
@@ -607,6 +706,7 @@ void	 tlsexpiry_free(struct master *m);
 /* cli.c */
 int	 cmd_status(int argc, char **argv);
 int	 cmd_pool(int argc, char **argv);
+int	 cmd_acme(int argc, char **argv);
 int	 cmd_events(int argc, char **argv);
 int	 cmd_reload(int argc, char **argv);
 int	 cmd_stop(int argc, char **argv);

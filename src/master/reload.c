@@ -323,6 +323,7 @@ master_reload(struct master *m, json_t **result)
 	m->npools = nc->npools;
 	m->conf = nc;
 	sitefault_prune(m);
+	acme_configure(m);
 	apply_server(m, &oc->server);
 	for (size_t i = 0; i < m->npools; i++) {
 		pool_send_state(m->pools[i]);

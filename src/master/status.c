@@ -237,6 +237,7 @@ status_json(struct master *m, json_t *fe)
 	json_object_set_new(o, "frontend", fo);
 	json_object_set_new(o, "sites_unavailable", sitefault_json(m));
 	json_object_set_new(o, "tls_certificates", tlsexpiry_json(m));
+	json_object_set_new(o, "acme", acme_json(m));
 	for (size_t i = 0; i < m->npools; i++)
 		json_array_append_new(pools, status_pool_json(m->pools[i], fe));
 	json_object_set_new(o, "pools", pools);

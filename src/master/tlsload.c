@@ -106,7 +106,8 @@ out:
  * chain, the names, the dates; its warnings and the notAfter go to chk).
  * Errors go to errs as "file:line:" at the line of the key that names the
  * file; returns how many.
- * `certificate = acme` is not resolved here yet (an error says so).
+ * `certificate = acme` is what acme.c has for the site: the issued
+ * certificate, or the temporary self-signed one (acme_pem()).
  */
 int
 tlsload_site(const struct conf *c, const struct conf_site *s, struct tls_pems *out,
@@ -123,8 +124,14 @@ tlsload_site(const struct conf *c, const struct conf_site *s, struct tls_pems *o
 		int line = s->certificate_line[i];
 
 		if (strcmp(cp, "acme") == 0) {
-			conf_errors_add(errs, "%s:%d: certificate = acme: not supported by this build",
-			    c->path, line);
+			if (acme_pem(c, s, &cert, &key, err) == -1) {
+				conf_errors_add(errs, "%s:%d: certificate = acme: %s", c->path, line, err);
+				continue;
+			}
+			tlspem_add(out, s->name, cert, strlen(cert), key, strlen(key));
+			free(cert);
+			explicit_bzero(key, strlen(key));
+			free(key);
 			continue;
 		}
 		if (i >= s->certificate_key.n)

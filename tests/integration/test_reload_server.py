@@ -736,6 +736,129 @@ def case_handshake_timeout(make_weir, site, tmp_path):
     assert not idle_closed_within(2)        # 10s by default
     applied(w, handshake_timeout="1s")
     until(lambda: idle_closed_within(4), "a silent client closed after 1s")
+# --- ACME: the next order uses the new value -----------------------------------
+
+class FakeCA:
+    """A directory on HTTPS (a certificate of its own CA) that records the
+    newAccount payloads and refuses every account: enough to see which
+    directory, CA file and contact an order used.  Stopped by close()."""
+
+    def __init__(self, tmp_path):
+        import base64
+        import http.server
+        import ssl
+        import threading
+        d = tmp_path / "fakeca"
+        d.mkdir()
+        for args in (["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2",
+                      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True,
+                           timeout=30)
+        self.ca_file = d / "cert.pem"
+        self.contacts = []
+        ca = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def reply(self, code, body=b"", ctype="application/json"):
+                self.send_response(code)
+                self.send_header("Replay-Nonce", "n0nce")
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self):
+                base = f"https://127.0.0.1:{ca.port}"
+                self.reply(200, json.dumps({"newNonce": base + "/nonce", "newAccount": base +
+                                            "/acct", "newOrder": base + "/order"}).encode())
+
+            def do_HEAD(self):
+                self.reply(200)
+
+            def do_POST(self):
+                jws = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                pl = jws["payload"]
+                ca.contacts.append(json.loads(base64.urlsafe_b64decode(pl + "=" * (-len(pl) % 4)))
+                                   .get("contact"))
+                self.reply(403, json.dumps({"type": "urn:ietf:params:acme:error:unauthorized",
+                                            "detail": "fake CA"}).encode(),
+                           "application/problem+json")
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}/dir"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+def acme_failures(w):
+    return [e for e in w.events() if e["id"] == 1332]
+
+
+def acme_order(w):
+    """Force an order; return its failure event (1332)."""
+    n = len(acme_failures(w))
+    r = subprocess.run([WEIR, "acme", "renew", "shop", "-s", str(w.state_dir / "admin.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    until(lambda: len(acme_failures(w)) > n, "the order's event", timeout=30)
+    return acme_failures(w)[n]
+
+
+def acme_body(site):
+    return f"[site shop]\nhosts = localhost\nroot = {site}\ncertificate = acme\n"
+
+
+def acme_start(make_weir, site, **server):
+    w = start(make_weir, acme_body(site), **server)
+    until(lambda: acme_failures(w), "the first order's failure", timeout=30)
+    return w
+
+
+def case_acme_directory(make_weir, site, tmp_path):
+    p1, p2 = free_port(), free_port()
+    w = acme_start(make_weir, site, acme_directory=f"https://127.0.0.1:{p1}/dir")
+    assert f"connect 127.0.0.1:{p1}" in acme_failures(w)[0]["detail"]
+    applied(w, acme_directory=f"https://127.0.0.1:{p2}/dir")
+    assert f"connect 127.0.0.1:{p2}" in acme_order(w)["detail"]
+
+
+def case_acme_ca_file(make_weir, site, tmp_path):
+    ca = FakeCA(tmp_path)
+    try:
+        w = acme_start(make_weir, site, acme_directory=ca.url)
+        assert "TLS with 127.0.0.1" in acme_failures(w)[0]["detail"]   # not trusted
+        applied(w, acme_ca_file=str(ca.ca_file))
+        ev = acme_order(w)
+        assert "fake CA" in ev["detail"] and ev["problem"]["detail"] == "fake CA", ev
+    finally:
+        ca.close()
+
+
+def case_acme_email(make_weir, site, tmp_path):
+    ca = FakeCA(tmp_path)
+    try:
+        w = acme_start(make_weir, site, acme_directory=ca.url, acme_ca_file=str(ca.ca_file),
+                       acme_email="one@example.com")
+        assert ca.contacts[-1] == ["mailto:one@example.com"]
+        applied(w, acme_email="two@example.com")
+        acme_order(w)
+        assert ca.contacts[-1] == ["mailto:two@example.com"]
+    finally:
+        ca.close()
 
 
 APPLIED = {
@@ -770,6 +893,9 @@ APPLIED = {
     "min_rate_grace": case_min_rate_grace,
     "max_connections_per_ip": case_max_connections_per_ip,
     "underscores_in_headers": case_underscores_in_headers,
+    "acme_directory": case_acme_directory,
+    "acme_ca_file": case_acme_ca_file,
+    "acme_email": case_acme_email,
 }
 
 

@@ -332,6 +332,9 @@ static const struct {
 	{ CS_SERVER, "tls_protocols",		"TLSv1.2, TLSv1.3", "TLSv1.2|TLSv1.3" },
 	{ CS_SERVER, "tls_ciphers",		TLS_CIPHERS_DEFAULT, TLS_CIPHERS_DEFAULT },
 	{ CS_SERVER, "handshake_timeout",	"10s",		"10000" },
+	{ CS_SERVER, "acme_directory",		ACME_DIRECTORY_DEFAULT, ACME_DIRECTORY_DEFAULT },
+	{ CS_SERVER, "acme_email",		NULL,		"(null)" },
+	{ CS_SERVER, "acme_ca_file",		NULL,		"(null)" },
 
 	{ CS_SITE, "listen",			NULL,		"127.0.0.1:8080" },	/* the server's */
 	{ CS_SITE, "hosts",			NULL,		"" },
@@ -1219,7 +1222,12 @@ static const struct {
 	E(POOL_P CERT "certificate = /c2.pem\ncertificate = /c3.pem\n", L(7) "certificate /c2.pem has no certificate_key (keys pair with certificates in order)\n"
 	    L(8) "certificate: at most 2 certificates a site (an ECDSA and an RSA one)\n"),
 	E(POOL_P CERT "certificate = /c.pem\n", L(7) "certificate: /c.pem is already given on line 5\n"),
-	E(POOL_P "[site s]\napp = / p\ncertificate = acme\ncertificate_key = /k.pem\n", L(6) "certificate_key: a certificate from acme has no key file\n"),
+	E(POOL_P "[site s]\napp = / p\nhosts = a.test\ncertificate = acme\ncertificate_key = /k.pem\n", L(7) "certificate_key: a certificate from acme has no key file\n"),
+	E(POOL_P "[site s]\napp = / p\ncertificate = acme\n", L(5) "certificate = acme needs hosts (the names the certificate is for)\n"),
+	E(POOL_P "[site s]\napp = / p\nhosts = a.test, *.a.test\ncertificate = acme\n",
+	    L(6) "certificate = acme: *.a.test is a wildcard, which HTTP-01 cannot prove; list the names\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls\n" POOL_P "[site s]\napp = / p\nhosts = a.test\ncertificate = acme\n",
+	    L(8) "certificate = acme needs a cleartext listen address for the HTTP-01 challenge\n"),
 	E(POOL_P CERT "certificate = acme\n", L(7) "certificate: acme and a certificate file exclude each other\n"),
 	/* the file as a whole */
 	E("", PATH ": no [site] sections: nothing to serve\n"),
@@ -1256,7 +1264,8 @@ static const struct {
 	OK("[server]\nlisten = 127.0.0.1:443 tls\nlisten = 127.0.0.1:80\n" POOL_P CERT),
 	OK("[server]\nlisten = 127.0.0.1:443  tls \ndefault_certificate = alert\n" POOL_P CERT),
 	OK("[server]\nlisten = 127.0.0.1:443 tls\ndefault_certificate = s\n" POOL_P CERT "listen = 127.0.0.1:443 tls\n"),
-	OK("[server]\ntls_protocols = TLSv1.3\n" POOL_P "[site s]\napp = / p\ncertificate = acme\n"),
+	OK("[server]\ntls_protocols = TLSv1.3\n" POOL_P "[site s]\napp = / p\nhosts = a.test\ncertificate = acme\n"),
+	OK("[server]\nlisten = 127.0.0.1:443 tls\nlisten = 127.0.0.1:80\nacme_directory = https://ca.test/dir\nacme_email = a@b.test\nacme_ca_file = /ca.pem\n" POOL_P "[site s]\napp = / p\nhosts = a.test, www.a.test\ncertificate = acme\n"),
 	OK(POOL_P CERT "certificate = /r.pem\ncertificate_key = /rk.pem\n"),
 };
 
