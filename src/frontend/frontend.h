@@ -24,6 +24,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include "rc.h"
 #include "httpparse.h"
 #include "conf.h"
@@ -433,6 +435,8 @@ struct conn {
 		struct sockaddr_in	in;
 		struct sockaddr_in6	in6;
 	}			 peer;
+	SSL			*ssl;		/* the TLS session, NULL for cleartext */
+	struct tlsvars		*tlsv;		/* what pools are told about it (tlsvars.c), or NULL */
 };
 
 /* frontend.c */
@@ -482,6 +486,46 @@ rate_add(struct conn *c, uint64_t n)
 {
 	c->rate_bytes += n;
 }
+
+/*
+ * tlsvars.c: what pools are told about a TLS connection, computed once per
+ * connection (c->tlsv) on its first pool request.  A value is present when
+ * present[v]; its text is data + off[v], len[v] bytes, NUL-terminated.
+ */
+enum tlsvar {
+	TV_PROTOCOL = 0,	/* "TLSv1.3" */
+	TV_CIPHER,		/* OpenSSL's name of the suite */
+	TV_SNI,			/* the server name the client sent */
+	TV_EXPORTER,		/* tls-exporter (RFC 9266), base64; TLS 1.3 */
+	TV_UNIQUE,		/* tls-unique (RFC 5929), base64; TLS 1.2 */
+	TV_END_POINT,		/* tls-server-end-point (RFC 5929), base64 */
+	TV_CLIENT_VERIFY,	/* NONE, SUCCESS, FAILED:reason (mod_ssl's words) */
+	TV_CLIENT_S_DN,		/* client certificate's subject, RFC 2253 */
+	TV_CLIENT_I_DN,		/* its issuer */
+	TV_CLIENT_SERIAL,	/* its serial, hex */
+	TV_CLIENT_FINGERPRINT,	/* SHA-256 of its DER, hex */
+	TV_CLIENT_CERT,		/* its PEM */
+	TV_N
+};
+struct tlsvars {
+	bool			 present[TV_N];
+	uint32_t		 off[TV_N];
+	uint32_t		 len[TV_N];
+	char			 data[];
+};
+struct tlsvars	*tlsvars_compute(SSL *ssl);
+int		 tlsvars_get(struct conn *c, const struct tlsvars **out);
+bool		 tlsvars_reserved_header(struct hstr name);
+const char	*tlsvars_header_name(enum tlsvar v);
+const char	*tlsvars_cgi_name(enum tlsvar v);
+size_t		 tlsvars_headers_size(const struct tlsvars *tv);
+char		*tlsvars_put_headers(char *p, const struct tlsvars *tv);
+
+/* https.c: https_redirect and hsts */
+bool		 https_redirects(const struct conn *c, const struct req *r);
+int		 https_redirect(struct conn *c, struct req *r);
+char		*https_put_hsts(char *p, const struct conn *c, const struct fe_site *site);
+bool		 https_replaces(struct hstr name, const struct conn *c, const struct fe_site *site);
 
 /* http1.c: requests and responses on a connection */
 void		 http1_on_io(void *arg, uint32_t events);

@@ -151,6 +151,7 @@ http1_resp_begin(struct conn *c, struct req *r, int status, size_t *avail)
 	p = PUTS(p, "\r\nServer: weir\r\nDate: ");
 	p = put(p, t->date, HTTPDATE_LEN);
 	p = PUTS(p, "\r\n");
+	p = https_put_hsts(p, c, r->site);
 	if (c->flags & CF_CLOSE)
 		p = PUTS(p, "Connection: close\r\n");
 	else if (r->h.minor == 0)
@@ -564,6 +565,10 @@ dispatch(struct conn *c, struct req *r)
 	}
 	if (h->target_form == HTTP_TARGET_AUTHORITY) {
 		http1_error(c, r, 405, NULL);	/* CONNECT: not a proxy */
+		return;
+	}
+	if (https_redirects(c, r)) {
+		https_redirect(c, r);
 		return;
 	}
 	st = path_normalize(h->path.p, h->path.n, r->path, sizeof(r->path),
