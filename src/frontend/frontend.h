@@ -30,6 +30,7 @@
 #include "httpparse.h"
 #include "conf.h"
 #include "ctl.h"
+#include "tlsnames.h"
 #include "loop.h"
 
 /* path.c: request path -> file-system-safe path */
@@ -492,21 +493,13 @@ rate_add(struct conn *c, uint64_t n)
  * connection (c->tlsv) on its first pool request.  A value is present when
  * present[v]; its text is data + off[v], len[v] bytes, NUL-terminated.
  */
+/* TV_PROTOCOL, ...: one per value of tlsnames.h (meanings: struct weir_tls) */
+#define TV_ENUM(e, h, cgi, m)	TV_##e,
 enum tlsvar {
-	TV_PROTOCOL = 0,	/* "TLSv1.3" */
-	TV_CIPHER,		/* OpenSSL's name of the suite */
-	TV_SNI,			/* the server name the client sent */
-	TV_EXPORTER,		/* tls-exporter (RFC 9266), base64; TLS 1.3 */
-	TV_UNIQUE,		/* tls-unique (RFC 5929), base64; TLS 1.2 */
-	TV_END_POINT,		/* tls-server-end-point (RFC 5929), base64 */
-	TV_CLIENT_VERIFY,	/* NONE, SUCCESS, FAILED:reason (mod_ssl's words) */
-	TV_CLIENT_S_DN,		/* client certificate's subject, RFC 2253 */
-	TV_CLIENT_I_DN,		/* its issuer */
-	TV_CLIENT_SERIAL,	/* its serial, hex */
-	TV_CLIENT_FINGERPRINT,	/* SHA-256 of its DER, hex */
-	TV_CLIENT_CERT,		/* its PEM */
+	TLS_VALUES(TV_ENUM)
 	TV_N
 };
+#undef TV_ENUM
 struct tlsvars {
 	bool			 present[TV_N];
 	uint32_t		 off[TV_N];

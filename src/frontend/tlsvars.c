@@ -37,24 +37,15 @@
 #define EXPORTER_LEN	32
 #define FINISHED_MAX	64		/* a Finished message is 12 bytes in TLS 1.2 */
 
-/* Header and CGI names, indexed by enum tlsvar; docs/tls.md has the same table. */
+/* Header and CGI names, indexed by enum tlsvar (tlsnames.h) */
+#define TV_NAMES(e, h, cgi, m)	[TV_##e] = { h, cgi },
 static const struct {
 	const char	*header;
 	const char	*cgi;
 } names[TV_N] = {
-	[TV_PROTOCOL]		= { "X-TLS-Protocol",		"SSL_PROTOCOL" },
-	[TV_CIPHER]		= { "X-TLS-Cipher",		"SSL_CIPHER" },
-	[TV_SNI]		= { "X-TLS-SNI",		"SSL_TLS_SNI" },
-	[TV_EXPORTER]		= { "X-TLS-Exporter",		"SSL_TLS_EXPORTER" },
-	[TV_UNIQUE]		= { "X-TLS-Unique",		"SSL_TLS_UNIQUE" },
-	[TV_END_POINT]		= { "X-TLS-Server-End-Point",	"SSL_TLS_SERVER_END_POINT" },
-	[TV_CLIENT_VERIFY]	= { "X-TLS-Client-Verify",	"SSL_CLIENT_VERIFY" },
-	[TV_CLIENT_S_DN]	= { "X-TLS-Client-S-DN",	"SSL_CLIENT_S_DN" },
-	[TV_CLIENT_I_DN]	= { "X-TLS-Client-I-DN",	"SSL_CLIENT_I_DN" },
-	[TV_CLIENT_SERIAL]	= { "X-TLS-Client-Serial",	"SSL_CLIENT_M_SERIAL" },
-	[TV_CLIENT_FINGERPRINT]	= { "X-TLS-Client-Fingerprint",	"SSL_CLIENT_FINGERPRINT" },
-	[TV_CLIENT_CERT]	= { "X-TLS-Client-Cert",	"SSL_CLIENT_CERT" },
+	TLS_VALUES(TV_NAMES)
 };
+#undef TV_NAMES
 
 const char *
 tlsvars_header_name(enum tlsvar v)
@@ -76,7 +67,8 @@ tlsvars_cgi_name(enum tlsvar v)
 bool
 tlsvars_reserved_header(struct hstr name)
 {
-	return name.n >= 6 && ascii_casecmp_n(name.p, "x-tls-", 6);
+	return name.n >= sizeof(TLS_HEADER_PREFIX) - 1 &&
+	    ascii_casecmp_n(name.p, TLS_HEADER_PREFIX, sizeof(TLS_HEADER_PREFIX) - 1);
 }
 
 /* --- computing ------------------------------------------------------------------ */
