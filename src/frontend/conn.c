@@ -116,10 +116,13 @@ conn_want_write(struct conn *c, bool on)
 		return;
 	if (loop_io_mod(c->t->loop, &c->io, ev) == -1)
 		log_warn("epoll_ctl");
-	if (on)
+	if (on) {
 		c->flags |= CF_WANT_WRITE;
-	else
+	} else {
 		c->flags &= (uint8_t)~CF_WANT_WRITE;
+		if (c->ssl != NULL)
+			cio_check_pending(c);	/* input OpenSSL holds: epoll cannot tell */
+	}
 }
 
 /* Give back the buffers a connection does not need while it waits. */
@@ -165,6 +168,8 @@ conn_close(struct conn *c)
 	c->state = CONN_CLOSED;
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);
+	if (c->ssl != NULL)
+		tls_conn_close(c);
 	if (fd != -1)
 		close(fd);
 	perip_release(c);
@@ -310,7 +315,10 @@ conn_accept(void *arg, uint32_t events)
 			t->conns_peak = t->nconns;
 		stat_add(&t->st_conns, 1);
 		stat_add(&t->st_accepted, 1);
-		http1_start(c);
+		if (tls_addr_on(t, l->addr))
+			(void)tls_conn_start(c);	/* closes c when it cannot */
+		else
+			http1_start(c);
 	}
 }
 
@@ -322,7 +330,7 @@ conn_drain_idle(struct fe_thread *t)
 
 	for (c = t->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CONN_IDLE && c->ipos == c->ilen)
+		if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS)
 			conn_close(c);
 	}
 }
