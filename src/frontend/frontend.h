@@ -445,6 +445,7 @@ struct conn {
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
 	SSL			*ssl;		/* TLS session, or NULL for cleartext */
+	struct tlsvars		*tlsv;		/* what pools are told about it (tlsvars.c), or NULL */
 	uint8_t			 rate_dir;	/* enum rate_dir: what is measured now */
 	uint64_t		 rate_since;	/* ms: start of the current rate window */
 	uint64_t		 rate_bytes;	/* bytes moved in that window */
@@ -453,8 +454,6 @@ struct conn {
 		struct sockaddr_in	in;
 		struct sockaddr_in6	in6;
 	}			 peer;
-	SSL			*ssl;		/* the TLS session, NULL for cleartext */
-	struct tlsvars		*tlsv;		/* what pools are told about it (tlsvars.c), or NULL */
 };
 
 /* frontend.c */
@@ -562,6 +561,12 @@ const char	*tlsvars_header_name(enum tlsvar v);
 const char	*tlsvars_cgi_name(enum tlsvar v);
 size_t		 tlsvars_headers_size(const struct tlsvars *tv);
 char		*tlsvars_put_headers(char *p, const struct tlsvars *tv);
+
+/* tlsclient.c: client certificates (client_ca, client_verify) */
+int		 tlsclient_ctx(SSL_CTX *ctx, const struct conf_site *cs,
+		    const struct tls_site_pem *sp, char *err);
+void		 tlsclient_select(SSL *ssl, SSL_CTX *ctx);
+int		 tlsclient_check(const struct conn *c, const struct conf_site *cs);
 
 /* https.c: https_redirect and hsts */
 bool		 https_redirects(const struct conn *c, const struct req *r);

@@ -575,6 +575,10 @@ dispatch(struct conn *c, struct req *r)
 		https_redirect(c, r);
 		return;
 	}
+	if ((st = tlsclient_check(c, r->site->cs)) != 0) {
+		http1_error(c, r, st, st == 421 ? "Misdirected_Request" : "Client_Certificate");
+		return;
+	}
 	st = path_normalize(h->path.p, h->path.n, r->path, sizeof(r->path),
 	    &r->pathlen);
 	if (st != 0) {
