@@ -150,11 +150,18 @@ def test_tls12_unique_and_end_point_equal_the_clients(make_weir, php_root, certs
         # a second request on the connection: the same values (kept, not recomputed)
         st, _, body2 = request(t, "/app/tls", "a.test")
         assert st == 200 and json.loads(body2) == got
+        session = t.session
     # a new connection has a binding of its own
     with connect(w, certs, "a.test", ctx) as t2:
         st, _, body = request(t2, "/app/tls", "a.test")
         assert json.loads(body)["HTTP_X_TLS_UNIQUE"] == b64(t2.get_channel_binding("tls-unique"))
         assert json.loads(body)["HTTP_X_TLS_UNIQUE"] != got["HTTP_X_TLS_UNIQUE"]
+    # a resumed (abbreviated) handshake: the server's Finished comes first
+    s = socket.create_connection(("127.0.0.1", w.tls), timeout=10)
+    with ctx.wrap_socket(s, server_hostname="a.test", session=session) as t4:
+        assert t4.session_reused
+        st, _, body = request(t4, "/app/tls", "a.test")
+        assert json.loads(body)["HTTP_X_TLS_UNIQUE"] == b64(t4.get_channel_binding("tls-unique"))
     # TLS 1.3 too has tls-server-end-point
     with connect(w, certs, "a.test") as t3:
         der = t3.getpeercert(binary_form=True)
