@@ -24,16 +24,14 @@ static const struct {
 };
 #undef TV_FIELD
 
+/* A digit of the front end's escapes (uppercase, tlsvars.c), or -1. */
 static int
 hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	static const char digits[] = "0123456789ABCDEF";
+	const char *d = c != '\0' ? strchr(digits, c) : NULL;
+
+	return d != NULL ? (int)(d - digits) : -1;
 }
 
 /* Percent-decode s in place (the front end encodes only what must be). */
