@@ -20,10 +20,11 @@ import re
 import socket
 import ssl
 import subprocess
+import urllib.parse
 
 import pytest
 
-from conftest import SRC
+from conftest import SRC, WEIR, free_port
 from test_tls import Certs, client_ctx, handshake, start_tls, tls_site
 
 PY = "/usr/bin/python3"
@@ -252,8 +253,51 @@ def test_mtls_variables_reach_php_and_http_pools(make_weir, php_root, certs):
         got = json.loads(r.stdout)
         pem = check_alice(got, certs, "HTTP_X_TLS_CLIENT_")
         # in a header the PEM is percent-encoded (no line breaks in a field)
-        from urllib.parse import unquote
-        assert unquote(got["HTTP_X_TLS_CLIENT_CERT"]) == pem
+        assert urllib.parse.unquote(got["HTTP_X_TLS_CLIENT_CERT"]) == pem
+    # site a asks for no certificate: the verify mode follows the site SNI chose
+    got = json.loads(curl(w, certs, f"https://a.test:{w.tls}/tls.php", *cert).stdout)
+    assert got["SSL_CLIENT_VERIFY"] == "NONE" and "SSL_CLIENT_S_DN" not in got
+
+
+def test_native_module_gets_the_tls_values(make_weir, tmp_path, certs):
+    """The cgi module sets mod_ssl's variables from weir_tls() (module ABI 2)."""
+    root = tmp_path / "cgi"
+    root.mkdir()
+    script = root / "env.sh"
+    script.write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+                      "env | grep -E '^(SSL_|HTTPS=|HTTP_X_TLS)' | sort\n")
+    script.chmod(0o755)
+    os.chmod(root, 0o755)
+    body = ("[pool native]\nkind = native\nmodules = cgi\n"
+            f"cgi.root = {root}\ncgi.prefix = /cgi\n" +
+            tls_site("a", root, [certs.a], "a.test", "app = /cgi native\n"))
+    w = start_tls(make_weir, body)
+    with connect(w, certs, "a.test") as t:
+        st, _, out = request(t, "/cgi/env.sh", "a.test", SPOOF)
+        assert st == 200, out
+        env = dict(ln.split("=", 1) for ln in out.decode().splitlines())
+        assert env["HTTPS"] == "on" and env["SSL_PROTOCOL"] == "TLSv1.3"
+        assert env["SSL_TLS_SNI"] == "a.test" and env["SSL_CLIENT_VERIFY"] == "NONE"
+        assert len(base64.b64decode(env["SSL_TLS_EXPORTER"])) == 32
+        der = t.getpeercert(binary_form=True)
+        assert env["SSL_TLS_SERVER_END_POINT"] == b64(hashlib.sha256(der).digest())
+        assert not [k for k in env if k.startswith("HTTP_X_TLS")], env
+    with socket.create_connection(("127.0.0.1", w.port), timeout=10) as s:
+        st, _, out = request(s, "/cgi/env.sh", "a.test", SPOOF)
+        assert st == 200 and out == b"", out
+
+
+def test_a_client_ca_that_is_no_certificate(tmp_path, certs):
+    bad = tmp_path / "notca.pem"
+    bad.write_text("not a certificate\n")
+    conf = tmp_path / "bad.conf"
+    conf.write_text(f"[server]\nlisten = 127.0.0.1:{free_port()} tls\n" +
+                    tls_site("m", tmp_path, [certs.m], "m.test",
+                             f"client_ca = {bad}\nclient_verify = required\n"))
+    r = subprocess.run([WEIR, "check", "-c", str(conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1
+    assert f"{conf}:3: [site m] client_ca {bad}: no PEM certificate in it" in r.stderr, r.stderr
 
 
 def test_required_without_certificate_fails_the_handshake(make_weir, php_root, certs):
