@@ -16,16 +16,25 @@
 
 #define ACME_PREFIX	"/.well-known/acme-challenge/"
 
-/* Does this request get the redirect?  Only on cleartext, never for ACME. */
+/*
+ * Does this request get the redirect?  Only on cleartext, never for ACME,
+ * and not when a trusted proxy in front of weir says it took the request
+ * over https (it terminated TLS: redirecting would loop).
+ */
 bool
 https_redirects(const struct conn *c, const struct req *r)
 {
 	const struct http_request *h = &r->h;
+	const struct http_header *xfp;
 
 	if (c->ssl != NULL || !r->site->cs->https_redirect)
 		return false;
-	return !(h->path.n >= sizeof(ACME_PREFIX) - 1 &&
-	    memcmp(h->path.p, ACME_PREFIX, sizeof(ACME_PREFIX) - 1) == 0);
+	if (h->path.n >= sizeof(ACME_PREFIX) - 1 &&
+	    memcmp(h->path.p, ACME_PREFIX, sizeof(ACME_PREFIX) - 1) == 0)
+		return false;
+	xfp = httpparse_find(h->headers, h->nheaders, "x-forwarded-proto");
+	return !(xfp != NULL && hstr_eq_ci(xfp->value, "https") &&
+	    forward_trusted(&c->gen->conf->server, &c->peer.sa));
 }
 
 /* The port of the site's first TLS address (validation made sure it has one). */

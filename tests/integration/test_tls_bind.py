@@ -326,11 +326,16 @@ def test_required_without_certificate_fails_the_handshake(make_weir, php_root, c
 
 def test_https_redirect_and_hsts(make_weir, php_root, certs):
     extra = "https_redirect = yes\nhsts = 365d includeSubDomains\n"
-    w = start_tls(make_weir, sites(php_root, certs, a_extra=extra))
+    # the test client plays a proxy in front of weir too
+    w = start_tls(make_weir, sites(php_root, certs, a_extra=extra),
+                  server="trusted_proxies = 127.0.0.1\n")
     with socket.create_connection(("127.0.0.1", w.port), timeout=10) as s:
         st, h, body = request(s, "/app/x?y=1&z", f"a.test:{w.port}")
         assert st == 308 and h["location"] == f"https://a.test:{w.tls}/app/x?y=1&z", h
         assert "strict-transport-security" not in h
+        # a trusted proxy that took the request over https: served (no loop)
+        st, h, _ = request(s, "/hello.txt", "a.test", {"X-Forwarded-Proto": "https"})
+        assert st == 200 and "location" not in h
         st, h, _ = request(s, "/hello.txt", "a.test", method="POST",
                            headers={"Content-Length": "0"})
         assert st == 308 and h["location"] == f"https://a.test:{w.tls}/hello.txt"
