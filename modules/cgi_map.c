@@ -278,6 +278,38 @@ env_remote(weir_req *req, struct env *e)
 	    env_add(req, e, "REMOTE_HOST", addr) == -1 ? -1 : 0;
 }
 
+/*
+ * HTTPS and mod_ssl's SSL_* variables for a request that came over TLS
+ * (weir_tls()), the names FastCGI pools get from the front end too; the
+ * X-TLS-* fields they come from are not passed again as HTTP_X_TLS_*.
+ */
+static int
+env_tls(weir_req *req, struct env *e)
+{
+	const struct weir_tls *t = weir_tls(req);
+	const struct { const char *name, *value; } v[] = {
+		{ "SSL_PROTOCOL", t ? t->protocol : NULL },
+		{ "SSL_CIPHER", t ? t->cipher : NULL },
+		{ "SSL_TLS_SNI", t ? t->sni : NULL },
+		{ "SSL_TLS_EXPORTER", t ? t->tls_exporter : NULL },
+		{ "SSL_TLS_UNIQUE", t ? t->tls_unique : NULL },
+		{ "SSL_TLS_SERVER_END_POINT", t ? t->tls_server_end_point : NULL },
+		{ "SSL_CLIENT_VERIFY", t ? t->client_verify : NULL },
+		{ "SSL_CLIENT_S_DN", t ? t->client_s_dn : NULL },
+		{ "SSL_CLIENT_I_DN", t ? t->client_i_dn : NULL },
+		{ "SSL_CLIENT_M_SERIAL", t ? t->client_serial : NULL },
+		{ "SSL_CLIENT_FINGERPRINT", t ? t->client_fingerprint : NULL },
+		{ "SSL_CLIENT_CERT", t ? t->client_cert : NULL },
+	};
+
+	if (t == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (v[i].value != NULL && env_add(req, e, v[i].name, v[i].value) == -1)
+			return -1;
+	return 0;
+}
+
 char **
 cgi_make_env(weir_req *req, const struct cgi *c, const struct script *s,
     long long content_length)
@@ -296,7 +328,8 @@ cgi_make_env(weir_req *req, const struct cgi *c, const struct script *s,
 	    env_add(req, &e, "SCRIPT_FILENAME", s->file) == -1 ||
 	    env_add(req, &e, "DOCUMENT_ROOT", c->root) == -1 ||
 	    env_add(req, &e, "PATH", "/usr/local/bin:/usr/bin:/bin") == -1 ||
-	    env_server(req, &e) == -1 || env_remote(req, &e) == -1)
+	    env_server(req, &e) == -1 || env_remote(req, &e) == -1 ||
+	    env_tls(req, &e) == -1)
 		return NULL;
 	if (s->path_info != NULL &&
 	    env_add(req, &e, "PATH_INFO", s->path_info) == -1)
@@ -321,6 +354,7 @@ cgi_make_env(weir_req *req, const struct cgi *c, const struct script *s,
 				rc = env_add(req, &e, "AUTH_TYPE", scheme);
 			}
 		} else if (!hname_is(name, "Content-Length") &&
+		    strncasecmp(name, "X-TLS-", 6) != 0 &&	/* env_tls()'s */
 		    !hname_is(name, "Proxy") &&		/* httpoxy */
 		    !hname_is(name, "Proxy-Authorization"))
 			rc = env_http(req, &e, name, value);

@@ -49,8 +49,11 @@
 extern "C" {
 #endif
 
-/** The module ABI this header describes (see the ABI rule above). */
-#define WEIR_MODULE_ABI		1
+/** The module ABI this header describes (see the ABI rule above).  2: the
+ * front end <-> weir-host protocol carries the TLS connection's values
+ * (weir_tls()); a module that reads them must not load in a host that
+ * cannot give them. */
+#define WEIR_MODULE_ABI		2
 
 /* ---- return values of handle() and of the API functions --------------- */
 
@@ -234,6 +237,48 @@ size_t		 weir_header_count(const weir_req *req);
  */
 int		 weir_header_at(const weir_req *req, size_t i, const char **name,
 		    const char **value);
+
+/**
+ * What the front end knows about the TLS connection a request came on: what
+ * an application needs to bind its authentication to the channel (RFC 5929,
+ * RFC 9266) and to know the client's certificate.  docs/tls.md, "Channel
+ * binding for applications", says how to use each.  Owned by the request:
+ * the struct and its strings live until handle() returns.  A member is NULL
+ * when it does not apply (tls_exporter on TLS 1.2, the client_* ones without
+ * a client certificate but client_verify).
+ */
+struct weir_tls {
+	/** "TLSv1.3" or "TLSv1.2". */
+	const char	*protocol;
+	/** The cipher suite, OpenSSL's name ("TLS_AES_128_GCM_SHA256"). */
+	const char	*cipher;
+	/** The server name the client sent (SNI), or NULL. */
+	const char	*sni;
+	/** tls-exporter (RFC 9266), base64 of 32 bytes: TLS 1.3 only. */
+	const char	*tls_exporter;
+	/** tls-unique (RFC 5929 §3), base64: TLS 1.2 only. */
+	const char	*tls_unique;
+	/** tls-server-end-point (RFC 5929 §4), base64 of the hash of weir's
+	 * certificate. */
+	const char	*tls_server_end_point;
+	/** "NONE" (no client certificate), "SUCCESS", or "FAILED:reason". */
+	const char	*client_verify;
+	/** The client certificate's subject and issuer (RFC 2253), serial (hex),
+	 * SHA-256 fingerprint of its DER (hex) and PEM; NULL without one. */
+	const char	*client_s_dn;
+	const char	*client_i_dn;
+	const char	*client_serial;
+	const char	*client_fingerprint;
+	const char	*client_cert;
+};
+
+/**
+ * The TLS connection of the request, or NULL when it came over cleartext.
+ * Built on the first call from the X-TLS-* fields the front end adds (which
+ * weir_header() shows too; a client's own X-TLS-* never reach the host).
+ * NULL also when out of memory.
+ */
+const struct weir_tls *weir_tls(weir_req *req);
 
 /** The request body's length from Content-Length, or -1 when it is chunked
  * (unknown until read); 0 when there is no body. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +58,7 @@ static const char *const kind_names[] = { "http", "fastcgi", "native", NULL };
 static const char *const start_mode_names[] = { "on-demand", "always", NULL };
 static const char *const rf_action_names[] = { "disable", "backoff", "rollback", "auto", NULL };
 static const char *const dotfiles_names[] = { "deny", "allow", NULL };
+static const char *const client_verify_names[] = { "off", "optional", "required", NULL };
 
 static int	custom_listen(struct conf_parse *, void *, const char *, char *);
 static int	custom_threads(struct conf_parse *, void *, const char *, char *);
@@ -75,6 +77,7 @@ static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
 static int	custom_tls_protocols(struct conf_parse *, void *, const char *, char *);
 static int	custom_certificate(struct conf_parse *, void *, const char *, char *);
 static int	custom_certificate_key(struct conf_parse *, void *, const char *, char *);
+static int	custom_hsts(struct conf_parse *, void *, const char *, char *);
 
 /*
  * Options of `listen = ADDR:PORT [OPTION ...]`: a word and the bool it sets
@@ -234,6 +237,14 @@ const struct conf_key conf_keys[] = {
 	  "PEM file (certificate, then its chain) or acme; at most two (an ECDSA and an RSA one); repeatable" },
 	{ CS_SITE, "certificate_key", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_certificate_key,
 	  "private key (PEM) of the certificate in the same position; none for acme; repeatable" },
+	{ CS_SITE, "client_ca", CT_PATH, SITE(client_ca), 0, 0, NULL, 0, NULL, NULL,
+	  "PEM file of the CAs whose client certificates the site's TLS handshakes accept (with client_verify)" },
+	{ CS_SITE, "client_verify", CT_ENUM, SITE(client_verify), 0, 0, "off", 0, client_verify_names, NULL,
+	  "client certificates on TLS: off, optional (asked for, verified if sent) or required" },
+	{ CS_SITE, "https_redirect", CT_BOOL, SITE(https_redirect), 0, 0, "no", 0, NULL, NULL,
+	  "answer cleartext requests with 308 to the same URL over https (the site's TLS port)" },
+	{ CS_SITE, "hsts", CT_CUSTOM, SITE(hsts), 0, 0, "off", 0, NULL, custom_hsts,
+	  "off, or DURATION [includeSubDomains] [preload]: Strict-Transport-Security on TLS responses" },
 
 	/* [pool NAME] */
 	{ CS_POOL, "kind", CT_ENUM, POOL(kind), 0, 0, "http", 0, kind_names, NULL,
@@ -780,6 +791,52 @@ custom_certificate_key(struct conf_parse *p, void *obj, const char *val, char *e
 
 	return cert_add(p, &s->certificate_key, s->certificate_key_line, "keys",
 	    resolve_path(p, val), err);
+}
+
+/*
+ * `hsts = off | DURATION [includeSubDomains] [preload]` (RFC 6797).  preload
+ * asks browsers' preload lists to take the domain, whose rules
+ * (hstspreload.org) want includeSubDomains and at least a year: without
+ * them the list refuses the domain, so the mistake is caught here.
+ */
+static int
+custom_hsts(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_hsts *h = &((struct conf_site *)obj)->hsts;
+	char buf[256], *save = NULL, *w;
+	uint64_t ms;
+
+	memset(h, 0, sizeof(*h));
+	h->line = p->line;
+	if (strcmp(val, "off") == 0)
+		return 0;
+	if (strlen(val) >= sizeof(buf)) {
+		snprintf(err, WEIR_ERRLEN, "value too long");
+		return -1;
+	}
+	strcpy(buf, val);
+	w = strtok_r(buf, " \t", &save);
+	if (w == NULL || conf_duration(w, &ms) == -1) {
+		snprintf(err, WEIR_ERRLEN, "'%s' is not off or a duration (e.g. 365d)", val);
+		return -1;
+	}
+	h->on = true;
+	h->max_age = ms / 1000;
+	while ((w = strtok_r(NULL, " \t", &save)) != NULL) {
+		bool *flag = strcasecmp(w, "includeSubDomains") == 0 ? &h->subdomains :
+		    strcasecmp(w, "preload") == 0 ? &h->preload : NULL;
+
+		if (flag == NULL) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is not includeSubDomains or preload", w);
+			return -1;
+		}
+		*flag = true;
+	}
+	if (h->preload && (!h->subdomains || h->max_age < 365ULL * 86400)) {
+		snprintf(err, WEIR_ERRLEN, "preload needs includeSubDomains and at least 365d (the preload list refuses less)");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -1433,6 +1490,14 @@ conf_value_text(const struct conf_key *k, const void *obj, char *buf, size_t buf
 		unsigned v = ((const struct conf_pool *)obj)->cpu_max;
 
 		snprintf(buf, bufsz, v ? "%u%%" : "none", v);
+	} else if (k->custom == custom_hsts) {
+		const struct conf_hsts *h = &((const struct conf_site *)obj)->hsts;
+
+		if (!h->on)
+			snprintf(buf, bufsz, "off");
+		else
+			snprintf(buf, bufsz, "%llus%s%s", (unsigned long long)h->max_age,
+			    h->subdomains ? " includeSubDomains" : "", h->preload ? " preload" : "");
 	} else {
 		snprintf(buf, bufsz, "(set)");
 	}
@@ -1987,6 +2052,42 @@ validate_certificates(struct conf_parse *p, const struct conf_site *s)
 		    s->certificate_key.v[files]);
 }
 
+/* Is any of site s's addresses a TLS one? */
+static bool
+site_has_tls(const struct conf *c, const struct conf_site *s)
+{
+	const struct conf_listens *ls = s->listen.n > 0 ? &s->listen : &c->server.listen;
+
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->v[i].tls)
+			return true;
+	return false;
+}
+
+/*
+ * The site's TLS policy keys need TLS on the site: client certificates are
+ * asked for in its handshakes (and client_ca and client_verify go
+ * together), https_redirect needs an https address to send clients to.
+ */
+static void
+validate_site_tls(struct conf_parse *p, const struct conf *c, const struct conf_site *s)
+{
+	bool tls = site_has_tls(c, s) && conf_site_has_certificate(s);
+
+	if (s->client_verify != CLIENT_VERIFY_OFF && s->client_ca == NULL)
+		conf_error(p, s->line, "[site %s]: client_verify needs client_ca (the CAs that vouch for clients)",
+		    s->name);
+	else if (s->client_ca != NULL && s->client_verify == CLIENT_VERIFY_OFF)
+		conf_error(p, s->line, "[site %s]: client_ca without client_verify = optional or required",
+		    s->name);
+	else if (s->client_ca != NULL && !tls)
+		conf_error(p, s->line, "[site %s]: client_ca needs a tls address and a certificate",
+		    s->name);
+	if (s->https_redirect && !tls)
+		conf_error(p, s->line, "[site %s]: https_redirect needs a tls address and a certificate",
+		    s->name);
+}
+
 /* Does any site on address l have a certificate? */
 static bool
 address_has_certificate(const struct conf *c, const struct conf_listen *l)
@@ -2046,8 +2147,10 @@ validate_tls(struct conf_parse *p)
 				    "listen %s tls: no site on this address has a certificate", l->spec);
 		}
 	}
-	for (size_t i = 0; i < c->nsites; i++)
+	for (size_t i = 0; i < c->nsites; i++) {
 		validate_certificates(p, &c->sites[i]);
+		validate_site_tls(p, c, &c->sites[i]);
+	}
 	if (c->server.default_certificate != NULL &&
 	    strcmp(c->server.default_certificate, "alert") != 0) {
 		const struct conf_site *d = NULL;

@@ -130,6 +130,22 @@ enum dotfiles_mode {
 	DOTFILES_ALLOW
 };
 
+/* client_verify: whether a site's TLS handshake asks for a client certificate */
+enum client_verify_mode {
+	CLIENT_VERIFY_OFF = 0,		/* no certificate requested */
+	CLIENT_VERIFY_OPTIONAL,		/* requested; verified if sent; none is fine */
+	CLIENT_VERIFY_REQUIRED		/* a certificate client_ca vouches for, or no handshake */
+};
+
+/* hsts = off | DURATION [includeSubDomains] [preload] */
+struct conf_hsts {
+	bool			 on;
+	uint64_t		 max_age;	/* seconds (max-age=) */
+	bool			 subdomains;	/* includeSubDomains */
+	bool			 preload;
+	int			 line;
+};
+
 enum access_log_format {
 	ACCESS_LOG_W3C = 0,
 	ACCESS_LOG_COMBINED,
@@ -233,6 +249,11 @@ struct conf_site {
 	struct strlist		 certificate_key;
 	int			 certificate_line[CONF_CERT_MAX];
 	int			 certificate_key_line[CONF_CERT_MAX];
+	/* channel binding and client certificates (docs/tls.md) */
+	char			*client_ca;	/* PEM of the CAs client certificates chain to (master reads it) */
+	int			 client_verify;	/* enum client_verify_mode */
+	bool			 https_redirect;	/* cleartext requests: 308 to https:// */
+	struct conf_hsts	 hsts;		/* Strict-Transport-Security on TLS responses */
 	int			 line;
 };
 

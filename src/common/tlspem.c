@@ -14,7 +14,7 @@
 #include "util.h"
 #include "tlspem.h"
 
-#define TLSPEM_MAGIC	"WTLS1\n"
+#define TLSPEM_MAGIC	"WTLS2\n"
 
 /* free() after overwriting: key text must not linger in freed memory. */
 static void
@@ -58,6 +58,18 @@ tlspem_add(struct tls_pems *p, const char *site, const char *cert, size_t certle
 	pr->keylen = keylen;
 }
 
+void
+tlspem_set_client_ca(struct tls_pems *p, const char *site, const char *pem, size_t len)
+{
+	struct tls_site_pem *s = (struct tls_site_pem *)tlspem_find(p, site);
+
+	if (s == NULL)
+		return;		/* no certificate loaded: the site has no TLS context */
+	free(s->client_ca);
+	s->client_ca = dup_text(pem, len);
+	s->client_calen = len;
+}
+
 const struct tls_site_pem *
 tlspem_find(const struct tls_pems *p, const char *site)
 {
@@ -84,7 +96,8 @@ static char *
 put_bytes(char *o, const void *s, size_t n)
 {
 	o = put_u32(o, n);
-	memcpy(o, s, n);
+	if (n > 0)
+		memcpy(o, s, n);
 	return o + n;
 }
 
@@ -95,7 +108,7 @@ tlspem_encode(const struct tls_pems *p, size_t *len)
 	char *buf, *o;
 
 	for (size_t i = 0; i < p->n; i++) {
-		n += 8 + strlen(p->v[i].site);
+		n += 12 + strlen(p->v[i].site) + p->v[i].client_calen;
 		for (size_t j = 0; j < p->v[i].npairs; j++)
 			n += 8 + p->v[i].pair[j].certlen + p->v[i].pair[j].keylen;
 	}
@@ -111,6 +124,7 @@ tlspem_encode(const struct tls_pems *p, size_t *len)
 			o = put_bytes(o, s->pair[j].cert, s->pair[j].certlen);
 			o = put_bytes(o, s->pair[j].key, s->pair[j].keylen);
 		}
+		o = put_bytes(o, s->client_ca, s->client_calen);
 	}
 	*len = n;
 	return buf;
@@ -180,6 +194,13 @@ tlspem_decode(const char *buf, size_t len, struct tls_pems *p, char *err)
 			}
 			s->npairs++;
 		}
+		if ((s->client_ca = get_text(buf, len, &pos, &n)) == NULL)
+			goto bad;
+		s->client_calen = n;
+		if (n == 0) {
+			free(s->client_ca);
+			s->client_ca = NULL;
+		}
 	}
 	return 0;
 bad:
@@ -195,6 +216,7 @@ tlspem_free(struct tls_pems *p)
 		struct tls_site_pem *s = &p->v[i];
 
 		free(s->site);
+		free(s->client_ca);
 		for (size_t j = 0; j < s->npairs; j++) {
 			free(s->pair[j].cert);
 			wipe_free(s->pair[j].key, s->pair[j].keylen);

@@ -6,9 +6,10 @@
  * in memory at start (struct fe_start) and in a memfd on CTL_TLS_CERTS.
  * This is that message's format, one flat blob:
  *
- *   "WTLS1\n", then per site: u32 name length, name, u32 pair count, and per
+ *   "WTLS2\n", then per site: u32 name length, name, u32 pair count, and per
  *   pair: u32 certificate length, certificate PEM (leaf then chain),
- *   u32 key length, key PEM.  Integers little-endian.
+ *   u32 key length, key PEM; then u32 client CA length (0: none) and the
+ *   client_ca PEM.  Integers little-endian.
  *
  * A struct tls_pems owns everything it points to; tlspem_free() wipes the
  * key text before freeing it.
@@ -32,6 +33,8 @@ struct tls_site_pem {
 	char		*site;
 	struct tls_pair	 pair[CONF_CERT_MAX];
 	size_t		 npairs;
+	char		*client_ca;	/* PEM of the CAs for client certificates, or NULL */
+	size_t		 client_calen;
 };
 
 struct tls_pems {
@@ -42,6 +45,9 @@ struct tls_pems {
 /* Add a pair to site's entry (created on first use); copies the texts. */
 void		 tlspem_add(struct tls_pems *p, const char *site, const char *cert,
 		    size_t certlen, const char *key, size_t keylen);
+/* Set site's client CA text (the entry must exist: its pairs come first). */
+void		 tlspem_set_client_ca(struct tls_pems *p, const char *site, const char *pem,
+		    size_t len);
 const struct tls_site_pem *tlspem_find(const struct tls_pems *p, const char *site);
 /* The blob (malloc'd) of p. */
 char		*tlspem_encode(const struct tls_pems *p, size_t *len);

@@ -179,6 +179,8 @@ conn_close(struct conn *c)
 	}
 	free(c->chunk);
 	c->chunk = NULL;
+	free(c->tlsv);
+	c->tlsv = NULL;
 	c->ipos = c->ilen;
 	c->ooff = c->olen;
 	conn_release_buffers(c);

@@ -302,6 +302,31 @@ forwarding_var(const char *name)
 }
 
 /*
+ * A request over TLS: HTTPS=on, REQUEST_SCHEME and mod_ssl's SSL_*
+ * variables (tlsvars.c), which PHP and other CGI code already read.  A
+ * client cannot set these (its headers become HTTP_*), and its X-TLS-*
+ * headers are dropped like the HTTP pools' are.  -1 when the values
+ * cannot be had or do not fit.
+ */
+static int
+tls_params(struct fx *x, struct fcgi_params *fp)
+{
+	const struct tlsvars *tv;
+
+	if (tlsvars_get(x->pr.c, &tv) == -1)
+		return -1;
+	if (tv == NULL)
+		return params(x, fp, "REQUEST_SCHEME", "http") < 0 ? -1 : 0;
+	if (params(x, fp, "HTTPS", "on") < 0 || params(x, fp, "REQUEST_SCHEME", "https") < 0)
+		return -1;
+	for (int i = 0; i < TV_N; i++)
+		if (tv->present[i] && param(x, fp, tlsvars_cgi_name((enum tlsvar)i),
+		    tv->data + tv->off[i], tv->len[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/*
  * BEGIN_REQUEST and the CGI/1.1 environment (RFC 3875 §4.1), what PHP
  * expects besides, and every request header as HTTP_* — but never Proxy
  * (httpoxy) and never two names that map to the same variable.  The
@@ -424,6 +449,8 @@ build_request(struct fx *x)
 				goto fail;
 		}
 	}
+	if (tls_params(x, &fp) == -1)
+		goto fail;
 	/* request headers as HTTP_*; repeats joined, collisions dropped */
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const struct http_header *f = &h->headers[i];
@@ -433,7 +460,7 @@ build_request(struct fx *x)
 		size_t vl = 0;
 
 		if (nn == 0 || fcgi_env_collides(h->headers, h->nheaders, i) ||
-		    (!trusted && forwarding_var(name)))
+		    (!trusted && forwarding_var(name)) || tlsvars_reserved_header(f->name))
 			continue;
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = f->name.n == h->headers[j].name.n &&
@@ -698,6 +725,7 @@ client_head(struct fx *x)
 	fe_update_date(c->t);
 	p = put(p, c->t->date, HTTPDATE_LEN);
 	p = PUTS(p, "\r\n");
+	p = https_put_hsts(p, c, x->pr.r->site);
 	if (g->content_type.p != NULL) {
 		p = PUTS(p, "Content-Type: ");
 		p = put(p, g->content_type.p, g->content_type.n);
@@ -715,7 +743,8 @@ client_head(struct fx *x)
 		if (hstr_eq_ci(f->name, "content-length") || hstr_eq_ci(f->name, "connection") ||
 		    hstr_eq_ci(f->name, "transfer-encoding") || hstr_eq_ci(f->name, "keep-alive") ||
 		    hstr_eq_ci(f->name, "upgrade") || hstr_eq_ci(f->name, "trailer") ||
-		    hstr_eq_ci(f->name, "server") || hstr_eq_ci(f->name, "date"))
+		    hstr_eq_ci(f->name, "server") || hstr_eq_ci(f->name, "date") ||
+		    https_replaces(f->name, c, x->pr.r->site))
 			continue;
 		p = put(p, f->name.p, f->name.n);
 		p = PUTS(p, ": ");

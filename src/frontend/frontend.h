@@ -27,10 +27,13 @@
 
 #include <openssl/types.h>
 
+#include <openssl/ssl.h>
+
 #include "rc.h"
 #include "httpparse.h"
 #include "conf.h"
 #include "ctl.h"
+#include "tlsnames.h"
 #include "loop.h"
 #include "tlspem.h"
 
@@ -467,6 +470,7 @@ struct conn {
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
 	SSL			*ssl;		/* TLS session, or NULL for cleartext */
+	struct tlsvars		*tlsv;		/* what pools are told about it (tlsvars.c), or NULL */
 	uint8_t			 rate_dir;	/* enum rate_dir: what is measured now */
 	uint64_t		 rate_since;	/* ms: start of the current rate window */
 	uint64_t		 rate_bytes;	/* bytes moved in that window */
@@ -560,6 +564,44 @@ rate_add(struct conn *c, uint64_t n)
 {
 	c->rate_bytes += n;
 }
+
+/*
+ * tlsvars.c: what pools are told about a TLS connection, computed once per
+ * connection (c->tlsv) on its first pool request.  A value is present when
+ * present[v]; its text is data + off[v], len[v] bytes, NUL-terminated.
+ */
+/* TV_PROTOCOL, ...: one per value of tlsnames.h (meanings: struct weir_tls) */
+#define TV_ENUM(e, h, cgi, m)	TV_##e,
+enum tlsvar {
+	TLS_VALUES(TV_ENUM)
+	TV_N
+};
+#undef TV_ENUM
+struct tlsvars {
+	bool			 present[TV_N];
+	uint32_t		 off[TV_N];
+	uint32_t		 len[TV_N];
+	char			 data[];
+};
+struct tlsvars	*tlsvars_compute(SSL *ssl);
+int		 tlsvars_get(struct conn *c, const struct tlsvars **out);
+bool		 tlsvars_reserved_header(struct hstr name);
+const char	*tlsvars_header_name(enum tlsvar v);
+const char	*tlsvars_cgi_name(enum tlsvar v);
+size_t		 tlsvars_headers_size(const struct tlsvars *tv);
+char		*tlsvars_put_headers(char *p, const struct tlsvars *tv);
+
+/* tlsclient.c: client certificates (client_ca, client_verify) */
+int		 tlsclient_ctx(SSL_CTX *ctx, const struct conf_site *cs,
+		    const struct tls_site_pem *sp, char *err);
+void		 tlsclient_select(SSL *ssl, SSL_CTX *ctx);
+int		 tlsclient_check(const struct conn *c, const struct conf_site *cs);
+
+/* https.c: https_redirect and hsts */
+bool		 https_redirects(const struct conn *c, const struct req *r);
+int		 https_redirect(struct conn *c, struct req *r);
+char		*https_put_hsts(char *p, const struct conn *c, const struct fe_site *site);
+bool		 https_replaces(struct hstr name, const struct conn *c, const struct fe_site *site);
 
 /* http1.c: requests and responses on a connection */
 #define HTTP1_PLAIN_ON_TLS	"Plain_HTTP_To_HTTPS"	/* httperr token, and the 400's text */

@@ -151,6 +151,7 @@ http1_resp_begin(struct conn *c, struct req *r, int status, size_t *avail)
 	p = PUTS(p, "\r\nServer: weir\r\nDate: ");
 	p = put(p, t->date, HTTPDATE_LEN);
 	p = PUTS(p, "\r\n");
+	p = https_put_hsts(p, c, r->site);
 	if (c->flags & CF_CLOSE)
 		p = PUTS(p, "Connection: close\r\n");
 	else if (r->h.minor == 0)
@@ -602,6 +603,14 @@ dispatch(struct conn *c, struct req *r)
 		return;
 	if (h->target_form == HTTP_TARGET_AUTHORITY) {
 		http1_error(c, r, 405, NULL);	/* CONNECT: not a proxy */
+		return;
+	}
+	if (https_redirects(c, r)) {
+		https_redirect(c, r);
+		return;
+	}
+	if ((st = tlsclient_check(c, r->site->cs)) != 0) {
+		http1_error(c, r, st, st == 421 ? "Misdirected_Request" : "Client_Certificate");
 		return;
 	}
 	st = path_normalize(h->path.p, h->path.n, r->path, sizeof(r->path),

@@ -202,7 +202,9 @@ put_list(char *p, const struct http_request *h, const char *name)
  * values are kept and to which weir appends its hop.  The target is the
  * client's, or a rewrite's; a route with strip_prefix sends the path below
  * its prefix (re-encoded from the normalized path) and the prefix as
- * X-Forwarded-Prefix.
+ * X-Forwarded-Prefix.  A request that came over TLS says so (proto https)
+ * and carries the connection's X-TLS-* values (tlsvars.c); a client's own
+ * X-TLS-* fields never pass.
  */
 static char *
 put_target(char *p, const struct proxy *px)
@@ -248,7 +250,15 @@ build_head(struct proxy *px)
 	bool strip = px->app != NULL && px->app->strip_prefix && px->app->prefixlen > 1;
 	size_t cap = h->header_len + 1024 + 2 * h->host.n + 3 * r->pathlen +
 	    r->targetlen + (strip ? px->app->prefixlen + 32 : 0);
+	const struct tlsvars *tv;
+	const char *proto;
 	char *p, *q;
+
+	if (tlsvars_get(px->pr.c, &tv) == -1)
+		return -1;
+	proto = tv != NULL ? "https" : "http";
+	if (tv != NULL)
+		cap += tlsvars_headers_size(tv);
 
 	px->head_block = cap <= FE_BLOCK;
 	if ((px->head = px->head_block ? block_get(px->pr.t) : malloc(cap)) == NULL)
@@ -263,7 +273,7 @@ build_head(struct proxy *px)
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const struct http_header *f = &h->headers[i];
 
-		if (is_hop_by_hop(f->name, h))
+		if (is_hop_by_hop(f->name, h) || tlsvars_reserved_header(f->name))
 			continue;
 		if (!srv->underscores_in_headers && memchr(f->name.p, '_', f->name.n) != NULL)
 			continue;
@@ -282,7 +292,7 @@ build_head(struct proxy *px)
 	/* 2. scheme and host: a trusted proxy's word, else what weir saw */
 	p = PUTS(p, "\r\nX-Forwarded-Proto: ");
 	if (!trusted || (q = put_list(p, h, "x-forwarded-proto")) == p)
-		q = PUTS(p, "http");
+		q = put(p, proto, strlen(proto));
 	p = PUTS(q, "\r\nX-Forwarded-Host: ");
 	if (!trusted || (q = put_list(p, h, "x-forwarded-host")) == p)
 		q = put(p, h->host.p, h->host.n);
@@ -291,7 +301,9 @@ build_head(struct proxy *px)
 		p = PUTS(q, ", ");
 	p = PUTS(p, "for=");
 	p = put_peer(p, px->pr.c, true);
-	p = PUTS(p, ";proto=http;host=\"");
+	p = PUTS(p, ";proto=");
+	p = put(p, proto, strlen(proto));
+	p = PUTS(p, ";host=\"");
 	for (size_t i = 0; i < h->host.n; i++) {
 		/* quoted-string: the parser already refused " and \ in Host */
 		*p++ = h->host.p[i];
@@ -302,6 +314,8 @@ build_head(struct proxy *px)
 		p = put(p, px->app->prefix, px->app->prefixlen);
 		p = PUTS(p, "\r\n");
 	}
+	if (tv != NULL)
+		p = tlsvars_put_headers(p, tv);
 	if (px->reqbody == FR_LENGTH) {
 		p = PUTS(p, "Content-Length: ");
 		p += fmt_u64(p, px->req_left);
@@ -670,7 +684,7 @@ client_head(struct proxy *px, const struct http_response *res)
 	for (size_t i = 0; i < res->nheaders; i++) {
 		const struct http_header *f = &res->headers[i];
 
-		if (response_hop(f->name, res))
+		if (response_hop(f->name, res) || https_replaces(f->name, c, px->pr.r->site))
 			continue;
 		if (hstr_eq_ci(f->name, "date"))
 			has_date = true;
@@ -697,6 +711,7 @@ client_head(struct proxy *px, const struct http_response *res)
 	} else if (px->client_chunked && !nobody) {
 		p = PUTS(p, "Transfer-Encoding: chunked\r\n");
 	}
+	p = https_put_hsts(p, c, px->pr.r->site);
 	if (c->flags & CF_CLOSE)
 		p = PUTS(p, "Connection: close\r\n");
 	else if (px->pr.r->h.minor == 0)

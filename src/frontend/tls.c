@@ -264,7 +264,8 @@ build_sites(struct frontend *fe, struct tls_set *set, const struct conf *c)
 		for (j = 0; j < sp->npairs; j++)
 			if (ctx_use_pair(ctx, &sp->pair[j], err) == -1)
 				break;
-		if (j < sp->npairs) {
+		/* then its name and client certificates (tlsclient.c) */
+		if (j < sp->npairs || tlsclient_ctx(ctx, cs, sp, err) == -1) {
 			log_warnx("[site %s]: TLS: %s", cs->name, err);
 			SSL_CTX_free(ctx);
 			continue;
@@ -455,6 +456,7 @@ sni_cb(SSL *ssl, int *al, void *arg)
 		*al = SSL_AD_INTERNAL_ERROR;
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	}
+	tlsclient_select(ssl, set->sites[site].ctx);	/* the mode is not the context's */
 	return SSL_TLSEXT_ERR_OK;
 }
 

@@ -146,6 +146,9 @@ struct weir_req {
 	bool			 chunked;	/* body sent chunked */
 	bool			 no_body;	/* HEAD, 1xx, 204, 304 */
 	bool			 failed;	/* the connection failed: stop */
+	/* TLS values (hosttls.c), built on the first weir_tls() call */
+	struct weir_tls		*tls;
+	bool			 tls_done;
 };
 
 /* host.c */

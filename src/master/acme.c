@@ -162,15 +162,20 @@ static void
 certs_changed(struct master *m)
 {
 	struct conf_errors errs = { NULL, 0 };
+	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };
 	char *blob;
 	size_t len;
 
-	if (tlsload_conf(m->conf, &blob, &len, &errs) > 0) {
+	if (tlsload_conf(m->conf, &blob, &len, &errs, &chk) > 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			log_warnx("certificates not reloaded: %s", errs.msg[i]);
 		conf_errors_clear(&errs);
+		tlscheck_checked_free(&chk);
 		return;
 	}
+	/* the files' certificates are the same ones: what was said of them stays */
+	tlsexpiry_set(m, &chk);
+	tlscheck_checked_free(&chk);
 	tlsload_set(m, blob, len);
 	/* -1: no front end now; the next one starts with these */
 	(void)tlsload_push(m);

@@ -101,6 +101,41 @@ out:
 }
 
 /*
+ * client_ca: a PEM file of at least one CA certificate (and nothing that is
+ * not one), which the front end's context for the site trusts for client
+ * certificates.  Added to out after the site's pairs; errors at the
+ * site's line (the key has no line of its own).
+ */
+static void
+load_client_ca(const struct conf *c, const struct conf_site *s, struct tls_pems *out,
+    struct conf_errors *errs)
+{
+	char err[WEIR_ERRLEN], e[256], *pem;
+	size_t len, n = 0;
+	BIO *b;
+	X509 *x;
+
+	if ((pem = read_file(s->client_ca, TLS_FILE_MAX, &len, err)) == NULL) {
+		conf_errors_add(errs, "%s:%d: [site %s] client_ca %s", c->path, s->line, s->name, err);
+		return;
+	}
+	if ((b = BIO_new_mem_buf(pem, (int)len)) != NULL) {
+		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+			X509_free(x);
+			n++;
+		}
+		BIO_free(b);
+	}
+	if (n == 0)
+		conf_errors_add(errs, "%s:%d: [site %s] client_ca %s: no PEM certificate in it (%s)",
+		    c->path, s->line, s->name, s->client_ca, ossl_err(e, sizeof(e)));
+	else
+		tlspem_set_client_ca(out, s->name, pem, len);
+	ERR_clear_error();	/* the end of the file is an error to PEM_read */
+	free(pem);
+}
+
+/*
  * Resolve site s's certificates into PEM text in out: every certificate
  * file with its key, read and checked (here, and by tlscheck_cert(): the
  * chain, the names, the dates; its warnings and the notAfter go to chk).
@@ -166,6 +201,8 @@ tlsload_site(const struct conf *c, const struct conf_site *s, struct tls_pems *o
 		explicit_bzero(key, keylen);
 		free(key);
 	}
+	if (s->client_ca != NULL)
+		load_client_ca(c, s, out, errs);
 	return (int)(errs->n - before);
 }
 

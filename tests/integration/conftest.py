@@ -9,6 +9,7 @@ until a deadline.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,21 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("WEIR_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
 WEIR = os.environ.get("WEIR_BIN", os.path.join(SRC, "build", "weir"))
+
+
+def module_abi():
+    """WEIR_MODULE_ABI of include/weir/module.h: tests that build a module for
+    another ABI use this one + 1."""
+    with open(os.path.join(SRC, "include", "weir", "module.h")) as f:
+        return int(re.search(r"#define WEIR_MODULE_ABI\s+(\d+)", f.read()).group(1))
+
+
+def module_h_for_abi(abi):
+    """module.h's text with WEIR_MODULE_ABI set to abi."""
+    with open(os.path.join(SRC, "include", "weir", "module.h")) as f:
+        text = f.read()
+    assert "#define WEIR_MODULE_ABI" in text
+    return re.sub(r"#define WEIR_MODULE_ABI\s+\d+", f"#define WEIR_MODULE_ABI\t\t{abi}", text)
 
 
 def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):

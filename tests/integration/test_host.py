@@ -21,6 +21,8 @@ import time
 
 import pytest
 
+from conftest import module_abi, module_h_for_abi
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("WEIR_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
 WEIR = os.environ.get("WEIR_BIN", os.path.join(SRC, "build", "weir"))
@@ -416,11 +418,8 @@ def test_abi_mismatch_exits_78_before_any_module_code(hosts, tmp_path):
     its init() ran (they would have written the marker files)."""
     inc = tmp_path / "inc" / "weir"
     inc.mkdir(parents=True)
-    with open(os.path.join(SRC, "include", "weir", "module.h")) as f:
-        hdr = f.read()
-    assert "#define WEIR_MODULE_ABI\t\t1\n" in hdr
-    (inc / "module.h").write_text(hdr.replace("#define WEIR_MODULE_ABI\t\t1\n",
-                                              "#define WEIR_MODULE_ABI\t\t2\n"))
+    abi = module_abi()
+    (inc / "module.h").write_text(module_h_for_abi(abi + 1))
     mdir = tmp_path / "mods"
     mdir.mkdir()
     subprocess.run(["cc", "-shared", "-fPIC", "-I", str(tmp_path / "inc"), "-o",
@@ -432,11 +431,11 @@ def test_abi_mismatch_exits_78_before_any_module_code(hosts, tmp_path):
               env={"WEIR_MARKER": str(marker)}, ready=False)
     st = h.wait()
     assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 78
-    assert h.stderr() == ("module marker: built for ABI 2, weir-host has ABI 1 "
+    assert h.stderr() == (f"module marker: built for ABI {abi + 1}, weir-host has ABI {abi} "
                           "(marker.so version 0.0.1)\n")
     assert not marker.exists() and not (tmp_path / "ran.ctor").exists()
 
-    # The same module built for ABI 1 does run both (so the markers prove it).
+    # The same module built for weir-host's ABI does run both (so the markers prove it).
     subprocess.run(["cc", "-shared", "-fPIC", "-I", os.path.join(SRC, "include"), "-o",
                     str(mdir / "marker.so"), os.path.join(SRC, "tests", "modules", "marker.c")],
                    check=True)
@@ -476,9 +475,10 @@ def test_check_mode(tmp_path):
     out = subprocess.run([HOST, "--check", "--module-dir", MODULES, "--module", "hello",
                           "--module", "cgi"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert f"module hello: {MODULES}/hello.so version 0.1.0 abi 1" in out.stdout
+    abi = module_abi()
+    assert f"module hello: {MODULES}/hello.so version 0.1.0 abi {abi}" in out.stdout
     out = subprocess.run([HOST, "--version"], capture_output=True, text=True)
-    assert out.stdout.startswith("weir-host 0.1.0 (abi 1, build ")
+    assert out.stdout.startswith(f"weir-host 0.1.0 (abi {abi}, build ")
 
 
 # --- threads ------------------------------------------------------------------

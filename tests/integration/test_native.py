@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import SRC, WEIR, wait_for
+from conftest import SRC, WEIR, module_abi, module_h_for_abi, wait_for
 from test_pools import APP, get, pid_alive
 
 BUILD = os.path.dirname(WEIR)
@@ -38,16 +38,16 @@ def comp(tmp_path):
     return d
 
 
-def bad_hello(tmp_path, abi=2):
+ABI = module_abi()
+NEXT = ABI + 1      # what a module built against a bumped module.h says
+
+
+def bad_hello(tmp_path, abi=NEXT):
     """hello.so built from its source against a copy of module.h whose ABI is bumped."""
     inc = tmp_path / "inc" / "weir"
     inc.mkdir(parents=True)
-    text = open(os.path.join(SRC, "include", "weir", "module.h")).read()
-    assert "#define WEIR_MODULE_ABI" in text
-    import re
-    text = re.sub(r"#define WEIR_MODULE_ABI\s+\d+", f"#define WEIR_MODULE_ABI {abi}", text)
-    (inc / "module.h").write_text(text)
-    out = tmp_path / "hello-abi2.so"
+    (inc / "module.h").write_text(module_h_for_abi(abi))
+    out = tmp_path / "hello-bumped.so"
     subprocess.run(["cc", "-shared", "-fPIC", "-I", str(tmp_path / "inc"), "-o", str(out),
                     os.path.join(SRC, "modules", "hello.c")], check=True)
     return out
@@ -79,14 +79,14 @@ def test_seed_abi_mismatch_is_held_with_1300(make_weir, comp, site, tmp_path):
     r = subprocess.run([str(comp / "weir"), "verify"], capture_output=True, text=True)
     assert r.returncode == 1
     line = [ln for ln in r.stdout.splitlines() if "modules/hello.so" in ln][0]
-    assert "ABI 1" in line and "ABI 2" in line, r.stdout
+    assert f"ABI {ABI}" in line and f"ABI {NEXT}" in line, r.stdout
     # the master holds the pool: 1300 naming the file, no worker, no crash loop
     assert get(w, "/n/x")[0] == 503
     ev = wait_for(lambda: [e for e in w.events() if e["id"] == 1300], what="1300")[0]
     assert ev["pool"] == "native"
     files = ev["files"]
-    assert any("hello.so" in (f.get("file") or "") and "2" in (f.get("found") or "")
-               and "1" in (f.get("expected") or "") for f in files), files
+    assert any("hello.so" in (f.get("file") or "") and str(NEXT) in (f.get("found") or "")
+               and str(ABI) in (f.get("expected") or "") for f in files), files
     st, h, body = get(w, "/n/x")
     assert st == 503 and "retry-after" in h
     # the other pool and the static site are fine
@@ -120,7 +120,8 @@ def test_weir_host_refuses_mismatch_itself_exit_78(make_weir, comp, site, tmp_pa
     st, h, body = get(w, "/n/x", timeout=30)
     assert st == 503
     e1002 = wait_for(lambda: [e for e in w.events() if e["id"] == 1002], what="1002")[0]
-    assert "module hello: built for ABI 2, weir-host has ABI 1" in e1002["message"], e1002
+    assert (f"module hello: built for ABI {NEXT}, weir-host has ABI {ABI}"
+            in e1002["message"]), e1002
     assert len([e for e in w.events() if e["id"] == 1009]) == 1
 
 

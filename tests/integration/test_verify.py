@@ -17,10 +17,14 @@ import subprocess
 
 import pytest
 
+from conftest import module_abi, module_h_for_abi
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("WEIR_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
 WEIR = os.environ.get("WEIR_BIN", os.path.join(SRC, "build", "weir"))
 BUILD = os.path.dirname(os.path.abspath(WEIR))
+ABI = module_abi()
+NEXT = ABI + 1      # what a module built against a bumped module.h says
 CORE = ["weir", "weir-host", "modules/hello.so", "modules/cgi.so"]
 
 
@@ -54,14 +58,10 @@ def tree(tmp_path):
 
 
 def bumped_module(tmp_path, src, out):
-    """Build src against a copy of module.h with WEIR_MODULE_ABI bumped to 2."""
+    """Build src against a copy of module.h with WEIR_MODULE_ABI bumped."""
     inc = tmp_path / "inc" / "weir"
     inc.mkdir(parents=True, exist_ok=True)
-    with open(os.path.join(SRC, "include", "weir", "module.h")) as f:
-        hdr = f.read()
-    assert "#define WEIR_MODULE_ABI\t\t1\n" in hdr
-    (inc / "module.h").write_text(hdr.replace("#define WEIR_MODULE_ABI\t\t1\n",
-                                              "#define WEIR_MODULE_ABI\t\t2\n"))
+    (inc / "module.h").write_text(module_h_for_abi(NEXT))
     subprocess.run(["cc", "-shared", "-fPIC", "-I", str(tmp_path / "inc"), "-o",
                     str(out), src], check=True)
 
@@ -73,7 +73,7 @@ def test_build_tree_verifies(capsys):
     for name in ("weir", "weir-host", "hello", "cgi"):
         assert name in t, r.stdout
         assert t[name].split()[-1] == "ok", t[name]
-    assert "0.1.0 / ABI 1" in t["hello"]
+    assert f"0.1.0 / ABI {ABI}" in t["hello"]
     assert f"MANIFEST {BUILD}/MANIFEST" in r.stdout
     assert "weir verify: 4 components ok" in r.stdout
     print(r.stdout)   # the docs quote this
@@ -83,11 +83,11 @@ def test_build_tree_json():
     r = verify(WEIR, "--json")
     assert r.returncode == 0
     j = json.loads(r.stdout)
-    assert j["ok"] is True and j["problems"] == 0 and j["weir"]["abi"] == 1
+    assert j["ok"] is True and j["problems"] == 0 and j["weir"]["abi"] == ABI
     comps = {c["component"]: c for c in j["components"]}
     assert set(comps) >= {"weir", "weir-host", "hello", "cgi"}
     for c in comps.values():
-        assert c["ok"] and c["sha256_ok"] is True and c["found_abi"] == 1
+        assert c["ok"] and c["sha256_ok"] is True and c["found_abi"] == ABI
         assert len(c["sha256"]) == 64
     assert comps["hello"]["path"] == "modules/hello.so"
 
@@ -99,25 +99,26 @@ def test_copied_tree_verifies(tree):
 
 
 def test_abi_bumped_module_is_named(tree, tmp_path):
-    """The seed: hello.so replaced by one built for ABI 2."""
+    """The seed: hello.so replaced by one built for the next ABI."""
     bumped_module(tmp_path, os.path.join(SRC, "modules", "hello.c"),
                   tree / "modules" / "hello.so")
     r = verify(str(tree / "weir"))
     assert r.returncode == 1
     t = rows(r.stdout)
     assert t["hello"].split()[1] == "modules/hello.so"
-    assert "0.1.0 / ABI 1  0.1.0 / ABI 2  DIFFERS" in t["hello"]
-    assert "ABI mismatch (expected 1, found 2)" in t["hello"]
+    assert f"0.1.0 / ABI {ABI}  0.1.0 / ABI {NEXT}  DIFFERS" in t["hello"]
+    assert f"ABI mismatch (expected {ABI}, found {NEXT})" in t["hello"]
     assert t["cgi"].endswith("  ok") and t["weir-host"].endswith("  ok")
     assert "weir verify: 1 problem:" in r.stdout
-    assert (f"  {tree}/modules/hello.so (hello): ABI mismatch (expected 1, found 2); "
+    assert (f"  {tree}/modules/hello.so (hello): ABI mismatch (expected {ABI}, found {NEXT}); "
             "SHA-256 differs from MANIFEST") in r.stdout
 
     j = json.loads(verify(str(tree / "weir"), "--json").stdout)
     assert j["ok"] is False and j["problems"] == 1
     hello = [c for c in j["components"] if c["component"] == "hello"][0]
-    assert (hello["expected_abi"], hello["found_abi"]) == (1, 2)
-    assert hello["expected"] == "0.1.0 (ABI 1)" and hello["found"] == "0.1.0 (ABI 2)"
+    assert (hello["expected_abi"], hello["found_abi"]) == (ABI, NEXT)
+    assert (hello["expected"] == f"0.1.0 (ABI {ABI})"
+            and hello["found"] == f"0.1.0 (ABI {NEXT})")
     assert hello["sha256_ok"] is False and hello["ok"] is False
 
 
@@ -150,12 +151,12 @@ def test_version_not_the_listed_one(tree):
 
 
 def test_manifest_from_another_abi(tree):
-    m = (tree / "MANIFEST").read_text().replace("cgi\tmodules/cgi.so\t0.1.0\t1",
-                                                "cgi\tmodules/cgi.so\t0.1.0\t2")
+    m = (tree / "MANIFEST").read_text().replace(f"cgi\tmodules/cgi.so\t0.1.0\t{ABI}",
+                                                f"cgi\tmodules/cgi.so\t0.1.0\t{NEXT}")
     (tree / "MANIFEST").write_text(m)
     r = verify(str(tree / "weir"))
     assert r.returncode == 1
-    assert "MANIFEST lists ABI 2, this weir has ABI 1" in rows(r.stdout)["cgi"]
+    assert f"MANIFEST lists ABI {NEXT}, this weir has ABI {ABI}" in rows(r.stdout)["cgi"]
 
 
 def test_unlisted_modules(tree, tmp_path):
@@ -168,7 +169,8 @@ def test_unlisted_modules(tree, tmp_path):
     r = verify(str(tree / "weir"))
     assert r.returncode == 1
     marker = rows(r.stdout)["marker"]
-    assert "0.0.1 / ABI 2" in marker and "ABI mismatch (expected 1, found 2)" in marker
+    assert (f"0.0.1 / ABI {NEXT}" in marker
+            and f"ABI mismatch (expected {ABI}, found {NEXT})" in marker)
 
 
 def test_manifest_option_and_missing_manifest(tree, tmp_path):
@@ -220,7 +222,7 @@ def test_installed_layout(tmp_path):
                             capture_output=True, text=True, check=True).stdout.split()
     abi = subprocess.run(["pkg-config", "--variable=abi", "weir-module"], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
-    assert abi == "1"
+    assert abi == str(ABI)
     out = tmp_path / "hello.so"
     subprocess.run(["cc", "-shared", "-fPIC", *cflags, "-o", str(out),
                     os.path.join(SRC, "modules", "hello.c")], check=True)

@@ -219,6 +219,11 @@ render(const struct conf_key *k, const void *obj, char *out, size_t outsz)
 	} else if (strcmp(k->name, "tls_protocols") == 0) {
 		l = &((const struct conf_server *)obj)->tls_protocols;
 		goto list;
+	} else if (strcmp(k->name, "hsts") == 0) {
+		const struct conf_hsts *h = &((const struct conf_site *)obj)->hsts;
+
+		snprintf(out, outsz, "%d/%llu/%d/%d", h->on, (unsigned long long)h->max_age,
+		    h->subdomains, h->preload);
 	} else if (strcmp(k->name, "app") == 0) {
 		const struct conf_site *s = obj;
 
@@ -351,6 +356,10 @@ static const struct {
 	{ CS_SITE, "dotfiles",			"deny",		"0" },
 	{ CS_SITE, "certificate",		NULL,		"" },
 	{ CS_SITE, "certificate_key",		NULL,		"" },
+	{ CS_SITE, "client_ca",			NULL,		"(null)" },
+	{ CS_SITE, "client_verify",		"off",		"0" },
+	{ CS_SITE, "https_redirect",		"no",		"no" },
+	{ CS_SITE, "hsts",			"off",		"0/0/0/0" },
 
 	{ CS_POOL, "kind",			"http",		"0" },
 	{ CS_POOL, "command",			NULL,		"app" },
@@ -479,6 +488,30 @@ test_types(void)
 				continue;
 			CHECKF(c->pools[0].recycle_time == d[i].ms, "recycle_time = %s: %llu",
 			    d[i].v, (unsigned long long)c->pools[0].recycle_time);
+			conf_free(c);
+		}
+	}
+	/* hsts: a duration in seconds, then flags in any case and order */
+	{
+		static const struct { const char *v; bool on; uint64_t age; bool sub, pre; } h[] = {
+			{ "off", false, 0, false, false },
+			{ "0", true, 0, false, false },
+			{ "180d", true, 15552000, false, false },
+			{ "1h includesubdomains", true, 3600, true, false },
+			{ "400d  preload includeSubDomains", true, 34560000, true, true },
+		};
+
+		for (size_t i = 0; i < nitems(h); i++) {
+			char text[256];
+
+			snprintf(text, sizeof(text), TAIL "hsts = %s\n", h[i].v);
+			if ((c = parse_ok(text)) == NULL)
+				continue;
+			st = &c->sites[0];
+			CHECKF(st->hsts.on == h[i].on && st->hsts.max_age == h[i].age &&
+			    st->hsts.subdomains == h[i].sub && st->hsts.preload == h[i].pre,
+			    "hsts = %s: %d %llu %d %d", h[i].v, st->hsts.on,
+			    (unsigned long long)st->hsts.max_age, st->hsts.subdomains, st->hsts.preload);
 			conf_free(c);
 		}
 	}
@@ -1229,6 +1262,15 @@ static const struct {
 	E("[server]\nlisten = 127.0.0.1:443 tls\n" POOL_P "[site s]\napp = / p\nhosts = a.test\ncertificate = acme\n",
 	    L(8) "certificate = acme needs a cleartext listen address for the HTTP-01 challenge\n"),
 	E(POOL_P CERT "certificate = acme\n", L(7) "certificate: acme and a certificate file exclude each other\n"),
+	E(POOL_P CERT "client_verify = required\n", L(3) "[site s]: client_verify needs client_ca (the CAs that vouch for clients)\n"),
+	E(POOL_P CERT "client_ca = /ca.pem\n", L(3) "[site s]: client_ca without client_verify = optional or required\n"),
+	E(TAIL "client_ca = /ca.pem\nclient_verify = optional\n", L(3) "[site s]: client_ca needs a tls address and a certificate\n"),
+	E(TAIL "https_redirect = yes\n", L(3) "[site s]: https_redirect needs a tls address and a certificate\n"),
+	E(TAIL "client_verify = sometimes\n", L(5) "client_verify: 'sometimes' is not one of: off, optional, required\n"),
+	E(TAIL "hsts = soon\n", L(5) "hsts: 'soon' is not off or a duration (e.g. 365d)\n"),
+	E(TAIL "hsts = 365d always\n", L(5) "hsts: 'always' is not includeSubDomains or preload\n"),
+	E(TAIL "hsts = 180d includeSubDomains preload\n", L(5) "hsts: preload needs includeSubDomains and at least 365d (the preload list refuses less)\n"),
+	E(TAIL "hsts = 365d preload\n", L(5) "hsts: preload needs includeSubDomains and at least 365d (the preload list refuses less)\n"),
 	/* the file as a whole */
 	E("", PATH ": no [site] sections: nothing to serve\n"),
 	E("[server]\n" POOL_P, PATH ": no [site] sections: nothing to serve\n"),
@@ -1267,6 +1309,9 @@ static const struct {
 	OK("[server]\ntls_protocols = TLSv1.3\n" POOL_P "[site s]\napp = / p\nhosts = a.test\ncertificate = acme\n"),
 	OK("[server]\nlisten = 127.0.0.1:443 tls\nlisten = 127.0.0.1:80\nacme_directory = https://ca.test/dir\nacme_email = a@b.test\nacme_ca_file = /ca.pem\n" POOL_P "[site s]\napp = / p\nhosts = a.test, www.a.test\ncertificate = acme\n"),
 	OK(POOL_P CERT "certificate = /r.pem\ncertificate_key = /rk.pem\n"),
+	OK("[server]\nlisten = 127.0.0.1:443 tls\nlisten = 127.0.0.1:80\n" POOL_P CERT
+	    "client_ca = /ca.pem\nclient_verify = optional\nhttps_redirect = yes\nhsts = 365d includeSubDomains preload\n"),
+	OK(TAIL "hsts = 0\n"),		/* max-age=0 tells browsers to forget the host */
 };
 
 static void

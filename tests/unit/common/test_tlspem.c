@@ -31,6 +31,8 @@ main(void)
 	tlspem_add(&p, "b", "CERT-B", 6, "KEY-B", 5);
 	tlspem_add(&p, "a", "CERT-A-RSA", 10, "KEY-A-RSA", 9);
 	tlspem_add(&p, "a", "third", 5, "ignored", 7);	/* at most CONF_CERT_MAX */
+	tlspem_set_client_ca(&p, "b", "CA-B", 4);
+	tlspem_set_client_ca(&p, "c", "CA-C", 4);	/* no such site: nothing */
 	CHECK_INT(p.n, 2);
 	CHECK_INT(tlspem_find(&p, "a")->npairs, 2);
 	CHECK(tlspem_find(&p, "c") == NULL);
@@ -42,14 +44,17 @@ main(void)
 	CHECK_STR(q.v[0].pair[1].cert, "CERT-A-RSA");
 	CHECK_STR(q.v[0].pair[1].key, "KEY-A-RSA");
 	CHECK_STR(q.v[1].pair[0].key, "KEY-B");
+	CHECK(q.v[0].client_ca == NULL);
+	CHECK_STR(q.v[1].client_ca, "CA-B");
+	CHECK_INT(q.v[1].client_calen, 4);
 	/*
 	 * Every cut short of the whole is malformed, but where a site's
 	 * record ends: after the magic (6) and after site a (name 4 + 1,
-	 * count 4, its pairs 4 + 9, 4 + 8, 4 + 10, 4 + 9).
+	 * count 4, its pairs 4 + 9, 4 + 8, 4 + 10, 4 + 9, no client CA 4).
 	 */
 	for (size_t n = 0; n < len; n++) {
 		int r = decode_copy(blob, n, &q);
-		bool boundary = n == 6 || n == 6 + 5 + 4 + 13 + 12 + 14 + 13;
+		bool boundary = n == 6 || n == 6 + 5 + 4 + 13 + 12 + 14 + 13 + 4;
 
 		CHECKF(boundary ? r == 0 : r == -1, "cut at %zu", n);
 		CHECKF(r == 0 || q.n == 0, "cut at %zu leaves nothing", n);
