@@ -86,7 +86,7 @@ static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
 const struct conf_key conf_keys[] = {
 	/* [server] */
 	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI | CK_RELOAD, NULL, custom_listen,
-	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port); repeatable" },
+	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port) and options (h2c); repeatable" },
 	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", CK_RESTART, NULL, custom_threads,
 	  "front-end event loops: auto (one per core) or 1..256" },
 	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, CK_RESTART, NULL, NULL,
@@ -153,6 +153,8 @@ const struct conf_key conf_keys[] = {
 	  "CIDR, ...: proxies whose X-Forwarded-* and Forwarded are believed; repeatable" },
 	{ CS_SERVER, "underscores_in_headers", CT_BOOL, SRV(underscores_in_headers), 0, 0, "off", CK_RELOAD, NULL, NULL,
 	  "pass request headers whose names contain '_' to HTTP pools" },
+	{ CS_SERVER, "http2_max_concurrent_streams", CT_UINT, SRV(http2_max_concurrent_streams), 1, 1000, "100", CK_RELOAD, NULL, NULL,
+	  "streams a client may have open at once on one HTTP/2 connection" },
 
 	/* [site NAME] */
 	{ CS_SITE, "listen", CT_CUSTOM, SITE(listen), 0, 0, NULL, CK_MULTI, NULL, custom_listen,
@@ -558,16 +560,53 @@ valid_name(const char *s)
 
 /* --- custom keys ------------------------------------------------------------ */
 
+/*
+ * Options after a listen address, "ADDR:PORT [OPTION ...]".  Each sets a
+ * flag of struct conf_listen; a word that is not here is an error.
+ */
+static const struct {
+	const char	*name;
+	size_t		 off;		/* bool in struct conf_listen */
+} listen_opts[] = {
+	{ "h2c", offsetof(struct conf_listen, h2c) },
+};
+
 static int
 custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 {
 	struct conf_listens *ls = p->sect == CS_SERVER ?
 	    &((struct conf_server *)obj)->listen : &((struct conf_site *)obj)->listen;
-	struct conf_listen *l;
+	struct conf_listen *l, opt = { 0 };
 	struct sockaddr_storage ss;
 	socklen_t len;
+	char addr[256];
+	size_t alen = strcspn(val, " \t");
+	const char *w = val + alen;
 
-	if (sockaddr_parse(val, &ss, &len, err) == -1)
+	if (alen >= sizeof(addr)) {
+		snprintf(err, WEIR_ERRLEN, "'%s': address too long", val);
+		return -1;
+	}
+	memcpy(addr, val, alen);
+	addr[alen] = '\0';
+	/* 1. the options, each a word of listen_opts */
+	for (w += strspn(w, " \t"); *w != '\0'; w += strspn(w, " \t")) {
+		size_t n = strcspn(w, " \t"), i;
+
+		for (i = 0; i < sizeof(listen_opts) / sizeof(listen_opts[0]); i++)
+			if (strlen(listen_opts[i].name) == n &&
+			    memcmp(listen_opts[i].name, w, n) == 0)
+				break;
+		if (i == sizeof(listen_opts) / sizeof(listen_opts[0])) {
+			snprintf(err, WEIR_ERRLEN, "'%.*s': unknown listen option (known: h2c)",
+			    (int)n, w);
+			return -1;
+		}
+		*(bool *)(void *)((char *)&opt + listen_opts[i].off) = true;
+		w += n;
+	}
+	/* 2. the address */
+	if (sockaddr_parse(addr, &ss, &len, err) == -1)
 		return -1;
 	if (ss.ss_family == AF_UNIX) {
 		snprintf(err, WEIR_ERRLEN, "'%s': listen takes an IP address and port", val);
@@ -581,6 +620,7 @@ custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 		}
 	}
 	l = arr_push(&p->c->arena, (void **)&ls->v, &ls->n, sizeof(*l));
+	*l = opt;
 	l->spec = arena_strdup(&p->c->arena, val);
 	l->ss = ss;
 	l->sslen = len;

@@ -37,6 +37,7 @@ struct conf_listen {
 	char			*spec;		/* as written, e.g. "127.0.0.1:8080" */
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
+	bool			 h2c;		/* `h2c`: HTTP/2 with prior knowledge, cleartext */
 	int			 line;
 };
 
@@ -142,6 +143,7 @@ struct conf_server {
 	struct cidr		*trusted_proxies;	/* whose forwarding headers count */
 	size_t			 ntrusted_proxies;
 	bool			 underscores_in_headers;	/* pass "X_Y" names to HTTP pools */
+	unsigned		 http2_max_concurrent_streams;	/* per HTTP/2 connection */
 	int			 line;
 };
 
