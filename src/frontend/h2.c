@@ -296,10 +296,20 @@ on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *arg)
 }
 
 /*
- * nghttp2 refused a frame.  Its HTTP messaging checks (RFC 9113 §8.1.1:
- * connection-specific or uppercase fields, pseudo-header errors,
- * content-length against DATA) are stream errors it answers with
- * RST_STREAM PROTOCOL_ERROR; anything else ends the connection.
+ * nghttp2's HTTP messaging checks (RFC 9113 §8.1.1: connection-specific or
+ * uppercase fields, pseudo-header errors, content-length against DATA) make
+ * a malformed request a stream error: it resets the stream with
+ * PROTOCOL_ERROR itself, before the stream became a request (or, for a body
+ * that does not match its content-length, before the body ended: the
+ * request's connection sees its client leave and no pool gets it whole).
+ * weir sends that code for nothing else, so this is where they are counted.
+ */
+/*
+ * nghttp2 refused a frame.  A stream over the limit is refused with
+ * REFUSED_STREAM until the client acknowledged our SETTINGS, then the
+ * connection ends with PROTOCOL_ERROR; both are counted here, and refused
+ * streams spend the reset budget (a stream refused costs what a stream
+ * reset does).
  */
 static int
 on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int err, void *arg)
@@ -307,28 +317,29 @@ on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int err, void *arg)
 	struct h2conn *hc = arg;
 
 	(void)s;
-	(void)f;
-	if (err == NGHTTP2_ERR_HTTP_HEADER || err == NGHTTP2_ERR_HTTP_MESSAGING)
-		(void)h2_limit(hc, H2_MALFORMED, NGHTTP2_PROTOCOL_ERROR);
+	if (f->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (err == NGHTTP2_ERR_REFUSED_STREAM) {
+		stat_add(&hc->c->t->st_h2_limit[H2_STREAMS], 1);
+		if (over_budget(hc, W_RESET, 2 * srv(hc)->http2_max_concurrent_streams))
+			return h2_limit(hc, H2_RAPID_RESET, NGHTTP2_ENHANCE_YOUR_CALM);
+	} else if (hc->nstreams >= srv(hc)->http2_max_concurrent_streams) {
+		/* nghttp2 sends the GOAWAY itself */
+		stat_add(&hc->c->t->st_h2_limit[H2_STREAMS], 1);
+		alog_httperr(hc->c, NULL, 0, h2_limit_tokens[H2_STREAMS]);
+	}
 	return 0;
 }
 
-/* A field nghttp2 finds invalid: the stream is malformed (§8.2.1). */
 static int
-on_invalid_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-    size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *arg)
+on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 {
 	struct h2conn *hc = arg;
 
-	(void)name;
-	(void)nlen;
-	(void)value;
-	(void)vlen;
-	(void)flags;
-	(void)h2_limit(hc, H2_MALFORMED, NGHTTP2_PROTOCOL_ERROR);
-	(void)nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
-	    NGHTTP2_PROTOCOL_ERROR);
-	return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	(void)s;
+	if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR)
+		(void)h2_limit(hc, H2_MALFORMED, NGHTTP2_PROTOCOL_ERROR);
+	return 0;
 }
 
 static nghttp2_session_callbacks *
@@ -344,8 +355,8 @@ callbacks(void)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
-	nghttp2_session_callbacks_set_on_invalid_header_callback(cbs, on_invalid_header);
 	return cbs;
 }
 

@@ -545,6 +545,23 @@ h2s_read(struct h2stream *st)
 	}
 }
 
+/*
+ * Nothing more moves on the socketpair (the response is all here, or the
+ * request's connection is gone): our end closes, so a hang-up is not
+ * reported again and again while the client reads what is left.
+ */
+static void
+h2s_close_fd(struct h2stream *st)
+{
+	int fd = st->io.fd;
+
+	if (fd == -1)
+		return;
+	loop_io_del(client(st)->t->loop, &st->io);
+	close(fd);
+	st->eof = true;
+}
+
 static void
 h2s_on_io(void *arg, uint32_t events)
 {
@@ -566,6 +583,8 @@ h2s_on_io(void *arg, uint32_t events)
 			(void)nghttp2_session_resume_data(s, st->id);
 		}
 	}
+	if ((events & (EPOLLHUP | EPOLLERR)) && (st->eof || st->done))
+		h2s_close_fd(st);
 	if (!st->gone && st->io.fd != -1)
 		h2s_set_events(st);
 	h2_flush(hc);
