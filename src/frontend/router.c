@@ -103,17 +103,6 @@ router_free_stats(struct frontend *fe)
 	}
 }
 
-/* Is fa listed in ls with the h2c option? */
-static bool
-listens_h2c(const struct conf_listens *ls, const struct fe_addr *fa)
-{
-	for (size_t j = 0; j < ls->n; j++)
-		if (ls->v[j].h2c && ls->v[j].sslen == fa->sslen &&
-		    memcmp(&ls->v[j].ss, &fa->ss, fa->sslen) == 0)
-			return true;
-	return false;
-}
-
 struct fe_gen *
 router_build(struct frontend *fe, struct conf *c, bool owned,
     uint32_t generation)
@@ -171,7 +160,11 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 			continue;	/* removed by a reload: no site listens there */
 		fa->port = ss_port(&fa->ss);
 		fa->wildcard = ss_wildcard(&fa->ss);
-		fa->h2c = listens_h2c(&c->server.listen, fa);
+		{
+			const struct conf_listen *cl = conf_listen_find(c, &fa->ss, fa->sslen);
+
+			fa->h2c = cl != NULL && cl->h2c;
+		}
 		for (size_t i = 0; i < c->nsites; i++) {
 			const struct conf_site *cs = &c->sites[i];
 			bool on = false;
@@ -181,7 +174,6 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 				    memcmp(&cs->listen.v[j].ss, &fa->ss, fa->sslen) == 0;
 			if (!on)
 				continue;
-			fa->h2c = fa->h2c || listens_h2c(&cs->listen, fa);
 			if (cs->hosts.n == 0) {
 				fa->def = &g->sites[i];
 			} else {
