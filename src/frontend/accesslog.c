@@ -188,7 +188,7 @@ local_addr(const struct conn *c, struct sockaddr_storage *ss)
 
 	*ss = fa->ss;
 	/* a stream's connection (HTTP/2) is a socketpair: the address is its listener's */
-	if (fa->wildcard && c->io.fd != -1 && !(c->flags & CF_INTERNAL) &&
+	if (fa->wildcard && c->io.fd != -1 && !c->internal &&
 	    getsockname(c->io.fd, (struct sockaddr *)ss, &len) == -1)
 		*ss = fa->ss;
 }

@@ -116,10 +116,13 @@ conn_want_write(struct conn *c, bool on)
 		return;
 	if (loop_io_mod(c->t->loop, &c->io, ev) == -1)
 		log_warn("epoll_ctl");
-	if (on)
+	if (on) {
 		c->flags |= CF_WANT_WRITE;
-	else
+	} else {
 		c->flags &= (uint8_t)~CF_WANT_WRITE;
+		if (c->ssl != NULL)
+			cio_check_pending(c);	/* input OpenSSL holds: epoll cannot tell */
+	}
 }
 
 /* Give back the buffers a connection does not need while it waits. */
@@ -167,6 +170,8 @@ conn_close(struct conn *c)
 	c->state = CONN_CLOSED;
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);
+	if (c->ssl != NULL)
+		tls_conn_close(c);
 	if (fd != -1)
 		close(fd);
 	perip_release(c);
@@ -186,7 +191,7 @@ conn_close(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	t->nconns--;
-	if (!(c->flags & CF_INTERNAL))
+	if (!c->internal)
 		stat_add(&t->st_conns, (uint64_t)-1);
 	/* Events for it may still be in this batch: free after it. */
 	fe_gen_release(c->gen);
@@ -283,13 +288,15 @@ conn_accept(void *arg, uint32_t events)
 		if (!perip_admit(c, c->gen->conf->server.max_connections_per_ip)) {
 			/* over its address's share: closed unanswered, counted */
 			stat_add(&t->st_closed[FE_CLOSE_PERIP], 1);
-			c->flags |= CF_INTERNAL;	/* not counted as open yet */
+			c->internal = true;	/* not counted as open yet */
 			conn_close(c);
 			continue;
 		}
 		stat_add(&t->st_conns, 1);
 		stat_add(&t->st_accepted, 1);
-		if (c->gen->addrs[c->addr].h2c)
+		if (tls_addr_on(t, l->addr))
+			(void)tls_conn_start(c);	/* closes c when it cannot */
+		else if (c->gen->addrs[c->addr].h2c)
 			h2_start(c);
 		else
 			http1_start(c);
@@ -344,7 +351,7 @@ conn_drain_idle(struct fe_thread *t)
 		next = c->next;
 		if (c->h2 != NULL)
 			h2_drain(c);	/* GOAWAY; closes once its streams are done */
-		else if (c->state == CONN_IDLE && c->ipos == c->ilen)
+		else if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS)
 			conn_close(c);
 	}
 }

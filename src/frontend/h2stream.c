@@ -3,7 +3,7 @@
  *
  * A stream's request is written, as HTTP/1.1, into one end of a socketpair
  * whose other end is a connection of this thread like an accepted one
- * (conn_new(), CF_INTERNAL, proto HTTP/2).  That connection runs the request
+ * (conn_new(), internal, proto HTTP/2).  That connection runs the request
  * through everything an HTTP/1.1 request goes through -- router, static
  * handler and its open-file cache, ranges and conditionals, queues, proxy,
  * FastCGI, native pools, access log (which says HTTP/2.0) -- and its
@@ -314,7 +314,7 @@ h2s_headers_done(struct h2stream *st, bool end_stream)
 	h2s_write(st);
 	if ((ic = conn_new(c->t, sv[1], c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
 		return -1;
-	ic->flags |= CF_INTERNAL;
+	ic->internal = true;
 	ic->proto = CONN_PROTO_H2;
 	h2s_set_events(st);
 	http1_start(ic);
