@@ -603,6 +603,58 @@ valid_name(const char *s)
 
 /* --- custom keys ------------------------------------------------------------ */
 
+const char *const conf_alpn_names[CONF_ALPN_MAX + 1] = {
+	[CONF_ALPN_H2] = "h2",
+	[CONF_ALPN_HTTP11] = "http/1.1",
+};
+
+/* What a TLS address offers without alpn=: HTTP/2, then HTTP/1.1. */
+static const uint8_t alpn_default[CONF_ALPN_MAX] = { CONF_ALPN_H2, CONF_ALPN_HTTP11 };
+
+const uint8_t *
+conf_listen_alpn(const struct conf_listen *l)
+{
+	return l->alpn[0] != CONF_ALPN_NONE ? l->alpn : alpn_default;
+}
+
+/*
+ * `alpn=h2,http/1.1` (the n bytes at w, after "alpn="): the protocols a TLS
+ * address offers, in weir's order of preference, each once.
+ */
+static int
+listen_alpn(struct conf_listen *l, const char *w, size_t n, char *err)
+{
+	size_t k = 0;
+
+	while (n > 0) {
+		size_t m = 0;
+		int a;
+
+		while (m < n && w[m] != ',')
+			m++;
+		for (a = 1; a <= CONF_ALPN_MAX; a++)
+			if (strlen(conf_alpn_names[a]) == m && strncmp(conf_alpn_names[a], w, m) == 0)
+				break;
+		if (a > CONF_ALPN_MAX || memchr(l->alpn, a, k) != NULL) {
+			snprintf(err, WEIR_ERRLEN, "alpn: '%.*s' is not h2 or http/1.1, or is listed twice",
+			    (int)m, w);
+			return -1;
+		}
+		l->alpn[k++] = (uint8_t)a;
+		w += m;
+		n -= m;
+		if (n > 0) {
+			w++;
+			n--;
+		}
+	}
+	if (k == 0) {
+		snprintf(err, WEIR_ERRLEN, "alpn= needs h2, http/1.1 or both");
+		return -1;
+	}
+	return 0;
+}
+
 /* Set the listen option named by the n bytes at w; -1 if there is none. */
 static int
 listen_option(struct conf_listen *l, const char *w, size_t n)
@@ -629,7 +681,7 @@ custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 	const char *w = val + alen;
 
 	memset(&one, 0, sizeof(one));
-	if (strchr(val, ',') != NULL) {
+	if (strchr(addr, ',') != NULL) {
 		snprintf(err, WEIR_ERRLEN, "'%s': one address per listen line (options follow it after a blank)",
 		    val);
 		return -1;
@@ -647,13 +699,16 @@ custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 		if (*w == '\0')
 			break;
 		n = strcspn(w, " \t");
-		if (listen_option(&one, w, n) == -1) {
+		if (n > 5 && strncmp(w, "alpn=", 5) == 0) {
+			if (listen_alpn(&one, w + 5, n - 5, err) == -1)
+				return -1;
+		} else if (listen_option(&one, w, n) == -1) {
 			char list[128] = "";
 
 			for (size_t i = 0; i < nitems(listen_opts); i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list),
 				    "%s%s", i ? ", " : "", listen_opts[i].name);
-			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a listen option (%s)",
+			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a listen option (%s, alpn=)",
 			    (int)n, w, list);
 			return -1;
 		}
@@ -686,6 +741,9 @@ listen_text(const struct conf_listens *ls, char *buf, size_t bufsz)
 			if (*(const bool *)(const void *)((const char *)l + listen_opts[j].off))
 				snprintf(buf + strlen(buf), bufsz - strlen(buf), " %s",
 				    listen_opts[j].name);
+		for (size_t j = 0; j < CONF_ALPN_MAX && l->alpn[j] != CONF_ALPN_NONE; j++)
+			snprintf(buf + strlen(buf), bufsz - strlen(buf), "%s%s",
+			    j ? "," : " alpn=", conf_alpn_names[l->alpn[j]]);
 	}
 	if (ls->n == 0)
 		snprintf(buf, bufsz, "(none)");
@@ -1800,11 +1858,15 @@ validate_tls(struct conf_parse *p)
 					}
 			}
 			if (seen != NULL) {
-				if (seen->tls != l->tls || seen->h2c != l->h2c)
+				if (seen->tls != l->tls || seen->h2c != l->h2c ||
+				    memcmp(seen->alpn, l->alpn, sizeof(l->alpn)) != 0)
 					conf_error(p, l->line, "listen %s: options differ from line %d (an address has the same options wherever it is listed)",
 					    l->spec, seen->line);
 				continue;
 			}
+			if (!l->tls && l->alpn[0] != CONF_ALPN_NONE)
+				conf_error(p, l->line > 0 ? l->line : c->server.line,
+				    "listen %s: alpn= is for tls addresses", l->spec);
 			if (l->tls && l->h2c)
 				conf_error(p, l->line > 0 ? l->line : c->server.line,
 				    "listen %s: h2c is HTTP/2 without TLS; on a tls address HTTP/2 is negotiated (ALPN)",

@@ -34,6 +34,15 @@ struct strlist {
 	size_t		  n;
 };
 
+/* Application protocols a TLS address offers (ALPN, RFC 7301). */
+enum conf_alpn {
+	CONF_ALPN_NONE = 0,
+	CONF_ALPN_H2,		/* "h2" */
+	CONF_ALPN_HTTP11,	/* "http/1.1" */
+	CONF_ALPN_MAX = CONF_ALPN_HTTP11
+};
+extern const char *const conf_alpn_names[CONF_ALPN_MAX + 1];
+
 /*
  * `listen = ADDR:PORT [OPTION ...]`.  The options are rows of one table in
  * conf.c (listen_opts[]): each is a word that sets a bool here.  An address
@@ -46,6 +55,9 @@ struct conf_listen {
 	socklen_t		 sslen;
 	bool			 tls;		/* option `tls`: HTTPS on this address */
 	bool			 h2c;		/* `h2c`: HTTP/2 with prior knowledge, cleartext */
+	uint8_t			 alpn[CONF_ALPN_MAX];	/* `alpn=h2,http/1.1`: enum conf_alpn in
+						 * the order offered, 0-terminated;
+						 * all 0: the default (conf_listen_alpn()) */
 	int			 line;
 };
 
@@ -330,6 +342,7 @@ const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
 bool		 conf_site_has_certificate(const struct conf_site *s);
 const struct conf_listen *conf_listen_find(const struct conf *c,
 		    const struct sockaddr_storage *ss, socklen_t len);
+const uint8_t	*conf_listen_alpn(const struct conf_listen *l);
 bool		 conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss,
 		    socklen_t len);
 void		 conf_value_text(const struct conf_key *k, const void *obj, char *buf,

@@ -214,6 +214,7 @@ struct fe_addr {
 	uint16_t		 port;
 	bool			 wildcard;	/* bound to 0.0.0.0 / :: */
 	bool			 h2c;		/* HTTP/2 with prior knowledge (listen ... h2c) */
+	uint8_t			 alpn[CONF_ALPN_MAX];	/* TLS: protocols offered (enum conf_alpn) */
 	struct fe_site		**sites;	/* sites with hosts */
 	size_t			 nsites;
 	struct fe_site		*def;		/* site without hosts, or NULL */
@@ -536,7 +537,8 @@ void		 tls_conn_close(struct conn *c);
 size_t		 tlssel_host_rank(const struct strlist *hosts, const char *h, size_t n);
 int		 tlssel_sni(const struct strlist *const *hosts, size_t n, const char *name,
 		    size_t len);
-int		 tlssel_alpn(const unsigned char *in, unsigned inlen,
+int		 tlssel_alpn(const uint8_t prefs[CONF_ALPN_MAX], const unsigned char *in,
+		    unsigned inlen,
 		    const unsigned char **out, unsigned char *outlen);
 
 /* conn.c: connections, buffers, timers */

@@ -3,7 +3,9 @@
  *
  * libnghttp2 does the framing, HPACK and flow control; this file owns the
  * socket, the session's settings, the limits against the known HTTP/2
- * attacks, timers and the connection's end (GOAWAY, lingering close).  Each
+ * attacks, timers and the connection's end (GOAWAY, lingering close).  It
+ * runs on cleartext listeners with `h2c` (prior knowledge) and on TLS ones
+ * whose ALPN chose "h2" (tls.c); every byte goes through cio.c.  Each
  * stream becomes an HTTP/1.1 request on a connection of its own
  * (h2stream.c), so it goes through the same router, handlers, queues,
  * proxy, FastCGI client and access log as any request.
@@ -388,6 +390,8 @@ h2_set_events(struct h2conn *hc)
 static void
 h2_linger(struct h2conn *hc)
 {
+	if (hc->c->ssl != NULL)
+		tls_conn_shutdown(hc->c);	/* close_notify before the FIN */
 	if (shutdown(hc->c->io.fd, SHUT_WR) == -1) {
 		conn_close(hc->c);
 		return;
@@ -440,7 +444,7 @@ h2_flush(struct h2conn *hc)
 		}
 		if (hc->woff == hc->wlen)
 			break;
-		n = write(c->io.fd, hc->wb + hc->woff, hc->wlen - hc->woff);
+		n = cio_send(c, hc->wb + hc->woff, hc->wlen - hc->woff, 0);
 		if (n > 0) {
 			hc->woff += (size_t)n;
 			hc->blocked_since = 0;
@@ -474,7 +478,7 @@ h2_read(struct h2conn *hc)
 	uint8_t buf[H2_READ_CHUNK];
 
 	for (int i = 0; i < 4; i++) {
-		ssize_t n = read(c->io.fd, buf, sizeof(buf)), m;
+		ssize_t n = cio_read(c, buf, sizeof(buf)), m;
 
 		if (n == 0) {
 			conn_close(c);

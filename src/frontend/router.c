@@ -164,6 +164,8 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 			const struct conf_listen *cl = conf_listen_find(c, &fa->ss, fa->sslen);
 
 			fa->h2c = cl != NULL && cl->h2c;
+			if (cl != NULL)
+				memcpy(fa->alpn, conf_listen_alpn(cl), sizeof(fa->alpn));
 		}
 		for (size_t i = 0; i < c->nsites; i++) {
 			const struct conf_site *cs = &c->sites[i];

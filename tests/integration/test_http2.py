@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -91,11 +92,22 @@ def proc_usage(pid):
     return cpu, rss
 
 
+def connect(port, tls=None, timeout=30):
+    """A socket to port; tls: an SSLContext to wrap it in (ALPN h2, SNI a.test)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if tls is None:
+        return s
+    t = tls.wrap_socket(s, server_hostname="a.test")
+    assert t.selected_alpn_protocol() == "h2"
+    return t
+
+
 class Client:
     """A Python h2 client on a raw socket: requests, bodies, every event."""
 
-    def __init__(self, port, window=None, validate=True, timeout=30):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, window=None, validate=True, timeout=30, tls=None):
+        self.sock = connect(port, tls, timeout)
+        self.authority = "a.test" if tls is not None else "127.0.0.1"
         cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
                                         validate_outbound_headers=validate,
                                         normalize_outbound_headers=validate,
@@ -118,7 +130,7 @@ class Client:
     def request(self, path, method="GET", body=None, headers=()):
         sid = self.c.get_next_available_stream_id()
         hs = [(":method", method), (":path", path), (":scheme", "http"),
-              (":authority", "127.0.0.1")] + list(headers)
+              (":authority", self.authority)] + list(headers)
         if body is not None:
             hs.append(("content-length", str(len(body))))
         self.c.send_headers(sid, hs, end_stream=body is None)
@@ -198,8 +210,9 @@ class Client:
 class Raw:
     """Frames by hand (hyperframe, hpack): what a well-behaved library refuses."""
 
-    def __init__(self, port, timeout=20):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=20, tls=None):
+        self.sock = connect(port, tls, timeout)
+        self.authority = "a.test" if tls is not None else "127.0.0.1"
         self.enc = hpack.Encoder()
         self.sock.sendall(PREFACE + hf.SettingsFrame(0).serialize())
         self.buf = b""
@@ -214,7 +227,7 @@ class Raw:
 
     def block(self, path="/hello.txt", extra=()):
         return self.enc.encode([(":method", "GET"), (":path", path), (":scheme", "http"),
-                                (":authority", "127.0.0.1")] + list(extra))
+                                (":authority", self.authority)] + list(extra))
 
     def frames(self, timeout=10):
         """Every frame until the server closes (or timeout)."""
@@ -229,7 +242,7 @@ class Raw:
                 yield f
             try:
                 d = self.sock.recv(1 << 16)
-            except (ConnectionResetError, socket.timeout):
+            except (ConnectionResetError, socket.timeout, ssl.SSLError):
                 return
             if not d:
                 return
@@ -646,3 +659,87 @@ def test_listen_option_errors(make_weir, tmp_path):
     out = subprocess.run([w.binary, "check", "-c", str(w.conf_path)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "is not a listen option (tls, h2c)" in out.stdout + out.stderr
+
+
+# --- over TLS (ALPN) --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    from test_tls import Certs
+    c = Certs(tmp_path_factory.mktemp("certs"))
+    c.a = c.leaf("a-ecdsa", ["a.test"])
+    return c
+
+
+def start_tls(make_weir, certs, site, alpn="", pool=False):
+    """A weir with a TLS address (w.tls) offering the default ALPN or alpn=."""
+    tls = free_port()
+    cert, key = certs.a
+    body = f"[pool app]\ncommand = {APP}\n" if pool else ""
+    body += (f"[site a]\nroot = {site}\nhosts = a.test\ncertificate = {cert}\n"
+             f"certificate_key = {key}\n" + ("app = /app app\n" if pool else ""))
+    w = make_weir(body, server_extra=f"listen = 127.0.0.1:{tls} tls {alpn}\n")
+    w.tls = tls
+    return w
+
+
+def tls_ctx(certs, protos=("h2", "http/1.1")):
+    ctx = ssl.create_default_context(cafile=str(certs.ca))
+    ctx.set_alpn_protocols(list(protos))
+    return ctx
+
+
+def curl_tls(w, certs, *args):
+    return subprocess.run(["curl", "-sS", "--cacert", str(certs.ca), "--resolve",
+                           f"a.test:{w.tls}:127.0.0.1"] + list(args),
+                          capture_output=True, timeout=60)
+
+
+def test_tls_alpn_offers_h2_then_http11(make_weir, certs, site):
+    w = start_tls(make_weir, certs, site, pool=True)
+    url = f"https://a.test:{w.tls}"
+    out = curl_tls(w, certs, "--http2", "-D", "-", "-o", str(w.dir / "o"), f"{url}/100k.bin")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(b"HTTP/2 200"), out.stdout
+    assert sha((w.dir / "o").read_bytes()) == sha((site / "100k.bin").read_bytes())
+    # a client that offers only HTTP/1.1 gets it
+    out = curl_tls(w, certs, "--http1.1", "-D", "-", "-o", "/dev/null", f"{url}/hello.txt")
+    assert out.stdout.startswith(b"HTTP/1.1 200"), out.stdout
+    # many streams to static files and the pool on one TLS connection
+    c = Client(w.tls, tls=tls_ctx(certs))
+    want = {"/100k.bin": sha((site / "100k.bin").read_bytes()),
+            "/app/big?mb=1": sha(b"y" * (1 << 20))}
+    sids = {c.request(p): p for p in list(want) * 20}
+    assert c.wait(lambda: all(c.done(s) for s in sids), timeout=60)
+    for sid, p in sids.items():
+        assert c.streams[sid]["headers"][":status"] == "200" and sha(c.streams[sid]["data"]) == want[p]
+    c.close()
+    wait_for(lambda: status(w)["frontend"]["requests"]["HTTP/2.0"] >= 41,
+             what="HTTP/2 over TLS counted")
+
+
+def test_tls_alpn_http11_only_listener(make_weir, certs, site):
+    w = start_tls(make_weir, certs, site, alpn="alpn=http/1.1")
+    out = curl_tls(w, certs, "--http2", "-D", "-", "-o", "/dev/null",
+                   f"https://a.test:{w.tls}/hello.txt")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(b"HTTP/1.1 200"), out.stdout
+    # a client that speaks only h2 is refused (no_application_protocol)
+    s = socket.create_connection(("127.0.0.1", w.tls), timeout=10)
+    with pytest.raises(ssl.SSLError):
+        tls_ctx(certs, ["h2"]).wrap_socket(s, server_hostname="a.test")
+    s.close()
+
+
+def test_tls_flood_ends_in_goaway(make_weir, certs, site):
+    w = start_tls(make_weir, certs, site)
+    r = Raw(w.tls, tls=tls_ctx(certs))
+    frames = [hf.PingFrame(0, opaque_data=b"\0" * 8) for _ in range(5000)]
+    for i in range(0, len(frames), 500):
+        if not r.send(*frames[i:i + 500]):
+            break
+    assert r.goaway() == ENHANCE_YOUR_CALM
+    r.close()
+    c = Client(w.tls, tls=tls_ctx(certs))
+    assert c.get("/hello.txt")["headers"][":status"] == "200"
+    c.close()

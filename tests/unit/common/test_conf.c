@@ -1170,7 +1170,12 @@ static const struct {
 	    L(1) "admin_listen: 'nowhere': port must be 1..65535\n"),
 	/* TLS */
 #define CERT	"[site s]\napp = / p\ncertificate = /c.pem\ncertificate_key = /k.pem\n"
-	E("[server]\nlisten = 127.0.0.1:443 tls http\n" TAIL, L(2) "listen: 'http' is not a listen option (tls, h2c)\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls http\n" TAIL, L(2) "listen: 'http' is not a listen option (tls, h2c, alpn=)\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls alpn=h3\n" POOL_P CERT, L(2) "listen: alpn: 'h3' is not h2 or http/1.1, or is listed twice\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls alpn=h2,h2\n" POOL_P CERT, L(2) "listen: alpn: 'h2' is not h2 or http/1.1, or is listed twice\n"),
+	E("[server]\nlisten = 127.0.0.1:80 alpn=h2\n" TAIL, L(2) "listen 127.0.0.1:80: alpn= is for tls addresses\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls alpn=http/1.1\n" POOL_P CERT "listen = 127.0.0.1:443 tls\n",
+	    L(9) "listen 127.0.0.1:443: options differ from line 2 (an address has the same options wherever it is listed)\n"),
 	E("[server]\nlisten = 127.0.0.1:443 tls h2c\n" POOL_P CERT,
 	    L(2) "listen 127.0.0.1:443: h2c is HTTP/2 without TLS; on a tls address HTTP/2 is negotiated (ALPN)\n"),
 	E("[server]\nlisten = 127.0.0.1:80 h2c\n" POOL_P "[site s]\napp = / p\nlisten = 127.0.0.1:80\n",
@@ -1225,6 +1230,7 @@ static const struct {
 	OK("[server]\nadmin_listen = [::1]:9000\nadmin_token = 0123456789abcdef\n" TAIL),
 	OK("[server]\nlisten = 127.0.0.1:443 tls\nlisten = 127.0.0.1:80\n" POOL_P CERT),
 	OK("[server]\nlisten = 127.0.0.1:8080\nlisten = 127.0.0.1:8081  h2c \n" TAIL),
+	OK("[server]\nlisten = 127.0.0.1:443 tls alpn=http/1.1,h2\n" POOL_P CERT),
 	OK("[server]\nlisten = 127.0.0.1:443  tls \ndefault_certificate = alert\n" POOL_P CERT),
 	OK("[server]\nlisten = 127.0.0.1:443 tls\ndefault_certificate = s\n" POOL_P CERT "listen = 127.0.0.1:443 tls\n"),
 	OK("[server]\ntls_protocols = TLSv1.3\n" POOL_P "[site s]\napp = / p\ncertificate = acme\n"),
