@@ -319,7 +319,10 @@ alog_httperr(struct conn *c, struct req *r, int status, const char *reason)
 		p = put_str(p, "- - -");
 	}
 	*p++ = ' ';
-	p = put_u64(p, (uint64_t)status);
+	if (status != 0)
+		p = put_u64(p, (uint64_t)status);
+	else
+		*p++ = '-';	/* about a connection (HTTP/2 limits), not a response */
 	*p++ = ' ';
 	if (r != NULL && r->site != NULL)
 		p = put_u64(p, r->site->idx);
