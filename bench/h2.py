@@ -133,6 +133,18 @@ def start_weir(binary, d, www, key, crt, hello, tls):
     return Peer("weir", [binary, "run", "-c", "weir.conf"], port, wd)
 
 
+def upstream(d, hello):
+    """The C hello upstream on a Unix socket in d: (its path, the process)."""
+    sock = socket.socket(socket.AF_UNIX)
+    path = os.path.join(d, "hello.sock")
+    sock.bind(path)
+    os.chmod(path, 0o777)   # the peer's worker runs as another user
+    sock.listen(512)
+    up = pools.Activated(hello, sock, os.path.join(d, "hello.log"))
+    sock.close()
+    return path, up
+
+
 def start_nginx(d, www, key, crt, hello, tls):
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(exe):
@@ -140,13 +152,7 @@ def start_nginx(d, www, key, crt, hello, tls):
     port = free_port()
     nd = os.path.join(d, "nginx")
     os.makedirs(nd)
-    sock = socket.socket(socket.AF_UNIX)
-    path = os.path.join(nd, "hello.sock")
-    sock.bind(path)
-    os.chmod(path, 0o777)   # the peer's worker runs as another user
-    sock.listen(512)
-    up = pools.Activated(hello, sock, os.path.join(nd, "hello.log"))
-    sock.close()
+    path, up = upstream(nd, hello)
     listen = (f"listen 127.0.0.1:{port} ssl http2; ssl_certificate {crt}; "
               f"ssl_certificate_key {key};" if tls else f"listen 127.0.0.1:{port} http2;")
     with open(os.path.join(nd, "nginx.conf"), "w") as f:
@@ -175,13 +181,7 @@ def start_h2o(d, www, key, crt, hello, tls):
     hd = os.path.join(d, "h2o")
     os.makedirs(hd)
     os.chmod(hd, 0o777)     # h2o writes its pid file after dropping to `user`
-    sock = socket.socket(socket.AF_UNIX)
-    path = os.path.join(hd, "hello.sock")
-    sock.bind(path)
-    os.chmod(path, 0o777)   # the peer's worker runs as another user
-    sock.listen(512)
-    up = pools.Activated(hello, sock, os.path.join(hd, "hello.log"))
-    sock.close()
+    path, up = upstream(hd, hello)
     ssl = (f"  ssl:\n    certificate-file: {crt}\n    key-file: {key}\n" if tls else "")
     user = "user: nobody\n" if os.geteuid() == 0 else ""
     with open(os.path.join(hd, "h2o.conf"), "w") as f:

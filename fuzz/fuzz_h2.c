@@ -63,7 +63,7 @@ tls_conn_shutdown(struct conn *c)
 /* --- streams: answered at once, 204 ------------------------------------------ */
 
 struct h2stream {
-	struct h2stream	*prev, *next;
+	struct h2link	 link;		/* first, as in h2stream.c */
 	struct h2conn	*hc;
 	int32_t		 id;
 };
@@ -71,31 +71,21 @@ struct h2stream {
 struct h2stream *
 h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
 {
-	struct h2stream *st = calloc(1, sizeof(*st)), **head = h2_streams(hc);
+	struct h2stream *st = calloc(1, sizeof(*st));
 
 	(void)c;
 	if (st == NULL)
 		return NULL;
 	st->hc = hc;
 	st->id = id;
-	st->next = *head;
-	if (*head != NULL)
-		(*head)->prev = st;
-	*head = st;
+	h2_link(hc, &st->link);
 	return st;
 }
 
 void
 h2s_free(struct h2stream *st)
 {
-	struct h2stream **head = h2_streams(st->hc);
-
-	if (st->prev != NULL)
-		st->prev->next = st->next;
-	else
-		*head = st->next;
-	if (st->next != NULL)
-		st->next->prev = st->prev;
+	h2_unlink(st->hc, &st->link);
 	free(st);
 }
 

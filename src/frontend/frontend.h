@@ -560,9 +560,14 @@ struct conn	*conn_new(struct fe_thread *t, int fd, unsigned addr,
 struct h2conn;
 struct h2stream;
 struct nghttp2_session;
+/* First member of struct h2stream: the connection's list of its streams. */
+struct h2link {
+	struct h2link	*prev, *next;
+};
 void		 h2_start(struct conn *c);
 struct nghttp2_session *h2_session(struct h2conn *hc);
-struct h2stream	**h2_streams(struct h2conn *hc);
+void		 h2_link(struct h2conn *hc, struct h2link *l);
+void		 h2_unlink(struct h2conn *hc, struct h2link *l);
 void		 h2_free(struct conn *c);
 void		 h2_drain(struct conn *c);
 void		 h2_flush(struct h2conn *hc);

@@ -66,7 +66,8 @@ enum { W_RESET, W_SETTINGS, W_PING, W_PRIORITY, W_EMPTY, W_COUNTS };
 struct h2conn {
 	nghttp2_session		*s;
 	struct conn		*c;
-	struct h2stream		*streams;	/* open streams (h2stream.c links them) */
+	struct h2link		*streams;	/* open streams (each struct h2stream begins
+						 * with its link) */
 	unsigned		 nstreams;
 	char			*wb;		/* framed output not yet written */
 	size_t			 wlen, woff, wcap;
@@ -93,10 +94,26 @@ h2_session(struct h2conn *hc)
 	return hc->s;
 }
 
-struct h2stream **
-h2_streams(struct h2conn *hc)
+/* A stream joins (h2s_new()) or leaves (h2s_free()) the connection's list. */
+void
+h2_link(struct h2conn *hc, struct h2link *l)
 {
-	return &hc->streams;
+	l->prev = NULL;
+	l->next = hc->streams;
+	if (hc->streams != NULL)
+		hc->streams->prev = l;
+	hc->streams = l;
+}
+
+void
+h2_unlink(struct h2conn *hc, struct h2link *l)
+{
+	if (l->prev != NULL)
+		l->prev->next = l->next;
+	else
+		hc->streams = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
 }
 
 /*
@@ -416,12 +433,13 @@ h2_flush(struct h2conn *hc)
 	for (;;) {
 		ssize_t n;
 
-		while (hc->woff == hc->wlen && hc->wlen < H2_WRITE_BATCH) {
+		if (hc->woff == hc->wlen)
+			hc->woff = hc->wlen = 0;
+		/* frame a batch, unless a partly written one must go first */
+		while (hc->woff == 0 && hc->wlen < H2_WRITE_BATCH) {
 			const uint8_t *p;
 			ssize_t m;
 
-			if (hc->woff == hc->wlen)
-				hc->woff = hc->wlen = 0;
 			if ((m = nghttp2_session_mem_send(hc->s, &p)) < 0) {
 				conn_close(c);
 				return;
@@ -641,7 +659,7 @@ h2_free(struct conn *c)
 	c->h2 = NULL;
 	/* nghttp2_session_del() calls no callback: the streams go first */
 	while (hc->streams != NULL)
-		h2s_free(hc->streams);
+		h2s_free((struct h2stream *)(void *)hc->streams);	/* the link is first */
 	if (hc->s != NULL)
 		nghttp2_session_del(hc->s);
 	free(hc->wb);

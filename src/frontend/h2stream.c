@@ -39,10 +39,10 @@
 #define H2S_SNDBUF	65536	/* socketpair buffer: the stream's share in the kernel */
 
 struct h2stream {
+	struct h2link		 link;		/* first: the connection's streams */
 	struct loop_io		 io;		/* our end of the socketpair */
 	struct h2conn		*hc;
 	struct conn		*c;		/* the client's connection */
-	struct h2stream		*prev, *next;	/* the connection's streams */
 	int32_t			 id;
 	/* the request, as it is decoded */
 	char			*hb;		/* "name: value\r\n" lines */
@@ -101,7 +101,6 @@ struct h2stream *
 h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
 {
 	struct h2stream *st = calloc(1, sizeof(*st));
-	struct h2stream **head = h2_streams(hc);
 
 	if (st == NULL)
 		return NULL;
@@ -110,10 +109,7 @@ h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
 	st->c = c;
 	st->id = id;
 	st->left = -1;
-	st->next = *head;
-	if (*head != NULL)
-		(*head)->prev = st;
-	*head = st;
+	h2_link(hc, &st->link);
 	return st;
 }
 
@@ -131,14 +127,8 @@ void
 h2s_free(struct h2stream *st)
 {
 	struct fe_thread *t = client(st)->t;
-	struct h2stream **head = h2_streams(st->hc);
 
-	if (st->prev != NULL)
-		st->prev->next = st->next;
-	else
-		*head = st->next;
-	if (st->next != NULL)
-		st->next->prev = st->prev;
+	h2_unlink(st->hc, &st->link);
 	if (st->io.fd != -1) {
 		int fd = st->io.fd;
 
