@@ -68,6 +68,8 @@ struct h2stream {
 	bool			 done;		/* the whole body is in ib */
 	bool			 eof;
 	bool			 deferred;	/* the data source waits for bytes */
+	int			 parked;	/* fd off the loop while its hang-up waits for
+					 * room in ib (else epoll repeats it), or -1 */
 	bool			 gone;		/* freed; memory kept until the loop batch ends */
 };
 
@@ -105,6 +107,7 @@ h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
 	if (st == NULL)
 		return NULL;
 	st->io.fd = -1;
+	st->parked = -1;
 	st->hc = hc;
 	st->c = c;
 	st->id = id;
@@ -135,6 +138,8 @@ h2s_free(struct h2stream *st)
 		loop_io_del(t->loop, &st->io);
 		close(fd);
 	}
+	if (st->parked != -1)
+		close(st->parked);
 	if (st->ib != NULL)
 		block_put(t, st->ib);
 	free(st->hb);
@@ -371,8 +376,18 @@ read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
 			return (ssize_t)n;
 		}
-		if (!st->eof)
+		if (st->parked != -1) {
+			/* room again: the rest before the hang-up can be read */
+			if (loop_io_add(client(st)->t->loop, &st->io, st->parked, LOOP_READ,
+			    h2s_on_io, st) == -1) {
+				log_warn("epoll_ctl");
+				close(st->parked);
+				st->eof = true;
+			}
+			st->parked = -1;
+		} else if (!st->eof) {
 			h2s_set_events(st);	/* room again: read on */
+		}
 	}
 	if (n == 0) {
 		st->deferred = true;
@@ -573,8 +588,13 @@ h2s_on_io(void *arg, uint32_t events)
 			(void)nghttp2_session_resume_data(s, st->id);
 		}
 	}
-	if ((events & (EPOLLHUP | EPOLLERR)) && (st->eof || st->done))
+	if ((events & (EPOLLHUP | EPOLLERR)) && (st->eof || st->done)) {
 		h2s_close_fd(st);
+	} else if ((events & (EPOLLHUP | EPOLLERR)) && st->ilen == FE_BLOCK && st->io.fd != -1) {
+		/* the request's end is gone, bytes remain, ib is full: park */
+		st->parked = st->io.fd;
+		loop_io_del(client(st)->t->loop, &st->io);
+	}
 	if (!st->gone && st->io.fd != -1)
 		h2s_set_events(st);
 	h2_flush(hc);
