@@ -456,7 +456,11 @@ sni_cb(SSL *ssl, int *al, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* ALPN: a protocol weir speaks, or no_application_protocol (RFC 7301 §3.2). */
+/*
+ * ALPN: the first of the address's protocols (listen ... alpn=, by default
+ * h2 then http/1.1) the client offers, or no_application_protocol (RFC 7301
+ * §3.2).  The handshake's end starts HTTP/2 or HTTP/1.1 by it (tls_on_io()).
+ */
 static int
 alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned inlen, void *arg)
