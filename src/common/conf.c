@@ -603,11 +603,6 @@ valid_name(const char *s)
 
 /* --- custom keys ------------------------------------------------------------ */
 
-const char *const conf_alpn_names[CONF_ALPN_MAX + 1] = {
-	[CONF_ALPN_H2] = "h2",
-	[CONF_ALPN_HTTP11] = "http/1.1",
-};
-
 /* What a TLS address offers without alpn=: HTTP/2, then HTTP/1.1. */
 static const uint8_t alpn_default[CONF_ALPN_MAX] = { CONF_ALPN_H2, CONF_ALPN_HTTP11 };
 
@@ -633,7 +628,8 @@ listen_alpn(struct conf_listen *l, const char *w, size_t n, char *err)
 		while (m < n && w[m] != ',')
 			m++;
 		for (a = 1; a <= CONF_ALPN_MAX; a++)
-			if (strlen(conf_alpn_names[a]) == m && strncmp(conf_alpn_names[a], w, m) == 0)
+			if (strlen(conf_alpn_name((unsigned)a)) == m &&
+			    strncmp(conf_alpn_name((unsigned)a), w, m) == 0)
 				break;
 		if (a > CONF_ALPN_MAX || memchr(l->alpn, a, k) != NULL) {
 			snprintf(err, WEIR_ERRLEN, "alpn: '%.*s' is not h2 or http/1.1, or is listed twice",
@@ -743,7 +739,7 @@ listen_text(const struct conf_listens *ls, char *buf, size_t bufsz)
 				    listen_opts[j].name);
 		for (size_t j = 0; j < CONF_ALPN_MAX && l->alpn[j] != CONF_ALPN_NONE; j++)
 			snprintf(buf + strlen(buf), bufsz - strlen(buf), "%s%s",
-			    j ? "," : " alpn=", conf_alpn_names[l->alpn[j]]);
+			    j ? "," : " alpn=", conf_alpn_name(l->alpn[j]));
 	}
 	if (ls->n == 0)
 		snprintf(buf, bufsz, "(none)");

@@ -41,7 +41,12 @@ enum conf_alpn {
 	CONF_ALPN_HTTP11,	/* "http/1.1" */
 	CONF_ALPN_MAX = CONF_ALPN_HTTP11
 };
-extern const char *const conf_alpn_names[CONF_ALPN_MAX + 1];
+/* The protocol's name on the wire ("h2", "http/1.1"); NULL for none. */
+static inline const char *
+conf_alpn_name(unsigned a)
+{
+	return a == CONF_ALPN_H2 ? "h2" : a == CONF_ALPN_HTTP11 ? "http/1.1" : NULL;
+}
 
 /*
  * `listen = ADDR:PORT [OPTION ...]`.  The options are rows of one table in

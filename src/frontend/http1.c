@@ -936,6 +936,31 @@ process_input(struct conn *c)
 }
 
 /*
+ * Over TLS, a response head followed by a body in memory goes out as one
+ * record (cio_writev() packs them): half the records and write calls of
+ * sending them apart.  Moves c->ooff and the segment by what was sent;
+ * returns that, or -1 as cio_writev() does.
+ */
+static ssize_t
+tls_head_and_body(struct conn *c, struct sendseg *sg)
+{
+	struct iovec iov[2] = {
+		{ c->obuf + c->ooff, c->olen - c->ooff },
+		{ (void *)(uintptr_t)sg->p, sg->len }
+	};
+	ssize_t w = cio_writev(c, iov, 2);
+	size_t head = iov[0].iov_len;
+
+	if (w > (ssize_t)head) {
+		sg->p += (size_t)w - head;
+		sg->len -= (size_t)w - head;
+		rate_add(c, (uint64_t)w - head);
+		return (ssize_t)head;	/* the caller counts the head's part */
+	}
+	return w;
+}
+
+/*
  * Send what is queued: the output buffer, then the request's segments
  * (memory or file ranges via sendfile).  Returns 1 when all is sent, 0 when
  * the socket is full (LOOP_WRITE is then asked for), -1 when the connection
@@ -953,9 +978,15 @@ flush(struct conn *c)
 		 * packet saves (measured, bench/README.md).
 		 */
 		bool more = r != NULL && c->seg < r->nsegs && r->segs[c->seg].p != NULL;
-		ssize_t w = cio_send(c, c->obuf + c->ooff, c->olen - c->ooff,
-		    more ? MSG_MORE : 0);
+		ssize_t w;
 
+		if (more && c->ssl != NULL) {
+			/* TLS: the head and the body in one record, not two */
+			w = tls_head_and_body(c, &r->segs[c->seg]);
+		} else {
+			w = cio_send(c, c->obuf + c->ooff, c->olen - c->ooff,
+			    more ? MSG_MORE : 0);
+		}
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;

@@ -84,7 +84,7 @@ tlssel_alpn(const uint8_t prefs[CONF_ALPN_MAX], const unsigned char *in, unsigne
 		if (in[i] == 0 || in[i] > inlen - i - 1)
 			return -1;
 	for (size_t p = 0; p < CONF_ALPN_MAX && prefs[p] != CONF_ALPN_NONE; p++) {
-		const char *name = conf_alpn_names[prefs[p]];
+		const char *name = conf_alpn_name(prefs[p]);
 		size_t len = strlen(name);
 
 		for (unsigned i = 0; i < inlen; i += 1u + in[i]) {
