@@ -425,6 +425,35 @@ def test_upload_10mib_to_php_pool_by_sha256(make_weir, tmp_path):
     c.close()
 
 
+def test_slow_reader_holds_its_stream_not_the_worker_nor_other_streams(make_weir, site):
+    """A stream whose client gives no window gets its pool response
+    buffered (response_buffer, 16M by default) and the worker is free; a
+    second stream on the same connection, to the same one-worker pool, is
+    answered meanwhile."""
+    w = start(make_weir, root=site, pool=True)
+    c = Client(w.h2port, window=1000)
+    c.auto_ack = False
+    slow = c.request("/app/big?mb=4")
+    c.wait(lambda: len(c.streams[slow]["data"]) >= 1000)
+    wait_for(lambda: status(w)["pools"][0]["inflight"] == 0, timeout=20,
+             what="the worker released while the stream waits for its window")
+    fast = c.request("/app/hello")
+    # only the fast stream's bytes are given back: the slow one stays stuck
+    c.wait(lambda: c.streams[fast]["headers"] is not None and len(c.streams[fast]["data"]) > 0)
+    c.c.acknowledge_received_data(len(c.streams[fast]["data"]), fast)
+    c.flush()
+    assert c.wait(lambda: c.done(fast), timeout=20)
+    assert bytes(c.streams[fast]["data"]).startswith(b"hello from ")
+    assert len(c.streams[slow]["data"]) == 1000 and not c.done(slow)
+    # and the slow one gets all of it once it reads
+    c.auto_ack = True
+    c.c.acknowledge_received_data(1000, slow)
+    c.flush()
+    assert c.wait(lambda: c.done(slow), timeout=60)
+    assert sha(c.streams[slow]["data"]) == sha(b"y" * (4 << 20))
+    c.close()
+
+
 def test_flow_control_window_honoured(make_weir, site):
     w = start(make_weir, root=site)
     c = Client(w.h2port, window=1000)
