@@ -22,8 +22,9 @@
  *    none is chosen only when none matches;
  * 7. the name's case and one trailing dot do not change the choice.
  * ALPN: the whole input is the client's protocol list.
- * 8. a choice points inside the list at a length-prefixed "http/1.1",
- *    and is made only for a well-formed list.
+ * 8. a choice is made only for a well-formed list and points inside it at
+ *    a whole element: "h2" whenever the list has it (the default
+ *    preference), else "http/1.1".
  */
 #include <limits.h>
 #include <stdint.h>
@@ -181,16 +182,27 @@ check_alpn(const uint8_t *data, size_t size)
 	const unsigned char *out = NULL;
 	unsigned char outlen = 0;
 	bool wf = true;
+	static const uint8_t prefs[CONF_ALPN_MAX] = { CONF_ALPN_H2, CONF_ALPN_HTTP11 };
 
 	for (size_t i = 0; i < size; i += 1u + in[i])
 		if (in[i] == 0 || in[i] > size - i - 1) {
 			wf = false;
 			break;
 		}
-	if (size <= UINT_MAX && tlssel_alpn(in, (unsigned)size, &out, &outlen) == 0) {
+	if (size <= UINT_MAX && tlssel_alpn(prefs, in, (unsigned)size, &out, &outlen) == 0) {
+		bool element = false, has_h2 = false;
+
 		ASSERT(wf);
-		ASSERT(out > in && out + outlen <= in + size && out[-1] == outlen);
-		ASSERT(outlen == 8 && memcmp(out, "http/1.1", 8) == 0);
+		ASSERT(out > in && out + outlen <= in + size);
+		for (size_t i = 0; i < size; i += 1u + in[i]) {
+			element = element || (in + i + 1 == out && in[i] == outlen);
+			has_h2 = has_h2 || (in[i] == 2 && memcmp(in + i + 1, "h2", 2) == 0);
+		}
+		ASSERT(element);
+		if (has_h2)
+			ASSERT(outlen == 2 && memcmp(out, "h2", 2) == 0);
+		else
+			ASSERT(outlen == 8 && memcmp(out, "http/1.1", 8) == 0);
 	}
 	free(in);
 }

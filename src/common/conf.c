@@ -89,6 +89,7 @@ static const struct {
 	size_t		 off;		/* of a bool in struct conf_listen */
 } listen_opts[] = {
 	{ "tls", offsetof(struct conf_listen, tls) },
+	{ "h2c", offsetof(struct conf_listen, h2c) },
 };
 
 /* TLS versions tls_protocols accepts (OpenSSL's names). */
@@ -124,7 +125,7 @@ static const char *const tls_protocol_names[] = {
 const struct conf_key conf_keys[] = {
 	/* [server] */
 	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI | CK_RELOAD, NULL, custom_listen,
-	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port), then options (tls); repeatable" },
+	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port), then options (tls, h2c); repeatable" },
 	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", CK_RESTART, NULL, custom_threads,
 	  "front-end event loops: auto (one per core) or 1..256" },
 	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, CK_RESTART, NULL, NULL,
@@ -205,6 +206,8 @@ const struct conf_key conf_keys[] = {
 	  "contact address of the ACME account (optional)" },
 	{ CS_SERVER, "acme_ca_file", CT_PATH, SRV(acme_ca_file), 0, 0, NULL, CK_RELOAD, NULL, NULL,
 	  "PEM CA certificates trusted for the ACME directory's HTTPS (default: the system store)" },
+	{ CS_SERVER, "http2_max_concurrent_streams", CT_UINT, SRV(http2_max_concurrent_streams), 1, 1000, "100", CK_RELOAD, NULL, NULL,
+	  "streams a client may have open at once on one HTTP/2 connection" },
 
 	/* [site NAME] */
 	{ CS_SITE, "listen", CT_CUSTOM, SITE(listen), 0, 0, NULL, CK_MULTI, NULL, custom_listen,
@@ -630,6 +633,54 @@ valid_name(const char *s)
 
 /* --- custom keys ------------------------------------------------------------ */
 
+/* What a TLS address offers without alpn=: HTTP/2, then HTTP/1.1. */
+static const uint8_t alpn_default[CONF_ALPN_MAX] = { CONF_ALPN_H2, CONF_ALPN_HTTP11 };
+
+const uint8_t *
+conf_listen_alpn(const struct conf_listen *l)
+{
+	return l->alpn[0] != CONF_ALPN_NONE ? l->alpn : alpn_default;
+}
+
+/*
+ * `alpn=h2,http/1.1` (the n bytes at w, after "alpn="): the protocols a TLS
+ * address offers, in weir's order of preference, each once.
+ */
+static int
+listen_alpn(struct conf_listen *l, const char *w, size_t n, char *err)
+{
+	size_t k = 0;
+
+	while (n > 0) {
+		size_t m = 0;
+		int a;
+
+		while (m < n && w[m] != ',')
+			m++;
+		for (a = 1; a <= CONF_ALPN_MAX; a++)
+			if (strlen(conf_alpn_name((unsigned)a)) == m &&
+			    strncmp(conf_alpn_name((unsigned)a), w, m) == 0)
+				break;
+		if (a > CONF_ALPN_MAX || memchr(l->alpn, a, k) != NULL) {
+			snprintf(err, WEIR_ERRLEN, "alpn: '%.*s' is not h2 or http/1.1, or is listed twice",
+			    (int)m, w);
+			return -1;
+		}
+		l->alpn[k++] = (uint8_t)a;
+		w += m;
+		n -= m;
+		if (n > 0) {
+			w++;
+			n--;
+		}
+	}
+	if (k == 0) {
+		snprintf(err, WEIR_ERRLEN, "alpn= needs h2, http/1.1 or both");
+		return -1;
+	}
+	return 0;
+}
+
 /* Set the listen option named by the n bytes at w; -1 if there is none. */
 static int
 listen_option(struct conf_listen *l, const char *w, size_t n)
@@ -656,7 +707,7 @@ custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 	const char *w = val + alen;
 
 	memset(&one, 0, sizeof(one));
-	if (strchr(val, ',') != NULL) {
+	if (strchr(addr, ',') != NULL) {
 		snprintf(err, WEIR_ERRLEN, "'%s': one address per listen line (options follow it after a blank)",
 		    val);
 		return -1;
@@ -674,13 +725,16 @@ custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 		if (*w == '\0')
 			break;
 		n = strcspn(w, " \t");
-		if (listen_option(&one, w, n) == -1) {
+		if (n > 5 && strncmp(w, "alpn=", 5) == 0) {
+			if (listen_alpn(&one, w + 5, n - 5, err) == -1)
+				return -1;
+		} else if (listen_option(&one, w, n) == -1) {
 			char list[128] = "";
 
 			for (size_t i = 0; i < nitems(listen_opts); i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list),
 				    "%s%s", i ? ", " : "", listen_opts[i].name);
-			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a listen option (%s)",
+			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a listen option (%s, alpn=)",
 			    (int)n, w, list);
 			return -1;
 		}
@@ -713,6 +767,9 @@ listen_text(const struct conf_listens *ls, char *buf, size_t bufsz)
 			if (*(const bool *)(const void *)((const char *)l + listen_opts[j].off))
 				snprintf(buf + strlen(buf), bufsz - strlen(buf), " %s",
 				    listen_opts[j].name);
+		for (size_t j = 0; j < CONF_ALPN_MAX && l->alpn[j] != CONF_ALPN_NONE; j++)
+			snprintf(buf + strlen(buf), bufsz - strlen(buf), "%s%s",
+			    j ? "," : " alpn=", conf_alpn_name(l->alpn[j]));
 	}
 	if (ls->n == 0)
 		snprintf(buf, bufsz, "(none)");
@@ -1979,18 +2036,30 @@ listens_of(const struct conf *c, size_t i)
 	return i == 0 ? &c->server.listen : &c->sites[i - 1].listen;
 }
 
-/* Is ss a TLS address?  Every occurrence has the same options (validate_tls()). */
-bool
-conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss, socklen_t len)
+/*
+ * The listen entry of address ss (any occurrence: every one has the same
+ * options, validate_tls()), or NULL when no section lists it.
+ */
+const struct conf_listen *
+conf_listen_find(const struct conf *c, const struct sockaddr_storage *ss, socklen_t len)
 {
 	for (size_t s = 0; s <= c->nsites; s++) {
 		const struct conf_listens *ls = listens_of(c, s);
 
 		for (size_t i = 0; i < ls->n; i++)
 			if (ls->v[i].sslen == len && memcmp(&ls->v[i].ss, ss, len) == 0)
-				return ls->v[i].tls;
+				return &ls->v[i];
 	}
-	return false;
+	return NULL;
+}
+
+/* Is ss a TLS address? */
+bool
+conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss, socklen_t len)
+{
+	const struct conf_listen *l = conf_listen_find(c, ss, len);
+
+	return l != NULL && l->tls;
 }
 
 /*
@@ -2137,11 +2206,19 @@ validate_tls(struct conf_parse *p)
 					}
 			}
 			if (seen != NULL) {
-				if (seen->tls != l->tls)
+				if (seen->tls != l->tls || seen->h2c != l->h2c ||
+				    memcmp(seen->alpn, l->alpn, sizeof(l->alpn)) != 0)
 					conf_error(p, l->line, "listen %s: options differ from line %d (an address has the same options wherever it is listed)",
 					    l->spec, seen->line);
 				continue;
 			}
+			if (!l->tls && l->alpn[0] != CONF_ALPN_NONE)
+				conf_error(p, l->line > 0 ? l->line : c->server.line,
+				    "listen %s: alpn= is for tls addresses", l->spec);
+			if (l->tls && l->h2c)
+				conf_error(p, l->line > 0 ? l->line : c->server.line,
+				    "listen %s: h2c is HTTP/2 without TLS; on a tls address HTTP/2 is negotiated (ALPN)",
+				    l->spec);
 			if (l->tls && !address_has_certificate(c, l))
 				conf_error(p, l->line > 0 ? l->line : c->server.line,
 				    "listen %s tls: no site on this address has a certificate", l->spec);

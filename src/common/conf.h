@@ -35,6 +35,20 @@ struct strlist {
 	size_t		  n;
 };
 
+/* Application protocols a TLS address offers (ALPN, RFC 7301). */
+enum conf_alpn {
+	CONF_ALPN_NONE = 0,
+	CONF_ALPN_H2,		/* "h2" */
+	CONF_ALPN_HTTP11,	/* "http/1.1" */
+	CONF_ALPN_MAX = CONF_ALPN_HTTP11
+};
+/* The protocol's name on the wire ("h2", "http/1.1"); NULL for none. */
+static inline const char *
+conf_alpn_name(unsigned a)
+{
+	return a == CONF_ALPN_H2 ? "h2" : a == CONF_ALPN_HTTP11 ? "http/1.1" : NULL;
+}
+
 /*
  * `listen = ADDR:PORT [OPTION ...]`.  The options are rows of one table in
  * conf.c (listen_opts[]): each is a word that sets a bool here.  An address
@@ -46,6 +60,10 @@ struct conf_listen {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	bool			 tls;		/* option `tls`: HTTPS on this address */
+	bool			 h2c;		/* `h2c`: HTTP/2 with prior knowledge, cleartext */
+	uint8_t			 alpn[CONF_ALPN_MAX];	/* `alpn=h2,http/1.1`: enum conf_alpn in
+						 * the order offered, 0-terminated;
+						 * all 0: the default (conf_listen_alpn()) */
 	int			 line;
 };
 
@@ -208,6 +226,7 @@ struct conf_server {
 	struct cidr		*trusted_proxies;	/* whose forwarding headers count */
 	size_t			 ntrusted_proxies;
 	bool			 underscores_in_headers;	/* pass "X_Y" names to HTTP pools */
+	unsigned		 http2_max_concurrent_streams;	/* per HTTP/2 connection */
 	/* TLS (see docs/tls.md) */
 	char			*default_certificate;	/* site name, "alert", or NULL: the first site with one */
 	struct strlist		 tls_protocols;		/* "TLSv1.2", "TLSv1.3" (validated names) */
@@ -398,6 +417,9 @@ int		 conf_split_command(const char *cmd, char ***argv, char *err);
 void		 conf_argv_free(char **argv);
 const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
 bool		 conf_site_has_certificate(const struct conf_site *s);
+const struct conf_listen *conf_listen_find(const struct conf *c,
+		    const struct sockaddr_storage *ss, socklen_t len);
+const uint8_t	*conf_listen_alpn(const struct conf_listen *l);
 bool		 conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss,
 		    socklen_t len);
 void		 conf_value_text(const struct conf_key *k, const void *obj, char *buf,

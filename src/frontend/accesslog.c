@@ -187,9 +187,19 @@ local_addr(const struct conn *c, struct sockaddr_storage *ss)
 	socklen_t len = sizeof(*ss);
 
 	*ss = fa->ss;
-	if (fa->wildcard && c->io.fd != -1 &&
+	/* a stream's connection (HTTP/2) is a socketpair: the address is its listener's */
+	if (fa->wildcard && c->io.fd != -1 && !c->internal &&
 	    getsockname(c->io.fd, (struct sockaddr *)ss, &len) == -1)
 		*ss = fa->ss;
+}
+
+/* The protocol the client spoke: a stream's connection says HTTP/2.0. */
+static const char *
+proto_name(const struct conn *c, const struct req *r)
+{
+	if (c->proto == CONN_PROTO_H2)
+		return "HTTP/2.0";
+	return r->h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
 static struct hstr
@@ -210,7 +220,7 @@ alog_request(struct conn *c, struct req *r)
 	struct sockaddr_storage local;
 	struct hstr ua, ref;
 	char *p, *start;
-	const char *ver = r->h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+	const char *ver = proto_name(c, r);
 
 	if (format == ACCESS_LOG_OFF)
 		return;
@@ -300,7 +310,8 @@ alog_httperr(struct conn *c, struct req *r, int status, const char *reason)
 	p = put_ip(p, (struct sockaddr *)&local, true, ' ');
 	*p++ = ' ';
 	if (r != NULL && r->h.method_str.p != NULL) {
-		p = put_str(p, r->h.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+		p = put_str(p, proto_name(c, r));
+		*p++ = ' ';
 		p = put_field(p, r->h.method_str.p, r->h.method_str.n, true, 32);
 		*p++ = ' ';
 		p = put_field(p, r->h.target.p, r->h.target.n, true, 2048);
@@ -308,7 +319,10 @@ alog_httperr(struct conn *c, struct req *r, int status, const char *reason)
 		p = put_str(p, "- - -");
 	}
 	*p++ = ' ';
-	p = put_u64(p, (uint64_t)status);
+	if (status != 0)
+		p = put_u64(p, (uint64_t)status);
+	else
+		*p++ = '-';	/* about a connection (HTTP/2 limits), not a response */
 	*p++ = ' ';
 	if (r != NULL && r->site != NULL)
 		p = put_u64(p, r->site->idx);

@@ -165,6 +165,8 @@ conn_close(struct conn *c)
 	http1_log_gone(c);
 	if (c->pr != NULL)
 		poolreq_abort(c);
+	if (c->h2 != NULL)
+		h2_free(c);
 	c->state = CONN_CLOSED;
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);
@@ -191,7 +193,8 @@ conn_close(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	t->nconns--;
-	stat_add(&t->st_conns, (uint64_t)-1);
+	if (!c->internal)
+		stat_add(&t->st_conns, (uint64_t)-1);
 	/* Events for it may still be in this batch: free after it. */
 	fe_gen_release(c->gen);
 	c->gen = NULL;
@@ -282,44 +285,62 @@ conn_accept(void *arg, uint32_t events)
 			close(fd);
 			continue;
 		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
+		if ((c = conn_new(t, fd, l->addr, &peer.sa, plen)) == NULL)
 			continue;
-		}
-		c->t = t;
-		c->gen = t->gen;
-		atomic_fetch_add(&c->gen->refs, 1);
-		c->addr = (uint16_t)l->addr;
-		memcpy(&c->peer, &peer, plen < sizeof(c->peer) ? plen : sizeof(c->peer));
 		if (!perip_admit(c, c->gen->conf->server.max_connections_per_ip)) {
 			/* over its address's share: closed unanswered, counted */
 			stat_add(&t->st_closed[FE_CLOSE_PERIP], 1);
-			fe_gen_release(c->gen);
-			close(fd);
-			free(c);
+			c->internal = true;	/* not counted as open yet */
+			conn_close(c);
 			continue;
 		}
-		loop_timer_init(&c->timer, http1_on_timer, c);
-		if (loop_io_add(t->loop, &c->io, fd, LOOP_READ, http1_on_io, c) == -1) {
-			log_warn("epoll_ctl");
-			perip_release(c);
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = t->conns;
-		if (t->conns != NULL)
-			t->conns->prev = c;
-		t->conns = c;
-		if (++t->nconns > t->conns_peak)
-			t->conns_peak = t->nconns;
 		stat_add(&t->st_conns, 1);
 		stat_add(&t->st_accepted, 1);
 		if (tls_addr_on(t, l->addr))
 			(void)tls_conn_start(c);	/* closes c when it cannot */
+		else if (c->gen->addrs[c->addr].h2c)
+			h2_start(c);
 		else
 			http1_start(c);
 	}
+}
+
+/*
+ * A connection for fd (non-blocking), on listen address `addr`, from peer:
+ * on the thread's list, its events going to HTTP/1.1, not started.  NULL
+ * (fd closed) when it cannot be had.  Used by accept and by HTTP/2 for a
+ * stream's request (h2stream.c), which is an HTTP/1.1 connection of its own.
+ */
+struct conn *
+conn_new(struct fe_thread *t, int fd, unsigned addr, const struct sockaddr *peer,
+    socklen_t plen)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->t = t;
+	c->gen = t->gen;
+	atomic_fetch_add(&c->gen->refs, 1);
+	c->addr = (uint16_t)addr;
+	memcpy(&c->peer, peer, plen < sizeof(c->peer) ? plen : sizeof(c->peer));
+	loop_timer_init(&c->timer, http1_on_timer, c);
+	if (loop_io_add(t->loop, &c->io, fd, LOOP_READ, http1_on_io, c) == -1) {
+		log_warn("epoll_ctl");
+		fe_gen_release(c->gen);
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->next = t->conns;
+	if (t->conns != NULL)
+		t->conns->prev = c;
+	t->conns = c;
+	if (++t->nconns > t->conns_peak)
+		t->conns_peak = t->nconns;
+	return c;
 }
 
 /* Shutdown: close every connection that is between requests. */
@@ -330,7 +351,9 @@ conn_drain_idle(struct fe_thread *t)
 
 	for (c = t->conns; c != NULL; c = next) {
 		next = c->next;
-		if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS)
+		if (c->h2 != NULL)
+			h2_drain(c);	/* GOAWAY; closes once its streams are done */
+		else if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS)
 			conn_close(c);
 	}
 }

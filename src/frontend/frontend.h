@@ -235,6 +235,8 @@ struct fe_addr {
 	socklen_t		 sslen;
 	uint16_t		 port;
 	bool			 wildcard;	/* bound to 0.0.0.0 / :: */
+	bool			 h2c;		/* HTTP/2 with prior knowledge (listen ... h2c) */
+	uint8_t			 alpn[CONF_ALPN_MAX];	/* TLS: protocols offered (enum conf_alpn) */
 	struct fe_site		**sites;	/* sites with hosts */
 	size_t			 nsites;
 	struct fe_site		*def;		/* site without hosts, or NULL */
@@ -284,6 +286,31 @@ enum fe_close_reason {
 };
 extern const char *const fe_close_tokens[FE_CLOSE_REASONS];
 
+/* HTTP/2 limits (h2.c): each counted and logged to httperr.log by its token. */
+enum h2_limit {
+	H2_RAPID_RESET = 0,	/* streams reset by the client faster than served */
+	H2_CONTINUATION,	/* CONTINUATION frames beyond a header block's share */
+	H2_HEADER_LIST,		/* decoded header list > max_header_size (HPACK bomb) */
+	H2_SETTINGS_FLOOD,
+	H2_PING_FLOOD,
+	H2_PRIORITY_FLOOD,
+	H2_EMPTY_DATA,		/* DATA frames without data or END_STREAM */
+	H2_STREAMS,		/* over http2_max_concurrent_streams */
+	H2_MALFORMED,		/* RFC 9113 §8.1.1: a stream error, never a request */
+	H2_IDLE,		/* no stream for keepalive_timeout */
+	H2_SEND_TIMEOUT,	/* the client did not read for send_timeout */
+	H2_PROTOCOL,		/* any other connection error (bad preface, framing) */
+	H2_LIMITS
+};
+extern const char *const h2_limit_tokens[H2_LIMITS];
+
+/* The protocol the client speaks on a connection (c->proto). */
+enum conn_proto {
+	CONN_PROTO_H1 = 0,	/* HTTP/1.x */
+	CONN_PROTO_H2,		/* HTTP/2: the client's connection, or a stream's */
+	CONN_PROTOS
+};
+
 struct fe_thread {
 	struct frontend		*fe;
 	unsigned		 idx;
@@ -322,6 +349,10 @@ struct fe_thread {
 	stat_t			 st_conns;	/* open client connections */
 	stat_t			 st_accepted;	/* accepted, total */
 	stat_t			 st_closed[FE_CLOSE_REASONS];	/* closed by weir, by reason */
+	stat_t			 st_requests[CONN_PROTOS];	/* requests, by protocol */
+	stat_t			 st_h2_conns;	/* HTTP/2 connections, total */
+	stat_t			 st_h2_streams;	/* HTTP/2 streams that became requests */
+	stat_t			 st_h2_limit[H2_LIMITS];	/* HTTP/2 limits hit (h2.c) */
 	stat_t			 st_tls_handshakes;	/* TLS handshakes completed */
 	struct tls_set		*tls;		/* TLS contexts new connections use (held) */
 	struct loop_timer	 tick;		/* 1 s housekeeping: log flush */
@@ -458,6 +489,10 @@ struct conn {
 	struct conn		*prev, *next;	/* thread's list */
 	uint8_t			 state;		/* enum conn_state */
 	uint8_t			 flags;		/* CF_* */
+	uint8_t			 proto;		/* enum conn_proto */
+	bool			 internal;	/* not a client's socket: an HTTP/2 stream's
+						 * request (h2stream.c); not counted as a
+						 * connection */
 	uint16_t		 addr;		/* listen address index */
 	uint32_t		 nreq;		/* requests served on it */
 	char			*ibuf;		/* input: ibuf[ipos..ilen) unread */
@@ -474,6 +509,7 @@ struct conn {
 	uint8_t			 rate_dir;	/* enum rate_dir: what is measured now */
 	uint64_t		 rate_since;	/* ms: start of the current rate window */
 	uint64_t		 rate_bytes;	/* bytes moved in that window */
+	struct h2conn		*h2;		/* HTTP/2 session (h2.c), or NULL */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	in;
@@ -534,7 +570,8 @@ void		 tls_conn_close(struct conn *c);
 size_t		 tlssel_host_rank(const struct strlist *hosts, const char *h, size_t n);
 int		 tlssel_sni(const struct strlist *const *hosts, size_t n, const char *name,
 		    size_t len);
-int		 tlssel_alpn(const unsigned char *in, unsigned inlen,
+int		 tlssel_alpn(const uint8_t prefs[CONF_ALPN_MAX], const unsigned char *in,
+		    unsigned inlen,
 		    const unsigned char **out, unsigned char *outlen);
 
 /* conn.c: connections, buffers, timers */
@@ -548,6 +585,36 @@ void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
 void		 conn_trim(struct fe_thread *t);
+
+struct conn	*conn_new(struct fe_thread *t, int fd, unsigned addr,
+		    const struct sockaddr *peer, socklen_t plen);
+
+/* h2.c: HTTP/2 on a client connection (RFC 9113), framing by libnghttp2 */
+struct h2conn;
+struct h2stream;
+struct nghttp2_session;
+/* First member of struct h2stream: the connection's list of its streams. */
+struct h2link {
+	struct h2link	*prev, *next;
+};
+void		 h2_start(struct conn *c);
+struct nghttp2_session *h2_session(struct h2conn *hc);
+void		 h2_link(struct h2conn *hc, struct h2link *l);
+void		 h2_unlink(struct h2conn *hc, struct h2link *l);
+void		 h2_free(struct conn *c);
+void		 h2_drain(struct conn *c);
+void		 h2_flush(struct h2conn *hc);
+struct json_t;
+struct json_t	*h2_stats_json(struct frontend *fe);
+
+/* h2stream.c: an HTTP/2 stream as an HTTP/1.1 request on a socketpair */
+struct h2stream	*h2s_new(struct h2conn *hc, struct conn *c, int32_t id);
+void		 h2s_free(struct h2stream *st);
+int		 h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
+		    const uint8_t *value, size_t vlen);
+int		 h2s_headers_done(struct h2stream *st, bool end_stream);
+int		 h2s_body(struct h2stream *st, const uint8_t *d, size_t n);
+int		 h2s_body_end(struct h2stream *st);
 
 /* perip.c: max_connections_per_ip */
 bool		 perip_admit(struct conn *c, unsigned max);

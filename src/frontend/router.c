@@ -225,6 +225,13 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 			continue;	/* removed by a reload: no site listens there */
 		fa->port = ss_port(&fa->ss);
 		fa->wildcard = ss_wildcard(&fa->ss);
+		{
+			const struct conf_listen *cl = conf_listen_find(c, &fa->ss, fa->sslen);
+
+			fa->h2c = cl != NULL && cl->h2c;
+			if (cl != NULL)
+				memcpy(fa->alpn, conf_listen_alpn(cl), sizeof(fa->alpn));
+		}
 		for (size_t i = 0; i < c->nsites; i++) {
 			const struct conf_site *cs = &c->sites[i];
 			bool on = false;

@@ -54,6 +54,7 @@ stats_request(struct conn *c, struct req *r)
 	struct fe_thread *t = c->t;
 	int cls = r->status / 100 - 1;
 
+	stat_add(&t->st_requests[c->proto], 1);
 	if (cls < 0 || cls > 4)
 		return;
 	if (r->site != NULL)
@@ -107,6 +108,21 @@ hist_json(struct frontend *fe, struct fe_pool *p, bool upstream)
 	return o;
 }
 
+/* Requests by the protocol the client spoke. */
+static json_t *
+proto_json(struct frontend *fe)
+{
+	json_t *o = json_object();
+	uint64_t v[CONN_PROTOS] = { 0 };
+
+	for (unsigned t = 0; t < fe->nthreads; t++)
+		for (int k = 0; k < CONN_PROTOS; k++)
+			v[k] += ld(&fe->threads[t].st_requests[k]);
+	json_object_set_new(o, "HTTP/1.1", json_integer((json_int_t)v[CONN_PROTO_H1]));
+	json_object_set_new(o, "HTTP/2.0", json_integer((json_int_t)v[CONN_PROTO_H2]));
+	return o;
+}
+
 /*
  * Build the snapshot and send it: CTL_STATUS with a memfd holding JSON.
  * Called on thread 0 when the master sends CTL_STATUS_REQ.
@@ -139,6 +155,8 @@ stats_snapshot(struct frontend *fe)
 	json_object_set_new(root, "accepted", json_integer((json_int_t)accepted));
 	json_object_set_new(root, "closed", co);
 	json_object_set_new(root, "tls_handshakes", json_integer((json_int_t)handshakes));
+	json_object_set_new(root, "requests", proto_json(fe));
+	json_object_set_new(root, "http2", h2_stats_json(fe));
 	for (size_t i = 0; i < g->nsites; i++) {
 		uint64_t v[5] = { 0 };
 

@@ -460,14 +460,20 @@ sni_cb(SSL *ssl, int *al, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* ALPN: a protocol weir speaks, or no_application_protocol (RFC 7301 §3.2). */
+/*
+ * ALPN: the first of the address's protocols (listen ... alpn=, by default
+ * h2 then http/1.1) the client offers, or no_application_protocol (RFC 7301
+ * §3.2).  The handshake's end starts HTTP/2 or HTTP/1.1 by it (tls_on_io()).
+ */
 static int
 alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned inlen, void *arg)
 {
-	(void)ssl;
+	struct conn *c = SSL_get_app_data(ssl);
+
 	(void)arg;
-	return tlssel_alpn(in, inlen, out, outlen) == 0 ? SSL_TLSEXT_ERR_OK :
+	return tlssel_alpn(c->gen->addrs[c->addr].alpn, in, inlen, out, outlen) == 0 ?
+	    SSL_TLSEXT_ERR_OK :
 	    SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
@@ -559,9 +565,16 @@ tls_on_io(void *arg, uint32_t events)
 	}
 	ERR_clear_error();
 	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		const unsigned char *proto;
+		unsigned plen;
+
 		stat_add(&c->t->st_tls_handshakes, 1);
 		to_http(c);
-		http1_start(c);
+		SSL_get0_alpn_selected(c->ssl, &proto, &plen);
+		if (plen == 2 && memcmp(proto, "h2", 2) == 0)
+			h2_start(c);
+		else
+			http1_start(c);
 		return;
 	}
 	switch (SSL_get_error(c->ssl, r)) {

@@ -68,32 +68,27 @@ tlssel_sni(const struct strlist *const *hosts, size_t n, const char *name, size_
 	return found;
 }
 
-/* The protocols weir speaks over TLS, in its order of preference. */
-static const struct {
-	const char	*name;
-	unsigned char	 len;
-} alpn_protos[] = {
-	{ "http/1.1", 8 },
-};
-
 /*
- * ALPN (RFC 7301): pick weir's most preferred protocol from the client's
- * list in[0..inlen) (length-prefixed names).  Returns 0 with *out and *outlen
- * pointing into `in`, or -1 when the list is malformed or has nothing weir
- * speaks.
+ * ALPN (RFC 7301): pick the protocol the address prefers (prefs: enum
+ * conf_alpn codes in its order, 0-terminated unless full) from the
+ * client's list in[0..inlen) (length-prefixed names).  Returns 0 with *out
+ * and *outlen pointing into `in`, or -1 when the list is malformed or has
+ * nothing the address offers.
  */
 int
-tlssel_alpn(const unsigned char *in, unsigned inlen, const unsigned char **out,
-    unsigned char *outlen)
+tlssel_alpn(const uint8_t prefs[CONF_ALPN_MAX], const unsigned char *in, unsigned inlen,
+    const unsigned char **out, unsigned char *outlen)
 {
 	/* the whole list must be well-formed before anything is chosen */
 	for (unsigned i = 0; i < inlen; i += 1u + in[i])
 		if (in[i] == 0 || in[i] > inlen - i - 1)
 			return -1;
-	for (size_t p = 0; p < nitems(alpn_protos); p++) {
+	for (size_t p = 0; p < CONF_ALPN_MAX && prefs[p] != CONF_ALPN_NONE; p++) {
+		const char *name = conf_alpn_name(prefs[p]);
+		size_t len = strlen(name);
+
 		for (unsigned i = 0; i < inlen; i += 1u + in[i]) {
-			if (in[i] == alpn_protos[p].len &&
-			    memcmp(in + i + 1, alpn_protos[p].name, in[i]) == 0) {
+			if (in[i] == len && memcmp(in + i + 1, name, len) == 0) {
 				*out = in + i + 1;
 				*outlen = in[i];
 				return 0;

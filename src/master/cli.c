@@ -490,6 +490,11 @@ cmd_status(int argc, char **argv)
 	json_array_foreach(json_object_get(fe, "listen"), i, p)
 		printf(" %s", json_string_value(p));
 	printf("\n");
+	if (json_is_object(json_object_get(fe, "requests")))
+		printf("requests: %lld HTTP/1.1, %lld HTTP/2.0 (%lld HTTP/2 connections)\n",
+		    jint(json_object_get(fe, "requests"), "HTTP/1.1"),
+		    jint(json_object_get(fe, "requests"), "HTTP/2.0"),
+		    jint(json_object_get(fe, "http2"), "connections"));
 	print_fe_faults(j);
 	print_certificates(j);
 	print_cgroups(j);

@@ -225,6 +225,10 @@ status_json(struct master *m, json_t *fe)
 	    json_incref(json_object_get(fe, "tls_handshakes")) : json_null());
 	json_object_set_new(fo, "closed", fe != NULL && json_object_get(fe, "closed") != NULL ?
 	    json_incref(json_object_get(fe, "closed")) : json_null());
+	json_object_set_new(fo, "requests", fe != NULL && json_object_get(fe, "requests") != NULL ?
+	    json_incref(json_object_get(fe, "requests")) : json_null());
+	json_object_set_new(fo, "http2", fe != NULL && json_object_get(fe, "http2") != NULL ?
+	    json_incref(json_object_get(fe, "http2")) : json_null());
 	{
 		json_t *ls = json_array();
 
@@ -422,6 +426,24 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		    "Client connections weir closed, by reason (httperr.log token).");
 		json_object_foreach(json_object_get(fe, "closed"), key, val)
 			bprintf(&b, "weir_frontend_connections_closed_total{reason=\"%s\"} %lld\n",
+			    lv(key, l1, sizeof(l1)), (long long)json_integer_value(val));
+		metric_head(&b, "weir_frontend_requests_total", "counter",
+		    "Requests, by the protocol the client spoke.");
+		json_object_foreach(json_object_get(fe, "requests"), key, val)
+			bprintf(&b, "weir_frontend_requests_total{protocol=\"%s\"} %lld\n",
+			    lv(key, l1, sizeof(l1)), (long long)json_integer_value(val));
+		metric_head(&b, "weir_http2_connections_total", "counter",
+		    "HTTP/2 client connections.");
+		bprintf(&b, "weir_http2_connections_total %lld\n", (long long)json_integer_value(
+		    json_object_get(json_object_get(fe, "http2"), "connections")));
+		metric_head(&b, "weir_http2_streams_total", "counter",
+		    "HTTP/2 streams that became requests.");
+		bprintf(&b, "weir_http2_streams_total %lld\n", (long long)json_integer_value(
+		    json_object_get(json_object_get(fe, "http2"), "streams")));
+		metric_head(&b, "weir_http2_limits_total", "counter",
+		    "HTTP/2 limits hit, by httperr.log token (docs/http2.md).");
+		json_object_foreach(json_object_get(json_object_get(fe, "http2"), "limits"), key, val)
+			bprintf(&b, "weir_http2_limits_total{reason=\"%s\"} %lld\n",
 			    lv(key, l1, sizeof(l1)), (long long)json_integer_value(val));
 		metric_head(&b, "weir_site_responses_total", "counter",
 		    "Responses by site and status class.");

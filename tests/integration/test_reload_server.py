@@ -601,6 +601,38 @@ def case_underscores_in_headers(make_weir, site, tmp_path):
           "X_Custom passed to the pool")
 
 
+def h2_max_streams(port):
+    """SETTINGS_MAX_CONCURRENT_STREAMS a new HTTP/2 connection is told."""
+    from hyperframe import frame as hf
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + hf.SettingsFrame(0).serialize())
+        buf = b""
+        while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+            d = s.recv(4096)
+            assert d, "closed before SETTINGS"
+            buf += d
+        f, n = hf.Frame.parse_frame_header(memoryview(buf[:9]))
+        f.parse_body(memoryview(buf[9:9 + n]))
+        assert isinstance(f, hf.SettingsFrame)
+        return f.settings.get(hf.SettingsFrame.MAX_CONCURRENT_STREAMS)
+    finally:
+        s.close()
+
+
+def case_http2_max_concurrent_streams(make_weir, site, tmp_path):
+    h2port = free_port()
+    w = make_weir("", start=False)
+    w.server = dict(base_server(w))
+    w.server["listen"] = [w.server["listen"], f"127.0.0.1:{h2port} h2c"]
+    w.body = site_body(site)
+    write_conf(w, w.server, w.body)
+    w.start()
+    assert h2_max_streams(h2port) == 100
+    applied(w, http2_max_concurrent_streams="7")
+    until(lambda: h2_max_streams(h2port) == 7, "the new limit in a new connection's SETTINGS")
+
+
 def same_stat_rewrite(path, content):
     """Rewrite a file in place with content of the same size and mtime: a
     cached entry cannot tell."""
@@ -896,6 +928,7 @@ APPLIED = {
     "acme_directory": case_acme_directory,
     "acme_ca_file": case_acme_ca_file,
     "acme_email": case_acme_email,
+    "http2_max_concurrent_streams": case_http2_max_concurrent_streams,
 }
 
 

@@ -181,9 +181,9 @@ def test_sni_picks_the_site_certificate(make_weir, site, certs):
     assert peer_cn(w, certs, "deep.x.w.test", check_hostname=False) == "w-ecdsa"
     assert peer_cn(w, certs, "B.TEST.", check_hostname=False) == "b-ecdsa"
     ctx = client_ctx(certs)
-    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx.set_alpn_protocols(["http/1.1", "h2"])
     with handshake(w, certs, "a.test", ctx=ctx) as t:
-        assert t.selected_alpn_protocol() == "http/1.1"
+        assert t.selected_alpn_protocol() == "h2"      # weir's preference (http2.md)
     # and the request is served by the site of that name
     with handshake(w, certs, "c.test") as t:
         assert https_get(t, host="c.test") == (200, b"hello, world\n")

@@ -204,7 +204,8 @@ render(const struct conf_key *k, const void *obj, char *out, size_t outsz)
 
 		for (size_t i = 0; i < ls->n; i++)
 			snprintf(out + strlen(out), outsz - strlen(out), "%s%s%s",
-			    i ? "|" : "", ls->v[i].spec, ls->v[i].tls ? " tls" : "");
+			    i ? "|" : "", ls->v[i].spec, ls->v[i].tls ? " tls" :
+			    ls->v[i].h2c ? " h2c" : "");
 	} else if (strcmp(k->name, "threads") == 0) {
 		snprintf(out, outsz, "%u", ((const struct conf_server *)obj)->threads);
 	} else if (strcmp(k->name, "hosts") == 0) {
@@ -333,6 +334,7 @@ static const struct {
 	{ CS_SERVER, "open_file_cache_valid",	"1s",		"1000" },
 	{ CS_SERVER, "trusted_proxies",		NULL,		"" },
 	{ CS_SERVER, "underscores_in_headers",	"off",		"no" },
+	{ CS_SERVER, "http2_max_concurrent_streams", "100",	"100" },
 	{ CS_SERVER, "default_certificate",	NULL,		"(null)" },
 	{ CS_SERVER, "tls_protocols",		"TLSv1.2, TLSv1.3", "TLSv1.2|TLSv1.3" },
 	{ CS_SERVER, "tls_ciphers",		TLS_CIPHERS_DEFAULT, TLS_CIPHERS_DEFAULT },
@@ -1241,7 +1243,17 @@ static const struct {
 	    L(1) "admin_listen: 'nowhere': port must be 1..65535\n"),
 	/* TLS */
 #define CERT	"[site s]\napp = / p\ncertificate = /c.pem\ncertificate_key = /k.pem\n"
-	E("[server]\nlisten = 127.0.0.1:443 tls http\n" TAIL, L(2) "listen: 'http' is not a listen option (tls)\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls http\n" TAIL, L(2) "listen: 'http' is not a listen option (tls, h2c, alpn=)\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls alpn=h3\n" POOL_P CERT, L(2) "listen: alpn: 'h3' is not h2 or http/1.1, or is listed twice\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls alpn=h2,h2\n" POOL_P CERT, L(2) "listen: alpn: 'h2' is not h2 or http/1.1, or is listed twice\n"),
+	E("[server]\nlisten = 127.0.0.1:80 alpn=h2\n" TAIL, L(2) "listen 127.0.0.1:80: alpn= is for tls addresses\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls alpn=http/1.1\n" POOL_P CERT "listen = 127.0.0.1:443 tls\n",
+	    L(9) "listen 127.0.0.1:443: options differ from line 2 (an address has the same options wherever it is listed)\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls h2c\n" POOL_P CERT,
+	    L(2) "listen 127.0.0.1:443: h2c is HTTP/2 without TLS; on a tls address HTTP/2 is negotiated (ALPN)\n"),
+	E("[server]\nlisten = 127.0.0.1:80 h2c\n" POOL_P "[site s]\napp = / p\nlisten = 127.0.0.1:80\n",
+	    L(7) "listen 127.0.0.1:80: options differ from line 2 (an address has the same options wherever it is listed)\n"),
+	E("[server]\nhttp2_max_concurrent_streams = 0\n" TAIL, L(2) "http2_max_concurrent_streams: '0' is out of range 1..1000\n"),
 	E("[server]\nlisten = 127.0.0.1:443 tls\n" TAIL, L(2) "listen 127.0.0.1:443 tls: no site on this address has a certificate\n"),
 	E("[server]\nlisten = 127.0.0.1:443 tls\n" POOL_P CERT "listen = 127.0.0.1:443\n",
 	    L(9) "listen 127.0.0.1:443: options differ from line 2 (an address has the same options wherever it is listed)\n"),
@@ -1304,6 +1316,8 @@ static const struct {
 	OK("[server]\nadmin_listen = 127.1.2.3:9000\nadmin_token = 0123456789abcdef\n" TAIL),
 	OK("[server]\nadmin_listen = [::1]:9000\nadmin_token = 0123456789abcdef\n" TAIL),
 	OK("[server]\nlisten = 127.0.0.1:443 tls\nlisten = 127.0.0.1:80\n" POOL_P CERT),
+	OK("[server]\nlisten = 127.0.0.1:8080\nlisten = 127.0.0.1:8081  h2c \n" TAIL),
+	OK("[server]\nlisten = 127.0.0.1:443 tls alpn=http/1.1,h2\n" POOL_P CERT),
 	OK("[server]\nlisten = 127.0.0.1:443  tls \ndefault_certificate = alert\n" POOL_P CERT),
 	OK("[server]\nlisten = 127.0.0.1:443 tls\ndefault_certificate = s\n" POOL_P CERT "listen = 127.0.0.1:443 tls\n"),
 	OK("[server]\ntls_protocols = TLSv1.3\n" POOL_P "[site s]\napp = / p\nhosts = a.test\ncertificate = acme\n"),

@@ -64,21 +64,30 @@ test_sni(void)
 
 #define P(s)	(const unsigned char *)(s), (unsigned)(sizeof(s) - 1)
 
+static const uint8_t both[CONF_ALPN_MAX] = { CONF_ALPN_H2, CONF_ALPN_HTTP11 };	/* default */
+static const uint8_t h11[CONF_ALPN_MAX] = { CONF_ALPN_HTTP11 };			/* alpn=http/1.1 */
+static const uint8_t h11_h2[CONF_ALPN_MAX] = { CONF_ALPN_HTTP11, CONF_ALPN_H2 };
+
 static const struct {
+	const uint8_t		*prefs;		/* the address's alpn= */
 	const unsigned char	*in;
 	unsigned		 len;
 	const char		*want;		/* NULL: refused */
 } alpns[] = {
-	{ P("\x08http/1.1"),			"http/1.1" },
-	{ P("\x02h2\x08http/1.1"),		"http/1.1" },	/* weir's choice, not the order */
-	{ P("\x08http/1.1\x02h2"),		"http/1.1" },
-	{ P("\x02h2"),				NULL },
-	{ P("\x08http/1.0"),			NULL },
-	{ P("\x08http/1.1\x00"),		NULL },		/* an empty name: malformed */
-	{ P("\x09http/1.1"),			NULL },		/* runs past the end */
-	{ P("\x02h2\x09http/1.1"),		NULL },
-	{ P("\x07http/1."),			NULL },
-	{ (const unsigned char *)"", 0,		NULL },
+	{ both,   P("\x08http/1.1"),			"http/1.1" },
+	{ both,   P("\x02h2\x08http/1.1"),		"h2" },
+	{ both,   P("\x08http/1.1\x02h2"),		"h2" },	/* weir's choice, not the order */
+	{ both,   P("\x02h2"),				"h2" },
+	{ h11,    P("\x02h2"),				NULL },
+	{ h11,    P("\x02h2\x08http/1.1"),		"http/1.1" },
+	{ h11_h2, P("\x02h2\x08http/1.1"),		"http/1.1" },
+	{ h11_h2, P("\x02h2"),				"h2" },
+	{ both,   P("\x08http/1.0"),			NULL },
+	{ both,   P("\x08http/1.1\x00"),		NULL },		/* an empty name: malformed */
+	{ both,   P("\x09http/1.1"),			NULL },		/* runs past the end */
+	{ both,   P("\x02h2\x09http/1.1"),		NULL },
+	{ both,   P("\x07http/1."),			NULL },
+	{ both,   (const unsigned char *)"", 0,	NULL },
 };
 
 static void
@@ -87,7 +96,7 @@ test_alpn(void)
 	for (size_t i = 0; i < nitems(alpns); i++) {
 		const unsigned char *out = NULL;
 		unsigned char outlen = 0;
-		int r = tlssel_alpn(alpns[i].in, alpns[i].len, &out, &outlen);
+		int r = tlssel_alpn(alpns[i].prefs, alpns[i].in, alpns[i].len, &out, &outlen);
 
 		if (alpns[i].want == NULL) {
 			CHECKF(r == -1, "alpn case %zu refused", i);

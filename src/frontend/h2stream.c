@@ -1,0 +1,601 @@
+/*
+ * h2stream.c - an HTTP/2 stream served as an HTTP/1.1 request.
+ *
+ * A stream's request is written, as HTTP/1.1, into one end of a socketpair
+ * whose other end is a connection of this thread like an accepted one
+ * (conn_new(), internal, proto HTTP/2).  That connection runs the request
+ * through everything an HTTP/1.1 request goes through -- router, static
+ * handler and its open-file cache, ranges and conditionals, queues, proxy,
+ * FastCGI, native pools, access log (which says HTTP/2.0) -- and its
+ * response comes back on this end, where it is parsed and handed to
+ * nghttp2 as HEADERS and DATA frames.
+ *
+ * Back-pressure both ways is the sockets' own:
+ *  - response: bytes are read from the socketpair only while the stream's
+ *    buffer (one FE_BLOCK) has room, and the buffer empties only as fast as
+ *    the client's flow-control window lets nghttp2 frame DATA.  A slow
+ *    reader fills its socketpair, and its request's connection then waits
+ *    on a full socket exactly as for a slow HTTP/1.1 client (send_timeout,
+ *    min_response_rate; a pool's worker is freed once the response fits in
+ *    response_buffer).  Other streams are not involved.
+ *  - request body: DATA is written to the socketpair as it comes; the
+ *    client's window is given back (nghttp2_session_consume) only once the
+ *    bytes are written, so a request that does not take its body (a pool's
+ *    queue, a spool at its limit) stops the client at one window.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "log.h"
+#include "util.h"
+#include "frontend.h"
+
+#define H2S_SNDBUF	65536	/* socketpair buffer: the stream's share in the kernel */
+
+struct h2stream {
+	struct h2link		 link;		/* first: the connection's streams */
+	struct loop_io		 io;		/* our end of the socketpair */
+	struct h2conn		*hc;
+	struct conn		*c;		/* the client's connection */
+	int32_t			 id;
+	/* the request, as it is decoded */
+	char			*hb;		/* "name: value\r\n" lines */
+	size_t			 hblen, hbcap;
+	char			 method[32];
+	char			*path;		/* :path, malloc'd */
+	char			*authority;	/* :authority or host, malloc'd */
+	bool			 has_cl;	/* content-length came */
+	bool			 chunked;	/* the body goes chunked (no content-length) */
+	bool			 is_head;
+	/* to the request's connection */
+	char			*ob;		/* bytes to write */
+	size_t			 olen, ooff, ocap;
+	size_t			 unconsumed;	/* body bytes not yet given back to the window */
+	/* from it: the response */
+	char			*ib;		/* FE_BLOCK: head, then decoded body [bpos, ilen) */
+	size_t			 ilen, bpos;
+	bool			 head_done;	/* HEADERS submitted */
+	bool			 no_body;
+	bool			 resp_chunked;
+	int64_t			 left;		/* Content-Length bytes to come; -1: until EOF */
+	struct chunked_dec	 cd;
+	bool			 done;		/* the whole body is in ib */
+	bool			 eof;
+	bool			 deferred;	/* the data source waits for bytes */
+	int			 parked;	/* fd off the loop while its hang-up waits for
+					 * room in ib (else epoll repeats it), or -1 */
+	bool			 gone;		/* freed; memory kept until the loop batch ends */
+};
+
+static void	h2s_on_io(void *arg, uint32_t events);
+
+static struct conn *
+client(const struct h2stream *st)
+{
+	return st->c;
+}
+
+/* Append n bytes to a growing buffer.  -1 when memory is out. */
+static int
+buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t nc = (*len + n) * 2 + 256;
+		char *nb = realloc(*b, nc);
+
+		if (nb == NULL)
+			return -1;
+		*b = nb;
+		*cap = nc;
+	}
+	memcpy(*b + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+struct h2stream *
+h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
+{
+	struct h2stream *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->io.fd = -1;
+	st->parked = -1;
+	st->hc = hc;
+	st->c = c;
+	st->id = id;
+	st->left = -1;
+	h2_link(hc, &st->link);
+	return st;
+}
+
+static void
+h2s_release(void *arg)
+{
+	free(arg);
+}
+
+/*
+ * The stream is closed (or its connection goes): our end of the socketpair
+ * closes, so a request still running sees its client leave, as on HTTP/1.1.
+ */
+void
+h2s_free(struct h2stream *st)
+{
+	struct fe_thread *t = client(st)->t;
+
+	h2_unlink(st->hc, &st->link);
+	if (st->io.fd != -1) {
+		int fd = st->io.fd;
+
+		loop_io_del(t->loop, &st->io);
+		close(fd);
+	}
+	if (st->parked != -1)
+		close(st->parked);
+	if (st->ib != NULL)
+		block_put(t, st->ib);
+	free(st->hb);
+	free(st->ob);
+	free(st->path);
+	free(st->authority);
+	st->gone = true;
+	/* events for its fd may still be in this batch */
+	if (loop_defer(t->loop, h2s_release, st) == -1)
+		log_warnx("cannot defer freeing a stream: leaking %zu bytes", sizeof(*st));
+}
+
+/* --- the request ---------------------------------------------------------------- */
+
+static bool
+name_is(const uint8_t *n, size_t len, const char *lit)
+{
+	return strlen(lit) == len && memcmp(n, lit, len) == 0;
+}
+
+static char *
+dup_n(const uint8_t *p, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (s != NULL) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+/*
+ * One decoded field (nghttp2 has validated it: lowercase, no
+ * connection-specific field, pseudo-fields first and once).  Pseudo-fields
+ * make the request line and Host; the rest become field lines, but for
+ * expect (100-continue has no meaning here: the body is already coming).
+ */
+int
+h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
+    const uint8_t *value, size_t vlen)
+{
+	if (nlen > 0 && name[0] == ':') {
+		if (name_is(name, nlen, ":method")) {
+			if (vlen >= sizeof(st->method))
+				vlen = sizeof(st->method) - 1;	/* too long: 400 or 501 there */
+			memcpy(st->method, value, vlen);
+			st->method[vlen] = '\0';
+			st->is_head = strcmp(st->method, "HEAD") == 0;
+		} else if (name_is(name, nlen, ":path")) {
+			free(st->path);
+			if ((st->path = dup_n(value, vlen)) == NULL)
+				return -1;
+		} else if (name_is(name, nlen, ":authority")) {
+			free(st->authority);
+			if ((st->authority = dup_n(value, vlen)) == NULL)
+				return -1;
+		}
+		return 0;	/* :scheme: the listener says which */
+	}
+	if (name_is(name, nlen, "host")) {
+		if (st->authority == NULL && (st->authority = dup_n(value, vlen)) == NULL)
+			return -1;
+		return 0;
+	}
+	if (name_is(name, nlen, "expect"))
+		return 0;
+	if (name_is(name, nlen, "content-length"))
+		st->has_cl = true;
+	if (buf_add(&st->hb, &st->hblen, &st->hbcap, name, nlen) == -1 ||
+	    buf_add(&st->hb, &st->hblen, &st->hbcap, ": ", 2) == -1 ||
+	    buf_add(&st->hb, &st->hblen, &st->hbcap, value, vlen) == -1 ||
+	    buf_add(&st->hb, &st->hblen, &st->hbcap, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+/* Write what is queued for the request's connection; give the window back. */
+static void
+h2s_write(struct h2stream *st)
+{
+	while (st->ooff < st->olen) {
+		ssize_t n = write(st->io.fd, st->ob + st->ooff, st->olen - st->ooff);
+
+		if (n > 0) {
+			st->ooff += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		/* EAGAIN: LOOP_WRITE below; else its end closed, EOF shows up on read */
+		break;
+	}
+	if (st->ooff == st->olen) {
+		st->ooff = st->olen = 0;
+		if (st->unconsumed > 0) {
+			(void)nghttp2_session_consume(h2_session(st->hc), st->id,
+			    st->unconsumed);	/* fails only for a stream gone */
+			st->unconsumed = 0;
+		}
+	}
+}
+
+static void
+h2s_set_events(struct h2stream *st)
+{
+	uint32_t ev = 0;
+
+	if (st->ooff < st->olen)
+		ev |= LOOP_WRITE;
+	if (!st->eof && !st->done && st->ilen < FE_BLOCK)
+		ev |= LOOP_READ;
+	if (st->io.events != ev && loop_io_mod(client(st)->t->loop, &st->io, ev) == -1)
+		log_warn("epoll_ctl");
+}
+
+/*
+ * The header block is complete: write the HTTP/1.1 request head and start
+ * its connection.  A body without content-length goes chunked.
+ */
+int
+h2s_headers_done(struct h2stream *st, bool end_stream)
+{
+	struct conn *c = client(st), *ic;
+	int sv[2], sz = H2S_SNDBUF;
+	const char *path = st->path != NULL ? st->path : "";
+
+	if (st->method[0] == '\0')
+		return -1;	/* nghttp2 lets no request without :method through */
+	if (strcmp(st->method, "CONNECT") == 0 && st->authority != NULL)
+		path = st->authority;
+	if (buf_add(&st->ob, &st->olen, &st->ocap, st->method, strlen(st->method)) == -1 ||
+	    buf_add(&st->ob, &st->olen, &st->ocap, " ", 1) == -1 ||
+	    buf_add(&st->ob, &st->olen, &st->ocap, path, strlen(path)) == -1 ||
+	    buf_add(&st->ob, &st->olen, &st->ocap, " HTTP/1.1\r\n", 11) == -1)
+		return -1;
+	if (st->authority != NULL &&
+	    (buf_add(&st->ob, &st->olen, &st->ocap, "Host: ", 6) == -1 ||
+	    buf_add(&st->ob, &st->olen, &st->ocap, st->authority, strlen(st->authority)) == -1 ||
+	    buf_add(&st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1))
+		return -1;
+	if (st->hblen > 0 && buf_add(&st->ob, &st->olen, &st->ocap, st->hb, st->hblen) == -1)
+		return -1;
+	st->chunked = !end_stream && !st->has_cl;
+	if (st->chunked &&
+	    buf_add(&st->ob, &st->olen, &st->ocap, "Transfer-Encoding: chunked\r\n", 28) == -1)
+		return -1;
+	if (buf_add(&st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1)
+		return -1;
+	free(st->hb);
+	st->hb = NULL;
+	st->hblen = st->hbcap = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	/* a small buffer: a stream's bytes wait in its request, not in the kernel */
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));	/* a hint */
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (loop_io_add(c->t->loop, &st->io, sv[0], LOOP_READ, h2s_on_io, st) == -1) {
+		log_warn("epoll_ctl");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	h2s_write(st);
+	if ((ic = conn_new(c->t, sv[1], c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
+		return -1;
+	ic->internal = true;
+	ic->proto = CONN_PROTO_H2;
+	h2s_set_events(st);
+	http1_start(ic);
+	return 0;
+}
+
+int
+h2s_body(struct h2stream *st, const uint8_t *d, size_t n)
+{
+	char hex[24];
+
+	if (st->io.fd == -1)
+		return -1;
+	if (st->chunked) {
+		int hn = snprintf(hex, sizeof(hex), "%zx\r\n", n);
+
+		if (n == 0)
+			return 0;
+		if (buf_add(&st->ob, &st->olen, &st->ocap, hex, (size_t)hn) == -1 ||
+		    buf_add(&st->ob, &st->olen, &st->ocap, d, n) == -1 ||
+		    buf_add(&st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1)
+			return -1;
+	} else if (buf_add(&st->ob, &st->olen, &st->ocap, d, n) == -1) {
+		return -1;
+	}
+	st->unconsumed += n;
+	h2s_write(st);
+	h2s_set_events(st);
+	return 0;
+}
+
+int
+h2s_body_end(struct h2stream *st)
+{
+	if (st->io.fd == -1)
+		return -1;
+	if (st->chunked && buf_add(&st->ob, &st->olen, &st->ocap, "0\r\n\r\n", 5) == -1)
+		return -1;
+	st->chunked = false;
+	h2s_write(st);
+	h2s_set_events(st);
+	return 0;
+}
+
+/* --- the response ---------------------------------------------------------------- */
+
+static ssize_t
+read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+    nghttp2_data_source *src, void *arg)
+{
+	struct h2stream *st = src->ptr;
+	size_t n = st->ilen - st->bpos;
+
+	(void)s;
+	(void)id;
+	(void)arg;
+	if (n > len)
+		n = len;
+	memcpy(buf, st->ib + st->bpos, n);
+	st->bpos += n;
+	if (st->bpos == st->ilen) {
+		st->bpos = st->ilen = 0;
+		if (st->done) {
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			return (ssize_t)n;
+		}
+		if (st->parked != -1) {
+			/* room again: the rest before the hang-up can be read */
+			if (loop_io_add(client(st)->t->loop, &st->io, st->parked, LOOP_READ,
+			    h2s_on_io, st) == -1) {
+				log_warn("epoll_ctl");
+				close(st->parked);
+				st->eof = true;
+			}
+			st->parked = -1;
+		} else if (!st->eof) {
+			h2s_set_events(st);	/* room again: read on */
+		}
+	}
+	if (n == 0) {
+		st->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return (ssize_t)n;
+}
+
+/* Fields of an HTTP/1.1 response that HTTP/2 forbids (RFC 9113 §8.2.2). */
+static bool
+hop_field(struct hstr n)
+{
+	return hstr_eq_ci(n, "connection") || hstr_eq_ci(n, "keep-alive") ||
+	    hstr_eq_ci(n, "proxy-connection") || hstr_eq_ci(n, "transfer-encoding") ||
+	    hstr_eq_ci(n, "upgrade");
+}
+
+/*
+ * The response head is in ib: submit it as HEADERS.  Returns bytes of ib it
+ * took, 0 when more are needed, -1 when the response cannot be framed.
+ */
+static ssize_t
+h2s_head(struct h2stream *st)
+{
+	static _Thread_local struct http_response res;
+	struct httpparse_limits lim = { FE_BLOCK, FE_BLOCK, HTTPPARSE_MAX_HEADERS };
+	nghttp2_nv nva[HTTPPARSE_MAX_HEADERS + 1];
+	char status[4], lower[FE_BLOCK];
+	size_t nv = 0, lo = 0;
+	const char *why;
+	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_body };
+	int r = httpparse_response(st->ib, st->ilen, &res, &lim, &why);
+
+	if (r == WEIR_AGAIN)
+		return st->ilen == FE_BLOCK ? -1 : 0;
+	if (r < 0)
+		return -1;
+	if (res.status < 200 && res.status != 101)
+		return r;	/* interim (100, 103): not forwarded */
+	snprintf(status, sizeof(status), "%03d", res.status % 1000);
+	nva[nv++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
+	    NGHTTP2_NV_FLAG_NONE };
+	for (size_t i = 0; i < res.nheaders; i++) {
+		const struct http_header *h = &res.headers[i];
+
+		if (hop_field(h->name) || lo + h->name.n > sizeof(lower))
+			continue;
+		/* HTTP/2 field names are lowercase */
+		for (size_t k = 0; k < h->name.n; k++) {
+			char ch = h->name.p[k];
+
+			lower[lo + k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+		}
+		nva[nv++] = (nghttp2_nv){ (uint8_t *)lower + lo, (uint8_t *)(uintptr_t)h->value.p,
+		    h->name.n, h->value.n, NGHTTP2_NV_FLAG_NONE };
+		lo += h->name.n;
+	}
+	st->no_body = st->is_head || res.status == 204 || res.status == 304;
+	st->resp_chunked = (res.flags & HTTP_F_CHUNKED) != 0;
+	st->left = res.content_length;
+	if (st->resp_chunked)
+		httpparse_chunked_init(&st->cd);
+	if (!st->no_body && !st->resp_chunked && st->left == 0)
+		st->no_body = true;
+	if (st->no_body)
+		st->done = true;
+	/* nghttp2 copies the fields: ib may be reused right after */
+	if (nghttp2_submit_response(h2_session(st->hc), st->id, nva, nv,
+	    st->no_body ? NULL : &prd) != 0)
+		return -1;
+	st->head_done = true;
+	return r;
+}
+
+/* Decode the body bytes in ib[from..ilen) in place (chunked) or count them. */
+static int
+h2s_body_in(struct h2stream *st, size_t from)
+{
+	size_t n = st->ilen - from;
+
+	if (st->done) {
+		st->ilen = from;	/* bytes after the end: none are expected */
+		return 0;
+	}
+	if (st->resp_chunked) {
+		size_t out, used;
+		const char *why;
+		int r = httpparse_chunked(&st->cd, st->ib + from, n, &out, &used, &why);
+
+		if (r < 0)
+			return -1;
+		st->ilen = from + out;
+		if (r == 1)
+			st->done = true;
+		return 0;
+	}
+	if (st->left >= 0) {
+		if ((uint64_t)n >= (uint64_t)st->left) {
+			st->ilen = from + (size_t)st->left;
+			st->left = 0;
+			st->done = true;
+		} else {
+			st->left -= (int64_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Read the response; returns -1 when the stream must be reset. */
+static int
+h2s_read(struct h2stream *st)
+{
+	for (;;) {
+		size_t from;
+		ssize_t n;
+
+		if (st->ib == NULL && (st->ib = block_get(client(st)->t)) == NULL)
+			return -1;
+		if (st->bpos > 0 && st->bpos == st->ilen)
+			st->bpos = st->ilen = 0;
+		if (st->ilen == FE_BLOCK && st->bpos > 0) {
+			memmove(st->ib, st->ib + st->bpos, st->ilen - st->bpos);
+			st->ilen -= st->bpos;
+			st->bpos = 0;
+		}
+		if (st->ilen == FE_BLOCK || st->done)
+			return 0;	/* full: the client's window decides */
+		from = st->ilen;
+		n = read(st->io.fd, st->ib + st->ilen, FE_BLOCK - st->ilen);
+		if (n == 0) {
+			st->eof = true;
+			if (!st->head_done || (!st->done && (st->resp_chunked || st->left >= 0)))
+				return -1;	/* the request's connection ended it early */
+			st->done = true;
+			return 0;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		st->ilen += (size_t)n;
+		if (!st->head_done) {
+			ssize_t h;
+
+			while (!st->head_done && (h = h2s_head(st)) != 0) {
+				if (h < 0)
+					return -1;
+				memmove(st->ib, st->ib + h, st->ilen - (size_t)h);
+				st->ilen -= (size_t)h;
+			}
+			from = 0;
+			if (!st->head_done)
+				continue;
+		}
+		if (h2s_body_in(st, from) == -1)
+			return -1;
+	}
+}
+
+/*
+ * Nothing more moves on the socketpair (the response is all here, or the
+ * request's connection is gone): our end closes, so a hang-up is not
+ * reported again and again while the client reads what is left.
+ */
+static void
+h2s_close_fd(struct h2stream *st)
+{
+	int fd = st->io.fd;
+
+	if (fd == -1)
+		return;
+	loop_io_del(client(st)->t->loop, &st->io);
+	close(fd);
+	st->eof = true;
+}
+
+static void
+h2s_on_io(void *arg, uint32_t events)
+{
+	struct h2stream *st = arg;
+	struct h2conn *hc = st->hc;
+	nghttp2_session *s = h2_session(hc);
+
+	if (st->gone)
+		return;
+	if (events & LOOP_WRITE)
+		h2s_write(st);
+	if (events & (LOOP_READ | EPOLLHUP | EPOLLERR)) {
+		if (h2s_read(st) == -1) {
+			(void)nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
+			    NGHTTP2_INTERNAL_ERROR);
+			st->eof = true;
+		} else if (st->deferred && (st->bpos < st->ilen || st->done)) {
+			st->deferred = false;
+			(void)nghttp2_session_resume_data(s, st->id);
+		}
+	}
+	if ((events & (EPOLLHUP | EPOLLERR)) && (st->eof || st->done)) {
+		h2s_close_fd(st);
+	} else if ((events & (EPOLLHUP | EPOLLERR)) && st->ilen == FE_BLOCK && st->io.fd != -1) {
+		/* the request's end is gone, bytes remain, ib is full: park */
+		st->parked = st->io.fd;
+		loop_io_del(client(st)->t->loop, &st->io);
+	}
+	if (!st->gone && st->io.fd != -1)
+		h2s_set_events(st);
+	h2_flush(hc);
+}

@@ -1,0 +1,774 @@
+"""HTTP/2 in the front end (RFC 9113), on cleartext listeners with prior
+knowledge (`listen = ADDR:PORT h2c`).
+
+Clients: curl --http2-prior-knowledge, nghttp (nghttp2-client) and Python's
+h2 / hyperframe / hpack (python3-h2) on raw sockets, so that every frame the
+server sends -- GOAWAY and RST_STREAM codes, how much DATA a window allowed --
+is what gets checked.  Each stream is a request through the same router,
+static handler and pools as an HTTP/1.1 request: the access log says
+HTTP/2.0 and the counters count it by protocol.
+
+Attacks are sent with the default settings a user gets; each must end in a
+GOAWAY with the documented code, cost the front end bounded CPU and memory
+(measured from /proc/PID of this weir's front end and printed), and leave
+another client's requests answered meanwhile.
+"""
+import hashlib
+import json
+import os
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import SRC, free_port, wait_for
+
+h2 = pytest.importorskip("h2")
+import h2.config  # noqa: E402
+import h2.connection  # noqa: E402
+import h2.events  # noqa: E402
+import h2.settings  # noqa: E402
+import hpack  # noqa: E402
+from hyperframe import frame as hf  # noqa: E402
+
+PY = "/usr/bin/python3"
+APP = f"{PY} {SRC}/tests/apps/app.py"
+PHP = "/usr/bin/php-cgi"
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+# RFC 9113 §7 error codes
+NO_ERROR, PROTOCOL_ERROR, ENHANCE_YOUR_CALM = 0x0, 0x1, 0xb
+
+
+# --- helpers -------------------------------------------------------------------
+
+def h2conf(port, extra="", body=""):
+    """Server lines for an extra h2c listener on `port`, plus body."""
+    return dict(server_extra=f"listen = 127.0.0.1:{port} h2c\n{extra}", conf_body=body)
+
+
+def start(make_weir, root=None, pool=False, extra="", body=""):
+    port = free_port()
+    b = body
+    if pool:
+        b += f"[pool app]\ncommand = {APP}\n"
+    b += "[site main]\n"
+    if root is not None:
+        b += f"root = {root}\n"
+    if pool:
+        b += "app = /app app\n"
+    c = h2conf(port, extra, b)
+    w = make_weir(c["conf_body"], server_extra=c["server_extra"])
+    w.h2port = port
+    return w
+
+
+def status(w):
+    out = subprocess.run([w.binary, "status", "--json", "-s", str(w.state_dir / "admin.sock")],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def metrics(w):
+    out = subprocess.run(["curl", "-s", "--unix-socket", str(w.state_dir / "admin.sock"),
+                          "http://weir/metrics"], capture_output=True, text=True, timeout=10)
+    return out.stdout
+
+
+def proc_usage(pid):
+    """(CPU seconds, RSS KiB) of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                rss = int(ln.split()[1])
+    return cpu, rss
+
+
+def connect(port, tls=None, timeout=30):
+    """A socket to port; tls: an SSLContext to wrap it in (ALPN h2, SNI a.test)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if tls is None:
+        return s
+    t = tls.wrap_socket(s, server_hostname="a.test")
+    assert t.selected_alpn_protocol() == "h2"
+    return t
+
+
+class Client:
+    """A Python h2 client on a raw socket: requests, bodies, every event."""
+
+    def __init__(self, port, window=None, validate=True, timeout=30, tls=None):
+        self.sock = connect(port, tls, timeout)
+        self.authority = "a.test" if tls is not None else "127.0.0.1"
+        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
+                                        validate_outbound_headers=validate,
+                                        normalize_outbound_headers=validate,
+                                        validate_inbound_headers=False)
+        self.c = h2.connection.H2Connection(config=cfg)
+        self.c.initiate_connection()
+        if window is not None:
+            self.c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
+        self.flush()
+        self.streams = {}       # id -> {"headers", "data", "ended", "reset"}
+        self.goaway = None      # error code of a GOAWAY received
+        self.closed = False
+        self.auto_ack = True    # give the window back as data arrives
+
+    def flush(self):
+        d = self.c.data_to_send()
+        if d:
+            self.sock.sendall(d)
+
+    def request(self, path, method="GET", body=None, headers=()):
+        sid = self.c.get_next_available_stream_id()
+        hs = [(":method", method), (":path", path), (":scheme", "http"),
+              (":authority", self.authority)] + list(headers)
+        if body is not None:
+            hs.append(("content-length", str(len(body))))
+        self.c.send_headers(sid, hs, end_stream=body is None)
+        self.streams[sid] = {"headers": None, "data": bytearray(), "ended": False,
+                             "reset": None, "body": body, "sent": 0}
+        self.flush()
+        self.pump_body(sid)
+        return sid
+
+    def pump_body(self, sid):
+        s = self.streams[sid]
+        body = s["body"]
+        while body is not None and s["sent"] < len(body):
+            room = min(self.c.local_flow_control_window(sid), self.c.max_outbound_frame_size)
+            if room <= 0:
+                return
+            n = min(room, len(body) - s["sent"])
+            end = s["sent"] + n == len(body)
+            self.c.send_data(sid, body[s["sent"]:s["sent"] + n], end_stream=end)
+            s["sent"] += n
+            self.flush()
+
+    def step(self):
+        """Read once and handle the events; False when the peer closed."""
+        try:
+            d = self.sock.recv(1 << 16)
+        except (ConnectionResetError, socket.timeout):
+            d = b""
+        if not d:
+            self.closed = True
+            return False
+        for ev in self.c.receive_data(d):
+            sid = getattr(ev, "stream_id", None)
+            s = self.streams.get(sid)
+            if isinstance(ev, h2.events.ResponseReceived):
+                s["headers"] = dict(ev.headers)
+            elif isinstance(ev, h2.events.DataReceived):
+                s["data"] += ev.data
+                if self.auto_ack:
+                    self.c.acknowledge_received_data(ev.flow_controlled_length, sid)
+            elif isinstance(ev, h2.events.StreamEnded):
+                s["ended"] = True
+            elif isinstance(ev, h2.events.StreamReset):
+                if s is not None:
+                    s["reset"] = ev.error_code
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.goaway = ev.error_code
+            elif isinstance(ev, h2.events.WindowUpdated):
+                for k, v in self.streams.items():
+                    if v["body"] is not None and not v["ended"] and v["reset"] is None:
+                        self.pump_body(k)
+        self.flush()
+        return True
+
+    def wait(self, cond, timeout=30):
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise AssertionError("timed out waiting on the h2 connection")
+            if not self.step():
+                break
+        return cond()
+
+    def done(self, sid):
+        s = self.streams[sid]
+        return s["ended"] or s["reset"] is not None
+
+    def get(self, path, **kw):
+        sid = self.request(path, **kw)
+        assert self.wait(lambda: self.done(sid)), f"connection closed before {path}"
+        return self.streams[sid]
+
+    def close(self):
+        self.sock.close()
+
+
+class Raw:
+    """Frames by hand (hyperframe, hpack): what a well-behaved library refuses."""
+
+    def __init__(self, port, timeout=20, tls=None):
+        self.sock = connect(port, tls, timeout)
+        self.authority = "a.test" if tls is not None else "127.0.0.1"
+        self.enc = hpack.Encoder()
+        self.sock.sendall(PREFACE + hf.SettingsFrame(0).serialize())
+        self.buf = b""
+
+    def send(self, *frames):
+        data = b"".join(f.serialize() for f in frames)
+        try:
+            self.sock.sendall(data)
+            return True
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+
+    def block(self, path="/hello.txt", extra=()):
+        return self.enc.encode([(":method", "GET"), (":path", path), (":scheme", "http"),
+                                (":authority", self.authority)] + list(extra))
+
+    def frames(self, timeout=10):
+        """Every frame until the server closes (or timeout)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            while len(self.buf) >= 9:
+                f, n = hf.Frame.parse_frame_header(memoryview(self.buf[:9]))
+                if len(self.buf) < 9 + n:
+                    break
+                f.parse_body(memoryview(self.buf[9:9 + n]))
+                self.buf = self.buf[9 + n:]
+                yield f
+            try:
+                d = self.sock.recv(1 << 16)
+            except (ConnectionResetError, socket.timeout, ssl.SSLError):
+                return
+            if not d:
+                return
+            self.buf += d
+
+    def ack_settings(self):
+        """Acknowledge the server's SETTINGS (its limits count from then on)."""
+        for f in self.frames(10):
+            if isinstance(f, hf.SettingsFrame) and "ACK" not in f.flags:
+                self.send(hf.SettingsFrame(0, flags={"ACK"}))
+                return
+        raise AssertionError("no SETTINGS from the server")
+
+    def goaway(self, timeout=10):
+        for f in self.frames(timeout):
+            if isinstance(f, hf.GoAwayFrame):
+                return f.error_code
+        return None
+
+    def close(self):
+        self.sock.close()
+
+
+def sha(b):
+    return hashlib.sha256(bytes(b)).hexdigest()
+
+
+# --- requests over HTTP/2 --------------------------------------------------------
+
+def test_curl_prior_knowledge_static_and_h1_untouched(make_weir, site):
+    w = start(make_weir, root=site)
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-D", "-",
+                          f"http://127.0.0.1:{w.h2port}/100k.bin", "-o", str(w.dir / "o")],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("HTTP/2 200"), out.stdout
+    assert "content-length: 102400" in out.stdout
+    assert sha((w.dir / "o").read_bytes()) == sha((site / "100k.bin").read_bytes())
+    # the default listener speaks HTTP/1.1 (h2c is off by default): a preface is a bad request
+    s = socket.create_connection(("127.0.0.1", w.port), timeout=10)
+    s.sendall(PREFACE)
+    assert s.recv(100).startswith(b"HTTP/1.1 4")
+    s.close()
+    # conditional and range requests take the same handler
+    c = Client(w.h2port)
+    r = c.get("/hello.txt")
+    etag = r["headers"]["etag"]
+    r = c.get("/hello.txt", headers=[("if-none-match", etag)])
+    assert r["headers"][":status"] == "304" and r["data"] == b""
+    r = c.get("/100k.bin", headers=[("range", "bytes=10-19")])
+    assert r["headers"][":status"] == "206"
+    assert bytes(r["data"]) == (site / "100k.bin").read_bytes()[10:20]
+    r = c.get("/nope")
+    assert r["headers"][":status"] == "404"
+    r = c.get("/hello.txt", method="HEAD")
+    assert r["headers"][":status"] == "200" and r["data"] == b""
+    c.close()
+    wait_for(lambda: "HTTP/2.0" in w.access_log() and "/100k.bin" in w.access_log(),
+             what="the HTTP/2 requests in access.log")
+    fe = wait_for(lambda: (s := status(w)["frontend"])["requests"]["HTTP/2.0"] >= 6 and s,
+                  what="HTTP/2 requests counted")
+    assert fe["requests"]["HTTP/1.1"] >= 1 and fe["http2"]["connections"] >= 2
+    m = metrics(w)
+    assert 'weir_frontend_requests_total{protocol="HTTP/2.0"}' in m
+
+
+def test_many_streams_static_and_pool_on_one_connection(make_weir, site):
+    w = start(make_weir, root=site, pool=True)
+    want = {"/1k.bin": sha((site / "1k.bin").read_bytes()),
+            "/100k.bin": sha((site / "100k.bin").read_bytes()),
+            "/app/stream?n=50&size=1000": sha(b"x" * 50000),       # chunked from the pool
+            "/app/big?mb=1": sha(b"y" * (1 << 20)),                 # Content-Length
+            "/app/close": sha(b"delimited by close\n")}             # delimited by close
+    c = Client(w.h2port)
+    sids = {}
+    for i in range(90):
+        path = list(want)[i % len(want)]
+        sids[c.request(path)] = path
+    posted = {}
+    for i in range(8):
+        body = os.urandom(30000 + i)
+        posted[c.request("/app/echo", method="POST", body=body)] = sha(body)
+    assert c.wait(lambda: all(c.done(s) for s in list(sids) + list(posted)), timeout=60)
+    for sid, path in sids.items():
+        s = c.streams[sid]
+        assert s["reset"] is None and s["headers"][":status"] == "200", (path, s["headers"])
+        assert sha(s["data"]) == want[path], path
+    for sid, h in posted.items():
+        s = c.streams[sid]
+        assert s["headers"][":status"] == "200" and s["headers"]["x-sha256"] == h
+        assert sha(s["data"]) == h
+    c.close()
+
+
+def test_nghttp_concurrent_streams(make_weir, site):
+    w = start(make_weir, root=site, pool=True)
+    # nghttp fetches a URI once: a query of its own for each
+    urls = [f"http://127.0.0.1:{w.h2port}/100k.bin?i={i}" for i in range(20)] + \
+        [f"http://127.0.0.1:{w.h2port}/app/hello?i={i}" for i in range(20)]
+    out = subprocess.run(["nghttp", "-n", "-s", "-m", "1"] + urls,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [ln.split() for ln in out.stdout.splitlines() if "?i=" in ln]
+    assert len(rows) == 40 and all(r[4] == "200" for r in rows), out.stdout
+    # one body by hash through nghttp's own output
+    out = subprocess.run(["nghttp", f"http://127.0.0.1:{w.h2port}/100k.bin"],
+                         capture_output=True, timeout=30)
+    assert sha(out.stdout) == sha((site / "100k.bin").read_bytes())
+
+
+def test_slow_reader_100mib_frontend_rss_flat(make_weir, tmp_path, site):
+    big = site / "100m.bin"
+    block = os.urandom(1 << 20)
+    with open(big, "wb") as f:
+        for _ in range(100):
+            f.write(block)
+    w = start(make_weir, root=site)
+    pid = wait_for(w.frontend_pid, what="front end pid")
+    c = Client(w.h2port, window=65535)
+    c.auto_ack = False
+    sid = c.request("/100m.bin")
+    h = hashlib.sha256()
+    got, samples = 0, []
+    _, rss0 = proc_usage(pid)
+    # one 64 KiB window at a time, given back only after a pause of the
+    # client's own (its pace, not a wait for the server): the server must
+    # wait on the window, never buffer the file ahead
+    while not c.done(sid):
+        c.wait(lambda: c.done(sid) or len(c.streams[sid]["data"]) >= 65535, timeout=30)
+        data = c.streams[sid]["data"]
+        n = len(data)
+        h.update(bytes(data))
+        got += n
+        data.clear()
+        if n:
+            time.sleep(0.002)
+            c.c.acknowledge_received_data(n, sid)
+            c.flush()
+        if got // (8 << 20) > len(samples):
+            samples.append(proc_usage(pid)[1])
+    assert c.streams[sid]["headers"][":status"] == "200"
+    assert got == 100 << 20 and h.hexdigest() == sha(block * 100)
+    c.close()
+    print(f"front-end RSS: {rss0} KiB before, samples {samples} KiB while streaming 100 MiB")
+    assert max(samples) - rss0 < 16 * 1024, (rss0, samples)
+
+
+@pytest.mark.skipif(not os.path.exists(PHP), reason="php-cgi not installed")
+def test_upload_10mib_to_php_pool_by_sha256(make_weir, tmp_path):
+    root = tmp_path / "php"
+    root.mkdir()
+    (root / "up.php").write_text(
+        "<?php $b = file_get_contents('php://input');"
+        " echo hash('sha256', $b), ' ', strlen($b);")
+    os.chmod(root, 0o755)
+    body = (f"[pool php]\nkind = fastcgi\ncommand = {PHP} -d post_max_size=64M\n"
+            f"[site main]\nroot = {root}\nscript = .php php\n")
+    port = free_port()
+    w = make_weir(body, server_extra=f"listen = 127.0.0.1:{port} h2c\n")
+    data = os.urandom(10 << 20)
+    f = tmp_path / "up.bin"
+    f.write_bytes(data)
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--data-binary", f"@{f}",
+                          "-H", "Content-Type: application/octet-stream",
+                          f"http://127.0.0.1:{port}/up.php"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"{sha(data)} {len(data)}"
+    # the same through the Python client, which sends no content-length: chunked to the pool
+    c = Client(port)
+    sid = c.c.get_next_available_stream_id()
+    c.c.send_headers(sid, [(":method", "POST"), (":path", "/up.php"), (":scheme", "http"),
+                           (":authority", "127.0.0.1")])
+    c.streams[sid] = {"headers": None, "data": bytearray(), "ended": False, "reset": None,
+                      "body": data[:3 << 20], "sent": 0}
+    c.flush()
+    c.pump_body(sid)
+    assert c.wait(lambda: c.done(sid), timeout=120)
+    assert bytes(c.streams[sid]["data"]).decode() == f"{sha(data[:3 << 20])} {3 << 20}"
+    c.close()
+
+
+def test_slow_reader_holds_its_stream_not_the_worker_nor_other_streams(make_weir, site):
+    """A stream whose client gives no window gets its pool response
+    buffered (response_buffer, 16M by default) and the worker is free; a
+    second stream on the same connection, to the same one-worker pool, is
+    answered meanwhile."""
+    w = start(make_weir, root=site, pool=True)
+    c = Client(w.h2port, window=1000)
+    c.auto_ack = False
+    slow = c.request("/app/big?mb=4")
+    c.wait(lambda: len(c.streams[slow]["data"]) >= 1000)
+    wait_for(lambda: status(w)["pools"][0]["inflight"] == 0, timeout=20,
+             what="the worker released while the stream waits for its window")
+    fast = c.request("/app/hello")
+    # only the fast stream's bytes are given back: the slow one stays stuck
+    c.wait(lambda: c.streams[fast]["headers"] is not None and len(c.streams[fast]["data"]) > 0)
+    c.c.acknowledge_received_data(len(c.streams[fast]["data"]), fast)
+    c.flush()
+    assert c.wait(lambda: c.done(fast), timeout=20)
+    assert bytes(c.streams[fast]["data"]).startswith(b"hello from ")
+    assert len(c.streams[slow]["data"]) == 1000 and not c.done(slow)
+    # and the slow one gets all of it once it reads
+    c.auto_ack = True
+    c.c.acknowledge_received_data(1000, slow)
+    c.flush()
+    assert c.wait(lambda: c.done(slow), timeout=60)
+    assert sha(c.streams[slow]["data"]) == sha(b"y" * (4 << 20))
+    c.close()
+
+
+def test_flow_control_window_honoured(make_weir, site):
+    w = start(make_weir, root=site)
+    c = Client(w.h2port, window=1000)
+    c.auto_ack = False
+    # the SETTINGS must be acknowledged before the window counts
+    c.wait(lambda: c.c.remote_settings.acknowledged if hasattr(c.c.remote_settings,
+                                                               "acknowledged") else True)
+    sid = c.request("/100k.bin")
+    c.wait(lambda: len(c.streams[sid]["data"]) >= 1000)
+    # a PING's answer comes after anything the server had framed before it
+    c.c.ping(b"12345678")
+    c.flush()
+    pong = []
+    c.c_events_hook = pong
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        d = c.sock.recv(1 << 16)
+        assert d, "connection closed"
+        evs = c.c.receive_data(d)
+        for ev in evs:
+            if isinstance(ev, h2.events.DataReceived):
+                c.streams[sid]["data"] += ev.data
+        if any(isinstance(ev, h2.events.PingAckReceived) for ev in evs):
+            break
+    assert len(c.streams[sid]["data"]) == 1000
+    # more window, more data, and exactly that much
+    c.c.acknowledge_received_data(1000, sid)
+    c.flush()
+    c.auto_ack = True
+    assert c.wait(lambda: c.done(sid))
+    assert sha(c.streams[sid]["data"]) == sha((site / "100k.bin").read_bytes())
+    c.close()
+
+
+# --- RFC 9113 §8.1.1: malformed requests are stream errors --------------------------
+
+MALFORMED = {
+    "connection-specific": [("connection", "keep-alive")],
+    "transfer-encoding": [("transfer-encoding", "chunked")],
+    "uppercase-name": [("X-Upper", "1")],
+    "te-not-trailers": [("te", "gzip")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED) + ["no-path", "pseudo-after-regular",
+                                                    "unknown-pseudo", "content-length"])
+def test_malformed_request_is_stream_error(make_weir, site, case):
+    w = start(make_weir, root=site, pool=True)
+    r = Raw(w.h2port)
+    base = [(":method", "GET"), (":path", "/app/hello"), (":scheme", "http"),
+            (":authority", "127.0.0.1")]
+    flags = {"END_HEADERS", "END_STREAM"}
+    frames = []
+    if case in MALFORMED:
+        hs = base + MALFORMED[case]
+    elif case == "no-path":
+        hs = [h for h in base if h[0] != ":path"]
+    elif case == "pseudo-after-regular":
+        hs = base[:2] + [("accept", "*/*")] + base[2:]
+    elif case == "unknown-pseudo":
+        hs = base + [(":protocol", "x")]
+    else:
+        hs = [(":method", "POST")] + base[1:] + [("content-length", "10")]
+        flags = {"END_HEADERS"}
+        frames.append(hf.DataFrame(1, data=b"12345", flags={"END_STREAM"}))
+    frames.insert(0, hf.HeadersFrame(1, data=r.enc.encode(hs), flags=flags))
+    r.send(*frames)
+    # then a good request on the same connection: only the bad stream is refused
+    r.send(hf.HeadersFrame(3, data=r.block("/hello.txt"), flags={"END_HEADERS", "END_STREAM"}))
+    rst, ok = None, False
+    for f in r.frames(10):
+        if isinstance(f, hf.RstStreamFrame) and f.stream_id == 1:
+            rst = f.error_code
+        if isinstance(f, hf.HeadersFrame) and f.stream_id == 1:
+            raise AssertionError(f"{case}: the malformed request was answered")
+        if isinstance(f, hf.DataFrame) and f.stream_id == 3 and "END_STREAM" in f.flags:
+            ok = True
+        if isinstance(f, hf.GoAwayFrame):
+            raise AssertionError(f"{case}: GOAWAY {f.error_code}, not a stream error")
+        if rst is not None and ok:
+            break
+    r.close()
+    assert rst == PROTOCOL_ERROR and ok, (case, rst, ok)
+    # it never reached the pool (nor the access log as a request)
+    assert "/app/hello" not in w.access_log()
+    wait_for(lambda: status(w)["frontend"]["http2"]["limits"]["H2_Malformed"] >= 1,
+             what="the malformed request counted")
+
+
+# --- attacks: each ends in GOAWAY, bounded, while others are served ------------------
+
+def attack_frames(r, kind, n):
+    """n frames of one attack, as bytes to send in batches."""
+    if kind == "rapid_reset":
+        out = []
+        for i in range(n):
+            sid = 1 + 2 * i
+            out += [hf.HeadersFrame(sid, data=r.block(), flags={"END_HEADERS", "END_STREAM"}),
+                    hf.RstStreamFrame(sid, error_code=0x8)]
+        return out
+    if kind == "continuation":
+        out = [hf.HeadersFrame(1, data=r.block()[:4], flags=set())]
+        out += [hf.ContinuationFrame(1, data=b"") for _ in range(n)]
+        return out
+    if kind == "hpack_bomb":
+        # one 4 KiB value in the dynamic table, then references to it: tiny on the wire
+        enc = r.enc
+        first = enc.encode([(":method", "GET"), (":path", "/"), (":scheme", "http"),
+                            (":authority", "x"), ("x-bomb", "a" * 4000)])
+        again = enc.encode([("x-bomb", "a" * 4000)]) * 200
+        return [hf.HeadersFrame(1, data=first, flags=set()),
+                hf.ContinuationFrame(1, data=again, flags={"END_HEADERS"})]
+    if kind == "settings":
+        return [hf.SettingsFrame(0, settings={0x4: 65535}) for _ in range(n)]
+    if kind == "ping":
+        return [hf.PingFrame(0, opaque_data=b"\0" * 8) for _ in range(n)]
+    if kind == "priority":
+        return [hf.PriorityFrame(1 + 2 * (i % 50), depends_on=0, stream_weight=15)
+                for i in range(n)]
+    if kind == "empty_data":
+        return [hf.HeadersFrame(1, data=r.enc.encode(
+            [(":method", "POST"), (":path", "/hello.txt"), (":scheme", "http"),
+             (":authority", "127.0.0.1")]), flags={"END_HEADERS"})] + \
+            [hf.DataFrame(1, data=b"") for _ in range(n)]
+    if kind == "streams":
+        return [hf.HeadersFrame(1 + 2 * i, data=r.enc.encode(
+            [(":method", "POST"), (":path", "/hello.txt"), (":scheme", "http"),
+             (":authority", "127.0.0.1")]), flags={"END_HEADERS"}) for i in range(n)]
+    raise ValueError(kind)
+
+
+ATTACKS = {  # kind: (GOAWAY code, counter token, frames)
+    "rapid_reset": (ENHANCE_YOUR_CALM, "H2_RapidReset", 5000),
+    "continuation": (ENHANCE_YOUR_CALM, "H2_ContinuationFlood", 100000),
+    "hpack_bomb": (ENHANCE_YOUR_CALM, "H2_HeaderListSize", 0),
+    "settings": (ENHANCE_YOUR_CALM, "H2_SettingsFlood", 100000),
+    "ping": (ENHANCE_YOUR_CALM, "H2_PingFlood", 100000),
+    "priority": (ENHANCE_YOUR_CALM, "H2_PriorityFlood", 100000),
+    "empty_data": (ENHANCE_YOUR_CALM, "H2_EmptyDataFlood", 100000),
+    "streams": (PROTOCOL_ERROR, "H2_TooManyStreams", 300),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ATTACKS))
+def test_attack_ends_in_goaway_bounded_while_others_served(make_weir, site, kind):
+    code, token, n = ATTACKS[kind]
+    w = start(make_weir, root=site)
+    pid = wait_for(w.frontend_pid, what="front end pid")
+    # warm: a first connection so the baseline RSS has its buffers
+    Client(w.h2port).get("/hello.txt")
+    cpu0, rss0 = proc_usage(pid)
+    stop = threading.Event()
+    served = []
+
+    def other():
+        while not stop.is_set():
+            c = Client(w.h2port)
+            r = c.get("/1k.bin")
+            served.append(r["headers"][":status"] == "200" and len(r["data"]) == 1024)
+            c.close()
+
+    th = threading.Thread(target=other)
+    th.start()
+    try:
+        r = Raw(w.h2port)
+        if kind == "streams":
+            r.ack_settings()
+        frames = attack_frames(r, kind, n)
+        sent = 0
+        for i in range(0, len(frames), 500):
+            if not r.send(*frames[i:i + 500]):
+                break
+            sent += len(frames[i:i + 500])
+        got = r.goaway(timeout=20)
+        r.close()
+        wait_for(lambda: len(served) >= 3, what="another client's requests")
+    finally:
+        stop.set()
+        th.join(30)
+    cpu1, rss1 = proc_usage(pid)
+    print(f"{kind}: sent {sent} frames; GOAWAY {got}; front end CPU {cpu1 - cpu0:.2f}s, "
+          f"RSS {rss0} -> {rss1} KiB")
+    assert got == code, (kind, got)
+    assert all(served), served
+    assert cpu1 - cpu0 < 5.0
+    assert rss1 - rss0 < 32 * 1024
+    wait_for(lambda: status(w)["frontend"]["http2"]["limits"][token] >= 1,
+             what=f"{token} counted")
+    wait_for(lambda: token in w.httperr_log(), what=f"{token} in httperr.log")
+
+
+# --- connection life ----------------------------------------------------------------
+
+def test_goaway_on_stop_lets_inflight_streams_finish(make_weir, site):
+    w = start(make_weir, root=site, pool=True)
+    assert Client(w.h2port).get("/app/hello")["headers"][":status"] == "200"  # pool up
+    # raw frames: python-h2 drops streams once it has a GOAWAY
+    r = Raw(w.h2port)
+    r.send(hf.HeadersFrame(1, data=r.block("/app/slow?ms=1500"),
+                           flags={"END_HEADERS", "END_STREAM"}))
+    applog = w.log_dir / "pools" / "app.log"
+    wait_for(lambda: applog.exists() and "slow start" in applog.read_text(errors="replace"),
+             what="the request at its worker")
+    w.proc.send_signal(15)
+    dec = hpack.Decoder()
+    goaway, st, body, ended = None, None, b"", False
+    for f in r.frames(20):
+        if isinstance(f, hf.GoAwayFrame):
+            goaway = (f.error_code, f.last_stream_id)
+        elif isinstance(f, hf.HeadersFrame) and f.stream_id == 1:
+            st = dict(dec.decode(f.data))[":status"]
+        elif isinstance(f, hf.DataFrame) and f.stream_id == 1:
+            body += f.data
+            ended = "END_STREAM" in f.flags
+    r.close()
+    assert goaway == (NO_ERROR, 1), goaway
+    assert st == "200" and ended and body.startswith(b"slow "), (st, body)
+
+
+def test_idle_connection_gets_goaway(make_weir, site):
+    w = start(make_weir, root=site, extra="keepalive_timeout = 1s\n")
+    c = Client(w.h2port)
+    assert c.get("/hello.txt")["headers"][":status"] == "200"
+    c.wait(lambda: c.goaway is not None or c.closed, timeout=15)
+    assert c.goaway == NO_ERROR
+    c.close()
+
+
+def test_listen_option_errors(make_weir, tmp_path):
+    w = make_weir("[site main]\n", start=False,
+                  server_extra=f"listen = 127.0.0.1:{free_port()} h3\n")
+    out = subprocess.run([w.binary, "check", "-c", str(w.conf_path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "is not a listen option (tls, h2c, alpn=)" in out.stdout + out.stderr
+
+
+# --- over TLS (ALPN) --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    from test_tls import Certs
+    c = Certs(tmp_path_factory.mktemp("certs"))
+    c.a = c.leaf("a-ecdsa", ["a.test"])
+    return c
+
+
+def start_tls(make_weir, certs, site, alpn="", pool=False):
+    """A weir with a TLS address (w.tls) offering the default ALPN or alpn=."""
+    tls = free_port()
+    cert, key = certs.a
+    body = f"[pool app]\ncommand = {APP}\n" if pool else ""
+    body += (f"[site a]\nroot = {site}\nhosts = a.test\ncertificate = {cert}\n"
+             f"certificate_key = {key}\n" + ("app = /app app\n" if pool else ""))
+    w = make_weir(body, server_extra=f"listen = 127.0.0.1:{tls} tls {alpn}\n")
+    w.tls = tls
+    return w
+
+
+def tls_ctx(certs, protos=("h2", "http/1.1")):
+    ctx = ssl.create_default_context(cafile=str(certs.ca))
+    ctx.set_alpn_protocols(list(protos))
+    return ctx
+
+
+def curl_tls(w, certs, *args):
+    return subprocess.run(["curl", "-sS", "--cacert", str(certs.ca), "--resolve",
+                           f"a.test:{w.tls}:127.0.0.1"] + list(args),
+                          capture_output=True, timeout=60)
+
+
+def test_tls_alpn_offers_h2_then_http11(make_weir, certs, site):
+    w = start_tls(make_weir, certs, site, pool=True)
+    url = f"https://a.test:{w.tls}"
+    out = curl_tls(w, certs, "--http2", "-D", "-", "-o", str(w.dir / "o"), f"{url}/100k.bin")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(b"HTTP/2 200"), out.stdout
+    assert sha((w.dir / "o").read_bytes()) == sha((site / "100k.bin").read_bytes())
+    # a client that offers only HTTP/1.1 gets it
+    out = curl_tls(w, certs, "--http1.1", "-D", "-", "-o", "/dev/null", f"{url}/hello.txt")
+    assert out.stdout.startswith(b"HTTP/1.1 200"), out.stdout
+    # many streams to static files and the pool on one TLS connection
+    c = Client(w.tls, tls=tls_ctx(certs))
+    want = {"/100k.bin": sha((site / "100k.bin").read_bytes()),
+            "/app/big?mb=1": sha(b"y" * (1 << 20))}
+    sids = {c.request(p): p for p in list(want) * 20}
+    assert c.wait(lambda: all(c.done(s) for s in sids), timeout=60)
+    for sid, p in sids.items():
+        assert c.streams[sid]["headers"][":status"] == "200" and sha(c.streams[sid]["data"]) == want[p]
+    c.close()
+    wait_for(lambda: status(w)["frontend"]["requests"]["HTTP/2.0"] >= 41,
+             what="HTTP/2 over TLS counted")
+
+
+def test_tls_alpn_http11_only_listener(make_weir, certs, site):
+    w = start_tls(make_weir, certs, site, alpn="alpn=http/1.1")
+    out = curl_tls(w, certs, "--http2", "-D", "-", "-o", "/dev/null",
+                   f"https://a.test:{w.tls}/hello.txt")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(b"HTTP/1.1 200"), out.stdout
+    # a client that speaks only h2 is refused (no_application_protocol)
+    s = socket.create_connection(("127.0.0.1", w.tls), timeout=10)
+    with pytest.raises(ssl.SSLError):
+        tls_ctx(certs, ["h2"]).wrap_socket(s, server_hostname="a.test")
+    s.close()
+
+
+def test_tls_flood_ends_in_goaway(make_weir, certs, site):
+    w = start_tls(make_weir, certs, site)
+    r = Raw(w.tls, tls=tls_ctx(certs))
+    frames = [hf.PingFrame(0, opaque_data=b"\0" * 8) for _ in range(5000)]
+    for i in range(0, len(frames), 500):
+        if not r.send(*frames[i:i + 500]):
+            break
+    assert r.goaway() == ENHANCE_YOUR_CALM
+    r.close()
+    c = Client(w.tls, tls=tls_ctx(certs))
+    assert c.get("/hello.txt")["headers"][":status"] == "200"
+    c.close()
