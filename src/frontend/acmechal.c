@@ -72,7 +72,7 @@ acmechal_answer(struct conn *c, struct req *r)
 	bool found = false;
 
 	/* HTTP-01 is plain http:// (RFC 8555 §8.3); over TLS it is the site's path */
-	if (c->ssl != NULL || path->n <= wl || memcmp(path->p, WELL_KNOWN, wl) != 0)
+	if (conn_tls(c) != NULL || path->n <= wl || memcmp(path->p, WELL_KNOWN, wl) != 0)
 		return 0;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < ntab && !found; i++) {

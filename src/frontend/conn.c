@@ -172,6 +172,8 @@ conn_close(struct conn *c)
 	loop_timer_cancel(t->loop, &c->timer);
 	if (c->ssl != NULL)
 		tls_conn_close(c);
+	SSL_free(c->stream_tls);	/* a stream's reference; NULL is fine */
+	c->stream_tls = NULL;
 	if (fd != -1)
 		close(fd);
 	perip_release(c);

@@ -505,6 +505,14 @@ struct conn {
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
 	SSL			*ssl;		/* TLS session, or NULL for cleartext */
+	/*
+	 * An HTTP/2 stream's request (internal): the TLS session of the
+	 * client's connection it came on, a reference of its own (SSL_up_ref)
+	 * so it stays valid however long the request outlives that
+	 * connection.  Its I/O is cleartext (ssl is NULL): only what the
+	 * request is told about TLS comes from here (conn_tls()).
+	 */
+	SSL			*stream_tls;
 	struct tlsvars		*tlsv;		/* what pools are told about it (tlsvars.c), or NULL */
 	uint8_t			 rate_dir;	/* enum rate_dir: what is measured now */
 	uint64_t		 rate_since;	/* ms: start of the current rate window */
@@ -516,6 +524,18 @@ struct conn {
 		struct sockaddr_in6	in6;
 	}			 peer;
 };
+
+/*
+ * The TLS session a request on c arrived over: the connection's own, or
+ * for an HTTP/2 stream its client connection's; NULL for cleartext.  For
+ * what a request is told and checked (redirects, HSTS, client
+ * certificates, pools' TLS values), never for I/O (that is c->ssl).
+ */
+static inline SSL *
+conn_tls(const struct conn *c)
+{
+	return c->ssl != NULL ? c->ssl : c->stream_tls;
+}
 
 /* frontend.c */
 struct fe_gen	*fe_gen_acquire(struct frontend *fe);

@@ -311,6 +311,8 @@ h2s_headers_done(struct h2stream *st, bool end_stream)
 		return -1;
 	ic->internal = true;
 	ic->proto = CONN_PROTO_H2;
+	if (c->ssl != NULL && SSL_up_ref(c->ssl) == 1)
+		ic->stream_tls = c->ssl;
 	h2s_set_events(st);
 	http1_start(ic);
 	return 0;

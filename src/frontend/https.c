@@ -27,7 +27,7 @@ https_redirects(const struct conn *c, const struct req *r)
 	const struct http_request *h = &r->h;
 	const struct http_header *xfp;
 
-	if (c->ssl != NULL || !r->site->cs->https_redirect)
+	if (conn_tls(c) != NULL || !r->site->cs->https_redirect)
 		return false;
 	if (h->path.n >= sizeof(ACME_PREFIX) - 1 &&
 	    memcmp(h->path.p, ACME_PREFIX, sizeof(ACME_PREFIX) - 1) == 0)
@@ -104,7 +104,7 @@ https_redirect(struct conn *c, struct req *r)
 static const struct conf_hsts *
 hsts_of(const struct conn *c, const struct fe_site *site)
 {
-	if (c->ssl == NULL || site == NULL || !site->cs->hsts.on)
+	if (conn_tls(c) == NULL || site == NULL || !site->cs->hsts.on)
 		return NULL;
 	return &site->cs->hsts;
 }

@@ -158,15 +158,15 @@ tlsclient_check(const struct conn *c, const struct conf_site *cs)
 
 	if (cs->client_verify == CLIENT_VERIFY_OFF)
 		return 0;
-	if (c->ssl == NULL)
+	if (conn_tls(c) == NULL)
 		return cs->client_verify == CLIENT_VERIFY_REQUIRED ? 403 : 0;
-	name = site_idx < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(c->ssl), site_idx);
+	name = site_idx < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(conn_tls(c)), site_idx);
 	if (name == NULL || strcmp(name, cs->name) != 0)
 		return 421;
 	if (cs->client_verify != CLIENT_VERIFY_REQUIRED)
 		return 0;
-	peer = SSL_get1_peer_certificate(c->ssl);
-	verified = peer != NULL && SSL_get_verify_result(c->ssl) == X509_V_OK;
+	peer = SSL_get1_peer_certificate(conn_tls(c));
+	verified = peer != NULL && SSL_get_verify_result(conn_tls(c)) == X509_V_OK;
 	X509_free(peer);
 	return verified ? 0 : 403;
 }

@@ -280,9 +280,9 @@ int
 tlsvars_get(struct conn *c, const struct tlsvars **out)
 {
 	*out = NULL;
-	if (c->ssl == NULL)
+	if (conn_tls(c) == NULL)
 		return 0;
-	if (c->tlsv == NULL && (c->tlsv = tlsvars_compute(c->ssl)) == NULL)
+	if (c->tlsv == NULL && (c->tlsv = tlsvars_compute(conn_tls(c))) == NULL)
 		return -1;
 	*out = c->tlsv;
 	return 0;

@@ -772,3 +772,23 @@ def test_tls_flood_ends_in_goaway(make_weir, certs, site):
     c = Client(w.tls, tls=tls_ctx(certs))
     assert c.get("/hello.txt")["headers"][":status"] == "200"
     c.close()
+
+
+def test_tls_stream_tells_the_pool_about_tls(make_weir, certs, site):
+    """A stream that came over TLS is an HTTPS request to the pool: the
+    same X-Forwarded-Proto and X-TLS-* values as an HTTP/1.1 request on a
+    TLS connection (tls.md), and a client's own X-TLS-* never passes."""
+    w = start_tls(make_weir, certs, site, pool=True)
+    c = Client(w.tls, tls=tls_ctx(certs))
+    r = c.get("/app/headers", headers=[("x-tls-protocol", "spoofed")])
+    c.close()
+    assert r["headers"][":status"] == "200"
+    h = {k.lower(): v for k, v in json.loads(r["data"])["headers"]}
+    assert h["x-forwarded-proto"] == "https"
+    assert h["x-tls-protocol"] == "TLSv1.3"
+    assert "spoofed" not in json.dumps(h)
+    # the same values as HTTP/1.1 over TLS
+    out = curl_tls(w, certs, "--http1.1", f"https://a.test:{w.tls}/app/headers")
+    h1 = {k.lower(): v for k, v in json.loads(out.stdout)["headers"]}
+    for k in ("x-forwarded-proto", "x-tls-protocol", "x-tls-cipher", "x-tls-server-end-point"):
+        assert h1.get(k) == h.get(k), k
