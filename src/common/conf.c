@@ -86,7 +86,7 @@ static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
 const struct conf_key conf_keys[] = {
 	/* [server] */
 	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI | CK_RELOAD, NULL, custom_listen,
-	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port); repeatable" },
+	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port) and its options; repeatable" },
 	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", CK_RESTART, NULL, custom_threads,
 	  "front-end event loops: auto (one per core) or 1..256" },
 	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, CK_RESTART, NULL, NULL,
@@ -558,16 +558,55 @@ valid_name(const char *s)
 
 /* --- custom keys ------------------------------------------------------------ */
 
+/*
+ * The options after a listen address (`listen = ADDR:PORT [OPTION ...]`),
+ * each a flag of struct conf_listen.
+ */
+static const struct listen_opt {
+	const char	*name;
+	size_t		 off;		/* of its bool in struct conf_listen */
+} listen_opts[] = {
+	{ "proxy_protocol", offsetof(struct conf_listen, proxy_protocol) },
+};
+
+/* `listen = ADDR:PORT [OPTION ...]`: the address, then options by name. */
 static int
 custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 {
 	struct conf_listens *ls = p->sect == CS_SERVER ?
 	    &((struct conf_server *)obj)->listen : &((struct conf_site *)obj)->listen;
-	struct conf_listen *l;
+	struct conf_listen *l, opts = { 0 };
 	struct sockaddr_storage ss;
 	socklen_t len;
+	size_t alen = strcspn(val, " \t");
+	char addr[256];
+	const char *o = val + alen;
 
-	if (sockaddr_parse(val, &ss, &len, err) == -1)
+	if (alen >= sizeof(addr)) {
+		snprintf(err, WEIR_ERRLEN, "'%.64s...': address too long", val);
+		return -1;
+	}
+	memcpy(addr, val, alen);
+	addr[alen] = '\0';
+	for (;;) {
+		size_t n, k;
+
+		o += strspn(o, " \t");
+		if ((n = strcspn(o, " \t")) == 0)
+			break;
+		for (k = 0; k < sizeof(listen_opts) / sizeof(listen_opts[0]); k++)
+			if (strlen(listen_opts[k].name) == n &&
+			    memcmp(listen_opts[k].name, o, n) == 0)
+				break;
+		if (k == sizeof(listen_opts) / sizeof(listen_opts[0])) {
+			snprintf(err, WEIR_ERRLEN, "'%.*s': not a listen option (proxy_protocol)",
+			    (int)(n > 64 ? 64 : n), o);
+			return -1;
+		}
+		*(bool *)(void *)((char *)&opts + listen_opts[k].off) = true;
+		o += n;
+	}
+	if (sockaddr_parse(addr, &ss, &len, err) == -1)
 		return -1;
 	if (ss.ss_family == AF_UNIX) {
 		snprintf(err, WEIR_ERRLEN, "'%s': listen takes an IP address and port", val);
@@ -581,6 +620,7 @@ custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 		}
 	}
 	l = arr_push(&p->c->arena, (void **)&ls->v, &ls->n, sizeof(*l));
+	*l = opts;
 	l->spec = arena_strdup(&p->c->arena, val);
 	l->ss = ss;
 	l->sslen = len;
@@ -1393,6 +1433,24 @@ listens_overlap(const struct conf_listens *a, const struct conf_listens *b)
 	return false;
 }
 
+/* A site's listen lines against other ones: an address has one set of options. */
+static void
+listen_opts_agree(struct conf_parse *p, const struct conf_site *s,
+    const struct conf_listens *b)
+{
+	const struct conf_listens *a = &s->listen;
+
+	if (a->v == b->v)
+		return;		/* the site is on the [server] addresses */
+	for (size_t x = 0; x < a->n; x++)
+		for (size_t y = 0; y < b->n; y++)
+			if (a->v[x].sslen == b->v[y].sslen &&
+			    memcmp(&a->v[x].ss, &b->v[y].ss, a->v[x].sslen) == 0 &&
+			    a->v[x].proxy_protocol != b->v[y].proxy_protocol)
+				conf_error(p, a->v[x].line, "[site %s]: listen %s: proxy_protocol must be the same as on line %d",
+				    s->name, a->v[x].spec, b->v[y].line);
+}
+
 static void
 validate_pool(struct conf_parse *p, struct conf_pool *pl)
 {
@@ -1528,6 +1586,12 @@ validate(struct conf_parse *p)
 		if (s->listen.n == 0)
 			s->listen = c->server.listen;
 		validate_site(p, s);
+	}
+	/* One address, one set of options, wherever it is listed. */
+	for (size_t i = 0; i < c->nsites; i++) {
+		listen_opts_agree(p, &c->sites[i], &c->server.listen);
+		for (size_t j = 0; j < i; j++)
+			listen_opts_agree(p, &c->sites[i], &c->sites[j].listen);
 	}
 	/* Per address: at most one default site, and no host twice. */
 	for (size_t i = 0; i < c->nsites; i++) {

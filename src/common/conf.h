@@ -37,6 +37,7 @@ struct conf_listen {
 	char			*spec;		/* as written, e.g. "127.0.0.1:8080" */
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
+	bool			 proxy_protocol;	/* option: a PROXY header comes first */
 	int			 line;
 };
 

@@ -255,6 +255,7 @@ conn_accept(void *arg, uint32_t events)
 			struct sockaddr_storage	ss;
 		} peer;
 		socklen_t plen = sizeof(peer);
+		bool proxied;
 		int fd;
 
 		fd = accept4(l->fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -284,7 +285,9 @@ conn_accept(void *arg, uint32_t events)
 		atomic_fetch_add(&c->gen->refs, 1);
 		c->addr = (uint16_t)l->addr;
 		memcpy(&c->peer, &peer, plen < sizeof(c->peer) ? plen : sizeof(c->peer));
-		if (!perip_admit(c, c->gen->conf->server.max_connections_per_ip)) {
+		proxied = c->gen->addrs[c->addr].proxy_protocol;
+		/* behind a proxy the client is known after its header (proxyin.c) */
+		if (!proxied && !perip_admit(c, c->gen->conf->server.max_connections_per_ip)) {
 			/* over its address's share: closed unanswered, counted */
 			stat_add(&t->st_closed[FE_CLOSE_PERIP], 1);
 			fe_gen_release(c->gen);
@@ -308,7 +311,10 @@ conn_accept(void *arg, uint32_t events)
 			t->conns_peak = t->nconns;
 		stat_add(&t->st_conns, 1);
 		stat_add(&t->st_accepted, 1);
-		http1_start(c);
+		if (proxied)
+			proxyin_start(c);
+		else
+			http1_start(c);
 	}
 }
 

@@ -209,6 +209,7 @@ struct fe_addr {
 	socklen_t		 sslen;
 	uint16_t		 port;
 	bool			 wildcard;	/* bound to 0.0.0.0 / :: */
+	bool			 proxy_protocol; /* connections start with a PROXY header */
 	struct fe_site		**sites;	/* sites with hosts */
 	size_t			 nsites;
 	struct fe_site		*def;		/* site without hosts, or NULL */
@@ -252,6 +253,10 @@ enum fe_close_reason {
 	FE_CLOSE_MINRATE = 0,	/* Timer_MinBytesPerSecond: slower than min_*_rate */
 	FE_CLOSE_DROPPED,	/* Connection_Dropped: the client left mid-request */
 	FE_CLOSE_PERIP,		/* ConnLimit: over max_connections_per_ip */
+	FE_CLOSE_PROXY_UNTRUSTED, /* Proxy_Untrusted: a proxy_protocol listener's peer
+				 * is not in trusted_proxies */
+	FE_CLOSE_PROXY_HEADER,	/* Proxy_Header: its PROXY header was malformed, cut
+				 * short or late */
 	FE_CLOSE_REASONS
 };
 extern const char *const fe_close_tokens[FE_CLOSE_REASONS];
@@ -334,6 +339,8 @@ struct frontend {
 /* Connection states. */
 enum conn_state {
 	CONN_IDLE = 0,		/* keep-alive, waiting for a request */
+	CONN_PROXY,		/* reading the PROXY protocol header (proxyin.c): the
+				 * first state on a proxy_protocol listener */
 	CONN_HEAD,		/* receiving a header section */
 	CONN_BODY_DISCARD,	/* reading and dropping a body nobody wants */
 	CONN_HANDLER,		/* a handler is working (async) */
@@ -757,6 +764,24 @@ bool		 forward_trusted(const struct conf_server *s, const struct sockaddr *peer)
 void		 forward_client(const struct http_header *hs, size_t n,
 		    const struct cidr *tr, size_t ntr, const struct ipaddr *peer,
 		    struct ipaddr *client);
+/*
+ * proxyproto.c: the PROXY protocol header, v1 and v2 (pure).  Returns the
+ * header's length, WEIR_AGAIN while buf[0..n) can still become a header
+ * (so all of it may be consumed), or WEIR_ERROR with *why.
+ */
+struct proxyproto {
+	int			 version;	/* 1 or 2 */
+	bool			 local;		/* v2 LOCAL, v1 UNKNOWN, v2 UNSPEC or AF_UNIX:
+						 * the connection's own addresses stand */
+	struct sockaddr_storage	 src;		/* !local: the client (AF_INET/AF_INET6, port) */
+	struct sockaddr_storage	 dst;		/* !local: the address it connected to */
+};
+ssize_t		 proxyproto_parse(const void *buf, size_t n, struct proxyproto *pp,
+		    const char **why);
+
+/* proxyin.c: the first stage of a connection on a proxy_protocol listener */
+void		 proxyin_start(struct conn *c);
+
 /* spool.c: request bodies read whole before the request is queued */
 struct spool {
 	char		*mem;		/* the first bytes (up to SPOOL_MEM) */

@@ -103,6 +103,20 @@ router_free_stats(struct frontend *fe)
 	}
 }
 
+/*
+ * Is fa listed with proxy_protocol in ls?  Validation made every listing
+ * of an address agree, so any one of them decides.
+ */
+static bool
+listen_has_proxy(const struct conf_listens *ls, const struct fe_addr *fa)
+{
+	for (size_t j = 0; j < ls->n; j++)
+		if (ls->v[j].sslen == fa->sslen &&
+		    memcmp(&ls->v[j].ss, &fa->ss, fa->sslen) == 0)
+			return ls->v[j].proxy_protocol;
+	return false;
+}
+
 struct fe_gen *
 router_build(struct frontend *fe, struct conf *c, bool owned,
     uint32_t generation)
@@ -160,6 +174,7 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 			continue;	/* removed by a reload: no site listens there */
 		fa->port = ss_port(&fa->ss);
 		fa->wildcard = ss_wildcard(&fa->ss);
+		fa->proxy_protocol = listen_has_proxy(&c->server.listen, fa);
 		for (size_t i = 0; i < c->nsites; i++) {
 			const struct conf_site *cs = &c->sites[i];
 			bool on = false;
@@ -169,6 +184,8 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 				    memcmp(&cs->listen.v[j].ss, &fa->ss, fa->sslen) == 0;
 			if (!on)
 				continue;
+			if (listen_has_proxy(&cs->listen, fa))
+				fa->proxy_protocol = true;
 			if (cs->hosts.n == 0) {
 				fa->def = &g->sites[i];
 			} else {
