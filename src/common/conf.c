@@ -141,6 +141,10 @@ const struct conf_key conf_keys[] = {
 	  "requests per connection before it is closed; 0 = unlimited" },
 	{ CS_SERVER, "shutdown_timeout", CT_DURATION, SRV(shutdown_timeout), 0, HOUR, "30s", CK_RELOAD, NULL, NULL,
 	  "on stop, how long in-flight requests may finish" },
+	{ CS_SERVER, "health_path", CT_STRING, SRV(health_path), 0, 0, NULL, CK_RELOAD, NULL, NULL,
+	  "path the front end answers itself for load balancers: 200 serving, 503 draining" },
+	{ CS_SERVER, "drain_time", CT_DURATION, SRV(drain_time), 0, HOUR, "10s", CK_RELOAD, NULL, NULL,
+	  "on drain (and stop with health_path), how long new connections are still served; 0 = skip" },
 	{ CS_SERVER, "max_connections", CT_UINT, SRV(max_connections), 0, 10000000, "0", CK_RELOAD, NULL, NULL,
 	  "client connections per front end; 0 = as many as the fd limit allows" },
 	{ CS_SERVER, "max_connections_per_ip", CT_UINT, SRV(max_connections_per_ip), 0, 10000000, "0", CK_RELOAD, NULL, NULL,
@@ -1612,6 +1616,10 @@ validate(struct conf_parse *p)
 	}
 	if (c->nsites == 0)
 		conf_error(p, 0, "no [site] sections: nothing to serve");
+	if (c->server.health_path != NULL && (c->server.health_path[0] != '/' ||
+	    strcspn(c->server.health_path, "?# \t") != strlen(c->server.health_path)))
+		conf_error(p, c->server.line, "health_path: '%s' is not a path (it starts with '/', no query)",
+		    c->server.health_path);
 	if (c->server.admin_listen != NULL) {
 		struct sockaddr_storage ss;
 		socklen_t len;

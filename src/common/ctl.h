@@ -36,6 +36,8 @@ enum ctl_type {
 	CTL_POOL_LOG,		/* FE -> M: struct ctl_pool_log: a line for the pool's log */
 	CTL_POISON_REQUEST,	/* FE -> M: struct ctl_poison: a request failed two workers (1016) */
 	CTL_SITE_FAULT,		/* FE -> M: struct ctl_site_fault: a site's root went away or came back */
+	CTL_DRAIN,		/* M -> FE: no payload: a drain began (health_path answers 503,
+				 * keep-alive connections close after their response) */
 	CTL__MAX
 };
 

@@ -334,6 +334,8 @@ struct frontend {
 	struct loop_timer	 stats_timer;	/* thread 0: counters to the master */
 	bool			 shutting_down;
 	uint64_t		 shutdown_ms;
+	atomic_bool		 lb_draining;	/* a drain began (CTL_DRAIN): health_path
+						 * says 503, no connection is kept alive */
 };
 
 /* Connection states. */
@@ -778,6 +780,9 @@ struct proxyproto {
 };
 ssize_t		 proxyproto_parse(const void *buf, size_t n, struct proxyproto *pp,
 		    const char **why);
+
+/* lbhealth.c: health_path, answered by the front end itself */
+bool		 lbhealth_answer(struct conn *c, struct req *r);
 
 /* proxyin.c: the first stage of a connection on a proxy_protocol listener */
 void		 proxyin_start(struct conn *c);

@@ -558,6 +558,8 @@ dispatch(struct conn *c, struct req *r)
 		options_star(c, r);
 		return;
 	}
+	if (lbhealth_answer(c, r))
+		return;
 	if ((r->site = router_site(c->gen, c->addr, h->host)) == NULL) {
 		http1_error(c, r, 421, "Hostname");
 		return;
@@ -897,7 +899,8 @@ process_input(struct conn *c)
 		/* 1. May the connection persist after this response? */
 		c->flags &= (uint8_t)~(CF_CLOSE | CF_LINGER);
 		if (!(r->h.flags & HTTP_F_KEEPALIVE) || s->keepalive_timeout == 0 ||
-		    c->t->draining ||
+		    c->t->draining || atomic_load_explicit(&c->t->fe->lb_draining,
+		    memory_order_relaxed) ||
 		    (s->keepalive_requests != 0 && c->nreq >= s->keepalive_requests))
 			c->flags |= CF_CLOSE;
 		c->ipos += (uint32_t)n;
