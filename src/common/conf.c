@@ -67,6 +67,48 @@ static int	custom_limit_core(struct conf_parse *, void *, const char *, char *);
 static int	custom_cpu_max(struct conf_parse *, void *, const char *, char *);
 static int	custom_hosts(struct conf_parse *, void *, const char *, char *);
 static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
+static int	custom_tls_protocols(struct conf_parse *, void *, const char *, char *);
+static int	custom_certificate(struct conf_parse *, void *, const char *, char *);
+static int	custom_certificate_key(struct conf_parse *, void *, const char *, char *);
+
+/*
+ * Options of `listen = ADDR:PORT [OPTION ...]`: a word and the bool it sets
+ * in struct conf_listen.  A new option is a row here, a field there and a
+ * line in docs/config.md.
+ */
+static const struct {
+	const char	*name;
+	size_t		 off;		/* of a bool in struct conf_listen */
+} listen_opts[] = {
+	{ "tls", offsetof(struct conf_listen, tls) },
+	{ "proxy_protocol", offsetof(struct conf_listen, proxy_protocol) },
+};
+
+/* Do two listings of an address set the same options? */
+static bool
+listen_opts_equal(const struct conf_listen *a, const struct conf_listen *b)
+{
+	for (size_t i = 0; i < nitems(listen_opts); i++)
+		if (*(const bool *)(const void *)((const char *)a + listen_opts[i].off) !=
+		    *(const bool *)(const void *)((const char *)b + listen_opts[i].off))
+			return false;
+	return true;
+}
+
+/* TLS versions tls_protocols accepts (OpenSSL's names). */
+static const char *const tls_protocol_names[] = {
+	"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL
+};
+
+/*
+ * Mozilla's "intermediate" TLS 1.2 suites (guidelines 6.0): ECDHE only, so
+ * every connection has forward secrecy and no DH parameters are needed;
+ * AEAD only.  TLS 1.3 suites are OpenSSL's defaults (all three are fine).
+ */
+#define TLS_CIPHERS_DEFAULT \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 #define SRV(f)	offsetof(struct conf_server, f)
 #define SITE(f)	offsetof(struct conf_site, f)
@@ -86,7 +128,7 @@ static int	custom_trusted(struct conf_parse *, void *, const char *, char *);
 const struct conf_key conf_keys[] = {
 	/* [server] */
 	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI | CK_RELOAD, NULL, custom_listen,
-	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port) and its options; repeatable" },
+	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port), then options (tls, proxy_protocol); repeatable" },
 	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", CK_RESTART, NULL, custom_threads,
 	  "front-end event loops: auto (one per core) or 1..256" },
 	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, CK_RESTART, NULL, NULL,
@@ -157,6 +199,14 @@ const struct conf_key conf_keys[] = {
 	  "CIDR, ...: proxies whose X-Forwarded-* and Forwarded are believed; repeatable" },
 	{ CS_SERVER, "underscores_in_headers", CT_BOOL, SRV(underscores_in_headers), 0, 0, "off", CK_RELOAD, NULL, NULL,
 	  "pass request headers whose names contain '_' to HTTP pools" },
+	{ CS_SERVER, "default_certificate", CT_STRING, SRV(default_certificate), 0, 0, NULL, CK_RELOAD, NULL, NULL,
+	  "SITE whose certificate TLS clients without SNI or with an unknown name get, or alert (refuse them)" },
+	{ CS_SERVER, "tls_protocols", CT_CUSTOM, 0, 0, 0, "TLSv1.2, TLSv1.3", CK_RELOAD, NULL, custom_tls_protocols,
+	  "TLS versions offered: TLSv1.2, TLSv1.3 (TLSv1, TLSv1.1 also accepted)" },
+	{ CS_SERVER, "tls_ciphers", CT_STRING, SRV(tls_ciphers), 0, 0, TLS_CIPHERS_DEFAULT, CK_RELOAD, NULL, NULL,
+	  "OpenSSL cipher list for TLS 1.2 (TLS 1.3 uses OpenSSL's suites)" },
+	{ CS_SERVER, "handshake_timeout", CT_DURATION, SRV(handshake_timeout), 1 * SEC, HOUR, "10s", CK_RELOAD, NULL, NULL,
+	  "time a client has to finish the TLS handshake (then closed)" },
 
 	/* [site NAME] */
 	{ CS_SITE, "listen", CT_CUSTOM, SITE(listen), 0, 0, NULL, CK_MULTI, NULL, custom_listen,
@@ -177,6 +227,10 @@ const struct conf_key conf_keys[] = {
 	  "list directories that have no index file (otherwise 403)" },
 	{ CS_SITE, "dotfiles", CT_ENUM, SITE(dotfiles), 0, 0, "deny", 0, dotfiles_names, NULL,
 	  "files and directories whose name begins with '.': deny (404) or allow" },
+	{ CS_SITE, "certificate", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_certificate,
+	  "PEM file (certificate, then its chain) or acme; at most two (an ECDSA and an RSA one); repeatable" },
+	{ CS_SITE, "certificate_key", CT_CUSTOM, 0, 0, 0, NULL, CK_MULTI, NULL, custom_certificate_key,
+	  "private key (PEM) of the certificate in the same position; none for acme; repeatable" },
 
 	/* [pool NAME] */
 	{ CS_POOL, "kind", CT_ENUM, POOL(kind), 0, 0, "http", 0, kind_names, NULL,
@@ -562,74 +616,167 @@ valid_name(const char *s)
 
 /* --- custom keys ------------------------------------------------------------ */
 
-/*
- * The options after a listen address (`listen = ADDR:PORT [OPTION ...]`),
- * each a flag of struct conf_listen.
- */
-static const struct listen_opt {
-	const char	*name;
-	size_t		 off;		/* of its bool in struct conf_listen */
-} listen_opts[] = {
-	{ "proxy_protocol", offsetof(struct conf_listen, proxy_protocol) },
-};
+/* Set the listen option named by the n bytes at w; -1 if there is none. */
+static int
+listen_option(struct conf_listen *l, const char *w, size_t n)
+{
+	for (size_t i = 0; i < nitems(listen_opts); i++) {
+		if (strlen(listen_opts[i].name) == n &&
+		    strncmp(listen_opts[i].name, w, n) == 0) {
+			*(bool *)(void *)((char *)l + listen_opts[i].off) = true;
+			return 0;
+		}
+	}
+	return -1;
+}
 
-/* `listen = ADDR:PORT [OPTION ...]`: the address, then options by name. */
+/* `listen = ADDR:PORT [OPTION ...]` */
 static int
 custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 {
 	struct conf_listens *ls = p->sect == CS_SERVER ?
 	    &((struct conf_server *)obj)->listen : &((struct conf_site *)obj)->listen;
-	struct conf_listen *l, opts = { 0 };
-	struct sockaddr_storage ss;
-	socklen_t len;
+	struct conf_listen *l, one;
 	size_t alen = strcspn(val, " \t");
-	char addr[256];
-	const char *o = val + alen;
+	char *addr = arena_strndup(&p->c->arena, val, alen);
+	const char *w = val + alen;
 
-	if (alen >= sizeof(addr)) {
-		snprintf(err, WEIR_ERRLEN, "'%.64s...': address too long", val);
+	memset(&one, 0, sizeof(one));
+	if (strchr(val, ',') != NULL) {
+		snprintf(err, WEIR_ERRLEN, "'%s': one address per listen line (options follow it after a blank)",
+		    val);
 		return -1;
 	}
-	memcpy(addr, val, alen);
-	addr[alen] = '\0';
+	if (sockaddr_parse(addr, &one.ss, &one.sslen, err) == -1)
+		return -1;
+	if (one.ss.ss_family == AF_UNIX) {
+		snprintf(err, WEIR_ERRLEN, "'%s': listen takes an IP address and port", addr);
+		return -1;
+	}
 	for (;;) {
-		size_t n, k;
+		size_t n;
 
-		o += strspn(o, " \t");
-		if ((n = strcspn(o, " \t")) == 0)
+		w += strspn(w, " \t");
+		if (*w == '\0')
 			break;
-		for (k = 0; k < sizeof(listen_opts) / sizeof(listen_opts[0]); k++)
-			if (strlen(listen_opts[k].name) == n &&
-			    memcmp(listen_opts[k].name, o, n) == 0)
-				break;
-		if (k == sizeof(listen_opts) / sizeof(listen_opts[0])) {
-			snprintf(err, WEIR_ERRLEN, "'%.*s': not a listen option (proxy_protocol)",
-			    (int)(n > 64 ? 64 : n), o);
+		n = strcspn(w, " \t");
+		if (listen_option(&one, w, n) == -1) {
+			char list[128] = "";
+
+			for (size_t i = 0; i < nitems(listen_opts); i++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list),
+				    "%s%s", i ? ", " : "", listen_opts[i].name);
+			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a listen option (%s)",
+			    (int)n, w, list);
 			return -1;
 		}
-		*(bool *)(void *)((char *)&opts + listen_opts[k].off) = true;
-		o += n;
-	}
-	if (sockaddr_parse(addr, &ss, &len, err) == -1)
-		return -1;
-	if (ss.ss_family == AF_UNIX) {
-		snprintf(err, WEIR_ERRLEN, "'%s': listen takes an IP address and port", val);
-		return -1;
+		w += n;
 	}
 	for (size_t i = 0; i < ls->n; i++) {
-		if (ls->v[i].sslen == len && memcmp(&ls->v[i].ss, &ss, len) == 0) {
+		if (ls->v[i].sslen == one.sslen && memcmp(&ls->v[i].ss, &one.ss, one.sslen) == 0) {
 			snprintf(err, WEIR_ERRLEN, "'%s' is already listed on line %d",
-			    val, ls->v[i].line);
+			    addr, ls->v[i].line);
 			return -1;
 		}
 	}
 	l = arr_push(&p->c->arena, (void **)&ls->v, &ls->n, sizeof(*l));
-	*l = opts;
-	l->spec = arena_strdup(&p->c->arena, val);
-	l->ss = ss;
-	l->sslen = len;
+	*l = one;
+	l->spec = addr;
 	l->line = p->line;
 	return 0;
+}
+
+/* "ADDR opt opt": a listen line as text, for reload's comparison. */
+static void
+listen_text(const struct conf_listens *ls, char *buf, size_t bufsz)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < ls->n; i++) {
+		const struct conf_listen *l = &ls->v[i];
+
+		snprintf(buf + strlen(buf), bufsz - strlen(buf), "%s%s", i ? ", " : "", l->spec);
+		for (size_t j = 0; j < nitems(listen_opts); j++)
+			if (*(const bool *)(const void *)((const char *)l + listen_opts[j].off))
+				snprintf(buf + strlen(buf), bufsz - strlen(buf), " %s",
+				    listen_opts[j].name);
+	}
+	if (ls->n == 0)
+		snprintf(buf, bufsz, "(none)");
+}
+
+/* `tls_protocols = TLSv1.2, TLSv1.3`: OpenSSL's names, each once. */
+static int
+custom_tls_protocols(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_server *s = obj;
+	struct strlist l = { NULL, 0 };
+
+	if (parse_list(p, &l, val, err) == -1)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		size_t k;
+
+		for (k = 0; tls_protocol_names[k] != NULL; k++)
+			if (strcmp(l.v[i], tls_protocol_names[k]) == 0)
+				break;
+		if (tls_protocol_names[k] == NULL) {
+			snprintf(err, WEIR_ERRLEN, "'%s' is not one of: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3",
+			    l.v[i]);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(l.v[i], l.v[j]) == 0) {
+				snprintf(err, WEIR_ERRLEN, "%s is listed twice", l.v[i]);
+				return -1;
+			}
+		}
+	}
+	s->tls_protocols = l;
+	return 0;
+}
+
+/*
+ * Add v (written on the current line) to a site's certificates or keys:
+ * at most CONF_CERT_MAX, each once.
+ */
+static int
+cert_add(struct conf_parse *p, struct strlist *l, int *lines, const char *what,
+    const char *v, char *err)
+{
+	if (l->n == CONF_CERT_MAX) {
+		snprintf(err, WEIR_ERRLEN, "at most %d %s a site (an ECDSA and an RSA one)",
+		    CONF_CERT_MAX, what);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i], v) == 0) {
+			snprintf(err, WEIR_ERRLEN, "%s is already given on line %d", v, lines[i]);
+			return -1;
+		}
+	}
+	lines[l->n] = p->line;
+	strlist_add(&p->c->arena, l, v, strlen(v));
+	return 0;
+}
+
+/* `certificate = PATH | acme` */
+static int
+custom_certificate(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_site *s = obj;
+
+	return cert_add(p, &s->certificate, s->certificate_line, "certificates",
+	    strcmp(val, "acme") == 0 ? val : resolve_path(p, val), err);
+}
+
+/* `certificate_key = PATH`: the key of the certificate in the same position. */
+static int
+custom_certificate_key(struct conf_parse *p, void *obj, const char *val, char *err)
+{
+	struct conf_site *s = obj;
+
+	return cert_add(p, &s->certificate_key, s->certificate_key_line, "keys",
+	    resolve_path(p, val), err);
 }
 
 static int
@@ -1091,13 +1238,13 @@ conf_value_text(const struct conf_key *k, const void *obj, char *buf, size_t buf
 		else
 			snprintf(buf, bufsz, "%u", n);
 	} else if (k->custom == custom_listen) {
-		const struct conf_listens *ls = k->section == CS_SERVER ?
+		listen_text(k->section == CS_SERVER ?
 		    &((const struct conf_server *)obj)->listen :
-		    &((const struct conf_site *)obj)->listen;
+		    &((const struct conf_site *)obj)->listen, buf, bufsz);
+	} else if (k->custom == custom_tls_protocols) {
+		const struct strlist *l = &((const struct conf_server *)obj)->tls_protocols;
 
-		text_join(buf, bufsz, ls->n > 0 ?
-		    (const char *const *)(const void *)&ls->v[0].spec : NULL, ls->n,
-		    sizeof(ls->v[0]));
+		text_join(buf, bufsz, (const char *const *)l->v, l->n, sizeof(char *));
 	} else if (k->custom == custom_cpu_max) {
 		unsigned v = ((const struct conf_pool *)obj)->cpu_max;
 
@@ -1437,24 +1584,6 @@ listens_overlap(const struct conf_listens *a, const struct conf_listens *b)
 	return false;
 }
 
-/* A site's listen lines against other ones: an address has one set of options. */
-static void
-listen_opts_agree(struct conf_parse *p, const struct conf_site *s,
-    const struct conf_listens *b)
-{
-	const struct conf_listens *a = &s->listen;
-
-	if (a->v == b->v)
-		return;		/* the site is on the [server] addresses */
-	for (size_t x = 0; x < a->n; x++)
-		for (size_t y = 0; y < b->n; y++)
-			if (a->v[x].sslen == b->v[y].sslen &&
-			    memcmp(&a->v[x].ss, &b->v[y].ss, a->v[x].sslen) == 0 &&
-			    a->v[x].proxy_protocol != b->v[y].proxy_protocol)
-				conf_error(p, a->v[x].line, "[site %s]: listen %s: proxy_protocol must be the same as on line %d",
-				    s->name, a->v[x].spec, b->v[y].line);
-}
-
 static void
 validate_pool(struct conf_parse *p, struct conf_pool *pl)
 {
@@ -1564,6 +1693,142 @@ validate_site(struct conf_parse *p, struct conf_site *s)
 			    s->name, s->index.v[i]);
 }
 
+bool
+conf_site_has_certificate(const struct conf_site *s)
+{
+	return s->certificate.n > 0;
+}
+
+/* The listen addresses of [server] (i = 0) or of site i - 1. */
+static const struct conf_listens *
+listens_of(const struct conf *c, size_t i)
+{
+	return i == 0 ? &c->server.listen : &c->sites[i - 1].listen;
+}
+
+/* Is ss a TLS address?  Every occurrence has the same options (validate_tls()). */
+bool
+conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss, socklen_t len)
+{
+	for (size_t s = 0; s <= c->nsites; s++) {
+		const struct conf_listens *ls = listens_of(c, s);
+
+		for (size_t i = 0; i < ls->n; i++)
+			if (ls->v[i].sslen == len && memcmp(&ls->v[i].ss, ss, len) == 0)
+				return ls->v[i].tls;
+	}
+	return false;
+}
+
+/* A site's certificates pair with their keys in order; acme stands alone. */
+static void
+validate_certificates(struct conf_parse *p, const struct conf_site *s)
+{
+	size_t files = 0, acme = 0;
+
+	for (size_t i = 0; i < s->certificate.n; i++) {
+		if (strcmp(s->certificate.v[i], "acme") == 0)
+			acme++;
+		else
+			files++;
+	}
+	if (acme > 0 && files > 0) {
+		conf_error(p, s->certificate_line[1], "certificate: acme and a certificate file exclude each other");
+		return;
+	}
+	if (acme > 0) {
+		if (s->certificate_key.n > 0)
+			conf_error(p, s->certificate_key_line[0],
+			    "certificate_key: a certificate from acme has no key file");
+		return;
+	}
+	if (s->certificate_key.n < files)
+		conf_error(p, s->certificate_line[s->certificate_key.n],
+		    "certificate %s has no certificate_key (keys pair with certificates in order)",
+		    s->certificate.v[s->certificate_key.n]);
+	else if (s->certificate_key.n > files)
+		conf_error(p, s->certificate_key_line[files],
+		    "certificate_key %s has no certificate (keys pair with certificates in order)",
+		    s->certificate_key.v[files]);
+}
+
+/* Does any site on address l have a certificate? */
+static bool
+address_has_certificate(const struct conf *c, const struct conf_listen *l)
+{
+	for (size_t i = 0; i < c->nsites; i++) {
+		const struct conf_listens *ls = &c->sites[i].listen;
+
+		if (!conf_site_has_certificate(&c->sites[i]))
+			continue;
+		for (size_t j = 0; j < ls->n; j++)
+			if (ls->v[j].sslen == l->sslen && memcmp(&ls->v[j].ss, &l->ss, l->sslen) == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * TLS cross-checks: an address has the same options wherever it is listed
+ * (the front end has one socket per address); a TLS address needs a site
+ * with a certificate on it; default_certificate names such a site.
+ */
+static void
+validate_tls(struct conf_parse *p)
+{
+	struct conf *c = p->c;
+	const struct conf_listen *seen = NULL;
+
+	for (size_t s = 0; s <= c->nsites; s++) {
+		const struct conf_listens *ls = listens_of(c, s);
+
+		/* a site without listen shares the server's array: checked once */
+		if (s > 0 && ls->v == c->server.listen.v)
+			continue;
+		for (size_t i = 0; i < ls->n; i++) {
+			const struct conf_listen *l = &ls->v[i];
+
+			seen = NULL;
+			for (size_t t = 0; t <= s && seen == NULL; t++) {
+				const struct conf_listens *o = listens_of(c, t);
+				size_t end = t == s ? i : o->n;
+
+				for (size_t j = 0; j < end; j++)
+					if (o->v[j].sslen == l->sslen &&
+					    memcmp(&o->v[j].ss, &l->ss, l->sslen) == 0) {
+						seen = &o->v[j];
+						break;
+					}
+			}
+			if (seen != NULL) {
+				if (!listen_opts_equal(seen, l))
+					conf_error(p, l->line, "listen %s: options differ from line %d (an address has the same options wherever it is listed)",
+					    l->spec, seen->line);
+				continue;
+			}
+			if (l->tls && !address_has_certificate(c, l))
+				conf_error(p, l->line > 0 ? l->line : c->server.line,
+				    "listen %s tls: no site on this address has a certificate", l->spec);
+		}
+	}
+	for (size_t i = 0; i < c->nsites; i++)
+		validate_certificates(p, &c->sites[i]);
+	if (c->server.default_certificate != NULL &&
+	    strcmp(c->server.default_certificate, "alert") != 0) {
+		const struct conf_site *d = NULL;
+
+		for (size_t i = 0; i < c->nsites; i++)
+			if (strcmp(c->sites[i].name, c->server.default_certificate) == 0)
+				d = &c->sites[i];
+		if (d == NULL)
+			conf_error(p, c->server.line, "default_certificate: no [site %s] (a site name or alert)",
+			    c->server.default_certificate);
+		else if (!conf_site_has_certificate(d))
+			conf_error(p, c->server.line, "default_certificate: [site %s] has no certificate",
+			    d->name);
+	}
+}
+
 static void
 validate(struct conf_parse *p)
 {
@@ -1591,12 +1856,6 @@ validate(struct conf_parse *p)
 			s->listen = c->server.listen;
 		validate_site(p, s);
 	}
-	/* One address, one set of options, wherever it is listed. */
-	for (size_t i = 0; i < c->nsites; i++) {
-		listen_opts_agree(p, &c->sites[i], &c->server.listen);
-		for (size_t j = 0; j < i; j++)
-			listen_opts_agree(p, &c->sites[i], &c->sites[j].listen);
-	}
 	/* Per address: at most one default site, and no host twice. */
 	for (size_t i = 0; i < c->nsites; i++) {
 		for (size_t j = i + 1; j < c->nsites; j++) {
@@ -1614,6 +1873,7 @@ validate(struct conf_parse *p)
 						    b->name, b->hosts.v[y], a->name);
 		}
 	}
+	validate_tls(p);
 	if (c->nsites == 0)
 		conf_error(p, 0, "no [site] sections: nothing to serve");
 	if (c->server.health_path != NULL && (c->server.health_path[0] != '/' ||

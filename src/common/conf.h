@@ -21,6 +21,7 @@
 #include "cidr.h"
 
 #define CONF_NAME_MAX	64	/* pool and site names */
+#define CONF_CERT_MAX	2	/* certificates per site: an ECDSA and an RSA one */
 
 enum conf_section {
 	CS_SERVER = 0,
@@ -33,11 +34,18 @@ struct strlist {
 	size_t		  n;
 };
 
+/*
+ * `listen = ADDR:PORT [OPTION ...]`.  The options are rows of one table in
+ * conf.c (listen_opts[]): each is a word that sets a bool here.  An address
+ * has the same options wherever it is listed (validation checks that), so
+ * the front end can take them from any occurrence.
+ */
 struct conf_listen {
-	char			*spec;		/* as written, e.g. "127.0.0.1:8080" */
+	char			*spec;		/* the address as written, e.g. "127.0.0.1:8080" */
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	bool			 proxy_protocol;	/* option: a PROXY header comes first */
+	bool			 tls;		/* option `tls`: HTTPS on this address */
+	bool			 proxy_protocol;	/* option `proxy_protocol`: a PROXY header first */
 	int			 line;
 };
 
@@ -145,6 +153,11 @@ struct conf_server {
 	struct cidr		*trusted_proxies;	/* whose forwarding headers count */
 	size_t			 ntrusted_proxies;
 	bool			 underscores_in_headers;	/* pass "X_Y" names to HTTP pools */
+	/* TLS (see docs/tls.md) */
+	char			*default_certificate;	/* site name, "alert", or NULL: the first site with one */
+	struct strlist		 tls_protocols;		/* "TLSv1.2", "TLSv1.3" (validated names) */
+	char			*tls_ciphers;		/* OpenSSL cipher list for TLS <= 1.2 */
+	uint64_t		 handshake_timeout;	/* ms */
 	int			 line;
 };
 
@@ -161,6 +174,17 @@ struct conf_site {
 	int			 symlinks;	/* enum symlinks_mode */
 	bool			 listing;	/* directory listings */
 	int			 dotfiles;	/* enum dotfiles_mode */
+	/*
+	 * Certificates: each entry is a PEM file (leaf then chain, absolute
+	 * path) or the word "acme"; at most two (an ECDSA and an RSA one).
+	 * certificate_key[i] is the key of certificate[i] (files only: acme
+	 * entries have none).  The lines are where each was written, for
+	 * errors the master finds when it loads them.
+	 */
+	struct strlist		 certificate;
+	struct strlist		 certificate_key;
+	int			 certificate_line[CONF_CERT_MAX];
+	int			 certificate_key_line[CONF_CERT_MAX];
 	int			 line;
 };
 
@@ -304,6 +328,9 @@ int		 conf_size(const char *s, uint64_t *bytes);
 int		 conf_split_command(const char *cmd, char ***argv, char *err);
 void		 conf_argv_free(char **argv);
 const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
+bool		 conf_site_has_certificate(const struct conf_site *s);
+bool		 conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss,
+		    socklen_t len);
 void		 conf_value_text(const struct conf_key *k, const void *obj, char *buf,
 		    size_t bufsz);
 

@@ -203,12 +203,21 @@ render(const struct conf_key *k, const void *obj, char *out, size_t outsz)
 		    &((const struct conf_site *)obj)->listen;
 
 		for (size_t i = 0; i < ls->n; i++)
-			snprintf(out + strlen(out), outsz - strlen(out), "%s%s",
-			    i ? "|" : "", ls->v[i].spec);
+			snprintf(out + strlen(out), outsz - strlen(out), "%s%s%s",
+			    i ? "|" : "", ls->v[i].spec, ls->v[i].tls ? " tls" : "");
 	} else if (strcmp(k->name, "threads") == 0) {
 		snprintf(out, outsz, "%u", ((const struct conf_server *)obj)->threads);
 	} else if (strcmp(k->name, "hosts") == 0) {
 		l = &((const struct conf_site *)obj)->hosts;
+		goto list;
+	} else if (strcmp(k->name, "certificate") == 0) {
+		l = &((const struct conf_site *)obj)->certificate;
+		goto list;
+	} else if (strcmp(k->name, "certificate_key") == 0) {
+		l = &((const struct conf_site *)obj)->certificate_key;
+		goto list;
+	} else if (strcmp(k->name, "tls_protocols") == 0) {
+		l = &((const struct conf_server *)obj)->tls_protocols;
 		goto list;
 	} else if (strcmp(k->name, "app") == 0) {
 		const struct conf_site *s = obj;
@@ -296,12 +305,18 @@ static const struct {
 	{ CS_SERVER, "keepalive_timeout",	"120s",		"120000" },
 	{ CS_SERVER, "keepalive_requests",	"0",		"0" },
 	{ CS_SERVER, "shutdown_timeout",	"30s",		"30000" },
+	{ CS_SERVER, "health_path",		NULL,		"(null)" },
+	{ CS_SERVER, "drain_time",		"10s",		"10000" },
 	{ CS_SERVER, "max_connections",		"0",		"0" },
 	{ CS_SERVER, "max_connections_per_ip",	"0",		"0" },
 	{ CS_SERVER, "open_file_cache",		"1024",		"1024" },
 	{ CS_SERVER, "open_file_cache_valid",	"1s",		"1000" },
 	{ CS_SERVER, "trusted_proxies",		NULL,		"" },
 	{ CS_SERVER, "underscores_in_headers",	"off",		"no" },
+	{ CS_SERVER, "default_certificate",	NULL,		"(null)" },
+	{ CS_SERVER, "tls_protocols",		"TLSv1.2, TLSv1.3", "TLSv1.2|TLSv1.3" },
+	{ CS_SERVER, "tls_ciphers",		TLS_CIPHERS_DEFAULT, TLS_CIPHERS_DEFAULT },
+	{ CS_SERVER, "handshake_timeout",	"10s",		"10000" },
 
 	{ CS_SITE, "listen",			NULL,		"127.0.0.1:8080" },	/* the server's */
 	{ CS_SITE, "hosts",			NULL,		"" },
@@ -312,6 +327,8 @@ static const struct {
 	{ CS_SITE, "symlinks",			"within-root",	"0" },
 	{ CS_SITE, "listing",			"no",		"no" },
 	{ CS_SITE, "dotfiles",			"deny",		"0" },
+	{ CS_SITE, "certificate",		NULL,		"" },
+	{ CS_SITE, "certificate_key",		NULL,		"" },
 
 	{ CS_POOL, "kind",			"http",		"0" },
 	{ CS_POOL, "command",			NULL,		"app" },
@@ -1039,7 +1056,7 @@ static const struct {
 	E("[server]\nlisten = example.com:80\n" TAIL, L(2) "listen: 'example.com:80': bad IPv4 address (numeric addresses only)\n"),
 	E("[server]\nlisten = [::1]80\n" TAIL, L(2) "listen: '[::1]80': expected [IPv6]:port\n"),
 	E("[server]\nlisten = [::g]:80\n" TAIL, L(2) "listen: '[::g]:80': bad IPv6 address\n"),
-	E("[server]\nlisten = 1.2.3.4:80, 1.2.3.4:81\n" TAIL, L(2) "listen: '1.2.3.4:80, 1.2.3.4:81': bad IPv4 address (numeric addresses only)\n"),
+	E("[server]\nlisten = 1.2.3.4:80, 1.2.3.4:81\n" TAIL, L(2) "listen: '1.2.3.4:80, 1.2.3.4:81': one address per listen line (options follow it after a blank)\n"),
 	E("[server]\nlisten = :80\nlisten = 0.0.0.0:80\n" TAIL, L(3) "listen: '0.0.0.0:80' is already listed on line 2\n"),
 	E("[server]\nlisten = :80\n  *:80\n" TAIL, L(3) "listen: '*:80' is already listed on line 2\n"),
 	E(TAIL "[site t]\nroot = /t\nhosts = a, , b\n", L(7) "hosts: empty element in list 'a, , b'\n"),
@@ -1151,6 +1168,30 @@ static const struct {
 	    L(1) "admin_listen: [::]:9000 is not a loopback address\n"),
 	E("[server]\nadmin_listen = nowhere\nadmin_token = 0123456789abcdef\n" TAIL,
 	    L(1) "admin_listen: 'nowhere': port must be 1..65535\n"),
+	/* TLS */
+#define CERT	"[site s]\napp = / p\ncertificate = /c.pem\ncertificate_key = /k.pem\n"
+	E("[server]\nlisten = 127.0.0.1:443 tls http\n" TAIL, L(2) "listen: 'http' is not a listen option (tls, proxy_protocol)\n"),
+	/* PROXY protocol, health_path, drain_time */
+	E("[server]\nlisten = 127.0.0.1:8081 proxy_protocol\n" POOL_P "[site s]\napp = / p\nlisten = 127.0.0.1:8081\n",
+	    L(7) "listen 127.0.0.1:8081: options differ from line 2 (an address has the same options wherever it is listed)\n"),
+	E("[server]\nhealth_path = health\n" TAIL, L(1) "health_path: 'health' is not a path (it starts with '/', no query)\n"),
+	E("[server]\nhealth_path = /h?x=1\n" TAIL, L(1) "health_path: '/h?x=1' is not a path (it starts with '/', no query)\n"),
+	E("[server]\ndrain_time = 2h\n" TAIL, L(2) "drain_time: '2h' is out of range 0ms..3600000ms\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls\n" TAIL, L(2) "listen 127.0.0.1:443 tls: no site on this address has a certificate\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls\n" POOL_P CERT "listen = 127.0.0.1:443\n",
+	    L(9) "listen 127.0.0.1:443: options differ from line 2 (an address has the same options wherever it is listed)\n"),
+	E("[server]\ntls_protocols = TLSv1.2, SSLv3\n" TAIL, L(2) "tls_protocols: 'SSLv3' is not one of: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3\n"),
+	E("[server]\ntls_protocols = TLSv1.3, TLSv1.3\n" TAIL, L(2) "tls_protocols: TLSv1.3 is listed twice\n"),
+	E("[server]\nhandshake_timeout = 0\n" TAIL, L(2) "handshake_timeout: '0' is out of range 1000ms..3600000ms\n"),
+	E("[server]\ndefault_certificate = nosuch\n" POOL_P CERT, L(1) "default_certificate: no [site nosuch] (a site name or alert)\n"),
+	E("[server]\ndefault_certificate = s\n" TAIL, L(1) "default_certificate: [site s] has no certificate\n"),
+	E(POOL_P CERT "certificate = /c2.pem\n", L(7) "certificate /c2.pem has no certificate_key (keys pair with certificates in order)\n"),
+	E(POOL_P CERT "certificate_key = /k2.pem\n", L(7) "certificate_key /k2.pem has no certificate (keys pair with certificates in order)\n"),
+	E(POOL_P CERT "certificate = /c2.pem\ncertificate = /c3.pem\n", L(7) "certificate /c2.pem has no certificate_key (keys pair with certificates in order)\n"
+	    L(8) "certificate: at most 2 certificates a site (an ECDSA and an RSA one)\n"),
+	E(POOL_P CERT "certificate = /c.pem\n", L(7) "certificate: /c.pem is already given on line 5\n"),
+	E(POOL_P "[site s]\napp = / p\ncertificate = acme\ncertificate_key = /k.pem\n", L(6) "certificate_key: a certificate from acme has no key file\n"),
+	E(POOL_P CERT "certificate = acme\n", L(7) "certificate: acme and a certificate file exclude each other\n"),
 	/* the file as a whole */
 	E("", PATH ": no [site] sections: nothing to serve\n"),
 	E("[server]\n" POOL_P, PATH ": no [site] sections: nothing to serve\n"),
@@ -1179,10 +1220,18 @@ static const struct {
 	OK("[server]\nmax_request_line = 32k\n" TAIL),
 	OK("[server]\nmax_headers = 0128\n" TAIL),
 	OK("[server]\nshutdown_timeout = 0\n" TAIL),
+	OK("[server]\nlisten = 127.0.0.1:8081 proxy_protocol\n" TAIL),
+	OK("[server]\nlisten = 127.0.0.1:443 tls proxy_protocol\n" POOL_P CERT),
+	OK("[server]\nhealth_path = /-/health\ndrain_time = 0\n" TAIL),
 	OK("[server]\nmax_connections = 10000000\n" TAIL),
 	OK("[server]\nadmin_listen = 127.0.0.1:9000\nadmin_token = 0123456789abcdef\n" TAIL),
 	OK("[server]\nadmin_listen = 127.1.2.3:9000\nadmin_token = 0123456789abcdef\n" TAIL),
 	OK("[server]\nadmin_listen = [::1]:9000\nadmin_token = 0123456789abcdef\n" TAIL),
+	OK("[server]\nlisten = 127.0.0.1:443 tls\nlisten = 127.0.0.1:80\n" POOL_P CERT),
+	OK("[server]\nlisten = 127.0.0.1:443  tls \ndefault_certificate = alert\n" POOL_P CERT),
+	OK("[server]\nlisten = 127.0.0.1:443 tls\ndefault_certificate = s\n" POOL_P CERT "listen = 127.0.0.1:443 tls\n"),
+	OK("[server]\ntls_protocols = TLSv1.3\n" POOL_P "[site s]\napp = / p\ncertificate = acme\n"),
+	OK(POOL_P CERT "certificate = /r.pem\ncertificate_key = /rk.pem\n"),
 };
 
 static void
