@@ -314,8 +314,22 @@ conn_accept(void *arg, uint32_t events)
 		if (proxied)
 			proxyin_start(c);
 		else
-			http1_start(c);
+			conn_established(c);
 	}
+}
+
+/*
+ * The connection's transport is established: the stages that run before
+ * (the PROXY header, proxyin.c) are done, and its protocol begins (a TLS
+ * handshake belongs here, before HTTP).  Takes over the connection's event
+ * and timer callbacks.
+ */
+void
+conn_established(struct conn *c)
+{
+	c->io.cb = http1_on_io;
+	c->timer.cb = http1_on_timer;
+	http1_start(c);
 }
 
 /* Shutdown: close every connection that is between requests. */

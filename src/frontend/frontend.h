@@ -474,6 +474,7 @@ void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
+void		 conn_established(struct conn *c);
 void		 conn_trim(struct fe_thread *t);
 
 /* perip.c: max_connections_per_ip */

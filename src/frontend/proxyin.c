@@ -4,8 +4,9 @@
  *
  * A load balancer that relays TCP (HAProxy `send-proxy-v2`, cloud LBs)
  * writes a PROXY header before the client's bytes.  The stage runs right
- * after accept, before any other (HTTP now; a TLS handshake on a TLS
- * listener), and hands over a connection whose peer is the client:
+ * after accept, before any other, and hands a connection whose peer is the
+ * client to conn_established() (conn.c), where the rest begins (HTTP; a
+ * TLS handshake first on a tls listener):
  *
  *  1. the peer must be in trusted_proxies, or the connection is refused
  *     (closed, counted as Proxy_Untrusted, one httperr.log line): a header
@@ -61,9 +62,7 @@ header_done(struct conn *c, const struct proxyproto *pp)
 		return;
 	}
 	loop_timer_cancel(c->t->loop, &c->timer);
-	c->io.cb = http1_on_io;
-	c->timer.cb = http1_on_timer;
-	http1_start(c);
+	conn_established(c);
 }
 
 /*
