@@ -122,6 +122,22 @@ conn_want_write(struct conn *c, bool on)
 		c->flags &= (uint8_t)~CF_WANT_WRITE;
 }
 
+/*
+ * Make sure c has an input buffer (an FE_BLOCK) to read into.  Returns 0,
+ * or -1 when no memory can be had (the caller closes the connection).
+ */
+int
+conn_ibuf(struct conn *c)
+{
+	if (c->ibuf != NULL)
+		return 0;
+	if ((c->ibuf = block_get(c->t)) == NULL)
+		return -1;
+	c->icap = FE_BLOCK;
+	c->ipos = c->ilen = c->scan = 0;
+	return 0;
+}
+
 /* Give back the buffers a connection does not need while it waits. */
 void
 conn_release_buffers(struct conn *c)

@@ -473,6 +473,7 @@ void		 conn_set_deadline(struct conn *c, uint64_t ms);
 void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
+int		 conn_ibuf(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
 void		 conn_established(struct conn *c);
 void		 conn_trim(struct fe_thread *t);

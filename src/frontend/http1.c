@@ -1042,13 +1042,9 @@ on_readable(struct conn *c)
 	for (;;) {
 		ssize_t n;
 
-		if (c->ibuf == NULL) {
-			if ((c->ibuf = block_get(c->t)) == NULL) {
-				conn_close(c);
-				return;
-			}
-			c->icap = FE_BLOCK;
-			c->ipos = c->ilen = c->scan = 0;
+		if (conn_ibuf(c) == -1) {
+			conn_close(c);
+			return;
 		}
 		if (c->state == CONN_LINGER || c->state == CONN_BODY_DISCARD) {
 			/* only the newest bytes matter */

@@ -81,13 +81,9 @@ on_io(void *arg, uint32_t events)
 		ssize_t n, h;
 		size_t take;
 
-		if (c->ibuf == NULL) {
-			if ((c->ibuf = block_get(c->t)) == NULL) {
-				conn_close(c);
-				return;
-			}
-			c->icap = FE_BLOCK;
-			c->ipos = c->ilen = c->scan = 0;
+		if (conn_ibuf(c) == -1) {
+			conn_close(c);
+			return;
 		}
 		if (c->ilen == c->icap) {
 			bad_header(c, "longer than the 16 KiB weir reads");

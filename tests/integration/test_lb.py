@@ -21,7 +21,7 @@ import http.client
 
 import pytest
 
-from conftest import free_port, wait_for, WEIR, SRC
+from conftest import Load, free_port, wait_for, WEIR, SRC
 
 PY = "/usr/bin/python3"
 APP = f"{PY} {SRC}/tests/apps/app.py"
@@ -348,62 +348,38 @@ def test_sigterm_drains_first_only_with_health_path(make_weir, site):
 
 # --- HAProxy in front of two weirs ----------------------------------------------------
 
-class ClientLoop:
+class ClientLoop(Load):
     """Requests through HAProxy from 127.0.0.2 (so the real client is not
-    the proxy's address), new and kept-alive connections mixed, until
-    stopped or its deadline; every failure is kept."""
+    the proxy's address), a static file and a pool's page in turn, five on
+    a connection, then a new one; counts the answers by the server that gave
+    them (HAProxy's X-Served-By).  Stops at its deadline at the latest."""
 
     def __init__(self, port, deadline_s=120, conns=4):
-        self.port, self.deadline = port, time.monotonic() + deadline_s
-        self.ok, self.failed, self.by = 0, [], {}
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True)
-                        for i in range(conns)]
+        super().__init__(port, conns=conns)
+        self.deadline = time.monotonic() + deadline_s
+        self.by = {}
 
-    def run(self, i):
-        c, n = None, 0
-        while not self.stop.is_set() and time.monotonic() < self.deadline:
-            try:
-                if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20,
-                                                   source_address=("127.0.0.2", 0))
-                c.request("GET", "/app/pid" if n % 2 else "/hello.txt")
-                r = c.getresponse()
-                body = r.read()
-                who = r.getheader("x-served-by", "?")
-                with self.lock:
-                    if r.status == 200:
-                        self.ok += 1
-                        self.by[who] = self.by.get(who, 0) + 1
-                    else:
-                        self.failed.append((r.status, body[:100]))
-                n += 1
-                if n % 5 == 0 or r.getheader("connection", "").lower() == "close":
-                    c.close()
-                    c = None
-            except Exception as e:  # anything the client sees counts
-                with self.lock:
-                    self.failed.append(repr(e))
-                if c is not None:
-                    c.close()
-                c = None
-        if c is not None:
-            c.close()
+    def connection(self):
+        if time.monotonic() > self.deadline:
+            self.stop.set()
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=20,
+                                          source_address=("127.0.0.2", 0))
+
+    def next_path(self, n):
+        return "/app/pid" if n % 2 else "/hello.txt"
+
+    def counted(self, r, body):
+        super().counted(r, body)
+        if r.status == 200:
+            who = r.getheader("x-served-by", "?")
+            self.by[who] = self.by.get(who, 0) + 1
+
+    def keep(self, n, r):
+        return n < 5 and super().keep(n, r)
 
     def count(self):
         with self.lock:
             return self.ok
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop.set()
-        for t in self.threads:
-            t.join(60)
 
 
 def haproxy_cfg_from_docs(stats, front, ports):
