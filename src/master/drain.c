@@ -91,14 +91,17 @@ drain_tell_fe(struct master *m)
 }
 
 /*
- * A stop asked for while draining: SIGINT (an impatient operator) cuts the
- * drain short; anything else waits for it, since the drain ends in a stop.
+ * A stop asked for while draining: SIGINT (an impatient operator) or
+ * SIGQUIT cuts the drain short; anything else waits for it, since the
+ * drain ends in a stop.
  */
 void
 drain_stop_requested(struct master *m, int signo)
 {
 	if (signo == SIGINT)
 		drain_end(m, "cut short by SIGINT");
+	else if (signo == SIGQUIT)
+		drain_end(m, "cut short by SIGQUIT");
 }
 
 /* For /status: null, or how long the drain has to go. */

@@ -346,6 +346,29 @@ def test_sigterm_drains_first_only_with_health_path(make_weir, site):
     assert not any(e["id"] in (1314, 1315) for e in w2.events())
 
 
+def test_drain_outlives_a_front_end_restart_and_sigint_cuts_it_short(make_weir, site):
+    w = make_weir(f"[site main]\nroot = {site}\n",
+                  server_extra="health_path = /h\ndrain_time = 1h\n")
+    r = subprocess.run([WEIR, "drain", "--no-wait", "-s", str(w.state_dir / "admin.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 ")
+    fe = status(w)["frontend"]["pid"]
+    os.kill(fe, signal.SIGKILL)
+    wait_for(lambda: any(e["id"] == 1305 for e in w.events()), what="1305")
+    wait_for(lambda: status(w)["frontend"]["pid"] not in (None, fe), what="a new front end")
+    # the new front end is told: still draining
+    assert exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 ")
+    assert exchange(w.port, req("/hello.txt")).startswith(b"HTTP/1.1 200 ")
+    # a second drain changes nothing; SIGINT ends it without the hour
+    r = subprocess.run([WEIR, "drain", "--no-wait", "-s", str(w.state_dir / "admin.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and len([e for e in w.events() if e["id"] == 1314]) == 1
+    w.proc.send_signal(signal.SIGINT)
+    assert w.proc.wait(timeout=30) == 0
+    assert [e["how"] for e in w.events() if e["id"] == 1315] == ["cut short by SIGINT"]
+
+
 # --- HAProxy in front of two weirs ----------------------------------------------------
 
 class ClientLoop(Load):
