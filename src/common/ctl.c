@@ -142,6 +142,8 @@ ctl_payload_size(enum ctl_type type)
 	case CTL_POISON_REQUEST:	return sizeof(struct ctl_poison);
 	case CTL_SITE_FAULT:		return sizeof(struct ctl_site_fault);
 	case CTL_DRAIN:			return 0;
+	case CTL_TLS_CERTS:		return sizeof(uint32_t);	/* + fds[0]: memfd with the blob */
+	case CTL_TLS_KEYS:		return sizeof(struct ctl_tls_keys);
 	case CTL__MAX:			break;
 	}
 	return -1;
@@ -155,7 +157,7 @@ ctl_type_name(enum ctl_type type)
 		"POOL_STATE", "WORKER_READY", "WORKER_DRAIN", "WORKER_GONE",
 		"DEMAND_START", "WORKER_DRAINED", "WORKER_FAULT", "WORKER_REPORT",
 		"STATS", "STATUS_REQ", "STATUS", "POOL_LOG", "POISON_REQUEST",
-		"SITE_FAULT", "DRAIN",
+		"SITE_FAULT", "DRAIN", "TLS_CERTS", "TLS_KEYS",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";

@@ -38,6 +38,8 @@ enum ctl_type {
 	CTL_SITE_FAULT,		/* FE -> M: struct ctl_site_fault: a site's root went away or came back */
 	CTL_DRAIN,		/* M -> FE: no payload: a drain began (health_path answers 503,
 				 * keep-alive connections close after their response) */
+	CTL_TLS_CERTS,		/* M -> FE: u32 0; fds[0] memfd with every site's PEM (tlspem.h) */
+	CTL_TLS_KEYS,		/* M -> FE: struct ctl_tls_keys: session ticket keys */
 	CTL__MAX
 };
 
@@ -181,6 +183,19 @@ struct ctl_stats {
 };
 
 /*
+ * Session ticket keys, made by the master (RAND_bytes) and kept there, so
+ * that every front-end thread, and a front end the master restarted, can
+ * decrypt the tickets issued before.  key[0] encrypts new tickets; key[1],
+ * the previous one, is still accepted (the ticket is then renewed).  Each
+ * key: 16 bytes name, 32 bytes AES-256 key, 32 bytes HMAC-SHA256 key.
+ */
+#define CTL_TLS_KEY_LEN	80
+struct ctl_tls_keys {
+	uint32_t	n;		/* keys in use: 1 or 2 */
+	uint8_t		key[2][CTL_TLS_KEY_LEN];
+};
+
+/*
  * What the master hands a new front-end process (it is forked, not exec'd,
  * so this lives in its memory): the config, the listening sockets
  * (fds[addr * threads + thread]), its end of the control socket, the log fds
@@ -206,6 +221,9 @@ struct fe_start {
 	char *const	*down_sites;		/* sites the master knows are unavailable */
 	size_t		 ndown_sites;
 	pid_t		 master;		/* its parent: dies with it */
+	const char	*tls_pem;		/* certificates and keys (tlspem.h blob) */
+	size_t		 tls_pem_len;
+	const struct ctl_tls_keys *tls_keys;	/* session ticket keys */
 };
 
 /* frontend.c: the front end's main(); returns the process exit status. */

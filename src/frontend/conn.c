@@ -116,10 +116,13 @@ conn_want_write(struct conn *c, bool on)
 		return;
 	if (loop_io_mod(c->t->loop, &c->io, ev) == -1)
 		log_warn("epoll_ctl");
-	if (on)
+	if (on) {
 		c->flags |= CF_WANT_WRITE;
-	else
+	} else {
 		c->flags &= (uint8_t)~CF_WANT_WRITE;
+		if (c->ssl != NULL)
+			cio_check_pending(c);	/* input OpenSSL holds: epoll cannot tell */
+	}
 }
 
 /*
@@ -181,6 +184,8 @@ conn_close(struct conn *c)
 	c->state = CONN_CLOSED;
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);
+	if (c->ssl != NULL)
+		tls_conn_close(c);
 	if (fd != -1)
 		close(fd);
 	perip_release(c);
@@ -335,14 +340,19 @@ conn_accept(void *arg, uint32_t events)
 }
 
 /*
- * The connection's transport is established: the stages that run before
- * (the PROXY header, proxyin.c) are done, and its protocol begins (a TLS
- * handshake belongs here, before HTTP).  Takes over the connection's event
- * and timer callbacks.
+ * The connection's transport is established: what runs before it (the
+ * PROXY header on a proxy_protocol address, proxyin.c) is done, and its
+ * protocol begins: a TLS handshake on a tls address (tls.c, which hands
+ * over to HTTP/1.1 itself), else HTTP/1.1.  Takes over the connection's
+ * event and timer callbacks (the timer must not be armed).
  */
 void
 conn_established(struct conn *c)
 {
+	if (tls_addr_on(c->t, c->addr)) {
+		(void)tls_conn_start(c);	/* closes c when it cannot */
+		return;
+	}
 	c->io.cb = http1_on_io;
 	c->timer.cb = http1_on_timer;
 	http1_start(c);
@@ -356,7 +366,9 @@ conn_drain_idle(struct fe_thread *t)
 
 	for (c = t->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CONN_IDLE && c->ipos == c->ilen)
+		/* between requests, or before the first: no request to finish */
+		if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS ||
+		    c->state == CONN_PROXY)
 			conn_close(c);
 	}
 }

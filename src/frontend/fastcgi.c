@@ -607,8 +607,7 @@ static int
 client_flush(struct fx *x)
 {
 	while (x->outoff < x->outlen) {
-		ssize_t w = send(x->pr.c->io.fd, x->out + x->outoff, x->outlen - x->outoff,
-		    MSG_NOSIGNAL);
+		ssize_t w = cio_send(x->pr.c, x->out + x->outoff, x->outlen - x->outoff, 0);
 
 		if (w == -1) {
 			if (errno == EINTR)

@@ -397,6 +397,7 @@ reload(struct frontend *fe, int *fds, int nfds, uint32_t generation)
 	/* 3. pools, then the generation that routes to them */
 	queue_apply_conf(fe, nc);
 	g = router_build(fe, nc, true, generation);
+	tls_rebuild(fe, nc);
 	old = atomic_exchange(&fe->gen, g);
 	fe_gen_release(old);
 	for (unsigned i = 0; i < fe->nthreads; i++)
@@ -429,6 +430,13 @@ on_ctl(void *arg, uint32_t events)
 		case CTL_RELOAD:
 			reload(fe, hdr.nfds > 0 ? fds : NULL, hdr.nfds, *(uint32_t *)(void *)u.buf);
 			hdr.nfds = 0;
+			break;
+		case CTL_TLS_CERTS:
+			if (hdr.nfds > 0)
+				tls_certs(fe, fds[0], atomic_load(&fe->gen)->conf);
+			break;
+		case CTL_TLS_KEYS:
+			tls_set_keys(fe, (const struct ctl_tls_keys *)(void *)u.buf);
 			break;
 		case CTL_STATUS_REQ:
 			if (stats_snapshot(fe) == -1)
@@ -505,9 +513,12 @@ void
 fe_thread_sync_gen(struct fe_thread *t)
 {
 	struct fe_gen *old = t->gen;
+	struct tls_set *oldtls = t->tls;
 
 	t->gen = fe_gen_acquire(t->fe);
 	fe_gen_release(old);
+	t->tls = tls_set_acquire(t->fe);
+	tls_set_release(oldtls);
 	fcache_configure(t->fcache, t->gen->conf->server.open_file_cache,
 	    t->gen->conf->server.open_file_cache_valid);
 	if (sync_listeners(t) == -1)
@@ -524,6 +535,7 @@ thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 	t->idx = idx;
 	pthread_mutex_init(&t->ready_lock, NULL);
 	t->gen = fe_gen_acquire(fe);
+	t->tls = tls_set_acquire(fe);
 	t->reserve_fd = -1;
 	if ((t->loop = loop_new(err)) == NULL)
 		return -1;
@@ -581,6 +593,7 @@ thread_fini(struct fe_thread *t)
 	loop_free(t->loop);
 	free(t->ls);
 	fe_gen_release(t->gen);
+	tls_set_release(t->tls);
 	pthread_mutex_destroy(&t->ready_lock);
 }
 
@@ -631,6 +644,8 @@ frontend_main(const struct fe_start *st)
 	queue_init(&fe);
 	g = router_build(&fe, (struct conf *)st->conf, false, st->generation);
 	atomic_init(&fe.gen, g);
+	if (tls_init(&fe, st->conf) == -1)
+		return 1;
 	fe.threads = xcalloc(fe.nthreads, sizeof(*fe.threads));
 	for (unsigned i = 0; i < fe.nthreads; i++)
 		fe.threads[i].wake_fd = -1;
@@ -680,6 +695,7 @@ frontend_main(const struct fe_start *st)
 		thread_fini(&fe.threads[i]);
 	free(fe.threads);
 	fe_gen_release(atomic_load(&fe.gen));
+	tls_fini(&fe);
 	queue_free(&fe);
 	router_free_stats(&fe);
 	for (size_t a = 0; a < atomic_load(&fe.naddrs); a++) {

@@ -23,12 +23,16 @@
 #include <stdatomic.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <openssl/types.h>
 
 #include "rc.h"
 #include "httpparse.h"
 #include "conf.h"
 #include "ctl.h"
 #include "loop.h"
+#include "tlspem.h"
 
 /* path.c: request path -> file-system-safe path */
 int		 path_normalize(const char *raw, size_t n, char *out, size_t outsz,
@@ -257,6 +261,8 @@ enum fe_close_reason {
 				 * is not in trusted_proxies */
 	FE_CLOSE_PROXY_HEADER,	/* Proxy_Header: its PROXY header was malformed, cut
 				 * short or late */
+	FE_CLOSE_TLS_TIMEOUT,	/* Timer_TlsHandshake: no handshake within handshake_timeout */
+	FE_CLOSE_TLS_FAILED,	/* TLS_Handshake_Failed: refused or broken handshake */
 	FE_CLOSE_REASONS
 };
 extern const char *const fe_close_tokens[FE_CLOSE_REASONS];
@@ -298,6 +304,8 @@ struct fe_thread {
 	stat_t			 st_conns;	/* open client connections */
 	stat_t			 st_accepted;	/* accepted, total */
 	stat_t			 st_closed[FE_CLOSE_REASONS];	/* closed by weir, by reason */
+	stat_t			 st_tls_handshakes;	/* TLS handshakes completed */
+	struct tls_set		*tls;		/* TLS contexts new connections use (held) */
 	struct loop_timer	 tick;		/* 1 s housekeeping: log flush */
 	struct loop_timer	 drain_timer;	/* shutdown deadline */
 };
@@ -331,6 +339,12 @@ struct frontend {
 	size_t			 npools;
 	struct fe_pool		*retired_pools;	/* removed by reloads (kept: requests may hold them) */
 	struct site_stats	*site_stats;	/* every site name ever configured */
+	/* TLS (tls.c): written by thread 0 only, but the ticket keys */
+	_Atomic(struct tls_set *) tls;		/* contexts for new handshakes, or NULL */
+	struct tls_pems		 tls_pems;	/* certificates and keys the master sent */
+	pthread_rwlock_t	 tls_keys_lock;	/* guards tls_keys (read per ticket) */
+	struct ctl_tls_keys	 tls_keys;	/* session ticket keys from the master */
+	EVP_CIPHER		*tls_aes;	/* tickets' cipher, fetched once */
 	struct loop_timer	 stats_timer;	/* thread 0: counters to the master */
 	bool			 shutting_down;
 	uint64_t		 shutdown_ms;
@@ -348,6 +362,7 @@ enum conn_state {
 	CONN_HANDLER,		/* a handler is working (async) */
 	CONN_SEND,		/* output blocked on a full socket buffer */
 	CONN_LINGER,		/* closing: draining input so the reply is not reset */
+	CONN_TLS,		/* TLS handshake (tls.c), before the first request */
 	CONN_CLOSED
 };
 
@@ -359,6 +374,7 @@ enum conn_state {
 #define CF_NOREAD	0x20	/* pool request: input it cannot take now came (pipelined
 				 * request, EOF): EPOLLIN is off until it asks again */
 #define CF_PERIP	0x40	/* counted in max_connections_per_ip (perip.c) */
+#define CF_TLS_PENDING	0x80	/* a read of what OpenSSL holds is deferred (cio.c) */
 
 /* A piece of response body still to send: memory or a file range. */
 struct sendseg {
@@ -434,6 +450,7 @@ struct conn {
 	unsigned		 seg;		/* next of req->segs to send */
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
+	SSL			*ssl;		/* TLS session, or NULL for cleartext */
 	uint8_t			 rate_dir;	/* enum rate_dir: what is measured now */
 	uint64_t		 rate_since;	/* ms: start of the current rate window */
 	uint64_t		 rate_bytes;	/* bytes moved in that window */
@@ -463,6 +480,38 @@ struct fe_site	*router_site(const struct fe_gen *g, unsigned addr,
 		    struct hstr host);
 const struct fe_route *router_route(const struct fe_site *s, const char *path,
 		    size_t len);
+
+/*
+ * cio.c: every client read and write (TLS or not), with the system calls'
+ * contract: bytes, 0 at EOF, -1 with errno (EAGAIN: wait for the loop).
+ */
+ssize_t		 cio_read(struct conn *c, void *buf, size_t n);
+ssize_t		 cio_send(struct conn *c, const void *buf, size_t n, int flags);
+ssize_t		 cio_writev(struct conn *c, const struct iovec *iov, int cnt);
+ssize_t		 cio_sendfile(struct conn *c, int fd, off_t *off, size_t n);
+void		 cio_check_pending(struct conn *c);
+
+/* tls.c: contexts, certificate choice, tickets, the handshake */
+struct tls_set;
+int		 tls_init(struct frontend *fe, const struct conf *c);
+void		 tls_fini(struct frontend *fe);
+void		 tls_rebuild(struct frontend *fe, const struct conf *c);
+void		 tls_certs(struct frontend *fe, int fd, const struct conf *c);
+void		 tls_set_keys(struct frontend *fe, const struct ctl_tls_keys *k);
+struct tls_set	*tls_set_acquire(struct frontend *fe);
+void		 tls_set_release(struct tls_set *set);
+bool		 tls_addr_on(const struct fe_thread *t, unsigned addr);
+int		 tls_conn_start(struct conn *c);
+void		 tls_conn_shutdown(struct conn *c);
+void		 tls_conn_close(struct conn *c);
+
+/* tlssel.c: SNI and ALPN selection (pure; the router shares the host rule) */
+#define TLSSEL_EXACT	SIZE_MAX
+size_t		 tlssel_host_rank(const struct strlist *hosts, const char *h, size_t n);
+int		 tlssel_sni(const struct strlist *const *hosts, size_t n, const char *name,
+		    size_t len);
+int		 tlssel_alpn(const unsigned char *in, unsigned inlen,
+		    const unsigned char **out, unsigned char *outlen);
 
 /* conn.c: connections, buffers, timers */
 void		 conn_accept(void *arg, uint32_t events);
@@ -495,6 +544,7 @@ rate_add(struct conn *c, uint64_t n)
 }
 
 /* http1.c: requests and responses on a connection */
+#define HTTP1_PLAIN_ON_TLS	"Plain_HTTP_To_HTTPS"	/* httperr token, and the 400's text */
 void		 http1_on_io(void *arg, uint32_t events);
 void		 http1_on_timer(void *arg);
 void		 http1_start(struct conn *c);
@@ -804,7 +854,7 @@ void		 spool_init(struct spool *sp, const struct http_request *h);
 void		 spool_free(struct spool *sp);
 int		 spool_take(struct spool *sp, struct conn *c, const char **why);
 int		 spool_append(struct spool *sp, const char *d, size_t n, const char *state_dir);
-ssize_t		 spool_send(const struct spool *sp, uint64_t off, int sock);
+ssize_t		 spool_send(const struct spool *sp, uint64_t off, struct conn *c);
 ssize_t		 spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n,
 		    const char **p);
 int		 spool_begin(struct poolreq *pr, struct spool *sp);

@@ -184,8 +184,10 @@ http1_error(struct conn *c, struct req *r, int status, const char *token)
 		r->reason = token;
 	blen = snprintf(body, sizeof(body),
 	    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
-	    "<body><h1>%d %s</h1></body></html>\n",
-	    status, http_reason(status), status, http_reason(status));
+	    "<body><h1>%d %s</h1>%s</body></html>\n",
+	    status, http_reason(status), status, http_reason(status),
+	    token != NULL && strcmp(token, HTTP1_PLAIN_ON_TLS) == 0 ?
+	    "<p>The plain HTTP request was sent to an HTTPS port.</p>" : "");
 	if ((p = http1_resp_begin(c, r, status, &avail)) == NULL) {
 		conn_close(c);
 		return WEIR_ERROR;
@@ -390,6 +392,8 @@ static void
 start_linger(struct conn *c)
 {
 	/* Tell the client we are done; if it fails the peer is gone anyway. */
+	if (c->ssl != NULL)
+		tls_conn_shutdown(c);
 	if (shutdown(c->io.fd, SHUT_WR) == -1) {
 		conn_close(c);
 		return;
@@ -780,8 +784,11 @@ conn_set_events(struct conn *c, uint32_t events)
 		c->flags |= CF_WANT_WRITE;
 	else
 		c->flags &= (uint8_t)~CF_WANT_WRITE;
-	if (events & LOOP_READ)
+	if (events & LOOP_READ) {
 		c->flags &= (uint8_t)~CF_NOREAD;
+		if (c->ssl != NULL)
+			cio_check_pending(c);	/* input OpenSSL holds: epoll cannot tell */
+	}
 }
 
 /*
@@ -932,6 +939,31 @@ process_input(struct conn *c)
 }
 
 /*
+ * Over TLS, a response head followed by a body in memory goes out as one
+ * record (cio_writev() packs them): half the records and write calls of
+ * sending them apart.  Moves c->ooff and the segment by what was sent;
+ * returns that, or -1 as cio_writev() does.
+ */
+static ssize_t
+tls_head_and_body(struct conn *c, struct sendseg *sg)
+{
+	struct iovec iov[2] = {
+		{ c->obuf + c->ooff, c->olen - c->ooff },
+		{ (void *)(uintptr_t)sg->p, sg->len }
+	};
+	ssize_t w = cio_writev(c, iov, 2);
+	size_t head = iov[0].iov_len;
+
+	if (w > (ssize_t)head) {
+		sg->p += (size_t)w - head;
+		sg->len -= (size_t)w - head;
+		rate_add(c, (uint64_t)w - head);
+		return (ssize_t)head;	/* the caller counts the head's part */
+	}
+	return w;
+}
+
+/*
  * Send what is queued: the output buffer, then the request's segments
  * (memory or file ranges via sendfile).  Returns 1 when all is sent, 0 when
  * the socket is full (LOOP_WRITE is then asked for), -1 when the connection
@@ -941,7 +973,6 @@ static int
 flush(struct conn *c)
 {
 	struct req *r = c->req;
-	int fd = c->io.fd;
 
 	while (c->ooff < c->olen) {
 		/*
@@ -950,9 +981,15 @@ flush(struct conn *c)
 		 * packet saves (measured, bench/README.md).
 		 */
 		bool more = r != NULL && c->seg < r->nsegs && r->segs[c->seg].p != NULL;
-		ssize_t w = send(fd, c->obuf + c->ooff, c->olen - c->ooff,
-		    MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		ssize_t w;
 
+		if (more && c->ssl != NULL) {
+			/* TLS: the head and the body in one record, not two */
+			w = tls_head_and_body(c, &r->segs[c->seg]);
+		} else {
+			w = cio_send(c, c->obuf + c->ooff, c->olen - c->ooff,
+			    more ? MSG_MORE : 0);
+		}
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
@@ -974,15 +1011,15 @@ flush(struct conn *c)
 			continue;
 		}
 		if (sg->p != NULL) {
-			w = send(fd, sg->p, sg->len, MSG_NOSIGNAL |
-			    (c->seg + 1 < r->nsegs && r->segs[c->seg + 1].p != NULL ?
-			    MSG_MORE : 0));
+			w = cio_send(c, sg->p, sg->len,
+			    c->seg + 1 < r->nsegs && r->segs[c->seg + 1].p != NULL ?
+			    MSG_MORE : 0);
 			if (w > 0)
 				sg->p += w;
 		} else {
 			off_t off = (off_t)sg->off;
 
-			w = sendfile(fd, r->fent->fd, &off,
+			w = cio_sendfile(c, r->fent->fd, &off,
 			    sg->len > SENDFILE_MAX ? SENDFILE_MAX : sg->len);
 			if (w > 0)
 				sg->off = (uint64_t)off;
@@ -1077,7 +1114,7 @@ on_readable(struct conn *c)
 				return;
 			}
 		}
-		n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
+		n = cio_read(c, c->ibuf + c->ilen, c->icap - c->ilen);
 		if (n > 0) {
 			if (c->state == CONN_LINGER) {
 				c->ipos = c->ilen = 0;

@@ -197,7 +197,7 @@ pr_start(struct poolreq *pr)
 
 		pr->want_continue = false;
 		/* Best effort: a full socket buffer right now is unheard of. */
-		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+		(void)!cio_send(c, cont, sizeof(cont) - 1, 0);
 	}
 	conn_set_deadline(c, poolreq_response_timeout(pr));
 	/* A body that streams to the worker (request_buffering = off) is the client's to keep up */
@@ -518,7 +518,7 @@ client_read(struct conn *c)
 	}
 	if (c->ilen == c->icap)
 		return 0;
-	n = read(c->io.fd, c->ibuf + c->ilen, c->icap - c->ilen);
+	n = cio_read(c, c->ibuf + c->ilen, c->icap - c->ilen);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
 		return -1;
 	if (n > 0) {

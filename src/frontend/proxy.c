@@ -298,8 +298,6 @@ client_events(struct proxy *px)
 static int
 client_flush(struct proxy *px)
 {
-	int fd = px->pr.c->io.fd;
-
 	while (px->outoff < px->outlen || px->dataoff < px->dataend) {
 		struct iovec iov[2];
 		int n = 0;
@@ -315,7 +313,7 @@ client_flush(struct proxy *px)
 		}
 		if (n == 0)
 			break;
-		w = writev(fd, iov, n);
+		w = cio_writev(px->pr.c, iov, n);
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
@@ -466,10 +464,8 @@ rs_append(struct proxy *px)
 static int
 rs_flush(struct proxy *px)
 {
-	int fd = px->pr.c->io.fd;
-
 	while (px->rs_off < px->rs.size) {
-		ssize_t w = spool_send(&px->rs, px->rs_off, fd);
+		ssize_t w = spool_send(&px->rs, px->rs_off, px->pr.c);
 
 		if (w == -1) {
 			if (errno == EINTR)

@@ -224,17 +224,6 @@ router_free(struct fe_gen *g)
 	free(g);
 }
 
-/* Does `host` (lowercased, no port, no trailing dot) match a pattern? */
-static bool
-host_match(const char *pat, const char *host, size_t n)
-{
-	size_t pl = strlen(pat);
-
-	if (pat[0] == '*' && pat[1] == '.')
-		return n > pl - 1 && memcmp(host + n - (pl - 1), pat + 1, pl - 1) == 0;
-	return pl == n && memcmp(pat, host, n) == 0;
-}
-
 /*
  * The site for a request that came in on listen address `addr` with the
  * given Host (or absolute-form authority).  NULL when no site has that host
@@ -267,25 +256,19 @@ router_site(const struct fe_gen *g, unsigned addr, struct hstr host)
 	if (n > 0 && h[n - 1] == '.')
 		n--;
 	h[n] = '\0';
-	/* An exact name wins over any wildcard; among wildcards the longest. */
+	/* An exact name wins over any wildcard; among wildcards the longest (tlssel.c). */
 	{
 		struct fe_site *best = NULL;
-		size_t bestlen = 0;
+		size_t bestrank = 0;
 
 		for (size_t i = 0; i < fa->nsites; i++) {
-			const struct strlist *hl = &fa->sites[i]->cs->hosts;
+			size_t r = tlssel_host_rank(&fa->sites[i]->cs->hosts, h, n);
 
-			for (size_t j = 0; j < hl->n; j++) {
-				const char *pat = hl->v[j];
-
-				if (!host_match(pat, h, n))
-					continue;
-				if (pat[0] != '*')
-					return fa->sites[i];
-				if (strlen(pat) > bestlen) {
-					best = fa->sites[i];
-					bestlen = strlen(pat);
-				}
+			if (r == TLSSEL_EXACT)
+				return fa->sites[i];
+			if (r > bestrank) {
+				best = fa->sites[i];
+				bestrank = r;
 			}
 		}
 		if (best != NULL)

@@ -182,19 +182,19 @@ spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n, const char 
 }
 
 /*
- * Send what the spool holds from offset off to a socket: memory with
- * send(), the file with sendfile().  Returns what send()/sendfile() return.
+ * Send what the spool holds from offset off to client c: memory with
+ * cio_send(), the file with cio_sendfile().  Returns what they return.
  */
 ssize_t
-spool_send(const struct spool *sp, uint64_t off, int sock)
+spool_send(const struct spool *sp, uint64_t off, struct conn *c)
 {
 	if (off < sp->memlen)
-		return send(sock, sp->mem + off, sp->memlen - (size_t)off, MSG_NOSIGNAL);
+		return cio_send(c, sp->mem + off, sp->memlen - (size_t)off, 0);
 	{
 		off_t foff = (off_t)(off - sp->memlen);
 		uint64_t n = sp->size - off;
 
-		return sendfile(sock, sp->fd, &foff, n > (1 << 20) ? (1 << 20) : (size_t)n);
+		return cio_sendfile(c, sp->fd, &foff, n > (1 << 20) ? (1 << 20) : (size_t)n);
 	}
 }
 
@@ -213,7 +213,7 @@ spool_begin(struct poolreq *pr, struct spool *sp)
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 		/* Best effort: a full socket buffer right now is unheard of. */
-		(void)!send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+		(void)!cio_send(c, cont, sizeof(cont) - 1, 0);
 	}
 	pr->want_continue = false;
 	rate_begin(c, RATE_IN);

@@ -27,6 +27,8 @@ const char *const fe_close_tokens[FE_CLOSE_REASONS] = {
 	[FE_CLOSE_PERIP] = "ConnLimit",
 	[FE_CLOSE_PROXY_UNTRUSTED] = "Proxy_Untrusted",
 	[FE_CLOSE_PROXY_HEADER] = "Proxy_Header",
+	[FE_CLOSE_TLS_TIMEOUT] = "Timer_TlsHandshake",
+	[FE_CLOSE_TLS_FAILED] = "TLS_Handshake_Failed",
 };
 
 /* Upper bounds of the histogram buckets, in microseconds. */
@@ -116,7 +118,7 @@ stats_snapshot(struct frontend *fe)
 {
 	struct fe_gen *g = fe_gen_acquire(fe);
 	json_t *root = json_object(), *sites = json_object(), *pools = json_object();
-	uint64_t conns = 0, accepted = 0, closed[FE_CLOSE_REASONS] = { 0 };
+	uint64_t conns = 0, accepted = 0, handshakes = 0, closed[FE_CLOSE_REASONS] = { 0 };
 	json_t *co = json_object();
 	char *text;
 	size_t len;
@@ -126,6 +128,7 @@ stats_snapshot(struct frontend *fe)
 	for (unsigned t = 0; t < fe->nthreads; t++) {
 		conns += ld(&fe->threads[t].st_conns);
 		accepted += ld(&fe->threads[t].st_accepted);
+		handshakes += ld(&fe->threads[t].st_tls_handshakes);
 		for (int k = 0; k < FE_CLOSE_REASONS; k++)
 			closed[k] += ld(&fe->threads[t].st_closed[k]);
 	}
@@ -137,6 +140,7 @@ stats_snapshot(struct frontend *fe)
 	json_object_set_new(root, "connections", json_integer((json_int_t)conns));
 	json_object_set_new(root, "accepted", json_integer((json_int_t)accepted));
 	json_object_set_new(root, "closed", co);
+	json_object_set_new(root, "tls_handshakes", json_integer((json_int_t)handshakes));
 	for (size_t i = 0; i < g->nsites; i++) {
 		uint64_t v[5] = { 0 };
 

@@ -153,6 +153,9 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	st.down_sites = down;
 	st.ndown_sites = m->nsite_faults;
 	st.master = parent;
+	st.tls_pem = m->tls_pem;
+	st.tls_pem_len = m->tls_pem_len;
+	st.tls_keys = &m->tls_keys;
 	log_set_ident("weir-frontend");
 	_exit(frontend_main(&st));
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "util.h"
 #include "component.h"
+#include "tlspem.h"
 #include "master.h"
 
 #define DEFAULT_CONF	"/etc/weir/weir.conf"
@@ -118,6 +119,13 @@ cmd_check(int argc, char **argv)
 		component_check_conf(c, &errs);
 		fsiso_check_conf(c, &errs);
 		poolcg_check_conf(c, &errs);
+		{
+			char *blob;
+			size_t len;
+
+			if (tlsload_conf(c, &blob, &len, &errs) == 0)
+				tlspem_free_blob(blob, len);
+		}
 	}
 	if (errs.n > 0) {
 		for (size_t i = 0; i < errs.n; i++)

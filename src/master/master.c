@@ -352,7 +352,8 @@ master_run(const char *conf_path)
 	    fecheck_conf(m.conf, &m.fe_id, &errs) > 0 ||
 	    component_check_conf(m.conf, &errs) > 0 ||
 	    fsiso_check_conf(m.conf, &errs) > 0 ||
-	    poolcg_check_conf(m.conf, &errs) > 0) {
+	    poolcg_check_conf(m.conf, &errs) > 0 ||
+	    tlsload_conf(m.conf, &m.tls_pem, &m.tls_pem_len, &errs) > 0) {
 		if (m.conf != NULL && errs.n == 0)
 			conf_errors_add(&errs, "%s: %s", conf_path, err);
 		for (size_t i = 0; i < errs.n; i++)
@@ -431,6 +432,10 @@ master_run(const char *conf_path)
 	loop_timer_init(&m.stop_timer, stop_timeout, &m);
 	drain_init(&m);
 	loop_timer_init(&m.fe.restart_timer, feproc_restart_cb, &m);
+	if (tlskeys_init(&m) == -1) {
+		fprintf(stderr, "weir: session ticket keys: no random bytes\n");
+		goto out;
+	}
 	m.started_ms = loop_now(m.loop);
 	pools_init(&m);
 	events_configure(m.conf->server.events_max_size, m.conf->server.events_keep);
@@ -477,6 +482,8 @@ out:
 		close(m.httperr_fd);
 	feproc_free(&m);
 	sitefault_free(&m);
+	tlsload_set(&m, NULL, 0);
+	tlskeys_free(&m);
 	fe_ident_free(&m.fe_id);
 	events_close();
 	conf_free(m.conf);

@@ -202,6 +202,10 @@ struct master {
 	int		 warden_fd;	/* write end of its pipe (only the master holds it), -1 */
 	unsigned long long start_ticks;	/* the master's own start time */
 	struct cgroup_sys cg;		/* the cgroup hierarchy the pools use (poolcg.c) */
+	char		*tls_pem;	/* every site's certificates and keys (tlsload.c) */
+	size_t		 tls_pem_len;
+	struct ctl_tls_keys tls_keys;	/* session ticket keys (tlskeys.c) */
+	struct loop_timer tls_rotate;	/* their hourly rotation */
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -382,6 +386,19 @@ void	 sitefault_report(struct master *m, const struct ctl_site_fault *f);
 void	 sitefault_prune(struct master *m);
 void	 sitefault_free(struct master *m);
 json_t	*sitefault_json(const struct master *m);
+
+/* tlsload.c: certificates read by the master, sent to the front end */
+struct tls_pems;
+int	 tlsload_site(const struct conf *c, const struct conf_site *s,
+	    struct tls_pems *out, struct conf_errors *errs);
+int	 tlsload_conf(const struct conf *c, char **blob, size_t *len,
+	    struct conf_errors *errs);
+void	 tlsload_set(struct master *m, char *blob, size_t len);
+int	 tlsload_push(struct master *m);
+
+/* tlskeys.c: session ticket keys */
+int	 tlskeys_init(struct master *m);
+void	 tlskeys_free(struct master *m);
 
 /* feproc.c */
 int	 feproc_start(struct master *m);

@@ -8,8 +8,10 @@
  * 2. Bind the listen addresses that are new (a failure rejects the reload
  *    the same way); addresses that went away are closed after the front end
  *    switched.
- * 3. Hand the front end the new text (a memfd) and the new sockets; it
- *    builds a new generation and switches between requests.
+ * 3. Hand the front end the sites' certificates (tlsload.c: read and
+ *    checked in step 1, so a key that does not match rejects the reload),
+ *    then the new text (a memfd) and the new sockets; it builds a new
+ *    generation and switches between requests.
  * 4. Pools, matched by name: new ones start, removed ones drain and stop,
  *    changed ones recycle overlapped (event 1080), the rest just take the
  *    new settings.  Event 1303 lists what changed.
@@ -30,6 +32,7 @@
 #include "log.h"
 #include "util.h"
 #include "component.h"
+#include "tlspem.h"
 #include "master.h"
 
 static bool
@@ -178,8 +181,8 @@ master_reload(struct master *m, json_t **result)
 	    *changed = json_array(), *ladded = json_array(), *lremoved = json_array();
 	struct listeners fresh;
 	struct pool **np;
-	char err[WEIR_ERRLEN], *text;
-	size_t len, nfresh_fds = 0;
+	char err[WEIR_ERRLEN], *text, *pem = NULL;
+	size_t len, nfresh_fds = 0, pemlen = 0;
 
 	log_info("reloading %s", m->conf_path);
 	notify_systemd("RELOADING=1");
@@ -193,7 +196,8 @@ master_reload(struct master *m, json_t **result)
 		conf_errors_add(&errs, "%s: %s", m->conf_path, err);
 	/* every check runs: every error is listed at once */
 	if (nc != NULL && (errs.n > 0 || (component_check_conf(nc, &errs) +
-	    fsiso_check_conf(nc, &errs) + poolcg_check_conf(nc, &errs)) > 0)) {
+	    fsiso_check_conf(nc, &errs) + poolcg_check_conf(nc, &errs) +
+	    tlsload_conf(nc, &pem, &pemlen, &errs)) > 0)) {
 		conf_free(nc);
 		nc = NULL;
 	}
@@ -240,9 +244,13 @@ master_reload(struct master *m, json_t **result)
 		free(text);
 		goto rejected;
 	}
-	/* 3. the front end switches */
+	/* 3. the front end switches: certificates first, then the configuration */
 	m->generation++;
+	tlsload_set(m, pem, pemlen);
+	pem = NULL;
 	if (m->fe.pid > 0 && m->fe.hello) {
+		if (tlsload_push(m) == -1)
+			log_warnx("reload: the front end did not get the certificates");
 		struct listeners onlynew = fresh;
 		struct listener_set *v = xcalloc(fresh.n ? fresh.n : 1, sizeof(*v));
 		size_t k = 0;
@@ -365,6 +373,7 @@ master_reload(struct master *m, json_t **result)
 	notify_systemd("READY=1");
 	return 200;
 rejected:
+	tlspem_free_blob(pem, pemlen);
 	json_decref(added);
 	json_decref(removed);
 	json_decref(changed);

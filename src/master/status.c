@@ -224,6 +224,8 @@ status_json(struct master *m, json_t *fe)
 	    json_incref(json_object_get(fe, "connections")) : json_null());
 	json_object_set_new(fo, "accepted", fe != NULL ?
 	    json_incref(json_object_get(fe, "accepted")) : json_null());
+	json_object_set_new(fo, "tls_handshakes", fe != NULL && json_object_get(fe, "tls_handshakes") != NULL ?
+	    json_incref(json_object_get(fe, "tls_handshakes")) : json_null());
 	json_object_set_new(fo, "closed", fe != NULL && json_object_get(fe, "closed") != NULL ?
 	    json_incref(json_object_get(fe, "closed")) : json_null());
 	{
@@ -396,6 +398,10 @@ status_metrics(struct master *m, json_t *fe, size_t *len)
 		    "Client connections accepted.");
 		bprintf(&b, "weir_frontend_connections_accepted_total %lld\n",
 		    (long long)json_integer_value(json_object_get(fe, "accepted")));
+		metric_head(&b, "weir_frontend_tls_handshakes_total", "counter",
+		    "TLS handshakes completed (full and resumed).");
+		bprintf(&b, "weir_frontend_tls_handshakes_total %lld\n",
+		    (long long)json_integer_value(json_object_get(fe, "tls_handshakes")));
 		metric_head(&b, "weir_frontend_connections_closed_total", "counter",
 		    "Client connections weir closed, by reason (httperr.log token).");
 		json_object_foreach(json_object_get(fe, "closed"), key, val)

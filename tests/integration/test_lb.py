@@ -182,6 +182,46 @@ def test_fastcgi_remote_addr_is_the_client(make_weir, tmp_path):
         assert want in body_of(resp), body_of(resp)  # chunked: one chunk
 
 
+def test_tls_listener_reads_the_proxy_header_before_the_handshake(make_weir, site, tmp_path):
+    """`listen = ... tls proxy_protocol`: the header in clear first (as a
+    TCP balancer sends it), then the TLS handshake on the same bytes stream;
+    the request inside names the header's client."""
+    import ssl
+    from test_tls import Certs
+    certs = Certs(tmp_path)
+    cert, key = certs.leaf("lb", ["lb.test"])
+    pport = free_port()
+    w = make_weir(f"[pool app]\ncommand = {APP}\n"
+                  f"[site main]\nroot = {site}\napp = /app app\n"
+                  f"certificate = {cert}\ncertificate_key = {key}\n",
+                  server_extra=f"listen = 127.0.0.1:{pport} tls proxy_protocol\n"
+                               "trusted_proxies = 127.0.0.1\n")
+    ctx = ssl.create_default_context(cafile=str(certs.ca))
+    for hdr, client in ((v2("192.0.2.99", "127.0.0.1"), "192.0.2.99"),
+                        (v1("2001:db8::99", "::1", fam="TCP6"), "2001:db8::99")):
+        s = socket.create_connection(("127.0.0.1", pport), timeout=10)
+        s.sendall(hdr)
+        with ctx.wrap_socket(s, server_hostname="lb.test") as t:
+            t.sendall(req("/app/headers"))
+            resp = b""
+            while True:
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+        assert resp.startswith(b"HTTP/1.1 200 "), resp[:200]
+        assert dict(json.loads(body_of(resp))["headers"])["X-Forwarded-For"] == client
+    rows = wait_for(lambda: len(logged(w, "/app/headers")) == 2 and logged(w, "/app/headers"),
+                    what="two lines")
+    assert [r["c-ip"] for r in rows] == ["192.0.2.99", "2001:db8::99"]
+    # a handshake without the header first is refused (its ClientHello is no header)
+    s = socket.create_connection(("127.0.0.1", pport), timeout=10)
+    with pytest.raises((ssl.SSLError, OSError)):
+        ctx.wrap_socket(s, server_hostname="lb.test").close()
+    s.close()
+    wait_for(lambda: closed(w, "Proxy_Header") == 1, what="Proxy_Header")
+
+
 BAD = [
     ("plain-http", req("/hello.txt")),
     ("v1-lf-only", b"PROXY TCP4 192.0.2.1 127.0.0.1 1 2\n" + req("/hello.txt")),

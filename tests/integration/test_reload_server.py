@@ -18,6 +18,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import time
 
@@ -655,7 +656,115 @@ def case_open_file_cache_valid(make_weir, site, tmp_path):
     assert get(w.port) == (200, b"changed again\n")
 
 
+# --- TLS keys (test_tls.py makes the certificates) ---------------------------------
+
+TLS_CERTS = []      # the TLS cases' certificates (they take no fixture of their own)
+
+
+@pytest.fixture(scope="module")
+def tls_certs(tmp_path_factory):
+    from test_tls import Certs
+    c = Certs(tmp_path_factory.mktemp("certs"))
+    c.a, c.b = c.leaf("a", ["a.test"]), c.leaf("b", ["b.test"])
+    return c
+
+
+def start_tls(make_weir, site, certs, **server):
+    """A weir with two TLS sites (a.test, b.test) on w.tls as well."""
+    w = make_weir("", start=False)
+    w.tls = free_port()
+    body = ""
+    for name, (cert, key) in (("a", certs.a), ("b", certs.b)):
+        body += (f"[site {name}]\nroot = {site}\nhosts = {name}.test\n"
+                 f"certificate = {cert}\ncertificate_key = {key}\n")
+    w.server = dict(base_server(w), **server)
+    w.server["listen"] = [w.server["listen"], f"127.0.0.1:{w.tls} tls"]
+    w.body = body
+    write_conf(w, w.server, body)
+    return w.start()
+
+
+def tls_cn(w, certs, name=None, **ctxattrs):
+    """The CN weir's certificate has for SNI `name` (None: no SNI), or the
+    ssl.SSLError of a refused handshake."""
+    ctx = ssl.create_default_context(cafile=str(certs.ca))
+    ctx.check_hostname = False
+    for k, v in ctxattrs.items():
+        setattr(ctx, k, v)
+    try:
+        with socket.create_connection(("127.0.0.1", w.tls), timeout=10) as s, \
+                ctx.wrap_socket(s, server_hostname=name) as t:
+            return dict(x[0] for x in t.getpeercert()["subject"])["commonName"]
+    except ssl.SSLError as e:
+        return e
+
+
+def case_default_certificate(make_weir, site, tmp_path):
+    certs = TLS_CERTS[0]
+    w = start_tls(make_weir, site, certs)
+    assert tls_cn(w, certs) == "a"
+    applied(w, default_certificate="b")
+    until(lambda: tls_cn(w, certs) == "b", "no SNI gets b's certificate")
+    applied(w, default_certificate="alert")
+    until(lambda: "UNRECOGNIZED_NAME" in str(tls_cn(w, certs)).upper(),
+          "no SNI refused")
+    assert tls_cn(w, certs, "a.test") == "a"
+
+
+def case_tls_protocols(make_weir, site, tmp_path):
+    certs = TLS_CERTS[0]
+    w = start_tls(make_weir, site, certs)
+    v12 = {"maximum_version": ssl.TLSVersion.TLSv1_2}
+    assert tls_cn(w, certs, "a.test", **v12) == "a"
+    applied(w, tls_protocols="TLSv1.3")
+    until(lambda: isinstance(tls_cn(w, certs, "a.test", **v12), ssl.SSLError),
+          "TLS 1.2 refused")
+    assert tls_cn(w, certs, "a.test") == "a"
+
+
+def case_tls_ciphers(make_weir, site, tmp_path):
+    certs = TLS_CERTS[0]
+    w = start_tls(make_weir, site, certs)
+
+    def chacha():
+        c = ssl.create_default_context(cafile=str(certs.ca))
+        c.check_hostname = False
+        c.maximum_version = ssl.TLSVersion.TLSv1_2
+        c.set_ciphers("ECDHE-ECDSA-CHACHA20-POLY1305")
+        try:
+            with socket.create_connection(("127.0.0.1", w.tls), timeout=10) as s, \
+                    c.wrap_socket(s, server_hostname="a.test") as t:
+                return t.cipher()[0]
+        except ssl.SSLError as e:
+            return e
+
+    assert chacha() == "ECDHE-ECDSA-CHACHA20-POLY1305"
+    applied(w, tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
+    until(lambda: isinstance(chacha(), ssl.SSLError), "ChaCha20 refused for TLS 1.2")
+    assert tls_cn(w, certs, "a.test") == "a"
+
+
+def case_handshake_timeout(make_weir, site, tmp_path):
+    certs = TLS_CERTS[0]
+    w = start_tls(make_weir, site, certs)
+
+    def idle_closed_within(secs):
+        s = socket.create_connection(("127.0.0.1", w.tls), timeout=10)
+        try:
+            return closed_by_server(s, secs)
+        finally:
+            s.close()
+
+    assert not idle_closed_within(2)        # 10s by default
+    applied(w, handshake_timeout="1s")
+    until(lambda: idle_closed_within(4), "a silent client closed after 1s")
+
+
 APPLIED = {
+    "default_certificate": case_default_certificate,
+    "tls_protocols": case_tls_protocols,
+    "tls_ciphers": case_tls_ciphers,
+    "handshake_timeout": case_handshake_timeout,
     "listen": case_listen,
     "access_log": case_access_log,
     "syslog": case_syslog,
@@ -700,7 +809,9 @@ def test_every_server_key_has_a_case():
 
 
 @pytest.mark.parametrize("key", sorted(APPLIED))
-def test_applied_key_takes_effect(make_weir, site, tmp_path, key):
+def test_applied_key_takes_effect(make_weir, site, tmp_path, key, request):
+    if key in ("default_certificate", "tls_protocols", "tls_ciphers", "handshake_timeout"):
+        TLS_CERTS[:] = [request.getfixturevalue("tls_certs")]
     t0 = time.monotonic()
     APPLIED[key](make_weir, site, tmp_path)
     assert time.monotonic() - t0 < 120
