@@ -490,7 +490,7 @@ def haproxy_state(sock_path, server):
 def test_haproxy_drain_each_in_turn_no_failed_request(make_weir, site, tmp_path):
     ports = [free_port(), free_port()]
     front = free_port()
-    ws, every = [], []
+    ws, every, down_ms = [], [], []
 
     def start_weir(port):
         w = make_weir(f"[pool app]\ncommand = {APP}\nstart_mode = always\n"
@@ -520,6 +520,7 @@ def test_haproxy_drain_each_in_turn_no_failed_request(make_weir, site, tmp_path)
                 base = load.count()
                 wait_for(lambda: load.count() >= base + 20, timeout=30, what="traffic")
                 old = ws[i]
+                t0 = time.monotonic()
                 r = subprocess.run([WEIR, "drain", "--no-wait", "-s",
                                     str(old.state_dir / "admin.sock")],
                                    capture_output=True, text=True, timeout=30)
@@ -528,6 +529,7 @@ def test_haproxy_drain_each_in_turn_no_failed_request(make_weir, site, tmp_path)
                 wait_for(lambda: (haproxy_state(stats, f"w{i + 1}") or "").startswith("DOWN"),
                          timeout=10, what=f"w{i + 1} DOWN in HAProxy")
                 assert old.proc.poll() is None, "stopped before HAProxy took it out"
+                down_ms.append(int((time.monotonic() - t0) * 1000))
                 assert old.proc.wait(timeout=30) == 0
                 old.stop()
                 # the upgrade: a new weir on the same address, back in rotation
@@ -536,7 +538,8 @@ def test_haproxy_drain_each_in_turn_no_failed_request(make_weir, site, tmp_path)
                          what=f"w{i + 1} UP again")
             base = load.count()
             wait_for(lambda: load.count() >= base + 20, timeout=30, what="traffic after")
-        print(f"haproxy: {load.ok} requests ok, {len(load.failed)} failed, by server {load.by}")
+        print(f"haproxy: {load.ok} requests ok, {len(load.failed)} failed, by server "
+              f"{load.by}; drain to DOWN in HAProxy: {down_ms} ms")
         assert load.failed == [], load.failed[:10]
         assert load.ok > 0
         assert set(load.by) == {"w1", "w2"}, load.by
