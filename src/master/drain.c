@@ -32,6 +32,8 @@ drain_end(struct master *m, const char *how)
 	uint64_t ms = loop_now(m->loop) - m->drain_started;
 
 	loop_timer_cancel(m->loop, &m->drain_timer);
+	/* over: a signal from now on is one to a stopping weir (a third ^C kills) */
+	m->draining = false;
 	events_emit(1315, EV_INFO, NULL, 0,
 	    json_pack("{s:I, s:s}", "drained_ms", (json_int_t)ms, "how", how),
 	    "The drain of this server ended (%s) after %llu ms; it is stopping.", how,
@@ -110,7 +112,7 @@ drain_json(const struct master *m)
 {
 	uint64_t now = loop_now(m->loop);
 
-	if (!m->draining || m->stopping)
+	if (!m->draining)
 		return json_null();
 	return json_pack("{s:I, s:I}", "elapsed_ms", (json_int_t)(now - m->drain_started),
 	    "remaining_ms", (json_int_t)(m->drain_ends > now ? m->drain_ends - now : 0));

@@ -175,7 +175,7 @@ struct master {
 	int		 access_fd;	/* -1 when access_log = off */
 	int		 httperr_fd;
 	bool		 stopping;
-	bool		 draining;	/* drain.c: a drain began, a stop follows */
+	bool		 draining;	/* drain.c: a drain is under way, a stop follows */
 	uint64_t	 drain_started;	/* loop ms */
 	uint64_t	 drain_ends;	/* loop ms: when the stop proper begins */
 	struct loop_timer drain_timer;

@@ -347,6 +347,9 @@ def test_drain_health_503_keepalive_ends_new_connections_served(make_weir, site)
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and "draining" in r.stdout, r.stderr
         began = time.monotonic()
+        # the front end hears of it from the master a moment later
+        wait_for(lambda: exchange(w.port, req("/lb-health")).startswith(b"HTTP/1.1 503 "),
+                 what="health_path 503")
         # the open keep-alive connection: answered, then closed
         st, h, b = keepalive_get(s, "/hello.txt")
         assert st == 200 and h.get("connection") == "close"
@@ -376,7 +379,9 @@ def test_sigterm_drains_first_only_with_health_path(make_weir, site):
                   server_extra="health_path = /h\ndrain_time = 2s\n")
     w.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: any(e["id"] == 1314 for e in w.events()), what="1314")
-    assert exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 ")
+    # the front end hears of it from the master a moment later
+    wait_for(lambda: exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 "),
+             what="health_path 503")
     assert w.proc.wait(timeout=30) == 0
     assert [e["by"] for e in w.events() if e["id"] == 1314] == ["SIGTERM"]
     # without health_path nobody watches: stop at once, as before
@@ -392,13 +397,15 @@ def test_drain_outlives_a_front_end_restart_and_sigint_cuts_it_short(make_weir, 
     r = subprocess.run([WEIR, "drain", "--no-wait", "-s", str(w.state_dir / "admin.sock")],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    assert exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 ")
+    wait_for(lambda: exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 "),
+             what="health_path 503")
     fe = status(w)["frontend"]["pid"]
     os.kill(fe, signal.SIGKILL)
     wait_for(lambda: any(e["id"] == 1305 for e in w.events()), what="1305")
     wait_for(lambda: status(w)["frontend"]["pid"] not in (None, fe), what="a new front end")
-    # the new front end is told: still draining
-    assert exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 ")
+    # the new front end is told (right after its hello): still draining
+    wait_for(lambda: exchange(w.port, req("/h")).startswith(b"HTTP/1.1 503 "),
+             what="health_path 503 from the new front end")
     assert exchange(w.port, req("/hello.txt")).startswith(b"HTTP/1.1 200 ")
     # a second drain changes nothing; SIGINT ends it without the hour
     r = subprocess.run([WEIR, "drain", "--no-wait", "-s", str(w.state_dir / "admin.sock")],
