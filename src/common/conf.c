@@ -90,7 +90,19 @@ static const struct {
 } listen_opts[] = {
 	{ "tls", offsetof(struct conf_listen, tls) },
 	{ "h2c", offsetof(struct conf_listen, h2c) },
+	{ "proxy_protocol", offsetof(struct conf_listen, proxy_protocol) },
 };
+
+/* Do two listings of an address set the same options? */
+static bool
+listen_opts_equal(const struct conf_listen *a, const struct conf_listen *b)
+{
+	for (size_t i = 0; i < nitems(listen_opts); i++)
+		if (*(const bool *)(const void *)((const char *)a + listen_opts[i].off) !=
+		    *(const bool *)(const void *)((const char *)b + listen_opts[i].off))
+			return false;
+	return true;
+}
 
 /* TLS versions tls_protocols accepts (OpenSSL's names). */
 static const char *const tls_protocol_names[] = {
@@ -125,7 +137,7 @@ static const char *const tls_protocol_names[] = {
 const struct conf_key conf_keys[] = {
 	/* [server] */
 	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI | CK_RELOAD, NULL, custom_listen,
-	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port), then options (tls, h2c); repeatable" },
+	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port), then options (tls, h2c, alpn=, proxy_protocol); repeatable" },
 	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", CK_RESTART, NULL, custom_threads,
 	  "front-end event loops: auto (one per core) or 1..256" },
 	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, CK_RESTART, NULL, NULL,
@@ -180,6 +192,10 @@ const struct conf_key conf_keys[] = {
 	  "requests per connection before it is closed; 0 = unlimited" },
 	{ CS_SERVER, "shutdown_timeout", CT_DURATION, SRV(shutdown_timeout), 0, HOUR, "30s", CK_RELOAD, NULL, NULL,
 	  "on stop, how long in-flight requests may finish" },
+	{ CS_SERVER, "health_path", CT_STRING, SRV(health_path), 0, 0, NULL, CK_RELOAD, NULL, NULL,
+	  "path the front end answers itself for load balancers: 200 serving, 503 draining" },
+	{ CS_SERVER, "drain_time", CT_DURATION, SRV(drain_time), 0, HOUR, "10s", CK_RELOAD, NULL, NULL,
+	  "on drain (and stop with health_path), how long new connections are still served; 0 = skip" },
 	{ CS_SERVER, "max_connections", CT_UINT, SRV(max_connections), 0, 10000000, "0", CK_RELOAD, NULL, NULL,
 	  "client connections per front end; 0 = as many as the fd limit allows" },
 	{ CS_SERVER, "max_connections_per_ip", CT_UINT, SRV(max_connections_per_ip), 0, 10000000, "0", CK_RELOAD, NULL, NULL,
@@ -2206,7 +2222,7 @@ validate_tls(struct conf_parse *p)
 					}
 			}
 			if (seen != NULL) {
-				if (seen->tls != l->tls || seen->h2c != l->h2c ||
+				if (!listen_opts_equal(seen, l) ||
 				    memcmp(seen->alpn, l->alpn, sizeof(l->alpn)) != 0)
 					conf_error(p, l->line, "listen %s: options differ from line %d (an address has the same options wherever it is listed)",
 					    l->spec, seen->line);
@@ -2291,6 +2307,10 @@ validate(struct conf_parse *p)
 	validate_tls(p);
 	if (c->nsites == 0)
 		conf_error(p, 0, "no [site] sections: nothing to serve");
+	if (c->server.health_path != NULL && (c->server.health_path[0] != '/' ||
+	    strcspn(c->server.health_path, "?# \t") != strlen(c->server.health_path)))
+		conf_error(p, c->server.line, "health_path: '%s' is not a path (it starts with '/', no query)",
+		    c->server.health_path);
 	if (c->server.admin_listen != NULL) {
 		struct sockaddr_storage ss;
 		socklen_t len;

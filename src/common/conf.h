@@ -64,6 +64,7 @@ struct conf_listen {
 	uint8_t			 alpn[CONF_ALPN_MAX];	/* `alpn=h2,http/1.1`: enum conf_alpn in
 						 * the order offered, 0-terminated;
 						 * all 0: the default (conf_listen_alpn()) */
+	bool			 proxy_protocol;	/* option `proxy_protocol`: a PROXY header first */
 	int			 line;
 };
 
@@ -219,6 +220,8 @@ struct conf_server {
 	uint64_t		 keepalive_timeout;
 	unsigned		 keepalive_requests;	/* 0 = unlimited */
 	uint64_t		 shutdown_timeout;
+	char			*health_path;		/* answered by the front end, or NULL */
+	uint64_t		 drain_time;		/* ms new connections are served on drain */
 	unsigned		 max_connections;	/* per front end, 0 = fd limit */
 	unsigned		 max_connections_per_ip;	/* 0 = no limit */
 	unsigned		 open_file_cache;	/* entries per thread, 0 = off */

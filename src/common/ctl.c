@@ -141,6 +141,7 @@ ctl_payload_size(enum ctl_type type)
 	case CTL_POOL_LOG:		return sizeof(struct ctl_pool_log);
 	case CTL_POISON_REQUEST:	return sizeof(struct ctl_poison);
 	case CTL_SITE_FAULT:		return sizeof(struct ctl_site_fault);
+	case CTL_DRAIN:			return 0;
 	case CTL_TLS_CERTS:		return sizeof(uint32_t);	/* + fds[0]: memfd with the blob */
 	case CTL_TLS_KEYS:		return sizeof(struct ctl_tls_keys);
 	case CTL_ACME_CHALLENGE:
@@ -158,7 +159,7 @@ ctl_type_name(enum ctl_type type)
 		"POOL_STATE", "WORKER_READY", "WORKER_DRAIN", "WORKER_GONE",
 		"DEMAND_START", "WORKER_DRAINED", "WORKER_FAULT", "WORKER_REPORT",
 		"STATS", "STATUS_REQ", "STATUS", "POOL_LOG", "POISON_REQUEST",
-		"SITE_FAULT", "TLS_CERTS", "TLS_KEYS", "ACME_CHALLENGE", "ACME_CHALLENGE_ACK",
+		"SITE_FAULT", "DRAIN", "TLS_CERTS", "TLS_KEYS", "ACME_CHALLENGE", "ACME_CHALLENGE_ACK",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";

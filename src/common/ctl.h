@@ -36,6 +36,8 @@ enum ctl_type {
 	CTL_POOL_LOG,		/* FE -> M: struct ctl_pool_log: a line for the pool's log */
 	CTL_POISON_REQUEST,	/* FE -> M: struct ctl_poison: a request failed two workers (1016) */
 	CTL_SITE_FAULT,		/* FE -> M: struct ctl_site_fault: a site's root went away or came back */
+	CTL_DRAIN,		/* M -> FE: no payload: a drain began (health_path answers 503,
+				 * keep-alive connections close after their response) */
 	CTL_TLS_CERTS,		/* M -> FE: u32 0; fds[0] memfd with every site's PEM (tlspem.h) */
 	CTL_TLS_KEYS,		/* M -> FE: struct ctl_tls_keys: session ticket keys */
 	CTL_ACME_CHALLENGE,	/* M -> FE: struct ctl_acme_challenge: answer (or stop answering) an HTTP-01 token */

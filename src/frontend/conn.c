@@ -125,6 +125,22 @@ conn_want_write(struct conn *c, bool on)
 	}
 }
 
+/*
+ * Make sure c has an input buffer (an FE_BLOCK) to read into.  Returns 0,
+ * or -1 when no memory can be had (the caller closes the connection).
+ */
+int
+conn_ibuf(struct conn *c)
+{
+	if (c->ibuf != NULL)
+		return 0;
+	if ((c->ibuf = block_get(c->t)) == NULL)
+		return -1;
+	c->icap = FE_BLOCK;
+	c->ipos = c->ilen = c->scan = 0;
+	return 0;
+}
+
 /* Give back the buffers a connection does not need while it waits. */
 void
 conn_release_buffers(struct conn *c)
@@ -267,6 +283,7 @@ conn_accept(void *arg, uint32_t events)
 			struct sockaddr_storage	ss;
 		} peer;
 		socklen_t plen = sizeof(peer);
+		bool proxied;
 		int fd;
 
 		fd = accept4(l->fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -289,7 +306,9 @@ conn_accept(void *arg, uint32_t events)
 		}
 		if ((c = conn_new(t, fd, l->addr, &peer.sa, plen)) == NULL)
 			continue;
-		if (!perip_admit(c, c->gen->conf->server.max_connections_per_ip)) {
+		proxied = c->gen->addrs[c->addr].proxy_protocol;
+		/* behind a proxy the client is known after its header (proxyin.c) */
+		if (!proxied && !perip_admit(c, c->gen->conf->server.max_connections_per_ip)) {
 			/* over its address's share: closed unanswered, counted */
 			stat_add(&t->st_closed[FE_CLOSE_PERIP], 1);
 			c->internal = true;	/* not counted as open yet */
@@ -298,12 +317,10 @@ conn_accept(void *arg, uint32_t events)
 		}
 		stat_add(&t->st_conns, 1);
 		stat_add(&t->st_accepted, 1);
-		if (tls_addr_on(t, l->addr))
-			(void)tls_conn_start(c);	/* closes c when it cannot */
-		else if (c->gen->addrs[c->addr].h2c)
-			h2_start(c);
+		if (proxied)
+			proxyin_start(c);
 		else
-			http1_start(c);
+			conn_established(c);
 	}
 }
 
@@ -345,6 +362,29 @@ conn_new(struct fe_thread *t, int fd, unsigned addr, const struct sockaddr *peer
 	return c;
 }
 
+/*
+ * The connection's transport is established: what runs before it (the
+ * PROXY header on a proxy_protocol address, proxyin.c) is done, and its
+ * protocol begins: a TLS handshake on a tls address (tls.c, which hands
+ * over to HTTP/1.1 or HTTP/2 by ALPN itself), else HTTP/2 on an `h2c`
+ * address, else HTTP/1.1.  Takes over the connection's
+ * event and timer callbacks (the timer must not be armed).
+ */
+void
+conn_established(struct conn *c)
+{
+	if (tls_addr_on(c->t, c->addr)) {
+		(void)tls_conn_start(c);	/* closes c when it cannot */
+		return;
+	}
+	c->io.cb = http1_on_io;
+	c->timer.cb = http1_on_timer;
+	if (c->gen->addrs[c->addr].h2c)
+		h2_start(c);
+	else
+		http1_start(c);
+}
+
 /* Shutdown: close every connection that is between requests. */
 void
 conn_drain_idle(struct fe_thread *t)
@@ -355,7 +395,9 @@ conn_drain_idle(struct fe_thread *t)
 		next = c->next;
 		if (c->h2 != NULL)
 			h2_drain(c);	/* GOAWAY; closes once its streams are done */
-		else if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS)
+		/* between requests, or before the first: no request to finish */
+		else if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS ||
+		    c->state == CONN_PROXY)
 			conn_close(c);
 	}
 }

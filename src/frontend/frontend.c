@@ -463,6 +463,11 @@ on_ctl(void *arg, uint32_t events)
 		case CTL_WORKER_GONE:
 			queue_ctl(fe, &hdr, &u);
 			break;
+		case CTL_DRAIN:
+			/* read by every thread on each request: no wake-up needed */
+			atomic_store(&fe->lb_draining, true);
+			log_info("draining: health_path answers 503, keep-alive ends after each response");
+			break;
 		default:
 			log_warnx("master: unexpected message %s",
 			    ctl_type_name((enum ctl_type)hdr.type));

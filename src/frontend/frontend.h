@@ -237,6 +237,7 @@ struct fe_addr {
 	bool			 wildcard;	/* bound to 0.0.0.0 / :: */
 	bool			 h2c;		/* HTTP/2 with prior knowledge (listen ... h2c) */
 	uint8_t			 alpn[CONF_ALPN_MAX];	/* TLS: protocols offered (enum conf_alpn) */
+	bool			 proxy_protocol; /* connections start with a PROXY header */
 	struct fe_site		**sites;	/* sites with hosts */
 	size_t			 nsites;
 	struct fe_site		*def;		/* site without hosts, or NULL */
@@ -280,6 +281,10 @@ enum fe_close_reason {
 	FE_CLOSE_MINRATE = 0,	/* Timer_MinBytesPerSecond: slower than min_*_rate */
 	FE_CLOSE_DROPPED,	/* Connection_Dropped: the client left mid-request */
 	FE_CLOSE_PERIP,		/* ConnLimit: over max_connections_per_ip */
+	FE_CLOSE_PROXY_UNTRUSTED, /* Proxy_Untrusted: a proxy_protocol listener's peer
+				 * is not in trusted_proxies */
+	FE_CLOSE_PROXY_HEADER,	/* Proxy_Header: its PROXY header was malformed, cut
+				 * short or late */
 	FE_CLOSE_TLS_TIMEOUT,	/* Timer_TlsHandshake: no handshake within handshake_timeout */
 	FE_CLOSE_TLS_FAILED,	/* TLS_Handshake_Failed: refused or broken handshake */
 	FE_CLOSE_REASONS
@@ -397,11 +402,15 @@ struct frontend {
 	struct loop_timer	 stats_timer;	/* thread 0: counters to the master */
 	bool			 shutting_down;
 	uint64_t		 shutdown_ms;
+	atomic_bool		 lb_draining;	/* a drain began (CTL_DRAIN): health_path
+						 * says 503, no connection is kept alive */
 };
 
 /* Connection states. */
 enum conn_state {
 	CONN_IDLE = 0,		/* keep-alive, waiting for a request */
+	CONN_PROXY,		/* reading the PROXY protocol header (proxyin.c): the
+				 * first state on a proxy_protocol listener */
 	CONN_HEAD,		/* receiving a header section */
 	CONN_BODY_DISCARD,	/* reading and dropping a body nobody wants */
 	CONN_HANDLER,		/* a handler is working (async) */
@@ -603,7 +612,9 @@ void		 conn_set_deadline(struct conn *c, uint64_t ms);
 void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
+int		 conn_ibuf(struct conn *c);
 void		 conn_drain_idle(struct fe_thread *t);
+void		 conn_established(struct conn *c);
 void		 conn_trim(struct fe_thread *t);
 
 struct conn	*conn_new(struct fe_thread *t, int fd, unsigned addr,
@@ -965,6 +976,27 @@ bool		 forward_trusted(const struct conf_server *s, const struct sockaddr *peer)
 void		 forward_client(const struct http_header *hs, size_t n,
 		    const struct cidr *tr, size_t ntr, const struct ipaddr *peer,
 		    struct ipaddr *client);
+/*
+ * proxyproto.c: the PROXY protocol header, v1 and v2 (pure).  Returns the
+ * header's length, WEIR_AGAIN while buf[0..n) can still become a header
+ * (so all of it may be consumed), or WEIR_ERROR with *why.
+ */
+struct proxyproto {
+	int			 version;	/* 1 or 2 */
+	bool			 local;		/* v2 LOCAL, v1 UNKNOWN, v2 UNSPEC or AF_UNIX:
+						 * the connection's own addresses stand */
+	struct sockaddr_storage	 src;		/* !local: the client (AF_INET/AF_INET6, port) */
+	struct sockaddr_storage	 dst;		/* !local: the address it connected to */
+};
+ssize_t		 proxyproto_parse(const void *buf, size_t n, struct proxyproto *pp,
+		    const char **why);
+
+/* lbhealth.c: health_path, answered by the front end itself */
+bool		 lbhealth_answer(struct conn *c, struct req *r);
+
+/* proxyin.c: the first stage of a connection on a proxy_protocol listener */
+void		 proxyin_start(struct conn *c);
+
 /* spool.c: request bodies read whole before the request is queued */
 struct spool {
 	char		*mem;		/* the first bytes (up to SPOOL_MEM) */

@@ -595,6 +595,8 @@ dispatch(struct conn *c, struct req *r)
 		options_star(c, r);
 		return;
 	}
+	if (lbhealth_answer(c, r))
+		return;
 	if ((r->site = router_site(c->gen, c->addr, h->host)) == NULL) {
 		http1_error(c, r, 421, "Hostname");
 		return;
@@ -939,7 +941,8 @@ process_input(struct conn *c)
 		/* 1. May the connection persist after this response? */
 		c->flags &= (uint8_t)~(CF_CLOSE | CF_LINGER);
 		if (!(r->h.flags & HTTP_F_KEEPALIVE) || s->keepalive_timeout == 0 ||
-		    c->t->draining ||
+		    c->t->draining || atomic_load_explicit(&c->t->fe->lb_draining,
+		    memory_order_relaxed) ||
 		    (s->keepalive_requests != 0 && c->nreq >= s->keepalive_requests))
 			c->flags |= CF_CLOSE;
 		c->ipos += (uint32_t)n;
@@ -1111,13 +1114,9 @@ on_readable(struct conn *c)
 	for (;;) {
 		ssize_t n;
 
-		if (c->ibuf == NULL) {
-			if ((c->ibuf = block_get(c->t)) == NULL) {
-				conn_close(c);
-				return;
-			}
-			c->icap = FE_BLOCK;
-			c->ipos = c->ilen = c->scan = 0;
+		if (conn_ibuf(c) == -1) {
+			conn_close(c);
+			return;
 		}
 		if (c->state == CONN_LINGER || c->state == CONN_BODY_DISCARD) {
 			/* only the newest bytes matter */

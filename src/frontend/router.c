@@ -228,7 +228,9 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 		{
 			const struct conf_listen *cl = conf_listen_find(c, &fa->ss, fa->sslen);
 
+			/* validation made every listing of an address agree: one decides */
 			fa->h2c = cl != NULL && cl->h2c;
+			fa->proxy_protocol = cl != NULL && cl->proxy_protocol;
 			if (cl != NULL)
 				memcpy(fa->alpn, conf_listen_alpn(cl), sizeof(fa->alpn));
 		}

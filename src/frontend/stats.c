@@ -25,6 +25,8 @@ const char *const fe_close_tokens[FE_CLOSE_REASONS] = {
 	[FE_CLOSE_MINRATE] = "Timer_MinBytesPerSecond",
 	[FE_CLOSE_DROPPED] = "Connection_Dropped",
 	[FE_CLOSE_PERIP] = "ConnLimit",
+	[FE_CLOSE_PROXY_UNTRUSTED] = "Proxy_Untrusted",
+	[FE_CLOSE_PROXY_HEADER] = "Proxy_Header",
 	[FE_CLOSE_TLS_TIMEOUT] = "Timer_TlsHandshake",
 	[FE_CLOSE_TLS_FAILED] = "TLS_Handshake_Failed",
 };

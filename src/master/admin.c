@@ -9,7 +9,8 @@
  *   GET  /events?pool=&id=&since=&level=&limit=&follow=1
  *   GET  /metrics                Prometheus text format 0.0.4
  *   POST /reload                 re-read the configuration
- *   POST /stop                   graceful stop
+ *   POST /stop                   graceful stop (a drain first with health_path)
+ *   POST /drain                  health_path 503, serve drain_time, then stop
  *
  * Who may ask: on the Unix socket (mode 0660, owner root, group
  * admin_group) the peer's credentials are checked again (SO_PEERCRED): root,
@@ -554,6 +555,22 @@ dispatch(struct aconn *c, struct http_request *h)
 		}
 		st = master_reload(m, &res);
 		respond_json(c, st, res);
+		return;
+	}
+	if (path_is(path, "/drain")) {
+		json_t *j;
+
+		if (!post) {
+			respond_error(c, 405, "use POST");
+			return;
+		}
+		if (drain_begin(m, "an administrator") == -1) {
+			respond_error(c, 409, "weir is already stopping");
+			return;
+		}
+		j = json_pack("{s:s, s:I}", "message", "draining",
+		    "drain_time_ms", (json_int_t)m->conf->server.drain_time);
+		respond_json(c, 202, j);
 		return;
 	}
 	if (path_is(path, "/stop")) {

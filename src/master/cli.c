@@ -495,6 +495,11 @@ cmd_status(int argc, char **argv)
 		    jint(json_object_get(fe, "requests"), "HTTP/1.1"),
 		    jint(json_object_get(fe, "requests"), "HTTP/2.0"),
 		    jint(json_object_get(fe, "http2"), "connections"));
+	if (json_is_object(json_object_get(j, "drain")))
+		printf("draining: health_path answers 503, %lld ms until it stops\n",
+		    jint(json_object_get(j, "drain"), "remaining_ms"));
+	else if (strcmp(jstr(j, "state", ""), "stopping") == 0)
+		printf("stopping\n");
 	print_fe_faults(j);
 	print_certificates(j);
 	print_cgroups(j);
@@ -1035,29 +1040,12 @@ cmd_reload(int argc, char **argv)
 	return st;
 }
 
-int
-cmd_stop(int argc, char **argv)
+/* Wait until weir is gone: its admin socket no longer answers. */
+static int
+wait_gone(const struct cli *o, const char *cmd)
 {
-	struct cli o = { .cmd = "stop" };
-	char *args[1], *body = NULL;
-	int n, st;
-	time_t deadline;
+	time_t deadline = time(NULL) + o->wait_s;
 
-	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--wait SECONDS]\n\n"
-	    "Stop gracefully: no new connections, in-flight requests finish, workers\n"
-	    "stop.  Waits until weir is gone (at most --wait seconds, default 60).",
-	    args, &n, 0)) != 0)
-		return st;
-	if (find_socket(&o) == -1 || (st = request(&o, "POST", "/stop", &body)) == -1)
-		return 1;
-	if (st != 202) {
-		st = api_error(&o, st, body);
-		free(body);
-		return st;
-	}
-	free(body);
-	deadline = time(NULL) + o.wait_s;
-	/* Gone when its admin socket no longer answers. */
 	while (time(NULL) < deadline) {
 		struct sockaddr_un sun;
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1065,7 +1053,7 @@ cmd_stop(int argc, char **argv)
 
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		memcpy(sun.sun_path, o.sock, strlen(o.sock) + 1);
+		memcpy(sun.sun_path, o->sock, strlen(o->sock) + 1);
 		up = fd != -1 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 		if (fd != -1)
 			close(fd);
@@ -1075,5 +1063,70 @@ cmd_stop(int argc, char **argv)
 		}
 		usleep(100 * 1000);	/* polling with a deadline */
 	}
-	return fail("stop", "weir is still running after %ds", o.wait_s);
+	return fail(cmd, "weir is still running after %ds", o->wait_s);
+}
+
+/* POST path (/stop, /drain), expecting 202; *body gets the answer. */
+static int
+post_accepted(struct cli *o, const char *path, char **body)
+{
+	int st;
+
+	if (find_socket(o) == -1 || (st = request(o, "POST", path, body)) == -1)
+		return 1;
+	if (st != 202) {
+		st = api_error(o, st, *body);
+		free(*body);
+		*body = NULL;
+		return st;
+	}
+	return 0;
+}
+
+int
+cmd_stop(int argc, char **argv)
+{
+	struct cli o = { .cmd = "stop" };
+	char *args[1], *body = NULL;
+	int n, st;
+
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--wait SECONDS]\n\n"
+	    "Stop gracefully: no new connections, in-flight requests finish, workers\n"
+	    "stop.  With health_path set, a drain comes first (see weir drain).  Waits\n"
+	    "until weir is gone (at most --wait seconds, default 60).",
+	    args, &n, 0)) != 0)
+		return st;
+	if ((st = post_accepted(&o, "/stop", &body)) != 0)
+		return st;
+	free(body);
+	return wait_gone(&o, "stop");
+}
+
+int
+cmd_drain(int argc, char **argv)
+{
+	struct cli o = { .cmd = "drain" };
+	char *args[1], *body = NULL;
+	json_t *j;
+	int n, st;
+
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET] [--wait SECONDS | --no-wait]\n\n"
+	    "Take this server out of a load balancer's rotation, then stop: health_path\n"
+	    "answers 503, keep-alive connections close after their current response,\n"
+	    "new connections are served for drain_time, then weir stops as with weir\n"
+	    "stop.  Waits until weir is gone (at most --wait seconds, default 60)\n"
+	    "unless --no-wait.",
+	    args, &n, 0)) != 0)
+		return st;
+	if ((st = post_accepted(&o, "/drain", &body)) != 0)
+		return st;
+	j = json_loads(body, 0, NULL);
+	free(body);
+	printf("weir draining: new connections served for %lld ms, then it stops\n",
+	    jint(j, "drain_time_ms"));
+	json_decref(j);
+	if (o.no_wait)
+		return 0;
+	fflush(stdout);
+	return wait_gone(&o, "drain");
 }

@@ -393,6 +393,7 @@ on_ctl(void *arg, uint32_t events)
 			    u.hello.generation);
 			pools_fe_hello(m);
 			acme_fe_hello(m);
+			drain_tell_fe(m);
 			systemd_check_ready(m);
 			break;
 		case CTL_STATUS: {

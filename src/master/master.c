@@ -198,8 +198,12 @@ stop_timeout(void *arg)
 	}
 }
 
-static void
-begin_stop(struct master *m, int signo)
+/*
+ * Stop: no new connections, in-flight requests finish, workers stop.  The
+ * drain, when one applies, came first (begin_stop(), drain.c).
+ */
+void
+master_stop_now(struct master *m, int signo)
 {
 	if (m->stopping) {
 		/* A second ^C: the operator does not want to wait. */
@@ -222,11 +226,30 @@ begin_stop(struct master *m, int signo)
 	    m->conf->server.shutdown_timeout + STOP_GRACE_MS);
 }
 
+/*
+ * SIGTERM, SIGINT, SIGQUIT, POST /stop: with health_path set a balancer is
+ * watching, so the stop begins with a drain (drain.c), which ends in
+ * master_stop_now().  SIGQUIT never waits for one.
+ */
+static void
+begin_stop(struct master *m, int signo)
+{
+	if (m->draining) {
+		drain_stop_requested(m, signo);
+		return;
+	}
+	if (!m->stopping && signo != SIGQUIT && drain_wanted(m)) {
+		drain_begin(m, signo == 0 ? "weir stop" : signo == SIGINT ? "SIGINT" : "SIGTERM");
+		return;
+	}
+	master_stop_now(m, signo == 0 ? SIGTERM : signo);
+}
+
 /* The admin API's POST /stop and `weir stop`. */
 void
 master_stop(struct master *m)
 {
-	begin_stop(m, SIGTERM);
+	begin_stop(m, 0);
 }
 
 /*
@@ -414,6 +437,7 @@ master_run(const char *conf_path)
 		goto out;
 	}
 	loop_timer_init(&m.stop_timer, stop_timeout, &m);
+	drain_init(&m);
 	loop_timer_init(&m.fe.restart_timer, feproc_restart_cb, &m);
 	if (tlskeys_init(&m) == -1) {
 		fprintf(stderr, "weir: session ticket keys: no random bytes\n");

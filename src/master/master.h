@@ -196,6 +196,10 @@ struct master {
 	int		 access_fd;	/* -1 when access_log = off */
 	int		 httperr_fd;
 	bool		 stopping;
+	bool		 draining;	/* drain.c: a drain is under way, a stop follows */
+	uint64_t	 drain_started;	/* loop ms */
+	uint64_t	 drain_ends;	/* loop ms: when the stop proper begins */
+	struct loop_timer drain_timer;
 	uint64_t	 stop_deadline;
 	struct loop_timer stop_timer;
 	uint64_t	 started_ms;
@@ -340,6 +344,15 @@ int	 cmd_check(int argc, char **argv);
 /* master.c */
 int	 master_run(const char *conf_path);
 void	 master_stop(struct master *m);
+void	 master_stop_now(struct master *m, int signo);
+
+/* drain.c: health_path goes 503, then a stop */
+void	 drain_init(struct master *m);
+bool	 drain_wanted(const struct master *m);
+int	 drain_begin(struct master *m, const char *by);
+void	 drain_tell_fe(struct master *m);
+void	 drain_stop_requested(struct master *m, int signo);
+json_t	*drain_json(const struct master *m);
 void	 master_reopen_logs(struct master *m);
 
 /* schedule.c */
@@ -710,6 +723,7 @@ int	 cmd_acme(int argc, char **argv);
 int	 cmd_events(int argc, char **argv);
 int	 cmd_reload(int argc, char **argv);
 int	 cmd_stop(int argc, char **argv);
+int	 cmd_drain(int argc, char **argv);
 
 /* verify.c */
 int	 cmd_verify(int argc, char **argv);

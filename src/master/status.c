@@ -214,6 +214,9 @@ status_json(struct master *m, json_t *fe)
 	json_object_set_new(o, "config", json_string(m->conf_path));
 	json_object_set_new(o, "generation", json_integer(m->generation));
 	json_object_set_new(o, "cgroups", poolcg_sys_json(m));
+	json_object_set_new(o, "state", json_string(m->stopping ? "stopping" :
+	    m->draining ? "draining" : "serving"));
+	json_object_set_new(o, "drain", drain_json(m));
 	json_object_set_new(fo, "pid", m->fe.pid ? json_integer(m->fe.pid) : json_null());
 	json_object_set_new(fo, "threads", json_integer(m->lis.threads));
 	json_object_set_new(fo, "restarts", json_integer(m->fe_restarts));

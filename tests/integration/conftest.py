@@ -330,21 +330,37 @@ class Load:
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(conns)]
 
+    # What a subclass may vary: the connection, the path of the n-th request
+    # on it, what an answer counts for, whether to go on with the connection.
+    def connection(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def next_path(self, n):
+        return self.path
+
+    def counted(self, r, body):
+        """Under self.lock: one answer."""
+        if r.status == 200 and self.expect(body):
+            self.ok += 1
+        else:
+            self.failed.append((r.status, body[:100]))
+
+    def keep(self, n, r):
+        return r.getheader("connection", "").lower() != "close"
+
     def run(self):
-        c = None
+        c, n = None, 0
         while not self.stop.is_set():
             try:
                 if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                c.request("GET", self.path)
+                    c, n = self.connection(), 0
+                c.request("GET", self.next_path(n))
                 r = c.getresponse()
                 body = r.read()
                 with self.lock:
-                    if r.status == 200 and self.expect(body):
-                        self.ok += 1
-                    else:
-                        self.failed.append((r.status, body[:100]))
-                if r.getheader("connection", "").lower() == "close":
+                    self.counted(r, body)
+                n += 1
+                if not self.keep(n, r):
                     c.close()
                     c = None
             except Exception as e:  # any client-visible failure counts

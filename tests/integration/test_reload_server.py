@@ -551,6 +551,28 @@ def case_shutdown_timeout(make_weir, site, tmp_path):
     assert "stopping: no new connections, 2000ms for requests in flight" in w.log()
 
 
+def case_health_path(make_weir, site, tmp_path):
+    w = start(make_weir, site_body(site))
+    assert get(w.port, "/lb-health")[0] == 404
+    applied(w, health_path="/lb-health")
+    until(lambda: get(w.port, "/lb-health") == (200, b"serving\n"),
+          "health_path answered by the front end")
+    applied(w, health_path=None)
+    until(lambda: get(w.port, "/lb-health")[0] == 404, "health_path gone")
+
+
+def case_drain_time(make_weir, site, tmp_path):
+    w = start(make_weir, site_body(site), health_path="/h", drain_time="1h")
+    applied(w, drain_time="1s")
+    r = subprocess.run([WEIR, "drain", "--no-wait", "-s", str(w.state_dir / "admin.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "1000 ms" in r.stdout, (r.stdout, r.stderr)
+    # gone after the new drain_time, not the old hour
+    assert w.proc.wait(timeout=30) == 0
+    ev = [e for e in w.events() if e["id"] == 1315]
+    assert ev and ev[0]["how"] == "drain_time passed" and ev[0]["drained_ms"] < 5000
+
+
 def case_max_connections(make_weir, site, tmp_path):
     w = start(make_weir, site_body(site))
     applied(w, max_connections="1")
@@ -916,6 +938,8 @@ APPLIED = {
     "keepalive_timeout": case_keepalive_timeout,
     "keepalive_requests": case_keepalive_requests,
     "shutdown_timeout": case_shutdown_timeout,
+    "health_path": case_health_path,
+    "drain_time": case_drain_time,
     "max_connections": case_max_connections,
     "open_file_cache": case_open_file_cache,
     "open_file_cache_valid": case_open_file_cache_valid,
