@@ -430,6 +430,19 @@ h2_flush(struct h2conn *hc)
 
 	if (hc->lingering)
 		return;
+	/*
+	 * A load-balancer drain (CTL_DRAIN, `weir drain`): what keep-alive
+	 * gets on HTTP/1.1 (Connection: close after the response) is GOAWAY
+	 * here, once the client asked for something (a new connection is
+	 * still served while the drain lasts): no new streams, the open ones
+	 * finish, then the connection closes.  h2_drain() flushes (this
+	 * again, with draining set).
+	 */
+	if (!hc->draining && nghttp2_session_get_last_proc_stream_id(hc->s) > 0 &&
+	    atomic_load_explicit(&c->t->fe->lb_draining, memory_order_relaxed)) {
+		h2_drain(c);
+		return;
+	}
 	for (;;) {
 		ssize_t n;
 

@@ -682,12 +682,56 @@ def test_idle_connection_gets_goaway(make_weir, site):
     c.close()
 
 
+def raw_get(r, sid, path, timeout=20):
+    """Ask for path on stream sid of a Raw connection: (status, GOAWAY's
+    (code, last stream) or None) once the stream ended."""
+    r.send(hf.HeadersFrame(sid, data=r.block(path), flags={"END_HEADERS", "END_STREAM"}))
+    if not hasattr(r, "dec"):       # HPACK state is the connection's
+        r.dec = hpack.Decoder()
+    dec = r.dec
+    st = goaway = None
+    for f in r.frames(timeout):
+        if isinstance(f, hf.GoAwayFrame):
+            goaway = (f.error_code, f.last_stream_id)
+        elif isinstance(f, hf.HeadersFrame) and f.stream_id == sid:
+            st = dict(dec.decode(f.data))[":status"]
+        if f.stream_id == sid and "END_STREAM" in getattr(f, "flags", ()):
+            break
+    return st, goaway
+
+
+def test_drain_ends_an_http2_connection_with_goaway(make_weir, site):
+    """`weir drain`: what keep-alive gets on HTTP/1.1 (Connection: close
+    after the response) an HTTP/2 connection gets as GOAWAY NO_ERROR: the
+    stream asked for is answered, no new one is taken; a new connection is
+    still served (its first stream) while the drain lasts."""
+    w = start(make_weir, root=site, extra="health_path = /lb-health\ndrain_time = 30s\n")
+    r = Raw(w.h2port)
+    assert raw_get(r, 1, "/hello.txt") == ("200", None)
+    out = subprocess.run([w.binary, "drain", "--no-wait", "-s", str(w.state_dir / "admin.sock")],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+
+    def health():
+        n = Raw(w.h2port)
+        try:
+            return raw_get(n, 1, "/lb-health")
+        finally:
+            n.close()
+    wait_for(lambda: health()[0] == "503", what="health_path 503")
+    assert health() == ("503", (NO_ERROR, 1))
+    # the connection open before: its next stream is answered, with GOAWAY
+    st, goaway = raw_get(r, 3, "/hello.txt")
+    r.close()
+    assert st == "200" and goaway == (NO_ERROR, 3), (st, goaway)
+
+
 def test_listen_option_errors(make_weir, tmp_path):
     w = make_weir("[site main]\n", start=False,
                   server_extra=f"listen = 127.0.0.1:{free_port()} h3\n")
     out = subprocess.run([w.binary, "check", "-c", str(w.conf_path)],
                          capture_output=True, text=True, timeout=30)
-    assert out.returncode != 0 and "is not a listen option (tls, h2c, alpn=)" in out.stdout + out.stderr
+    assert out.returncode != 0 and "is not a listen option (tls, h2c, proxy_protocol, alpn=)" in out.stdout + out.stderr
 
 
 # --- over TLS (ALPN) --------------------------------------------------------------
