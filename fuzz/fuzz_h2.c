@@ -188,6 +188,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct conf cf;
 	static struct fe_gen gen;
 	static struct fe_thread t;
+	static struct frontend fe;	/* not draining */
 	struct conn c;
 	uint8_t *buf;
 
@@ -199,6 +200,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cf.server.keepalive_timeout = 120000;
 	gen.conf = &cf;
 	t.gen = &gen;
+	t.fe = &fe;
 	memset(&c, 0, sizeof(c));
 	c.t = &t;
 	c.gen = &gen;
