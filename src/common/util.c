@@ -121,6 +121,38 @@ fd_cloexec(int fd)
 	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 }
 
+static int
+int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+fd_close_all_but(const int *keep, size_t n)
+{
+	int *k = xcalloc(n + 1, sizeof(int));
+	unsigned lo = 0;
+	int rc = 0;
+
+	memcpy(k, keep, n * sizeof(int));
+	qsort(k, n, sizeof(int), int_cmp);
+	/* the gaps between the kept ones, then everything above the last */
+	for (size_t i = 0; i <= n && rc == 0; i++) {
+		unsigned hi = i < n ? (unsigned)k[i] : ~0U;
+
+		if (i < n && k[i] < 0)
+			continue;		/* -1: nothing to keep */
+		if (hi > lo && close_range(lo, hi - 1, 0) == -1)
+			rc = -1;
+		if (i < n)
+			lo = hi + 1;
+	}
+	free(k);
+	return rc;
+}
+
 int
 write_full(int fd, const void *buf, size_t n)
 {

@@ -41,6 +41,12 @@ const char *util_signame(int sig);
 /* File descriptors. */
 int	 fd_nonblock(int fd);
 int	 fd_cloexec(int fd);
+/*
+ * Close every descriptor of this process but the n in keep (a forked
+ * child that does not exec: what it inherited but does not use would keep
+ * the parent's sockets open).  -1 with errno if one could not be closed.
+ */
+int	 fd_close_all_but(const int *keep, size_t n);
 /* Write all of buf to a blocking fd (control-plane only). */
 int	 write_full(int fd, const void *buf, size_t n);
 /* Read a whole (small) file into a malloc'd NUL-terminated buffer. */

@@ -89,6 +89,33 @@ on_stderr(void *arg, uint32_t events)
 	}
 }
 
+/*
+ * The front end is forked, not exec'd: it would hold every descriptor the
+ * master had open at that moment -- admin connections (a client reading a
+ * response to its end then waits for the front end to exit: `weir status`
+ * hung after a front-end restart), the admin listener, the pools' sockets.
+ * It keeps what struct fe_start hands it and stdio; the rest is closed.
+ */
+static void
+keep_only_its_fds(const struct fe_start *st)
+{
+	size_t nl = st->naddrs * st->threads, n = 0;
+	int *keep = xcalloc(nl + 6, sizeof(int));
+
+	keep[n++] = STDIN_FILENO;
+	keep[n++] = STDOUT_FILENO;
+	keep[n++] = STDERR_FILENO;
+	keep[n++] = st->ctl;
+	keep[n++] = st->access_fd;
+	keep[n++] = st->httperr_fd;
+	for (size_t i = 0; i < nl; i++)
+		keep[n++] = st->listen_fds[i];
+	/* close_range(2) is in every kernel weir runs on (>= 5.9) */
+	if (fd_close_all_but(keep, n) == -1)
+		_exit(1);
+	free(keep);
+}
+
 /* In the child: drop what belongs to the master, then become the front end. */
 static void __attribute__((noreturn))
 child(struct master *m, int ctl, int errfd, pid_t parent)
@@ -157,6 +184,7 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	st.tls_pem_len = m->tls_pem_len;
 	st.tls_keys = &m->tls_keys;
 	log_set_ident("weir-frontend");
+	keep_only_its_fds(&st);
 	_exit(frontend_main(&st));
 }
 

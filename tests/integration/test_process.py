@@ -156,6 +156,35 @@ def test_frontend_restart_keeps_port_open(make_weir, site):
     assert new != old
 
 
+def test_frontend_restart_holds_no_admin_connection(make_weir, site):
+    """The front end is forked from the master: it must not keep the
+    master's descriptors.  An admin connection open while a new front end
+    starts (accepted, its request not yet sent) is answered and then ends
+    with EOF -- before, the new front end held the accepted socket, and
+    `weir status` read its response and waited for an EOF that came only
+    when that front end exited."""
+    w = make_weir(f"[site a]\nroot = {site}\n")
+    old = w.frontend_pid()
+    a = socket.socket(socket.AF_UNIX)
+    a.settimeout(10)
+    a.connect(str(w.state_dir / "admin.sock"))
+    # the master accepts it before it restarts the front end
+    wait_for(lambda: run_weir("status", "-s", str(w.state_dir / "admin.sock")).returncode == 0,
+             what="the master answering")
+    os.kill(old, signal.SIGKILL)
+    new = wait_for(lambda: w.frontend_pid() not in (None, old) and w.frontend_pid(),
+                   what="a new front end")
+    a.sendall(b"GET /status HTTP/1.1\r\nHost: weir\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        chunk = a.recv(65536)      # socket.timeout here: the EOF never came
+        if not chunk:
+            break
+        data += chunk
+    a.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:100]
+
+
 def test_sigterm_finishes_inflight_requests(make_weir, site):
     w = make_weir(f"[pool app]\ncommand = {APP}\n[site a]\nroot = {site}\napp = /app app\n")
     c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=30)

@@ -1,9 +1,39 @@
 /*
  * test_util.c - unit tests for src/common/util.c: util_signame() for the
- * common signals, the real-time ones and numbers that name no signal.
+ * common signals, the real-time ones and numbers that name no signal;
+ * fd_close_all_but() in a child (it closes the process's descriptors).
  */
 #include "../unit.h"
 #include "../../../src/common/util.c"
+
+/* In a child: open 6 descriptors, keep 2 of them (and stdio, and a -1). */
+static void
+close_all_but(void)
+{
+	pid_t pid = fork();
+	int st = -1;
+
+	if (pid == 0) {
+		int fd[6], keep[5];
+
+		for (int i = 0; i < 6; i++)
+			if ((fd[i] = open("/dev/null", O_RDONLY)) == -1)
+				_exit(2);
+		keep[0] = 2;
+		keep[1] = fd[4];
+		keep[2] = -1;
+		keep[3] = fd[1];
+		keep[4] = fd[1];	/* listed twice */
+		if (fd_close_all_but(keep, 5) == -1)
+			_exit(3);
+		for (int i = 0; i < 6; i++)
+			if ((fcntl(fd[i], F_GETFD) != -1) != (i == 1 || i == 4))
+				_exit(10 + i);
+		_exit(fcntl(2, F_GETFD) != -1 && fcntl(0, F_GETFD) == -1 ? 0 : 4);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+}
 
 int
 main(void)
@@ -35,5 +65,6 @@ main(void)
 	snprintf(want, sizeof(want), "SIGRTMIN+%d", 3);
 	CHECK(strcmp(util_signame(SIGRTMIN + 3), want) == 0);
 	CHECK(strcmp(util_signame(SIGRTMAX), "SIG?") != 0);
+	close_all_but();
 	return unit_done("test_util");
 }
