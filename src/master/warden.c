@@ -40,10 +40,17 @@ run(const char *state_dir, int fd, pid_t master)
 	static const int ignored[] = {
 		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE
 	};
+	const int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, fd };
 	sigset_t none;
 	ssize_t n;
 	char c;
 
+	/*
+	 * Forked, not exec'd: what the master had open is not ours (its
+	 * listening sockets would stay bound after it died, for as long as
+	 * we take).  A failure leaves them: watching matters more.
+	 */
+	(void)fd_close_all_but(keep, nitems(keep));
 	for (size_t i = 0; i < nitems(ignored); i++)
 		signal(ignored[i], SIG_IGN);
 	sigemptyset(&none);
