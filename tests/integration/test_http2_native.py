@@ -17,10 +17,11 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 
-pytest.importorskip("h2")
-from test_http2 import Client, sha, start, status  # noqa: E402
+h2 = pytest.importorskip("h2")
+import h2.settings  # noqa: E402
+from test_http2 import Client, certs, sha, start, status, tls_ctx  # noqa: E402,F401
 
 
 def nfds(pid):
@@ -54,8 +55,7 @@ def test_static_streams_take_no_descriptor_pool_streams_do(make_weir, site):
     print(f"front-end fds: {during_pool} with 4 pool streams open too")
     assert during_pool >= during_static + 8, (during_static, during_pool)
     c.auto_ack = True
-    c.c.update_settings({__import__("h2.settings").settings.SettingCodes.INITIAL_WINDOW_SIZE:
-                         1 << 20})
+    c.c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
     c.flush()
     assert c.wait(lambda: all(c.done(s) for s in static + pool), timeout=60)
     want = sha(big.read_bytes())
@@ -160,3 +160,46 @@ def test_stream_without_window_reset_after_send_timeout(make_weir, site):
     c.close()
     wait_for(lambda: "/1m.bin" in w.access_log() and "Connection_Dropped" in w.httperr_log(),
              what="the reset stream logged")
+
+
+def test_router_rules_in_place(make_weir, site, tmp_path):
+    """Aliases and rewrite and return rules are the router's, whatever the
+    protocol: a stream answered in place goes through them."""
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    (assets / "a.css").write_text("body{}\n")
+    os.chmod(assets, 0o755)
+    port = free_port()
+    make_weir(f"[site main]\nroot = {site}\nalias = /static {assets}\n"
+              "rewrite = ^/old/(.*)$ /sub/$1 last\n"
+              "rewrite = ^/moved$ /hello.txt permanent\n"
+              "return = ^/gone$ 410\n",
+              server_extra=f"listen = 127.0.0.1:{port} h2c\n")
+    c = Client(port)
+    r = c.get("/static/a.css")
+    assert r["headers"][":status"] == "200" and bytes(r["data"]) == b"body{}\n"
+    r = c.get("/old/index.html")
+    assert r["headers"][":status"] == "200" and bytes(r["data"]) == b"<h1>sub</h1>\n"
+    r = c.get("/moved")
+    assert r["headers"][":status"] == "301"
+    assert r["headers"]["location"].endswith("/hello.txt")
+    r = c.get("/gone")
+    assert r["headers"][":status"] == "410"
+    c.close()
+
+
+def test_tls_stream_in_place_gets_hsts(make_weir, site, certs):
+    """Over TLS, a static stream answered in place is an HTTPS response:
+    hsts applies to it as to HTTP/1.1 over TLS."""
+    cert, key = certs.a
+    port = free_port()
+    w = make_weir(f"[site a]\nroot = {site}\nhosts = a.test\ncertificate = {cert}\n"
+                  f"certificate_key = {key}\nhsts = 1d\n",
+                  server_extra=f"listen = 127.0.0.1:{port} tls\n")
+    c = Client(port, tls=tls_ctx(certs))
+    r = c.get("/100k.bin")
+    assert r["headers"][":status"] == "200"
+    assert sha(r["data"]) == sha((site / "100k.bin").read_bytes())
+    assert r["headers"]["strict-transport-security"] == "max-age=86400"
+    c.close()
+    wait_for(lambda: " /100k.bin " in w.access_log(), what="the stream logged")
