@@ -425,6 +425,9 @@ read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl
 static bool
 hop_field(struct hstr n)
 {
+	/* most fields are none of them: their length says so at once */
+	if (n.n != 10 && n.n != 7 && n.n != 16 && n.n != 17)
+		return false;
 	return hstr_eq_ci(n, "connection") || hstr_eq_ci(n, "keep-alive") ||
 	    hstr_eq_ci(n, "proxy-connection") || hstr_eq_ci(n, "transfer-encoding") ||
 	    hstr_eq_ci(n, "upgrade");
@@ -453,7 +456,11 @@ submit_head(struct h2stream *st, const char *b, size_t n, nghttp2_data_source_re
 		return -1;
 	if (res.status < 200 && res.status != 101)
 		return r;	/* interim (100, 103): not forwarded */
-	snprintf(status, sizeof(status), "%03d", res.status % 1000);
+	/* per response: not worth a printf (100..999, the parser's range) */
+	status[0] = (char)('0' + res.status / 100 % 10);
+	status[1] = (char)('0' + res.status / 10 % 10);
+	status[2] = (char)('0' + res.status % 10);
+	status[3] = '\0';
 	nva[nv++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
 	    NGHTTP2_NV_FLAG_NONE };
 	for (size_t i = 0; i < res.nheaders; i++) {
