@@ -325,7 +325,8 @@ conn_accept(void *arg, uint32_t events)
 }
 
 /*
- * A connection for fd (non-blocking), on listen address `addr`, from peer:
+ * A connection for fd (non-blocking; -1: none, conn_new_detached()), on
+ * listen address `addr`, from peer:
  * on the thread's list, its events going to HTTP/1.1, not started.  NULL
  * (fd closed) when it cannot be had.  Used by accept and by HTTP/2 for a
  * stream's request (h2stream.c), which is an HTTP/1.1 connection of its own.
@@ -337,7 +338,8 @@ conn_new(struct fe_thread *t, int fd, unsigned addr, const struct sockaddr *peer
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
+		if (fd != -1)
+			close(fd);
 		return NULL;
 	}
 	c->t = t;
@@ -346,7 +348,9 @@ conn_new(struct fe_thread *t, int fd, unsigned addr, const struct sockaddr *peer
 	c->addr = (uint16_t)addr;
 	memcpy(&c->peer, peer, plen < sizeof(c->peer) ? plen : sizeof(c->peer));
 	loop_timer_init(&c->timer, http1_on_timer, c);
-	if (loop_io_add(t->loop, &c->io, fd, LOOP_READ, http1_on_io, c) == -1) {
+	if (fd == -1) {
+		c->io.fd = -1;	/* conn_new_detached() */
+	} else if (loop_io_add(t->loop, &c->io, fd, LOOP_READ, http1_on_io, c) == -1) {
 		log_warn("epoll_ctl");
 		fe_gen_release(c->gen);
 		close(fd);
@@ -383,6 +387,27 @@ conn_established(struct conn *c)
 		h2_start(c);
 	else
 		http1_start(c);
+}
+
+/*
+ * A connection without a socket for one HTTP/2 stream's request, served in
+ * place (h2stream.c: http1_serve_detached()): internal, busy (CONN_HANDLER,
+ * so a drain leaves it to its stream), on the thread's list so that
+ * conn_close() and the shutdown paths treat it as any other.  NULL when
+ * memory is short.
+ */
+struct conn *
+conn_new_detached(struct fe_thread *t, unsigned addr, const struct sockaddr *peer,
+    socklen_t plen)
+{
+	struct conn *c = conn_new(t, -1, addr, peer, plen);
+
+	if (c != NULL) {
+		c->internal = true;
+		c->detached = true;
+		c->state = CONN_HANDLER;
+	}
+	return c;
 }
 
 /* Shutdown: close every connection that is between requests. */

@@ -502,6 +502,9 @@ struct conn {
 	bool			 internal;	/* not a client's socket: an HTTP/2 stream's
 						 * request (h2stream.c); not counted as a
 						 * connection */
+	bool			 detached;	/* no socket at all: an HTTP/2 stream's request
+						 * answered in place (http1_serve_detached()),
+						 * never given to a pool */
 	uint16_t		 addr;		/* listen address index */
 	uint32_t		 nreq;		/* requests served on it */
 	char			*ibuf;		/* input: ibuf[ipos..ilen) unread */
@@ -619,6 +622,8 @@ void		 conn_trim(struct fe_thread *t);
 
 struct conn	*conn_new(struct fe_thread *t, int fd, unsigned addr,
 		    const struct sockaddr *peer, socklen_t plen);
+struct conn	*conn_new_detached(struct fe_thread *t, unsigned addr,
+		    const struct sockaddr *peer, socklen_t plen);
 
 /* h2.c: HTTP/2 on a client connection (RFC 9113), framing by libnghttp2 */
 struct h2conn;
@@ -638,7 +643,7 @@ void		 h2_flush(struct h2conn *hc);
 struct json_t;
 struct json_t	*h2_stats_json(struct frontend *fe);
 
-/* h2stream.c: an HTTP/2 stream as an HTTP/1.1 request on a socketpair */
+/* h2stream.c: an HTTP/2 stream as a request: in place, or on a socketpair for pools */
 struct h2stream	*h2s_new(struct h2conn *hc, struct conn *c, int32_t id);
 void		 h2s_free(struct h2stream *st);
 int		 h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
@@ -720,6 +725,8 @@ void		 http1_client_fault(struct conn *c, int status, const char *token,
 void		 http1_drop(struct conn *c, int status, enum fe_close_reason why);
 void		 http1_redispatch_static(struct conn *c);
 void		 http1_req_put(struct fe_thread *t, struct req *r);
+int		 http1_serve_detached(struct conn *c, const char *head, size_t n);
+void		 http1_detached_done(struct conn *c);
 void		 http1_log_gone(struct conn *c);
 void		 conn_set_events(struct conn *c, uint32_t events);
 size_t		 fmt_u64(char *out, uint64_t v);

@@ -6,9 +6,10 @@
  * attacks, timers and the connection's end (GOAWAY, lingering close).  It
  * runs on cleartext listeners with `h2c` (prior knowledge) and on TLS ones
  * whose ALPN chose "h2" (tls.c); every byte goes through cio.c.  Each
- * stream becomes an HTTP/1.1 request on a connection of its own
- * (h2stream.c), so it goes through the same router, handlers, queues,
- * proxy, FastCGI client and access log as any request.
+ * stream becomes a request of weir's one path (h2stream.c): answered in
+ * place when no pool takes it, else on a connection of its own, so it goes
+ * through the same router, handlers, queues, proxy, FastCGI client and
+ * access log as any request.
  *
  * Limits: every flood is counted in one-second windows per connection and
  * ends the connection with GOAWAY ENHANCE_YOUR_CALM when its budget is

@@ -1,16 +1,26 @@
 /*
- * h2stream.c - an HTTP/2 stream served as an HTTP/1.1 request.
+ * h2stream.c - an HTTP/2 stream served as a request of weir's one path.
  *
- * A stream's request is written, as HTTP/1.1, into one end of a socketpair
+ * A stream without a request body is served in place (h2s_native()): its
+ * head, written as HTTP/1.1, is parsed and routed on a connection without
+ * a socket (conn_new_detached(), http1_serve_detached()) -- the same
+ * parser and limits, router, rewrite and alias rules, static handler with
+ * its open-file cache, ranges and conditionals, error pages, access log
+ * and counters as an HTTP/1.1 request.  Its response head becomes HEADERS
+ * and its body (what follows the head in the output buffer, then the
+ * request's segments: memory, or file ranges pread from the cache entry's
+ * descriptor a frame at a time) DATA, as fast as the client's window lets
+ * nghttp2 ask.  A stream that waits on its client for send_timeout, or
+ * reads slower than min_response_rate, is reset (native_timer()).
+ *
+ * A request a pool takes (proxy, FastCGI, native), and any request with a
+ * body, goes through a socketpair instead: written as HTTP/1.1 into one end
  * whose other end is a connection of this thread like an accepted one
- * (conn_new(), internal, proto HTTP/2).  That connection runs the request
- * through everything an HTTP/1.1 request goes through -- router, static
- * handler and its open-file cache, ranges and conditionals, queues, proxy,
- * FastCGI, native pools, access log (which says HTTP/2.0) -- and its
- * response comes back on this end, where it is parsed and handed to
- * nghttp2 as HEADERS and DATA frames.
+ * (conn_new(), internal, proto HTTP/2), which runs it through everything
+ * an HTTP/1.1 request goes through; its response comes back on this end,
+ * where it is parsed and handed to nghttp2 as HEADERS and DATA frames.
  *
- * Back-pressure both ways is the sockets' own:
+ * Back-pressure both ways is then the sockets' own:
  *  - response: bytes are read from the socketpair only while the stream's
  *    buffer (one FE_BLOCK) has room, and the buffer empties only as fast as
  *    the client's flow-control window lets nghttp2 frame DATA.  A slow
@@ -71,9 +81,13 @@ struct h2stream {
 	int			 parked;	/* fd off the loop while its hang-up waits for
 					 * room in ib (else epoll repeats it), or -1 */
 	bool			 gone;		/* freed; memory kept until the loop batch ends */
+	/* served in place (h2s_native()): no socketpair */
+	struct conn		*nc;		/* its detached connection, or NULL */
+	size_t			 hoff;		/* next body byte in nc->obuf */
 };
 
 static void	h2s_on_io(void *arg, uint32_t events);
+static int	h2s_native(struct h2stream *st);
 
 static struct conn *
 client(const struct h2stream *st)
@@ -132,6 +146,8 @@ h2s_free(struct h2stream *st)
 	struct fe_thread *t = client(st)->t;
 
 	h2_unlink(st->hc, &st->link);
+	if (st->nc != NULL)
+		conn_close(st->nc);	/* logs a request not finished as dropped */
 	if (st->io.fd != -1) {
 		int fd = st->io.fd;
 
@@ -293,6 +309,13 @@ h2s_headers_done(struct h2stream *st, bool end_stream)
 	st->hb = NULL;
 	st->hblen = st->hbcap = 0;
 
+	/* without a body, served in place unless a pool takes it */
+	if (end_stream) {
+		int rc = h2s_native(st);
+
+		if (rc != WEIR_DECLINED)
+			return rc == WEIR_OK ? 0 : -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		return -1;
@@ -402,17 +425,21 @@ read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl
 static bool
 hop_field(struct hstr n)
 {
+	/* most fields are none of them: their length says so at once */
+	if (n.n != 10 && n.n != 7 && n.n != 16 && n.n != 17)
+		return false;
 	return hstr_eq_ci(n, "connection") || hstr_eq_ci(n, "keep-alive") ||
 	    hstr_eq_ci(n, "proxy-connection") || hstr_eq_ci(n, "transfer-encoding") ||
 	    hstr_eq_ci(n, "upgrade");
 }
 
 /*
- * The response head is in ib: submit it as HEADERS.  Returns bytes of ib it
- * took, 0 when more are needed, -1 when the response cannot be framed.
+ * An HTTP/1.1 response head at b[0..n): submit it as HEADERS, its body to
+ * come from `read`.  Returns bytes of b it took, 0 when more are needed,
+ * -1 when the response cannot be framed.
  */
 static ssize_t
-h2s_head(struct h2stream *st)
+submit_head(struct h2stream *st, const char *b, size_t n, nghttp2_data_source_read_callback read)
 {
 	static _Thread_local struct http_response res;
 	struct httpparse_limits lim = { FE_BLOCK, FE_BLOCK, HTTPPARSE_MAX_HEADERS };
@@ -420,16 +447,20 @@ h2s_head(struct h2stream *st)
 	char status[4], lower[FE_BLOCK];
 	size_t nv = 0, lo = 0;
 	const char *why;
-	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_body };
-	int r = httpparse_response(st->ib, st->ilen, &res, &lim, &why);
+	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read };
+	int r = httpparse_response(b, n, &res, &lim, &why);
 
 	if (r == WEIR_AGAIN)
-		return st->ilen == FE_BLOCK ? -1 : 0;
+		return n == FE_BLOCK ? -1 : 0;
 	if (r < 0)
 		return -1;
 	if (res.status < 200 && res.status != 101)
 		return r;	/* interim (100, 103): not forwarded */
-	snprintf(status, sizeof(status), "%03d", res.status % 1000);
+	/* per response: not worth a printf (100..999, the parser's range) */
+	status[0] = (char)('0' + res.status / 100 % 10);
+	status[1] = (char)('0' + res.status / 10 % 10);
+	status[2] = (char)('0' + res.status % 10);
+	status[3] = '\0';
 	nva[nv++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
 	    NGHTTP2_NV_FLAG_NONE };
 	for (size_t i = 0; i < res.nheaders; i++) {
@@ -462,6 +493,170 @@ h2s_head(struct h2stream *st)
 		return -1;
 	st->head_done = true;
 	return r;
+}
+
+/* --- served in place -------------------------------------------------------------- */
+
+/* The detached request's body is all handed over: no more segments. */
+static bool
+native_end(struct h2stream *st)
+{
+	struct conn *nc = st->nc;
+	struct req *r = nc->req;
+
+	while (nc->seg < r->nsegs && r->segs[nc->seg].len == 0)
+		nc->seg++;
+	return st->hoff == nc->olen && nc->seg == r->nsegs;
+}
+
+/* The response is all handed to nghttp2: log it, stop its clocks. */
+static void
+native_sent(struct h2stream *st)
+{
+	struct conn *nc = st->nc;
+
+	rate_end(nc);
+	loop_timer_cancel(nc->t->loop, &nc->timer);
+	http1_detached_done(nc);
+}
+
+/*
+ * The timer of a stream served in place, while its body waits on the
+ * client (its window, or the connection's socket): the stream is reset
+ * when the client took nothing for send_timeout or reads slower than
+ * min_response_rate, as its request's connection would be on HTTP/1.1.
+ */
+static void
+native_timer(void *arg)
+{
+	struct h2stream *st = arg;
+	struct conn *nc = st->nc;
+	uint64_t now = loop_now(nc->t->loop), due;
+
+	if (rate_too_slow(nc, now)) {
+		stat_add(&nc->t->st_closed[FE_CLOSE_MINRATE], 1);
+		nc->req->reason = fe_close_tokens[FE_CLOSE_MINRATE];
+	} else if (now < nc->deadline) {
+		due = rate_due(nc);
+		loop_timer_set(nc->t->loop, &nc->timer,
+		    (due < nc->deadline ? (due > now ? due : now) : nc->deadline) - now);
+		return;
+	}
+	/* logged when the stream closes (conn_close(): Connection_Dropped or the rate's) */
+	(void)nghttp2_submit_rst_stream(h2_session(st->hc), NGHTTP2_FLAG_NONE, st->id,
+	    NGHTTP2_INTERNAL_ERROR);	/* fails only for a stream gone */
+	h2_flush(st->hc);
+}
+
+/*
+ * DATA of a stream served in place: the body bytes after the head in the
+ * output buffer, then the request's segments, memory or file ranges of the
+ * open-file cache's entry (pread: only a frame's worth is ever in memory,
+ * and only as fast as the client's window lets nghttp2 ask).
+ */
+static ssize_t
+read_native(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+    nghttp2_data_source *src, void *arg)
+{
+	struct h2stream *st = src->ptr;
+	struct conn *nc = st->nc;
+	struct req *r = nc->req;
+	size_t n = 0;
+
+	(void)s;
+	(void)id;
+	(void)arg;
+	while (n < len && !native_end(st)) {
+		struct sendseg *sg = &r->segs[nc->seg];
+		size_t k = len - n;
+
+		if (st->hoff < nc->olen) {
+			if (k > nc->olen - st->hoff)
+				k = nc->olen - st->hoff;
+			memcpy(buf + n, nc->obuf + st->hoff, k);
+			st->hoff += k;
+			n += k;
+			continue;
+		}
+		if (k > sg->len)
+			k = (size_t)sg->len;
+		if (sg->p != NULL) {
+			memcpy(buf + n, sg->p, k);
+			sg->p += k;
+		} else {
+			ssize_t w = pread(r->fent->fd, buf + n, k, (off_t)sg->off);
+
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				/* the framing is lost: the stream is reset */
+				if (w == 0)
+					log_warnx("%s: file shrank while being sent", r->path);
+				else
+					log_warn("%s: pread", r->path);
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			}
+			k = (size_t)w;
+			sg->off += k;
+		}
+		sg->len -= k;
+		n += k;
+	}
+	rate_add(nc, n);
+	if (native_end(st)) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		native_sent(st);
+	} else {
+		conn_set_deadline(nc, nc->gen->conf->server.send_timeout);
+	}
+	return (ssize_t)n;
+}
+
+/*
+ * Serve a stream without a body in place: its request head (st->ob) goes
+ * through http1_serve_detached() on a connection without a socket, and its
+ * answer -- a static file, a redirect, an error page -- to nghttp2, with
+ * no socketpair, no copy through the kernel.  WEIR_DECLINED when a pool
+ * would take it: the socketpair serves it then.
+ */
+static int
+h2s_native(struct h2stream *st)
+{
+	struct conn *c = client(st), *nc;
+	ssize_t h;
+	int rc;
+
+	if ((nc = conn_new_detached(c->t, c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
+		return WEIR_ERROR;
+	nc->proto = CONN_PROTO_H2;
+	if (c->ssl != NULL && SSL_up_ref(c->ssl) == 1)
+		nc->stream_tls = c->ssl;
+	st->nc = nc;
+	rc = http1_serve_detached(nc, st->ob, st->olen);
+	if (rc != WEIR_OK) {
+		conn_close(nc);		/* a no-op when it closed itself */
+		st->nc = NULL;
+		return rc == WEIR_DECLINED ? WEIR_DECLINED : WEIR_ERROR;
+	}
+	h = submit_head(st, nc->obuf, nc->olen, read_native);
+	if (h <= 0)
+		return WEIR_ERROR;
+	st->hoff = (size_t)h;
+	if (st->no_body) {
+		/* nothing of a body goes (HEAD, 204, 304): as sent */
+		st->hoff = nc->olen;
+		nc->req->nsegs = 0;
+	}
+	/* all of it in the output buffer: queued, as HTTP/1.1 logs it */
+	if (native_end(st)) {
+		http1_detached_done(nc);
+		return WEIR_OK;
+	}
+	loop_timer_init(&nc->timer, native_timer, st);
+	rate_begin(nc, RATE_OUT);
+	conn_set_deadline(nc, nc->gen->conf->server.send_timeout);
+	rate_arm(nc);
+	return WEIR_OK;
 }
 
 /* Decode the body bytes in ib[from..ilen) in place (chunked) or count them. */
@@ -537,7 +732,8 @@ h2s_read(struct h2stream *st)
 		if (!st->head_done) {
 			ssize_t h;
 
-			while (!st->head_done && (h = h2s_head(st)) != 0) {
+			while (!st->head_done &&
+			    (h = submit_head(st, st->ib, st->ilen, read_body)) != 0) {
 				if (h < 0)
 					return -1;
 				memmove(st->ib, st->ib + h, st->ilen - (size_t)h);

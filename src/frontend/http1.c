@@ -582,8 +582,12 @@ dispatch_scripts(struct conn *c, struct req *r)
 	return st == 0 ? WEIR_DECLINED : st;
 }
 
-/* Route a parsed request to its site and handler. */
-static void
+/*
+ * Route a parsed request to its site and handler.  Returns false, having
+ * answered nothing, when a pool would take the request but c is detached
+ * (an HTTP/2 stream served in place): the caller serves it another way.
+ */
+static bool
 dispatch(struct conn *c, struct req *r)
 {
 	struct http_request *h = &r->h;
@@ -593,36 +597,36 @@ dispatch(struct conn *c, struct req *r)
 
 	if (h->target_form == HTTP_TARGET_ASTERISK) {
 		options_star(c, r);
-		return;
+		return true;
 	}
 	if (lbhealth_answer(c, r))
 		return;
 	if ((r->site = router_site(c->gen, c->addr, h->host)) == NULL) {
 		http1_error(c, r, 421, "Hostname");
-		return;
+		return true;
 	}
 	if (acmechal_answer(c, r))	/* HTTP-01: before the site's own paths */
-		return;
+		return true;
 	if (h->target_form == HTTP_TARGET_AUTHORITY) {
 		http1_error(c, r, 405, NULL);	/* CONNECT: not a proxy */
-		return;
+		return true;
 	}
 	if (https_redirects(c, r)) {
 		https_redirect(c, r);
-		return;
+		return true;
 	}
 	if ((st = tlsclient_check(c, r->site->cs)) != 0) {
 		http1_error(c, r, st, st == 421 ? "Misdirected_Request" : "Client_Certificate");
-		return;
+		return true;
 	}
 	st = path_normalize(h->path.p, h->path.n, r->path, sizeof(r->path),
 	    &r->pathlen);
 	if (st != 0) {
 		http1_error(c, r, st, st == 400 ? "URL" : NULL);
-		return;
+		return true;
 	}
 	if (r->site->cs->nrewrites > 0 && router_rewrite(c, r) != 0)
-		return;		/* answered: a redirect, a return, a loop */
+		return true;	/* answered: a redirect, a return, a loop */
 	route = router_route(r->site, r->path, r->pathlen);
 	/* an alias and an app route: the longer prefix wins, the alias on a tie */
 	alias = router_alias(r->site, r->path, r->pathlen);
@@ -637,16 +641,20 @@ dispatch(struct conn *c, struct req *r)
 	if (route == NULL && r->site->cs->dotfiles == DOTFILES_DENY &&
 	    path_hidden(r->path, r->pathlen)) {
 		http1_error(c, r, 404, NULL);
-		return;
+		return true;
 	}
 	if (alias != NULL) {
 		st = alias->site.static_h->on_request(alias->site.static_h, c, r);
 	} else if (route != NULL) {
 		if (route->h == NULL) {
 			http1_error(c, r, 503, "AppOffline");
-			return;
+			return true;
 		}
+		if (c->detached)
+			return false;
 		st = route->h->on_request(route->h, c, r);
+	} else if (r->site->nscripts > 0 && c->detached) {
+		return false;	/* a script (a pool) or a file: fastcgi_resolve() knows */
 	} else if (r->site->nscripts > 0 &&
 	    (st = dispatch_scripts(c, r)) != WEIR_DECLINED) {
 		/* taken, or an error to answer */
@@ -657,6 +665,75 @@ dispatch(struct conn *c, struct req *r)
 	}
 	if (st > 0)
 		http1_error(c, r, st, st == 414 ? "URL_Length" : st >= 500 ? "Internal" : NULL);
+	return true;
+}
+
+/*
+ * Serve the request whose complete head is head[0..n) on a detached
+ * connection (conn_new_detached(): an HTTP/2 stream's, h2stream.c): the
+ * same parser and limits, router and handlers as a request read from a
+ * socket, but nothing is written: the response head is left in c->obuf,
+ * its body after it there and in c->req->segs, for the caller to send
+ * and then to call http1_detached_done().  Returns WEIR_OK when answered,
+ * WEIR_DECLINED when a pool would take the request (nothing answered,
+ * c->req cleared), WEIR_ERROR when c was closed (memory is short).
+ */
+int
+http1_serve_detached(struct conn *c, const char *head, size_t n)
+{
+	const struct conf_server *s = srv(c);
+	struct httpparse_limits lim = {
+		.max_request_line = s->max_request_line,
+		.max_header_bytes = s->max_header_size,
+		.max_headers = s->max_headers
+	};
+	struct req *r;
+	int st, status = 400;
+	const char *why = "incomplete head";
+	bool answered;
+
+	if (c->req == NULL && (c->req = req_new(c)) == NULL) {
+		conn_close(c);
+		return WEIR_ERROR;
+	}
+	r = c->req;
+	req_reset(r);
+	r->start_ns = mono_ns();
+	st = httpparse_request(head, n, &r->h, &lim, &status, &why);
+	if (st == WEIR_AGAIN)
+		st = WEIR_ERROR;	/* the head is whole: what is missing never comes */
+	if (st < 0 || req_pin(r, head, st < 0 ? 0 : (size_t)st) == -1) {
+		if (st >= 0) {
+			status = 500;
+			why = "no memory to hold the request head";
+		}
+		log_debug("client error %d (%s): %s", status, token_for(status), why);
+		/* what a failed parse left points into head: the log must not */
+		req_reset(r);
+		r->start_ns = mono_ns();
+		r->parsed = true;
+		return http1_error(c, r, status, token_for(status)) == WEIR_OK ?
+		    WEIR_OK : WEIR_ERROR;
+	}
+	c->nreq++;
+	c->flags |= CF_INPROC;
+	answered = dispatch(c, r);
+	c->flags &= (uint8_t)~CF_INPROC;
+	if (c->state == CONN_CLOSED)
+		return WEIR_ERROR;
+	if (!answered) {
+		req_reset(r);
+		return WEIR_DECLINED;
+	}
+	return WEIR_OK;
+}
+
+/* A detached connection's response is all handed over: log it, let go. */
+void
+http1_detached_done(struct conn *c)
+{
+	if (c->req != NULL && c->req->parsed && !c->req->logged)
+		req_finish(c, c->req);
 }
 
 /*
@@ -949,7 +1026,7 @@ process_input(struct conn *c)
 		c->scan = 0;
 		/* 3. Answer. */
 		c->flags |= CF_INPROC;
-		dispatch(c, r);
+		(void)dispatch(c, r);	/* not detached: always answered or taken */
 		c->flags &= (uint8_t)~CF_INPROC;
 		if (c->state == CONN_CLOSED || c->state == CONN_HANDLER)
 			return;		/* closed, or a handler works on it */
