@@ -600,7 +600,7 @@ dispatch(struct conn *c, struct req *r)
 		return true;
 	}
 	if (lbhealth_answer(c, r))
-		return;
+		return true;
 	if ((r->site = router_site(c->gen, c->addr, h->host)) == NULL) {
 		http1_error(c, r, 421, "Hostname");
 		return true;
