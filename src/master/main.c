@@ -43,6 +43,7 @@ usage(FILE *f)
 	    "  events  [--pool P] [--id N] [--level L] [--since DUR] [--follow] [--json]\n"
 	    "  reload                                 re-read the configuration\n"
 	    "  stop                                   stop gracefully\n"
+	    "  dashboard                              how to open the web dashboard\n"
 	    "  verify  [--json] [--manifest FILE]     check components against the MANIFEST\n"
 	    "  version                                print the version\n"
 	    "\n"
@@ -189,6 +190,8 @@ main(int argc, char **argv)
 		return cmd_reload(argc - 1, argv + 1);
 	if (strcmp(cmd, "stop") == 0)
 		return cmd_stop(argc - 1, argv + 1);
+	if (strcmp(cmd, "dashboard") == 0)
+		return cmd_dashboard(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -1,0 +1,325 @@
+/*
+ * dashboard.c - what the admin listener's web page (GET /dashboard) needs
+ * from the master: its files, the per-page CSRF tokens its POSTs must
+ * carry, and a short history of each pool's requests/s and p99.
+ *
+ * The page itself is plain HTML, CSS and JS installed with weir
+ * (<datadir>/weir/dashboard; in the build tree build/share/dashboard), read
+ * at each request so an update needs no restart.  admin.c does the HTTP:
+ * who may ask, routing, server-sent events.
+ *
+ * The history: every DASH_SAMPLE_MS the master asks the front end for its
+ * snapshot (the same CTL_STATUS_REQ as `weir status`); each pool's
+ * responses and upstream-time histogram are compared with the previous
+ * sample, giving the requests/s over the interval and the bucket bound under
+ * which 99% of the interval's responses fell.  DASH_SAMPLES samples are kept
+ * (5 minutes), so the charts have a past when the page is opened.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+
+#include "rc.h"
+#include "log.h"
+#include "util.h"
+#include "component.h"
+#include "weir_paths.h"
+#include "master.h"
+
+#define DASH_SAMPLE_MS	5000
+#define DASH_SAMPLES	60		/* 5 minutes at 5 s */
+#define DASH_TOKENS	32		/* pages whose token is still honoured */
+#define DASH_TOKEN_HEX	32
+#define DASH_FILE_MAX	(1024 * 1024)
+
+struct dashboard {
+	struct master	*m;
+	struct loop_timer timer;	/* asks for a snapshot every DASH_SAMPLE_MS */
+	/* tokens handed out with the page, newest replacing the oldest */
+	char		 tokens[DASH_TOKENS][DASH_TOKEN_HEX + 1];
+	unsigned	 next_token;
+	/* the previous snapshot's counters: pool -> {total, count, buckets[]} */
+	json_t		*prev;
+	uint64_t	 prev_ms;	/* monotonic time of prev, 0 if none */
+	/* ring of samples {t, pools: {name: {rps, p99_ms}}}, oldest first */
+	json_t		*ring[DASH_SAMPLES];
+	unsigned	 nring, ring_head;
+};
+
+/* The files the page is made of, and their types; nothing else is served. */
+static const struct {
+	const char	*name;
+	const char	*ctype;
+} dash_files[] = {
+	{ "index.html", "text/html; charset=utf-8" },
+	{ "dashboard.js", "text/javascript; charset=utf-8" },
+	{ "dashboard.css", "text/css; charset=utf-8" },
+	{ "favicon.svg", "image/svg+xml" },
+};
+
+static void
+on_sample_timer(void *arg)
+{
+	struct dashboard *d = arg;
+
+	admin_fe_ask(d->m);
+	loop_timer_set(d->m->loop, &d->timer, DASH_SAMPLE_MS);
+}
+
+void
+dashboard_init(struct master *m)
+{
+	struct dashboard *d = xcalloc(1, sizeof(*d));
+
+	d->m = m;
+	loop_timer_init(&d->timer, on_sample_timer, d);
+	loop_timer_set(m->loop, &d->timer, DASH_SAMPLE_MS);
+	m->dash = d;
+}
+
+void
+dashboard_free(struct master *m)
+{
+	struct dashboard *d = m->dash;
+
+	if (d == NULL)
+		return;
+	loop_timer_cancel(m->loop, &d->timer);
+	json_decref(d->prev);
+	for (unsigned i = 0; i < DASH_SAMPLES; i++)
+		json_decref(d->ring[i]);
+	free(d);
+	m->dash = NULL;
+}
+
+/*
+ * Where the page's files are: beside the binary in the build tree
+ * (build/share/dashboard), else relative to the installed binary (a moved
+ * prefix works), else the configured data directory.
+ */
+static int
+locate(char *out, size_t outsz, char *err)
+{
+	struct component_paths cp;
+	char *slash;
+	int n;
+
+	if (component_locate(&cp, err) == -1)
+		return -1;
+	if ((slash = strrchr(cp.exe, '/')) != NULL)
+		*slash = '\0';
+	n = snprintf(out, outsz, "%s/share/dashboard/index.html", cp.exe);
+	if (n > 0 && (size_t)n < outsz && access(out, R_OK) == 0)
+		goto found;
+	n = snprintf(out, outsz, "%s/%s/index.html", cp.exe, WEIR_DASHBOARD_REL);
+	if (n > 0 && (size_t)n < outsz && access(out, R_OK) == 0)
+		goto found;
+	n = snprintf(out, outsz, "%s/index.html", WEIR_DASHBOARDDIR);
+	if (n > 0 && (size_t)n < outsz && access(out, R_OK) == 0)
+		goto found;
+	snprintf(err, WEIR_ERRLEN, "the dashboard's files are not installed (%s)",
+	    WEIR_DASHBOARDDIR);
+	return -1;
+found:
+	out[strlen(out) - strlen("/index.html")] = '\0';
+	return 0;
+}
+
+/* A fresh token for a page being served; it replaces the oldest one. */
+static const char *
+token_new(struct dashboard *d)
+{
+	unsigned char raw[DASH_TOKEN_HEX / 2];
+	char *t = d->tokens[d->next_token];
+
+	/* getrandom(2) without flags blocks only before the pool is seeded */
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return NULL;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(t + 2 * i, 3, "%02x", raw[i]);
+	d->next_token = (d->next_token + 1) % DASH_TOKENS;
+	return t;
+}
+
+/* Is this one of the tokens handed out?  (Constant time per token.) */
+bool
+dashboard_csrf_ok(struct master *m, const char *p, size_t n)
+{
+	struct dashboard *d = m->dash;
+	bool ok = false;
+
+	if (d == NULL || n != DASH_TOKEN_HEX)
+		return false;
+	for (unsigned i = 0; i < DASH_TOKENS; i++) {
+		unsigned char diff = 0;
+
+		if (d->tokens[i][0] == '\0')
+			continue;
+		for (size_t k = 0; k < DASH_TOKEN_HEX; k++)
+			diff |= (unsigned char)(d->tokens[i][k] ^ p[k]);
+		ok |= diff == 0;
+	}
+	return ok;
+}
+
+/*
+ * Read one of the page's files into *body (the caller frees it).  In
+ * index.html the placeholder {{CSRF}} becomes a fresh token.  Returns the
+ * HTTP status: 200, 404 (not one of the files), 500 (with err).
+ */
+int
+dashboard_file(struct master *m, const char *name, size_t namelen, char **body,
+    size_t *len, const char **ctype, char *err)
+{
+	static const char mark[] = "{{CSRF}}";
+	char dir[COMPONENT_PATH_MAX], path[COMPONENT_PATH_MAX + 32];
+	size_t i;
+	char *text, *at;
+	const char *tok;
+
+	for (i = 0; i < nitems(dash_files); i++)
+		if (strlen(dash_files[i].name) == namelen &&
+		    memcmp(dash_files[i].name, name, namelen) == 0)
+			break;
+	if (i == nitems(dash_files))
+		return 404;
+	if (locate(dir, sizeof(dir), err) == -1)
+		return 500;
+	snprintf(path, sizeof(path), "%s/%s", dir, dash_files[i].name);
+	if ((text = read_file(path, DASH_FILE_MAX, len, err)) == NULL)
+		return 500;
+	*ctype = dash_files[i].ctype;
+	*body = text;
+	if (i != 0 || (at = strstr(text, mark)) == NULL)
+		return 200;
+	if ((tok = token_new(m->dash)) == NULL) {
+		snprintf(err, WEIR_ERRLEN, "getrandom: %s", strerror(errno));
+		free(text);
+		return 500;
+	}
+	/* the token is as long as the mark plus DASH_TOKEN_HEX - 8 */
+	*body = xmalloc(*len + DASH_TOKEN_HEX + 1);
+	memcpy(*body, text, (size_t)(at - text));
+	memcpy(*body + (at - text), tok, DASH_TOKEN_HEX);
+	memcpy(*body + (at - text) + DASH_TOKEN_HEX, at + sizeof(mark) - 1,
+	    *len - (size_t)(at - text) - (sizeof(mark) - 1));
+	*len += DASH_TOKEN_HEX - (sizeof(mark) - 1);
+	free(text);
+	return 200;
+}
+
+/* --- history ---------------------------------------------------------------------- */
+
+static uint64_t
+responses_total(json_t *fp)
+{
+	json_t *cls = json_object_get(fp, "responses"), *v;
+	const char *k;
+	uint64_t n = 0;
+
+	json_object_foreach(cls, k, v)
+		n += (uint64_t)json_integer_value(v);
+	return n;
+}
+
+/*
+ * p99 of the responses between two cumulative histograms (the front end's
+ * "upstream": time from dispatch to the response's end), in ms: the upper
+ * bound of the first bucket that holds 99% of them; null when none ended.
+ */
+static json_t *
+p99_between(json_t *now, json_t *before)
+{
+	json_t *bn = json_object_get(now, "buckets"), *bb = json_object_get(before, "buckets");
+	uint64_t count = (uint64_t)json_integer_value(json_object_get(now, "count")) -
+	    (uint64_t)json_integer_value(json_object_get(before, "count"));
+	size_t i;
+	json_t *pair;
+
+	if (count == 0)
+		return json_null();
+	json_array_foreach(bn, i, pair) {
+		uint64_t c = (uint64_t)json_integer_value(json_array_get(pair, 1)) -
+		    (uint64_t)json_integer_value(json_array_get(json_array_get(bb, i), 1));
+
+		if (c * 100 >= count * 99)
+			return json_real(json_real_value(json_array_get(pair, 0)) * 1000.0);
+	}
+	return json_real(30000.0);	/* beyond the last bound */
+}
+
+/*
+ * A front-end snapshot arrived (admin.c): keep a sample if the last one is
+ * at least most of an interval old, so page polls do not crowd the ring.
+ */
+void
+dashboard_snapshot(struct master *m, json_t *fe)
+{
+	struct dashboard *d = m->dash;
+	uint64_t now = loop_now(m->loop);
+	json_t *fpools, *fp, *cur, *sample, *sp;
+	const char *name;
+
+	if (d == NULL || fe == NULL || (fpools = json_object_get(fe, "pools")) == NULL)
+		return;
+	if (d->prev_ms != 0 && now - d->prev_ms < DASH_SAMPLE_MS * 9 / 10)
+		return;
+	cur = json_object();
+	sample = json_object();
+	sp = json_object();
+	json_object_foreach(fpools, name, fp) {
+		json_t *c = json_object(), *pv = json_object_get(d->prev, name);
+
+		json_object_set_new(c, "total", json_integer((json_int_t)responses_total(fp)));
+		json_object_set(c, "upstream", json_object_get(fp, "upstream"));
+		if (pv != NULL && d->prev_ms != 0) {
+			json_t *s = json_object();
+			double secs = (double)(now - d->prev_ms) / 1000.0;
+			uint64_t dn = responses_total(fp) -
+			    (uint64_t)json_integer_value(json_object_get(pv, "total"));
+
+			json_object_set_new(s, "rps", json_real((double)dn / secs));
+			json_object_set_new(s, "p99_ms", p99_between(json_object_get(fp, "upstream"),
+			    json_object_get(pv, "upstream")));
+			json_object_set_new(sp, name, s);
+		}
+		json_object_set_new(cur, name, c);
+	}
+	if (d->prev_ms != 0) {
+		json_object_set_new(sample, "t", json_integer((json_int_t)time(NULL)));
+		json_object_set_new(sample, "pools", sp);
+		json_decref(d->ring[d->ring_head]);
+		d->ring[d->ring_head] = sample;
+		d->ring_head = (d->ring_head + 1) % DASH_SAMPLES;
+		if (d->nring < DASH_SAMPLES)
+			d->nring++;
+	} else {
+		json_decref(sp);
+		json_decref(sample);
+	}
+	json_decref(d->prev);
+	d->prev = cur;
+	d->prev_ms = now;
+}
+
+/* The samples, oldest first, and the interval. */
+json_t *
+dashboard_history(struct master *m)
+{
+	struct dashboard *d = m->dash;
+	json_t *o = json_object(), *arr = json_array();
+
+	json_object_set_new(o, "interval_s", json_integer(DASH_SAMPLE_MS / 1000));
+	if (d != NULL)
+		for (unsigned i = 0; i < d->nring; i++) {
+			unsigned k = (d->ring_head + DASH_SAMPLES - d->nring + i) % DASH_SAMPLES;
+
+			json_array_append(arr, d->ring[k]);
+		}
+	json_object_set_new(o, "samples", arr);
+	return o;
+}
