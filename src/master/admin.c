@@ -715,9 +715,12 @@ cookie_ok(struct aconn *c, const struct http_request *h)
 static bool
 query_token(const struct http_request *h, struct hstr *out)
 {
-	const char *p = h->query.p, *end = p + h->query.n;
+	const char *p = h->query.p, *end;
 
-	while (p != NULL && p < end) {
+	if (p == NULL)
+		return false;
+	end = p + h->query.n;
+	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p)), *e = amp ? amp : end;
 
 		if ((size_t)(e - p) >= 6 && memcmp(p, "token=", 6) == 0) {

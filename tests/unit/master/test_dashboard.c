@@ -44,6 +44,14 @@ snap(const char *pool, long total, const long cum[10])
 	    "count", (json_int_t)cum[9]);
 }
 
+/* dashboard_snapshot() borrows the snapshot, as admin.c's caller owns it */
+static void
+feed(struct master *m, json_t *fe)
+{
+	dashboard_snapshot(m, fe);
+	json_decref(fe);
+}
+
 static void
 test_history(struct master *m)
 {
@@ -52,18 +60,18 @@ test_history(struct master *m)
 	static const long c2[10] = { 50, 90, 99, 100, 100, 100, 100, 150, 200, 200 };	/* then p99 5000 ms */
 	json_t *h, *s;
 
-	dashboard_snapshot(m, snap("app", 0, c0));	/* the first: a base, no sample */
+	feed(m, snap("app", 0, c0));	/* the first: a base, no sample */
 	h = dashboard_history(m);
 	CHECK(json_array_size(json_object_get(h, "samples")) == 0);
 	json_decref(h);
 	now_ms += 5000;
-	dashboard_snapshot(m, snap("app", 100, c1));
+	feed(m, snap("app", 100, c1));
 	now_ms += 1000;			/* a page's poll: too soon for a sample */
-	dashboard_snapshot(m, snap("app", 120, c1));
+	feed(m, snap("app", 120, c1));
 	now_ms += 4000;
-	dashboard_snapshot(m, snap("app", 200, c2));
+	feed(m, snap("app", 200, c2));
 	now_ms += 5000;
-	dashboard_snapshot(m, snap("app", 200, c2));	/* idle */
+	feed(m, snap("app", 200, c2));	/* idle */
 	h = dashboard_history(m);
 	CHECK(json_integer_value(json_object_get(h, "interval_s")) == 5);
 	s = json_object_get(h, "samples");
@@ -83,7 +91,7 @@ test_history(struct master *m)
 	/* the ring keeps the last DASH_SAMPLES */
 	for (int i = 0; i < 100; i++) {
 		now_ms += 5000;
-		dashboard_snapshot(m, snap("app", 200 + i, c2));
+		feed(m, snap("app", 200 + i, c2));
 	}
 	h = dashboard_history(m);
 	CHECK_INT((long)json_array_size(json_object_get(h, "samples")), (long)DASH_SAMPLES);
