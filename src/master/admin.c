@@ -655,131 +655,11 @@ api(struct aconn *c, struct http_request *h, struct hstr path)
 	respond_error(c, 404, "no such resource (see docs/api.md)");
 }
 
-static const struct http_header *
-header(const struct http_request *h, const char *name)
-{
-	return httpparse_find(h->headers, h->nheaders, name);
-}
-
-static bool
-hstr_is(const struct http_header *hd, const char *lit)
-{
-	return hd != NULL && hd->value.n == strlen(lit) && memcmp(hd->value.p, lit, hd->value.n) == 0;
-}
-
-static bool
-const_eq(const char *a, const char *b, size_t n)
-{
-	unsigned char diff = 0;
-
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 /* Is P (N bytes) the admin token? */
 static bool
 is_token(struct aconn *c, const char *p, size_t n)
 {
-	const char *token = c->a->m->conf->server.admin_token;
-
-	return token != NULL && n == strlen(token) && const_eq(p, token, n);
-}
-
-/* The dashboard's cookie (weir_admin=TOKEN) among the request's cookies. */
-static bool
-cookie_ok(struct aconn *c, const struct http_request *h)
-{
-	for (size_t i = 0; i < h->nheaders; i++) {
-		const char *p, *end;
-
-		if (h->headers[i].name.n != 6 || strncasecmp(h->headers[i].name.p, "cookie", 6))
-			continue;
-		p = h->headers[i].value.p;
-		end = p + h->headers[i].value.n;
-		while (p < end) {
-			const char *semi = memchr(p, ';', (size_t)(end - p)), *e = semi ? semi : end;
-
-			while (p < e && *p == ' ')
-				p++;
-			if ((size_t)(e - p) > 11 && memcmp(p, "weir_admin=", 11) == 0 &&
-			    is_token(c, p + 11, (size_t)(e - p - 11)))
-				return true;
-			p = e + 1;
-		}
-	}
-	return false;
-}
-
-/* The value of ?token= in the query, if any. */
-static bool
-query_token(const struct http_request *h, struct hstr *out)
-{
-	const char *p = h->query.p, *end;
-
-	if (p == NULL)
-		return false;
-	end = p + h->query.n;
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p)), *e = amp ? amp : end;
-
-		if ((size_t)(e - p) >= 6 && memcmp(p, "token=", 6) == 0) {
-			out->p = p + 6;
-			out->n = (size_t)(e - p - 6);
-			return true;
-		}
-		p = e + 1;
-	}
-	return false;
-}
-
-/*
- * Host is what a browser that reached the admin listener on purpose sends:
- * an address, localhost, or weir (the CLI's and the docs' curl).  A page
- * whose name was made to resolve to 127.0.0.1 (DNS rebinding) sends its own
- * name and is refused.
- */
-static bool
-host_ok(const struct http_request *h)
-{
-	const struct http_header *hd = header(h, "host");
-	char name[256];
-	size_t n;
-
-	if (hd == NULL || hd->value.n == 0 || hd->value.n >= sizeof(name))
-		return false;
-	memcpy(name, hd->value.p, hd->value.n);
-	name[hd->value.n] = '\0';
-	if (name[0] == '[')
-		return strchr(name, ']') != NULL;	/* an IPv6 literal */
-	n = strcspn(name, ":");
-	name[n] = '\0';
-	if (strcmp(name, "localhost") == 0 || strcmp(name, "weir") == 0)
-		return true;
-	return n > 0 && strspn(name, "0123456789.") == n;
-}
-
-/*
- * A POST from the page: its CSRF token, and an Origin that is this listener
- * ("http://" + Host).  Returns 0, or the status to refuse with.
- */
-static int
-post_checks(struct aconn *c, const struct http_request *h, const char **why)
-{
-	const struct http_header *tok = header(h, "x-weir-csrf");
-	const struct http_header *origin = header(h, "origin"), *host = header(h, "host");
-
-	if (tok == NULL || !dashboard_csrf_ok(c->a->m, tok->value.p, tok->value.n)) {
-		*why = "missing or stale CSRF token (reload the page)";
-		return 403;
-	}
-	if (origin == NULL || host == NULL || origin->value.n != host->value.n + 7 ||
-	    memcmp(origin->value.p, "http://", 7) != 0 ||
-	    strncasecmp(origin->value.p + 7, host->value.p, host->value.n) != 0) {
-		*why = "Origin is not this admin listener";
-		return 403;
-	}
-	return 0;
+	return dashboard_token_eq(c->a->m->conf->server.admin_token, p, n);
 }
 
 /* GET /dashboard?token=T on TCP: the token becomes the page's cookie. */
@@ -808,13 +688,13 @@ dashboard(struct aconn *c, struct http_request *h, struct hstr rest)
 	bool get = h->method == HTTP_M_GET || h->method == HTTP_M_HEAD;
 	char err[WEIR_ERRLEN];
 
-	if (!host_ok(h)) {
+	if (!dashboard_host_ok(h)) {
 		respond_error(c, 403, "Host must be an address, localhost or weir");
 		return;
 	}
 	if (h->method == HTTP_M_POST) {
 		const char *why;
-		int st = post_checks(c, h, &why);
+		int st = dashboard_post_check(c->a->m, h, &why);
 
 		if (st != 0)
 			respond_error(c, st, "%s", why);
@@ -857,16 +737,6 @@ dashboard(struct aconn *c, struct http_request *h, struct hstr rest)
 	respond_error(c, 404, "no such file in the dashboard");
 }
 
-/* Did a browser send this from another page (a cross-site form or fetch)? */
-static bool
-from_browser_page(const struct http_request *h)
-{
-	const struct http_header *site = header(h, "sec-fetch-site");
-
-	return header(h, "origin") != NULL ||
-	    (site != NULL && !hstr_is(site, "none") && !hstr_is(site, "same-origin"));
-}
-
 static bool
 under_dashboard(struct hstr path)
 {
@@ -885,7 +755,7 @@ dispatch(struct aconn *c, struct http_request *h)
 		dashboard(c, h, rest);
 		return;
 	}
-	if (from_browser_page(h)) {
+	if (dashboard_cross_site(h)) {
 		respond_error(c, 403, "not from a web page: the dashboard is at /dashboard");
 		return;
 	}
@@ -908,7 +778,8 @@ token_ok(struct aconn *c, const struct http_request *h)
 		return true;
 	if (!under_dashboard(h->path))
 		return false;
-	return cookie_ok(c, h) || (path_is(h->path, "/dashboard") && query_token(h, &q));
+	return dashboard_cookie_ok(h, c->a->m->conf->server.admin_token) ||
+	    (path_is(h->path, "/dashboard") && dashboard_query_token(h, &q));
 }
 
 static void
@@ -957,7 +828,7 @@ on_request(struct aconn *c)
 	{
 		struct hstr q;
 
-		if (c->tcp && path_is(h->path, "/dashboard") && query_token(h, &q) &&
+		if (c->tcp && path_is(h->path, "/dashboard") && dashboard_query_token(h, &q) &&
 		    h->method == HTTP_M_GET) {
 			dashboard_login(c, q);
 			free(h);

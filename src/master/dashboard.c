@@ -5,8 +5,10 @@
  *
  * The page itself is plain HTML, CSS and JS installed with weir
  * (<datadir>/weir/dashboard; in the build tree build/share/dashboard), read
- * at each request so an update needs no restart.  admin.c does the HTTP:
- * who may ask, routing, server-sent events.
+ * at each request so an update needs no restart.  admin.c does the HTTP
+ * (routing, server-sent events) with the checks made here: the token as a
+ * cookie, the Host a browser sends, a POST's CSRF token and Origin, and
+ * requests other pages make to the API.
  *
  * The history: every DASH_SAMPLE_MS the master asks the front end for its
  * snapshot (the same CTL_STATUS_REQ as `weir status`); each pool's
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/random.h>
@@ -27,6 +30,7 @@
 #include "log.h"
 #include "util.h"
 #include "component.h"
+#include "httpparse.h"
 #include "weir_paths.h"
 #include "master.h"
 
@@ -210,6 +214,143 @@ dashboard_file(struct master *m, const char *name, size_t namelen, char **body,
 	*len += DASH_TOKEN_HEX - (sizeof(mark) - 1);
 	free(text);
 	return 200;
+}
+
+/* --- who may ask: the checks admin.c applies under /dashboard ---------------------- */
+
+static const struct http_header *
+header(const struct http_request *h, const char *name)
+{
+	return httpparse_find(h->headers, h->nheaders, name);
+}
+
+static bool
+hstr_is(const struct http_header *hd, const char *lit)
+{
+	return hd != NULL && hd->value.n == strlen(lit) && memcmp(hd->value.p, lit, hd->value.n) == 0;
+}
+
+static bool
+const_eq(const char *a, const char *b, size_t n)
+{
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* Is P (N bytes) TOKEN (the admin token, NULL when none is set)? */
+bool
+dashboard_token_eq(const char *token, const char *p, size_t n)
+{
+	return token != NULL && n == strlen(token) && const_eq(p, token, n);
+}
+
+/* The dashboard's cookie (weir_admin=TOKEN) among the request's cookies. */
+bool
+dashboard_cookie_ok(const struct http_request *h, const char *token)
+{
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const char *p, *end;
+
+		if (h->headers[i].name.n != 6 || strncasecmp(h->headers[i].name.p, "cookie", 6))
+			continue;
+		p = h->headers[i].value.p;
+		end = p + h->headers[i].value.n;
+		while (p < end) {
+			const char *semi = memchr(p, ';', (size_t)(end - p)), *e = semi ? semi : end;
+
+			while (p < e && *p == ' ')
+				p++;
+			if ((size_t)(e - p) > 11 && memcmp(p, "weir_admin=", 11) == 0 &&
+			    dashboard_token_eq(token, p + 11, (size_t)(e - p - 11)))
+				return true;
+			p = e + 1;
+		}
+	}
+	return false;
+}
+
+/* The value of ?token= in the query, if any. */
+bool
+dashboard_query_token(const struct http_request *h, struct hstr *out)
+{
+	const char *p = h->query.p, *end;
+
+	if (p == NULL)
+		return false;
+	end = p + h->query.n;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p)), *e = amp ? amp : end;
+
+		if ((size_t)(e - p) >= 6 && memcmp(p, "token=", 6) == 0) {
+			out->p = p + 6;
+			out->n = (size_t)(e - p - 6);
+			return true;
+		}
+		p = e + 1;
+	}
+	return false;
+}
+
+/*
+ * Host is what a browser that reached the admin listener on purpose sends:
+ * an address, localhost, or weir (the CLI's and the docs' curl).  A page
+ * whose name was made to resolve to 127.0.0.1 (DNS rebinding) sends its own
+ * name and is refused.
+ */
+bool
+dashboard_host_ok(const struct http_request *h)
+{
+	const struct http_header *hd = header(h, "host");
+	char name[256];
+	size_t n;
+
+	if (hd == NULL || hd->value.n == 0 || hd->value.n >= sizeof(name))
+		return false;
+	memcpy(name, hd->value.p, hd->value.n);
+	name[hd->value.n] = '\0';
+	if (name[0] == '[')
+		return strchr(name, ']') != NULL;	/* an IPv6 literal */
+	n = strcspn(name, ":");
+	name[n] = '\0';
+	if (strcmp(name, "localhost") == 0 || strcmp(name, "weir") == 0)
+		return true;
+	return n > 0 && strspn(name, "0123456789.") == n;
+}
+
+/*
+ * A POST from the page: its CSRF token, and an Origin that is this listener
+ * ("http://" + Host).  Returns 0, or the status to refuse with.
+ */
+int
+dashboard_post_check(struct master *m, const struct http_request *h, const char **why)
+{
+	const struct http_header *tok = header(h, "x-weir-csrf");
+	const struct http_header *origin = header(h, "origin"), *host = header(h, "host");
+
+	if (tok == NULL || !dashboard_csrf_ok(m, tok->value.p, tok->value.n)) {
+		*why = "missing or stale CSRF token (reload the page)";
+		return 403;
+	}
+	if (origin == NULL || host == NULL || origin->value.n != host->value.n + 7 ||
+	    memcmp(origin->value.p, "http://", 7) != 0 ||
+	    strncasecmp(origin->value.p + 7, host->value.p, host->value.n) != 0) {
+		*why = "Origin is not this admin listener";
+		return 403;
+	}
+	return 0;
+}
+
+/* Did a browser send this from another page (a cross-site form or fetch)? */
+bool
+dashboard_cross_site(const struct http_request *h)
+{
+	const struct http_header *site = header(h, "sec-fetch-site");
+
+	return header(h, "origin") != NULL ||
+	    (site != NULL && !hstr_is(site, "none") && !hstr_is(site, "same-origin"));
 }
 
 /* --- history ---------------------------------------------------------------------- */

@@ -694,6 +694,14 @@ int	 dashboard_file(struct master *m, const char *name, size_t namelen, char **b
 	    size_t *len, const char **ctype, char *err);
 void	 dashboard_snapshot(struct master *m, json_t *fe);
 json_t	*dashboard_history(struct master *m);
+struct http_request;
+struct hstr;
+bool	 dashboard_token_eq(const char *token, const char *p, size_t n);
+bool	 dashboard_cookie_ok(const struct http_request *h, const char *token);
+bool	 dashboard_query_token(const struct http_request *h, struct hstr *out);
+bool	 dashboard_host_ok(const struct http_request *h);
+int	 dashboard_post_check(struct master *m, const struct http_request *h, const char **why);
+bool	 dashboard_cross_site(const struct http_request *h);
 
 /* status.c */
 json_t	*status_json(struct master *m, json_t *fe);

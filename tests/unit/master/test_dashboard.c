@@ -1,7 +1,9 @@
 /*
  * test_dashboard.c - the dashboard's history (requests/s and p99 between
- * two front-end snapshots, the ring of samples), its CSRF tokens, and the
- * page's token placeholder (dashboard.c).
+ * two front-end snapshots, the ring of samples), its CSRF tokens, the
+ * page's token placeholder, and the checks on who may ask (dashboard.c):
+ * the token cookie, ?token=, Host, a POST's token and Origin, requests that
+ * other pages make.
  */
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 #include "../unit.h"
 #include "../../../src/master/dashboard.c"
 #include "../../../src/common/util.c"
+#include "../../../src/common/httpparse.c"
 
 /* What dashboard.c uses from the rest of the master: a clock the test moves. */
 static uint64_t now_ms = 1000;
@@ -146,6 +149,96 @@ test_tokens_and_page(struct master *m)
 	rmdir(exe_dir);
 }
 
+/* Parse REQ (request line and headers, CRLF added) into *h: its bytes stay in buf. */
+static struct http_request *
+req(const char *text, char *buf, size_t bufsz)
+{
+	static struct http_request h;
+	struct httpparse_limits lim = { 8192, 65536, 100 };
+	const char *why = NULL;
+	int st;
+
+	size_t n = 0;
+
+	/* '|' separates the lines */
+	for (const char *t = text; *t != '\0' && n + 5 < bufsz; t++) {
+		if (*t == '|') {
+			buf[n++] = '\r';
+			buf[n++] = '\n';
+		} else
+			buf[n++] = *t;
+	}
+	memcpy(buf + n, "\r\n\r\n", 5);
+	CHECKF(httpparse_request(buf, strlen(buf), &h, &lim, &st, &why) > 0, "%s: %s", text,
+	    why ? why : "incomplete");
+	return &h;
+}
+
+static void
+test_checks(struct master *m)
+{
+	static const char tok[] = "s3cret-0123456789";
+	static const struct {
+		const char	*req;
+		bool		 cookie, host, cross;
+	} cases[] = {
+		{ "GET /dashboard HTTP/1.1|Host: 127.0.0.1:9090", false, true, false },
+		{ "GET /dashboard HTTP/1.1|Host: localhost:8099|Cookie: a=b; weir_admin=s3cret-0123456789",
+		  true, true, false },
+		{ "GET /dashboard HTTP/1.1|Host: weir|Cookie: weir_admin=s3cret-012345678", false, true, false },
+		{ "GET /dashboard HTTP/1.1|Host: weir|Cookie: weir_admin=s3cret-0123456789x", false, true, false },
+		{ "GET /dashboard HTTP/1.1|Host: [::1]:9090|Cookie: xweir_admin=s3cret-0123456789", false, true, false },
+		{ "GET /dashboard HTTP/1.1|Host: evil.example:8099", false, false, false },
+		{ "GET /dashboard HTTP/1.1|Host: 127.0.0.1.evil.example", false, false, false },
+		{ "GET /dashboard HTTP/1.1|Host: weir|Sec-Fetch-Site: none", false, true, false },
+		{ "GET /dashboard HTTP/1.1|Host: weir|Sec-Fetch-Site: same-origin", false, true, false },
+		{ "GET /status HTTP/1.1|Host: weir|Sec-Fetch-Site: cross-site", false, true, true },
+		{ "GET /status HTTP/1.1|Host: weir|Sec-Fetch-Site: same-site", false, true, true },
+		{ "POST /pools/a/stop HTTP/1.1|Host: weir|Origin: null", false, true, true },
+	};
+	char buf[1024], csrf[33];
+	struct http_request *h;
+	struct hstr q;
+	const char *why;
+
+	for (size_t i = 0; i < nitems(cases); i++) {
+		h = req(cases[i].req, buf, sizeof(buf));
+		CHECKF(dashboard_cookie_ok(h, tok) == cases[i].cookie, "cookie: %s", cases[i].req);
+		CHECKF(dashboard_host_ok(h) == cases[i].host, "host: %s", cases[i].req);
+		CHECKF(dashboard_cross_site(h) == cases[i].cross, "cross: %s", cases[i].req);
+	}
+	CHECK(!dashboard_cookie_ok(req(cases[1].req, buf, sizeof(buf)), NULL));	/* no token set */
+	CHECK(dashboard_token_eq(tok, "s3cret-0123456789", 17));
+	CHECK(!dashboard_token_eq(tok, "s3cret-0123456780", 17));
+	CHECK(!dashboard_token_eq(NULL, "", 0));
+	/* ?token= */
+	CHECK(!dashboard_query_token(req("GET /dashboard HTTP/1.1|Host: weir", buf, sizeof(buf)), &q));
+	CHECK(dashboard_query_token(req("GET /dashboard?a=1&token=xy HTTP/1.1|Host: weir", buf,
+	    sizeof(buf)), &q) && q.n == 2 && memcmp(q.p, "xy", 2) == 0);
+	CHECK(!dashboard_query_token(req("GET /dashboard?xtoken=xy HTTP/1.1|Host: weir", buf,
+	    sizeof(buf)), &q));
+	/* a POST: the page's token, and Origin = http:// + Host */
+	memcpy(csrf, token_new(m->dash), 33);
+	{
+		char r[512];
+
+		snprintf(r, sizeof(r), "POST /dashboard/reload HTTP/1.1|Host: 127.0.0.1:9090|"
+		    "Origin: http://127.0.0.1:9090|X-Weir-CSRF: %s", csrf);
+		CHECK_INT(dashboard_post_check(m, req(r, buf, sizeof(buf)), &why), 0L);
+		snprintf(r, sizeof(r), "POST /dashboard/reload HTTP/1.1|Host: 127.0.0.1:9090|"
+		    "Origin: http://127.0.0.1:9091|X-Weir-CSRF: %s", csrf);
+		CHECK_INT(dashboard_post_check(m, req(r, buf, sizeof(buf)), &why), 403L);
+		CHECK(strstr(why, "Origin") != NULL);
+		snprintf(r, sizeof(r), "POST /dashboard/reload HTTP/1.1|Host: 127.0.0.1:9090|"
+		    "X-Weir-CSRF: %s", csrf);
+		CHECK_INT(dashboard_post_check(m, req(r, buf, sizeof(buf)), &why), 403L);
+		snprintf(r, sizeof(r), "POST /dashboard/reload HTTP/1.1|Host: 127.0.0.1:9090|"
+		    "Origin: http://127.0.0.1:9090");
+		CHECK_INT(dashboard_post_check(m, req(r, buf, sizeof(buf)), &why), 403L);
+		CHECK(strstr(why, "CSRF") != NULL);
+	}
+}
+
 int
 main(void)
 {
@@ -155,6 +248,7 @@ main(void)
 	dashboard_init(&m);
 	test_history(&m);
 	test_tokens_and_page(&m);
+	test_checks(&m);
 	m.dash->timer.cb(m.dash->timer.arg);
 	CHECK(asked == 1);
 	dashboard_free(&m);
