@@ -9,6 +9,7 @@
 
 const POLL_MS = 1000;
 const MAX_EVENTS = 300;
+const STATUS_ERROR = "cannot read the status: ";
 const csrf = document.querySelector('meta[name="weir-csrf"]').content;
 const pools = new Map();	// name -> { el, ... }
 let polling = false;
@@ -160,8 +161,9 @@ async function poll() {
     const r = await fetch("/dashboard/data", { cache: "no-store" });
     if (!r.ok) throw new Error("HTTP " + r.status);
     render(await r.json());
+    if ($("#message").textContent.startsWith(STATUS_ERROR)) say("", false);	// it is back
   } catch (e) {
-    say("cannot read the status: " + e.message, true);
+    say(STATUS_ERROR + e.message, true);
   } finally {
     polling = false;
   }
