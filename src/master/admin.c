@@ -11,12 +11,26 @@
  *   POST /reload                 re-read the configuration
  *   POST /stop                   graceful stop (a drain first with health_path)
  *   POST /drain                  health_path 503, serve drain_time, then stop
+ *   GET  /dashboard              the web page (dashboard.c), its files,
+ *        /dashboard/data         status with live figures + history,
+ *        /dashboard/events       the event log as server-sent events;
+ *   POST /dashboard/pools/NAME/ACTION, /dashboard/reload   its buttons
  *
  * Who may ask: on the Unix socket (mode 0660, owner root, group
  * admin_group) the peer's credentials are checked again (SO_PEERCRED): root,
  * the master's own user, or a member of admin_group.  On TCP every request
  * needs "Authorization: Bearer <admin_token>".  Errors are JSON
  * {"error": "..."} with the right status.
+ *
+ * A browser cannot send that header: GET /dashboard?token=T (TCP) answers
+ * with the token as an HttpOnly SameSite=Strict cookie, honoured under
+ * /dashboard only.  Because a browser sends the cookie (and reaches the
+ * Unix socket through a tunnel) whichever page asks, every POST under
+ * /dashboard needs the page's own CSRF token (X-Weir-CSRF) and an Origin
+ * that is the admin listener's own; the API outside /dashboard refuses
+ * requests that a browser made from another page (Origin, Sec-Fetch-Site),
+ * and /dashboard answers only to a Host that is an address, localhost or
+ * weir (no DNS rebinding).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +62,8 @@ enum wait_kind {
 	WAIT_STATUS,
 	WAIT_POOL,
 	WAIT_POOLS,
-	WAIT_METRICS
+	WAIT_METRICS,
+	WAIT_DASH
 };
 
 struct aconn {
@@ -64,6 +79,7 @@ struct aconn {
 	size_t		 outlen, outoff, outcap;
 	bool		 close_after;	/* close once out is sent */
 	bool		 follow;
+	bool		 sse;		/* follow as server-sent events (the dashboard) */
 	struct ev_filter filter;
 	char		 fpool[CONF_NAME_MAX + 1];
 	char		 flevel[16];
@@ -103,25 +119,38 @@ out_append(struct aconn *c, const char *p, size_t n)
 	c->outlen += n;
 }
 
+/* Answer and close; extra: more header lines, each ending in CRLF. */
 static void
-respond(struct aconn *c, int status, const char *ctype, const char *body, size_t len)
+respond_h(struct aconn *c, int status, const char *ctype, const char *extra,
+    const char *body, size_t len)
 {
-	char head[512];
+	char head[1024];
 	int n;
 
 	n = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\nServer: weir\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+	    "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n%s\r\n",
 	    status, status == 200 ? "OK" : status == 202 ? "Accepted" :
+	    status == 303 ? "See Other" :
 	    status == 400 ? "Bad Request" : status == 401 ? "Unauthorized" :
 	    status == 403 ? "Forbidden" : status == 404 ? "Not Found" :
 	    status == 405 ? "Method Not Allowed" : status == 409 ? "Conflict" :
 	    status == 422 ? "Unprocessable Content" : status == 503 ?
-	    "Service Unavailable" : "Internal Server Error", ctype, len);
+	    "Service Unavailable" : "Internal Server Error", ctype, len, extra);
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		aconn_close(c);
+		return;
+	}
 	out_append(c, head, (size_t)n);
 	out_append(c, body, len);
 	c->close_after = true;
 	aconn_flush(c);
+}
+
+static void
+respond(struct aconn *c, int status, const char *ctype, const char *body, size_t len)
+{
+	respond_h(c, status, ctype, "", body, len);
 }
 
 /* Answer with JSON (takes the reference). */
@@ -205,6 +234,15 @@ complete_wait(struct aconn *c, json_t *fe)
 		free(text);
 		break;
 	}
+	case WAIT_DASH: {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "live", json_boolean(fe != NULL));
+		json_object_set_new(o, "status", status_json(m, fe));
+		json_object_set_new(o, "history", dashboard_history(m));
+		respond_json(c, 200, o);
+		break;
+	}
 	default:
 		break;
 	}
@@ -221,6 +259,7 @@ admin_fe_status(struct master *m, json_t *fe)
 		return;
 	a->fe_asked = false;
 	loop_timer_cancel(m->loop, &a->fe_timer);
+	dashboard_snapshot(m, fe);
 	for (c = a->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->wait != WAIT_NONE)
@@ -237,25 +276,42 @@ fe_timeout(void *arg)
 	admin_fe_status(a->m, NULL);
 }
 
-static void
-wait_fe(struct aconn *c, int kind)
+/*
+ * Ask the front end for its live figures unless a request is out already;
+ * the answer comes to admin_fe_status().  Returns -1 if it cannot be asked.
+ */
+static int
+ask_fe(struct admin *a)
 {
-	struct admin *a = c->a;
 	struct master *m = a->m;
 	struct ctl_pool_ref ref;
 
-	c->wait = kind;
 	if (a->fe_asked)
-		return;
+		return 0;
 	memset(&ref, 0, sizeof(ref));
 	ref.pool = -1;
 	ref.generation = m->generation;
-	if (!m->fe.hello || feproc_send(m, CTL_STATUS_REQ, &ref, sizeof(ref), NULL, 0) == -1) {
-		complete_wait(c, NULL);
-		return;
-	}
+	if (!m->fe.hello || feproc_send(m, CTL_STATUS_REQ, &ref, sizeof(ref), NULL, 0) == -1)
+		return -1;
 	a->fe_asked = true;
 	loop_timer_set(m->loop, &a->fe_timer, ADMIN_FE_WAIT_MS);
+	return 0;
+}
+
+/* The dashboard's history sampler (dashboard.c). */
+void
+admin_fe_ask(struct master *m)
+{
+	if (m->admin != NULL)
+		(void)ask_fe(m->admin);	/* no front end now: no sample this time */
+}
+
+static void
+wait_fe(struct aconn *c, int kind)
+{
+	c->wait = kind;
+	if (ask_fe(c->a) == -1)
+		complete_wait(c, NULL);
 }
 
 /* --- events and followers --------------------------------------------------------- */
@@ -269,6 +325,21 @@ chunk(struct aconn *c, const char *p, size_t n)
 	out_append(c, h, (size_t)k);
 	out_append(c, p, n);
 	out_append(c, "\r\n", 2);
+}
+
+/* One event line to a follower: a chunk, or an SSE message (no newline in it). */
+static void
+follow_write(struct aconn *c, const char *line, size_t n)
+{
+	if (!c->sse) {
+		chunk(c, line, n);
+		return;
+	}
+	if (n > 0 && line[n - 1] == '\n')
+		n--;
+	out_append(c, "data: ", 6);
+	out_append(c, line, n);
+	out_append(c, "\n\n", 2);
 }
 
 /* events.c calls this for every new event: feed the followers. */
@@ -286,7 +357,7 @@ on_event(const char *line, size_t n, json_t *ev, void *arg)
 			aconn_close(c);		/* too slow a reader */
 			continue;
 		}
-		chunk(c, line, n);
+		follow_write(c, line, n);
 		aconn_flush(c);
 	}
 }
@@ -367,7 +438,7 @@ parse_query(struct aconn *c, struct hstr q, bool *follow, char *err, size_t errs
 }
 
 static void
-get_events(struct aconn *c, struct hstr query)
+get_events(struct aconn *c, struct hstr query, bool sse)
 {
 	char err[128];
 	bool follow;
@@ -378,19 +449,31 @@ get_events(struct aconn *c, struct hstr query)
 		return;
 	}
 	arr = events_query(&c->filter);
-	if (!follow) {
+	if (!follow && !sse) {
 		respond_json(c, 200, arr);
 		return;
 	}
-	/* Follow: the stored matches, then every new one, as JSON lines. */
+	/*
+	 * Follow: the stored matches, then every new one, as JSON lines or
+	 * (the dashboard's EventSource) as server-sent events on a body that
+	 * ends when the connection does.
+	 */
 	{
 		static const char head[] = "HTTP/1.1 200 OK\r\nServer: weir\r\n"
 		    "Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n"
 		    "Cache-Control: no-store\r\n\r\n";
+		static const char shead[] = "HTTP/1.1 200 OK\r\nServer: weir\r\n"
+		    "Content-Type: text/event-stream\r\nConnection: close\r\n"
+		    "Cache-Control: no-store\r\n\r\n"
+		    ": weir events\n\n";	/* the stream is open: a comment */
 		size_t i;
 		json_t *ev;
 
-		out_append(c, head, sizeof(head) - 1);
+		c->sse = sse;
+		if (sse)
+			out_append(c, shead, sizeof(shead) - 1);
+		else
+			out_append(c, head, sizeof(head) - 1);
 		json_array_foreach(arr, i, ev) {
 			char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
@@ -398,7 +481,7 @@ get_events(struct aconn *c, struct hstr query)
 				size_t n = strlen(s);
 
 				s[n] = '\n';
-				chunk(c, s, n + 1);
+				follow_write(c, s, n + 1);
 				free(s);
 			}
 		}
@@ -446,11 +529,11 @@ path_is(struct hstr p, const char *lit)
 	return p.n == strlen(lit) && memcmp(p.p, lit, p.n) == 0;
 }
 
+/* The API proper, on PATH (the request's, or what follows /dashboard). */
 static void
-dispatch(struct aconn *c, struct http_request *h)
+api(struct aconn *c, struct http_request *h, struct hstr path)
 {
 	struct master *m = c->a->m;
-	struct hstr path = h->path;
 	bool get = h->method == HTTP_M_GET || h->method == HTTP_M_HEAD;
 	bool post = h->method == HTTP_M_POST;
 
@@ -472,7 +555,7 @@ dispatch(struct aconn *c, struct http_request *h)
 		if (!get)
 			respond_error(c, 405, "use GET");
 		else
-			get_events(c, h->query);
+			get_events(c, h->query, false);
 		return;
 	}
 	if (path_is(path, "/pools")) {
@@ -589,19 +672,131 @@ dispatch(struct aconn *c, struct http_request *h)
 	respond_error(c, 404, "no such resource (see docs/api.md)");
 }
 
-/* Constant-time comparison of the bearer token. */
+/* Is P (N bytes) the admin token? */
 static bool
-token_ok(const struct http_request *h, const char *token)
+is_token(struct aconn *c, const char *p, size_t n)
+{
+	return dashboard_token_eq(c->a->m->conf->server.admin_token, p, n);
+}
+
+/* GET /dashboard?token=T on TCP: the token becomes the page's cookie. */
+static void
+dashboard_login(struct aconn *c, struct hstr tok)
+{
+	char extra[600];
+
+	if (!is_token(c, tok.p, tok.n)) {
+		respond_error(c, 401, "wrong token");
+		return;
+	}
+	snprintf(extra, sizeof(extra), "Location: /dashboard\r\nSet-Cookie: weir_admin=%.*s; "
+	    "Path=/dashboard; HttpOnly; SameSite=Strict\r\n", (int)tok.n, tok.p);
+	respond_h(c, 303, "text/plain", extra, "", 0);
+}
+
+/* Everything under /dashboard (REST: what follows it). */
+static void
+dashboard(struct aconn *c, struct http_request *h, struct hstr rest)
+{
+	static const char page_headers[] =
+	    "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"
+	    "X-Frame-Options: DENY\r\nX-Content-Type-Options: nosniff\r\n"
+	    "Referrer-Policy: no-referrer\r\n";
+	bool get = h->method == HTTP_M_GET || h->method == HTTP_M_HEAD;
+	char err[WEIR_ERRLEN];
+
+	if (!dashboard_host_ok(h)) {
+		respond_error(c, 403, "Host must be an address, localhost or weir");
+		return;
+	}
+	if (h->method == HTTP_M_POST) {
+		const char *why;
+		int st = dashboard_post_check(c->a->m, h, &why);
+
+		if (st != 0)
+			respond_error(c, st, "%s", why);
+		else if ((rest.n > 7 && memcmp(rest.p, "/pools/", 7) == 0 &&
+		    memchr(rest.p + 7, '/', rest.n - 7) != NULL) || path_is(rest, "/reload"))
+			api(c, h, rest);
+		else
+			respond_error(c, 404, "no such action");
+		return;
+	}
+	if (!get) {
+		respond_error(c, 405, "use GET or POST");
+		return;
+	}
+	if (path_is(rest, "/data")) {
+		wait_fe(c, WAIT_DASH);
+		return;
+	}
+	if (path_is(rest, "/events")) {
+		get_events(c, h->query, true);
+		return;
+	}
+	if (rest.n <= 1 || (rest.n > 1 && memchr(rest.p + 1, '/', rest.n - 1) == NULL)) {
+		const char *name = rest.n <= 1 ? "index.html" : rest.p + 1;
+		size_t nl = rest.n <= 1 ? 10 : rest.n - 1;
+		char *body = NULL;
+		size_t len;
+		const char *ctype;
+		int st = dashboard_file(c->a->m, name, nl, &body, &len, &ctype, err);
+
+		if (st == 200)
+			respond_h(c, 200, ctype, page_headers, body, len);
+		else if (st == 404)
+			respond_error(c, 404, "no such file in the dashboard");
+		else
+			respond_error(c, 500, "%s", err);
+		free(body);
+		return;
+	}
+	respond_error(c, 404, "no such file in the dashboard");
+}
+
+static bool
+under_dashboard(struct hstr path)
+{
+	return path_is(path, "/dashboard") ||
+	    (path.n > 10 && memcmp(path.p, "/dashboard/", 11) == 0);
+}
+
+static void
+dispatch(struct aconn *c, struct http_request *h)
+{
+	struct hstr rest;
+
+	if (under_dashboard(h->path)) {
+		rest.p = h->path.p + 10;
+		rest.n = h->path.n - 10;
+		dashboard(c, h, rest);
+		return;
+	}
+	if (dashboard_cross_site(h)) {
+		respond_error(c, 403, "not from a web page: the dashboard is at /dashboard");
+		return;
+	}
+	api(c, h, h->path);
+}
+
+/*
+ * May this TCP request go on?  The bearer token (constant-time compare); or,
+ * under /dashboard only, the page's cookie; or GET /dashboard?token=, which
+ * dashboard_login() checks and turns into the cookie.
+ */
+static bool
+token_ok(struct aconn *c, const struct http_request *h)
 {
 	const struct http_header *a = httpparse_find(h->headers, h->nheaders, "authorization");
-	size_t tl = strlen(token);
-	unsigned char diff = 0;
+	struct hstr q;
 
-	if (a == NULL || a->value.n != tl + 7 || memcmp(a->value.p, "Bearer ", 7) != 0)
+	if (a != NULL && a->value.n > 7 && memcmp(a->value.p, "Bearer ", 7) == 0 &&
+	    is_token(c, a->value.p + 7, a->value.n - 7))
+		return true;
+	if (!under_dashboard(h->path))
 		return false;
-	for (size_t i = 0; i < tl; i++)
-		diff |= (unsigned char)(a->value.p[7 + i] ^ token[i]);
-	return diff == 0;
+	return dashboard_cookie_ok(h, c->a->m->conf->server.admin_token) ||
+	    (path_is(h->path, "/dashboard") && dashboard_query_token(h, &q));
 }
 
 static void
@@ -634,7 +829,7 @@ on_request(struct aconn *c)
 		respond_error(c, 413, "the admin API takes no request body");
 		return;
 	}
-	if (c->tcp && !token_ok(h, c->a->m->conf->server.admin_token)) {
+	if (c->tcp && !token_ok(c, h)) {
 		free(h);
 		respond_error(c, 401, "missing or wrong bearer token");
 		return;
@@ -647,6 +842,16 @@ on_request(struct aconn *c)
 	c->inlen = 0;		/* one request per connection */
 	if (loop_io_mod(c->a->m->loop, &c->io, 0) == -1)
 		log_warn("epoll_ctl");
+	{
+		struct hstr q;
+
+		if (c->tcp && path_is(h->path, "/dashboard") && dashboard_query_token(h, &q) &&
+		    h->method == HTTP_M_GET) {
+			dashboard_login(c, q);
+			free(h);
+			return;
+		}
+	}
 	dispatch(c, h);
 	free(h);
 }
@@ -892,6 +1097,7 @@ admin_open(struct master *m, char *err)
 		}
 	}
 	events_set_hook(on_event, a);
+	dashboard_init(m);
 	return 0;
 }
 
@@ -903,6 +1109,7 @@ admin_close(struct master *m)
 	if (a == NULL)
 		return;
 	events_set_hook(NULL, NULL);
+	dashboard_free(m);
 	while (a->conns != NULL)
 		aconn_close(a->conns);
 	loop_timer_cancel(m->loop, &a->fe_timer);

@@ -1,5 +1,5 @@
 /*
- * cli.c - the operator commands: status, pool, events, reload, stop.
+ * cli.c - the operator commands: status, pool, events, reload, stop, dashboard.
  *
  * Each is a small HTTP/1.1 client of the admin API on the Unix socket
  * (found from -c FILE's state_dir, or given with -s SOCKET).  Options may
@@ -1129,4 +1129,59 @@ cmd_drain(int argc, char **argv)
 		return 0;
 	fflush(stdout);
 	return wait_gone(&o, "drain");
+}
+
+/* --- dashboard ----------------------------------------------------------------------- */
+
+/*
+ * How to reach the dashboard: it is served on the admin listener only, so
+ * from another machine through an SSH tunnel to the admin socket, or the
+ * TCP admin listener with its token.  Also checks that this weir serves it.
+ */
+int
+cmd_dashboard(int argc, char **argv)
+{
+	struct cli o = { .cmd = "dashboard" };
+	struct conf_errors errs = { NULL, 0 };
+	char *args[1], *body = NULL, sock[PATH_MAX];
+	struct conf *c = NULL;
+	int n, st;
+
+	if ((st = parse(&o, argc, argv, "[-c FILE | -s SOCKET]\n\n"
+	    "Print how to open weir's dashboard (a web page on the admin listener:\n"
+	    "pools, workers, charts, the live event log, pool actions) and check\n"
+	    "that this weir serves it.", args, &n, 0)) != 0)
+		return st;
+	if (find_socket(&o) == -1)
+		return 1;
+	if (realpath(o.sock, sock) == NULL)
+		wstrlcpy(sock, o.sock, sizeof(sock));	/* not there yet: as written */
+	if (o.conf != NULL)
+		c = conf_load(o.conf, CONF_PEEK, &errs);
+	conf_errors_clear(&errs);
+	printf("weir's dashboard is served on the admin listener only, at /dashboard.\n\n"
+	    "On this machine, through the admin socket:\n"
+	    "  curl --unix-socket %s http://weir/dashboard\n"
+	    "From your workstation, through an SSH tunnel to the socket (the SSH user\n"
+	    "must be root, weir's user or in admin_group):\n"
+	    "  ssh -N -L 8099:%s HOST\n"
+	    "  then open http://localhost:8099/dashboard\n", sock, sock);
+	if (c != NULL && c->server.admin_listen != NULL)
+		printf("Through the TCP admin listener (%s), with its admin_token:\n"
+		    "  open http://%s/dashboard?token=ADMIN_TOKEN\n"
+		    "  (the token becomes the page's cookie; from elsewhere tunnel to it:\n"
+		    "  ssh -N -L 8099:%s HOST, then http://localhost:8099/dashboard?token=ADMIN_TOKEN)\n",
+		    c->server.admin_listen, c->server.admin_listen, c->server.admin_listen);
+	conf_free(c);
+	/* the page's files are installed and weir answers */
+	if ((st = request(&o, "GET", "/dashboard", &body)) == -1)
+		return 1;
+	if (st != 200) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	free(body);
+	printf("\nweir is running and serves the dashboard (%s).\n", sock);
+	return 0;
 }

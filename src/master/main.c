@@ -44,6 +44,7 @@ usage(FILE *f)
 	    "  reload                                 re-read the configuration\n"
 	    "  stop                                   stop gracefully\n"
 	    "  drain   [--no-wait]                    health_path 503, serve drain_time, stop\n"
+	    "  dashboard                              how to open the web dashboard\n"
 	    "  verify  [--json] [--manifest FILE]     check components against the MANIFEST\n"
 	    "  version                                print the version\n"
 	    "\n"
@@ -192,6 +193,8 @@ main(int argc, char **argv)
 		return cmd_stop(argc - 1, argv + 1);
 	if (strcmp(cmd, "drain") == 0)
 		return cmd_drain(argc - 1, argv + 1);
+	if (strcmp(cmd, "dashboard") == 0)
+		return cmd_dashboard(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

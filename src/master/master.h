@@ -210,6 +210,7 @@ struct master {
 	size_t		 nold_confs;
 	uint32_t	 next_worker_id;
 	struct admin	*admin;
+	struct dashboard *dash;	/* dashboard.c: page tokens, history */
 	int64_t		 started_wall;	/* unix seconds */
 	unsigned	 fe_restarts;
 	json_t		*fe_failure;	/* the last 1305's fields, for status; or NULL */
@@ -236,6 +237,7 @@ struct master {
 
 /* Admin API (admin.c) state, opaque outside it. */
 struct admin;
+struct dashboard;
 
 /* Rapid-Fail Protection window (rapidfail.c). */
 struct rf_failure {
@@ -695,6 +697,24 @@ void	 external_fault(struct worker *w, const char *what);
 int	 admin_open(struct master *m, char *err);
 void	 admin_close(struct master *m);
 void	 admin_fe_status(struct master *m, json_t *snapshot);
+void	 admin_fe_ask(struct master *m);
+
+/* dashboard.c */
+void	 dashboard_init(struct master *m);
+void	 dashboard_free(struct master *m);
+bool	 dashboard_csrf_ok(struct master *m, const char *p, size_t n);
+int	 dashboard_file(struct master *m, const char *name, size_t namelen, char **body,
+	    size_t *len, const char **ctype, char *err);
+void	 dashboard_snapshot(struct master *m, json_t *fe);
+json_t	*dashboard_history(struct master *m);
+struct http_request;
+struct hstr;
+bool	 dashboard_token_eq(const char *token, const char *p, size_t n);
+bool	 dashboard_cookie_ok(const struct http_request *h, const char *token);
+bool	 dashboard_query_token(const struct http_request *h, struct hstr *out);
+bool	 dashboard_host_ok(const struct http_request *h);
+int	 dashboard_post_check(struct master *m, const struct http_request *h, const char **why);
+bool	 dashboard_cross_site(const struct http_request *h);
 
 /* status.c */
 json_t	*status_json(struct master *m, json_t *fe);
@@ -724,6 +744,7 @@ int	 cmd_events(int argc, char **argv);
 int	 cmd_reload(int argc, char **argv);
 int	 cmd_stop(int argc, char **argv);
 int	 cmd_drain(int argc, char **argv);
+int	 cmd_dashboard(int argc, char **argv);
 
 /* verify.c */
 int	 cmd_verify(int argc, char **argv);

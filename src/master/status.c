@@ -105,6 +105,26 @@ deploy_json(const struct pool *p)
 	return o;
 }
 
+/*
+ * A worker's requests as the front end counts them now: the master's own
+ * count (CTL_STATS) lags by up to a report interval, the snapshot does not.
+ */
+static uint64_t
+live_requests(const struct worker *w, json_t *fp)
+{
+	size_t i;
+	json_t *fw;
+
+	json_array_foreach(json_object_get(fp, "workers"), i, fw) {
+		if (json_integer_value(json_object_get(fw, "worker")) == (json_int_t)w->id) {
+			json_int_t n = json_integer_value(json_object_get(fw, "requests"));
+
+			return n > 0 && (uint64_t)n > w->requests ? (uint64_t)n : w->requests;
+		}
+	}
+	return w->requests;
+}
+
 json_t *
 status_pool_json(struct pool *p, json_t *fe)
 {
@@ -132,7 +152,15 @@ status_pool_json(struct pool *p, json_t *fe)
 	    json_integer(p->set_identity ? (json_int_t)p->gid : (json_int_t)getegid()));
 	json_object_set_new(o, "queue", fp != NULL ? json_incref(json_object_get(fp, "queue")) :
 	    json_null());
-	json_object_set_new(o, "requests", json_integer((json_int_t)p->requests));
+	{
+		/* served, with what the front end has not reported yet */
+		uint64_t live = p->requests;
+
+		for (const struct worker *w = p->workers; w != NULL; w = w->next)
+			if (w->state != W_EXITED)
+				live += live_requests(w, fp) - w->requests;
+		json_object_set_new(o, "requests", json_integer((json_int_t)live));
+	}
 	json_object_set_new(o, "inflight", json_integer(p->inflight));
 	json_object_set_new(o, "cgroup", poolcg_json(p));
 	for (size_t i = 0; i < rapidfail_current(&p->rf, now); i++) {
@@ -178,7 +206,7 @@ status_pool_json(struct pool *p, json_t *fe)
 		json_object_set_new(wo, "version", json_integer(w->ver));
 		json_object_set_new(wo, "started", json_string(ts));
 		json_object_set_new(wo, "uptime_s", json_integer((json_int_t)((now - w->started) / 1000)));
-		json_object_set_new(wo, "requests", json_integer((json_int_t)w->requests));
+		json_object_set_new(wo, "requests", json_integer((json_int_t)live_requests(w, fp)));
 		if (w->pid > 0) {
 			json_object_set_new(wo, "rss", json_integer((json_int_t)rss_bytes(w->pid)));
 			json_object_set_new(wo, "private",
