@@ -233,7 +233,9 @@ def check_alice(got, certs, prefix):
     assert got[prefix + "VERIFY"] == "SUCCESS"
     assert got[prefix + "S_DN"] == "CN=alice"
     assert got[prefix + "I_DN"] == "CN=weir test CA"
-    assert got[prefix + "SERIAL"] == serial.strip().split("=")[1].lstrip("0")
+    # whole bytes in hex, as `openssl x509 -serial` and mod_ssl write it
+    # (a serial whose first byte is below 0x10 keeps its leading 0)
+    assert got[prefix + "SERIAL"] == serial.strip().split("=")[1]
     assert got[prefix + "FINGERPRINT"] == hashlib.sha256(der).hexdigest().upper()
     return pem
 
