@@ -40,6 +40,12 @@ enum ctl_type {
 	CTL_TLS_KEYS,		/* M -> FE: struct ctl_tls_keys: session ticket keys */
 	CTL_ACME_CHALLENGE,	/* M -> FE: struct ctl_acme_challenge: answer (or stop answering) an HTTP-01 token */
 	CTL_ACME_CHALLENGE_ACK,	/* FE -> M: struct ctl_acme_challenge: it is answered now */
+	/* between an old master and the new one it started (upgrade.c) */
+	CTL_UPG_LISTENER,	/* old -> new: struct ctl_upg_listener; fds: its sockets, one per thread */
+	CTL_UPG_STATE,		/* old -> new: struct ctl_upg_state; fds: admin socket(s); the last */
+	CTL_UPG_READY,		/* new -> old: struct ctl_upg_ready: front end up, always pools ready */
+	CTL_UPG_FAILED,		/* new -> old: struct ctl_upg_failed: it cannot serve, and why */
+	CTL_UPG_COMMIT,		/* old -> new: u32 0: the old generation stops; serve alone */
 	CTL__MAX
 };
 
@@ -59,6 +65,10 @@ struct ctl_hello {
 
 struct ctl_shutdown {
 	uint64_t	deadline_ms;	/* time in-flight requests get */
+	uint32_t	handover;	/* 1: a new generation serves (upgrade): keep idle
+					   keep-alive connections until their next request,
+					   answered with Connection: close */
+	uint32_t	pad;
 };
 
 /*
@@ -208,6 +218,35 @@ struct ctl_stats {
 struct ctl_tls_keys {
 	uint32_t	n;		/* keys in use: 1 or 2 */
 	uint8_t		key[2][CTL_TLS_KEY_LEN];
+};
+
+/*
+ * Upgrade (upgrade.c): what an old master hands the new master it started.
+ * Each listening address comes as one CTL_UPG_LISTENER with its sockets
+ * (the same open sockets, so the kernel's accept queues are shared), then
+ * one CTL_UPG_STATE with what else must survive and the admin socket.
+ */
+struct ctl_upg_listener {
+	struct sockaddr_storage ss;
+	uint32_t	sslen;
+};
+
+#define CTL_UPG_PROCREC_MAX	32
+struct ctl_upg_state {
+	struct ctl_tls_keys tls_keys;	/* so tickets issued before keep resuming */
+	uint32_t	first_worker_id;	/* worker socket names the old master never uses */
+	uint32_t	admin_tcp;	/* 1: fds[1] is the admin_listen socket */
+	char		procrec[CTL_UPG_PROCREC_MAX];	/* process records file the old master uses */
+};
+
+struct ctl_upg_ready {
+	int32_t		pid;
+	char		version[32];
+	char		build[64];
+};
+
+struct ctl_upg_failed {
+	char		why[2048];
 };
 
 /*

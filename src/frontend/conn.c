@@ -347,7 +347,7 @@ conn_new(struct fe_thread *t, int fd, unsigned addr, const struct sockaddr *peer
 
 /* Shutdown: close every connection that is between requests. */
 void
-conn_drain_idle(struct fe_thread *t)
+conn_drain_idle(struct fe_thread *t, bool keep_idle)
 {
 	struct conn *c, *next;
 
@@ -355,7 +355,8 @@ conn_drain_idle(struct fe_thread *t)
 		next = c->next;
 		if (c->h2 != NULL)
 			h2_drain(c);	/* GOAWAY; closes once its streams are done */
-		else if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS)
+		else if (!keep_idle &&
+		    ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS))
 			conn_close(c);
 	}
 }

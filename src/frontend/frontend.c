@@ -121,7 +121,7 @@ begin_drain(struct fe_thread *t)
 		return;
 	t->draining = true;
 	stop_listening(t);
-	conn_drain_idle(t);
+	conn_drain_idle(t, t->fe->handover);
 	loop_timer_set(t->loop, &t->drain_timer, t->fe->shutdown_ms);
 }
 
@@ -185,15 +185,24 @@ on_stats(void *arg)
 	loop_timer_set(fe->threads[0].loop, &fe->stats_timer, STATS_MS);
 }
 
+/*
+ * Stop: no new connections, ms for what is in flight.  For an upgrade
+ * (handover) the new generation accepts on the same sockets, and a
+ * keep-alive connection closed while idle races with the client's next
+ * request on it (which then fails): idle connections are kept until that
+ * request comes, which is answered with Connection: close, or until the
+ * deadline.
+ */
 static void
-shutdown_all(struct frontend *fe, uint64_t ms)
+shutdown_all(struct frontend *fe, uint64_t ms, bool handover)
 {
 	if (fe->shutting_down)
 		return;
 	fe->shutting_down = true;
 	fe->shutdown_ms = ms;
-	log_info("stopping: no new connections, %llums for requests in flight",
-	    (unsigned long long)ms);
+	fe->handover = handover;
+	log_info("stopping%s: no new connections, %llums for requests in flight",
+	    handover ? " (a new generation serves)" : "", (unsigned long long)ms);
 	for (unsigned i = 0; i < fe->nthreads; i++)
 		wake(&fe->threads[i], FE_MSG_DRAIN);
 }
@@ -205,7 +214,7 @@ on_signal(void *arg, int signo)
 
 	/* thread 0 swaps fe->gen, so it may read it as is */
 	if (signo == SIGTERM || signo == SIGINT)
-		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout);
+		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout, false);
 }
 
 /*
@@ -421,7 +430,7 @@ on_ctl(void *arg, uint32_t events)
 	while ((r = ctl_recv(fe->ctl, &hdr, &u, sizeof(u), fds, CTL_MAX_FDS)) == 1) {
 		switch (hdr.type) {
 		case CTL_SHUTDOWN:
-			shutdown_all(fe, u.sd.deadline_ms);
+			shutdown_all(fe, u.sd.deadline_ms, u.sd.handover != 0);
 			break;
 		case CTL_LOG_REOPEN:
 			log_reopen(fe, (const struct ctl_log_reopen *)(void *)u.buf, fds, hdr.nfds);
@@ -476,7 +485,7 @@ on_ctl(void *arg, uint32_t events)
 		if (r == -1)
 			log_warn("control channel");
 		loop_io_del(fe->threads[0].loop, &fe->ctl_io);
-		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout);
+		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout, false);
 	}
 }
 
@@ -702,7 +711,7 @@ frontend_main(const struct fe_start *st)
 		log_warn("thread 0: event loop");
 		rc = 1;
 	}
-	shutdown_all(&fe, 0);
+	shutdown_all(&fe, 0, false);
 	for (unsigned i = 1; i < fe.nthreads; i++)
 		pthread_join(fe.threads[i].tid, NULL);
 	for (unsigned i = 0; i < fe.nthreads; i++)

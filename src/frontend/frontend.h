@@ -397,6 +397,7 @@ struct frontend {
 	struct loop_timer	 stats_timer;	/* thread 0: counters to the master */
 	bool			 shutting_down;
 	uint64_t		 shutdown_ms;
+	bool			 handover;	/* stopping for an upgrade (struct ctl_shutdown) */
 };
 
 /* Connection states. */
@@ -603,7 +604,7 @@ void		 conn_set_deadline(struct conn *c, uint64_t ms);
 void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
-void		 conn_drain_idle(struct fe_thread *t);
+void		 conn_drain_idle(struct fe_thread *t, bool keep_idle);
 void		 conn_trim(struct fe_thread *t);
 
 struct conn	*conn_new(struct fe_thread *t, int fd, unsigned addr,

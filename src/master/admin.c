@@ -47,7 +47,8 @@ enum wait_kind {
 	WAIT_STATUS,
 	WAIT_POOL,
 	WAIT_POOLS,
-	WAIT_METRICS
+	WAIT_METRICS,
+	WAIT_UPGRADE	/* POST /upgrade: answered with the outcome (upgrade.c) */
 };
 
 struct aconn {
@@ -80,10 +81,13 @@ struct admin {
 	struct loop_timer fe_timer;
 	gid_t		 group;
 	bool		 has_group;
+	bool		 paused;	/* handed over by an upgrade, not accepting (yet) */
 };
 
 static void	aconn_close(struct aconn *c);
 static void	aconn_flush(struct aconn *c);
+static void	on_unix(void *arg, uint32_t events);
+static void	on_tcp(void *arg, uint32_t events);
 
 /* --- output ---------------------------------------------------------------------- */
 
@@ -222,7 +226,7 @@ admin_fe_status(struct master *m, json_t *fe)
 	loop_timer_cancel(m->loop, &a->fe_timer);
 	for (c = a->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->wait != WAIT_NONE)
+		if (c->wait != WAIT_NONE && c->wait != WAIT_UPGRADE)
 			complete_wait(c, fe);
 	}
 }
@@ -439,6 +443,150 @@ acme_request(struct aconn *c, const struct http_request *h, const char *rest, si
 	respond_json(c, st, j);
 }
 
+/* --- upgrade ------------------------------------------------------------------------ */
+
+static int
+hexval(int ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* The query parameter `name`, percent-decoded into out; 0 found, -1 not (or malformed). */
+static int
+query_param(struct hstr q, const char *name, char *out, size_t outsz)
+{
+	size_t nl = strlen(name), i = 0, o = 0;
+
+	while (i < q.n) {
+		size_t end = i;
+
+		while (end < q.n && q.p[end] != '&')
+			end++;
+		if (end - i > nl && memcmp(q.p + i, name, nl) == 0 && q.p[i + nl] == '=') {
+			for (size_t k = i + nl + 1; k < end; k++) {
+				int ch = (unsigned char)q.p[k];
+
+				if (ch == '%') {
+					int hi = k + 2 < end ? hexval(q.p[k + 1]) : -1;
+					int lo = hi >= 0 ? hexval(q.p[k + 2]) : -1;
+
+					if (lo < 0)
+						return -1;
+					ch = hi * 16 + lo;
+					k += 2;
+				} else if (ch == '+') {
+					ch = ' ';
+				}
+				if (ch == '\0' || o + 1 >= outsz)
+					return -1;
+				out[o++] = (char)ch;
+			}
+			out[o] = '\0';
+			return 0;
+		}
+		i = end + 1;
+	}
+	return -1;
+}
+
+/* POST /upgrade[?binary=PATH]: answered when the upgrade has an outcome. */
+static void
+upgrade_request(struct aconn *c, const struct http_request *h)
+{
+	char bin[4096], msg[2048];
+	int st;
+
+	if (h->method != HTTP_M_POST) {
+		respond_error(c, 405, "use POST");
+		return;
+	}
+	if (query_param(h->query, "binary", bin, sizeof(bin)) == -1) {
+		if (h->query.n > 0 && memmem(h->query.p, h->query.n, "binary=", 7) != NULL) {
+			respond_error(c, 400, "binary: not a valid path");
+			return;
+		}
+		bin[0] = '\0';
+	}
+	st = upgrade_start(c->a->m, bin, msg, sizeof(msg));
+	if (st != 202) {
+		json_t *j = json_pack("{s:s, s:s}", "outcome", st == 422 ? "refused" : "not started",
+		    "error", msg);
+
+		respond_json(c, st, j);
+		return;
+	}
+	/* the new generation may take its pools' startup_time_limit: no idle timeout */
+	loop_timer_cancel(c->a->m->loop, &c->timer);
+	c->wait = WAIT_UPGRADE;
+}
+
+/* The outcome of an upgrade: to everyone waiting for it (result is borrowed). */
+void
+admin_upgrade_done(struct master *m, int status, json_t *result)
+{
+	struct admin *a = m->admin;
+	struct aconn *c, *next;
+
+	if (a == NULL)
+		return;
+	for (c = a->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->wait == WAIT_UPGRADE) {
+			c->wait = WAIT_NONE;
+			respond_json(c, status, json_incref(result));
+		}
+	}
+}
+
+/* What an upgrade hands the new master: the admin socket, then admin_listen's. */
+int
+admin_fds(const struct master *m, int fds[2])
+{
+	const struct admin *a = m->admin;
+	int n = 0;
+
+	if (a == NULL || a->ufd == -1)
+		return 0;
+	fds[n++] = a->ufd;
+	if (a->tfd != -1)
+		fds[n++] = a->tfd;
+	return n;
+}
+
+/*
+ * The new master serves the admin API now (on the same sockets): stop
+ * accepting, and leave the path alone when we exit.  Connections already
+ * accepted are answered.
+ */
+void
+admin_handover(struct master *m)
+{
+	struct admin *a = m->admin;
+
+	if (a == NULL || a->paused)
+		return;
+	a->paused = true;
+	if (a->ufd != -1)
+		loop_io_del(m->loop, &a->uio);
+	if (a->tfd != -1)
+		loop_io_del(m->loop, &a->tio);
+}
+
+/* A new master after the old one handed over: accept on the sockets it passed. */
+void
+admin_resume(struct master *m)
+{
+	struct admin *a = m->admin;
+
+	if (a == NULL || !a->paused)
+		return;
+	if ((a->ufd != -1 && loop_io_add(m->loop, &a->uio, a->ufd, LOOP_READ, on_unix, a) == -1) ||
+	    (a->tfd != -1 && loop_io_add(m->loop, &a->tio, a->tfd, LOOP_READ, on_tcp, a) == -1))
+		log_warn("admin socket: cannot accept; the admin API is unavailable");
+	a->paused = false;
+}
+
 static bool
 path_is(struct hstr p, const char *lit)
 {
@@ -554,6 +702,10 @@ dispatch(struct aconn *c, struct http_request *h)
 		}
 		st = master_reload(m, &res);
 		respond_json(c, st, res);
+		return;
+	}
+	if (path_is(path, "/upgrade")) {
+		upgrade_request(c, h);
 		return;
 	}
 	if (path_is(path, "/stop")) {
@@ -835,6 +987,20 @@ admin_open(struct master *m, char *err)
 		free(a);
 		return -1;
 	}
+	if (m->upg_admin[0] != -1) {
+		/*
+		 * An upgrade handed us the old master's sockets: the path keeps
+		 * answering throughout, and we accept once it handed over
+		 * (admin_resume()).
+		 */
+		a->ufd = m->upg_admin[0];
+		a->tfd = m->upg_admin[1];
+		m->upg_admin[0] = m->upg_admin[1] = -1;
+		a->paused = true;
+		m->admin = a;
+		events_set_hook(on_event, a);
+		return 0;
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, a->path, (size_t)n + 1);
@@ -892,7 +1058,8 @@ admin_close(struct master *m)
 	if (a->ufd != -1) {
 		loop_io_del(m->loop, &a->uio);
 		close(a->ufd);
-		(void)unlink(a->path);
+		if (!m->handed_over)	/* else it is the new master's socket */
+			(void)unlink(a->path);
 	}
 	if (a->tfd != -1) {
 		loop_io_del(m->loop, &a->tio);

@@ -289,6 +289,15 @@ feproc_exited(struct master *m, int status)
 	close_ctl(m);
 	drain_stderr(m);
 	wait_status_words(status, how, sizeof(how));
+	if (m->upg_from != -1 && !m->stopping) {
+		/* a new generation whose front end cannot run is not restarted: the old one serves */
+		const char *last = linering_last(&m->fe.tail.ring);
+
+		log_warnx("front end (pid %d) exited during an upgrade: %s", (int)pid, how);
+		handover_failed(m, "its front end (pid %d) exited (%s)%s%s", (int)pid, how,
+		    last != NULL ? ": " : "", last != NULL ? last : "");
+		return;
+	}
 	if (m->stopping) {
 		log_info("front end (pid %d) exited: %s", (int)pid, how);
 		pools_shutdown(m);
@@ -355,7 +364,9 @@ feproc_shutdown(struct master *m)
 {
 	struct ctl_shutdown s;
 
+	memset(&s, 0, sizeof(s));
 	s.deadline_ms = m->conf->server.shutdown_timeout;
+	s.handover = m->handed_over;
 	if (feproc_send(m, CTL_SHUTDOWN, &s, sizeof(s), NULL, 0) == -1 &&
 	    m->fe.pid > 0)
 		kill(m->fe.pid, SIGTERM);	/* it drains on SIGTERM too */

@@ -228,6 +228,18 @@ struct master {
 	struct loop_timer tls_rotate;	/* their hourly rotation */
 	struct acme_site **acme;	/* sites with certificate = acme (acme.c) */
 	size_t		 nacme;
+	char		 procrec[CTL_UPG_PROCREC_MAX];	/* its process records file (leftover.c) */
+	char		 self_exe[4096];	/* the binary it runs, as started: what upgrade defaults to */
+	/* upgrade.c: an upgrade this master started */
+	struct upgrade	*upg;		/* in flight, or NULL */
+	bool		 handed_over;	/* a new master serves: pid file and admin socket are its */
+	/* handover.c: this master was started by an upgrade */
+	int		 upg_from;	/* socket to the old master until it handed over, else -1 */
+	struct loop_io	 upg_io;
+	bool		 upg_told;	/* READY or FAILED was sent */
+	struct listeners upg_lis;	/* listening sockets handed over, until listeners_open() */
+	int		 upg_admin[2];	/* admin socket, admin_listen socket handed over; -1 */
+	struct ctl_tls_keys upg_keys;	/* session ticket keys handed over */
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -333,12 +345,30 @@ struct pool {
 	uint64_t	 cg_reported;	/* monotonic ms of the last 1322, 0 = none */
 };
 
+/* upgrade.c: the old master's side of `weir upgrade` */
+#define UPGRADE_ID_GAP	(1u << 20)	/* worker ids the old master may still use */
+struct upgrade;
+int	 upgrade_start(struct master *m, const char *binary, char *msg, size_t msgsz);
+bool	 upgrade_reaped(struct master *m, pid_t pid, int status);
+json_t	*upgrade_json(const struct master *m);
+void	 upgrade_free(struct master *m);
+
+/* handover.c: the new master's side */
+int	 handover_recv(struct master *m, char *err);
+void	 handover_close_unused(struct master *m);
+void	 handover_failed(struct master *m, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 handover_watch(struct master *m, char *err);
+void	 handover_check_ready(struct master *m);
+void	 handover_end(struct master *m);
+
 /* main.c */
 int	 cmd_run(int argc, char **argv);
 int	 cmd_check(int argc, char **argv);
 
 /* master.c */
-int	 master_run(const char *conf_path);
+int	 master_run(const char *conf_path, int upgrade_fd);
+void	 master_write_pidfile(struct master *m);
 void	 master_stop(struct master *m);
 void	 master_reopen_logs(struct master *m);
 
@@ -374,7 +404,8 @@ int	 master_reload(struct master *m, json_t **result);
 
 /* listen.c */
 int	 listeners_open(struct listeners *l, const struct conf *c,
-	    unsigned threads, const struct listeners *have, char *err);
+	    unsigned threads, const struct listeners *have, struct listeners *inherit,
+	    char *err);
 void	 listeners_close(struct listeners *l);
 int	 listeners_index(const struct listeners *l,
 	    const struct sockaddr_storage *ss, socklen_t len);
@@ -635,6 +666,8 @@ void	 health_init_worker(struct worker *w);
 
 /* procrec.c: records of the processes a master started (pure + file I/O) */
 #define PROCREC_FILE	"processes"
+/* the file of a master started by an upgrade, when its parent uses PROCREC_FILE (and back) */
+#define PROCREC_FILE_ALT "processes.upgrade"
 #define PROCREC_CMD	200
 struct procrec {
 	char		 kind[12];	/* master, warden, frontend, worker */
@@ -655,8 +688,10 @@ bool	 procrec_alive(pid_t pid, unsigned long long start);
 int	 procrec_format(const struct procrec *r, char *out, size_t outsz);
 int	 procrec_parse_line(const char *line, struct procrec *r);
 int	 procrec_boot_id(char *out, size_t outsz);
-int	 procrec_write(const char *dir, const struct procrec *v, size_t n, char *err);
-int	 procrec_read(const char *dir, struct procrec **v, size_t *n, char *err);
+int	 procrec_write(const char *dir, const char *file, const struct procrec *v, size_t n,
+	    char *err);
+int	 procrec_read(const char *dir, const char *file, struct procrec **v, size_t *n,
+	    char *err);
 
 /* leftover.c: end what a master that died left running */
 enum leftover_by {
@@ -665,7 +700,7 @@ enum leftover_by {
 };
 void	 leftover_record(struct master *m);
 void	 leftover_forget(struct master *m);
-int	 leftover_end(const char *state_dir, enum leftover_by by);
+int	 leftover_end(const char *state_dir, const char *file, enum leftover_by by);
 
 /* warden.c: the process that ends the master's processes if it dies */
 int	 warden_start(struct master *m, char *err);
@@ -682,6 +717,10 @@ void	 external_fault(struct worker *w, const char *what);
 int	 admin_open(struct master *m, char *err);
 void	 admin_close(struct master *m);
 void	 admin_fe_status(struct master *m, json_t *snapshot);
+int	 admin_fds(const struct master *m, int fds[2]);
+void	 admin_upgrade_done(struct master *m, int status, json_t *result);
+void	 admin_handover(struct master *m);
+void	 admin_resume(struct master *m);
 
 /* status.c */
 json_t	*status_json(struct master *m, json_t *fe);
@@ -710,6 +749,7 @@ int	 cmd_acme(int argc, char **argv);
 int	 cmd_events(int argc, char **argv);
 int	 cmd_reload(int argc, char **argv);
 int	 cmd_stop(int argc, char **argv);
+int	 cmd_upgrade(int argc, char **argv);
 
 /* verify.c */
 int	 cmd_verify(int argc, char **argv);
@@ -718,6 +758,7 @@ int	 cmd_verify(int argc, char **argv);
 void	 systemd_init(void);
 int	 systemd_listen_fd(const struct sockaddr_storage *ss, socklen_t len);
 void	 notify_systemd(const char *msg);
+void	 systemd_pass_notify(void);
 void	 systemd_ready_start(struct master *m);
 void	 systemd_check_ready(struct master *m);
 

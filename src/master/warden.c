@@ -35,7 +35,7 @@
 #include "master.h"
 
 static void __attribute__((noreturn))
-run(const char *state_dir, int fd, pid_t master)
+run(const char *state_dir, const char *file, int fd, pid_t master)
 {
 	static const int ignored[] = {
 		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE
@@ -57,7 +57,7 @@ run(const char *state_dir, int fd, pid_t master)
 			continue;
 		break;	/* EOF: the master exited; an error: cannot watch, act */
 	}
-	(void)leftover_end(state_dir, LEFTOVER_WARDEN);
+	(void)leftover_end(state_dir, file, LEFTOVER_WARDEN);
 	_exit(0);
 }
 
@@ -80,7 +80,7 @@ warden_start(struct master *m, char *err)
 	}
 	if (pid == 0) {
 		close(p[1]);
-		run(m->conf->server.state_dir, p[0], self);
+		run(m->conf->server.state_dir, m->procrec, p[0], self);
 	}
 	close(p[0]);
 	m->warden_pid = pid;
