@@ -146,6 +146,7 @@ ctl_payload_size(enum ctl_type type)
 	case CTL_ACME_CHALLENGE:
 	case CTL_ACME_CHALLENGE_ACK:	return sizeof(struct ctl_acme_challenge);
 	case CTL_UPG_LISTENER:		return sizeof(struct ctl_upg_listener);
+	case CTL_UPG_POOL:		return sizeof(struct ctl_upg_pool);
 	case CTL_UPG_STATE:		return sizeof(struct ctl_upg_state);
 	case CTL_UPG_READY:		return sizeof(struct ctl_upg_ready);
 	case CTL_UPG_FAILED:		return sizeof(struct ctl_upg_failed);
@@ -164,7 +165,7 @@ ctl_type_name(enum ctl_type type)
 		"DEMAND_START", "WORKER_DRAINED", "WORKER_FAULT", "WORKER_REPORT",
 		"STATS", "STATUS_REQ", "STATUS", "POOL_LOG", "POISON_REQUEST",
 		"SITE_FAULT", "TLS_CERTS", "TLS_KEYS", "ACME_CHALLENGE", "ACME_CHALLENGE_ACK",
-		"UPG_LISTENER", "UPG_STATE", "UPG_READY", "UPG_FAILED", "UPG_COMMIT",
+		"UPG_LISTENER", "UPG_POOL", "UPG_STATE", "UPG_READY", "UPG_FAILED", "UPG_COMMIT",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";

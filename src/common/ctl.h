@@ -42,6 +42,7 @@ enum ctl_type {
 	CTL_ACME_CHALLENGE_ACK,	/* FE -> M: struct ctl_acme_challenge: it is answered now */
 	/* between an old master and the new one it started (upgrade.c) */
 	CTL_UPG_LISTENER,	/* old -> new: struct ctl_upg_listener; fds: its sockets, one per thread */
+	CTL_UPG_POOL,		/* old -> new: struct ctl_upg_pool: a pool's protection state */
 	CTL_UPG_STATE,		/* old -> new: struct ctl_upg_state; fds: admin socket(s); the last */
 	CTL_UPG_READY,		/* new -> old: struct ctl_upg_ready: front end up, always pools ready */
 	CTL_UPG_FAILED,		/* new -> old: struct ctl_upg_failed: it cannot serve, and why */
@@ -237,6 +238,30 @@ struct ctl_upg_state {
 	uint32_t	first_worker_id;	/* worker socket names the old master never uses */
 	uint32_t	admin_tcp;	/* 1: fds[1] is the admin_listen socket */
 	char		procrec[CTL_UPG_PROCREC_MAX];	/* process records file the old master uses */
+};
+
+/*
+ * A pool's Rapid-Fail window and back-off, so an upgrade neither forgets
+ * failures nor re-enables early a pool that is held: failure times are
+ * CLOCK_MONOTONIC ms, which both masters share.  Only the newest
+ * CTL_UPG_FAILS failures travel (more than any window needs by default).
+ */
+#define CTL_UPG_FAILS	24
+struct ctl_upg_pool {
+	char		name[72];	/* CONF_NAME_MAX + 1, rounded up */
+	uint32_t	state;		/* enum pool_state */
+	uint32_t	nfail;
+	uint64_t	backoff_ms;	/* the next back-off */
+	uint64_t	retry_in_ms;	/* disabled: re-enabled in that long; 0 = not */
+	char		reason[64];	/* why it is disabled or stopped */
+	char		detail[512];
+	struct {
+		uint64_t	when;	/* monotonic ms */
+		uint64_t	served;
+		int32_t		pid;
+		uint32_t	pad;
+		char		reason[200];
+	} fail[CTL_UPG_FAILS];
 };
 
 struct ctl_upg_ready {

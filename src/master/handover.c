@@ -57,6 +57,7 @@ handover_recv(struct master *m, char *err)
 	union {
 		struct ctl_upg_listener	l;
 		struct ctl_upg_state	st;
+		struct ctl_upg_pool	pool;
 		char			buf[CTL_MAX_PAYLOAD];
 	} p;
 	struct ctl_hdr hdr;
@@ -82,6 +83,12 @@ handover_recv(struct master *m, char *err)
 			add_set(&m->upg_lis, &p.l, fds, hdr.nfds);
 			continue;
 		}
+		if (hdr.type == CTL_UPG_POOL && hdr.nfds == 0) {
+			m->upg_pools = xreallocarray(m->upg_pools, m->nupg_pools + 1,
+			    sizeof(*m->upg_pools));
+			m->upg_pools[m->nupg_pools++] = p.pool;
+			continue;
+		}
 		if (hdr.type != CTL_UPG_STATE) {
 			for (int i = 0; i < hdr.nfds; i++)
 				close(fds[i]);
@@ -102,6 +109,56 @@ handover_recv(struct master *m, char *err)
 		close(fds[i]);
 	explicit_bzero(&p, sizeof(p));
 	return 0;
+}
+
+/*
+ * After pools_init(): each pool the old generation had by that name keeps
+ * its Rapid-Fail window and back-off; one disabled by Rapid-Fail stays
+ * disabled until the rest of its back-off, one an administrator stopped
+ * stays stopped.  Other reasons (component mismatch, identity, launch
+ * failure) are decided afresh: the new install may have fixed them.
+ */
+void
+handover_apply_pools(struct master *m)
+{
+	uint64_t now = loop_now(m->loop);
+
+	for (size_t k = 0; k < m->nupg_pools; k++) {
+		struct ctl_upg_pool *u = &m->upg_pools[k];
+		struct pool *p;
+
+		u->name[sizeof(u->name) - 1] = '\0';
+		u->reason[sizeof(u->reason) - 1] = '\0';
+		u->detail[sizeof(u->detail) - 1] = '\0';
+		if ((p = pools_by_name(m, u->name)) == NULL)
+			continue;
+		for (uint32_t i = 0; i < u->nfail && i < CTL_UPG_FAILS; i++) {
+			u->fail[i].reason[sizeof(u->fail[i].reason) - 1] = '\0';
+			(void)rapidfail_note(&p->rf, u->fail[i].when, u->fail[i].pid,
+			    u->fail[i].served, u->fail[i].reason);
+		}
+		p->backoff_ms = u->backoff_ms;
+		if (u->state == POOL_DISABLED && u->retry_in_ms > 0 &&
+		    (strcmp(u->reason, "rapid-fail") == 0 || strcmp(u->reason, "unreachable") == 0)) {
+			wstrlcpy(p->reason, u->reason, sizeof(p->reason));
+			wstrlcpy(p->detail, u->detail, sizeof(p->detail));
+			p->want_workers = false;
+			p->inherited_hold = true;
+			pool_set_state(p, POOL_DISABLED);
+			p->retry_at = now + u->retry_in_ms;
+			loop_timer_set(m->loop, &p->backoff_timer, u->retry_in_ms);
+		} else if ((u->state == POOL_STOPPED || u->state == POOL_STOPPING) &&
+		    strcmp(u->reason, "admin") == 0) {
+			wstrlcpy(p->reason, u->reason, sizeof(p->reason));
+			wstrlcpy(p->detail, u->detail, sizeof(p->detail));
+			p->want_workers = false;
+			p->inherited_hold = true;
+			pool_set_state(p, POOL_STOPPED);
+		}
+	}
+	free(m->upg_pools);
+	m->upg_pools = NULL;
+	m->nupg_pools = 0;
 }
 
 /* The sockets listeners_open() did not take (addresses no longer configured). */
@@ -127,6 +184,22 @@ handover_failed(struct master *m, const char *fmt, ...)
 	m->upg_told = true;
 	if (ctl_send(m->upg_from, CTL_UPG_FAILED, &f, sizeof(f), NULL, 0) == -1)
 		log_warn("upgrade: telling the old master");
+	/*
+	 * What the old master sent and we did not read yet goes: closing a
+	 * socket with unread data resets the connection, and the old master
+	 * could see the reset before our message.
+	 */
+	for (;;) {
+		struct ctl_hdr hdr;
+		char buf[CTL_MAX_PAYLOAD];
+		int fds[CTL_MAX_FDS], r;
+
+		r = ctl_recv(m->upg_from, &hdr, buf, sizeof(buf), fds, CTL_MAX_FDS);
+		if (r != 1)
+			break;
+		for (int i = 0; i < hdr.nfds; i++)
+			close(fds[i]);
+	}
 }
 
 static void
@@ -190,7 +263,7 @@ handover_check_ready(struct master *m)
 	for (size_t i = 0; i < m->npools; i++) {
 		const struct pool *p = m->pools[i];
 
-		if (p == NULL || p->cp->start_mode != START_ALWAYS)
+		if (p == NULL || p->cp->start_mode != START_ALWAYS || p->inherited_hold)
 			continue;
 		if (p->state == POOL_DISABLED) {
 			handover_failed(m, "pool '%s' is disabled in the new generation (%s%s%s)",

@@ -494,6 +494,7 @@ master_run(const char *conf_path, int upgrade_fd)
 	}
 	m.started_ms = loop_now(m.loop);
 	pools_init(&m);
+	handover_apply_pools(&m);	/* an upgrade's: what the old pools went through */
 	events_configure(m.conf->server.events_max_size, m.conf->server.events_keep);
 	m.started_wall = (int64_t)time(NULL);
 	if (admin_open(&m, err) == -1) {
@@ -521,6 +522,7 @@ out:
 		start_failed(&m, NULL, err);
 	handover_end(&m);
 	listeners_close(&m.upg_lis);
+	free(m.upg_pools);	/* not applied: it did not get that far */
 	for (int i = 0; i < 2; i++)
 		if (m.upg_admin[i] != -1)
 			close(m.upg_admin[i]);

@@ -240,6 +240,8 @@ struct master {
 	struct listeners upg_lis;	/* listening sockets handed over, until listeners_open() */
 	int		 upg_admin[2];	/* admin socket, admin_listen socket handed over; -1 */
 	struct ctl_tls_keys upg_keys;	/* session ticket keys handed over */
+	struct ctl_upg_pool *upg_pools;	/* pools' protection state handed over, until applied */
+	size_t		 nupg_pools;
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -343,6 +345,7 @@ struct pool {
 	struct loop_timer cg_timer;	/* polls the counters for event 1322 */
 	struct cgroup_stats cg_seen;	/* counters at the last 1322 (oom_kills: last worker exit) */
 	uint64_t	 cg_reported;	/* monotonic ms of the last 1322, 0 = none */
+	bool		 inherited_hold;	/* handover.c: disabled or stopped as the old generation had it */
 };
 
 /* upgrade.c: the old master's side of `weir upgrade` */
@@ -356,6 +359,7 @@ void	 upgrade_free(struct master *m);
 /* handover.c: the new master's side */
 int	 handover_recv(struct master *m, char *err);
 void	 handover_close_unused(struct master *m);
+void	 handover_apply_pools(struct master *m);
 void	 handover_failed(struct master *m, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 handover_watch(struct master *m, char *err);

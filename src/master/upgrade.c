@@ -190,6 +190,28 @@ refuse(const char *bin, json_t *bad, char *msg, size_t msgsz)
 	    bin, files);
 }
 
+/* A pool's Rapid-Fail window, back-off and hold, for the new master. */
+static void
+pool_state_msg(const struct pool *p, uint64_t now, struct ctl_upg_pool *u)
+{
+	size_t first = p->rf.n > CTL_UPG_FAILS ? p->rf.n - CTL_UPG_FAILS : 0;
+
+	memset(u, 0, sizeof(*u));
+	wstrlcpy(u->name, p->name, sizeof(u->name));
+	u->state = (uint32_t)p->state;
+	u->backoff_ms = p->backoff_ms;
+	u->retry_in_ms = p->retry_at > now ? p->retry_at - now : 0;
+	wstrlcpy(u->reason, p->reason, sizeof(u->reason));
+	wstrlcpy(u->detail, p->detail, sizeof(u->detail));
+	for (size_t i = first; i < p->rf.n; i++, u->nfail++) {
+		u->fail[u->nfail].when = p->rf.v[i].when;
+		u->fail[u->nfail].served = p->rf.v[i].served;
+		u->fail[u->nfail].pid = p->rf.v[i].pid;
+		wstrlcpy(u->fail[u->nfail].reason, p->rf.v[i].reason,
+		    sizeof(u->fail[u->nfail].reason));
+	}
+}
+
 /* Hand the new master what must survive; it reads these before anything else. */
 static int
 send_state(struct master *m, int fd, char *err)
@@ -207,6 +229,18 @@ send_state(struct master *m, int fd, char *err)
 		if (ctl_send(fd, CTL_UPG_LISTENER, &l, sizeof(l), m->lis.v[i].fds,
 		    (int)m->lis.v[i].nfds) == -1) {
 			snprintf(err, WEIR_ERRLEN, "sending the listening sockets: %s", strerror(errno));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < m->npools; i++) {
+		struct ctl_upg_pool *pm = xmalloc(sizeof(*pm));
+		int r;
+
+		pool_state_msg(m->pools[i], loop_now(m->loop), pm);
+		r = ctl_send(fd, CTL_UPG_POOL, pm, sizeof(*pm), NULL, 0);
+		free(pm);
+		if (r == -1) {
+			snprintf(err, WEIR_ERRLEN, "sending the pools' state: %s", strerror(errno));
 			return -1;
 		}
 	}
@@ -236,7 +270,7 @@ spawn(struct master *m, const char *bin, int *sock, char *err)
 	int sp[2];
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		snprintf(err, WEIR_ERRLEN, "socketpair: %s", strerror(errno));
 		return -1;
 	}
@@ -424,7 +458,7 @@ on_msg(void *arg, uint32_t events)
 		if (r <= 0) {
 			/* it exited (or broke the protocol): reaping says how */
 			loop_io_del(m->loop, &u->io);
-			if (r == -1)
+			if (r == -1 && errno != ECONNRESET)
 				roll_back(m, "the new master broke the upgrade protocol");
 			return;
 		}

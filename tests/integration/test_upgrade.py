@@ -351,3 +351,33 @@ def test_upgrade_api_refuses_a_second_and_bad_input(make_weir, site, tmp_path):
     out = upgrade(w, "/bin/true")
     assert out.returncode == 1 and "refused" in out.stderr, out.stderr
     assert status(w)["pid"] == w.proc.pid
+
+
+def test_pool_protection_state_survives_the_upgrade(make_weir, site, tmp_path):
+    """A pool Rapid-Fail disabled (default settings: it never served, so it
+    backs off) stays disabled in the new generation for the rest of its
+    back-off, with its failures, instead of starting over; the upgrade does
+    not wait for it, and the other pools serve."""
+    new = copy_install(tmp_path / "new")
+    new_build = patch_build(new)
+    w = make_weir(conf(site) + f"[pool broken]\ncommand = {APP} --exit-at-start 3\n"
+                  "start_mode = always\n[site b]\nhosts = b.example\napp = / broken\n")
+    def pool(st, name):
+        return [p for p in st["pools"] if p["name"] == name][0]
+    wait_for(lambda: pool(status(w), "broken")["state"] == "disabled", timeout=60,
+             what="the broken pool to be disabled")
+    before = pool(status(w), "broken")
+    assert before["reason"] == "rapid-fail" and before["retry_in_s"] > 0
+    assert len(before["failures"]) == 5
+    out = upgrade(w, new / "weir")
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_for(lambda: w.proc.poll() is not None, timeout=30, what="the old master to exit")
+    st = status(w)
+    assert st["build"] == new_build
+    after = pool(st, "broken")
+    assert after["state"] == "disabled" and after["reason"] == "rapid-fail"
+    assert 0 < after["retry_in_s"] <= before["retry_in_s"]
+    assert [f["pid"] for f in after["failures"]] == [f["pid"] for f in before["failures"]]
+    assert after["workers"] == []
+    assert get(w, "/app/hello")[0] == 200
+    stop_new_master(w, st["pid"])
