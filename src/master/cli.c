@@ -480,11 +480,18 @@ cmd_status(int argc, char **argv)
 	free(body);
 	fe = json_object_get(j, "frontend");
 	fmt_dur(jint(j, "uptime_s"), up, sizeof(up));
-	printf("weir %s (abi %lld), master pid %lld, up %s, config %s (generation %lld)\n",
-	    jstr(j, "version", "?"), jint(j, "abi"), jint(j, "pid"), up, jstr(j, "config", "?"),
-	    jint(j, "generation"));
-	printf("front end pid %lld, %lld thread%s, %lld connection%s, restarts %lld, listening on",
-	    jint(fe, "pid"), jint(fe, "threads"), jint(fe, "threads") == 1 ? "" : "s",
+	printf("weir %s (abi %lld, build %s), master pid %lld, up %s, config %s (generation %lld)\n",
+	    jstr(j, "version", "?"), jint(j, "abi"), jstr(j, "build", "?"), jint(j, "pid"), up,
+	    jstr(j, "config", "?"), jint(j, "generation"));
+	printf("binary %s\n", jstr(j, "binary", "?"));
+	if (json_is_object(json_object_get(j, "upgrade")))
+		printf("upgrade %s: new master pid %lld, %s\n",
+		    jstr(json_object_get(j, "upgrade"), "state", "?"),
+		    jint(json_object_get(j, "upgrade"), "pid"),
+		    jstr(json_object_get(j, "upgrade"), "binary", "?"));
+	printf("front end pid %lld (build %s), %lld thread%s, %lld connection%s, restarts %lld, listening on",
+	    jint(fe, "pid"), jstr(fe, "build", "?"), jint(fe, "threads"),
+	    jint(fe, "threads") == 1 ? "" : "s",
 	    jint(fe, "connections"), jint(fe, "connections") == 1 ? "" : "s",
 	    jint(fe, "restarts"));
 	json_array_foreach(json_object_get(fe, "listen"), i, p)
