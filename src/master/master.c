@@ -221,6 +221,7 @@ begin_stop(struct master *m, int signo)
 	if (!m->handed_over)
 		notify_systemd("STOPPING=1");
 	handover_failed(m, "it was told to stop (%s) before it served", strsignal(signo));
+	upgrade_abort(m, "weir was told to stop");
 	log_info("%s: stopping (in-flight requests get up to %llums)",
 	    strsignal(signo), (unsigned long long)m->conf->server.shutdown_timeout);
 	if (m->fe.pid == 0) {

@@ -353,6 +353,7 @@ struct pool {
 struct upgrade;
 int	 upgrade_start(struct master *m, const char *binary, char *msg, size_t msgsz);
 bool	 upgrade_reaped(struct master *m, pid_t pid, int status);
+void	 upgrade_abort(struct master *m, const char *why);
 json_t	*upgrade_json(const struct master *m);
 void	 upgrade_free(struct master *m);
 

@@ -399,6 +399,14 @@ roll_back(struct master *m, const char *why)
 	loop_timer_set(m->loop, &u->timer, UPGRADE_KILL_MS);
 }
 
+/* weir is told to stop while a new master starts: it goes too. */
+void
+upgrade_abort(struct master *m, const char *why)
+{
+	if (m->upg != NULL)
+		roll_back(m, why);
+}
+
 static void
 commit(struct master *m, const struct ctl_upg_ready *r)
 {

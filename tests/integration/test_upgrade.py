@@ -381,3 +381,35 @@ def test_pool_protection_state_survives_the_upgrade(make_weir, site, tmp_path):
     assert after["workers"] == []
     assert get(w, "/app/hello")[0] == 200
     stop_new_master(w, st["pid"])
+
+
+def test_tls_tickets_resume_across_the_upgrade(make_weir, tmp_path):
+    """The session ticket keys are handed over: a ticket the old generation
+    issued resumes with the new one, and a TLS listener passes with no
+    refused connection."""
+    import ssl
+    from test_tls_tickets import client, connect, make_pair
+    from conftest import free_port
+    new = copy_install(tmp_path / "new")
+    new_build = patch_build(new)
+    cert, key = make_pair(tmp_path)
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "f.txt").write_text("hello\n")
+    tls_port = free_port()
+    w = make_weir(f"[site s]\nlisten = 127.0.0.1:{tls_port} tls\nhosts = localhost\n"
+                  f"root = {www}\ncertificate = {cert}\ncertificate_key = {key}\n")
+    sessions, ctxs = {}, {}
+    for v in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        ctxs[v] = client(v)     # a session resumes only with its own context
+        reused, sessions[v] = connect(ctxs[v], tls_port, None)
+        assert not reused
+    out = upgrade(w, new / "weir")
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_for(lambda: w.proc.poll() is not None, timeout=30, what="the old master to exit")
+    st = status(w)
+    assert st["build"] == new_build
+    for v, s in sessions.items():
+        reused, _ = connect(ctxs[v], tls_port, s)
+        assert reused, f"{v}: the old generation's ticket did not resume"
+    stop_new_master(w, st["pid"])
