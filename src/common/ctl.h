@@ -238,6 +238,9 @@ struct ctl_upg_state {
 	uint32_t	first_worker_id;	/* worker socket names the old master never uses */
 	uint32_t	admin_tcp;	/* 1: fds[1] is the admin_listen socket */
 	char		procrec[CTL_UPG_PROCREC_MAX];	/* process records file the old master uses */
+	char		cg_own[512];	/* cgroup v2: the cgroup the old master was started
+					   in, when it moved into a leaf of its own (which
+					   the new one starts in); "" otherwise */
 };
 
 /*

@@ -117,6 +117,9 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	/* Only the master may hold the warden's pipe: its EOF is our death. */
 	if (m->warden_fd != -1)
 		close(m->warden_fd);
+	/* ... and an upgrade's socket: the other master watches it for ours */
+	if (m->upg_from != -1)
+		close(m->upg_from);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	loop_free(m->loop);

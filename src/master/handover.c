@@ -101,6 +101,8 @@ handover_recv(struct master *m, char *err)
 	m->upg_keys = p.st.tls_keys;
 	m->next_worker_id = p.st.first_worker_id;
 	p.st.procrec[sizeof(p.st.procrec) - 1] = '\0';
+	p.st.cg_own[sizeof(p.st.cg_own) - 1] = '\0';
+	wstrlcpy(m->upg_cg_own, p.st.cg_own, sizeof(m->upg_cg_own));
 	wstrlcpy(m->procrec, strcmp(p.st.procrec, PROCREC_FILE) == 0 ? PROCREC_FILE_ALT :
 	    PROCREC_FILE, sizeof(m->procrec));
 	m->upg_admin[0] = hdr.nfds > 0 ? fds[0] : -1;

@@ -240,6 +240,7 @@ struct master {
 	struct listeners upg_lis;	/* listening sockets handed over, until listeners_open() */
 	int		 upg_admin[2];	/* admin socket, admin_listen socket handed over; -1 */
 	struct ctl_tls_keys upg_keys;	/* session ticket keys handed over */
+	char		 upg_cg_own[CGROUP_PATH];	/* cgroup v2: where the old master started (poolcg.c) */
 	struct ctl_upg_pool *upg_pools;	/* pools' protection state handed over, until applied */
 	size_t		 nupg_pools;
 };

@@ -249,6 +249,10 @@ send_state(struct master *m, int fd, char *err)
 	/* worker socket names (wID.sock) ours will never reach */
 	st.first_worker_id = m->next_worker_id + UPGRADE_ID_GAP;
 	wstrlcpy(st.procrec, m->procrec, sizeof(st.procrec));
+	if (m->cg.mode == CGROUP_V2 && m->cg.moved)
+		wstrlcpy(st.cg_own, m->cg.own[CG_MEMORY][0] ? m->cg.own[CG_MEMORY] :
+		    m->cg.own[CG_CPU][0] ? m->cg.own[CG_CPU] : m->cg.own[CG_PIDS],
+		    sizeof(st.cg_own));
 	nafd = admin_fds(m, afds);
 	st.admin_tcp = nafd > 1;
 	if (ctl_send(fd, CTL_UPG_STATE, &st, sizeof(st), afds, nafd) == -1) {

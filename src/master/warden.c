@@ -80,6 +80,8 @@ warden_start(struct master *m, char *err)
 	}
 	if (pid == 0) {
 		close(p[1]);
+		if (m->upg_from != -1)
+			close(m->upg_from);	/* the old master watches it for the new one's end */
 		run(m->conf->server.state_dir, m->procrec, p[0], self);
 	}
 	close(p[0]);

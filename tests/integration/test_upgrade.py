@@ -413,3 +413,29 @@ def test_tls_tickets_resume_across_the_upgrade(make_weir, tmp_path):
         reused, _ = connect(ctxs[v], tls_port, s)
         assert reused, f"{v}: the old generation's ticket did not resume"
     stop_new_master(w, st["pid"])
+
+
+def test_systemd_follows_the_new_master(make_weir, site, tmp_path):
+    """Under systemd (NOTIFY_SOCKET): the old master, still the main
+    process, announces MAINPID=NEW at the hand-over and sends no STOPPING=1
+    while it drains; the new master sends no second READY=1, and its own
+    notifications (STOPPING=1 at its stop) reach the same socket."""
+    from test_systemd import Notify
+    n = Notify(tmp_path / "notify.sock")
+    try:
+        new = copy_install(tmp_path / "new")
+        patch_build(new)
+        w = make_weir(conf(site), start=False)
+        w.start(env={"NOTIFY_SOCKET": n.path})
+        n.wait("READY=1")
+        out = upgrade(w, new / "weir")
+        assert out.returncode == 0, out.stdout + out.stderr
+        wait_for(lambda: w.proc.poll() is not None, timeout=30, what="the old master to exit")
+        new_pid = status(w)["pid"]
+        n.wait(f"MAINPID={new_pid}")
+        lines = [ln for m in n.texts() for ln in m.split("\n")]
+        assert lines.count("READY=1") == 1 and "STOPPING=1" not in lines, lines
+        stop_new_master(w, new_pid)
+        n.wait("STOPPING=1")
+    finally:
+        n.close()
