@@ -40,6 +40,7 @@ enum ctl_type {
 	CTL_TLS_KEYS,		/* M -> FE: struct ctl_tls_keys: session ticket keys */
 	CTL_ACME_CHALLENGE,	/* M -> FE: struct ctl_acme_challenge: answer (or stop answering) an HTTP-01 token */
 	CTL_ACME_CHALLENGE_ACK,	/* FE -> M: struct ctl_acme_challenge: it is answered now */
+	CTL_ACCEPT,		/* M -> FE: u32 0: start accepting (it was started with hold_accept) */
 	/* between an old master and the new one it started (upgrade.c) */
 	CTL_UPG_LISTENER,	/* old -> new: struct ctl_upg_listener; fds: its sockets, one per thread */
 	CTL_UPG_POOL,		/* old -> new: struct ctl_upg_pool: a pool's protection state */
@@ -306,6 +307,8 @@ struct fe_start {
 	const char	*tls_pem;		/* certificates and keys (tlspem.h blob) */
 	size_t		 tls_pem_len;
 	const struct ctl_tls_keys *tls_keys;	/* session ticket keys */
+	bool		 hold_accept;		/* an upgrade's new generation: accept only
+						   from CTL_ACCEPT on (the old one serves) */
 };
 
 /* frontend.c: the front end's main(); returns the process exit status. */

@@ -210,7 +210,7 @@ conn_resume_accept(void *arg)
 {
 	struct fe_thread *t = arg;
 
-	if (t->draining)
+	if (t->draining || atomic_load(&t->fe->hold))
 		return;
 	for (size_t i = 0; i < t->nls; i++)
 		if (loop_io_mod(t->loop, &t->ls[i].io, LOOP_READ) == -1)

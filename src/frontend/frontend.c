@@ -142,6 +142,8 @@ on_wake(void *arg, uint32_t events)
 		queue_run_ready(t);
 	if (msg & FE_MSG_WORKERS)
 		upstream_drop_idle(t, false);
+	if (msg & FE_MSG_ACCEPT)
+		conn_resume_accept(t);
 	if (msg & FE_MSG_DRAIN)
 		begin_drain(t);
 }
@@ -454,6 +456,17 @@ on_ctl(void *arg, uint32_t events)
 		case CTL_TLS_KEYS:
 			tls_set_keys(fe, (const struct ctl_tls_keys *)(void *)u.buf);
 			break;
+		case CTL_ACCEPT:
+			/*
+			 * An upgrade's new generation takes over: until now the
+			 * connections waited in the shared accept queues for
+			 * the old front end.
+			 */
+			log_info("accepting connections: the old generation stops");
+			atomic_store(&fe->hold, false);
+			for (unsigned i = 0; i < fe->nthreads; i++)
+				wake(&fe->threads[i], FE_MSG_ACCEPT);
+			break;
 		case CTL_ACME_CHALLENGE:
 			/* the table is shared: every thread answers it from now on */
 			if (acmechal_set((const struct ctl_acme_challenge *)(void *)u.buf) == -1)
@@ -514,8 +527,8 @@ sync_listeners(struct fe_thread *t)
 				l->fd = -1;
 				continue;
 			}
-			if (loop_io_add(t->loop, &l->io, l->fd, t->accepting || t->nls == 0 ?
-			    LOOP_READ : 0, conn_accept, l) == -1)
+			if (loop_io_add(t->loop, &l->io, l->fd, !atomic_load(&fe->hold) &&
+			    (t->accepting || t->nls == 0) ? LOOP_READ : 0, conn_accept, l) == -1)
 				return -1;
 		} else if (l->t != NULL && !alive && l->fd != -1) {
 			loop_io_del(t->loop, &l->io);
@@ -574,7 +587,7 @@ thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 		snprintf(err, WEIR_ERRLEN, "epoll_ctl: %s", strerror(errno));
 		return -1;
 	}
-	t->accepting = true;
+	t->accepting = !atomic_load(&fe->hold);
 	t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	loop_timer_init(&t->accept_timer, conn_resume_accept, t);
 	loop_timer_init(&t->tick, on_tick, t);
@@ -643,6 +656,7 @@ frontend_main(const struct fe_start *st)
 
 	memset(&fe, 0, sizeof(fe));
 	fe.st = st;
+	atomic_init(&fe.hold, st->hold_accept);
 	fe.ctl = st->ctl;
 	fe.shutdown_ms = st->conf->server.shutdown_timeout;
 	atomic_init(&fe.access_fds[ACCESS_LOG_W3C], -1);

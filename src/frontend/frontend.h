@@ -363,9 +363,11 @@ struct fe_thread {
 #define FE_MSG_GEN	0x2	/* a new configuration generation */
 #define FE_MSG_READY	0x4	/* queued requests were given a worker (or failed) */
 #define FE_MSG_WORKERS	0x8	/* a worker drains or is gone: drop idle upstreams */
+#define FE_MSG_ACCEPT	0x10	/* start accepting (CTL_ACCEPT) */
 
 struct frontend {
 	const struct fe_start	*st;
+	atomic_bool		 hold;		/* not accepting until CTL_ACCEPT (fe_start.hold_accept) */
 	struct fe_thread	*threads;
 	unsigned		 nthreads;
 	_Atomic(struct fe_gen *) gen;

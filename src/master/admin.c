@@ -1058,7 +1058,12 @@ admin_close(struct master *m)
 	if (a->ufd != -1) {
 		loop_io_del(m->loop, &a->uio);
 		close(a->ufd);
-		if (!m->handed_over)	/* else it is the new master's socket */
+		/*
+		 * Paused: handed over to a new master, or handed to us by an
+		 * old one that still serves on it; either way the path is the
+		 * other master's.
+		 */
+		if (!a->paused)
 			(void)unlink(a->path);
 	}
 	if (a->tfd != -1) {

@@ -159,6 +159,7 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	st.tls_pem = m->tls_pem;
 	st.tls_pem_len = m->tls_pem_len;
 	st.tls_keys = &m->tls_keys;
+	st.hold_accept = m->upg_from != -1;	/* an upgrade not handed over yet */
 	log_set_ident("weir-frontend");
 	_exit(frontend_main(&st));
 }
@@ -292,7 +293,7 @@ feproc_exited(struct master *m, int status)
 	close_ctl(m);
 	drain_stderr(m);
 	wait_status_words(status, how, sizeof(how));
-	if (m->upg_from != -1 && !m->stopping) {
+	if (m->upg_from != -1 && !m->upg_told && !m->stopping) {
 		/* a new generation whose front end cannot run is not restarted: the old one serves */
 		const char *last = linering_last(&m->fe.tail.ring);
 

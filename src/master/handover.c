@@ -222,6 +222,9 @@ on_old(void *arg, uint32_t events)
 		log_info("upgrade: the old generation stops; this master (pid %d) serves alone",
 		    (int)getpid());
 		handover_end(m);
+		/* the connections the old front end leaves wait in the shared queues */
+		if (feproc_send(m, CTL_ACCEPT, &(uint32_t){ 0 }, sizeof(uint32_t), NULL, 0) == -1)
+			log_warnx("upgrade: the front end could not be told to accept");
 		master_write_pidfile(m);
 		admin_resume(m);
 		return;

@@ -13,12 +13,14 @@
  *    queues are shared, so no connection is refused while the generations
  *    overlap), the admin socket, the TLS session ticket keys and the name
  *    of the process records file it must not use.
- * 3. It starts its front end and its pools overlapped with ours.  Both
- *    front ends accept from the same sockets meanwhile; each is a whole
- *    generation, never an old master with a new front end.  Once its front
- *    end said hello and every start_mode = always pool is ready it says
- *    CTL_UPG_READY; we answer CTL_UPG_COMMIT (it writes the pid file and
- *    serves the admin API from then on), tell systemd its pid (MAINPID=),
+ * 3. It starts its front end and its pools overlapped with ours; its front
+ *    end holds the sockets without accepting (fe_start.hold_accept), so a
+ *    new generation that fails never answers a request, and no old master
+ *    ever works with a new front end.  Once its front end said hello and
+ *    every start_mode = always pool is ready it says CTL_UPG_READY; we
+ *    answer CTL_UPG_COMMIT (its front end starts accepting, it writes the
+ *    pid file and serves the admin API from then on; connections arriving
+ *    in between wait in the shared accept queues), tell systemd its pid (MAINPID=),
  *    and stop gracefully: our front end stops accepting, finishes what it
  *    has in flight (keep-alive connections are closed after their current
  *    response), our workers stop, we exit.

@@ -126,7 +126,8 @@ class Traffic:
     is recorded with its time and latency; refused connections and other
     failures are kept apart."""
 
-    def __init__(self, port, deadline=120):
+    def __init__(self, port, deadline=120,
+                 paths=("/index.html", "/app/hello", "/index.html", "/app/hello", "/n/x")):
         self.port = port
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -134,7 +135,6 @@ class Traffic:
         self.failed = []
         self.refused = 0
         self.end = time.monotonic() + deadline
-        paths = ["/index.html", "/app/hello", "/index.html", "/app/hello", "/n/x"]
         self.threads = [threading.Thread(target=self.keepalive, args=(p,), daemon=True)
                         for p in paths]
         self.threads.append(threading.Thread(target=self.fresh, daemon=True))
@@ -439,3 +439,38 @@ def test_systemd_follows_the_new_master(make_weir, site, tmp_path):
         n.wait("STOPPING=1")
     finally:
         n.close()
+
+
+def test_new_generation_whose_pool_never_gets_ready_is_rolled_back(make_weir, site, tmp_path):
+    """The new master and its front end start, but an always-started pool
+    never gets ready in the new generation (its program changed on disk
+    meanwhile and now hangs at start; startup_time_limit = 2s is what the
+    test is about): Rapid-Fail Protection disables it there, the upgrade is
+    rolled back, the new master and every worker it started are stopped and
+    reaped, and the old workers, started from the program as it was, serve
+    on without a failed request."""
+    new = copy_install(tmp_path / "new")
+    patch_build(new)
+    script = tmp_path / "app.sh"
+    script.write_text(f"#!/bin/sh\nexec {APP}\n")
+    script.chmod(0o755)
+    w = make_weir(f"[pool app]\ncommand = {script}\nstart_mode = always\n"
+                  "startup_time_limit = 2s\n"
+                  f"[site main]\nroot = {site}\napp = /app app\n")
+    before = status(w)
+    old_tree = set(tree(before["pid"]))
+    script.write_text(f"#!/bin/sh\nexec {APP} --start-delay 600000\n")
+    with Traffic(w.port, paths=("/index.html", "/app/hello")) as t:
+        out = upgrade(w, new / "weir")
+        n = t.count()
+        wait_for(lambda: t.count() >= n + 100, timeout=60, what="traffic after")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "pool 'app' is disabled in the new generation" in out.stderr, out.stderr
+    assert t.failed == [] and t.refused == 0, (t.failed[:5], t.refused)
+    rb = [e for e in w.events() if e["id"] == 1342]
+    assert len(rb) == 1 and "rapid-fail" in rb[0]["reason"], rb
+    assert gone(rb[0]["pid"])
+    after = status(w)
+    assert after["pid"] == before["pid"] and after["upgrade"] is None
+    wait_for(lambda: set(tree(before["pid"])) == old_tree, timeout=30,
+             what="nothing of the new generation left")
