@@ -445,51 +445,6 @@ acme_request(struct aconn *c, const struct http_request *h, const char *rest, si
 
 /* --- upgrade ------------------------------------------------------------------------ */
 
-static int
-hexval(int ch)
-{
-	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
-/* The query parameter `name`, percent-decoded into out; 0 found, -1 not (or malformed). */
-static int
-query_param(struct hstr q, const char *name, char *out, size_t outsz)
-{
-	size_t nl = strlen(name), i = 0, o = 0;
-
-	while (i < q.n) {
-		size_t end = i;
-
-		while (end < q.n && q.p[end] != '&')
-			end++;
-		if (end - i > nl && memcmp(q.p + i, name, nl) == 0 && q.p[i + nl] == '=') {
-			for (size_t k = i + nl + 1; k < end; k++) {
-				int ch = (unsigned char)q.p[k];
-
-				if (ch == '%') {
-					int hi = k + 2 < end ? hexval(q.p[k + 1]) : -1;
-					int lo = hi >= 0 ? hexval(q.p[k + 2]) : -1;
-
-					if (lo < 0)
-						return -1;
-					ch = hi * 16 + lo;
-					k += 2;
-				} else if (ch == '+') {
-					ch = ' ';
-				}
-				if (ch == '\0' || o + 1 >= outsz)
-					return -1;
-				out[o++] = (char)ch;
-			}
-			out[o] = '\0';
-			return 0;
-		}
-		i = end + 1;
-	}
-	return -1;
-}
-
 /* POST /upgrade[?binary=PATH]: answered when the upgrade has an outcome. */
 static void
 upgrade_request(struct aconn *c, const struct http_request *h)
@@ -501,7 +456,7 @@ upgrade_request(struct aconn *c, const struct http_request *h)
 		respond_error(c, 405, "use POST");
 		return;
 	}
-	if (query_param(h->query, "binary", bin, sizeof(bin)) == -1) {
+	if (util_query_param(h->query.p, h->query.n, "binary", bin, sizeof(bin)) == -1) {
 		if (h->query.n > 0 && memmem(h->query.p, h->query.n, "binary=", 7) != NULL) {
 			respond_error(c, 400, "binary: not a valid path");
 			return;
