@@ -146,6 +146,13 @@ ctl_payload_size(enum ctl_type type)
 	case CTL_TLS_KEYS:		return sizeof(struct ctl_tls_keys);
 	case CTL_ACME_CHALLENGE:
 	case CTL_ACME_CHALLENGE_ACK:	return sizeof(struct ctl_acme_challenge);
+	case CTL_ACCEPT:		return sizeof(uint32_t);
+	case CTL_UPG_LISTENER:		return sizeof(struct ctl_upg_listener);
+	case CTL_UPG_POOL:		return sizeof(struct ctl_upg_pool);
+	case CTL_UPG_STATE:		return sizeof(struct ctl_upg_state);
+	case CTL_UPG_READY:		return sizeof(struct ctl_upg_ready);
+	case CTL_UPG_FAILED:		return sizeof(struct ctl_upg_failed);
+	case CTL_UPG_COMMIT:		return sizeof(uint32_t);
 	case CTL__MAX:			break;
 	}
 	return -1;
@@ -159,7 +166,8 @@ ctl_type_name(enum ctl_type type)
 		"POOL_STATE", "WORKER_READY", "WORKER_DRAIN", "WORKER_GONE",
 		"DEMAND_START", "WORKER_DRAINED", "WORKER_FAULT", "WORKER_REPORT",
 		"STATS", "STATUS_REQ", "STATUS", "POOL_LOG", "POISON_REQUEST",
-		"SITE_FAULT", "DRAIN", "TLS_CERTS", "TLS_KEYS", "ACME_CHALLENGE", "ACME_CHALLENGE_ACK",
+		"SITE_FAULT", "DRAIN", "TLS_CERTS", "TLS_KEYS", "ACME_CHALLENGE", "ACME_CHALLENGE_ACK", "ACCEPT",
+		"UPG_LISTENER", "UPG_POOL", "UPG_STATE", "UPG_READY", "UPG_FAILED", "UPG_COMMIT",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";

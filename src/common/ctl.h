@@ -42,6 +42,14 @@ enum ctl_type {
 	CTL_TLS_KEYS,		/* M -> FE: struct ctl_tls_keys: session ticket keys */
 	CTL_ACME_CHALLENGE,	/* M -> FE: struct ctl_acme_challenge: answer (or stop answering) an HTTP-01 token */
 	CTL_ACME_CHALLENGE_ACK,	/* FE -> M: struct ctl_acme_challenge: it is answered now */
+	CTL_ACCEPT,		/* M -> FE: u32 0: start accepting (it was started with hold_accept) */
+	/* between an old master and the new one it started (upgrade.c) */
+	CTL_UPG_LISTENER,	/* old -> new: struct ctl_upg_listener; fds: its sockets, one per thread */
+	CTL_UPG_POOL,		/* old -> new: struct ctl_upg_pool: a pool's protection state */
+	CTL_UPG_STATE,		/* old -> new: struct ctl_upg_state; fds: admin socket(s); the last */
+	CTL_UPG_READY,		/* new -> old: struct ctl_upg_ready: front end up, always pools ready */
+	CTL_UPG_FAILED,		/* new -> old: struct ctl_upg_failed: it cannot serve, and why */
+	CTL_UPG_COMMIT,		/* old -> new: u32 0: the old generation stops; serve alone */
 	CTL__MAX
 };
 
@@ -61,6 +69,10 @@ struct ctl_hello {
 
 struct ctl_shutdown {
 	uint64_t	deadline_ms;	/* time in-flight requests get */
+	uint32_t	handover;	/* 1: a new generation serves (upgrade): keep idle
+					   keep-alive connections until their next request,
+					   answered with Connection: close */
+	uint32_t	pad;
 };
 
 /*
@@ -213,6 +225,62 @@ struct ctl_tls_keys {
 };
 
 /*
+ * Upgrade (upgrade.c): what an old master hands the new master it started.
+ * Each listening address comes as one CTL_UPG_LISTENER with its sockets
+ * (the same open sockets, so the kernel's accept queues are shared), then
+ * one CTL_UPG_STATE with what else must survive and the admin socket.
+ */
+struct ctl_upg_listener {
+	struct sockaddr_storage ss;
+	uint32_t	sslen;
+};
+
+#define CTL_UPG_PROCREC_MAX	32
+struct ctl_upg_state {
+	struct ctl_tls_keys tls_keys;	/* so tickets issued before keep resuming */
+	uint32_t	first_worker_id;	/* worker socket names the old master never uses */
+	uint32_t	admin_tcp;	/* 1: fds[1] is the admin_listen socket */
+	char		procrec[CTL_UPG_PROCREC_MAX];	/* process records file the old master uses */
+	char		cg_own[512];	/* cgroup v2: the cgroup the old master was started
+					   in, when it moved into a leaf of its own (which
+					   the new one starts in); "" otherwise */
+};
+
+/*
+ * A pool's Rapid-Fail window and back-off, so an upgrade neither forgets
+ * failures nor re-enables early a pool that is held: failure times are
+ * CLOCK_MONOTONIC ms, which both masters share.  Only the newest
+ * CTL_UPG_FAILS failures travel (more than any window needs by default).
+ */
+#define CTL_UPG_FAILS	24
+struct ctl_upg_pool {
+	char		name[72];	/* CONF_NAME_MAX + 1, rounded up */
+	uint32_t	state;		/* enum pool_state */
+	uint32_t	nfail;
+	uint64_t	backoff_ms;	/* the next back-off */
+	uint64_t	retry_in_ms;	/* disabled: re-enabled in that long; 0 = not */
+	char		reason[64];	/* why it is disabled or stopped */
+	char		detail[512];
+	struct {
+		uint64_t	when;	/* monotonic ms */
+		uint64_t	served;
+		int32_t		pid;
+		uint32_t	pad;
+		char		reason[200];
+	} fail[CTL_UPG_FAILS];
+};
+
+struct ctl_upg_ready {
+	int32_t		pid;
+	char		version[32];
+	char		build[64];
+};
+
+struct ctl_upg_failed {
+	char		why[2048];
+};
+
+/*
  * What the master hands a new front-end process (it is forked, not exec'd,
  * so this lives in its memory): the config, the listening sockets
  * (fds[addr * threads + thread]), its end of the control socket, the log fds
@@ -241,6 +309,8 @@ struct fe_start {
 	const char	*tls_pem;		/* certificates and keys (tlspem.h blob) */
 	size_t		 tls_pem_len;
 	const struct ctl_tls_keys *tls_keys;	/* session ticket keys */
+	bool		 hold_accept;		/* an upgrade's new generation: accept only
+						   from CTL_ACCEPT on (the old one serves) */
 };
 
 /* frontend.c: the front end's main(); returns the process exit status. */

@@ -414,3 +414,54 @@ wait_status_words(int status, char *out, size_t outsz)
 		snprintf(out, outsz, "wait status 0x%x", (unsigned)status);
 	}
 }
+
+static int
+hexdigit(int ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/*
+ * The value of `name` in the query string q[0..qlen) ("a=1&name=v%2Fx"),
+ * percent-decoded ('+' is a space) into out.  -1 when it is absent, its
+ * escapes are malformed, it decodes to a NUL, or it does not fit.
+ */
+int
+util_query_param(const char *q, size_t qlen, const char *name, char *out, size_t outsz)
+{
+	size_t nl = strlen(name), i = 0, o = 0;
+
+	while (q != NULL && i < qlen) {
+		size_t end = i;
+
+		while (end < qlen && q[end] != '&')
+			end++;
+		if (end - i > nl && memcmp(q + i, name, nl) == 0 && q[i + nl] == '=') {
+			for (size_t k = i + nl + 1; k < end; k++) {
+				int ch = (unsigned char)q[k];
+
+				if (ch == '%') {
+					int hi = k + 2 < end ? hexdigit((unsigned char)q[k + 1]) : -1;
+					int lo = hi >= 0 ? hexdigit((unsigned char)q[k + 2]) : -1;
+
+					if (lo < 0)
+						return -1;
+					ch = hi * 16 + lo;
+					k += 2;
+				} else if (ch == '+') {
+					ch = ' ';
+				}
+				if (ch == '\0' || o + 1 >= outsz)
+					return -1;
+				out[o++] = (char)ch;
+			}
+			if (outsz == 0)
+				return -1;
+			out[o] = '\0';
+			return 0;
+		}
+		i = end + 1;
+	}
+	return -1;
+}

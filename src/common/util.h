@@ -37,6 +37,9 @@ size_t	 wstrlcpy(char *dst, const char *src, size_t size);
  * be a thread-local buffer that the thread's next call overwrites.
  */
 const char *util_signame(int sig);
+/* A query string's parameter NAME, percent-decoded into out: 0, or -1 when absent or malformed. */
+int	 util_query_param(const char *q, size_t qlen, const char *name, char *out,
+	    size_t outsz);
 
 /* File descriptors. */
 int	 fd_nonblock(int fd);

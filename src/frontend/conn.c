@@ -226,7 +226,7 @@ conn_resume_accept(void *arg)
 {
 	struct fe_thread *t = arg;
 
-	if (t->draining)
+	if (t->draining || atomic_load(&t->fe->hold))
 		return;
 	for (size_t i = 0; i < t->nls; i++)
 		if (loop_io_mod(t->loop, &t->ls[i].io, LOOP_READ) == -1)
@@ -412,7 +412,7 @@ conn_new_detached(struct fe_thread *t, unsigned addr, const struct sockaddr *pee
 
 /* Shutdown: close every connection that is between requests. */
 void
-conn_drain_idle(struct fe_thread *t)
+conn_drain_idle(struct fe_thread *t, bool keep_idle)
 {
 	struct conn *c, *next;
 
@@ -421,8 +421,9 @@ conn_drain_idle(struct fe_thread *t)
 		if (c->h2 != NULL)
 			h2_drain(c);	/* GOAWAY; closes once its streams are done */
 		/* between requests, or before the first: no request to finish */
-		else if ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS ||
-		    c->state == CONN_PROXY)
+		else if (!keep_idle &&
+		    ((c->state == CONN_IDLE && c->ipos == c->ilen) || c->state == CONN_TLS ||
+		    c->state == CONN_PROXY))
 			conn_close(c);
 	}
 }

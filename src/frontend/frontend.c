@@ -121,7 +121,7 @@ begin_drain(struct fe_thread *t)
 		return;
 	t->draining = true;
 	stop_listening(t);
-	conn_drain_idle(t);
+	conn_drain_idle(t, t->fe->handover);
 	loop_timer_set(t->loop, &t->drain_timer, t->fe->shutdown_ms);
 }
 
@@ -142,6 +142,8 @@ on_wake(void *arg, uint32_t events)
 		queue_run_ready(t);
 	if (msg & FE_MSG_WORKERS)
 		upstream_drop_idle(t, false);
+	if (msg & FE_MSG_ACCEPT)
+		conn_resume_accept(t);
 	if (msg & FE_MSG_DRAIN)
 		begin_drain(t);
 }
@@ -185,15 +187,24 @@ on_stats(void *arg)
 	loop_timer_set(fe->threads[0].loop, &fe->stats_timer, STATS_MS);
 }
 
+/*
+ * Stop: no new connections, ms for what is in flight.  For an upgrade
+ * (handover) the new generation accepts on the same sockets, and a
+ * keep-alive connection closed while idle races with the client's next
+ * request on it (which then fails): idle connections are kept until that
+ * request comes, which is answered with Connection: close, or until the
+ * deadline.
+ */
 static void
-shutdown_all(struct frontend *fe, uint64_t ms)
+shutdown_all(struct frontend *fe, uint64_t ms, bool handover)
 {
 	if (fe->shutting_down)
 		return;
 	fe->shutting_down = true;
 	fe->shutdown_ms = ms;
-	log_info("stopping: no new connections, %llums for requests in flight",
-	    (unsigned long long)ms);
+	fe->handover = handover;
+	log_info("stopping%s: no new connections, %llums for requests in flight",
+	    handover ? " (a new generation serves)" : "", (unsigned long long)ms);
 	for (unsigned i = 0; i < fe->nthreads; i++)
 		wake(&fe->threads[i], FE_MSG_DRAIN);
 }
@@ -205,7 +216,7 @@ on_signal(void *arg, int signo)
 
 	/* thread 0 swaps fe->gen, so it may read it as is */
 	if (signo == SIGTERM || signo == SIGINT)
-		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout);
+		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout, false);
 }
 
 /*
@@ -421,7 +432,7 @@ on_ctl(void *arg, uint32_t events)
 	while ((r = ctl_recv(fe->ctl, &hdr, &u, sizeof(u), fds, CTL_MAX_FDS)) == 1) {
 		switch (hdr.type) {
 		case CTL_SHUTDOWN:
-			shutdown_all(fe, u.sd.deadline_ms);
+			shutdown_all(fe, u.sd.deadline_ms, u.sd.handover != 0);
 			break;
 		case CTL_LOG_REOPEN:
 			log_reopen(fe, (const struct ctl_log_reopen *)(void *)u.buf, fds, hdr.nfds);
@@ -444,6 +455,17 @@ on_ctl(void *arg, uint32_t events)
 			break;
 		case CTL_TLS_KEYS:
 			tls_set_keys(fe, (const struct ctl_tls_keys *)(void *)u.buf);
+			break;
+		case CTL_ACCEPT:
+			/*
+			 * An upgrade's new generation takes over: until now the
+			 * connections waited in the shared accept queues for
+			 * the old front end.
+			 */
+			log_info("accepting connections: the old generation stops");
+			atomic_store(&fe->hold, false);
+			for (unsigned i = 0; i < fe->nthreads; i++)
+				wake(&fe->threads[i], FE_MSG_ACCEPT);
 			break;
 		case CTL_ACME_CHALLENGE:
 			/* the table is shared: every thread answers it from now on */
@@ -481,7 +503,7 @@ on_ctl(void *arg, uint32_t events)
 		if (r == -1)
 			log_warn("control channel");
 		loop_io_del(fe->threads[0].loop, &fe->ctl_io);
-		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout);
+		shutdown_all(fe, atomic_load(&fe->gen)->conf->server.shutdown_timeout, false);
 	}
 }
 
@@ -510,8 +532,8 @@ sync_listeners(struct fe_thread *t)
 				l->fd = -1;
 				continue;
 			}
-			if (loop_io_add(t->loop, &l->io, l->fd, t->accepting || t->nls == 0 ?
-			    LOOP_READ : 0, conn_accept, l) == -1)
+			if (loop_io_add(t->loop, &l->io, l->fd, !atomic_load(&fe->hold) &&
+			    (t->accepting || t->nls == 0) ? LOOP_READ : 0, conn_accept, l) == -1)
 				return -1;
 		} else if (l->t != NULL && !alive && l->fd != -1) {
 			loop_io_del(t->loop, &l->io);
@@ -570,7 +592,7 @@ thread_init(struct frontend *fe, struct fe_thread *t, unsigned idx, char *err)
 		snprintf(err, WEIR_ERRLEN, "epoll_ctl: %s", strerror(errno));
 		return -1;
 	}
-	t->accepting = true;
+	t->accepting = !atomic_load(&fe->hold);
 	t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	loop_timer_init(&t->accept_timer, conn_resume_accept, t);
 	loop_timer_init(&t->tick, on_tick, t);
@@ -639,6 +661,7 @@ frontend_main(const struct fe_start *st)
 
 	memset(&fe, 0, sizeof(fe));
 	fe.st = st;
+	atomic_init(&fe.hold, st->hold_accept);
 	fe.ctl = st->ctl;
 	fe.shutdown_ms = st->conf->server.shutdown_timeout;
 	atomic_init(&fe.access_fds[ACCESS_LOG_W3C], -1);
@@ -707,7 +730,7 @@ frontend_main(const struct fe_start *st)
 		log_warn("thread 0: event loop");
 		rc = 1;
 	}
-	shutdown_all(&fe, 0);
+	shutdown_all(&fe, 0, false);
 	for (unsigned i = 1; i < fe.nthreads; i++)
 		pthread_join(fe.threads[i].tid, NULL);
 	for (unsigned i = 0; i < fe.nthreads; i++)

@@ -368,9 +368,11 @@ struct fe_thread {
 #define FE_MSG_GEN	0x2	/* a new configuration generation */
 #define FE_MSG_READY	0x4	/* queued requests were given a worker (or failed) */
 #define FE_MSG_WORKERS	0x8	/* a worker drains or is gone: drop idle upstreams */
+#define FE_MSG_ACCEPT	0x10	/* start accepting (CTL_ACCEPT) */
 
 struct frontend {
 	const struct fe_start	*st;
+	atomic_bool		 hold;		/* not accepting until CTL_ACCEPT (fe_start.hold_accept) */
 	struct fe_thread	*threads;
 	unsigned		 nthreads;
 	_Atomic(struct fe_gen *) gen;
@@ -404,6 +406,7 @@ struct frontend {
 	uint64_t		 shutdown_ms;
 	atomic_bool		 lb_draining;	/* a drain began (CTL_DRAIN): health_path
 						 * says 503, no connection is kept alive */
+	bool			 handover;	/* stopping for an upgrade (struct ctl_shutdown) */
 };
 
 /* Connection states. */
@@ -616,7 +619,7 @@ void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
 void		 conn_release_buffers(struct conn *c);
 int		 conn_ibuf(struct conn *c);
-void		 conn_drain_idle(struct fe_thread *t);
+void		 conn_drain_idle(struct fe_thread *t, bool keep_idle);
 void		 conn_established(struct conn *c);
 void		 conn_trim(struct fe_thread *t);
 

@@ -387,7 +387,8 @@ go_idle(struct conn *c)
 		c->req = NULL;
 	}
 	conn_release_buffers(c);
-	if (c->t->draining) {
+	/* an upgrade's drain answers its next request, with close (shutdown_all()) */
+	if (c->t->draining && !c->t->fe->handover) {
 		conn_close(c);
 		return;
 	}

@@ -63,7 +63,8 @@ enum wait_kind {
 	WAIT_POOL,
 	WAIT_POOLS,
 	WAIT_METRICS,
-	WAIT_DASH
+	WAIT_DASH,
+	WAIT_UPGRADE	/* POST /upgrade: answered with the outcome (upgrade.c) */
 };
 
 struct aconn {
@@ -97,10 +98,13 @@ struct admin {
 	struct loop_timer fe_timer;
 	gid_t		 group;
 	bool		 has_group;
+	bool		 paused;	/* handed over by an upgrade, not accepting (yet) */
 };
 
 static void	aconn_close(struct aconn *c);
 static void	aconn_flush(struct aconn *c);
+static void	on_unix(void *arg, uint32_t events);
+static void	on_tcp(void *arg, uint32_t events);
 
 /* --- output ---------------------------------------------------------------------- */
 
@@ -262,7 +266,7 @@ admin_fe_status(struct master *m, json_t *fe)
 	dashboard_snapshot(m, fe);
 	for (c = a->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->wait != WAIT_NONE)
+		if (c->wait != WAIT_NONE && c->wait != WAIT_UPGRADE)
 			complete_wait(c, fe);
 	}
 }
@@ -523,6 +527,105 @@ acme_request(struct aconn *c, const struct http_request *h, const char *rest, si
 	respond_json(c, st, j);
 }
 
+/* --- upgrade ------------------------------------------------------------------------ */
+
+/* POST /upgrade[?binary=PATH]: answered when the upgrade has an outcome. */
+static void
+upgrade_request(struct aconn *c, const struct http_request *h)
+{
+	char bin[4096], msg[2048];
+	int st;
+
+	if (h->method != HTTP_M_POST) {
+		respond_error(c, 405, "use POST");
+		return;
+	}
+	if (util_query_param(h->query.p, h->query.n, "binary", bin, sizeof(bin)) == -1) {
+		if (h->query.n > 0 && memmem(h->query.p, h->query.n, "binary=", 7) != NULL) {
+			respond_error(c, 400, "binary: not a valid path");
+			return;
+		}
+		bin[0] = '\0';
+	}
+	st = upgrade_start(c->a->m, bin, msg, sizeof(msg));
+	if (st != 202) {
+		json_t *j = json_pack("{s:s, s:s}", "outcome", st == 422 ? "refused" : "not started",
+		    "error", msg);
+
+		respond_json(c, st, j);
+		return;
+	}
+	/* the new generation may take its pools' startup_time_limit: no idle timeout */
+	loop_timer_cancel(c->a->m->loop, &c->timer);
+	c->wait = WAIT_UPGRADE;
+}
+
+/* The outcome of an upgrade: to everyone waiting for it (result is borrowed). */
+void
+admin_upgrade_done(struct master *m, int status, json_t *result)
+{
+	struct admin *a = m->admin;
+	struct aconn *c, *next;
+
+	if (a == NULL)
+		return;
+	for (c = a->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->wait == WAIT_UPGRADE) {
+			c->wait = WAIT_NONE;
+			respond_json(c, status, json_incref(result));
+		}
+	}
+}
+
+/* What an upgrade hands the new master: the admin socket, then admin_listen's. */
+int
+admin_fds(const struct master *m, int fds[2])
+{
+	const struct admin *a = m->admin;
+	int n = 0;
+
+	if (a == NULL || a->ufd == -1)
+		return 0;
+	fds[n++] = a->ufd;
+	if (a->tfd != -1)
+		fds[n++] = a->tfd;
+	return n;
+}
+
+/*
+ * The new master serves the admin API now (on the same sockets): stop
+ * accepting, and leave the path alone when we exit.  Connections already
+ * accepted are answered.
+ */
+void
+admin_handover(struct master *m)
+{
+	struct admin *a = m->admin;
+
+	if (a == NULL || a->paused)
+		return;
+	a->paused = true;
+	if (a->ufd != -1)
+		loop_io_del(m->loop, &a->uio);
+	if (a->tfd != -1)
+		loop_io_del(m->loop, &a->tio);
+}
+
+/* A new master after the old one handed over: accept on the sockets it passed. */
+void
+admin_resume(struct master *m)
+{
+	struct admin *a = m->admin;
+
+	if (a == NULL || !a->paused)
+		return;
+	if ((a->ufd != -1 && loop_io_add(m->loop, &a->uio, a->ufd, LOOP_READ, on_unix, a) == -1) ||
+	    (a->tfd != -1 && loop_io_add(m->loop, &a->tio, a->tfd, LOOP_READ, on_tcp, a) == -1))
+		log_warn("admin socket: cannot accept; the admin API is unavailable");
+	a->paused = false;
+}
+
 static bool
 path_is(struct hstr p, const char *lit)
 {
@@ -654,6 +757,10 @@ api(struct aconn *c, struct http_request *h, struct hstr path)
 		j = json_pack("{s:s, s:I}", "message", "draining",
 		    "drain_time_ms", (json_int_t)m->conf->server.drain_time);
 		respond_json(c, 202, j);
+		return;
+	}
+	if (path_is(path, "/upgrade")) {
+		upgrade_request(c, h);
 		return;
 	}
 	if (path_is(path, "/stop")) {
@@ -1057,6 +1164,20 @@ admin_open(struct master *m, char *err)
 		free(a);
 		return -1;
 	}
+	if (m->upg_admin[0] != -1) {
+		/*
+		 * An upgrade handed us the old master's sockets: the path keeps
+		 * answering throughout, and we accept once it handed over
+		 * (admin_resume()).
+		 */
+		a->ufd = m->upg_admin[0];
+		a->tfd = m->upg_admin[1];
+		m->upg_admin[0] = m->upg_admin[1] = -1;
+		a->paused = true;
+		m->admin = a;
+		events_set_hook(on_event, a);
+		return 0;
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, a->path, (size_t)n + 1);
@@ -1116,7 +1237,13 @@ admin_close(struct master *m)
 	if (a->ufd != -1) {
 		loop_io_del(m->loop, &a->uio);
 		close(a->ufd);
-		(void)unlink(a->path);
+		/*
+		 * Paused: handed over to a new master, or handed to us by an
+		 * old one that still serves on it; either way the path is the
+		 * other master's.
+		 */
+		if (!a->paused)
+			(void)unlink(a->path);
 	}
 	if (a->tfd != -1) {
 		loop_io_del(m->loop, &a->tio);

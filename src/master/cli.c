@@ -480,11 +480,18 @@ cmd_status(int argc, char **argv)
 	free(body);
 	fe = json_object_get(j, "frontend");
 	fmt_dur(jint(j, "uptime_s"), up, sizeof(up));
-	printf("weir %s (abi %lld), master pid %lld, up %s, config %s (generation %lld)\n",
-	    jstr(j, "version", "?"), jint(j, "abi"), jint(j, "pid"), up, jstr(j, "config", "?"),
-	    jint(j, "generation"));
-	printf("front end pid %lld, %lld thread%s, %lld connection%s, restarts %lld, listening on",
-	    jint(fe, "pid"), jint(fe, "threads"), jint(fe, "threads") == 1 ? "" : "s",
+	printf("weir %s (abi %lld, build %s), master pid %lld, up %s, config %s (generation %lld)\n",
+	    jstr(j, "version", "?"), jint(j, "abi"), jstr(j, "build", "?"), jint(j, "pid"), up,
+	    jstr(j, "config", "?"), jint(j, "generation"));
+	printf("binary %s\n", jstr(j, "binary", "?"));
+	if (json_is_object(json_object_get(j, "upgrade")))
+		printf("upgrade %s: new master pid %lld, %s\n",
+		    jstr(json_object_get(j, "upgrade"), "state", "?"),
+		    jint(json_object_get(j, "upgrade"), "pid"),
+		    jstr(json_object_get(j, "upgrade"), "binary", "?"));
+	printf("front end pid %lld (build %s), %lld thread%s, %lld connection%s, restarts %lld, listening on",
+	    jint(fe, "pid"), jstr(fe, "build", "?"), jint(fe, "threads"),
+	    jint(fe, "threads") == 1 ? "" : "s",
 	    jint(fe, "connections"), jint(fe, "connections") == 1 ? "" : "s",
 	    jint(fe, "restarts"));
 	json_array_foreach(json_object_get(fe, "listen"), i, p)
@@ -1038,6 +1045,98 @@ cmd_reload(int argc, char **argv)
 	}
 	json_decref(j);
 	return st;
+}
+
+/* --- upgrade ------------------------------------------------------------------------------ */
+
+/* Percent-encode a path for the query string. */
+static void
+query_escape(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 4 < outsz; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("/-._~", ch) != NULL) {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+int
+cmd_upgrade(int argc, char **argv)
+{
+	struct cli o = { .cmd = "upgrade" };
+	char *args[1], *body = NULL, **rest, real[4096], path[1024 + 3 * 4096];
+	const char *binary = NULL;
+	int n, st, nrest = 0;
+	json_t *j;
+
+	/* --binary is upgrade's own option; the others are shared */
+	rest = xcalloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--binary") == 0 && i + 1 < argc)
+			binary = argv[++i];
+		else if (strncmp(argv[i], "--binary=", 9) == 0)
+			binary = argv[i] + 9;
+		else
+			rest[nrest++] = argv[i];
+	}
+	st = parse(&o, nrest, rest, "[-c FILE | -s SOCKET] [--json] [--binary PATH]\n\n"
+	    "Replace the running weir with a new binary (default: the one it was\n"
+	    "started from, as it is on disk now) without refusing a connection: the\n"
+	    "new install is verified, its master started with the listening sockets,\n"
+	    "and the old generation stops once the new one serves; if the new one\n"
+	    "fails, it is removed and the old one serves on.  Waits for the outcome:\n"
+	    "exit status 0 upgraded, 1 refused or rolled back.",
+	    args, &n, 0);
+	free(rest);
+	if (st != 0)
+		return st;
+	strcpy(path, "/upgrade");
+	if (binary != NULL) {
+		char esc[3 * 4096];
+
+		if (realpath(binary, real) == NULL)
+			return fail("upgrade", "%s: %s", binary, strerror(errno));
+		query_escape(real, esc, sizeof(esc));
+		snprintf(path, sizeof(path), "/upgrade?binary=%s", esc);
+	}
+	if (find_socket(&o) == -1 || (st = request(&o, "POST", path, &body)) == -1)
+		return 1;
+	if (o.json) {
+		fputs(body, stdout);
+		free(body);
+		return st == 200 ? 0 : 1;
+	}
+	if ((j = json_loads(body, 0, NULL)) == NULL) {
+		st = api_error(&o, st, body);
+		free(body);
+		return st;
+	}
+	free(body);
+	if (st == 200) {
+		printf("weir upgrade: upgraded: weir %s (build %s), master pid %lld\n",
+		    jstr(j, "version", "?"), jstr(j, "build", "?"), jint(j, "pid"));
+		json_decref(j);
+		return 0;
+	}
+	if (json_object_get(j, "reason") != NULL)
+		fprintf(stderr, "weir upgrade: rolled back: %s; still serving (master pid %lld)\n",
+		    jstr(j, "reason", "?"), jint(j, "pid"));
+	else
+		fprintf(stderr, "weir upgrade: %s: %s\n", jstr(j, "outcome", "failed"),
+		    jstr(j, "error", "?"));
+	json_decref(j);
+	return 1;
 }
 
 /* Wait until weir is gone: its admin socket no longer answers. */

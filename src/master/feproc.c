@@ -144,6 +144,9 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	/* Only the master may hold the warden's pipe: its EOF is our death. */
 	if (m->warden_fd != -1)
 		close(m->warden_fd);
+	/* ... and an upgrade's socket: the other master watches it for ours */
+	if (m->upg_from != -1)
+		close(m->upg_from);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	loop_free(m->loop);
@@ -183,6 +186,7 @@ child(struct master *m, int ctl, int errfd, pid_t parent)
 	st.tls_pem = m->tls_pem;
 	st.tls_pem_len = m->tls_pem_len;
 	st.tls_keys = &m->tls_keys;
+	st.hold_accept = m->upg_from != -1;	/* an upgrade not handed over yet */
 	log_set_ident("weir-frontend");
 	keep_only_its_fds(&st);
 	_exit(frontend_main(&st));
@@ -317,6 +321,15 @@ feproc_exited(struct master *m, int status)
 	close_ctl(m);
 	drain_stderr(m);
 	wait_status_words(status, how, sizeof(how));
+	if (m->upg_from != -1 && !m->upg_told && !m->stopping) {
+		/* a new generation whose front end cannot run is not restarted: the old one serves */
+		const char *last = linering_last(&m->fe.tail.ring);
+
+		log_warnx("front end (pid %d) exited during an upgrade: %s", (int)pid, how);
+		handover_failed(m, "its front end (pid %d) exited (%s)%s%s", (int)pid, how,
+		    last != NULL ? ": " : "", last != NULL ? last : "");
+		return;
+	}
 	if (m->stopping) {
 		log_info("front end (pid %d) exited: %s", (int)pid, how);
 		pools_shutdown(m);
@@ -383,7 +396,9 @@ feproc_shutdown(struct master *m)
 {
 	struct ctl_shutdown s;
 
+	memset(&s, 0, sizeof(s));
 	s.deadline_ms = m->conf->server.shutdown_timeout;
+	s.handover = m->handed_over;
 	if (feproc_send(m, CTL_SHUTDOWN, &s, sizeof(s), NULL, 0) == -1 &&
 	    m->fe.pid > 0)
 		kill(m->fe.pid, SIGTERM);	/* it drains on SIGTERM too */

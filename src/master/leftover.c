@@ -103,7 +103,7 @@ leftover_record(struct master *m)
 			add_workers(&v, &n, &cap, m->pools[i]);
 	for (const struct pool *p = m->retired; p != NULL; p = p->next_retired)
 		add_workers(&v, &n, &cap, p);
-	if (procrec_write(m->conf->server.state_dir, v, n, err) == -1 && !warned) {
+	if (procrec_write(m->conf->server.state_dir, m->procrec, v, n, err) == -1 && !warned) {
 		warned = true;
 		log_warnx("process records: %s (a crash of this master may leave workers running)",
 		    err);
@@ -117,7 +117,7 @@ leftover_forget(struct master *m)
 {
 	char err[WEIR_ERRLEN];
 
-	if (procrec_write(m->conf->server.state_dir, NULL, 0, err) == -1)
+	if (procrec_write(m->conf->server.state_dir, m->procrec, NULL, 0, err) == -1)
 		log_warnx("process records: %s", err);
 	m->start_ticks = 0;	/* and none are written any more */
 }
@@ -313,7 +313,7 @@ wait_warden(const struct procrec *v, size_t n)
  * records belong to a master that is still running (left alone).
  */
 int
-leftover_end(const char *state_dir, enum leftover_by by)
+leftover_end(const char *state_dir, const char *file, enum leftover_by by)
 {
 	struct procrec *v;
 	struct procstat *all = NULL;
@@ -322,14 +322,14 @@ leftover_end(const char *state_dir, enum leftover_by by)
 	char err[WEIR_ERRLEN];
 	int ended = 0;
 
-	if (procrec_read(state_dir, &v, &n, err) == -1) {
+	if (procrec_read(state_dir, file, &v, &n, err) == -1) {
 		log_warnx("process records: %s", err);
 		return 0;
 	}
 	for (size_t i = 0; i < n && by == LEFTOVER_AT_START; i++) {
 		if (strcmp(v[i].kind, "master") == 0 && procrec_alive(v[i].pid, v[i].start)) {
 			log_warnx("%s/%s: the master that wrote it (pid %d) is running: its processes are left alone",
-			    state_dir, PROCREC_FILE, (int)v[i].pid);
+			    state_dir, file, (int)v[i].pid);
 			free(v);
 			return -1;
 		}
@@ -338,7 +338,7 @@ leftover_end(const char *state_dir, enum leftover_by by)
 		wait_warden(v, n);
 		free(v);
 		/* it removes the records once done: whatever is left is ours */
-		if (procrec_read(state_dir, &v, &n, err) == -1)
+		if (procrec_read(state_dir, file, &v, &n, err) == -1)
 			n = 0;
 	}
 	if (n > 0) {
@@ -365,7 +365,7 @@ leftover_end(const char *state_dir, enum leftover_by by)
 		free(t[i].members);
 		ended++;
 	}
-	if (n > 0 && procrec_write(state_dir, NULL, 0, err) == -1)
+	if (n > 0 && procrec_write(state_dir, file, NULL, 0, err) == -1)
 		log_warnx("process records: %s", err);
 	free(t);
 	free(all);

@@ -120,13 +120,41 @@ probe_free(const struct listener_set *s, char *err)
 }
 
 /*
+ * An address an old master handed over (upgrade): take its sockets, the
+ * very ones the old front end accepts on, so the accept queue is shared
+ * and nothing is refused.  A different thread count reuses them in turn.
+ */
+static int
+take_inherited(struct listener_set *s, unsigned threads, struct listeners *inh, char *err)
+{
+	int k = inh != NULL ? listeners_index(inh, &s->ss, s->sslen) : -1;
+	struct listener_set *from;
+
+	if (k < 0 || inh->v[k].nfds == 0)
+		return 0;
+	from = &inh->v[k];
+	for (unsigned t = 0; t < threads; t++) {
+		if (t < from->nfds) {
+			s->fds[t] = from->fds[t];
+			from->fds[t] = -1;	/* ours now */
+		} else if ((s->fds[t] = fcntl(s->fds[t % from->nfds], F_DUPFD_CLOEXEC, 3)) == -1) {
+			snprintf(err, WEIR_ERRLEN, "listen %s: dup: %s", s->spec, strerror(errno));
+			return -1;
+		}
+		s->nfds++;
+	}
+	return 1;
+}
+
+/*
  * Bind the union of the server's and the sites' addresses, `threads` sockets
- * each.  On failure everything opened so far is closed and err says which
- * address failed and why.
+ * each (or take those `inherit`, an old master's, has for it).  On failure
+ * everything opened so far is closed and err says which address failed and
+ * why.
  */
 int
 listeners_open(struct listeners *l, const struct conf *c, unsigned threads,
-    const struct listeners *have, char *err)
+    const struct listeners *have, struct listeners *inherit, char *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->threads = threads;
@@ -150,6 +178,15 @@ listeners_open(struct listeners *l, const struct conf *c, unsigned threads,
 		 */
 		if (have != NULL && listeners_index(have, &s->ss, s->sslen) >= 0)
 			continue;
+		switch (take_inherited(s, threads, inherit, err)) {
+		case -1:
+			listeners_close(l);
+			return -1;
+		case 1:
+			continue;
+		default:
+			break;
+		}
 		/*
 		 * A socket systemd passed is shared by all threads (one socket,
 		 * no SO_REUSEPORT group): each thread gets a dup of it.

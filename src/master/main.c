@@ -3,6 +3,7 @@
  * commands.  Every command takes -c FILE (default /etc/weir/weir.conf, or
  * $WEIR_CONF) and --help, and options may come before or after arguments.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ usage(FILE *f)
 	    "  stop                                   stop gracefully\n"
 	    "  drain   [--no-wait]                    health_path 503, serve drain_time, stop\n"
 	    "  dashboard                              how to open the web dashboard\n"
+	    "  upgrade [--binary PATH]                replace the running weir with a new binary\n"
 	    "  verify  [--json] [--manifest FILE]     check components against the MANIFEST\n"
 	    "  version                                print the version\n"
 	    "\n"
@@ -154,14 +156,45 @@ int
 cmd_run(int argc, char **argv)
 {
 	const char *path;
-	int rc = 0;
+	int rc = 0, upgrade_fd = -1, n = 0;
+	char **args = xcalloc((size_t)argc + 1, sizeof(char *));
 
+	/*
+	 * --upgrade-from FD is how an upgrading master starts its successor
+	 * (upgrade.c); it is not for operators, so usage does not show it.
+	 */
+	for (int i = 0; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "--upgrade-from") == 0 && i + 1 < argc) {
+			long fd = strtol(argv[++i], &end, 10);
+
+			if (*end != '\0' || fd < 3 || fd > 65535) {
+				fprintf(stderr, "weir run: --upgrade-from: not a descriptor\n");
+				free(args);
+				return 2;
+			}
+			upgrade_fd = (int)fd;
+			continue;
+		}
+		args[n++] = argv[i];
+	}
 	if ((path = common_opts("run", "[-c FILE]\n\n"
 	    "Start the master, the front end and the pools in the foreground.\n"
-	    "SIGTERM or SIGINT stops gracefully; SIGHUP reloads; SIGUSR1 reopens logs.",
-	    argc, argv, &rc)) == NULL)
+	    "SIGTERM or SIGINT stops gracefully; SIGHUP reloads; SIGUSR1 reopens logs;\n"
+	    "SIGUSR2 upgrades to the binary on disk (see weir upgrade).",
+	    n, args, &rc)) == NULL) {
+		free(args);
 		return rc;
-	return master_run(path);
+	}
+	if (upgrade_fd != -1 && fd_cloexec(upgrade_fd) == -1) {
+		fprintf(stderr, "weir run: --upgrade-from %d: %s\n", upgrade_fd, strerror(errno));
+		free(args);
+		return 2;
+	}
+	rc = master_run(path, upgrade_fd);
+	free(args);
+	return rc;
 }
 
 int
@@ -195,6 +228,8 @@ main(int argc, char **argv)
 		return cmd_drain(argc - 1, argv + 1);
 	if (strcmp(cmd, "dashboard") == 0)
 		return cmd_dashboard(argc - 1, argv + 1);
+	if (strcmp(cmd, "upgrade") == 0)
+		return cmd_upgrade(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

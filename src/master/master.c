@@ -130,13 +130,18 @@ fe_threads(const struct conf *c)
 	return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
 }
 
-static void
-write_pidfile(const struct conf *c)
+/*
+ * state_dir/weir.pid: this master's pid.  A master started by an upgrade
+ * writes it once the old one handed over (handover.c), replacing the old
+ * master's; the old one then leaves the file alone.
+ */
+void
+master_write_pidfile(struct master *m)
 {
 	char path[4096], buf[32];
 	int fd, n;
 
-	snprintf(path, sizeof(path), "%s/weir.pid", c->server.state_dir);
+	snprintf(path, sizeof(path), "%s/weir.pid", m->conf->server.state_dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		log_warn("%s", path);
@@ -149,11 +154,13 @@ write_pidfile(const struct conf *c)
 }
 
 static void
-remove_pidfile(const struct conf *c)
+remove_pidfile(const struct master *m)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/weir.pid", c->server.state_dir);
+	if (m->handed_over)
+		return;		/* the new master's now */
+	snprintf(path, sizeof(path), "%s/weir.pid", m->conf->server.state_dir);
 	/* Nothing to do if it is already gone. */
 	(void)unlink(path);
 }
@@ -169,6 +176,8 @@ reap_children(struct master *m)
 
 		if (pid == m->fe.pid) {
 			feproc_exited(m, status);
+		} else if (upgrade_reaped(m, pid, status)) {
+			/* the new master an upgrade started: upgrade.c settled it */
 		} else if (pid == m->warden_pid) {
 			warden_exited(m, status);
 		} else if (acme_reaped(m, pid, status)) {
@@ -212,7 +221,11 @@ master_stop_now(struct master *m, int signo)
 		return;
 	}
 	m->stopping = true;
-	notify_systemd("STOPPING=1");
+	/* after an upgrade the service goes on: the new master is its main process */
+	if (!m->handed_over)
+		notify_systemd("STOPPING=1");
+	handover_failed(m, "it was told to stop (%s) before it served", strsignal(signo));
+	upgrade_abort(m, "weir was told to stop");
 	log_info("%s: stopping (in-flight requests get up to %llums)",
 	    strsignal(signo), (unsigned long long)m->conf->server.shutdown_timeout);
 	if (m->fe.pid == 0) {
@@ -313,6 +326,13 @@ on_signal(void *arg, int signo)
 	case SIGUSR1:
 		master_reopen_logs(m);
 		break;
+	case SIGUSR2: {		/* nginx's convention: upgrade to the binary on disk */
+		char msg[2048];
+
+		if (upgrade_start(m, NULL, msg, sizeof(msg)) != 202)
+			log_warnx("SIGUSR2: %s", msg);
+		break;
+	}
 	case SIGHUP: {
 		json_t *res = NULL;
 
@@ -325,11 +345,36 @@ on_signal(void *arg, int signo)
 	}
 }
 
+/* The binary this master runs, as named when it started (upgrade's default). */
+static void
+note_self(struct master *m)
+{
+	ssize_t n = readlink("/proc/self/exe", m->self_exe, sizeof(m->self_exe) - 1);
+
+	m->self_exe[n > 0 ? (size_t)n : 0] = '\0';
+}
+
+/* A master an upgrade started says why it could not start, once. */
+static void
+start_failed(struct master *m, const struct conf_errors *errs, const char *err)
+{
+	char buf[2048];
+	size_t len = 0;
+
+	if (m->upg_from == -1)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; errs != NULL && i < errs->n && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i > 0 ? "; " : "",
+		    errs->msg[i]);
+	handover_failed(m, "the new master could not start: %s", len > 0 ? buf : err);
+}
+
 int
-master_run(const char *conf_path)
+master_run(const char *conf_path, int upgrade_fd)
 {
 	static const int sigs[] = {
-		SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGPIPE
+		SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE
 	};
 	struct conf_errors errs = { NULL, 0 };
 	struct tls_checked chk = { { NULL, 0 }, NULL, 0 };	/* for tlsexpiry.c */
@@ -338,10 +383,16 @@ master_run(const char *conf_path)
 	int rc = 1;
 
 	memset(&m, 0, sizeof(m));
+	err[0] = '\0';
 	systemd_init();
 	m.access_fd = m.httperr_fd = -1;
 	m.fe.ctl = m.fe.err = -1;
 	m.warden_fd = -1;
+	m.upg_from = upgrade_fd;
+	m.upg_io.fd = -1;
+	m.upg_admin[0] = m.upg_admin[1] = -1;
+	wstrlcpy(m.procrec, PROCREC_FILE, sizeof(m.procrec));
+	note_self(&m);
 	m.generation = 1;
 	m.conf_path = xstrdup(conf_path);
 	/*
@@ -363,6 +414,8 @@ master_run(const char *conf_path)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		fprintf(stderr, "weir: %s: configuration not valid, not started\n",
 		    conf_path);
+		start_failed(&m, &errs, "configuration not valid");
+		handover_end(&m);
 		conf_errors_clear(&errs);
 		tlscheck_checked_free(&chk);
 		fe_ident_free(&m.fe_id);
@@ -395,15 +448,25 @@ master_run(const char *conf_path)
 	 * What a master that died left running goes first, before anything
 	 * is bound: it may hold the ports, the socket paths, the pools'
 	 * identities.  Then the warden, forked before any other process and
-	 * before the listening sockets exist, so it holds none of them.
+	 * before the listening sockets exist, so it holds none of them.  A
+	 * master an upgrade started takes over a running generation instead:
+	 * nothing of it is left over, and its pools' private /tmp are in use.
 	 */
-	if (leftover_end(m.conf->server.state_dir, LEFTOVER_AT_START) == -1) {
+	if (m.upg_from != -1) {
+		if (handover_recv(&m, err) == -1) {
+			fprintf(stderr, "weir: %s\n", err);
+			goto out;
+		}
+		m.ready_sent = true;	/* systemd hears MAINPID= from the old master */
+	} else if (leftover_end(m.conf->server.state_dir, PROCREC_FILE, LEFTOVER_AT_START) == -1 ||
+	    leftover_end(m.conf->server.state_dir, PROCREC_FILE_ALT, LEFTOVER_AT_START) == -1) {
 		fprintf(stderr, "weir: another weir runs with state_dir %s\n",
 		    m.conf->server.state_dir);
 		goto out;
+	} else {
+		/* their processes are gone: so are the private /tmp of their pools */
+		fsiso_clean(m.conf->server.state_dir);
 	}
-	/* their processes are gone: so are the private /tmp of their pools */
-	fsiso_clean(m.conf->server.state_dir);
 	/* before any fork: in cgroup v2 the master may move into a leaf of its own */
 	if (poolcg_setup(&m, err) == -1) {
 		fprintf(stderr, "weir: cgroups for memory_max, cpu_max, tasks_max: %s\n", err);
@@ -415,10 +478,11 @@ master_run(const char *conf_path)
 		log_warnx("%s: if this master dies, what its workers started is ended only when weir starts again",
 		    err);
 	leftover_record(&m);
-	if (listeners_open(&m.lis, m.conf, fe_threads(m.conf), NULL, err) == -1) {
+	if (listeners_open(&m.lis, m.conf, fe_threads(m.conf), NULL, &m.upg_lis, err) == -1) {
 		fprintf(stderr, "weir: %s\n", err);
 		goto out;
 	}
+	handover_close_unused(&m);
 	if (m.conf->server.access_log != ACCESS_LOG_OFF &&
 	    (m.access_fd = logfile_open(m.conf->server.log_dir, "access.log",
 	    m.conf->server.access_log == ACCESS_LOG_W3C ? ACCESS_W3C_FIELDS : NULL,
@@ -440,11 +504,22 @@ master_run(const char *conf_path)
 	drain_init(&m);
 	loop_timer_init(&m.fe.restart_timer, feproc_restart_cb, &m);
 	if (tlskeys_init(&m) == -1) {
-		fprintf(stderr, "weir: session ticket keys: no random bytes\n");
+		snprintf(err, WEIR_ERRLEN, "session ticket keys: no random bytes");
+		fprintf(stderr, "weir: %s\n", err);
 		goto out;
+	}
+	if (m.upg_from != -1) {
+		/* tickets the old generation issued keep resuming */
+		m.tls_keys = m.upg_keys;
+		explicit_bzero(&m.upg_keys, sizeof(m.upg_keys));
+		if (handover_watch(&m, err) == -1) {
+			fprintf(stderr, "weir: %s\n", err);
+			goto out;
+		}
 	}
 	m.started_ms = loop_now(m.loop);
 	pools_init(&m);
+	handover_apply_pools(&m);	/* an upgrade's: what the old pools went through */
 	events_configure(m.conf->server.events_max_size, m.conf->server.events_keep);
 	m.started_wall = (int64_t)time(NULL);
 	if (admin_open(&m, err) == -1) {
@@ -452,7 +527,8 @@ master_run(const char *conf_path)
 		goto out;
 	}
 	tlsexpiry_start(&m, &chk);
-	write_pidfile(m.conf);
+	if (m.upg_from == -1)
+		master_write_pidfile(&m);
 	for (size_t i = 0; i < m.lis.n; i++)
 		log_info("listening on %s", m.lis.v[i].spec);
 	log_info("weir %s starting (config %s, master pid %d)", WEIR_VERSION,
@@ -464,9 +540,18 @@ master_run(const char *conf_path)
 	if (loop_run(m.loop) == -1)
 		log_warn("event loop");
 	rc = m.exit_status;
-	remove_pidfile(m.conf);
+	remove_pidfile(&m);
 	log_info("stopped");
 out:
+	if (rc != 0 && m.upg_from != -1)
+		start_failed(&m, NULL, err);
+	handover_end(&m);
+	listeners_close(&m.upg_lis);
+	free(m.upg_pools);	/* not applied: it did not get that far */
+	for (int i = 0; i < 2; i++)
+		if (m.upg_admin[i] != -1)
+			close(m.upg_admin[i]);
+	upgrade_free(&m);
 	admin_close(&m);
 	acme_free(&m);	/* ends an order in flight */
 	if (m.loop != NULL)

@@ -233,6 +233,21 @@ struct master {
 	struct loop_timer tls_rotate;	/* their hourly rotation */
 	struct acme_site **acme;	/* sites with certificate = acme (acme.c) */
 	size_t		 nacme;
+	char		 procrec[CTL_UPG_PROCREC_MAX];	/* its process records file (leftover.c) */
+	char		 self_exe[4096];	/* the binary it runs, as started: what upgrade defaults to */
+	/* upgrade.c: an upgrade this master started */
+	struct upgrade	*upg;		/* in flight, or NULL */
+	bool		 handed_over;	/* a new master serves: pid file and admin socket are its */
+	/* handover.c: this master was started by an upgrade */
+	int		 upg_from;	/* socket to the old master until it handed over, else -1 */
+	struct loop_io	 upg_io;
+	bool		 upg_told;	/* READY or FAILED was sent */
+	struct listeners upg_lis;	/* listening sockets handed over, until listeners_open() */
+	int		 upg_admin[2];	/* admin socket, admin_listen socket handed over; -1 */
+	struct ctl_tls_keys upg_keys;	/* session ticket keys handed over */
+	char		 upg_cg_own[CGROUP_PATH];	/* cgroup v2: where the old master started (poolcg.c) */
+	struct ctl_upg_pool *upg_pools;	/* pools' protection state handed over, until applied */
+	size_t		 nupg_pools;
 };
 
 /* Admin API (admin.c) state, opaque outside it. */
@@ -337,14 +352,35 @@ struct pool {
 	struct loop_timer cg_timer;	/* polls the counters for event 1322 */
 	struct cgroup_stats cg_seen;	/* counters at the last 1322 (oom_kills: last worker exit) */
 	uint64_t	 cg_reported;	/* monotonic ms of the last 1322, 0 = none */
+	bool		 inherited_hold;	/* handover.c: disabled or stopped as the old generation had it */
 };
+
+/* upgrade.c: the old master's side of `weir upgrade` */
+#define UPGRADE_ID_GAP	(1u << 20)	/* worker ids the old master may still use */
+struct upgrade;
+int	 upgrade_start(struct master *m, const char *binary, char *msg, size_t msgsz);
+bool	 upgrade_reaped(struct master *m, pid_t pid, int status);
+void	 upgrade_abort(struct master *m, const char *why);
+json_t	*upgrade_json(const struct master *m);
+void	 upgrade_free(struct master *m);
+
+/* handover.c: the new master's side */
+int	 handover_recv(struct master *m, char *err);
+void	 handover_close_unused(struct master *m);
+void	 handover_apply_pools(struct master *m);
+void	 handover_failed(struct master *m, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 handover_watch(struct master *m, char *err);
+void	 handover_check_ready(struct master *m);
+void	 handover_end(struct master *m);
 
 /* main.c */
 int	 cmd_run(int argc, char **argv);
 int	 cmd_check(int argc, char **argv);
 
 /* master.c */
-int	 master_run(const char *conf_path);
+int	 master_run(const char *conf_path, int upgrade_fd);
+void	 master_write_pidfile(struct master *m);
 void	 master_stop(struct master *m);
 void	 master_stop_now(struct master *m, int signo);
 
@@ -389,7 +425,8 @@ int	 master_reload(struct master *m, json_t **result);
 
 /* listen.c */
 int	 listeners_open(struct listeners *l, const struct conf *c,
-	    unsigned threads, const struct listeners *have, char *err);
+	    unsigned threads, const struct listeners *have, struct listeners *inherit,
+	    char *err);
 void	 listeners_close(struct listeners *l);
 int	 listeners_index(const struct listeners *l,
 	    const struct sockaddr_storage *ss, socklen_t len);
@@ -650,6 +687,8 @@ void	 health_init_worker(struct worker *w);
 
 /* procrec.c: records of the processes a master started (pure + file I/O) */
 #define PROCREC_FILE	"processes"
+/* the file of a master started by an upgrade, when its parent uses PROCREC_FILE (and back) */
+#define PROCREC_FILE_ALT "processes.upgrade"
 #define PROCREC_CMD	200
 struct procrec {
 	char		 kind[12];	/* master, warden, frontend, worker */
@@ -670,8 +709,10 @@ bool	 procrec_alive(pid_t pid, unsigned long long start);
 int	 procrec_format(const struct procrec *r, char *out, size_t outsz);
 int	 procrec_parse_line(const char *line, struct procrec *r);
 int	 procrec_boot_id(char *out, size_t outsz);
-int	 procrec_write(const char *dir, const struct procrec *v, size_t n, char *err);
-int	 procrec_read(const char *dir, struct procrec **v, size_t *n, char *err);
+int	 procrec_write(const char *dir, const char *file, const struct procrec *v, size_t n,
+	    char *err);
+int	 procrec_read(const char *dir, const char *file, struct procrec **v, size_t *n,
+	    char *err);
 
 /* leftover.c: end what a master that died left running */
 enum leftover_by {
@@ -680,7 +721,7 @@ enum leftover_by {
 };
 void	 leftover_record(struct master *m);
 void	 leftover_forget(struct master *m);
-int	 leftover_end(const char *state_dir, enum leftover_by by);
+int	 leftover_end(const char *state_dir, const char *file, enum leftover_by by);
 
 /* warden.c: the process that ends the master's processes if it dies */
 int	 warden_start(struct master *m, char *err);
@@ -715,6 +756,10 @@ bool	 dashboard_query_token(const struct http_request *h, struct hstr *out);
 bool	 dashboard_host_ok(const struct http_request *h);
 int	 dashboard_post_check(struct master *m, const struct http_request *h, const char **why);
 bool	 dashboard_cross_site(const struct http_request *h);
+int	 admin_fds(const struct master *m, int fds[2]);
+void	 admin_upgrade_done(struct master *m, int status, json_t *result);
+void	 admin_handover(struct master *m);
+void	 admin_resume(struct master *m);
 
 /* status.c */
 json_t	*status_json(struct master *m, json_t *fe);
@@ -745,6 +790,7 @@ int	 cmd_reload(int argc, char **argv);
 int	 cmd_stop(int argc, char **argv);
 int	 cmd_drain(int argc, char **argv);
 int	 cmd_dashboard(int argc, char **argv);
+int	 cmd_upgrade(int argc, char **argv);
 
 /* verify.c */
 int	 cmd_verify(int argc, char **argv);
@@ -753,6 +799,7 @@ int	 cmd_verify(int argc, char **argv);
 void	 systemd_init(void);
 int	 systemd_listen_fd(const struct sockaddr_storage *ss, socklen_t len);
 void	 notify_systemd(const char *msg);
+void	 systemd_pass_notify(void);
 void	 systemd_ready_start(struct master *m);
 void	 systemd_check_ready(struct master *m);
 

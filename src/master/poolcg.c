@@ -120,6 +120,15 @@ poolcg_setup(struct master *m, char *err)
 	for (size_t i = 0; i < m->conf->npools; i++)
 		needed = needed || has_limits(&m->conf->pools[i]);
 	cgroup_detect_host(&m->cg);
+	/*
+	 * Started by an upgrade from a v2 master that moved into its leaf
+	 * (OWN/weir-OLD/master): weir's cgroups go next to the old ones, in
+	 * OWN, not inside the old master's, which goes when it exits.
+	 */
+	if (m->cg.mode == CGROUP_V2 && m->upg_cg_own[0] != '\0')
+		for (int c = 0; c < CG_NCTL; c++)
+			if (m->cg.own[c][0] != '\0')
+				wstrlcpy(m->cg.own[c], m->upg_cg_own, sizeof(m->cg.own[c]));
 	if (m->cg.mode == CGROUP_NONE) {
 		if (needed) {
 			snprintf(err, WEIR_ERRLEN, "%s", m->cg.why);

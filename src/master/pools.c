@@ -28,7 +28,8 @@ void
 pools_start(struct master *m)
 {
 	for (size_t i = 0; i < m->npools; i++)
-		pool_start_one(m->pools[i]);
+		if (!m->pools[i]->inherited_hold)	/* stopped as the old generation had it */
+			pool_start_one(m->pools[i]);
 }
 
 /* A (re)started front end learns the pools' states and ready workers. */

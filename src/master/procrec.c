@@ -204,15 +204,17 @@ path_of(const char *dir, const char *name, char *out, size_t outsz, char *err)
  * reader sees the old set or the new one, never half of either.
  */
 int
-procrec_write(const char *dir, const struct procrec *v, size_t n, char *err)
+procrec_write(const char *dir, const char *file, const struct procrec *v, size_t n,
+    char *err)
 {
-	char path[4096], tmp[4096], boot[64], line[512];
+	char path[4096], tmp[4096], boot[64], line[512], tmpname[64];
 	size_t len = 0, cap = 512;
 	char *buf;
 	int fd, k;
 
-	if (path_of(dir, PROCREC_FILE, path, sizeof(path), err) == -1 ||
-	    path_of(dir, PROCREC_FILE ".new", tmp, sizeof(tmp), err) == -1)
+	snprintf(tmpname, sizeof(tmpname), "%s.new", file);
+	if (path_of(dir, file, path, sizeof(path), err) == -1 ||
+	    path_of(dir, tmpname, tmp, sizeof(tmp), err) == -1)
 		return -1;
 	if (n == 0) {
 		if (unlink(path) == -1 && errno != ENOENT) {
@@ -258,7 +260,7 @@ procrec_write(const char *dir, const struct procrec *v, size_t n, char *err)
  * times are from another clock).  Lines that do not parse are skipped.
  */
 int
-procrec_read(const char *dir, struct procrec **v, size_t *n, char *err)
+procrec_read(const char *dir, const char *file, struct procrec **v, size_t *n, char *err)
 {
 	char path[4096], line[1024], boot[64];
 	size_t cap = 0;
@@ -266,7 +268,7 @@ procrec_read(const char *dir, struct procrec **v, size_t *n, char *err)
 
 	*v = NULL;
 	*n = 0;
-	if (path_of(dir, PROCREC_FILE, path, sizeof(path), err) == -1)
+	if (path_of(dir, file, path, sizeof(path), err) == -1)
 		return -1;
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT)

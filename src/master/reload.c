@@ -222,7 +222,7 @@ master_reload(struct master *m, json_t **result)
 		goto rejected;
 	}
 	/* 2. sockets: bind what is new; keep the rest */
-	if (listeners_open(&fresh, nc, m->lis.threads, &m->lis, err) == -1) {
+	if (listeners_open(&fresh, nc, m->lis.threads, &m->lis, NULL, err) == -1) {
 		json_array_append_new(errors, json_string(err));
 		conf_free(nc);
 		free(text);

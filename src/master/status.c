@@ -236,6 +236,8 @@ status_json(struct master *m, json_t *fe)
 	json_object_set_new(o, "abi", json_integer(WEIR_ABI));
 	json_object_set_new(o, "build", json_string(WEIR_BUILD_ID));
 	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "binary", json_string(m->self_exe));
+	json_object_set_new(o, "upgrade", upgrade_json(m));
 	iso_time(m->started_wall, ts, sizeof(ts));
 	json_object_set_new(o, "started", json_string(ts));
 	json_object_set_new(o, "uptime_s", json_integer((json_int_t)((now - m->started_ms) / 1000)));
@@ -246,6 +248,9 @@ status_json(struct master *m, json_t *fe)
 	    m->draining ? "draining" : "serving"));
 	json_object_set_new(o, "drain", drain_json(m));
 	json_object_set_new(fo, "pid", m->fe.pid ? json_integer(m->fe.pid) : json_null());
+	/* forked from this master, never exec'd: its build is the master's */
+	json_object_set_new(fo, "version", json_string(WEIR_VERSION));
+	json_object_set_new(fo, "build", json_string(WEIR_BUILD_ID));
 	json_object_set_new(fo, "threads", json_integer(m->lis.threads));
 	json_object_set_new(fo, "restarts", json_integer(m->fe_restarts));
 	json_object_set_new(fo, "connections", fe != NULL ?

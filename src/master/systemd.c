@@ -100,6 +100,25 @@ notify_systemd(const char *msg)
 }
 
 /*
+ * In a new master an upgrade starts (upgrade.c, after fork, before exec):
+ * the notify socket systemd gave us, so that it can say STOPPING=1 and
+ * the like once it is the service's main process (MAINPID=).
+ */
+void
+systemd_pass_notify(void)
+{
+	char buf[sizeof(notify_path) + 1];
+
+	if (notify_len == 0)
+		return;
+	memcpy(buf, notify_path, notify_len);
+	buf[notify_len] = '\0';
+	if (buf[0] == '\0')
+		buf[0] = '@';	/* abstract namespace, as systemd writes it */
+	(void)setenv("NOTIFY_SOCKET", buf, 1);	/* without it: no notifications, no harm */
+}
+
+/*
  * Start-up is over for systemd (READY=1) once the front end serves and
  * every `start_mode = always` pool has a ready worker or has been given up
  * on (disabled, stopped): `systemctl start` returns when weir really
@@ -138,6 +157,7 @@ systemd_ready_start(struct master *m)
 void
 systemd_check_ready(struct master *m)
 {
+	handover_check_ready(m);	/* the same moment, told to an old master */
 	if (m->ready_sent || !m->fe.hello || m->stopping)
 		return;
 	for (size_t i = 0; i < m->npools; i++) {

@@ -35,7 +35,7 @@
 #include "master.h"
 
 static void __attribute__((noreturn))
-run(const char *state_dir, int fd, pid_t master)
+run(const char *state_dir, const char *file, int fd, pid_t master)
 {
 	static const int ignored[] = {
 		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE
@@ -64,7 +64,7 @@ run(const char *state_dir, int fd, pid_t master)
 			continue;
 		break;	/* EOF: the master exited; an error: cannot watch, act */
 	}
-	(void)leftover_end(state_dir, LEFTOVER_WARDEN);
+	(void)leftover_end(state_dir, file, LEFTOVER_WARDEN);
 	_exit(0);
 }
 
@@ -87,7 +87,18 @@ warden_start(struct master *m, char *err)
 	}
 	if (pid == 0) {
 		close(p[1]);
-		run(m->conf->server.state_dir, p[0], self);
+		/*
+		 * An upgrade's new master has the sockets handed over already:
+		 * the warden holds none of them, as at any start, and not the
+		 * socket the old master watches for the new one's end.
+		 */
+		if (m->upg_from != -1)
+			close(m->upg_from);
+		listeners_close(&m->upg_lis);
+		for (int i = 0; i < 2; i++)
+			if (m->upg_admin[i] != -1)
+				close(m->upg_admin[i]);
+		run(m->conf->server.state_dir, m->procrec, p[0], self);
 	}
 	close(p[0]);
 	m->warden_pid = pid;

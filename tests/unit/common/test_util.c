@@ -1,6 +1,7 @@
 /*
  * test_util.c - unit tests for src/common/util.c: util_signame() for the
  * common signals, the real-time ones and numbers that name no signal;
+ * util_query_param() (POST /upgrade?binary=PATH);
  * fd_close_all_but() in a child (it closes the process's descriptors).
  */
 #include "../unit.h"
@@ -66,5 +67,35 @@ main(void)
 	CHECK(strcmp(util_signame(SIGRTMIN + 3), want) == 0);
 	CHECK(strcmp(util_signame(SIGRTMAX), "SIG?") != 0);
 	close_all_but();
+	{
+		static const struct {
+			int		 line;
+			const char	*q;
+			const char	*name;
+			const char	*want;	/* NULL: -1 */
+		} qs[] = {
+			{ __LINE__, "binary=%2Fopt%2Fweir", "binary", "/opt/weir" },
+			{ __LINE__, "a=1&binary=/x/y&b=2", "binary", "/x/y" },
+			{ __LINE__, "binary=a+b%20c", "binary", "a b c" },
+			{ __LINE__, "binary=", "binary", "" },
+			{ __LINE__, "binaryx=1", "binary", NULL },
+			{ __LINE__, "xbinary=1", "binary", NULL },
+			{ __LINE__, "binary", "binary", NULL },
+			{ __LINE__, "binary=%2", "binary", NULL },
+			{ __LINE__, "binary=%zz", "binary", NULL },
+			{ __LINE__, "binary=a%00b", "binary", NULL },
+			{ __LINE__, "", "binary", NULL },
+			{ __LINE__, "binary=0123456789abcdef", "binary", NULL },	/* too long for out */
+		};
+		char out[16];
+
+		for (size_t i = 0; i < nitems(qs); i++) {
+			int r = util_query_param(qs[i].q, strlen(qs[i].q), qs[i].name, out,
+			    sizeof(out));
+
+			CHECKF(qs[i].want == NULL ? r == -1 : r == 0 && strcmp(out, qs[i].want) == 0,
+			    "line %d: %s: got %d '%s'", qs[i].line, qs[i].q, r, r == 0 ? out : "");
+		}
+	}
 	return unit_done("test_util");
 }

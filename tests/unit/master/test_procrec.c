@@ -129,9 +129,9 @@ test_file(void)
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/%s", dir, PROCREC_FILE);
 	/* no file: no records */
-	CHECK(procrec_read(dir, &out, &n, err) == 0 && n == 0 && out == NULL);
-	CHECK(procrec_write(dir, in, 2, err) == 0);
-	CHECK(procrec_read(dir, &out, &n, err) == 0);
+	CHECK(procrec_read(dir, PROCREC_FILE, &out, &n, err) == 0 && n == 0 && out == NULL);
+	CHECK(procrec_write(dir, PROCREC_FILE, in, 2, err) == 0);
+	CHECK(procrec_read(dir, PROCREC_FILE, &out, &n, err) == 0);
 	CHECK_INT(n, 2);
 	if (n == 2) {
 		CHECK_STR(out[0].kind, "master");
@@ -148,12 +148,12 @@ test_file(void)
 		fputs("weir-processes 1 00000000-0000-0000-0000-000000000000\nworker 11 110 shop x\n", f);
 		fclose(f);
 	}
-	CHECK(procrec_read(dir, &out, &n, err) == 0 && n == 0);
+	CHECK(procrec_read(dir, PROCREC_FILE, &out, &n, err) == 0 && n == 0);
 	free(out);
 	/* none: the file goes */
-	CHECK(procrec_write(dir, NULL, 0, err) == 0);
+	CHECK(procrec_write(dir, PROCREC_FILE, NULL, 0, err) == 0);
 	CHECK(access(path, F_OK) == -1 && errno == ENOENT);
-	CHECK(procrec_write(dir, NULL, 0, err) == 0);	/* already gone: fine */
+	CHECK(procrec_write(dir, PROCREC_FILE, NULL, 0, err) == 0);	/* already gone: fine */
 	rmdir(dir);
 }
 
