@@ -88,16 +88,11 @@ warden_start(struct master *m, char *err)
 	if (pid == 0) {
 		close(p[1]);
 		/*
-		 * An upgrade's new master has the sockets handed over already:
-		 * the warden holds none of them, as at any start, and not the
-		 * socket the old master watches for the new one's end.
+		 * run() keeps only its pipe: an upgrade's new master has the
+		 * handed-over sockets already, and the warden holds none of
+		 * them, nor the socket the old master watches for the new
+		 * one's end.
 		 */
-		if (m->upg_from != -1)
-			close(m->upg_from);
-		listeners_close(&m->upg_lis);
-		for (int i = 0; i < 2; i++)
-			if (m->upg_admin[i] != -1)
-				close(m->upg_admin[i]);
 		run(m->conf->server.state_dir, m->procrec, p[0], self);
 	}
 	close(p[0]);
