@@ -1619,8 +1619,18 @@ begin_section(struct conf_parse *p, const char *s)
 
 	end_section(p);
 	p->section_line = p->line;
-	if (close == NULL || (n = (size_t)(close - s - 1)) >= sizeof(buf)) {
-		conf_error(p, p->line, "bad section header");
+	if (close == NULL) {
+		int shown = (int)strcspn(s, "\r\n;#");
+
+		while (shown > 1 && (s[shown - 1] == ' ' || s[shown - 1] == '\t'))
+			shown--;
+		conf_error(p, p->line, "section header '%.*s' has no closing ']' (expected [server], [site NAME] or [pool NAME])",
+		    shown > 40 ? 40 : shown, s);
+		return;
+	}
+	if ((n = (size_t)(close - s - 1)) >= sizeof(buf)) {
+		conf_error(p, p->line, "section header longer than %zu characters (names are at most %d)",
+		    sizeof(buf) - 1, CONF_NAME_MAX);
 		return;
 	}
 	{
