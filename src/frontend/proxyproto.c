@@ -145,6 +145,11 @@ v1_parse(const uint8_t *p, size_t n, struct proxyproto *pp, const char **why)
 	/* A lone CR or LF does not end the line, and is not allowed in it. */
 	for (size_t i = 0; i < lim; i++) {
 		if (p[i] == '\r') {
+			/* the CRLF too must be within the 107 bytes */
+			if (i + 2 > V1_MAX) {
+				*why = "PROXY v1: no CRLF in the first 107 bytes";
+				return WEIR_ERROR;
+			}
 			if (i + 1 == n)
 				return WEIR_AGAIN;
 			if (p[i + 1] != '\n') {

@@ -48,6 +48,10 @@ static const struct {
 	{ "proxy TCP4", 0, WEIR_ERROR, 0, NULL },
 	{ "PROXY UNKNOWN 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123", 0,
 	  WEIR_ERROR, 0, NULL },
+	/* the longest line is 107 bytes with its CRLF (found by fuzz_proxyproto: 108 was taken) */
+	{ "PROXY UNKNOWN xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", 0, 107, 1, NULL },
+	{ "PROXY UNKNOWN xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", 0, WEIR_ERROR, 0, NULL },
+	{ "PROXY UNKNOWN xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r", 0, WEIR_ERROR, 0, NULL },
 	/* v2: TCP over IPv4, IPv6; LOCAL; UNSPEC; UNIX; TLVs after the addresses */
 	{ SIG "\x21\x11\x00\x0c" "\xc0\x00\x02\x01" "\xc6\x33\x64\x02" "\xdc\x04\x01\xbb" "GET", 28, 28, 0, "192.0.2.1 56324" },
 	{ SIG "\x21\x21\x00\x24" "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01"
