@@ -184,6 +184,34 @@ api_error(struct cli *o, int status, const char *body)
 	return rc;
 }
 
+/*
+ * What a command does with the server's answer (body, which it frees): an
+ * error status is reported (its exit status returned), --json prints the
+ * body as it is (0); otherwise the JSON is parsed into *out and -1 says
+ * "go on with it".
+ */
+static int
+answer_json(struct cli *o, const char *cmd, int st, char *body, json_t **out)
+{
+	json_error_t je;
+
+	if (st >= 400) {
+		st = api_error(o, st, body);
+		free(body);
+		return st;
+	}
+	if (o->json) {
+		fputs(body, stdout);
+		free(body);
+		return 0;
+	}
+	*out = json_loads(body, 0, &je);
+	free(body);
+	if (*out == NULL)
+		return fail(cmd, "bad JSON from the server");
+	return -1;
+}
+
 /* --- option parsing shared by all commands ---------------------------------------- */
 
 enum { OPT_JSON = 256, OPT_FOLLOW, OPT_POOL, OPT_ID, OPT_LEVEL, OPT_SINCE, OPT_LIMIT,
@@ -613,7 +641,6 @@ cmd_pool(int argc, char **argv)
 	struct cli o = { .cmd = "pool" };
 	char *args[2], *body = NULL, path[256];
 	int n, st;
-	json_error_t je;
 	json_t *j;
 
 	if ((st = parse(&o, argc, argv, "start|stop|recycle|enable|show NAME [-c FILE | -s SOCKET] [--json]\n"
@@ -645,20 +672,8 @@ cmd_pool(int argc, char **argv)
 	}
 	if (st == -1)
 		return 1;
-	if (st >= 400) {
-		st = api_error(&o, st, body);
-		free(body);
+	if ((st = answer_json(&o, "pool", st, body, &j)) != -1)
 		return st;
-	}
-	if (o.json) {
-		fputs(body, stdout);
-		free(body);
-		return 0;
-	}
-	j = json_loads(body, 0, &je);
-	free(body);
-	if (j == NULL)
-		return fail("pool", "bad JSON from the server");
 	if (strcmp(args[0], "show") == 0) {
 		printf("%-16s %-9s %-7s %6s %10s %-13s %s\n", "POOL", "STATE", "WORKERS",
 		    "QUEUE", "REQUESTS", "FAILURES", "LAST FAILURE");
@@ -716,7 +731,6 @@ cmd_acme(int argc, char **argv)
 	struct cli o = { .cmd = "acme" };
 	char *args[2], *body = NULL, path[256];
 	int n, st;
-	json_error_t je;
 	json_t *j;
 
 	if ((st = parse(&o, argc, argv, "renew SITE [-c FILE | -s SOCKET] [--json]\n\n"
@@ -736,20 +750,8 @@ cmd_acme(int argc, char **argv)
 	snprintf(path, sizeof(path), "/acme/%s/renew", args[1]);
 	if ((st = request(&o, "POST", path, &body)) == -1)
 		return 1;
-	if (st >= 400) {
-		st = api_error(&o, st, body);
-		free(body);
+	if ((st = answer_json(&o, "acme", st, body, &j)) != -1)
 		return st;
-	}
-	if (o.json) {
-		fputs(body, stdout);
-		free(body);
-		return 0;
-	}
-	j = json_loads(body, 0, &je);
-	free(body);
-	if (j == NULL)
-		return fail("acme", "bad JSON from the server");
 	printf("%s\n", jstr(j, "message", "started"));
 	json_decref(j);
 	return 0;
