@@ -6,12 +6,15 @@
 #   make fuzz       build libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
 #   make bench      benchmarks against nginx, h2o and lighttpd (not a test)
 #   make cppcheck   static analysis
+#   make install    build and install (meson install) under PREFIX (/usr/local),
+#                   into DESTDIR if set (a staging directory for a package)
 
 BUILD        ?= build
+PREFIX       ?= /usr/local
 FUZZ_SECONDS ?= 60
 MESON_TEST   = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps run test asan fuzz bench cppcheck clean
+.PHONY: all deps run test asan fuzz bench cppcheck clean install
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -20,7 +23,7 @@ deps:
 	@scripts/install-deps
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) --buildtype=debugoptimized
+	meson setup $(BUILD) --buildtype=debugoptimized --prefix=$(PREFIX)
 
 run: all
 	./$(BUILD)/weir run -c examples/weir.conf
@@ -59,6 +62,15 @@ cppcheck:
 	    --inline-suppr --std=c11 -D_GNU_SOURCE --library=scripts/jansson.cfg \
 	    -I src/common -I include \
 	    -I src/frontend -I src/master src/ modules/
+
+# The prefix is compiled in (weir's fallback <libdir>/weir), so a build set up
+# for another prefix is reconfigured and rebuilt first.  DESTDIR only stages:
+# the files still name PREFIX.
+install: all
+	@[ "$$(meson introspect --buildoptions $(BUILD) | /usr/bin/python3 -c \
+	    'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])')" \
+	    = "$(PREFIX)" ] || { meson configure $(BUILD) -Dprefix=$(PREFIX) && ninja -C $(BUILD); }
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 clean:
 	rm -rf build build-asan build-fuzz
