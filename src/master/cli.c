@@ -184,6 +184,24 @@ api_error(struct cli *o, int status, const char *body)
 	return rc;
 }
 
+/* An error answer (body, which it frees) reported; returns the exit status. */
+static int
+answer_error(struct cli *o, int st, char *body)
+{
+	st = api_error(o, st, body);
+	free(body);
+	return st;
+}
+
+/* --json: the answer (body, which it frees) printed as it is; returns rc. */
+static int
+answer_raw(char *body, int rc)
+{
+	fputs(body, stdout);
+	free(body);
+	return rc;
+}
+
 /*
  * What a command does with the server's answer (body, which it frees): an
  * error status is reported (its exit status returned), --json prints the
@@ -195,20 +213,32 @@ answer_json(struct cli *o, const char *cmd, int st, char *body, json_t **out)
 {
 	json_error_t je;
 
-	if (st >= 400) {
-		st = api_error(o, st, body);
-		free(body);
-		return st;
-	}
-	if (o->json) {
-		fputs(body, stdout);
-		free(body);
-		return 0;
-	}
+	if (st >= 400)
+		return answer_error(o, st, body);
+	if (o->json)
+		return answer_raw(body, 0);
 	*out = json_loads(body, 0, &je);
 	free(body);
 	if (*out == NULL)
 		return fail(cmd, "bad JSON from the server");
+	return -1;
+}
+
+/*
+ * The same for commands whose every answer is JSON to show, failures too
+ * (reload's errors, upgrade's rollback): --json prints the body whatever the
+ * status (exit status 1 unless it is 200); a body that is not JSON is
+ * reported as an error; otherwise *out is the parsed body, whatever the
+ * status, and -1 says "go on with it".
+ */
+static int
+answer_json_any(struct cli *o, int st, char *body, json_t **out)
+{
+	if (o->json)
+		return answer_raw(body, st == 200 ? 0 : 1);
+	if ((*out = json_loads(body, 0, NULL)) == NULL)
+		return answer_error(o, st, body);
+	free(body);
 	return -1;
 }
 
@@ -491,16 +521,10 @@ cmd_status(int argc, char **argv)
 		return st;
 	if (find_socket(&o) == -1 || (st = request(&o, "GET", "/status", &body)) == -1)
 		return 1;
-	if (st != 200) {
-		st = api_error(&o, st, body);
-		free(body);
-		return st;
-	}
-	if (o.json) {
-		fputs(body, stdout);
-		free(body);
-		return 0;
-	}
+	if (st != 200)
+		return answer_error(&o, st, body);
+	if (o.json)
+		return answer_raw(body, 0);
 	if ((j = json_loads(body, 0, &je)) == NULL) {
 		free(body);
 		return fail("status", "bad JSON from the server: %s", je.text);
@@ -954,11 +978,8 @@ cmd_events(int argc, char **argv)
 	}
 	if ((st = request(&o, "GET", path, &body)) == -1)
 		return 1;
-	if (st != 200) {
-		st = api_error(&o, st, body);
-		free(body);
-		return st;
-	}
+	if (st != 200)
+		return answer_error(&o, st, body);
 	arr = json_loads(body, 0, &je);
 	free(body);
 	if (!json_is_array(arr)) {
@@ -983,8 +1004,7 @@ cmd_reload(int argc, char **argv)
 {
 	struct cli o = { .cmd = "reload" };
 	char *args[1], *body = NULL;
-	int n, st;
-	json_error_t je;
+	int n, st, rc;
 	json_t *j, *x;
 	size_t i;
 
@@ -998,18 +1018,8 @@ cmd_reload(int argc, char **argv)
 		return st;
 	if (find_socket(&o) == -1 || (st = request(&o, "POST", "/reload", &body)) == -1)
 		return 1;
-	if (o.json) {
-		fputs(body, stdout);
-		free(body);
-		return st == 200 ? 0 : 1;
-	}
-	j = json_loads(body, 0, &je);
-	if (j == NULL) {
-		st = api_error(&o, st, body);
-		free(body);
-		return st;
-	}
-	free(body);
+	if ((rc = answer_json_any(&o, st, body, &j)) != -1)
+		return rc;
 	if (st != 200) {
 		json_t *errs = json_object_get(j, "errors");
 
@@ -1079,7 +1089,7 @@ cmd_upgrade(int argc, char **argv)
 	struct cli o = { .cmd = "upgrade" };
 	char *args[1], *body = NULL, **rest, real[4096], path[1024 + 3 * 4096];
 	const char *binary = NULL;
-	int n, st, nrest = 0;
+	int n, st, rc, nrest = 0;
 	json_t *j;
 
 	/* --binary is upgrade's own option; the others are shared */
@@ -1114,17 +1124,8 @@ cmd_upgrade(int argc, char **argv)
 	}
 	if (find_socket(&o) == -1 || (st = request(&o, "POST", path, &body)) == -1)
 		return 1;
-	if (o.json) {
-		fputs(body, stdout);
-		free(body);
-		return st == 200 ? 0 : 1;
-	}
-	if ((j = json_loads(body, 0, NULL)) == NULL) {
-		st = api_error(&o, st, body);
-		free(body);
-		return st;
-	}
-	free(body);
+	if ((rc = answer_json_any(&o, st, body, &j)) != -1)
+		return rc;
 	if (st == 200) {
 		printf("weir upgrade: upgraded: weir %s (build %s), master pid %lld\n",
 		    jstr(j, "version", "?"), jstr(j, "build", "?"), jint(j, "pid"));
@@ -1176,8 +1177,7 @@ post_accepted(struct cli *o, const char *path, char **body)
 	if (find_socket(o) == -1 || (st = request(o, "POST", path, body)) == -1)
 		return 1;
 	if (st != 202) {
-		st = api_error(o, st, *body);
-		free(*body);
+		st = answer_error(o, st, *body);
 		*body = NULL;
 		return st;
 	}
@@ -1277,11 +1277,8 @@ cmd_dashboard(int argc, char **argv)
 	/* the page's files are installed and weir answers */
 	if ((st = request(&o, "GET", "/dashboard", &body)) == -1)
 		return 1;
-	if (st != 200) {
-		st = api_error(&o, st, body);
-		free(body);
-		return st;
-	}
+	if (st != 200)
+		return answer_error(&o, st, body);
 	free(body);
 	printf("\nweir is running and serves the dashboard (%s).\n", sock);
 	return 0;
