@@ -145,7 +145,8 @@ def test_make_install_then_a_module(make_weir, tmp_path, site):
     """make install into a fresh prefix (a clean build of its own), the
     module built against the installed weir-module.pc, installed into its
     moduledir as documented, served by the installed weir; make install with
-    DESTDIR stages the same files, and weir verify passes on both."""
+    DESTDIR stages the same files; with another PREFIX the build is set up
+    for it again; weir verify passes on each."""
     build, prefix, stage = tmp_path / "build", tmp_path / "prefix", tmp_path / "stage"
     r = subprocess.run(["make", "-C", SRC, "install", f"BUILD={build}", f"PREFIX={prefix}"],
                        capture_output=True, text=True, env=make_env(), timeout=840)
@@ -182,6 +183,17 @@ def test_make_install_then_a_module(make_weir, tmp_path, site):
     v = subprocess.run([f"{staged}/bin/weir", "verify"], capture_output=True, text=True,
                        timeout=60)
     assert v.returncode == 0, v.stdout + v.stderr
+    # another PREFIX for the same build: set up again, rebuilt, installed there
+    other = tmp_path / "other"
+    r = subprocess.run(["make", "-C", SRC, "install", f"BUILD={build}", f"PREFIX={other}"],
+                       capture_output=True, text=True, env=make_env(), timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    v = subprocess.run([f"{other}/bin/weir", "verify", "--json"], capture_output=True,
+                       text=True, timeout=60)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert json.loads(v.stdout)["manifest"].startswith(f"{other}/lib"), v.stdout
+    with open(glob.glob(f"{other}/lib*/**/weir-module.pc", recursive=True)[0]) as f:
+        assert f"prefix={other}\n" in f.read()
     shutil.rmtree(build)
 
 
