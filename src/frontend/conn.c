@@ -114,6 +114,10 @@ conn_want_write(struct conn *c, bool on)
 
 	if (on == !!(c->flags & CF_WANT_WRITE))
 		return;
+	if (c->h2s != NULL) {
+		c->io.events = ev;	/* no descriptor: the stream says when */
+		h2s_cio_events(c->h2s);
+	}
 	if (loop_io_mod(c->t->loop, &c->io, ev) == -1)
 		log_warn("epoll_ctl");
 	if (on) {
@@ -184,6 +188,8 @@ conn_close(struct conn *c)
 	if (c->h2 != NULL)
 		h2_free(c);
 	c->state = CONN_CLOSED;
+	if (c->h2s != NULL)
+		h2s_cio_closed(c->h2s);	/* its stream's end: a hang-up */
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);
 	if (c->ssl != NULL)
