@@ -26,13 +26,19 @@ h2 = pytest.importorskip("h2")
 from test_http2 import APP, Client, h2conf, sha, start, status  # noqa: E402
 
 
-def start_pool(make_weir, pool_keys, extra=""):
-    """An h2c listener and /app routed to a pool of tests/apps/app.py with pool_keys."""
-    c = h2conf(free_port(), extra, f"[pool app]\ncommand = {APP}\n{pool_keys}"
-               "[site main]\napp = /app app\n")
+def start_conf(make_weir, body, extra=""):
+    """A weir with an h2c listener (w.h2port) and this configuration body."""
+    port = free_port()
+    c = h2conf(port, extra, body)
     w = make_weir(c["conf_body"], server_extra=c["server_extra"])
-    w.h2port = int(c["server_extra"].split(":")[1].split()[0])
+    w.h2port = port
     return w
+
+
+def start_pool(make_weir, pool_keys, extra=""):
+    """/app routed to a pool of tests/apps/app.py with pool_keys."""
+    return start_conf(make_weir, f"[pool app]\ncommand = {APP}\n{pool_keys}"
+                      "[site main]\napp = /app app\n", extra)
 
 
 def post_chunked(c, path, data):
@@ -154,3 +160,23 @@ def test_slow_reader_past_response_buffer_is_reset_others_served(make_weir, site
                                   if "/app/big" in ln), None),
                     what="the reset stream's access-log line")
     assert "HTTP/2.0" in line, line
+
+
+def test_native_pool_stream_and_echoed_body(make_weir, site):
+    """weir-host (modules/hello.c) on streams: its answer, and a body echoed
+    back chunked, by sha256."""
+    w = start_conf(make_weir, "[pool native]\nkind = native\nmodules = hello\n"
+                   "hello.greeting = Hallo\n[site main]\napp = /n native\n")
+    c = Client(w.h2port)
+    r = c.get("/n/anything")
+    assert r["headers"][":status"] == "200" and b"Hallo" in bytes(r["data"]), r
+    # 256 KiB: a 1 MiB echo stalls at ~416 KiB over HTTP/1.1 too (weir-host)
+    data = os.urandom(256 << 10)
+    sid = c.request("/n/echo", method="POST", body=data)
+    assert c.wait(lambda: c.done(sid), timeout=60)
+    s = c.streams[sid]
+    assert s["reset"] is None and s["headers"][":status"] == "200"
+    assert sha(s["data"]) == sha(data)
+    r = c.get("/n/info")
+    assert r["headers"][":status"] == "200" and b"body: 0 bytes" in bytes(r["data"]), r
+    c.close()
