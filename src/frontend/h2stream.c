@@ -100,12 +100,12 @@ client(const struct h2stream *st)
 	return st->c;
 }
 
-/* Append n bytes to a growing buffer.  -1 when memory is out. */
+/* Room for n more bytes in a growing buffer.  -1 when memory is out. */
 static int
-buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
+buf_room(char **b, size_t len, size_t *cap, size_t n)
 {
-	if (*len + n > *cap) {
-		size_t nc = (*len + n) * 2 + 256;
+	if (len + n > *cap) {
+		size_t nc = (len + n) * 2 + 256;
 		char *nb = realloc(*b, nc);
 
 		if (nb == NULL)
@@ -113,6 +113,15 @@ buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
 		*b = nb;
 		*cap = nc;
 	}
+	return 0;
+}
+
+/* Append n bytes to a growing buffer.  -1 when memory is out. */
+static int
+buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
+{
+	if (buf_room(b, *len, cap, n) == -1)
+		return -1;
 	memcpy(*b + *len, p, n);
 	*len += n;
 	return 0;
@@ -242,6 +251,10 @@ h2s_headers_done(struct h2stream *st, bool end_stream)
 		return -1;	/* nghttp2 lets no request without :method through */
 	if (strcmp(st->method, "CONNECT") == 0 && st->authority != NULL)
 		path = st->authority;
+	/* the head in one allocation: request line, Host, fields, framing */
+	if (buf_room(&st->ob, st->olen, &st->ocap, strlen(st->method) + strlen(path) + 16 +
+	    (st->authority != NULL ? strlen(st->authority) + 8 : 0) + st->hblen + 32) == -1)
+		return -1;
 	if (buf_add(&st->ob, &st->olen, &st->ocap, st->method, strlen(st->method)) == -1 ||
 	    buf_add(&st->ob, &st->olen, &st->ocap, " ", 1) == -1 ||
 	    buf_add(&st->ob, &st->olen, &st->ocap, path, strlen(path)) == -1 ||
@@ -548,7 +561,7 @@ read_native(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *
  * through http1_serve_detached() on a connection without a socket, and its
  * answer -- a static file, a redirect, an error page -- to nghttp2, with
  * no syscall but the pread()s.  WEIR_DECLINED when a pool would take it:
- * h2s_pipe() serves it then.
+ * h2s_pipe() serves it then, on the same connection (st->nc).
  */
 static int
 h2s_native(struct h2stream *st)
@@ -564,10 +577,12 @@ h2s_native(struct h2stream *st)
 		nc->stream_tls = c->ssl;
 	st->nc = nc;
 	rc = http1_serve_detached(nc, st->ob, st->olen);
+	if (rc == WEIR_DECLINED)
+		return rc;	/* nc goes on to h2s_pipe() */
 	if (rc != WEIR_OK) {
 		conn_close(nc);		/* a no-op when it closed itself */
 		st->nc = NULL;
-		return rc == WEIR_DECLINED ? WEIR_DECLINED : WEIR_ERROR;
+		return WEIR_ERROR;
 	}
 	h = submit_head(st, nc->obuf, nc->olen, read_native);
 	if (h <= 0)
@@ -697,14 +712,21 @@ h2s_fail(struct h2stream *st)
 static int
 h2s_pipe(struct h2stream *st)
 {
-	struct conn *c = client(st), *pc;
+	struct conn *c = client(st), *pc = st->nc;
 
-	if ((pc = conn_new(c->t, -1, c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
-		return -1;
-	pc->internal = true;
-	pc->proto = CONN_PROTO_H2;
-	if (c->ssl != NULL && SSL_up_ref(c->ssl) == 1)
-		pc->stream_tls = c->ssl;
+	if (pc != NULL) {
+		/* the detached connection h2s_native() declined with: the same, but I/O */
+		st->nc = NULL;
+		pc->detached = false;
+		pc->nreq = 0;	/* what it parsed was not served */
+	} else {
+		if ((pc = conn_new(c->t, -1, c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
+			return -1;
+		pc->internal = true;
+		pc->proto = CONN_PROTO_H2;
+		if (c->ssl != NULL && SSL_up_ref(c->ssl) == 1)
+			pc->stream_tls = c->ssl;
+	}
 	pc->io.cb = http1_on_io;
 	pc->io.arg = pc;
 	pc->io.events = LOOP_READ;
