@@ -331,7 +331,8 @@ conn_accept(void *arg, uint32_t events)
 }
 
 /*
- * A connection for fd (non-blocking; -1: none, conn_new_detached()), on
+ * A connection for fd (non-blocking; -1: none: conn_new_detached(), or an
+ * HTTP/2 stream's whose I/O is the stream, h2stream.c: h2s_pipe()), on
  * listen address `addr`, from peer:
  * on the thread's list, its events going to HTTP/1.1, not started.  NULL
  * (fd closed) when it cannot be had.  Used by accept and by HTTP/2 for a
