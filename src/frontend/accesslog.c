@@ -187,7 +187,7 @@ local_addr(const struct conn *c, struct sockaddr_storage *ss)
 	socklen_t len = sizeof(*ss);
 
 	*ss = fa->ss;
-	/* a stream's connection (HTTP/2) is a socketpair: the address is its listener's */
+	/* a stream's connection (HTTP/2) has no socket of its own: its listener's address */
 	if (fa->wildcard && c->io.fd != -1 && !c->internal &&
 	    getsockname(c->io.fd, (struct sockaddr *)ss, &len) == -1)
 		*ss = fa->ss;

@@ -2,7 +2,9 @@
  * cio.c - every byte to or from a client goes through here.
  *
  * A cleartext connection (c->ssl == NULL) gets the plain system call, one
- * branch away: read(2), send(2), writev(2), sendfile(2), nothing added.  A
+ * branch away: read(2), send(2), writev(2), sendfile(2), nothing added.
+ * An HTTP/2 stream's request (c->h2s) has no socket: its bytes go to and
+ * come from the stream (h2stream.c), with the same contract.  A
  * TLS connection gets SSL_read/SSL_write with the same contract as the
  * system calls: bytes moved, 0 at the end of the input, or -1 with errno
  * EAGAIN (the loop will say when to try again) or another errno (the
@@ -108,7 +110,7 @@ cio_read(struct conn *c, void *buf, size_t n)
 	int r;
 
 	if (c->ssl == NULL)
-		return read(c->io.fd, buf, n);
+		return c->h2s == NULL ? read(c->io.fd, buf, n) : h2s_cio_read(c->h2s, buf, n);
 	ERR_clear_error();
 	r = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
 	if (r > 0) {
@@ -134,6 +136,11 @@ tls_write(struct conn *c, const void *buf, size_t n)
 ssize_t
 cio_send(struct conn *c, const void *buf, size_t n, int flags)
 {
+	if (c->ssl == NULL && c->h2s != NULL) {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = n };
+
+		return h2s_cio_writev(c->h2s, &iov, 1);
+	}
 	if (c->ssl == NULL)
 		return send(c->io.fd, buf, n, MSG_NOSIGNAL | flags);
 	return tls_write(c, buf, n);
@@ -145,7 +152,7 @@ cio_writev(struct conn *c, const struct iovec *iov, int cnt)
 	size_t want = 0, got = 0;
 
 	if (c->ssl == NULL)
-		return writev(c->io.fd, iov, cnt);
+		return c->h2s == NULL ? writev(c->io.fd, iov, cnt) : h2s_cio_writev(c->h2s, iov, cnt);
 	/* one piece that covers a record: straight from the caller's memory */
 	for (int i = 0; i < cnt && want < CIO_RECORD; i++)
 		want += iov[i].iov_len;
@@ -172,7 +179,8 @@ cio_sendfile(struct conn *c, int fd, off_t *off, size_t n)
 	ssize_t r, w;
 
 	if (c->ssl == NULL)
-		return sendfile(c->io.fd, fd, off, n);
+		return c->h2s == NULL ? sendfile(c->io.fd, fd, off, n) :
+		    h2s_cio_sendfile(c->h2s, fd, off, n);
 	if (BIO_get_ktls_send(SSL_get_wbio(c->ssl))) {
 		ERR_clear_error();
 		w = SSL_sendfile(c->ssl, fd, *off, n, 0);

@@ -114,6 +114,10 @@ conn_want_write(struct conn *c, bool on)
 
 	if (on == !!(c->flags & CF_WANT_WRITE))
 		return;
+	if (c->h2s != NULL) {
+		c->io.events = ev;	/* no descriptor: the stream says when */
+		h2s_cio_events(c->h2s);
+	}
 	if (loop_io_mod(c->t->loop, &c->io, ev) == -1)
 		log_warn("epoll_ctl");
 	if (on) {
@@ -184,6 +188,8 @@ conn_close(struct conn *c)
 	if (c->h2 != NULL)
 		h2_free(c);
 	c->state = CONN_CLOSED;
+	if (c->h2s != NULL)
+		h2s_cio_closed(c->h2s);	/* its stream's end: a hang-up */
 	loop_io_del(t->loop, &c->io);
 	loop_timer_cancel(t->loop, &c->timer);
 	if (c->ssl != NULL)
@@ -325,7 +331,8 @@ conn_accept(void *arg, uint32_t events)
 }
 
 /*
- * A connection for fd (non-blocking; -1: none, conn_new_detached()), on
+ * A connection for fd (non-blocking; -1: none: conn_new_detached(), or an
+ * HTTP/2 stream's whose I/O is the stream, h2stream.c: h2s_pipe()), on
  * listen address `addr`, from peer:
  * on the thread's list, its events going to HTTP/1.1, not started.  NULL
  * (fd closed) when it cannot be had.  Used by accept and by HTTP/2 for a

@@ -533,6 +533,8 @@ struct conn {
 	uint64_t		 rate_since;	/* ms: start of the current rate window */
 	uint64_t		 rate_bytes;	/* bytes moved in that window */
 	struct h2conn		*h2;		/* HTTP/2 session (h2.c), or NULL */
+	/* an HTTP/2 stream's request: its I/O goes to the stream (h2stream.c), or NULL */
+	struct h2stream		*h2s;
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	in;
@@ -646,7 +648,7 @@ void		 h2_flush(struct h2conn *hc);
 struct json_t;
 struct json_t	*h2_stats_json(struct frontend *fe);
 
-/* h2stream.c: an HTTP/2 stream as a request: in place, or on a socketpair for pools */
+/* h2stream.c: an HTTP/2 stream as a request: in place, or on a connection of its own */
 struct h2stream	*h2s_new(struct h2conn *hc, struct conn *c, int32_t id);
 void		 h2s_free(struct h2stream *st);
 int		 h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
@@ -654,6 +656,13 @@ int		 h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
 int		 h2s_headers_done(struct h2stream *st, bool end_stream);
 int		 h2s_body(struct h2stream *st, const uint8_t *d, size_t n);
 int		 h2s_body_end(struct h2stream *st);
+/* the I/O of a connection with c->h2s (cio.c, conn.c): as the system calls' */
+struct iovec;
+ssize_t		 h2s_cio_read(struct h2stream *st, void *buf, size_t n);
+ssize_t		 h2s_cio_writev(struct h2stream *st, const struct iovec *iov, int cnt);
+ssize_t		 h2s_cio_sendfile(struct h2stream *st, int fd, off_t *off, size_t n);
+void		 h2s_cio_events(struct h2stream *st);
+void		 h2s_cio_closed(struct h2stream *st);
 
 /* perip.c: max_connections_per_ip */
 bool		 perip_admit(struct conn *c, unsigned max);

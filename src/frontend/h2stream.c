@@ -1,44 +1,51 @@
 /*
  * h2stream.c - an HTTP/2 stream served as a request of weir's one path.
  *
- * A stream without a request body is served in place (h2s_native()): its
- * head, written as HTTP/1.1, is parsed and routed on a connection without
- * a socket (conn_new_detached(), http1_serve_detached()) -- the same
- * parser and limits, router, rewrite and alias rules, static handler with
- * its open-file cache, ranges and conditionals, error pages, access log
- * and counters as an HTTP/1.1 request.  Its response head becomes HEADERS
- * and its body (what follows the head in the output buffer, then the
- * request's segments: memory, or file ranges pread from the cache entry's
- * descriptor a frame at a time) DATA, as fast as the client's window lets
- * nghttp2 ask.  A stream that waits on its client for send_timeout, or
- * reads slower than min_response_rate, is reset (native_timer()).
+ * A stream without a request body is served in place first (h2s_native()):
+ * its head, written as HTTP/1.1, is parsed and routed on a connection
+ * without a socket (conn_new_detached(), http1_serve_detached()) -- the
+ * same parser and limits, router, rewrite and alias rules, static handler
+ * with its open-file cache, ranges and conditionals, error pages, access
+ * log and counters as an HTTP/1.1 request.  Its response head becomes
+ * HEADERS and its body (what follows the head in the output buffer, then
+ * the request's segments: memory, or file ranges pread from the cache
+ * entry's descriptor a frame at a time) DATA, as fast as the client's
+ * window lets nghttp2 ask.  A stream that waits on its client for
+ * send_timeout, or reads slower than min_response_rate, is reset
+ * (native_timer()).
  *
  * A request a pool takes (proxy, FastCGI, native), and any request with a
- * body, goes through a socketpair instead: written as HTTP/1.1 into one end
- * whose other end is a connection of this thread like an accepted one
- * (conn_new(), internal, proto HTTP/2), which runs it through everything
- * an HTTP/1.1 request goes through; its response comes back on this end,
- * where it is parsed and handed to nghttp2 as HEADERS and DATA frames.
- *
- * Back-pressure both ways is then the sockets' own:
- *  - response: bytes are read from the socketpair only while the stream's
- *    buffer (one FE_BLOCK) has room, and the buffer empties only as fast as
- *    the client's flow-control window lets nghttp2 frame DATA.  A slow
- *    reader fills its socketpair, and its request's connection then waits
- *    on a full socket exactly as for a slow HTTP/1.1 client (send_timeout,
+ * body, runs on a connection of this thread whose socket is the stream
+ * itself (h2s_pipe(): conn_new() without a descriptor, c->h2s set):
+ * everything an HTTP/1.1 request goes through -- http1.c, the queue, the
+ * pool handlers, spool, response_buffer, timeouts and rates, the access
+ * log -- with every byte to or from "the client" going through cio.c,
+ * which hands a connection with c->h2s to this file instead of a system
+ * call (h2s_cio_read(), h2s_cio_writev(), h2s_cio_sendfile()):
+ *  - what it reads is the request, written here as HTTP/1.1 (ob): the head,
+ *    then the DATA frames' bytes (chunked when no content-length came);
+ *    the client's window is given back (nghttp2_session_consume) only as
+ *    the request takes them, so a request that does not take its body (a
+ *    pool's queue, a spool at its limit) stops the client at one window.
+ *  - what it writes is parsed as it comes (ib, one FE_BLOCK): the head
+ *    becomes HEADERS, the body (de-chunked in place) DATA, which nghttp2
+ *    takes as fast as the client's window lets it.  A full ib is a full
+ *    socket to the writer (EAGAIN): a slow reader makes its request's
+ *    connection wait exactly as a slow HTTP/1.1 client does (send_timeout,
  *    min_response_rate; a pool's worker is freed once the response fits in
- *    response_buffer).  Other streams are not involved.
- *  - request body: DATA is written to the socketpair as it comes; the
- *    client's window is given back (nghttp2_session_consume) only once the
- *    bytes are written, so a request that does not take its body (a pool's
- *    queue, a spool at its limit) stops the client at one window.
+ *    response_buffer), and other streams are not involved.
+ * Readiness is what epoll would say of a socket: the connection's wanted
+ * events are recorded (conn_set_events(), conn_want_write()), and when it
+ * wants input that is here, or room that is here, its I/O callback is
+ * called from a deferred kick (h2s_kick()), never from inside nghttp2 or
+ * inside the connection's own call, which then also flushes the session.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <nghttp2/nghttp2.h>
 
@@ -46,11 +53,8 @@
 #include "util.h"
 #include "frontend.h"
 
-#define H2S_SNDBUF	65536	/* socketpair buffer: the stream's share in the kernel */
-
 struct h2stream {
 	struct h2link		 link;		/* first: the connection's streams */
-	struct loop_io		 io;		/* our end of the socketpair */
 	struct h2conn		*hc;
 	struct conn		*c;		/* the client's connection */
 	int32_t			 id;
@@ -63,8 +67,8 @@ struct h2stream {
 	bool			 has_cl;	/* content-length came */
 	bool			 chunked;	/* the body goes chunked (no content-length) */
 	bool			 is_head;
-	/* to the request's connection */
-	char			*ob;		/* bytes to write */
+	/* to the request's connection: what it reads */
+	char			*ob;		/* bytes it has not read */
 	size_t			 olen, ooff, ocap;
 	size_t			 unconsumed;	/* body bytes not yet given back to the window */
 	/* from it: the response */
@@ -76,18 +80,19 @@ struct h2stream {
 	int64_t			 left;		/* Content-Length bytes to come; -1: until EOF */
 	struct chunked_dec	 cd;
 	bool			 done;		/* the whole body is in ib */
-	bool			 eof;
+	bool			 failed;	/* reset: what the request writes is refused */
 	bool			 deferred;	/* the data source waits for bytes */
-	int			 parked;	/* fd off the loop while its hang-up waits for
-					 * room in ib (else epoll repeats it), or -1 */
+	bool			 kicked;	/* h2s_kicked() is deferred */
 	bool			 gone;		/* freed; memory kept until the loop batch ends */
-	/* served in place (h2s_native()): no socketpair */
-	struct conn		*nc;		/* its detached connection, or NULL */
+	/* its request's connection: served in place (h2s_native()), or on the stream */
+	struct conn		*nc;		/* detached (h2s_native()), or NULL */
 	size_t			 hoff;		/* next body byte in nc->obuf */
+	struct conn		*pc;		/* I/O through the stream (h2s_pipe()), or NULL */
 };
 
-static void	h2s_on_io(void *arg, uint32_t events);
 static int	h2s_native(struct h2stream *st);
+static int	h2s_pipe(struct h2stream *st);
+static void	h2s_kick(struct h2stream *st);
 
 static struct conn *
 client(const struct h2stream *st)
@@ -95,12 +100,12 @@ client(const struct h2stream *st)
 	return st->c;
 }
 
-/* Append n bytes to a growing buffer.  -1 when memory is out. */
+/* Room for n more bytes in a growing buffer.  -1 when memory is out. */
 static int
-buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
+buf_room(char **b, size_t len, size_t *cap, size_t n)
 {
-	if (*len + n > *cap) {
-		size_t nc = (*len + n) * 2 + 256;
+	if (len + n > *cap) {
+		size_t nc = (len + n) * 2 + 256;
 		char *nb = realloc(*b, nc);
 
 		if (nb == NULL)
@@ -108,6 +113,15 @@ buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
 		*b = nb;
 		*cap = nc;
 	}
+	return 0;
+}
+
+/* Append n bytes to a growing buffer.  -1 when memory is out. */
+static int
+buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
+{
+	if (buf_room(b, *len, cap, n) == -1)
+		return -1;
 	memcpy(*b + *len, p, n);
 	*len += n;
 	return 0;
@@ -120,8 +134,6 @@ h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
 
 	if (st == NULL)
 		return NULL;
-	st->io.fd = -1;
-	st->parked = -1;
 	st->hc = hc;
 	st->c = c;
 	st->id = id;
@@ -137,7 +149,7 @@ h2s_release(void *arg)
 }
 
 /*
- * The stream is closed (or its connection goes): our end of the socketpair
+ * The stream is closed (or its connection goes): its request's connection
  * closes, so a request still running sees its client leave, as on HTTP/1.1.
  */
 void
@@ -146,28 +158,21 @@ h2s_free(struct h2stream *st)
 	struct fe_thread *t = client(st)->t;
 
 	h2_unlink(st->hc, &st->link);
+	st->gone = true;	/* h2s_cio_closed() has nothing to do */
 	if (st->nc != NULL)
 		conn_close(st->nc);	/* logs a request not finished as dropped */
-	if (st->io.fd != -1) {
-		int fd = st->io.fd;
-
-		loop_io_del(t->loop, &st->io);
-		close(fd);
-	}
-	if (st->parked != -1)
-		close(st->parked);
+	if (st->pc != NULL)
+		conn_close(st->pc);
 	if (st->ib != NULL)
 		block_put(t, st->ib);
 	free(st->hb);
 	free(st->ob);
 	free(st->path);
 	free(st->authority);
-	st->gone = true;
-	/* events for its fd may still be in this batch */
+	/* a deferred kick may still be due in this batch */
 	if (loop_defer(t->loop, h2s_release, st) == -1)
 		log_warnx("cannot defer freeing a stream: leaking %zu bytes", sizeof(*st));
 }
-
 /* --- the request ---------------------------------------------------------------- */
 
 static bool
@@ -233,45 +238,6 @@ h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
 	return 0;
 }
 
-/* Write what is queued for the request's connection; give the window back. */
-static void
-h2s_write(struct h2stream *st)
-{
-	while (st->ooff < st->olen) {
-		ssize_t n = write(st->io.fd, st->ob + st->ooff, st->olen - st->ooff);
-
-		if (n > 0) {
-			st->ooff += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		/* EAGAIN: LOOP_WRITE below; else its end closed, EOF shows up on read */
-		break;
-	}
-	if (st->ooff == st->olen) {
-		st->ooff = st->olen = 0;
-		if (st->unconsumed > 0) {
-			(void)nghttp2_session_consume(h2_session(st->hc), st->id,
-			    st->unconsumed);	/* fails only for a stream gone */
-			st->unconsumed = 0;
-		}
-	}
-}
-
-static void
-h2s_set_events(struct h2stream *st)
-{
-	uint32_t ev = 0;
-
-	if (st->ooff < st->olen)
-		ev |= LOOP_WRITE;
-	if (!st->eof && !st->done && st->ilen < FE_BLOCK)
-		ev |= LOOP_READ;
-	if (st->io.events != ev && loop_io_mod(client(st)->t->loop, &st->io, ev) == -1)
-		log_warn("epoll_ctl");
-}
-
 /*
  * The header block is complete: write the HTTP/1.1 request head and start
  * its connection.  A body without content-length goes chunked.
@@ -279,14 +245,16 @@ h2s_set_events(struct h2stream *st)
 int
 h2s_headers_done(struct h2stream *st, bool end_stream)
 {
-	struct conn *c = client(st), *ic;
-	int sv[2], sz = H2S_SNDBUF;
 	const char *path = st->path != NULL ? st->path : "";
 
 	if (st->method[0] == '\0')
 		return -1;	/* nghttp2 lets no request without :method through */
 	if (strcmp(st->method, "CONNECT") == 0 && st->authority != NULL)
 		path = st->authority;
+	/* the head in one allocation: request line, Host, fields, framing */
+	if (buf_room(&st->ob, st->olen, &st->ocap, strlen(st->method) + strlen(path) + 16 +
+	    (st->authority != NULL ? strlen(st->authority) + 8 : 0) + st->hblen + 32) == -1)
+		return -1;
 	if (buf_add(&st->ob, &st->olen, &st->ocap, st->method, strlen(st->method)) == -1 ||
 	    buf_add(&st->ob, &st->olen, &st->ocap, " ", 1) == -1 ||
 	    buf_add(&st->ob, &st->olen, &st->ocap, path, strlen(path)) == -1 ||
@@ -316,38 +284,25 @@ h2s_headers_done(struct h2stream *st, bool end_stream)
 		if (rc != WEIR_DECLINED)
 			return rc == WEIR_OK ? 0 : -1;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("socketpair");
-		return -1;
-	}
-	/* a small buffer: a stream's bytes wait in its request, not in the kernel */
-	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));	/* a hint */
-	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (loop_io_add(c->t->loop, &st->io, sv[0], LOOP_READ, h2s_on_io, st) == -1) {
-		log_warn("epoll_ctl");
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	h2s_write(st);
-	if ((ic = conn_new(c->t, sv[1], c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
-		return -1;
-	ic->internal = true;
-	ic->proto = CONN_PROTO_H2;
-	if (c->ssl != NULL && SSL_up_ref(c->ssl) == 1)
-		ic->stream_tls = c->ssl;
-	h2s_set_events(st);
-	http1_start(ic);
-	return 0;
+	return h2s_pipe(st);
 }
 
+/*
+ * Request body bytes: queued for the request's connection to read.  Once
+ * that connection is gone, what still comes is dropped (its window given
+ * back) if the response is complete, else the stream is reset.
+ */
 int
 h2s_body(struct h2stream *st, const uint8_t *d, size_t n)
 {
 	char hex[24];
 
-	if (st->io.fd == -1)
-		return -1;
+	if (st->pc == NULL) {
+		if (!st->done)
+			return -1;
+		(void)nghttp2_session_consume(h2_session(st->hc), st->id, n);
+		return 0;
+	}
 	if (st->chunked) {
 		int hn = snprintf(hex, sizeof(hex), "%zx\r\n", n);
 
@@ -361,21 +316,19 @@ h2s_body(struct h2stream *st, const uint8_t *d, size_t n)
 		return -1;
 	}
 	st->unconsumed += n;
-	h2s_write(st);
-	h2s_set_events(st);
+	h2s_kick(st);
 	return 0;
 }
 
 int
 h2s_body_end(struct h2stream *st)
 {
-	if (st->io.fd == -1)
-		return -1;
+	if (st->pc == NULL)
+		return st->done ? 0 : -1;
 	if (st->chunked && buf_add(&st->ob, &st->olen, &st->ocap, "0\r\n\r\n", 5) == -1)
 		return -1;
 	st->chunked = false;
-	h2s_write(st);
-	h2s_set_events(st);
+	h2s_kick(st);
 	return 0;
 }
 
@@ -401,23 +354,14 @@ read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
 			return (ssize_t)n;
 		}
-		if (st->parked != -1) {
-			/* room again: the rest before the hang-up can be read */
-			if (loop_io_add(client(st)->t->loop, &st->io, st->parked, LOOP_READ,
-			    h2s_on_io, st) == -1) {
-				log_warn("epoll_ctl");
-				close(st->parked);
-				st->eof = true;
-			}
-			st->parked = -1;
-		} else if (!st->eof) {
-			h2s_set_events(st);	/* room again: read on */
-		}
 	}
 	if (n == 0) {
 		st->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
+	/* room again: a request waiting to write goes on */
+	if (st->pc != NULL && (st->pc->io.events & LOOP_WRITE))
+		h2s_kick(st);
 	return (ssize_t)n;
 }
 
@@ -616,8 +560,8 @@ read_native(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *
  * Serve a stream without a body in place: its request head (st->ob) goes
  * through http1_serve_detached() on a connection without a socket, and its
  * answer -- a static file, a redirect, an error page -- to nghttp2, with
- * no socketpair, no copy through the kernel.  WEIR_DECLINED when a pool
- * would take it: the socketpair serves it then.
+ * no syscall but the pread()s.  WEIR_DECLINED when a pool would take it:
+ * h2s_pipe() serves it then, on the same connection (st->nc).
  */
 static int
 h2s_native(struct h2stream *st)
@@ -633,10 +577,12 @@ h2s_native(struct h2stream *st)
 		nc->stream_tls = c->ssl;
 	st->nc = nc;
 	rc = http1_serve_detached(nc, st->ob, st->olen);
+	if (rc == WEIR_DECLINED)
+		return rc;	/* nc goes on to h2s_pipe() */
 	if (rc != WEIR_OK) {
 		conn_close(nc);		/* a no-op when it closed itself */
 		st->nc = NULL;
-		return rc == WEIR_DECLINED ? WEIR_DECLINED : WEIR_ERROR;
+		return WEIR_ERROR;
 	}
 	h = submit_head(st, nc->obuf, nc->olen, read_native);
 	if (h <= 0)
@@ -693,107 +639,258 @@ h2s_body_in(struct h2stream *st, size_t from)
 	return 0;
 }
 
-/* Read the response; returns -1 when the stream must be reset. */
-static int
-h2s_read(struct h2stream *st)
+
+/* --- the request's connection on the stream ------------------------------------- */
+
+/* What the request's connection wants (its recorded events) that is ready. */
+static uint32_t
+pc_ready(const struct h2stream *st)
 {
-	for (;;) {
-		size_t from;
-		ssize_t n;
+	uint32_t ev = 0;
 
-		if (st->ib == NULL && (st->ib = block_get(client(st)->t)) == NULL)
-			return -1;
-		if (st->bpos > 0 && st->bpos == st->ilen)
-			st->bpos = st->ilen = 0;
-		if (st->ilen == FE_BLOCK && st->bpos > 0) {
-			memmove(st->ib, st->ib + st->bpos, st->ilen - st->bpos);
-			st->ilen -= st->bpos;
-			st->bpos = 0;
-		}
-		if (st->ilen == FE_BLOCK || st->done)
-			return 0;	/* full: the client's window decides */
-		from = st->ilen;
-		n = read(st->io.fd, st->ib + st->ilen, FE_BLOCK - st->ilen);
-		if (n == 0) {
-			st->eof = true;
-			if (!st->head_done || (!st->done && (st->resp_chunked || st->left >= 0)))
-				return -1;	/* the request's connection ended it early */
-			st->done = true;
-			return 0;
-		}
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -1;
-		}
-		st->ilen += (size_t)n;
-		if (!st->head_done) {
-			ssize_t h;
-
-			while (!st->head_done &&
-			    (h = submit_head(st, st->ib, st->ilen, read_body)) != 0) {
-				if (h < 0)
-					return -1;
-				memmove(st->ib, st->ib + h, st->ilen - (size_t)h);
-				st->ilen -= (size_t)h;
-			}
-			from = 0;
-			if (!st->head_done)
-				continue;
-		}
-		if (h2s_body_in(st, from) == -1)
-			return -1;
-	}
+	if (st->pc == NULL)
+		return 0;
+	if ((st->pc->io.events & LOOP_READ) && st->ooff < st->olen)
+		ev |= LOOP_READ;
+	if ((st->pc->io.events & LOOP_WRITE) &&
+	    (st->done || st->failed || st->ilen - st->bpos < FE_BLOCK))
+		ev |= LOOP_WRITE;
+	return ev;
 }
 
 /*
- * Nothing more moves on the socketpair (the response is all here, or the
- * request's connection is gone): our end closes, so a hang-up is not
- * reported again and again while the client reads what is left.
+ * Deferred (h2s_kick()): call the request's connection for what is ready,
+ * let nghttp2 take what came of the response, and frame it.
  */
 static void
-h2s_close_fd(struct h2stream *st)
-{
-	int fd = st->io.fd;
-
-	if (fd == -1)
-		return;
-	loop_io_del(client(st)->t->loop, &st->io);
-	close(fd);
-	st->eof = true;
-}
-
-static void
-h2s_on_io(void *arg, uint32_t events)
+h2s_kicked(void *arg)
 {
 	struct h2stream *st = arg;
-	struct h2conn *hc = st->hc;
-	nghttp2_session *s = h2_session(hc);
+	uint32_t ev;
 
+	st->kicked = false;
 	if (st->gone)
 		return;
-	if (events & LOOP_WRITE)
-		h2s_write(st);
-	if (events & (LOOP_READ | EPOLLHUP | EPOLLERR)) {
-		if (h2s_read(st) == -1) {
-			(void)nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
-			    NGHTTP2_INTERNAL_ERROR);
-			st->eof = true;
-		} else if (st->deferred && (st->bpos < st->ilen || st->done)) {
-			st->deferred = false;
-			(void)nghttp2_session_resume_data(s, st->id);
+	if ((ev = pc_ready(st)) != 0)
+		st->pc->io.cb(st->pc->io.arg, ev);
+	/* its callback never frees the stream: a close only resets it */
+	if (st->deferred && (st->bpos < st->ilen || st->done)) {
+		st->deferred = false;
+		(void)nghttp2_session_resume_data(h2_session(st->hc), st->id);
+	}
+	h2_flush(st->hc);	/* may free the stream: nothing after */
+}
+
+/* Have h2s_kicked() run at the end of this loop batch (once). */
+static void
+h2s_kick(struct h2stream *st)
+{
+	if (st->kicked || st->gone)
+		return;
+	if (loop_defer(client(st)->t->loop, h2s_kicked, st) == -1) {
+		log_warnx("cannot defer an HTTP/2 stream's I/O: it waits for the next event");
+		return;
+	}
+	st->kicked = true;
+}
+
+/* The stream cannot carry the response: reset it, refuse what is written. */
+static void
+h2s_fail(struct h2stream *st)
+{
+	st->failed = true;
+	(void)nghttp2_submit_rst_stream(h2_session(st->hc), NGHTTP2_FLAG_NONE, st->id,
+	    NGHTTP2_INTERNAL_ERROR);	/* fails only for a stream gone */
+	h2s_kick(st);
+}
+
+/*
+ * The request's connection for a stream a pool may take, or with a body:
+ * a connection like an accepted one, of the client's address and TLS
+ * session, whose socket is this stream (see the top of the file).
+ */
+static int
+h2s_pipe(struct h2stream *st)
+{
+	struct conn *c = client(st), *pc = st->nc;
+
+	if (pc != NULL) {
+		/* the detached connection h2s_native() declined with: the same, but I/O */
+		st->nc = NULL;
+		pc->detached = false;
+		pc->nreq = 0;	/* what it parsed was not served */
+	} else {
+		if ((pc = conn_new(c->t, -1, c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
+			return -1;
+		pc->internal = true;
+		pc->proto = CONN_PROTO_H2;
+		if (c->ssl != NULL && SSL_up_ref(c->ssl) == 1)
+			pc->stream_tls = c->ssl;
+	}
+	pc->io.cb = http1_on_io;
+	pc->io.arg = pc;
+	pc->io.events = LOOP_READ;
+	pc->h2s = st;
+	st->pc = pc;
+	http1_start(pc);	/* reads the head at once; may close pc */
+	return 0;
+}
+
+ssize_t
+h2s_cio_read(struct h2stream *st, void *buf, size_t n)
+{
+	size_t k = st->olen - st->ooff;
+
+	if (k == 0 || st->gone) {
+		errno = EAGAIN;	/* the end of a request is its framing, never EOF */
+		return -1;
+	}
+	if (k > n)
+		k = n;
+	memcpy(buf, st->ob + st->ooff, k);
+	st->ooff += k;
+	if (st->ooff == st->olen) {
+		st->ooff = st->olen = 0;
+		if (st->unconsumed > 0) {
+			/* all taken: the client may send as much again */
+			(void)nghttp2_session_consume(h2_session(st->hc), st->id,
+			    st->unconsumed);	/* fails only for a stream gone */
+			st->unconsumed = 0;
+			h2s_kick(st);	/* WINDOW_UPDATE goes out */
 		}
 	}
-	if ((events & (EPOLLHUP | EPOLLERR)) && (st->eof || st->done)) {
-		h2s_close_fd(st);
-	} else if ((events & (EPOLLHUP | EPOLLERR)) && st->ilen == FE_BLOCK && st->io.fd != -1) {
-		/* the request's end is gone, bytes remain, ib is full: park */
-		st->parked = st->io.fd;
-		loop_io_del(client(st)->t->loop, &st->io);
+	return (ssize_t)k;
+}
+
+/* Bytes of the response at ib[from..ilen): the head to HEADERS, the body on. */
+static int
+h2s_took(struct h2stream *st, size_t from)
+{
+	if (!st->head_done) {
+		ssize_t h;
+
+		while (!st->head_done &&
+		    (h = submit_head(st, st->ib, st->ilen, read_body)) != 0) {
+			if (h < 0)
+				return -1;
+			memmove(st->ib, st->ib + h, st->ilen - (size_t)h);
+			st->ilen -= (size_t)h;
+		}
+		if (!st->head_done)
+			return 0;
+		from = 0;
 	}
-	if (!st->gone && st->io.fd != -1)
-		h2s_set_events(st);
-	h2_flush(hc);
+	return h2s_body_in(st, from);
+}
+
+/*
+ * Room in ib for a write of `want` bytes: >0, or -1 with errno (EAGAIN:
+ * full until the client takes some; EPIPE: the stream is reset).  0 when
+ * the response is complete and what comes after is dropped.
+ */
+static ssize_t
+h2s_room(struct h2stream *st, size_t want)
+{
+	if (st->gone || st->failed) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (st->done)
+		return 0;
+	if (st->ib == NULL && (st->ib = block_get(client(st)->t)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (st->bpos > 0 && (st->bpos == st->ilen || FE_BLOCK - st->ilen < want)) {
+		memmove(st->ib, st->ib + st->bpos, st->ilen - st->bpos);
+		st->ilen -= st->bpos;
+		st->bpos = 0;
+	}
+	if (st->ilen == FE_BLOCK) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return (ssize_t)(FE_BLOCK - st->ilen);
+}
+
+/* n bytes were put at ib[from..): parse them, have them framed. */
+static ssize_t
+h2s_wrote(struct h2stream *st, size_t from, size_t n)
+{
+	st->ilen = from + n;
+	if (h2s_took(st, from) == -1) {
+		h2s_fail(st);
+		errno = EPIPE;
+		return -1;
+	}
+	h2s_kick(st);
+	return (ssize_t)n;
+}
+
+ssize_t
+h2s_cio_writev(struct h2stream *st, const struct iovec *iov, int cnt)
+{
+	size_t want = 0, got = 0, from;
+	ssize_t room;
+
+	for (int i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
+	if ((room = h2s_room(st, want)) <= 0)
+		return room == 0 ? (ssize_t)want : -1;
+	from = st->ilen;
+	for (int i = 0; i < cnt && got < (size_t)room; i++) {
+		size_t k = iov[i].iov_len;
+
+		if (k > (size_t)room - got)
+			k = (size_t)room - got;
+		memcpy(st->ib + from + got, iov[i].iov_base, k);
+		got += k;
+	}
+	return h2s_wrote(st, from, got);
+}
+
+ssize_t
+h2s_cio_sendfile(struct h2stream *st, int fd, off_t *off, size_t n)
+{
+	ssize_t room = h2s_room(st, n), r;
+
+	if (room <= 0) {
+		if (room == 0)
+			*off += (off_t)n;
+		return room == 0 ? (ssize_t)n : -1;
+	}
+	do {
+		r = pread(fd, st->ib + st->ilen, n < (size_t)room ? n : (size_t)room, *off);
+	} while (r == -1 && errno == EINTR);
+	if (r <= 0)
+		return r;
+	*off += r;
+	return h2s_wrote(st, st->ilen, (size_t)r);
+}
+
+/* The request's connection recorded the events it wants: any ready? */
+void
+h2s_cio_events(struct h2stream *st)
+{
+	if (pc_ready(st) != 0)
+		h2s_kick(st);
+}
+
+/*
+ * The request's connection closed (conn_close()).  A response it ended
+ * before its framing did is cut: the stream is reset, as on a socket.
+ */
+void
+h2s_cio_closed(struct h2stream *st)
+{
+	if (st->gone)
+		return;
+	st->pc = NULL;
+	if (!st->done) {
+		if (st->head_done && !st->resp_chunked && st->left < 0)
+			st->done = true;	/* delimited by the close */
+		else
+			h2s_fail(st);
+	}
+	h2s_kick(st);
 }

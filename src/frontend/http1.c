@@ -893,6 +893,10 @@ conn_set_events(struct conn *c, uint32_t events)
 {
 	if (loop_io_mod(c->t->loop, &c->io, events) == -1)
 		log_warn("epoll_ctl");
+	if (c->h2s != NULL) {
+		c->io.events = events;	/* no descriptor: the stream says when */
+		h2s_cio_events(c->h2s);
+	}
 	if (events & LOOP_WRITE)
 		c->flags |= CF_WANT_WRITE;
 	else

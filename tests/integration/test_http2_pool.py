@@ -1,0 +1,184 @@
+"""HTTP/2 streams a pool answers, and streams with a request body, run on
+a connection whose socket is the stream itself (h2stream.c: h2s_pipe(),
+cio.c hands its I/O to the stream): no socketpair, and everything an
+HTTP/1.1 request goes through -- the queue, the pool handler, spool and
+request_buffering, response_buffer, send_timeout, error pages, the access
+log with the client's address.
+
+What is checked, each through the Python h2 client on a raw socket (every
+frame is seen): what the pool is told (X-Forwarded-For, the HTTP/1.1 request
+it gets), the access-log line and counters of a pool stream, the error
+pages a pool's failures give a stream (502, 503, 504) and 413 for a body
+over max_body, a chunked body streamed to a pool with request_buffering
+off (the client's window given back only as the pool takes it), and a slow
+reader of a response larger than response_buffer: its stream is reset
+after send_timeout and its worker released, while another stream on the
+same connection is answered.
+"""
+import json
+import os
+
+import pytest
+
+from conftest import free_port, wait_for
+
+h2 = pytest.importorskip("h2")
+from test_http2 import APP, Client, h2conf, sha, start, status  # noqa: E402
+
+
+def start_conf(make_weir, body, extra=""):
+    """A weir with an h2c listener (w.h2port) and this configuration body."""
+    port = free_port()
+    c = h2conf(port, extra, body)
+    w = make_weir(c["conf_body"], server_extra=c["server_extra"])
+    w.h2port = port
+    return w
+
+
+def start_pool(make_weir, pool_keys, extra=""):
+    """/app routed to a pool of tests/apps/app.py with pool_keys."""
+    return start_conf(make_weir, f"[pool app]\ncommand = {APP}\n{pool_keys}"
+                      "[site main]\napp = /app app\n", extra)
+
+
+def post_chunked(c, path, data):
+    """A POST without content-length (the pool gets it chunked)."""
+    sid = c.c.get_next_available_stream_id()
+    c.c.send_headers(sid, [(":method", "POST"), (":path", path), (":scheme", "http"),
+                           (":authority", "127.0.0.1")])
+    c.streams[sid] = {"headers": None, "data": bytearray(), "ended": False, "reset": None,
+                      "body": data, "sent": 0}
+    c.flush()
+    c.pump_body(sid)
+    return sid
+
+
+def test_pool_stream_request_log_and_counters(make_weir, site):
+    w = start(make_weir, root=site, pool=True)
+    c = Client(w.h2port)
+    r = c.get("/app/headers?x=1", headers=[("x-custom", "v")])
+    assert r["headers"][":status"] == "200" and r["reset"] is None
+    seen = json.loads(bytes(r["data"]))
+    hs = {k.lower(): v for k, v in seen["headers"]}
+    assert seen["method"] == "GET" and seen["path"] == "/app/headers?x=1"
+    assert hs["x-forwarded-for"] == "127.0.0.1" and hs["x-custom"] == "v"
+    assert hs["host"] == "127.0.0.1"
+    # HEAD: the pool's head, no DATA
+    r = c.get("/app/hello", method="HEAD")
+    assert r["headers"][":status"] == "200" and r["data"] == b""
+    c.close()
+    line = wait_for(lambda: next((ln for ln in w.access_log().splitlines()
+                                  if "/app/headers" in ln), None),
+                    what="the pool stream's access-log line")
+    assert "HTTP/2.0" in line and "127.0.0.1" in line and " 200 " in line, line
+    fe = wait_for(lambda: (s := status(w)["frontend"])["requests"]["HTTP/2.0"] >= 2 and s,
+                  what="HTTP/2 requests counted")
+    assert fe["requests"]["HTTP/1.1"] == 0, fe["requests"]
+
+
+def test_pool_failures_are_error_pages_on_the_stream(make_weir, site):
+    """502 (the worker dies, twice: the retry too), 504 (response_timeout),
+    413 (max_body): each a
+    response on its stream, not a reset, and the connection goes on."""
+    w = start_pool(make_weir, "processes = 1\nresponse_timeout = 1s\nqueue_timeout = 1s\n",
+                   extra="max_body = 1k\n")
+    c = Client(w.h2port)
+    r = c.get("/app/kill")
+    assert r["reset"] is None and r["headers"][":status"] == "502", r["headers"]
+    r = c.get("/app/slow?ms=3000")
+    assert r["reset"] is None and r["headers"][":status"] == "504", r["headers"]
+    sid = c.request("/app/echo", method="POST", body=b"z" * 2000)
+    assert c.wait(lambda: c.done(sid), timeout=30)
+    s = c.streams[sid]
+    assert s["reset"] is None and s["headers"][":status"] == "413", s["headers"]
+    r = c.get("/app/hello")
+    assert r["headers"][":status"] == "200" and bytes(r["data"]).startswith(b"hello from ")
+    c.close()
+
+    def logged(st):
+        return any("HTTP/2.0" in ln and f" {st} " in ln for ln in w.access_log().splitlines())
+    wait_for(lambda: all(logged(st) for st in ("502", "504", "413")),
+             what="the 502, 504 and 413 lines in access.log")
+
+
+def test_queue_timeout_is_503_on_the_stream(make_weir, site):
+    """One worker slot, busy on one stream: the next stream waits in the
+    pool's queue and gets 503 after queue_timeout; the first is answered."""
+    w = start_pool(make_weir, "processes = 1\nmax_conns = 1\nqueue_timeout = 1s\n")
+    c = Client(w.h2port)
+    busy = c.request("/app/slow?ms=2500")
+    wait_for(lambda: status(w)["pools"][0]["inflight"] == 1, timeout=30,
+             what="the slow request on the worker")
+    queued = c.request("/app/hello")
+    assert c.wait(lambda: c.done(queued) and c.done(busy), timeout=30)
+    assert c.streams[queued]["headers"][":status"] == "503"
+    assert c.streams[busy]["headers"][":status"] == "200"
+    assert bytes(c.streams[busy]["data"]).startswith(b"slow ")
+    c.close()
+    wait_for(lambda: any("HTTP/2.0" in ln and " 503 " in ln for ln in w.access_log().splitlines()),
+             what="the 503 line in access.log")
+
+
+def test_chunked_body_streams_to_the_pool_unbuffered(make_weir, site):
+    """request_buffering = off: 3 MiB without content-length, in DATA frames
+    of the client's window, reach the pool chunked; the window comes back
+    as the pool takes the bytes (the client could not send 3 MiB on one)."""
+    w = start_pool(make_weir, "request_buffering = off\n")
+    data = os.urandom(3 << 20)
+    c = Client(w.h2port)
+    sid = post_chunked(c, "/app/echo", data)
+    assert c.wait(lambda: c.done(sid), timeout=120)
+    s = c.streams[sid]
+    assert s["reset"] is None and s["headers"][":status"] == "200"
+    assert s["headers"]["x-sha256"] == sha(data) and sha(s["data"]) == sha(data)
+    c.close()
+
+
+def test_slow_reader_past_response_buffer_is_reset_others_served(make_weir, site):
+    """A client that gives no window for a 4 MiB pool response with
+    response_buffer = 64k: its stream is reset once send_timeout passes,
+    its worker is freed, and a stream opened on the same connection
+    meanwhile is answered by the same one-worker pool (once that worker is
+    free: the slow stream holds it, never the connection)."""
+    w = start_pool(make_weir, "processes = 1\nresponse_buffer = 64k\n",
+                   extra="send_timeout = 2s\n")
+    c = Client(w.h2port, window=1000)
+    c.auto_ack = False
+    slow = c.request("/app/big?mb=4")
+    assert c.wait(lambda: len(c.streams[slow]["data"]) >= 1000, timeout=30)
+    fast = c.request("/app/hello")      # its few bytes fit the window
+    assert c.wait(lambda: c.done(slow) and c.done(fast), timeout=60)
+    assert c.streams[slow]["reset"] is not None
+    assert len(c.streams[slow]["data"]) == 1000
+    r = c.streams[fast]
+    assert r["reset"] is None and r["headers"][":status"] == "200"
+    assert bytes(r["data"]).startswith(b"hello from ")
+    wait_for(lambda: status(w)["pools"][0]["inflight"] == 0, timeout=20,
+             what="the worker released")
+    c.close()
+    line = wait_for(lambda: next((ln for ln in w.access_log().splitlines()
+                                  if "/app/big" in ln), None),
+                    what="the reset stream's access-log line")
+    assert "HTTP/2.0" in line, line
+
+
+def test_native_pool_stream_and_echoed_body(make_weir, site):
+    """weir-host (modules/hello.c) on streams: its answer, and a body echoed
+    back chunked, by sha256."""
+    w = start_conf(make_weir, "[pool native]\nkind = native\nmodules = hello\n"
+                   "hello.greeting = Hallo\n[site main]\napp = /n native\n")
+    c = Client(w.h2port)
+    r = c.get("/n/anything")
+    assert r["headers"][":status"] == "200" and b"Hallo" in bytes(r["data"]), r
+    # 64 KiB: within the socket buffers.  proxy.c stops sending a body once
+    # the worker answers, so an echo larger than the buffers stalls (over
+    # HTTP/1.1 too: a 1 MiB one at ~416 KiB)
+    data = os.urandom(64 << 10)
+    sid = c.request("/n/echo", method="POST", body=data)
+    assert c.wait(lambda: c.done(sid), timeout=60)
+    s = c.streams[sid]
+    assert s["reset"] is None and s["headers"][":status"] == "200"
+    assert sha(s["data"]) == sha(data)
+    r = c.get("/n/info")
+    assert r["headers"][":status"] == "200" and b"body: 0 bytes" in bytes(r["data"]), r
+    c.close()
