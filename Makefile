@@ -6,12 +6,14 @@
 #   make fuzz       build libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
 #   make bench      benchmarks against nginx, h2o and lighttpd (not a test)
 #   make cppcheck   static analysis
+#   make deb        Debian packages into build-deb/ (DEB_VERSION=... for another version)
+#   make test-deb   install, upgrade under load and purge the package (as root; not in make test)
 
 BUILD        ?= build
 FUZZ_SECONDS ?= 60
 MESON_TEST   = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps run test asan fuzz bench cppcheck clean
+.PHONY: all deps run test asan fuzz bench cppcheck deb test-deb clean
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -59,6 +61,13 @@ cppcheck:
 	    --inline-suppr --std=c11 -D_GNU_SOURCE --library=scripts/jansson.cfg \
 	    -I src/common -I include \
 	    -I src/frontend -I src/master src/ modules/
+
+deb:
+	scripts/make-deb $(DEB_VERSION)
+
+# installs weir system-wide (apt), so it is not part of make test
+test-deb: all
+	WEIR_SRC=$(CURDIR) pytest-3 -q -s -p no:cacheprovider tests/deb/test_deb.py
 
 clean:
 	rm -rf build build-asan build-fuzz
