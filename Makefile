@@ -8,13 +8,15 @@
 #   make cppcheck   static analysis
 #   make install    build and install (meson install) under PREFIX (/usr/local),
 #                   into DESTDIR if set (a staging directory for a package)
+#   make deb        Debian packages into build-deb/ (DEB_VERSION=... for another version)
+#   make test-deb   install, upgrade under load and purge the package (as root; not in make test)
 
 BUILD        ?= build
 PREFIX       ?= /usr/local
 FUZZ_SECONDS ?= 60
 MESON_TEST   = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps run test asan fuzz bench cppcheck clean install
+.PHONY: all deps run test asan fuzz bench cppcheck install deb test-deb clean
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -71,6 +73,12 @@ install: all
 	    'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])')" \
 	    = "$(PREFIX)" ] || { meson configure $(BUILD) -Dprefix=$(PREFIX) && ninja -C $(BUILD); }
 	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")
+deb:
+	scripts/make-deb $(DEB_VERSION)
+
+# installs weir system-wide (apt), so it is not part of make test
+test-deb: all
+	WEIR_SRC=$(CURDIR) pytest-3 -q -s -p no:cacheprovider tests/deb/test_deb.py
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -101,7 +101,10 @@ listen_opts_equal(const struct conf_listen *a, const struct conf_listen *b)
 		if (*(const bool *)(const void *)((const char *)a + listen_opts[i].off) !=
 		    *(const bool *)(const void *)((const char *)b + listen_opts[i].off))
 			return false;
-	return true;
+	if ((a->health_path == NULL) != (b->health_path == NULL) ||
+	    (a->health_path != NULL && strcmp(a->health_path, b->health_path) != 0))
+		return false;
+	return memcmp(a->alpn, b->alpn, sizeof(a->alpn)) == 0;
 }
 
 /* TLS versions tls_protocols accepts (OpenSSL's names). */
@@ -137,7 +140,7 @@ static const char *const tls_protocol_names[] = {
 const struct conf_key conf_keys[] = {
 	/* [server] */
 	{ CS_SERVER, "listen", CT_CUSTOM, 0, 0, 0, "127.0.0.1:8080", CK_MULTI | CK_RELOAD, NULL, custom_listen,
-	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port), then options (tls, h2c, alpn=, proxy_protocol); repeatable" },
+	  "address to accept HTTP on (IPv4:port, [IPv6]:port, *:port), then options (tls, h2c, alpn=, proxy_protocol, health_path=); repeatable" },
 	{ CS_SERVER, "threads", CT_CUSTOM, SRV(threads), 0, 0, "auto", CK_RESTART, NULL, custom_threads,
 	  "front-end event loops: auto (one per core) or 1..256" },
 	{ CS_SERVER, "user", CT_STRING, SRV(user), 0, 0, NULL, CK_RESTART, NULL, NULL,
@@ -697,6 +700,13 @@ listen_alpn(struct conf_listen *l, const char *w, size_t n, char *err)
 	return 0;
 }
 
+/* A health_path (the key's or a listen option's): a path, no query. */
+static bool
+health_path_ok(const char *s)
+{
+	return s[0] == '/' && strcspn(s, "?# \t") == strlen(s);
+}
+
 /* Set the listen option named by the n bytes at w; -1 if there is none. */
 static int
 listen_option(struct conf_listen *l, const char *w, size_t n)
@@ -744,13 +754,20 @@ custom_listen(struct conf_parse *p, void *obj, const char *val, char *err)
 		if (n > 5 && strncmp(w, "alpn=", 5) == 0) {
 			if (listen_alpn(&one, w + 5, n - 5, err) == -1)
 				return -1;
+		} else if (n > 12 && strncmp(w, "health_path=", 12) == 0) {
+			one.health_path = arena_strndup(&p->c->arena, w + 12, n - 12);
+			if (!health_path_ok(one.health_path)) {
+				snprintf(err, WEIR_ERRLEN, "health_path=%s is not a path (it starts with '/', no query)",
+				    one.health_path);
+				return -1;
+			}
 		} else if (listen_option(&one, w, n) == -1) {
 			char list[128] = "";
 
 			for (size_t i = 0; i < nitems(listen_opts); i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list),
 				    "%s%s", i ? ", " : "", listen_opts[i].name);
-			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a listen option (%s, alpn=)",
+			snprintf(err, WEIR_ERRLEN, "'%.*s' is not a listen option (%s, alpn=, health_path=)",
 			    (int)n, w, list);
 			return -1;
 		}
@@ -786,6 +803,9 @@ listen_text(const struct conf_listens *ls, char *buf, size_t bufsz)
 		for (size_t j = 0; j < CONF_ALPN_MAX && l->alpn[j] != CONF_ALPN_NONE; j++)
 			snprintf(buf + strlen(buf), bufsz - strlen(buf), "%s%s",
 			    j ? "," : " alpn=", conf_alpn_name(l->alpn[j]));
+		if (l->health_path != NULL)
+			snprintf(buf + strlen(buf), bufsz - strlen(buf), " health_path=%s",
+			    l->health_path);
 	}
 	if (ls->n == 0)
 		snprintf(buf, bufsz, "(none)");
@@ -2079,6 +2099,29 @@ conf_listen_find(const struct conf *c, const struct sockaddr_storage *ss, sockle
 	return NULL;
 }
 
+/* The health check path on address l: its own health_path=, else the server's. */
+const char *
+conf_listen_health_path(const struct conf *c, const struct conf_listen *l)
+{
+	return l != NULL && l->health_path != NULL ? l->health_path : c->server.health_path;
+}
+
+/* Is there a health check anywhere, i.e. a balancer that may watch a drain? */
+bool
+conf_has_health_path(const struct conf *c)
+{
+	if (c->server.health_path != NULL)
+		return true;
+	for (size_t s = 0; s <= c->nsites; s++) {
+		const struct conf_listens *ls = listens_of(c, s);
+
+		for (size_t i = 0; i < ls->n; i++)
+			if (ls->v[i].health_path != NULL)
+				return true;
+	}
+	return false;
+}
+
 /* Is ss a TLS address? */
 bool
 conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss, socklen_t len)
@@ -2232,8 +2275,7 @@ validate_tls(struct conf_parse *p)
 					}
 			}
 			if (seen != NULL) {
-				if (!listen_opts_equal(seen, l) ||
-				    memcmp(seen->alpn, l->alpn, sizeof(l->alpn)) != 0)
+				if (!listen_opts_equal(seen, l))
 					conf_error(p, l->line, "listen %s: options differ from line %d (an address has the same options wherever it is listed)",
 					    l->spec, seen->line);
 				continue;
@@ -2317,8 +2359,7 @@ validate(struct conf_parse *p)
 	validate_tls(p);
 	if (c->nsites == 0)
 		conf_error(p, 0, "no [site] sections: nothing to serve");
-	if (c->server.health_path != NULL && (c->server.health_path[0] != '/' ||
-	    strcspn(c->server.health_path, "?# \t") != strlen(c->server.health_path)))
+	if (c->server.health_path != NULL && !health_path_ok(c->server.health_path))
 		conf_error(p, c->server.line, "health_path: '%s' is not a path (it starts with '/', no query)",
 		    c->server.health_path);
 	if (c->server.admin_listen != NULL) {

@@ -65,6 +65,8 @@ struct conf_listen {
 						 * the order offered, 0-terminated;
 						 * all 0: the default (conf_listen_alpn()) */
 	bool			 proxy_protocol;	/* option `proxy_protocol`: a PROXY header first */
+	char			*health_path;	/* `health_path=/PATH`: this address's health check,
+						 * instead of [server] health_path; NULL: that one */
 	int			 line;
 };
 
@@ -423,6 +425,8 @@ bool		 conf_site_has_certificate(const struct conf_site *s);
 const struct conf_listen *conf_listen_find(const struct conf *c,
 		    const struct sockaddr_storage *ss, socklen_t len);
 const uint8_t	*conf_listen_alpn(const struct conf_listen *l);
+const char	*conf_listen_health_path(const struct conf *c, const struct conf_listen *l);
+bool		 conf_has_health_path(const struct conf *c);
 bool		 conf_listen_tls(const struct conf *c, const struct sockaddr_storage *ss,
 		    socklen_t len);
 void		 conf_value_text(const struct conf_key *k, const void *obj, char *buf,

@@ -238,6 +238,7 @@ struct fe_addr {
 	bool			 h2c;		/* HTTP/2 with prior knowledge (listen ... h2c) */
 	uint8_t			 alpn[CONF_ALPN_MAX];	/* TLS: protocols offered (enum conf_alpn) */
 	bool			 proxy_protocol; /* connections start with a PROXY header */
+	const char		*health_path;	/* answered by lbhealth.c, or NULL */
 	struct fe_site		**sites;	/* sites with hosts */
 	size_t			 nsites;
 	struct fe_site		*def;		/* site without hosts, or NULL */

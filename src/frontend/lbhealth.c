@@ -9,7 +9,9 @@
  * carry no Host, or the balancer's own) and never reaches a pool: it says
  * whether this weir takes traffic, not whether one application is well
  * (that is what each pool's readiness and the 503s of a disabled pool say).
- * A liveness probe must not use it: it goes 503 on purpose.
+ * A liveness probe must not use it: it goes 503 on purpose.  The path is
+ * the address's own (`listen = ADDR health_path=/PATH`, for a balancer on
+ * one address only) or else the server's `health_path`.
  */
 #include <string.h>
 
@@ -24,7 +26,7 @@
 bool
 lbhealth_answer(struct conn *c, struct req *r)
 {
-	const char *hp = c->gen->conf->server.health_path;
+	const char *hp = c->gen->addrs[c->addr].health_path;
 	bool draining = atomic_load_explicit(&c->t->fe->lb_draining, memory_order_relaxed);
 	static const char ok[] = "serving\n", dr[] = "draining\n";
 	const char *body = draining ? dr : ok;

@@ -231,6 +231,7 @@ router_build(struct frontend *fe, struct conf *c, bool owned,
 			/* validation made every listing of an address agree: one decides */
 			fa->h2c = cl != NULL && cl->h2c;
 			fa->proxy_protocol = cl != NULL && cl->proxy_protocol;
+			fa->health_path = conf_listen_health_path(c, cl);
 			if (cl != NULL)
 				memcpy(fa->alpn, conf_listen_alpn(cl), sizeof(fa->alpn));
 		}

@@ -22,7 +22,7 @@
 bool
 drain_wanted(const struct master *m)
 {
-	return m->conf->server.health_path != NULL && m->conf->server.drain_time > 0;
+	return conf_has_health_path(m->conf) && m->conf->server.drain_time > 0;
 }
 
 /* drain_time passed (or it was cut short): on to the stop proper. */

@@ -133,7 +133,8 @@ fe_threads(const struct conf *c)
 /*
  * state_dir/weir.pid: this master's pid.  A master started by an upgrade
  * writes it once the old one handed over (handover.c), replacing the old
- * master's; the old one then leaves the file alone.
+ * master's; the old one then leaves the file alone, and a new master that
+ * was rolled back before it wrote it leaves the old one's alone.
  */
 void
 master_write_pidfile(struct master *m)
@@ -150,6 +151,7 @@ master_write_pidfile(struct master *m)
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (write_full(fd, buf, (size_t)n) == -1)
 		log_warn("%s", path);
+	m->wrote_pidfile = true;	/* even half-written, it is no longer the old one's */
 	close(fd);
 }
 
@@ -158,8 +160,12 @@ remove_pidfile(const struct master *m)
 {
 	char path[4096];
 
-	if (m->handed_over)
-		return;		/* the new master's now */
+	/*
+	 * Handed over: the new master's now.  Never written: an upgrade's new
+	 * master rolled back, and the file is the old master's, who serves on.
+	 */
+	if (m->handed_over || !m->wrote_pidfile)
+		return;
 	snprintf(path, sizeof(path), "%s/weir.pid", m->conf->server.state_dir);
 	/* Nothing to do if it is already gone. */
 	(void)unlink(path);

@@ -238,6 +238,7 @@ struct master {
 	/* upgrade.c: an upgrade this master started */
 	struct upgrade	*upg;		/* in flight, or NULL */
 	bool		 handed_over;	/* a new master serves: pid file and admin socket are its */
+	bool		 wrote_pidfile;	/* state_dir/weir.pid is ours to remove at exit */
 	/* handover.c: this master was started by an upgrade */
 	int		 upg_from;	/* socket to the old master until it handed over, else -1 */
 	struct loop_io	 upg_io;

@@ -238,8 +238,9 @@ worker_isolate_fs(const struct worker *w, char *msg, size_t len)
 		}
 	}
 	/* 5: the old cwd still points into the mounts as they were */
-	if (getcwd(path, sizeof(path)) != NULL)
-		(void)chdir(path);	/* as good as the old one if it fails */
+	if (getcwd(path, sizeof(path)) != NULL && chdir(path) == -1) {
+		/* the old cwd is as good as this one: ignored */
+	}
 	rc = 0;
 out:
 	/* the fds are close-on-exec; the child execs or exits soon after */

@@ -731,7 +731,7 @@ def test_listen_option_errors(make_weir, tmp_path):
                   server_extra=f"listen = 127.0.0.1:{free_port()} h3\n")
     out = subprocess.run([w.binary, "check", "-c", str(w.conf_path)],
                          capture_output=True, text=True, timeout=30)
-    assert out.returncode != 0 and "is not a listen option (tls, h2c, proxy_protocol, alpn=)" in out.stdout + out.stderr
+    assert out.returncode != 0 and "is not a listen option (tls, h2c, proxy_protocol, alpn=, health_path=)" in out.stdout + out.stderr
 
 
 # --- over TLS (ALPN) --------------------------------------------------------------

@@ -391,6 +391,62 @@ def test_sigterm_drains_first_only_with_health_path(make_weir, site):
     assert not any(e["id"] in (1314, 1315) for e in w2.events())
 
 
+def test_health_path_per_listener(make_weir, site):
+    """`listen = ADDR health_path=/lb`: that address answers /lb itself and
+    not the server's health_path; the other address answers the server's
+    and serves /lb from its site.  A drain turns both to 503; the site is
+    still served meanwhile."""
+    lb_port = free_port()
+    (site / "lb").write_text("a file of the site\n")
+    w = make_weir(f"[site main]\nroot = {site}\n",
+                  server_extra=f"listen = 127.0.0.1:{lb_port} health_path=/lb\n"
+                               "health_path = /h\ndrain_time = 1h\n")
+
+    def get(port, path):
+        r = exchange(port, req(path))
+        return int(r.split()[1]), body_of(r)
+    assert get(lb_port, "/lb") == (200, b"serving\n")
+    assert get(lb_port, "/h")[0] == 404
+    assert get(w.port, "/h") == (200, b"serving\n")
+    assert get(w.port, "/lb") == (200, b"a file of the site\n")
+    r = subprocess.run([WEIR, "drain", "--no-wait", "-s", str(w.state_dir / "admin.sock")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: get(lb_port, "/lb")[0] == 503, what="the address's health_path 503")
+    assert get(lb_port, "/lb") == (503, b"draining\n")
+    assert get(w.port, "/h") == (503, b"draining\n")
+    assert get(w.port, "/lb") == (200, b"a file of the site\n")
+    assert get(lb_port, "/hello.txt")[0] == 200
+
+
+def test_health_path_on_a_listener_only_makes_a_stop_drain(make_weir, site, tmp_path):
+    lb_port = free_port()
+    w = make_weir(f"[site main]\nroot = {site}\n",
+                  server_extra=f"listen = 127.0.0.1:{lb_port} health_path=/lb\n"
+                               "drain_time = 2s\n")
+    w.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: any(e["id"] == 1314 for e in w.events()), what="1314")
+    wait_for(lambda: exchange(lb_port, req("/lb")).startswith(b"HTTP/1.1 503 "),
+             what="the address's health_path 503")
+    assert w.proc.wait(timeout=30) == 0
+    # weir check: a path, and the same wherever the address is listed
+    def check(text):
+        p = tmp_path / "c.conf"
+        p.write_text(f"[server]\nstate_dir = {tmp_path}/run\nlog_dir = {tmp_path}/log\n"
+                     + text + f"[site a]\nroot = {site}\n")
+        return subprocess.run([WEIR, "check", "-c", str(p)], capture_output=True, text=True)
+    r = check("listen = 127.0.0.1:9 health_path=lb\n")
+    assert r.returncode != 0 and "health_path=lb is not a path" in r.stderr, r.stderr
+    r = check("listen = 127.0.0.1:9 health_path=/lb\n")
+    assert r.returncode == 0, r.stderr
+    p = tmp_path / "c.conf"
+    p.write_text(f"[server]\nstate_dir = {tmp_path}/run\nlog_dir = {tmp_path}/log\n"
+                 "listen = 127.0.0.1:9 health_path=/lb\n"
+                 f"[site a]\nroot = {site}\nlisten = 127.0.0.1:9 health_path=/other\n")
+    r = subprocess.run([WEIR, "check", "-c", str(p)], capture_output=True, text=True)
+    assert r.returncode != 0 and "options differ" in r.stderr, r.stderr
+
+
 def test_drain_outlives_a_front_end_restart_and_sigint_cuts_it_short(make_weir, site):
     w = make_weir(f"[site main]\nroot = {site}\n",
                   server_extra="health_path = /h\ndrain_time = 1h\n")

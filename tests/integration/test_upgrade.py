@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -54,14 +55,10 @@ def build_id(binary):
     return re.search(r"build ([^)]+)\)", out).group(1)
 
 
-def patch_build(d):
-    """Give the copied weir another build id and its MANIFEST line the new hash."""
-    old = build_id(d / "weir")
-    new = (PATCHED * 4)[:len(old)]
-    data = (d / "weir").read_bytes()
-    assert old.encode() in data
+def replace_weir(d, data):
+    """Install data as d/weir and give its MANIFEST line the new hash."""
     # a new file renamed over the old one, as package managers install
-    (d / "weir.new").write_bytes(data.replace(old.encode(), new.encode()))
+    (d / "weir.new").write_bytes(data)
     os.chmod(d / "weir.new", 0o755)
     os.replace(d / "weir.new", d / "weir")
     sha = hashlib.sha256((d / "weir").read_bytes()).hexdigest()
@@ -73,7 +70,57 @@ def patch_build(d):
             ln = "\t".join(f) + "\n"
         lines.append(ln)
     (d / "MANIFEST").write_text("".join(lines))
+
+
+def patch_build(d):
+    """Give the copied weir another build id and its MANIFEST line the new hash."""
+    old = build_id(d / "weir")
+    new = (PATCHED * 4)[:len(old)]
+    data = (d / "weir").read_bytes()
+    assert old.encode() in data
+    replace_weir(d, data.replace(old.encode(), new.encode()))
     assert build_id(d / "weir") == new
+    return new
+
+
+# The machine code of `return 1;` for a function returning int.
+RETURN_1 = {
+    "x86_64": bytes.fromhex("b801000000c3"),            # mov $1, %eax; ret
+    "aarch64": bytes.fromhex("20008052c0035fd6"),       # mov w0, #1; ret
+}
+
+
+def file_offset(path, symbol):
+    """Where in the ELF file `path` the code of function `symbol` starts."""
+    out = subprocess.run(["nm", "--defined-only", str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    addr = [int(ln.split()[0], 16) for ln in out.splitlines()
+            if ln.split()[1:] == ["T", symbol]]
+    assert len(addr) == 1, f"{symbol} not in {path}'s symbols"
+    data = path.read_bytes()
+    assert data[:5] == b"\x7fELF\x02" and data[5] == 1, "a 64-bit little-endian ELF file"
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        typ, _, off, vaddr, _, filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if typ == 1 and vaddr <= addr[0] < vaddr + filesz:     # PT_LOAD
+            return addr[0] - vaddr + off
+    raise AssertionError(f"{symbol} is in no loaded segment of {path}")
+
+
+def break_frontend(d):
+    """Make d/weir a build whose front end exits at start: frontend_main(),
+    which the forked front-end process runs, returns 1 at once (the path a
+    front end that cannot start takes), with a MANIFEST that agrees; its
+    build id differs too.  Returns the build id."""
+    arch = os.uname().machine
+    if arch not in RETURN_1:
+        pytest.skip(f"no return-1 machine code for {arch}")
+    new = patch_build(d)
+    at = file_offset(d / "weir", "frontend_main")
+    data = bytearray((d / "weir").read_bytes())
+    data[at:at + len(RETURN_1[arch])] = RETURN_1[arch]
+    replace_weir(d, bytes(data))
     return new
 
 
@@ -474,3 +521,46 @@ def test_new_generation_whose_pool_never_gets_ready_is_rolled_back(make_weir, si
     assert after["pid"] == before["pid"] and after["upgrade"] is None
     wait_for(lambda: set(tree(before["pid"])) == old_tree, timeout=30,
              what="nothing of the new generation left")
+
+
+def test_new_build_whose_front_end_exits_is_rolled_back(make_weir, site, tmp_path):
+    """A new build that passes its own verify but whose front end exits at
+    start (its frontend_main returns 1 at once): the new master's front end
+    is not restarted, the upgrade is rolled back with event 1342 saying the
+    front end exited, the new master and the workers it started are reaped,
+    and the old generation serves every request meanwhile."""
+    bad = copy_install(tmp_path / "bad")
+    bad_build = break_frontend(bad)
+    assert subprocess.run([str(bad / "weir"), "verify"], capture_output=True).returncode == 0
+    w = make_weir(conf(site))
+    before = status(w)
+    assert before["build"] != bad_build
+    old_tree = set(tree(before["pid"]))
+    with Traffic(w.port) as t:
+        wait_for(lambda: t.count() >= 200, timeout=60, what="traffic before")
+        t_up = time.monotonic()
+        out = upgrade(w, bad / "weir")
+        t_done = time.monotonic()
+        n = t.count()
+        wait_for(lambda: t.count() >= n + 200, timeout=60, what="traffic after")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "rolled back" in out.stderr and "front end" in out.stderr, out.stderr
+    print(f"\nrequests: {len(t.samples)} ok, {len(t.failed)} failed, {t.refused} refused; "
+          f"rollback took {(t_done - t_up) * 1000:.0f} ms")
+    assert t.failed == [] and t.refused == 0, (t.failed[:5], t.refused)
+    ev = w.events()
+    rb = [e for e in ev if e["id"] == 1342]
+    assert len(rb) == 1, ev
+    assert re.search(r"its front end \(pid \d+\) exited \(exit status 1\)", rb[0]["reason"]), rb
+    assert "rolled back" in rb[0]["message"] and rb[0]["binary"] == str(bad / "weir")
+    assert gone(rb[0]["pid"])
+    assert not [e for e in ev if e["id"] == 1341]
+    after = status(w)
+    assert after["pid"] == before["pid"] and after["upgrade"] is None
+    assert after["build"] == before["build"] != bad_build
+    assert after["frontend"]["pid"] == before["frontend"]["pid"]
+    assert (w.state_dir / "weir.pid").read_text().strip() == str(before["pid"])
+    wait_for(lambda: set(tree(before["pid"])) == old_tree, timeout=30,
+             what="nothing of the new generation left")
+    for path in ("/index.html", "/app/hello", "/n/x"):
+        assert get(w, path)[0] == 200

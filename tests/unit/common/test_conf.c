@@ -1246,7 +1246,7 @@ static const struct {
 	    L(1) "admin_listen: 'nowhere': port must be 1..65535\n"),
 	/* TLS */
 #define CERT	"[site s]\napp = / p\ncertificate = /c.pem\ncertificate_key = /k.pem\n"
-	E("[server]\nlisten = 127.0.0.1:443 tls http\n" TAIL, L(2) "listen: 'http' is not a listen option (tls, h2c, proxy_protocol, alpn=)\n"),
+	E("[server]\nlisten = 127.0.0.1:443 tls http\n" TAIL, L(2) "listen: 'http' is not a listen option (tls, h2c, proxy_protocol, alpn=, health_path=)\n"),
 	E("[server]\nlisten = 127.0.0.1:443 tls alpn=h3\n" POOL_P CERT, L(2) "listen: alpn: 'h3' is not h2 or http/1.1, or is listed twice\n"),
 	E("[server]\nlisten = 127.0.0.1:443 tls alpn=h2,h2\n" POOL_P CERT, L(2) "listen: alpn: 'h2' is not h2 or http/1.1, or is listed twice\n"),
 	E("[server]\nlisten = 127.0.0.1:80 alpn=h2\n" TAIL, L(2) "listen 127.0.0.1:80: alpn= is for tls addresses\n"),
@@ -1262,6 +1262,12 @@ static const struct {
 	    L(7) "listen 127.0.0.1:8081: options differ from line 2 (an address has the same options wherever it is listed)\n"),
 	E("[server]\nhealth_path = health\n" TAIL, L(1) "health_path: 'health' is not a path (it starts with '/', no query)\n"),
 	E("[server]\nhealth_path = /h?x=1\n" TAIL, L(1) "health_path: '/h?x=1' is not a path (it starts with '/', no query)\n"),
+	E("[server]\nlisten = 127.0.0.1:8081 health_path=lb\n" TAIL,
+	    L(2) "listen: health_path=lb is not a path (it starts with '/', no query)\n"),
+	E("[server]\nlisten = 127.0.0.1:8081 health_path=/lb?x\n" TAIL,
+	    L(2) "listen: health_path=/lb?x is not a path (it starts with '/', no query)\n"),
+	E("[server]\nlisten = 127.0.0.1:8081 health_path=/lb\n" POOL_P "[site s]\napp = / p\nlisten = 127.0.0.1:8081 health_path=/h\n",
+	    L(7) "listen 127.0.0.1:8081: options differ from line 2 (an address has the same options wherever it is listed)\n"),
 	E("[server]\ndrain_time = 2h\n" TAIL, L(2) "drain_time: '2h' is out of range 0ms..3600000ms\n"),
 	E("[server]\nlisten = 127.0.0.1:443 tls\n" TAIL, L(2) "listen 127.0.0.1:443 tls: no site on this address has a certificate\n"),
 	E("[server]\nlisten = 127.0.0.1:443 tls\n" POOL_P CERT "listen = 127.0.0.1:443\n",
@@ -1798,10 +1804,39 @@ test_routing(void)
 	conf_free(c);
 }
 
+/* listen ... health_path=: the address's own health check, else the server's. */
+static void
+test_listen_health_path(void)
+{
+	struct conf *c = parse_ok("[server]\nlisten = 127.0.0.1:8081 health_path=/lb\n"
+	    "listen = 127.0.0.1:8082\nhealth_path = /h\n" TAIL);
+
+	if (c != NULL) {
+		CHECK_INT(c->server.listen.n, 2);
+		CHECK_STR(conf_listen_health_path(c, &c->server.listen.v[0]), "/lb");
+		CHECK_STR(conf_listen_health_path(c, &c->server.listen.v[1]), "/h");
+		CHECK(conf_has_health_path(c));
+	}
+	conf_free(c);
+	c = parse_ok("[server]\nlisten = 127.0.0.1:8082\n" POOL_P
+	    "[site s]\napp = / p\nlisten = 127.0.0.1:8081 health_path=/lb\n");
+	if (c != NULL) {
+		CHECK(c->server.health_path == NULL);
+		CHECK(conf_listen_health_path(c, &c->server.listen.v[0]) == NULL);
+		CHECK(conf_has_health_path(c));	/* a site's address has one: a stop drains */
+	}
+	conf_free(c);
+	c = parse_ok("[server]\nlisten = 127.0.0.1:8082\n" TAIL);
+	if (c != NULL)
+		CHECK(!conf_has_health_path(c));
+	conf_free(c);
+}
+
 int
 main(void)
 {
 	test_routing();
+	test_listen_health_path();
 	test_table();
 	test_reload_flags();
 	test_defaults();
