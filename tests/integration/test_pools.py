@@ -372,6 +372,40 @@ def test_recycle_requests_1075(make_weir):
     wait_for(lambda: get(w, "/app/pid")[2] != first, what="the replacement to serve")
 
 
+def test_requests_of_recycled_and_killed_workers_stay_counted(make_weir):
+    """A pool's `requests` keeps what its gone workers served.  The front end
+    reports counts every 500 ms and skips a worker once it is gone: a worker
+    recycled or killed right after serving took its last count with it (the
+    four-application test, its WordPress pool recycled every 2 s, showed 2
+    requests for 30 served)."""
+    w = make_weir(pool("g", start_mode="always") + sitesec(apps=(("/", "g"),)))
+
+    def st():
+        out = subprocess.run([conftest.WEIR, "status", "--json", "-c", str(w.conf_path)],
+                             capture_output=True, text=True, timeout=30).stdout
+        return next(p for p in json.loads(out)["pools"] if p["name"] == "g")
+
+    def only_ready():
+        ws = st()["workers"]
+        return ws[0]["pid"] if len(ws) == 1 and ws[0]["state"] == "ready" else None
+
+    old = wait_for(only_ready, what="a ready worker")
+    for _ in range(5):
+        assert get(w, "/x")[0] == 200
+    r = subprocess.run([conftest.WEIR, "pool", "recycle", "g", "-c", str(w.conf_path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    new = wait_for(lambda: (pid := only_ready()) not in (None, old) and pid,
+                   what="the old worker gone, a new one ready")
+    assert st()["requests"] == 5
+    for _ in range(3):
+        assert get(w, "/x")[0] == 200
+    os.kill(new, signal.SIGKILL)
+    e = wait_event(w, 1009)[0]
+    assert e["pid"] == new
+    assert st()["requests"] == 8
+
+
 def test_recycle_time_1074(make_weir):
     w = make_weir(pool(recycle_time="1s", ping_path="/healthz") + sitesec())
     pid = get(w, "/app/pid")[2]
