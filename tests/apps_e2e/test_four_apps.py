@@ -337,6 +337,7 @@ app = / node
         print("  JavaScript errors:", json.dumps(rep.get("js_errors", []))[:3000])
         print("  flows:", json.dumps(rep.get("flows", {})))
         print("  notes:", json.dumps(rep.get("notes", []))[:3000])
+        print("  requests not made (only *.test resolves):", json.dumps(rep.get("outside", {})))
         assert browser.returncode == 0, f"{rep.get('error')}\n{err[-3000:]}"
         assert rep["flows"] == {"wordpress": "ok", "mediawiki": "ok", "django": "ok", "node": "ok"}
         assert failed == 0

@@ -3,7 +3,8 @@
 // starts MariaDB and weir, installs the applications and reads the JSON
 // report this prints as its last line on stdout:
 //   { flows: {wordpress, mediawiki, django, node: "ok" | error},
-//     failures: [...], js_errors: [...], recycles, kills, killed_pid, notes }
+//     failures: [...], js_errors: [...], recycles, kills, killed_pid, notes,
+//     outside: {origin: requests not made (only *.test resolves)} }
 // failures: every response >= 500 and every request the network layer
 // failed (other than ones a navigation aborted), on any page and resource.
 // While the WordPress flow and the ones after it run, the wp pool is
@@ -19,7 +20,8 @@ const env = process.env;
 const admin = env.WEIR_ADMIN;
 const auth = { Authorization: "Bearer " + env.WEIR_TOKEN };
 const url = (host, path) => "http://" + host + ":" + env.PORT + path;
-const report = { flows: {}, failures: [], js_errors: [], recycles: 0, kills: 0, notes: [] };
+const report = { flows: {}, failures: [], js_errors: [], recycles: 0, kills: 0, notes: [],
+  outside: {} };
 let browser;
 const ours = (u) => /^http:\/\/[a-z0-9-]+\.test:\d+\//.test(u) && u.includes(":" + env.PORT + "/");
 const pages = {};     // each flow's page, for a screenshot when it fails
@@ -110,7 +112,10 @@ async function newPage(name) {
   pages[name] = page;
   page.on("requestfailed", (r) => {
     const why = r.failure() ? r.failure().errorText : "?";
-    if (!ours(r.url())) report.notes.push(name + ": outside: " + why + " " + r.url());
+    if (!ours(r.url())) {
+      const o = new URL(r.url()).origin;
+      report.outside[o] = (report.outside[o] || 0) + 1;
+    }
     else if (why !== "net::ERR_ABORTED") report.failures.push(name + ": " + why + " " + r.url());
   });
   return page;
@@ -284,7 +289,9 @@ async function main() {
     headless: true,
     args: (process.getuid && process.getuid() === 0 ? ["--no-sandbox"] : []).concat([
       "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-      "--host-resolver-rules=MAP *.test 127.0.0.1", "--no-proxy-server"]),
+      // the sites by name on loopback; no other name resolves (no network
+      // but loopback: WordPress's pages link Gravatar images, for one)
+      "--host-resolver-rules=MAP *.test 127.0.0.1, MAP * ~NOTFOUND", "--no-proxy-server"]),
   });
   const stopRecycling = recycler();
   let ok = true;
