@@ -1,5 +1,4 @@
-// The Node pool of the four-application test (docs/apps.md): weir gives each
-// worker its listening socket as fd 3.
+// weir gives each worker its listening socket as fd 3
 const http = require('http');
 http.createServer((req, res) => {
   res.writeHead(200, {'Content-Type': 'text/html; charset=utf-8'});
