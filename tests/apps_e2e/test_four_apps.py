@@ -35,7 +35,6 @@ import time
 import zlib
 from pathlib import Path
 
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -116,9 +115,9 @@ class MariaDB:
         self.proc = None
 
 
-def wordpress(top, host, db):
-    """Debian's wordpress for HOST: its configuration file in /etc/wordpress
-    (returned, for removal), wp-content in TOP (themes and plugins linked
+def wordpress(top, conf, db):
+    """Debian's wordpress: its configuration file CONF (in /etc/wordpress:
+    the caller removes it), wp-content in TOP (themes and plugins linked
     from the package, uploads and the must-use plugin here)."""
     content = os.path.join(top, "wp-content")
     os.makedirs(os.path.join(content, "mu-plugins"))
@@ -133,11 +132,10 @@ def wordpress(top, host, db):
                 "// weir answers every path that names no file with index.php (fallback =)\n"
                 "add_filter('got_url_rewrite', '__return_true');\n"
                 "add_filter('use_block_editor_for_post', '__return_false');\n")
-    conf = f"/etc/wordpress/config-{host}.php"
     salts = "".join(f"define('{k}', '{secrets.token_hex(24)}');\n" for k in (
         "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT",
         "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT"))
-    with open(conf, "x") as f:
+    with open(conf, "w") as f:
         f.write("<?php\n// written by weir's tests/apps_e2e/test_four_apps.py, removed at its end\n"
                 "define('DB_NAME', 'wordpress');\ndefine('DB_USER', 'wp');\n"
                 "define('DB_PASSWORD', 'wp-db-pass');\n"
@@ -148,7 +146,7 @@ def wordpress(top, host, db):
                 + salts)
     db.sql("CREATE DATABASE wordpress; CREATE USER 'wp'@'localhost' IDENTIFIED BY 'wp-db-pass'; "
            "GRANT ALL ON wordpress.* TO 'wp'@'localhost';")
-    return conf, content
+    return content
 
 
 def mediawiki(top, url):
@@ -223,7 +221,11 @@ def test_four_apps():
     try:
         db = MariaDB(top)
         db.start()
-        wp_conf, wp_content = wordpress(os.path.join(top, "wp"), hosts["wp"], db)
+        # a name of this run's own: never another's file (O_EXCL), removed at the end
+        os.close(os.open(f"/etc/wordpress/config-{hosts['wp']}.php",
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        wp_conf = f"/etc/wordpress/config-{hosts['wp']}.php"
+        wp_content = wordpress(os.path.join(top, "wp"), wp_conf, db)
         mw_dir = os.path.join(top, "wiki")
         mw_settings, mw_data = mediawiki(mw_dir, f"http://{hosts['wiki']}:{port}")
         dj_dir = os.path.join(top, "dj")
@@ -282,8 +284,7 @@ app = / node
         wdir = os.path.join(top, "weir")
         os.mkdir(wdir)
         w = Weir(Path(wdir), conf, port=port, threads=2,
-                 server_extra=f"admin_listen = 127.0.0.1:{admin_port}\nadmin_token = {TOKEN}\n"
-                              "max_body = 32M")
+                 server_extra=f"admin_listen = 127.0.0.1:{admin_port}\nadmin_token = {TOKEN}")
         w.start()
         pools = {p["name"]: p for p in json.loads(run([WEIR, "status", "--json", "-c", str(w.conf_path)]))["pools"]}
         for name in ("wp", "wiki", "dj", "node"):
