@@ -623,11 +623,6 @@ queue_worker_put(struct fe_worker *w)
 }
 
 /*
- * A request gives its slot back (`served`: it got a complete response).
- * The slot goes to the head of the queue; a draining worker with nothing
- * left in flight is reported to the master.
- */
-/*
  * Under p->lock: w's unreported requests as a CTL_STATS of its own, for
  * the master before it hears that w is drained (then stopped, and unknown
  * to the next periodic report, which skips it).
@@ -640,9 +635,15 @@ stats_one(struct fe_worker *w, struct ctl_stats *st)
 	st->w[0].worker = w->id;
 	st->w[0].requests = w->unreported;
 	st->w[0].inflight = w->inflight;
+	w->inflight_sent = w->inflight;	/* the master keeps it until told otherwise */
 	w->unreported = 0;
 }
 
+/*
+ * A request gives its slot back (`served`: it got a complete response).
+ * The slot goes to the head of the queue; a draining worker with nothing
+ * left in flight is reported to the master.
+ */
 void
 queue_release(struct fe_pool *p, struct pwait *pw, bool served)
 {

@@ -406,6 +406,37 @@ def test_requests_of_recycled_and_killed_workers_stay_counted(make_weir):
     assert st()["requests"] == 8
 
 
+def test_inflight_of_a_pool_outlives_another_pools_drain(make_weir):
+    """A pool's `inflight` is its workers' sum as last reported: the front
+    end's report of one drained worker (sent alone, before it is stopped)
+    does not wipe another pool's figure until the next periodic report."""
+    w = make_weir(pool("a", start_mode="always") + pool("b", start_mode="always")
+                  + sitesec(apps=(("/a", "a"), ("/b", "b"))))
+
+    def st(name):
+        out = subprocess.run([conftest.WEIR, "status", "--json", "-c", str(w.conf_path)],
+                             capture_output=True, text=True, timeout=30).stdout
+        return next(p for p in json.loads(out)["pools"] if p["name"] == name)
+
+    wait_for(lambda: all(st(n)["workers"] and st(n)["workers"][0]["state"] == "ready"
+                         for n in ("a", "b")), what="both pools ready")
+    slow = threading.Thread(target=lambda: get(w, "/a/slow?ms=6000", timeout=60))
+    slow.start()
+    try:
+        wait_for(lambda: st("a")["inflight"] == 1, what="a's request in flight")
+        for _ in range(3):
+            old = st("b")["workers"][0]["pid"]
+            assert get(w, "/b/x")[0] == 200
+            r = subprocess.run([conftest.WEIR, "pool", "recycle", "b", "-c", str(w.conf_path)],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+            wait_for(lambda: all(x["pid"] != old for x in st("b")["workers"]),
+                     what="b's old worker gone")
+            assert st("a")["inflight"] == 1
+    finally:
+        slow.join(60)
+
+
 def test_recycle_time_1074(make_weir):
     w = make_weir(pool(recycle_time="1s", ping_path="/healthz") + sitesec())
     pid = get(w, "/app/pid")[2]
