@@ -31,6 +31,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import zlib
 from pathlib import Path
@@ -39,6 +40,7 @@ from pathlib import Path
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from conftest import SRC, WEIR, Weir, free_port, traversable, wait_for  # noqa: E402
+from test_routes import doc_block  # noqa: E402
 
 NODE = shutil.which("node") or "/usr/bin/node"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -180,6 +182,31 @@ def django(top, host):
     run(manage + ["collectstatic", "--noinput"], env=env)
 
 
+def docs_conf(hosts, wp_content, mw_dir, dj_dir):
+    """The pools and sites, taken as written from docs/php.md (WordPress from
+    Debian's package) and docs/apps.md (MediaWiki, Django, Node): only the
+    host names and the /srv paths are this run's."""
+    def block(doc, marker, subst):
+        text = textwrap.dedent(doc_block(doc, "ini", marker))
+        for a, b in subst:
+            assert a in text, f"docs/{doc}: {a!r} not in the {marker!r} example"
+            text = text.replace(a, b)
+        return text + "\n"
+    return (block("php.md", "alias = /wp-content", (
+                ("[pool blog]", "[pool wp]"), ("[site blog]", "[site wp]"),
+                ("script = .php blog", "script = .php wp"),
+                ("blog.example.com", hosts["wp"]), ("/srv/blog/wp-content", wp_content)))
+            + block("apps.md", "[pool wiki]", (
+                ("wiki.example.com", hosts["wiki"]), ("/srv/wiki", mw_dir)))
+            + block("apps.md", "[pool dj]", (
+                ("dj.example.com", hosts["dj"]),
+                ("/srv/django_site", os.path.join(APPS_DIR, "django_site")),
+                ("/srv/dj", dj_dir)))
+            + block("apps.md", "[pool node]", (
+                ("node.example.com", hosts["node"]),
+                ("/usr/bin/node /srv/node/node_app.js", f"{NODE} {APPS_DIR}/node_app.js"))))
+
+
 def chown_tree(path, uid, gid):
     for d, dirs, files in os.walk(path):
         for n in [d] + [os.path.join(d, x) for x in dirs + files]:
@@ -237,50 +264,9 @@ def test_four_apps():
         for d in ("wp", "wiki", "dj"):
             os.chmod(os.path.join(top, d), 0o755)
 
-        conf = f"""
-[pool wp]
-kind = fastcgi
-command = /usr/bin/php-cgi -d upload_max_filesize=16M -d post_max_size=16M
-processes = 2
-
-[pool wiki]
-kind = fastcgi
-command = /usr/bin/php-cgi
-env = MW_CONFIG_FILE={mw_settings}
-
-[pool dj]
-command = /usr/bin/python3 -m gunicorn --workers 1 django_site.wsgi
-workdir = {APPS_DIR}/django_site
-env = DJANGO_DATA={dj_dir}
-env = DJANGO_HOSTS={hosts['dj']}
-
-[pool node]
-command = {NODE} {APPS_DIR}/node_app.js
-
-[site wp]
-hosts = {hosts['wp']}
-root = {WP_ROOT}
-script = .php wp
-index = index.php
-fallback = /index.php
-alias = /wp-content {wp_content}
-rewrite = ^/favicon\\.ico$ /wp-includes/images/w-logo-blue-white-bg.png last
-
-[site wiki]
-hosts = {hosts['wiki']}
-root = {MW_ROOT}
-script = .php wiki
-index = index.php
-
-[site dj]
-hosts = {hosts['dj']}
-app = / dj
-alias = /static {dj_dir}/static
-
-[site node]
-hosts = {hosts['node']}
-app = / node
-"""
+        conf = docs_conf(hosts, wp_content, mw_dir, dj_dir)
+        # MediaWiki from Debian's root of links: symlinks = owner (the default) follows them
+        assert f"root = {MW_ROOT}\n" in conf and "symlinks" not in conf
         wdir = os.path.join(top, "weir")
         os.mkdir(wdir)
         w = Weir(Path(wdir), conf, port=port, threads=2,
