@@ -243,6 +243,9 @@ def test_four_apps():
     traversable(SRC)
     traversable(os.path.dirname(os.path.abspath(WEIR)))
     os.makedirs(SHOTS, exist_ok=True)
+    for n in os.listdir(SHOTS):     # this run's pictures only (NAME.png, NAME-failed.png)
+        if n.endswith(".png"):
+            os.unlink(os.path.join(SHOTS, n))
     port, admin_port = free_port(), free_port()
     db, w, wp_conf, browser = None, None, None, None
     try:
