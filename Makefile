@@ -2,6 +2,8 @@
 #   make            build into build/
 #   make run        build and run the bundled example (http://127.0.0.1:8080/)
 #   make test       build and run every test (unit, integration, fuzz replay)
+#   make test-apps  WordPress, MediaWiki, Django and Node on one weir in headless
+#                   Chromium (minutes; installs their packages; not in `make test`)
 #   make asan       build with ASan+UBSan into build-asan/ and run every test
 #   make fuzz       build libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
 #   make bench      benchmarks against nginx, h2o and lighttpd (not a test)
@@ -16,7 +18,7 @@ PREFIX       ?= /usr/local
 FUZZ_SECONDS ?= 60
 MESON_TEST   = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps run test asan fuzz bench cppcheck install deb test-deb clean
+.PHONY: all deps run test test-apps asan fuzz bench cppcheck install deb test-deb clean
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -33,6 +35,12 @@ run: all
 test: all
 	$(MESON_TEST) -C $(BUILD)
 	@scripts/test-summary $(BUILD)
+
+# Screenshots of each application's key page: $(BUILD)/test-apps/ (not committed).
+test-apps: all
+	@scripts/install-deps apps
+	WEIR_BIN=$(CURDIR)/$(BUILD)/weir WEIR_SRC=$(CURDIR) WEIR_APPS_SHOTS=$(CURDIR)/$(BUILD)/test-apps \
+	    timeout 420 pytest-3 -v -s -p no:cacheprovider tests/apps_e2e/test_four_apps.py
 
 build-asan/build.ninja:
 	CC=clang meson setup build-asan --buildtype=debug \

@@ -623,6 +623,23 @@ queue_worker_put(struct fe_worker *w)
 }
 
 /*
+ * Under p->lock: w's unreported requests as a CTL_STATS of its own, for
+ * the master before it hears that w is drained (then stopped, and unknown
+ * to the next periodic report, which skips it).
+ */
+static void
+stats_one(struct fe_worker *w, struct ctl_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->n = 1;
+	st->w[0].worker = w->id;
+	st->w[0].requests = w->unreported;
+	st->w[0].inflight = w->inflight;
+	w->inflight_sent = w->inflight;	/* the master keeps it until told otherwise */
+	w->unreported = 0;
+}
+
+/*
  * A request gives its slot back (`served`: it got a complete response).
  * The slot goes to the head of the queue; a draining worker with nothing
  * left in flight is reported to the master.
@@ -658,23 +675,20 @@ queue_release(struct fe_pool *p, struct pwait *pw, bool served)
 		cw.worker = w->id;
 		cw.pid = w->pid;
 	}
-	if (urgent) {
-		memset(&st, 0, sizeof(st));
-		st.n = 1;
-		st.w[0].worker = w->id;
-		st.w[0].requests = w->unreported;
-		st.w[0].inflight = w->inflight;
-		w->unreported = 0;
+	/* a drained worker is stopped next: its count must reach the master first */
+	if (urgent || (drained && w->unreported > 0)) {
+		urgent = true;
+		stats_one(w, &st);
 	}
 	pw->w = NULL;
 	pw->qstate = PW_NONE;
 	worker_put_locked(p, w);
 	dispatch_queued(p);
 	pthread_mutex_unlock(&p->lock);
-	if (drained)
-		send_ctl(fe, CTL_WORKER_DRAINED, &cw, sizeof(cw));
 	if (urgent)
 		send_ctl(fe, CTL_STATS, &st, offsetof(struct ctl_stats, w) + sizeof(st.w[0]));
+	if (drained)
+		send_ctl(fe, CTL_WORKER_DRAINED, &cw, sizeof(cw));
 }
 
 /*
@@ -793,7 +807,8 @@ worker_drain(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw
 {
 	struct fe_worker *w;
 	struct ctl_worker out = *cw;
-	bool drained = false;
+	struct ctl_stats st;
+	bool drained = false, counts = false;
 
 	pthread_mutex_lock(&p->lock);
 	if ((w = find_worker(p, cw->worker)) != NULL && !w->draining) {
@@ -801,11 +816,17 @@ worker_drain(struct frontend *fe, struct fe_pool *p, const struct ctl_worker *cw
 		if (w->inflight == 0 && !w->drained_sent) {
 			w->drained_sent = true;
 			drained = true;
+			if (w->unreported > 0) {
+				counts = true;
+				stats_one(w, &st);
+			}
 		}
 	} else if (w == NULL) {
 		drained = true;	/* never knew it (still starting): nothing in flight */
 	}
 	pthread_mutex_unlock(&p->lock);
+	if (counts)
+		send_ctl(fe, CTL_STATS, &st, offsetof(struct ctl_stats, w) + sizeof(st.w[0]));
 	if (drained)
 		send_ctl(fe, CTL_WORKER_DRAINED, &out, sizeof(out));
 	wake_all(fe, FE_MSG_WORKERS);

@@ -106,6 +106,7 @@ struct worker {
 	uint64_t	 ready_at;
 	int64_t		 started_wall;	/* unix seconds, for status */
 	uint64_t	 requests;	/* served, from the front end's stats */
+	unsigned	 inflight;	/* in flight, as of its last CTL_STATS entry */
 	struct loop_timer start_timer;	/* startup_time_limit */
 	struct loop_timer stop_timer;	/* shutdown_time_limit */
 	struct loop_timer ping_timer;	/* next ping / ping deadline */

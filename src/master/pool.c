@@ -504,14 +504,17 @@ pool_recycle(struct pool *p, int event, const char *why)
 		pool_recycle_worker(list[i], event);
 }
 
-/* The front end's counters: requests served, in flight, queued. */
+/*
+ * The front end's counters: requests served, in flight, queued.  A message
+ * names only some workers (those with news, at most 64; one alone when it
+ * is drained or at its request limit): the others keep what they had, and
+ * a pool's in-flight figure is its workers' sum.
+ */
 void
 pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 {
 	uint64_t now = loop_now(m->loop);
 
-	for (size_t i = 0; i < m->npools; i++)
-		m->pools[i]->inflight = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct worker *w = pools_worker_by_id(m, st->w[i].worker);
 		struct pool *p;
@@ -521,7 +524,7 @@ pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 		p = w->pool;
 		w->requests += st->w[i].requests;
 		p->requests += st->w[i].requests;
-		p->inflight += st->w[i].inflight;
+		w->inflight = st->w[i].inflight;
 		if (st->w[i].requests > 0 || st->w[i].inflight > 0 || st->w[i].queued > 0)
 			p->last_activity = now;
 		if (p->cp->recycle_requests == 0 || w->requests < p->cp->recycle_requests ||
@@ -532,6 +535,14 @@ pool_stats(struct master *m, const struct ctl_stats *st, size_t n)
 			pool_recycle_worker(w, 1075);
 		else if (!loop_timer_armed(&w->limit_timer) && w->recycle_event == 0)
 			loop_timer_set(m->loop, &w->limit_timer, LIMIT_GRACE_MS);
+	}
+	for (size_t i = 0; i < m->npools; i++) {
+		struct pool *p = m->pools[i];
+
+		p->inflight = 0;
+		for (const struct worker *w = p->workers; w != NULL; w = w->next)
+			if (w->state != W_EXITED)
+				p->inflight += w->inflight;
 	}
 }
 

@@ -298,6 +298,9 @@ exit_reported(struct worker *w, const struct ctl_worker_report *r)
 	bool counted;
 
 	loop_timer_cancel(p->m->loop, &w->report_timer);
+	/* what it served since the front end's last CTL_STATS, which skips it now */
+	p->requests += served - w->requests;
+	w->requests = served;
 	counted = rapidfail_counts(pool_worker_proven(w), served, inflight, why,
 	    sizeof(why));
 	if (w->exit_pending) {

@@ -372,6 +372,71 @@ def test_recycle_requests_1075(make_weir):
     wait_for(lambda: get(w, "/app/pid")[2] != first, what="the replacement to serve")
 
 
+def test_requests_of_recycled_and_killed_workers_stay_counted(make_weir):
+    """A pool's `requests` keeps what its gone workers served.  The front end
+    reports counts every 500 ms and skips a worker once it is gone: a worker
+    recycled or killed right after serving took its last count with it (the
+    four-application test, its WordPress pool recycled every 2 s, showed 2
+    requests for 30 served)."""
+    w = make_weir(pool("g", start_mode="always") + sitesec(apps=(("/", "g"),)))
+
+    def st():
+        out = subprocess.run([conftest.WEIR, "status", "--json", "-c", str(w.conf_path)],
+                             capture_output=True, text=True, timeout=30).stdout
+        return next(p for p in json.loads(out)["pools"] if p["name"] == "g")
+
+    def only_ready():
+        ws = st()["workers"]
+        return ws[0]["pid"] if len(ws) == 1 and ws[0]["state"] == "ready" else None
+
+    old = wait_for(only_ready, what="a ready worker")
+    for _ in range(5):
+        assert get(w, "/x")[0] == 200
+    r = subprocess.run([conftest.WEIR, "pool", "recycle", "g", "-c", str(w.conf_path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    new = wait_for(lambda: (pid := only_ready()) not in (None, old) and pid,
+                   what="the old worker gone, a new one ready")
+    assert st()["requests"] == 5
+    for _ in range(3):
+        assert get(w, "/x")[0] == 200
+    os.kill(new, signal.SIGKILL)
+    e = wait_event(w, 1009)[0]
+    assert e["pid"] == new
+    assert st()["requests"] == 8
+
+
+def test_inflight_of_a_pool_outlives_another_pools_drain(make_weir):
+    """A pool's `inflight` is its workers' sum as last reported: the front
+    end's report of one drained worker (sent alone, before it is stopped)
+    does not wipe another pool's figure until the next periodic report."""
+    w = make_weir(pool("a", start_mode="always") + pool("b", start_mode="always")
+                  + sitesec(apps=(("/a", "a"), ("/b", "b"))))
+
+    def st(name):
+        out = subprocess.run([conftest.WEIR, "status", "--json", "-c", str(w.conf_path)],
+                             capture_output=True, text=True, timeout=30).stdout
+        return next(p for p in json.loads(out)["pools"] if p["name"] == name)
+
+    wait_for(lambda: all(st(n)["workers"] and st(n)["workers"][0]["state"] == "ready"
+                         for n in ("a", "b")), what="both pools ready")
+    slow = threading.Thread(target=lambda: get(w, "/a/slow?ms=6000", timeout=60))
+    slow.start()
+    try:
+        wait_for(lambda: st("a")["inflight"] == 1, what="a's request in flight")
+        for _ in range(3):
+            old = st("b")["workers"][0]["pid"]
+            assert get(w, "/b/x")[0] == 200
+            r = subprocess.run([conftest.WEIR, "pool", "recycle", "b", "-c", str(w.conf_path)],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+            wait_for(lambda: all(x["pid"] != old for x in st("b")["workers"]),
+                     what="b's old worker gone")
+            assert st("a")["inflight"] == 1
+    finally:
+        slow.join(60)
+
+
 def test_recycle_time_1074(make_weir):
     w = make_weir(pool(recycle_time="1s", ping_path="/healthz") + sitesec())
     pid = get(w, "/app/pid")[2]

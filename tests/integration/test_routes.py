@@ -7,6 +7,7 @@ FastCGI pools.  Real php-cgi and tests/apps/app.py pools."""
 import http.client
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -360,14 +361,17 @@ def doc_block(doc, lang, contains):
 @pytest.mark.skipif(not os.path.exists("/usr/bin/node"), reason="nodejs not installed")
 def test_node_example_of_apps_md(make_weir, tmp_path):
     """docs/apps.md's Node server and pool, as written (paths moved to tmp)."""
-    app_dir = tmp_path / "hello"
+    app_dir = tmp_path / "node"
     app_dir.mkdir()
-    (app_dir / "server.js").write_text(doc_block("apps.md", "js", "listen({fd: 3})"))
+    js = doc_block("apps.md", "js", "listen({fd: 3})")
+    # the same program as tests/apps/node_app.js of `make test-apps`
+    assert js == open(os.path.join(SRC, "tests", "apps", "node_app.js")).read()
+    (app_dir / "node_app.js").write_text(js)
     chmod_tree(app_dir)
-    conf = doc_block("apps.md", "ini", "[pool node]").replace("/srv/hello", str(app_dir))
+    conf = doc_block("apps.md", "ini", "[pool node]").replace("/srv/node", str(app_dir))
     w = make_weir(conf)
     st, _, body = get(w, "/x?y=1", headers={"Host": "node.example.com"})
-    assert st == 200 and body.startswith(b"hello from node ") and body.endswith(b" /x?y=1\n")
+    assert st == 200 and re.search(rb'<p id="who">pid \d+, path /x\?y=1</p>\n$', body), body
 
 
 @needs_php
