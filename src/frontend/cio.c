@@ -9,11 +9,17 @@
  * connection is lost).
  *
  * Two things TLS adds:
- * - OpenSSL may hold decrypted bytes the caller had no room for (a record
- *   is decrypted whole).  epoll (level-triggered) cannot see them, so a
- *   read that leaves some behind defers a call of the connection's I/O
- *   callback to the end of the batch, as if the socket were readable
- *   (repump()); the same happens when a connection asks for input again.
+ * - OpenSSL may hold input epoll cannot see: decrypted bytes the caller
+ *   had no room for (a record is decrypted whole), and, with read-ahead
+ *   (tls.c: one read(2) takes a record's header and body, and whatever
+ *   else the client sent, instead of one for the header and one for the
+ *   body), records not yet decrypted.  So a read that leaves some behind
+ *   defers a call of the connection's I/O callback to the end of the
+ *   batch, as if the socket were readable (repump()); the same happens
+ *   when a connection asks for input again.  What is held may be only part
+ *   of a record: the repumped read then finds the socket empty and says
+ *   EAGAIN (once: only a read that got bytes, or asking again, defers), and
+ *   epoll reports the rest of the record when it comes.
  * - A write that could not finish (SSL_ERROR_WANT_WRITE) must be retried
  *   with at least the same bytes: callers always offer the unsent stream
  *   from where it stopped, and gathered writes are packed into one
@@ -49,7 +55,7 @@ repump(void *arg)
 	struct conn *c = arg;
 
 	c->flags &= (uint8_t)~CF_TLS_PENDING;
-	if (c->state == CONN_CLOSED || c->ssl == NULL || SSL_pending(c->ssl) == 0)
+	if (c->state == CONN_CLOSED || c->ssl == NULL || !SSL_has_pending(c->ssl))
 		return;
 	if (c->io.events & LOOP_READ)
 		c->io.cb(c->io.arg, LOOP_READ);
@@ -64,13 +70,25 @@ void
 cio_check_pending(struct conn *c)
 {
 	if (c->ssl == NULL || (c->flags & CF_TLS_PENDING) || c->state == CONN_CLOSED ||
-	    SSL_pending(c->ssl) == 0)
+	    !SSL_has_pending(c->ssl))
 		return;
 	if (loop_defer(c->t->loop, repump, c) == -1) {
 		log_warnx("cannot defer a TLS read: the connection waits for more input");
 		return;
 	}
 	c->flags |= CF_TLS_PENDING;
+}
+
+/*
+ * SSL_get_error() needs an empty error queue before each call.  It is
+ * empty nearly always (tls_fail() and tls.c clear what they leave), and
+ * looking costs far less than ERR_clear_error()'s sweep of every slot.
+ */
+static inline void
+err_clear(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
 }
 
 /* An SSL_read/SSL_write that returned r <= 0, as a system call would say it. */
@@ -109,7 +127,7 @@ cio_read(struct conn *c, void *buf, size_t n)
 
 	if (c->ssl == NULL)
 		return read(c->io.fd, buf, n);
-	ERR_clear_error();
+	err_clear();
 	r = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
 	if (r > 0) {
 		cio_check_pending(c);
@@ -125,7 +143,7 @@ tls_write(struct conn *c, const void *buf, size_t n)
 
 	if (n == 0)
 		return 0;
-	ERR_clear_error();
+	err_clear();
 	r = SSL_write(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
 	return r > 0 ? r : tls_fail(c, r, true);
 }
@@ -174,7 +192,7 @@ cio_sendfile(struct conn *c, int fd, off_t *off, size_t n)
 	if (c->ssl == NULL)
 		return sendfile(c->io.fd, fd, off, n);
 	if (BIO_get_ktls_send(SSL_get_wbio(c->ssl))) {
-		ERR_clear_error();
+		err_clear();
 		w = SSL_sendfile(c->ssl, fd, *off, n, 0);
 		if (w < 0)
 			return tls_fail(c, (int)w, true);
