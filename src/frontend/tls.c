@@ -572,6 +572,7 @@ tls_on_io(void *arg, uint32_t events)
 		unsigned plen;
 
 		stat_add(&c->t->st_tls_handshakes, 1);
+		cio_tls_attach(c);	/* records gathered per write from now on */
 		to_http(c);
 		SSL_get0_alpn_selected(c->ssl, &proto, &plen);
 		if (plen == 2 && memcmp(proto, "h2", 2) == 0)
@@ -613,6 +614,7 @@ tls_conn_close(struct conn *c)
 	if (!SSL_in_init(c->ssl))
 		(void)SSL_shutdown(c->ssl);	/* best effort: the socket closes next */
 	ERR_clear_error();
+	cio_tls_detach(c);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 }
@@ -635,6 +637,8 @@ tls_init(struct frontend *fe, const struct conf *c)
 	char err[WEIR_ERRLEN];
 
 	pthread_rwlock_init(&fe->tls_keys_lock, NULL);
+	if (cio_init() == -1)
+		log_warnx("TLS: no BIO of weir's own: one write(2) per TLS record");
 	if (fe->st->tls_keys != NULL)
 		fe->tls_keys = *fe->st->tls_keys;
 	if ((fe->tls_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) == NULL) {
@@ -695,6 +699,7 @@ tls_fini(struct frontend *fe)
 	tls_set_release(atomic_exchange(&fe->tls, NULL));
 	tlspem_free(&fe->tls_pems);
 	EVP_CIPHER_free(fe->tls_aes);
+	cio_fini();
 	explicit_bzero(&fe->tls_keys, sizeof(fe->tls_keys));
 	pthread_rwlock_destroy(&fe->tls_keys_lock);
 }
