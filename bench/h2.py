@@ -248,7 +248,8 @@ def main():
                     rps, n = h2load(s.port, path, conns, streams, a.seconds, tls)
                     cpu, _ = cpu_split(s.roots(), before, proc_stats())
                     res.setdefault((sc, s.name), []).append((rps, cpu * 1e6 / max(n, 1)))
-                    print(f"{sc} {s.name}: {rps:.0f} req/s", file=sys.stderr)
+                    print(f"{sc} {s.name}: {rps:.0f} req/s, {cpu * 1e6 / max(n, 1):.1f} "
+                          "CPU µs/req", file=sys.stderr)
         print(f"HTTP/2 over {'TLS (ALPN h2)' if tls else 'cleartext (prior knowledge)'}, "
               f"h2load -t 1, {a.rounds} rounds × {a.seconds} s, medians\n")
         print("| scenario | server | req/s | CPU µs/req |")

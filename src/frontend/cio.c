@@ -399,7 +399,7 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 	stage.c = NULL;
 	if (nrec == 0)
 		return r <= 0 ? tls_fail(c, r, true) : 0;
-	ERR_clear_error();	/* a failed SSL_write after some went: reported next time */
+	err_clear();	/* a failed SSL_write after some went: reported next time */
 	do {
 		w = send(c->io.fd, stage.buf, stage.len, MSG_NOSIGNAL);
 	} while (w == -1 && errno == EINTR);
