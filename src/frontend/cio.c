@@ -452,6 +452,39 @@ cio_writev(struct conn *c, const struct iovec *iov, int cnt)
 }
 
 /*
+ * TLS: a response head, then up to n bytes of file fd from *off, in the
+ * same records and write (not the head in a write of its own).  Returns
+ * the bytes sent of the two together, *off moved by the file's part; only
+ * the head goes when the file has nothing at *off (the caller's next
+ * cio_sendfile() says it shrank).  Over kTLS, the head alone.
+ */
+ssize_t
+cio_sendfile_head(struct conn *c, const void *head, size_t hlen, int fd, off_t *off,
+    size_t n)
+{
+	struct iovec iov[2] = { { (void *)(uintptr_t)head, hlen }, { cio_file, 0 } };
+	ssize_t r = 0, w;
+
+	if (BIO_get_ktls_send(SSL_get_wbio(c->ssl)))
+		return cio_send(c, head, hlen, 0);
+	if (c->tls_out == NULL && hlen < sizeof(cio_file)) {
+		if (n > sizeof(cio_file) - hlen)
+			n = sizeof(cio_file) - hlen;
+		do {
+			r = pread(fd, cio_file, n, *off);
+		} while (r == -1 && errno == EINTR);
+		if (r == -1)
+			return -1;
+	}
+	/* held records are sent first: they are these bytes again */
+	iov[1].iov_len = (size_t)r;
+	w = tls_writev(c, iov, 2);
+	if (w > (ssize_t)hlen)
+		*off += w - (ssize_t)hlen;
+	return w;
+}
+
+/*
  * Send n bytes of file fd from *off; *off moves by what was sent.  0 means
  * the file ended before n bytes (it shrank under us).
  */

@@ -586,6 +586,8 @@ ssize_t		 cio_read(struct conn *c, void *buf, size_t n);
 ssize_t		 cio_send(struct conn *c, const void *buf, size_t n, int flags);
 ssize_t		 cio_writev(struct conn *c, const struct iovec *iov, int cnt);
 ssize_t		 cio_sendfile(struct conn *c, int fd, off_t *off, size_t n);
+ssize_t		 cio_sendfile_head(struct conn *c, const void *head, size_t hlen, int fd,
+		    off_t *off, size_t n);
 void		 cio_check_pending(struct conn *c);
 bool		 cio_drained(struct conn *c, size_t got, size_t asked);
 int		 cio_init(void);
