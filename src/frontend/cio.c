@@ -400,6 +400,8 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 	if (nrec == 0)
 		return r <= 0 ? tls_fail(c, r, true) : 0;
 	err_clear();	/* a failed SSL_write after some went: reported next time */
+	if (stage.len == 0)
+		return (ssize_t)total;	/* not our BIO (it could not be had): already written */
 	do {
 		w = send(c->io.fd, stage.buf, stage.len, MSG_NOSIGNAL);
 	} while (w == -1 && errno == EINTR);
