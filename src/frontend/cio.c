@@ -51,6 +51,15 @@
 /* Packs gathered writes and file chunks into one record (see above). */
 static _Thread_local unsigned char cio_buf[CIO_RECORD];
 
+/*
+ * One BIO per thread, shared by its connections (each SSL holds a
+ * reference): a BIO each would cost every idle connection another ~600
+ * bytes.  Which connection it writes for is cio_cur, set around each call
+ * into OpenSSL that may write; none (NULL) fails the write.
+ */
+static _Thread_local BIO *cio_bio;
+static _Thread_local struct conn *cio_cur;
+
 /* Deferred: read what OpenSSL holds, if the connection wants input now. */
 static void
 repump(void *arg)
@@ -144,7 +153,9 @@ cio_read(struct conn *c, void *buf, size_t n)
 	if (c->ssl == NULL)
 		return read(c->io.fd, buf, n);
 	err_clear();
+	cio_cur = c;	/* an alert or a KeyUpdate may be written */
 	r = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	cio_cur = NULL;
 	if (r > 0) {
 		cio_check_pending(c);
 		return r;
@@ -188,7 +199,6 @@ static _Thread_local struct {
 static _Thread_local unsigned char cio_file[CIO_STAGE_RECORDS * CIO_RECORD];
 
 static BIO_METHOD *cio_method;
-static int cio_type;		/* its type: is a connection's wbio ours? */
 
 /* The socket: conn_close() takes it off the loop before close_notify goes. */
 static int
@@ -225,7 +235,7 @@ out_flush(struct conn *c)
 static int
 bio_write(BIO *b, const char *p, int n)
 {
-	struct conn *c = BIO_get_data(b);
+	struct conn *c = cio_cur;
 	ssize_t w;
 
 	BIO_clear_retry_flags(b);
@@ -272,17 +282,27 @@ bio_create(BIO *b)
 	return 1;
 }
 
+/* The last SSL of the thread let it go (on the thread: connections stay on theirs). */
+static int
+bio_destroy(BIO *b)
+{
+	if (cio_bio == b)
+		cio_bio = NULL;
+	return 1;
+}
+
 /* The BIO type, once per front end (tls_init()). */
 int
 cio_init(void)
 {
 	if (cio_method != NULL)
 		return 0;
-	cio_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
-	if ((cio_method = BIO_meth_new(cio_type, "weir cio")) == NULL ||
+	if ((cio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+	    "weir cio")) == NULL ||
 	    BIO_meth_set_write(cio_method, bio_write) != 1 ||
 	    BIO_meth_set_ctrl(cio_method, bio_ctrl) != 1 ||
-	    BIO_meth_set_create(cio_method, bio_create) != 1) {
+	    BIO_meth_set_create(cio_method, bio_create) != 1 ||
+	    BIO_meth_set_destroy(cio_method, bio_destroy) != 1) {
 		BIO_meth_free(cio_method);
 		cio_method = NULL;
 		ERR_clear_error();
@@ -306,32 +326,37 @@ cio_fini(void)
 void
 cio_tls_attach(struct conn *c)
 {
-	BIO *b;
-
 	if (cio_method == NULL || BIO_get_ktls_send(SSL_get_wbio(c->ssl)))
 		return;
-	if ((b = BIO_new(cio_method)) == NULL) {
+	if (cio_bio == NULL) {
+		/* the first SSL's reference is the one BIO_new() gives */
+		if ((cio_bio = BIO_new(cio_method)) == NULL) {
+			ERR_clear_error();
+			return;
+		}
+	} else if (BIO_up_ref(cio_bio) != 1) {
 		ERR_clear_error();
 		return;
 	}
-	BIO_set_data(b, c);
-	SSL_set0_wbio(c->ssl, b);	/* frees our reference to the socket BIO */
+	SSL_set0_wbio(c->ssl, cio_bio);	/* frees our reference to the socket BIO */
 }
 
 /*
- * The connection closes (before SSL_free()): what it holds is dropped,
- * and an SSL that an HTTP/2 stream still holds (stream_tls) no longer
- * points at it.
+ * The connection closes: close_notify (unless the session failed), what it
+ * holds is dropped; the caller frees the SSL.
  */
 void
-cio_tls_detach(struct conn *c)
+cio_tls_shutdown(struct conn *c, bool drop)
 {
-	BIO *b = SSL_get_wbio(c->ssl);
-
-	free(c->tls_out);
-	c->tls_out = NULL;
-	if (cio_method != NULL && b != NULL && BIO_method_type(b) == cio_type)
-		BIO_set_data(b, NULL);
+	cio_cur = c;
+	if (!SSL_in_init(c->ssl))
+		(void)SSL_shutdown(c->ssl);	/* best effort */
+	cio_cur = NULL;
+	ERR_clear_error();
+	if (drop) {
+		free(c->tls_out);
+		c->tls_out = NULL;
+	}
 }
 
 /*
@@ -347,7 +372,7 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 
 	if (c->tls_out != NULL)
 		return out_flush(c);
-	stage.c = c;
+	stage.c = cio_cur = c;
 	stage.len = 0;
 	while (nrec < CIO_STAGE_RECORDS) {
 		const void *p;
@@ -396,7 +421,7 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 			}
 		}
 	}
-	stage.c = NULL;
+	stage.c = cio_cur = NULL;
 	if (nrec == 0)
 		return r <= 0 ? tls_fail(c, r, true) : 0;
 	err_clear();	/* a failed SSL_write after some went: reported next time */

@@ -593,7 +593,7 @@ bool		 cio_drained(struct conn *c, size_t got, size_t asked);
 int		 cio_init(void);
 void		 cio_fini(void);
 void		 cio_tls_attach(struct conn *c);
-void		 cio_tls_detach(struct conn *c);
+void		 cio_tls_shutdown(struct conn *c, bool drop);
 
 /* tls.c: contexts, certificate choice, tickets, the handshake */
 struct tls_set;

@@ -611,10 +611,7 @@ tls_on_timer(void *arg)
 void
 tls_conn_close(struct conn *c)
 {
-	if (!SSL_in_init(c->ssl))
-		(void)SSL_shutdown(c->ssl);	/* best effort: the socket closes next */
-	ERR_clear_error();
-	cio_tls_detach(c);
+	cio_tls_shutdown(c, true);	/* best effort: the socket closes next */
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 }
@@ -623,9 +620,7 @@ tls_conn_close(struct conn *c)
 void
 tls_conn_shutdown(struct conn *c)
 {
-	if (!SSL_in_init(c->ssl))
-		(void)SSL_shutdown(c->ssl);
-	ERR_clear_error();
+	cio_tls_shutdown(c, false);
 }
 
 /* --- life of the front end's TLS state ---------------------------------------------- */
