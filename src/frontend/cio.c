@@ -282,7 +282,11 @@ bio_create(BIO *b)
 	return 1;
 }
 
-/* The last SSL of the thread let it go (on the thread: connections stay on theirs). */
+/*
+ * The last SSL let the BIO go.  A thread's connections close on it, but
+ * at the front end's end thread 0 closes every thread's (thread_fini()):
+ * then this thread's pointer is not the one freed and stays.
+ */
 static int
 bio_destroy(BIO *b)
 {
