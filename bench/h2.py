@@ -117,9 +117,9 @@ def setup(d, hello):
     return www, key, crt, hello
 
 
-def start_weir(binary, d, www, key, crt, hello, tls):
+def start_weir(binary, d, www, key, crt, hello, tls, name="weir"):
     port = free_port()
-    wd = os.path.join(d, "weir")
+    wd = os.path.join(d, name.replace(" ", "-"))
     os.makedirs(wd, mode=0o755)
     opt = "tls" if tls else "h2c"
     with open(os.path.join(wd, "weir.conf"), "w") as f:
@@ -130,7 +130,7 @@ def start_weir(binary, d, www, key, crt, hello, tls):
                 "ping_path = /healthz\n"
                 f"[site bench]\nroot = {www}\napp = /hello hello\n" +
                 (f"certificate = {crt}\ncertificate_key = {key}\n" if tls else ""))
-    return Peer("weir", [binary, "run", "-c", "weir.conf"], port, wd)
+    return Peer(name, [binary, "run", "-c", "weir.conf"], port, wd)
 
 
 def upstream(d, hello):
@@ -215,6 +215,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--servers", default="weir,nginx,h2o")
+    ap.add_argument("--baseline", metavar="WEIR", help="another weir binary, run alike as "
+                    "'weir baseline' (to measure a change)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     a = ap.parse_args()
     tls = a.proto == "tls"
@@ -226,6 +228,9 @@ def main():
         want = a.servers.split(",")
         if "weir" in want:
             servers.append(start_weir(os.path.abspath(a.weir), d, www, key, crt, hello, tls))
+        if "weir" in want and a.baseline:   # a copy: a rebuild changes nothing
+            b = shutil.copy2(a.baseline, os.path.join(d, "weir-baseline.bin"))
+            servers.append(start_weir(b, d, www, key, crt, hello, tls, "weir baseline"))
         for name, fn in (("nginx", start_nginx), ("h2o", start_h2o)):
             if name in want:
                 s = fn(d, www, key, crt, hello, tls)
@@ -243,7 +248,8 @@ def main():
                     rps, n = h2load(s.port, path, conns, streams, a.seconds, tls)
                     cpu, _ = cpu_split(s.roots(), before, proc_stats())
                     res.setdefault((sc, s.name), []).append((rps, cpu * 1e6 / max(n, 1)))
-                    print(f"{sc} {s.name}: {rps:.0f} req/s", file=sys.stderr)
+                    print(f"{sc} {s.name}: {rps:.0f} req/s, {cpu * 1e6 / max(n, 1):.1f} "
+                          "CPU µs/req", file=sys.stderr)
         print(f"HTTP/2 over {'TLS (ALPN h2)' if tls else 'cleartext (prior knowledge)'}, "
               f"h2load -t 1, {a.rounds} rounds × {a.seconds} s, medians\n")
         print("| scenario | server | req/s | CPU µs/req |")

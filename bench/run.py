@@ -213,7 +213,7 @@ def parse_args():
     ap.add_argument("--php-keepalive", type=int, default=0, metavar="N",
                     help="php, php-fpm-shared: nginx's upstream keepalive to php-fpm "
                     "(default: --php-workers)")
-    ap.add_argument("--baseline", metavar="WEIR", help="php, php-fpm-shared: another weir "
+    ap.add_argument("--baseline", metavar="WEIR", help="php, php-fpm-shared, TLS: another weir "
                     "binary, run alike as 'weir baseline' (to measure a change)")
     ap.add_argument("--perf", default="", metavar="SCENARIOS",
                     help="TLS scenarios (e.g. tls-conn) to profile: one more run per server "

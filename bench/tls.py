@@ -106,9 +106,15 @@ def negotiated(port):
 
 
 class WeirTls(TlsMixin, pools.WeirPools):
+    """baseline: another weir binary (--baseline) run alike, to measure a change."""
     conf = "weir-tls"
     setup = ("threads = 1; listen = … tls; [site] certificate, certificate_key; weir's TLS "
              "defaults; [pool hello] processes = 1, start_mode = always (app = /hello)")
+
+    def __init__(self, binary, base, www, logs, baseline=False, **subst):
+        if baseline:
+            self.name, self.template, self.conf = "weir baseline", self.conf, self.conf + "-baseline"
+        super().__init__(binary, base, www, logs, **subst)
 
 
 class NginxTls(TlsMixin, pools.NginxProxy):
@@ -143,6 +149,9 @@ def make_servers(a, base, www, logs, weir, hello, notes):
     subst = dict(hello=hello, cert=cert, key=key)
     if "weir" in names and weir:
         out.append(WeirTls(weir, base, www, logs, **subst))
+        if a.baseline:      # a copy, like weir's: a rebuild changes nothing
+            b = shutil.copy2(a.baseline, os.path.join(base, "weir-tls-baseline.bin"))
+            out.append(WeirTls(b, base, www, logs, baseline=True, **subst))
     for c in (NginxTls, H2oTls):
         binary = shutil.which(c.exe)
         if c.name not in names:

@@ -84,6 +84,7 @@ const char	*mime_type(const char *name, size_t n);
 
 
 struct conn;
+struct cio_out;
 struct req;
 struct fe_thread;
 struct fentry;
@@ -521,6 +522,7 @@ struct conn {
 	uint64_t		 body_left;	/* body bytes to discard (CL) */
 	struct chunked_dec	*chunk;		/* decoder when discarding chunked */
 	SSL			*ssl;		/* TLS session, or NULL for cleartext */
+	struct cio_out		*tls_out;	/* ciphertext the socket has not taken (cio.c) */
 	/*
 	 * An HTTP/2 stream's request (internal): the TLS session of the
 	 * client's connection it came on, a reference of its own (SSL_up_ref)
@@ -587,7 +589,14 @@ ssize_t		 cio_read(struct conn *c, void *buf, size_t n);
 ssize_t		 cio_send(struct conn *c, const void *buf, size_t n, int flags);
 ssize_t		 cio_writev(struct conn *c, const struct iovec *iov, int cnt);
 ssize_t		 cio_sendfile(struct conn *c, int fd, off_t *off, size_t n);
+ssize_t		 cio_sendfile_head(struct conn *c, const void *head, size_t hlen, int fd,
+		    off_t *off, size_t n);
 void		 cio_check_pending(struct conn *c);
+bool		 cio_drained(struct conn *c, size_t got, size_t asked);
+int		 cio_init(void);
+void		 cio_fini(void);
+void		 cio_tls_attach(struct conn *c);
+void		 cio_tls_shutdown(struct conn *c, bool drop);
 
 /* tls.c: contexts, certificate choice, tickets, the handshake */
 struct tls_set;

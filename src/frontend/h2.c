@@ -534,7 +534,7 @@ h2_read(struct h2conn *hc)
 			}
 			break;
 		}
-		if (hc->fatal || hc->woff < hc->wlen)
+		if (hc->fatal || hc->woff < hc->wlen || cio_drained(c, (size_t)n, sizeof(buf)))
 			break;
 	}
 	h2_flush(hc);

@@ -1056,10 +1056,12 @@ process_input(struct conn *c)
 }
 
 /*
- * Over TLS, a response head followed by a body in memory goes out as one
- * record (cio_writev() packs them): half the records and write calls of
- * sending them apart.  Moves c->ooff and the segment by what was sent;
- * returns that, or -1 as cio_writev() does.
+ * Over TLS, a response head followed by its body, in memory or a file, goes
+ * out in the same records and write (cio_writev() packs them,
+ * cio_sendfile_head() reads the file's first chunk after the head): half
+ * the records and write calls of sending them apart.  Moves the segment by
+ * the body's part of what was sent; returns the head's part, or -1 as
+ * cio_writev() does.
  */
 static ssize_t
 tls_head_and_body(struct conn *c, struct sendseg *sg)
@@ -1068,11 +1070,22 @@ tls_head_and_body(struct conn *c, struct sendseg *sg)
 		{ c->obuf + c->ooff, c->olen - c->ooff },
 		{ (void *)(uintptr_t)sg->p, sg->len }
 	};
-	ssize_t w = cio_writev(c, iov, 2);
 	size_t head = iov[0].iov_len;
+	ssize_t w;
 
+	if (sg->p != NULL) {
+		w = cio_writev(c, iov, 2);
+	} else {
+		off_t off = (off_t)sg->off;
+
+		w = cio_sendfile_head(c, iov[0].iov_base, head, c->req->fent->fd, &off,
+		    sg->len > SENDFILE_MAX ? SENDFILE_MAX : sg->len);
+	}
 	if (w > (ssize_t)head) {
-		sg->p += (size_t)w - head;
+		if (sg->p != NULL)
+			sg->p += (size_t)w - head;
+		else
+			sg->off += (size_t)w - head;
 		sg->len -= (size_t)w - head;
 		rate_add(c, (uint64_t)w - head);
 		return (ssize_t)head;	/* the caller counts the head's part */
@@ -1100,8 +1113,8 @@ flush(struct conn *c)
 		bool more = r != NULL && c->seg < r->nsegs && r->segs[c->seg].p != NULL;
 		ssize_t w;
 
-		if (more && c->ssl != NULL) {
-			/* TLS: the head and the body in one record, not two */
+		if (c->ssl != NULL && r != NULL && c->seg < r->nsegs) {
+			/* TLS: the head and the body in one write, not two */
 			w = tls_head_and_body(c, &r->segs[c->seg]);
 		} else {
 			w = cio_send(c, c->obuf + c->ooff, c->olen - c->ooff,
