@@ -354,16 +354,20 @@ def test_slow_response_reader_without_a_response_buffer_holds_its_worker_until_c
 
 # --- the slow-body attack --------------------------------------------------------------
 
-def rate_of(port, seconds):
-    """Requests per second one keep-alive client gets from /g/x, and its failures."""
+def rate_of(port, seconds, waits=None):
+    """Requests per second one keep-alive client gets from /g/x, and its
+    failures; each request's time is appended to `waits` if given."""
     ok, failed = 0, []
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
+        t0 = time.monotonic()
         try:
             c.request("GET", "/g/x")
             r = c.getresponse()
             body = r.read()
+            if waits is not None:
+                waits.append(time.monotonic() - t0)
             if r.status == 200 and body.startswith(b"hello from"):
                 ok += 1
             else:
@@ -391,7 +395,7 @@ def median(v):
     return sorted(v)[len(v) // 2]
 
 
-def attack(w, n, slices=3):
+def attack(w, n, slices=3, waits=None):
     """n slow uploads (100 KB at 1 byte/s) to the pool's upload handler;
     the normal client's rate in `slices` measurements while they run (all
     within the grace period), and its failures."""
@@ -401,7 +405,7 @@ def attack(w, n, slices=3):
         wait_for(lambda: sc.poll().opened == n or len(sc.done) > 0, timeout=30,
                  what="slow clients")
         for _ in range(slices):
-            r, f = rate_of(w.port, SLICE)
+            r, f = rate_of(w.port, SLICE, waits)
             rates.append(r)
             failed += f
         wait_for(lambda: len(sc.poll().done) == n, timeout=GRACE + 25, what="slow clients closed")
@@ -430,9 +434,10 @@ def test_slow_body_attack_does_not_reach_the_pool(make_weir):
     # measurements interleaved with the attacks (the shared machine's load
     # drifts); medians compared
     base, failed = baseline(w)
-    during = {}
+    during, waits = {}, {}
     for n in (4, 500):
-        during[n], f, sc = attack(w, n)
+        waits[n] = []
+        during[n], f, sc = attack(w, n, waits=waits[n])
         failed += f
         b, f = baseline(w)
         base += b
@@ -441,14 +446,20 @@ def test_slow_body_attack_does_not_reach_the_pool(make_weir):
         assert st.count("408") == n, {s: st.count(s) for s in set(st)}
         assert all(GRACE - 1 <= t <= GRACE + 20 for t, _ in sc.done.values())
     print("normal client alone: %s req/s (median %.0f); with 4 slow uploads: %s (median %.0f); "
-          "with 500: %s (median %.0f)" % (
+          "with 500: %s (median %.0f); longest request during the attacks %.3f s" % (
               [round(r) for r in base], median(base), [round(r) for r in during[4]],
-              median(during[4]), [round(r) for r in during[500]], median(during[500])))
+              median(during[4]), [round(r) for r in during[500]], median(during[500]),
+              max(max(waits[4]), max(waits[500]))))
     assert failed == [], failed[:5]
-    # a generous bound for a shared 2-core machine (the issue's goal is 10 %;
-    # the figures are in the test output)
+    # Uploads that held the workers would stop the normal client outright:
+    # its requests would wait for min_request_rate to free a worker (seconds),
+    # and its rate fall to near nothing (the request_buffering = off test
+    # below).  The bounds tell that apart from the load of a shared 2-core
+    # machine, which moves the rate 3x between two slices of one run (the
+    # issue's goal is 10 %; the figures are in the test output).
     for n in (4, 500):
-        assert median(during[n]) >= 0.5 * median(base), (n, base, during[n])
+        assert max(waits[n]) < 2.0, (n, max(waits[n]))
+        assert median(during[n]) >= 0.3 * median(base), (n, base, during[n])
     wait_for(lambda: closed_count(w, "Timer_MinBytesPerSecond") == 504, timeout=10,
              what="504 closes counted")
     # none of the slow uploads reached a worker: each one's only line is its 408
