@@ -18,16 +18,16 @@
  * re-done for the client: Content-Length passes through, anything else is
  * chunked for HTTP/1.1 and close-delimited for HTTP/1.0.
  *
- * The two directions run at the same time (full duplex, RFC 9112 §9.3
- * lets a server answer before the request is complete): the body goes on
+ * The two directions run at the same time (full duplex: HTTP/1.1 lets a
+ * server answer before the request is complete): the body goes on
  * to the worker while its answer comes back, each with its own bounded
  * buffer, so a worker that echoes a body as it reads it (a streaming
  * upload, a gRPC-like echo, a script that flushes early) does not stall.
  * A worker that answers and stops reading (an early 413 and a close) is
  * sent nothing more and its answer goes to the client whole; as nginx
  * does, the client's connection is then closed (after a linger) unless
- * its body was read whole, since the rest of it cannot be told from the
- * next request.
+ * its body was read whole or none of it was taken (poolreq.c's
+ * settle_body()), since the rest cannot be told from the next request.
  *
  * A client slower than its worker does not hold the worker: once the
  * client's socket is full, the rest of the response is read on into a

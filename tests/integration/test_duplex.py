@@ -158,6 +158,37 @@ def test_echo_native_and_http_pools_http1(make_weir, buffering, size):
     assert echo(w.port, "/app/echostream", data, chunked=True) == (200, sha(data))
 
 
+def frontend_cpu(w):
+    """Seconds of CPU the front end used so far."""
+    with open(f"/proc/{w.frontend_pid()}/stat") as f:
+        v = f.read().rsplit(") ", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("path", ["/n/echo", "/app/echostream"])
+def test_a_client_that_stops_reading_stops_its_upload(make_weir, path):
+    """Back-pressure both ways, no busy loop: with no response buffer and
+    the body streamed, a client that does not read its echo fills the
+    buffers on the way and then cannot send more (20 MiB never all go),
+    while the front end waits without spinning; once it reads, the echo
+    completes."""
+    conf = pools("off").replace("\n[pool app]", "\nresponse_buffer = 0\n[pool app]")
+    w = make_weir(conf.replace("\n[site", "\nresponse_buffer = 0\n[site"))
+    data = os.urandom(20 * MIB)
+    with socket.create_connection(("127.0.0.1", w.port), timeout=60) as s:
+        cpu = frontend_cpu(w)
+        t, err = post(s, path, data)
+        # proving a negative takes a window: an unbounded proxy would take
+        # the 20 MiB in well under a second
+        with pytest.raises(AssertionError):
+            wait_for(lambda: not t.is_alive(), timeout=3, what="the upload to end")
+        assert frontend_cpu(w) - cpu < 1.0
+        status, _, digest = Reader(s).response()
+        t.join(60)
+        assert not t.is_alive() and not err, err
+        assert (status, digest) == (200, sha(data))
+
+
 def test_early_413_closes_when_the_body_was_not_read(make_weir):
     """request_buffering off: the worker reads 10 bytes of 4 MiB, answers
     413 and closes.  The client gets the 413, then the close."""
