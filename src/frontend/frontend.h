@@ -967,6 +967,7 @@ struct poolreq {
 	bool			 client_sent;	/* response bytes reached the client */
 	bool			 body_started;	/* some of the body was taken from the client */
 	bool			 want_continue;	/* send 100 Continue once a worker has it */
+	bool			 body_open;	/* body still read while the answer comes (proxy.c) */
 	unsigned		 attempts;	/* workers that failed it */
 	uint32_t		 first_worker;	/* the worker that failed it first, after delivery */
 	pid_t			 first_pid;

@@ -578,7 +578,7 @@ void
 poolreq_client_event(struct conn *c, uint32_t events)
 {
 	struct poolreq *pr = c->pr;
-	bool reading = pr->phase == PR_SPOOL || pr->phase == PR_SEND;
+	bool reading = pr->phase == PR_SPOOL || pr->phase == PR_SEND || pr->body_open;
 
 	/*
 	 * The client is gone, or half-closed: nobody to answer.  A half-close

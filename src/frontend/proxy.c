@@ -18,6 +18,17 @@
  * re-done for the client: Content-Length passes through, anything else is
  * chunked for HTTP/1.1 and close-delimited for HTTP/1.0.
  *
+ * The two directions run at the same time (full duplex: HTTP/1.1 lets a
+ * server answer before the request is complete): the body goes on
+ * to the worker while its answer comes back, each with its own bounded
+ * buffer, so a worker that echoes a body as it reads it (a streaming
+ * upload, a gRPC-like echo, a script that flushes early) does not stall.
+ * A worker that answers and stops reading (an early 413 and a close) is
+ * sent nothing more and its answer goes to the client whole; as nginx
+ * does, the client's connection is then closed (after a linger) unless
+ * its body was read whole or none of it was taken (poolreq.c's
+ * settle_body()), since the rest cannot be told from the next request.
+ *
  * A client slower than its worker does not hold the worker: once the
  * client's socket is full, the rest of the response is read on into a
  * response buffer (memory, then a nameless file under state_dir/spool, up
@@ -72,6 +83,7 @@ struct proxy {
 	uint64_t		 sp_off;	/* next spooled byte to stage */
 	struct chunked_dec	 req_chunk;
 	bool			 req_done;	/* whole body forwarded */
+	bool			 req_stop;	/* the worker takes no more of it (answered and closed) */
 	char			*body;		/* staging to the worker */
 	size_t			 bodylen, bodyoff;
 	/* response */
@@ -330,13 +342,43 @@ build_head(struct proxy *px)
 
 /* --- the client side ------------------------------------------------------------- */
 
+/*
+ * Does the request still go to the worker?  Also while its answer comes
+ * (full duplex), until the body is all sent, the worker stops taking it,
+ * or its whole answer is in (then the rest is moot).
+ */
+static bool
+sending(const struct proxy *px)
+{
+	if (px->pr.up == NULL || px->pr.phase < PR_SEND || px->res_done || px->req_stop)
+		return false;
+	return px->headoff < px->headlen || px->bodyoff < px->bodylen || !px->req_done;
+}
+
+/* Body bytes are wanted from the client (streamed: request_buffering off). */
+static bool
+client_body_wanted(const struct proxy *px)
+{
+	return !px->buffered && !px->req_done && sending(px);
+}
+
+/* May the worker's connection serve another request?  Not with a body half sent. */
+static bool
+reusable(const struct proxy *px)
+{
+	return px->up_reusable && px->req_done && !px->req_stop &&
+	    px->headoff == px->headlen && px->bodyoff == px->bodylen;
+}
+
 /* The client's event interest while the request runs (poolreq_client_read()). */
 static void
 client_events(struct proxy *px)
 {
 	struct conn *c = px->pr.c;
-	uint32_t ev = poolreq_client_read(&px->pr,
-	    px->pr.phase == PR_SEND && !px->req_done && !px->buffered,
+	uint32_t ev;
+
+	px->pr.body_open = client_body_wanted(px);
+	ev = poolreq_client_read(&px->pr, px->pr.body_open,
 	    px->bodylen == px->bodyoff && c->ipos == c->ilen);
 
 	if (px->outoff < px->outlen || px->dataoff < px->dataend ||
@@ -597,7 +639,7 @@ static void
 px_done(struct proxy *px)
 {
 	px->pr.r->status = px->status;
-	poolreq_done(&px->pr, px->up_reusable);
+	poolreq_done(&px->pr, reusable(px));
 }
 
 /* --- response head ------------------------------------------------------------------ */
@@ -658,8 +700,8 @@ client_head(struct proxy *px, const struct http_response *res)
 	else
 		px->resbody = FR_CLOSE;
 	px->res_left = res->content_length > 0 ? (uint64_t)res->content_length : 0;
-	px->up_reusable = (res->flags & HTTP_F_KEEPALIVE) && px->resbody != FR_CLOSE &&
-	    px->req_done;
+	/* and the body must be all sent by the end (reusable()) */
+	px->up_reusable = (res->flags & HTTP_F_KEEPALIVE) && px->resbody != FR_CLOSE;
 	/* 2. framing for the client */
 	if (px->resbody == FR_CHUNKED || px->resbody == FR_CLOSE) {
 		if (px->pr.r->h.minor >= 1)
@@ -806,7 +848,10 @@ stage_request_body(struct proxy *px)
 	return 0;
 }
 
-/* Send head and body to the worker.  Returns -1 after failing the request. */
+/*
+ * Send head and body to the worker, as far as it takes them (also while
+ * its answer comes).  Returns -1 after failing the request.
+ */
 static int
 pump_send(struct proxy *px)
 {
@@ -859,15 +904,23 @@ pump_send(struct proxy *px)
 					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					return 0;
-				poolreq_failed(&px->pr, "the worker closed while receiving the request body", UF_DELIVERED);
-				return -1;
+				/*
+				 * The worker takes no more: it answered early (a
+				 * 413) and closed, or it died.  Its answer, or
+				 * its EOF, says which (pump_head()).
+				 */
+				px->req_stop = true;
+				if (px->pr.phase == PR_SEND)
+					px->pr.phase = PR_RECV;
+				return 0;
 			}
 			px->bodyoff += (size_t)w;
 		}
 	}
 	if (px->req_done || px->reqbody == FR_NONE) {
 		px->req_done = true;
-		px->pr.phase = PR_RECV;
+		if (px->pr.phase == PR_SEND)
+			px->pr.phase = PR_RECV;
 	}
 	return 0;
 }
@@ -940,6 +993,7 @@ pump_head(struct proxy *px)
 		}
 		if (n == 0) {
 			poolreq_failed(&px->pr, px->inlen ? "the worker closed mid-response header" :
+			    px->req_stop ? "the worker closed while receiving the request body" :
 			    "the worker closed the connection without a response",
 			    px->inlen > 0 ? UF_PROTOCOL : UF_DELIVERED);
 			return -1;
@@ -1062,6 +1116,7 @@ static void
 px_pump(struct poolreq *pr)
 {
 	struct proxy *px = (struct proxy *)pr;
+	uint32_t upev, want;
 	int r;
 
 	if (px->pr.phase == PR_SPOOL) {
@@ -1069,27 +1124,28 @@ px_pump(struct poolreq *pr)
 			spooled(px);
 		return;
 	}
+	upev = px->pr.up_events;
+	px->pr.up_events = 0;
 	for (;;) {
-		if (px->pr.phase == PR_SEND) {
-			uint32_t upev = px->pr.up_events;
+		/* the request, in every phase while the worker takes it (full duplex) */
+		if (sending(px)) {
+			bool was_send = px->pr.phase == PR_SEND;
 
-			px->pr.up_events = 0;
 			if (pump_send(px) == -1)
 				return;
 			/*
-			 * The worker answers or hangs up before it has the whole
-			 * body: read what it says now (a 502 at once when it
-			 * closed, not when the next body byte cannot be sent).
+			 * Not all sent, or all just sent: the answer is for the
+			 * upstream's EPOLLIN to say (a recv now would often find
+			 * nothing yet).  But the worker answers or hangs up
+			 * before it has the whole body: read what it says now
+			 * (a 502 at once when it closed, not when the next body
+			 * byte cannot be sent), and send the rest alongside.
 			 */
-			if (px->pr.phase == PR_SEND && (upev & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+			if (was_send && !px->req_stop && !(upev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+				break;
+			if (px->pr.phase == PR_SEND)
 				px->pr.phase = PR_RECV;
-				continue;
-			}
-			/*
-			 * Sent: the answer is for the upstream's EPOLLIN to
-			 * say; a recv now would often find nothing yet.
-			 */
-			break;
+			upev = 0;
 		}
 		if (px->pr.phase == PR_RECV) {
 			r = pump_head(px);
@@ -1117,7 +1173,7 @@ px_pump(struct poolreq *pr)
 				return;
 			}
 			/* the rest is buffered: the worker is free, the client takes its time */
-			poolreq_release_worker(&px->pr, px->up_reusable);
+			poolreq_release_worker(&px->pr, reusable(px));
 			break;
 		}
 		if (r == 0 && !(px->rs_on && rs_room(px)))
@@ -1161,18 +1217,21 @@ px_pump(struct poolreq *pr)
 				finish_body(px);
 		}
 	}
-	/* Interest: what are we waiting for? */
-	if (px->pr.phase == PR_SEND) {
-		up_set(px, LOOP_READ | ((px->headoff < px->headlen || px->bodyoff < px->bodylen) ?
-		    LOOP_WRITE : 0));
-	} else if (px->pr.phase == PR_RECV) {
-		up_set(px, LOOP_READ);
+	/*
+	 * Interest: what are we waiting for?  The answer while the client keeps
+	 * up; room at the worker for what is staged for it, whatever the phase.
+	 */
+	if (px->pr.phase == PR_SEND || px->pr.phase == PR_RECV) {
+		want = LOOP_READ;
 	} else {
 		bool client_full = px->rs_on ? !rs_room(px) :
 		    px->outoff < px->outlen || px->dataoff < px->dataend;
 
-		up_set(px, client_full ? 0 : LOOP_READ);
+		want = client_full ? 0 : LOOP_READ;
 	}
+	if (sending(px) && (px->headoff < px->headlen || px->bodyoff < px->bodylen))
+		want |= LOOP_WRITE;
+	up_set(px, want);
 	client_events(px);
 }
 
@@ -1190,6 +1249,7 @@ px_rewind(struct poolreq *pr)
 	struct proxy *px = (struct proxy *)pr;
 
 	px->headoff = 0;
+	px->req_stop = false;
 	px->inlen = 0;
 	px->outlen = px->outoff = 0;
 	px->head_held = false;

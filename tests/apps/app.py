@@ -7,6 +7,9 @@ like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
   /hello            200 "hello from <pid>"
   /pid              our pid
   /echo             the request body back (POST/PUT), with its sha256
+  /echostream       the request body back as it is read (chunked, full duplex:
+                    the answer starts before the body is in)
+  /early413?n=N     read N bytes of the body, answer 413 and close
   /headers          the request headers as JSON
   /env?name=X       an environment variable
   /slow?ms=N        answer after N ms
@@ -114,6 +117,40 @@ class H(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(n) if n else b""
 
+    def pieces(self):
+        """The request body piece by piece, as it arrives."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    return
+                while size > 0:
+                    d = self.rfile.read1(min(size, 65536))
+                    if not d:
+                        return
+                    size -= len(d)
+                    yield d
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        while n > 0:
+            d = self.rfile.read1(min(n, 65536))
+            if not d:
+                return
+            n -= len(d)
+            yield d
+
+    def echostream(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        for d in self.pieces():
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(d), d))
+        self.wfile.write(b"0\r\n\r\n")
+
     def route(self):
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
@@ -130,6 +167,12 @@ class H(BaseHTTPRequestHandler):
             return self.send(200, b, "application/octet-stream",
                              {"X-Sha256": hashlib.sha256(b).hexdigest(),
                               "X-Length": str(len(b))})
+        if p == "/echostream":
+            return self.echostream()
+        if p == "/early413":
+            self.rfile.read(int(q.get("n", "1")))
+            self.close_connection = True
+            return self.send(413, "too large\n", extra={"Connection": "close"})
         if p == "/headers":
             return self.send(200, json.dumps(
                 {"method": self.command, "path": self.path,

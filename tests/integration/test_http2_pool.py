@@ -170,9 +170,8 @@ def test_native_pool_stream_and_echoed_body(make_weir, site):
     c = Client(w.h2port)
     r = c.get("/n/anything")
     assert r["headers"][":status"] == "200" and b"Hallo" in bytes(r["data"]), r
-    # 64 KiB: within the socket buffers.  proxy.c stops sending a body once
-    # the worker answers, so an echo larger than the buffers stalls (over
-    # HTTP/1.1 too: a 1 MiB one at ~416 KiB)
+    # larger echoes, which need the body sent while the answer comes (full
+    # duplex), are test_duplex.py's
     data = os.urandom(64 << 10)
     sid = c.request("/n/echo", method="POST", body=data)
     assert c.wait(lambda: c.done(sid), timeout=60)
