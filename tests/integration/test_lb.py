@@ -22,6 +22,8 @@ import http.client
 import pytest
 
 from conftest import Load, free_port, wait_for, WEIR, SRC
+from test_upgrade import copy_install, patch_build, stop_new_master, upgrade
+from test_upgrade import status as upgrade_status
 
 PY = "/usr/bin/python3"
 APP = f"{PY} {SRC}/tests/apps/app.py"
@@ -553,7 +555,7 @@ def haproxy_state(sock_path, server):
 def test_haproxy_drain_each_in_turn_no_failed_request(make_weir, site, tmp_path):
     ports = [free_port(), free_port()]
     front = free_port()
-    ws, every, down_ms = [], [], []
+    ws, every, down_ms, upgraded = [], [], [], []
 
     def start_weir(port):
         w = make_weir(f"[pool app]\ncommand = {APP}\nstart_mode = always\n"
@@ -599,10 +601,27 @@ def test_haproxy_drain_each_in_turn_no_failed_request(make_weir, site, tmp_path)
                 ws[i] = start_weir(ports[i])
                 wait_for(lambda: haproxy_state(stats, f"w{i + 1}") == "UP", timeout=20,
                          what=f"w{i + 1} UP again")
+            # then each upgraded in place in turn (weir upgrade to another
+            # build), staying in rotation: the listening sockets are handed over
+            for i in (0, 1):
+                new = copy_install(tmp_path / f"new{i}")
+                new_build = patch_build(new)
+                base = load.count()
+                out = upgrade(ws[i], new / "weir")
+                assert out.returncode == 0, out.stdout + out.stderr
+                wait_for(lambda: ws[i].proc.poll() is not None, timeout=30,
+                         what=f"w{i + 1}'s old master to exit")
+                st = upgrade_status(ws[i])
+                assert st["build"] == new_build
+                upgraded.append((ws[i], st["pid"]))
+                wait_for(lambda: load.count() >= base + 20, timeout=30,
+                         what=f"traffic after w{i + 1}'s upgrade")
+                assert haproxy_state(stats, f"w{i + 1}") == "UP"
             base = load.count()
             wait_for(lambda: load.count() >= base + 20, timeout=30, what="traffic after")
         print(f"haproxy: {load.ok} requests ok, {len(load.failed)} failed, by server "
-              f"{load.by}; drain to DOWN in HAProxy: {down_ms} ms")
+              f"{load.by}; drain to DOWN in HAProxy: {down_ms} ms; "
+              f"{len(upgraded)} upgraded in place")
         assert load.failed == [], load.failed[:10]
         assert load.ok > 0
         assert set(load.by) == {"w1", "w2"}, load.by
@@ -613,6 +632,9 @@ def test_haproxy_drain_each_in_turn_no_failed_request(make_weir, site, tmp_path)
         except subprocess.TimeoutExpired:
             hap.kill()
             hap.wait()
+        # an upgraded master is not the fixture's child
+        for w, pid in upgraded:
+            stop_new_master(w, pid)
     # every weir, old and new, logged the real client, never HAProxy's
     # address for a client request (health checks: LOCAL, the proxy's own)
     for w in every:

@@ -130,6 +130,16 @@ def conf(root):
             f"[site main]\nroot = {root}\napp = /app app\napp = /n native\n")
 
 
+PHP = "/usr/bin/php-cgi"
+
+
+def conf_with_php(root):
+    """conf() and a PHP pool (php-cgi over FastCGI) for .php files."""
+    (root / "hi.php").write_text("<?php echo 'php ', getmypid(), \"\\n\";\n")
+    return (conf(root) + "script = .php php\n"
+            f"[pool php]\nkind = fastcgi\ncommand = {PHP}\nstart_mode = always\n")
+
+
 def status(w):
     out = subprocess.run([WEIR, "status", "--json", "-c", str(w.conf_path)],
                          capture_output=True, text=True, timeout=30)
@@ -273,12 +283,14 @@ def stop_new_master(w, pid):
 def test_upgrade_under_load(make_weir, site, tmp_path):
     new = copy_install(tmp_path / "new")
     new_build = patch_build(new)
-    w = make_weir(conf(site))
+    w = make_weir(conf_with_php(site))
     old = status(w)
     old_pid, old_build = old["pid"], old["build"]
     assert old_build != new_build
     old_tree = tree(old_pid)
-    with Traffic(w.port) as t:
+    assert get(w, "/hi.php")[0] == 200
+    with Traffic(w.port, paths=("/index.html", "/app/hello", "/hi.php", "/index.html",
+                                "/app/hello", "/hi.php", "/n/x")) as t:
         wait_for(lambda: t.count() >= 300, timeout=60, what="traffic before the upgrade")
         t_up = time.monotonic()
         out = upgrade(w, new / "weir")
@@ -315,6 +327,8 @@ def test_upgrade_under_load(make_weir, site, tmp_path):
     assert get(w, "/index.html")[0] == 200
     assert get(w, "/app/hello")[0] == 200
     assert get(w, "/n/x")[0] == 200
+    st, _, body = get(w, "/hi.php")
+    assert st == 200 and body.startswith(b"php "), body
     stop_new_master(w, new_pid)
 
 
