@@ -331,6 +331,9 @@ def test_four_apps():
         assert browser.returncode == 0, f"{rep.get('error')}\n{err[-3000:]}"
         assert rep["flows"] == {"wordpress": "ok", "mediawiki": "ok", "django": "ok", "node": "ok"}
         assert failed == 0
+        # an uncaught error in a page's own script (one whose file came back
+        # cut or as an error page while the pool was recycled, say) is a failure
+        assert rep.get("js_errors", []) == [], rep.get("js_errors")
         assert rep["recycles"] >= 2 and len(recycles) == rep["recycles"]
         assert rep["kills"] == 1 and len(kills) == 1 and kills[0]["pid"] == rep["killed_pid"]
         for name in ("wp", "wiki", "dj", "node"):
