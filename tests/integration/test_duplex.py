@@ -28,6 +28,7 @@ import pytest
 
 from conftest import free_port, wait_for
 from test_fastcgi_master import fcgi_record as record, ready_workers
+from test_fastcgi_responder import fcgi_records
 
 PY = "/usr/bin/python3"
 SRC = os.environ.get("WEIR_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -237,35 +238,22 @@ class EchoResponder(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 class EchoConn(socketserver.BaseRequestHandler):
     def handle(self):
-        buf = b""
-        while True:
-            try:
-                chunk = self.request.recv(1 << 16)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf += chunk
-            while len(buf) >= 8:
-                _, rtype, rid, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
-                if len(buf) < 8 + clen + plen:
-                    break
-                body, buf = buf[8:8 + clen], buf[8 + clen + plen:]
-                if rtype == GET_VALUES:
-                    # weir's probe: one connection, one request at a time
-                    self.request.sendall(record(GET_VALUES_RESULT, 0, b"".join(
-                        bytes([len(k), len(v)]) + k + v for k, v in
-                        ((b"FCGI_MAX_CONNS", b"16"), (b"FCGI_MAX_REQS", b"16"),
-                         (b"FCGI_MPXS_CONNS", b"0")))))
-                elif rtype == PARAMS and not body:
-                    # the answer starts before any input is read
-                    self.request.sendall(record(
-                        STDOUT, rid, b"Content-Type: application/octet-stream\r\n\r\n"))
-                elif rtype == STDIN and body:
-                    self.request.sendall(record(STDOUT, rid, body))
-                elif rtype == STDIN:
-                    self.request.sendall(record(STDOUT, rid) + record(
-                        END, rid, struct.pack(">IB3x", 0, 0)))
+        for rtype, rid, body in fcgi_records(self.request):
+            if rtype == GET_VALUES:
+                # weir's probe: one connection, one request at a time
+                self.request.sendall(record(GET_VALUES_RESULT, 0, b"".join(
+                    bytes([len(k), len(v)]) + k + v for k, v in
+                    ((b"FCGI_MAX_CONNS", b"16"), (b"FCGI_MAX_REQS", b"16"),
+                     (b"FCGI_MPXS_CONNS", b"0")))))
+            elif rtype == PARAMS and not body:
+                # the answer starts before any input is read
+                self.request.sendall(record(
+                    STDOUT, rid, b"Content-Type: application/octet-stream\r\n\r\n"))
+            elif rtype == STDIN and body:
+                self.request.sendall(record(STDOUT, rid, body))
+            elif rtype == STDIN:
+                self.request.sendall(record(STDOUT, rid) + record(
+                    END, rid, struct.pack(">IB3x", 0, 0)))
 
 
 @pytest.mark.parametrize("buffering", ["default", "off"])

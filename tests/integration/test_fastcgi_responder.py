@@ -53,68 +53,76 @@ class Responder(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(path, Conn)
 
 
+def fcgi_records(sock):
+    """The FastCGI records a peer sends on sock, as (type, request id,
+    content), until it closes."""
+    buf = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        buf += chunk
+        while len(buf) >= 8:
+            _, rtype, rid, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
+            if len(buf) < 8 + clen + plen:
+                break
+            body, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+            yield rtype, rid, body
+
+
 class Conn(socketserver.BaseRequestHandler):
     def handle(self):
-        srv, buf, reqs = self.server, b"", {}
-        while True:
-            try:
-                chunk = self.request.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf += chunk
-            while len(buf) >= 8:
-                _, rtype, rid, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
-                if len(buf) < 8 + clen + plen:
-                    break
-                body, buf = buf[8:8 + clen], buf[8 + clen + plen:]
-                if rtype == GET_VALUES:
-                    names = parse_pairs(body)
-                    vals = {"FCGI_MAX_CONNS": "16", "FCGI_MAX_REQS": "16",
-                            "FCGI_MPXS_CONNS": "0"}
-                    self.request.sendall(record(GET_VALUES_RESULT, 0, b"".join(
-                        pair(k.encode(), vals[k].encode()) for k in names if k in vals)))
-                elif rtype == BEGIN:
-                    reqs[rid] = {"params": b"", "stdin": b""}
-                elif rtype == PARAMS and rid in reqs:
-                    reqs[rid]["params"] += body
-                    params = parse_pairs(reqs[rid]["params"]) if not body else {}
-                    if params.get("SCRIPT_NAME") in EARLY:
-                        # answer before reading any input, then ignore it
-                        with srv.lock:
-                            srv.seen.append((params, b""))
-                        reqs[rid]["early"] = True
-                        self.request.sendall(
-                            record(STDOUT, rid, text("early answer")) + record(STDOUT, rid) +
-                            record(END, rid, struct.pack(">IB3x", 0, REQUEST_COMPLETE)))
-                elif rtype == STDIN and rid in reqs and reqs[rid].get("early"):
-                    if not body:
-                        del reqs[rid]
-                elif rtype == STDIN and rid in reqs:
-                    if body:
-                        reqs[rid]["stdin"] += body
-                        continue
-                    r = reqs.pop(rid)
-                    params = parse_pairs(r["params"])
+        srv, reqs = self.server, {}
+        for rtype, rid, body in fcgi_records(self.request):
+            if rtype == GET_VALUES:
+                names = parse_pairs(body)
+                vals = {"FCGI_MAX_CONNS": "16", "FCGI_MAX_REQS": "16",
+                        "FCGI_MPXS_CONNS": "0"}
+                self.request.sendall(record(GET_VALUES_RESULT, 0, b"".join(
+                    pair(k.encode(), vals[k].encode()) for k in names if k in vals)))
+            elif rtype == BEGIN:
+                reqs[rid] = {"params": b"", "stdin": b""}
+            elif rtype == PARAMS and rid in reqs:
+                reqs[rid]["params"] += body
+                params = parse_pairs(reqs[rid]["params"]) if not body else {}
+                if params.get("SCRIPT_NAME") in EARLY:
+                    # answer before reading any input, then ignore it
                     with srv.lock:
-                        srv.seen.append((params, r["stdin"]))
-                        name = params.get("SCRIPT_NAME", "")
-                        srv.counts[name] = n = srv.counts.get(name, 0) + 1
-                    fn = srv.scripts.get(name)
-                    out = fn(params, r["stdin"], n) if fn else \
-                        b"Status: 404\r\nContent-Type: text/plain\r\n\r\nno such script"
-                    if out is None:          # overloaded: refuse without output
-                        self.request.sendall(record(END, rid, struct.pack(">IB3x", 0, OVERLOADED)))
-                        continue
-                    if isinstance(out, tuple):   # raw bytes that break the protocol
-                        self.request.sendall(out[0])
-                        return
-                    msg = b""
-                    for i in range(0, len(out), 32768):
-                        msg += record(STDOUT, rid, out[i:i + 32768])
-                    msg += record(STDOUT, rid) + record(END, rid, struct.pack(">IB3x", 0, REQUEST_COMPLETE))
-                    self.request.sendall(msg)
+                        srv.seen.append((params, b""))
+                    reqs[rid]["early"] = True
+                    self.request.sendall(
+                        record(STDOUT, rid, text("early answer")) + record(STDOUT, rid) +
+                        record(END, rid, struct.pack(">IB3x", 0, REQUEST_COMPLETE)))
+            elif rtype == STDIN and rid in reqs and reqs[rid].get("early"):
+                if not body:
+                    del reqs[rid]
+            elif rtype == STDIN and rid in reqs:
+                if body:
+                    reqs[rid]["stdin"] += body
+                    continue
+                r = reqs.pop(rid)
+                params = parse_pairs(r["params"])
+                with srv.lock:
+                    srv.seen.append((params, r["stdin"]))
+                    name = params.get("SCRIPT_NAME", "")
+                    srv.counts[name] = n = srv.counts.get(name, 0) + 1
+                fn = srv.scripts.get(name)
+                out = fn(params, r["stdin"], n) if fn else \
+                    b"Status: 404\r\nContent-Type: text/plain\r\n\r\nno such script"
+                if out is None:          # overloaded: refuse without output
+                    self.request.sendall(record(END, rid, struct.pack(">IB3x", 0, OVERLOADED)))
+                    continue
+                if isinstance(out, tuple):   # raw bytes that break the protocol
+                    self.request.sendall(out[0])
+                    return
+                msg = b""
+                for i in range(0, len(out), 32768):
+                    msg += record(STDOUT, rid, out[i:i + 32768])
+                msg += record(STDOUT, rid) + record(END, rid, struct.pack(">IB3x", 0, REQUEST_COMPLETE))
+                self.request.sendall(msg)
 
 
 def text(s):
