@@ -751,6 +751,7 @@ bool		 https_replaces(struct hstr name, const struct conn *c, const struct fe_si
 void		 http1_on_io(void *arg, uint32_t events);
 void		 http1_on_timer(void *arg);
 void		 http1_start(struct conn *c);
+void		 http1_serve_parsed(struct conn *c);
 void		 http1_abort(struct conn *c, int status, const char *token,
 		    const char *why);
 int		 http1_error(struct conn *c, struct req *r, int status,

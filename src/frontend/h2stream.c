@@ -770,12 +770,17 @@ static int
 h2s_pipe(struct h2stream *st)
 {
 	struct conn *c = client(st), *pc = st->nc;
+	bool parsed = false;
 
 	if (pc != NULL) {
 		/* the detached connection h2s_native() declined with: the same, but I/O */
 		st->nc = NULL;
 		pc->detached = false;
-		pc->nreq = 0;	/* what it parsed was not served */
+		parsed = pc->req != NULL && pc->req->parsed;
+		if (parsed)	/* served as it is: its head is not read again */
+			buf_put(st->t, &st->ob, &st->olen, &st->ocap);
+		else
+			pc->nreq = 0;	/* what it parsed was not served */
 	} else {
 		if ((pc = conn_new(c->t, -1, c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
 			return -1;
@@ -789,7 +794,10 @@ h2s_pipe(struct h2stream *st)
 	pc->io.events = LOOP_READ;
 	pc->h2s = st;
 	st->pc = pc;
-	http1_start(pc);	/* reads the head at once; may close pc */
+	if (parsed)
+		http1_serve_parsed(pc);	/* may close pc */
+	else
+		http1_start(pc);	/* reads the head at once; may close pc */
 	return 0;
 }
 
