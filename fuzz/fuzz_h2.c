@@ -100,14 +100,11 @@ h2s_free(struct h2stream *st)
 }
 
 int
-h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
-    const uint8_t *value, size_t vlen)
+h2s_header(struct h2stream *st, nghttp2_rcbuf *name, nghttp2_rcbuf *value)
 {
 	(void)st;
 	(void)name;
-	(void)nlen;
 	(void)value;
-	(void)vlen;
 	return 0;
 }
 

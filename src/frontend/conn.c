@@ -29,6 +29,7 @@
 #define FREE_BLOCKS_MIN		8	/* kept however long they sit unused */
 #define TRIM_BLOCKS		64	/* blocks released (1 MiB) that call for a trim */
 #define TRIM_CONNS		256	/* connections gone since the peak that may too */
+#define FREE_OBJS_KEEP		256	/* objects of one size kept per thread */
 
 void *
 block_get(struct fe_thread *t)
@@ -42,6 +43,55 @@ block_get(struct fe_thread *t)
 		return b;
 	}
 	return malloc(FE_BLOCK);
+}
+
+/* A zeroed object of `size` from o, else from calloc.  NULL when memory is out. */
+void *
+objs_get(struct fe_objs *o, size_t size)
+{
+	void *p = o->head;
+
+	if (p == NULL)
+		return calloc(1, size);
+	o->head = *(void **)p;
+	if (--o->n < o->low)
+		o->low = o->n;
+	memset(p, 0, size);
+	return p;
+}
+
+/* Keep p for reuse, or free it when o holds enough. */
+void
+objs_put(struct fe_objs *o, void *p)
+{
+	if (p == NULL)
+		return;
+	if (o->n >= FREE_OBJS_KEEP) {
+		free(p);
+		return;
+	}
+	*(void **)p = o->head;
+	o->head = p;
+	o->n++;
+}
+
+/*
+ * Free what sat in o unused since the last call (its low-water mark: a
+ * steady load dips into it and keeps it), or all of it.
+ */
+void
+objs_trim(struct fe_objs *o, bool all)
+{
+	size_t unused = all ? o->n : o->low;
+
+	for (size_t i = 0; i < unused && o->head != NULL; i++) {
+		void *p = o->head;
+
+		o->head = *(void **)p;
+		o->n--;
+		free(p);
+	}
+	o->low = o->n;
 }
 
 /*
@@ -70,6 +120,8 @@ conn_trim(struct fe_thread *t)
 		free(b);
 	}
 	t->free_low = t->nfree_blocks;
+	objs_trim(&t->free_conns, false);
+	objs_trim(&t->free_streams, false);
 	if (released >= TRIM_BLOCKS ||
 	    (t->conns_peak >= t->nconns + TRIM_CONNS && t->nconns <= t->conns_peak / 2)) {
 #ifdef __GLIBC__
@@ -171,7 +223,7 @@ conn_free(void *arg)
 {
 	struct conn *c = arg;
 
-	free(c);
+	objs_put(&c->t->free_conns, c);
 }
 
 void
@@ -344,7 +396,7 @@ conn_new(struct fe_thread *t, int fd, unsigned addr, const struct sockaddr *peer
 {
 	struct conn *c;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = objs_get(&t->free_conns, sizeof(*c))) == NULL) {
 		if (fd != -1)
 			close(fd);
 		return NULL;
@@ -361,7 +413,7 @@ conn_new(struct fe_thread *t, int fd, unsigned addr, const struct sockaddr *peer
 		log_warn("epoll_ctl");
 		fe_gen_release(c->gen);
 		close(fd);
-		free(c);
+		objs_put(&t->free_conns, c);
 		return NULL;
 	}
 	c->next = t->conns;

@@ -621,6 +621,8 @@ thread_fini(struct fe_thread *t)
 		rewrite_match_data_free(t->rw_md);
 	free(t->alog.buf);
 	free(t->elog.buf);
+	objs_trim(&t->free_conns, true);
+	objs_trim(&t->free_streams, true);
 	while (t->free_blocks != NULL) {
 		void *b = t->free_blocks;
 

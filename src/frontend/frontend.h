@@ -318,6 +318,18 @@ enum conn_proto {
 	CONN_PROTOS
 };
 
+/*
+ * A thread's freelist of objects of one size (connections, HTTP/2 streams):
+ * one of each per stream came from malloc and went back to free; reused,
+ * bounded (FREE_OBJS_KEEP), and what sat unused for a tick is freed
+ * (conn_trim()).  conn.c: objs_get(), objs_put().
+ */
+struct fe_objs {
+	void			*head;
+	size_t			 n;
+	size_t			 low;		/* fewest free since the last tick */
+};
+
 struct fe_thread {
 	struct frontend		*fe;
 	unsigned		 idx;
@@ -331,6 +343,8 @@ struct fe_thread {
 	void			*free_blocks;	/* FE_BLOCK freelist */
 	size_t			 nfree_blocks;
 	size_t			 free_low;	/* fewest free blocks since the last tick */
+	struct fe_objs		 free_conns;	/* struct conn */
+	struct fe_objs		 free_streams;	/* struct h2stream (h2stream.c) */
 	struct conn		*conns;		/* every connection of this thread */
 	size_t			 nconns;
 	size_t			 conns_peak;	/* most connections since the last trim */
@@ -626,6 +640,9 @@ void		 conn_accept(void *arg, uint32_t events);
 void		 conn_resume_accept(void *arg);
 void		*block_get(struct fe_thread *t);
 void		 block_put(struct fe_thread *t, void *b);
+void		*objs_get(struct fe_objs *o, size_t size);
+void		 objs_put(struct fe_objs *o, void *p);
+void		 objs_trim(struct fe_objs *o, bool all);
 void		 conn_set_deadline(struct conn *c, uint64_t ms);
 void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);
@@ -644,6 +661,7 @@ struct conn	*conn_new_detached(struct fe_thread *t, unsigned addr,
 struct h2conn;
 struct h2stream;
 struct nghttp2_session;
+struct nghttp2_rcbuf;
 /* First member of struct h2stream: the connection's list of its streams. */
 struct h2link {
 	struct h2link	*prev, *next;
@@ -661,8 +679,8 @@ struct json_t	*h2_stats_json(struct frontend *fe);
 /* h2stream.c: an HTTP/2 stream as a request: in place, or on a connection of its own */
 struct h2stream	*h2s_new(struct h2conn *hc, struct conn *c, int32_t id);
 void		 h2s_free(struct h2stream *st);
-int		 h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
-		    const uint8_t *value, size_t vlen);
+int		 h2s_header(struct h2stream *st, struct nghttp2_rcbuf *name,
+		    struct nghttp2_rcbuf *value);
 int		 h2s_headers_done(struct h2stream *st, bool end_stream);
 int		 h2s_body(struct h2stream *st, const uint8_t *d, size_t n);
 int		 h2s_body_end(struct h2stream *st);
@@ -733,6 +751,7 @@ bool		 https_replaces(struct hstr name, const struct conn *c, const struct fe_si
 void		 http1_on_io(void *arg, uint32_t events);
 void		 http1_on_timer(void *arg);
 void		 http1_start(struct conn *c);
+void		 http1_serve_parsed(struct conn *c);
 void		 http1_abort(struct conn *c, int status, const char *token,
 		    const char *why);
 int		 http1_error(struct conn *c, struct req *r, int status,

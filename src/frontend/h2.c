@@ -218,11 +218,12 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 
 /* A header field, decoded: the list's size is checked before it is kept. */
 static int
-on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
-    const uint8_t *value, size_t vlen, uint8_t flags, void *arg)
+on_header(nghttp2_session *s, const nghttp2_frame *f, nghttp2_rcbuf *name,
+    nghttp2_rcbuf *value, uint8_t flags, void *arg)
 {
 	struct h2conn *hc = arg;
 	struct h2stream *st;
+	size_t nlen = nghttp2_rcbuf_get_buf(name).len, vlen = nghttp2_rcbuf_get_buf(value).len;
 
 	(void)flags;
 	hc->hsize += nlen + vlen + 32;	/* RFC 9113 §6.5.2's size of an entry */
@@ -232,7 +233,7 @@ on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_
 		return 0;	/* trailers: dropped (HTTP/1.1 pools get none) */
 	if ((st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
 		return 0;
-	if (h2s_header(st, name, nlen, value, vlen) == -1)
+	if (h2s_header(st, name, value) == -1)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	return 0;
 }
@@ -371,7 +372,7 @@ callbacks(void)
 		return NULL;
 	nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_header_callback2(cbs, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);

@@ -57,13 +57,14 @@ struct h2stream {
 	struct h2link		 link;		/* first: the connection's streams */
 	struct h2conn		*hc;
 	struct conn		*c;		/* the client's connection */
+	struct fe_thread	*t;		/* its thread: the freelists */
 	int32_t			 id;
 	/* the request, as it is decoded */
 	char			*hb;		/* "name: value\r\n" lines */
 	size_t			 hblen, hbcap;
 	char			 method[32];
-	char			*path;		/* :path, malloc'd */
-	char			*authority;	/* :authority or host, malloc'd */
+	nghttp2_rcbuf		*path;		/* :path, nghttp2's (a reference) */
+	nghttp2_rcbuf		*authority;	/* :authority or host, nghttp2's */
 	bool			 has_cl;	/* content-length came */
 	bool			 chunked;	/* the body goes chunked (no content-length) */
 	bool			 is_head;
@@ -93,6 +94,7 @@ struct h2stream {
 static int	h2s_native(struct h2stream *st);
 static int	h2s_pipe(struct h2stream *st);
 static void	h2s_kick(struct h2stream *st);
+static void	rcbuf_put(nghttp2_rcbuf **rb);
 
 static struct conn *
 client(const struct h2stream *st)
@@ -100,27 +102,56 @@ client(const struct h2stream *st)
 	return st->c;
 }
 
-/* Room for n more bytes in a growing buffer.  -1 when memory is out. */
+/*
+ * Room for n more bytes in a growing buffer: an FE_BLOCK of the thread's
+ * freelist first (a request head fits: no malloc per stream), malloc'd
+ * beyond (cap > FE_BLOCK then).  -1 when memory is out.
+ */
 static int
-buf_room(char **b, size_t len, size_t *cap, size_t n)
+buf_room(struct fe_thread *t, char **b, size_t len, size_t *cap, size_t n)
 {
-	if (len + n > *cap) {
-		size_t nc = (len + n) * 2 + 256;
-		char *nb = realloc(*b, nc);
+	size_t nc;
+	char *nb;
 
-		if (nb == NULL)
+	if (len + n <= *cap)
+		return 0;
+	if (*b == NULL && n <= FE_BLOCK) {
+		if ((*b = block_get(t)) == NULL)
 			return -1;
-		*b = nb;
-		*cap = nc;
+		*cap = FE_BLOCK;
+		return 0;
 	}
+	nc = (len + n) * 2 + FE_BLOCK;
+	if (*cap == FE_BLOCK) {
+		if ((nb = malloc(nc)) == NULL)
+			return -1;
+		memcpy(nb, *b, len);
+		block_put(t, *b);
+	} else if ((nb = realloc(*b, nc)) == NULL) {
+		return -1;
+	}
+	*b = nb;
+	*cap = nc;
 	return 0;
+}
+
+/* Give a buffer of buf_room() back. */
+static void
+buf_put(struct fe_thread *t, char **b, size_t *len, size_t *cap)
+{
+	if (*cap == FE_BLOCK)
+		block_put(t, *b);
+	else
+		free(*b);
+	*b = NULL;
+	*len = *cap = 0;
 }
 
 /* Append n bytes to a growing buffer.  -1 when memory is out. */
 static int
-buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
+buf_add(struct fe_thread *t, char **b, size_t *len, size_t *cap, const void *p, size_t n)
 {
-	if (buf_room(b, *len, cap, n) == -1)
+	if (buf_room(t, b, *len, cap, n) == -1)
 		return -1;
 	memcpy(*b + *len, p, n);
 	*len += n;
@@ -130,12 +161,13 @@ buf_add(char **b, size_t *len, size_t *cap, const void *p, size_t n)
 struct h2stream *
 h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
 {
-	struct h2stream *st = calloc(1, sizeof(*st));
+	struct h2stream *st = objs_get(&c->t->free_streams, sizeof(*st));
 
 	if (st == NULL)
 		return NULL;
 	st->hc = hc;
 	st->c = c;
+	st->t = c->t;
 	st->id = id;
 	st->left = -1;
 	h2_link(hc, &st->link);
@@ -145,7 +177,9 @@ h2s_new(struct h2conn *hc, struct conn *c, int32_t id)
 static void
 h2s_release(void *arg)
 {
-	free(arg);
+	struct h2stream *st = arg;
+
+	objs_put(&st->t->free_streams, st);
 }
 
 /*
@@ -155,7 +189,7 @@ h2s_release(void *arg)
 void
 h2s_free(struct h2stream *st)
 {
-	struct fe_thread *t = client(st)->t;
+	struct fe_thread *t = st->t;
 
 	h2_unlink(st->hc, &st->link);
 	st->gone = true;	/* h2s_cio_closed() has nothing to do */
@@ -165,10 +199,10 @@ h2s_free(struct h2stream *st)
 		conn_close(st->pc);
 	if (st->ib != NULL)
 		block_put(t, st->ib);
-	free(st->hb);
-	free(st->ob);
-	free(st->path);
-	free(st->authority);
+	buf_put(t, &st->hb, &st->hblen, &st->hbcap);
+	buf_put(t, &st->ob, &st->olen, &st->ocap);
+	rcbuf_put(&st->path);
+	rcbuf_put(&st->authority);
 	/* a deferred kick may still be due in this batch */
 	if (loop_defer(t->loop, h2s_release, st) == -1)
 		log_warnx("cannot defer freeing a stream: leaking %zu bytes", sizeof(*st));
@@ -176,21 +210,27 @@ h2s_free(struct h2stream *st)
 /* --- the request ---------------------------------------------------------------- */
 
 static bool
-name_is(const uint8_t *n, size_t len, const char *lit)
+name_is(nghttp2_vec n, const char *lit)
 {
-	return strlen(lit) == len && memcmp(n, lit, len) == 0;
+	return strlen(lit) == n.len && memcmp(n.base, lit, n.len) == 0;
 }
 
-static char *
-dup_n(const uint8_t *p, size_t n)
+/* Keep a reference to nghttp2's buffer instead of a copy of its bytes. */
+static void
+rcbuf_keep(nghttp2_rcbuf **to, nghttp2_rcbuf *rb)
 {
-	char *s = malloc(n + 1);
+	nghttp2_rcbuf_incref(rb);
+	if (*to != NULL)
+		nghttp2_rcbuf_decref(*to);
+	*to = rb;
+}
 
-	if (s != NULL) {
-		memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
+static void
+rcbuf_put(nghttp2_rcbuf **rb)
+{
+	if (*rb != NULL)
+		nghttp2_rcbuf_decref(*rb);
+	*rb = NULL;
 }
 
 /*
@@ -200,41 +240,45 @@ dup_n(const uint8_t *p, size_t n)
  * expect (100-continue has no meaning here: the body is already coming).
  */
 int
-h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
-    const uint8_t *value, size_t vlen)
+h2s_header(struct h2stream *st, nghttp2_rcbuf *nrb, nghttp2_rcbuf *vrb)
 {
-	if (nlen > 0 && name[0] == ':') {
-		if (name_is(name, nlen, ":method")) {
+	nghttp2_vec name = nghttp2_rcbuf_get_buf(nrb), value = nghttp2_rcbuf_get_buf(vrb);
+
+	if (name.len > 0 && name.base[0] == ':') {
+		if (name_is(name, ":method")) {
+			size_t vlen = value.len;
+
 			if (vlen >= sizeof(st->method))
 				vlen = sizeof(st->method) - 1;	/* too long: 400 or 501 there */
-			memcpy(st->method, value, vlen);
+			memcpy(st->method, value.base, vlen);
 			st->method[vlen] = '\0';
 			st->is_head = strcmp(st->method, "HEAD") == 0;
-		} else if (name_is(name, nlen, ":path")) {
-			free(st->path);
-			if ((st->path = dup_n(value, vlen)) == NULL)
-				return -1;
-		} else if (name_is(name, nlen, ":authority")) {
-			free(st->authority);
-			if ((st->authority = dup_n(value, vlen)) == NULL)
-				return -1;
+		} else if (name_is(name, ":path")) {
+			rcbuf_keep(&st->path, vrb);
+		} else if (name_is(name, ":authority")) {
+			rcbuf_keep(&st->authority, vrb);
 		}
 		return 0;	/* :scheme: the listener says which */
 	}
-	if (name_is(name, nlen, "host")) {
-		if (st->authority == NULL && (st->authority = dup_n(value, vlen)) == NULL)
-			return -1;
+	if (name_is(name, "host")) {
+		if (st->authority == NULL)
+			rcbuf_keep(&st->authority, vrb);
 		return 0;
 	}
-	if (name_is(name, nlen, "expect"))
+	if (name_is(name, "expect"))
 		return 0;
-	if (name_is(name, nlen, "content-length"))
+	if (name_is(name, "content-length"))
 		st->has_cl = true;
-	if (buf_add(&st->hb, &st->hblen, &st->hbcap, name, nlen) == -1 ||
-	    buf_add(&st->hb, &st->hblen, &st->hbcap, ": ", 2) == -1 ||
-	    buf_add(&st->hb, &st->hblen, &st->hbcap, value, vlen) == -1 ||
-	    buf_add(&st->hb, &st->hblen, &st->hbcap, "\r\n", 2) == -1)
+	if (buf_room(st->t, &st->hb, st->hblen, &st->hbcap, name.len + value.len + 4) == -1)
 		return -1;
+	memcpy(st->hb + st->hblen, name.base, name.len);
+	st->hblen += name.len;
+	memcpy(st->hb + st->hblen, ": ", 2);
+	st->hblen += 2;
+	memcpy(st->hb + st->hblen, value.base, value.len);
+	st->hblen += value.len;
+	memcpy(st->hb + st->hblen, "\r\n", 2);
+	st->hblen += 2;
 	return 0;
 }
 
@@ -245,44 +289,57 @@ h2s_header(struct h2stream *st, const uint8_t *name, size_t nlen,
 int
 h2s_headers_done(struct h2stream *st, bool end_stream)
 {
-	const char *path = st->path != NULL ? st->path : "";
+	static const nghttp2_vec none = { (uint8_t *)"", 0 };
+	nghttp2_vec path = st->path != NULL ? nghttp2_rcbuf_get_buf(st->path) : none;
+	nghttp2_vec host = st->authority != NULL ? nghttp2_rcbuf_get_buf(st->authority) : none;
+	size_t mlen = strlen(st->method);
+	char *p;
 
-	if (st->method[0] == '\0')
+	if (mlen == 0)
 		return -1;	/* nghttp2 lets no request without :method through */
 	if (strcmp(st->method, "CONNECT") == 0 && st->authority != NULL)
-		path = st->authority;
-	/* the head in one allocation: request line, Host, fields, framing */
-	if (buf_room(&st->ob, st->olen, &st->ocap, strlen(st->method) + strlen(path) + 16 +
-	    (st->authority != NULL ? strlen(st->authority) + 8 : 0) + st->hblen + 32) == -1)
-		return -1;
-	if (buf_add(&st->ob, &st->olen, &st->ocap, st->method, strlen(st->method)) == -1 ||
-	    buf_add(&st->ob, &st->olen, &st->ocap, " ", 1) == -1 ||
-	    buf_add(&st->ob, &st->olen, &st->ocap, path, strlen(path)) == -1 ||
-	    buf_add(&st->ob, &st->olen, &st->ocap, " HTTP/1.1\r\n", 11) == -1)
-		return -1;
-	if (st->authority != NULL &&
-	    (buf_add(&st->ob, &st->olen, &st->ocap, "Host: ", 6) == -1 ||
-	    buf_add(&st->ob, &st->olen, &st->ocap, st->authority, strlen(st->authority)) == -1 ||
-	    buf_add(&st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1))
-		return -1;
-	if (st->hblen > 0 && buf_add(&st->ob, &st->olen, &st->ocap, st->hb, st->hblen) == -1)
-		return -1;
+		path = host;
 	st->chunked = !end_stream && !st->has_cl;
-	if (st->chunked &&
-	    buf_add(&st->ob, &st->olen, &st->ocap, "Transfer-Encoding: chunked\r\n", 28) == -1)
+	/* the head at once: request line, Host, fields, framing */
+	if (buf_room(st->t, &st->ob, st->olen, &st->ocap, mlen + path.len + host.len +
+	    st->hblen + 64) == -1)
 		return -1;
-	if (buf_add(&st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1)
-		return -1;
-	free(st->hb);
-	st->hb = NULL;
-	st->hblen = st->hbcap = 0;
+	p = st->ob + st->olen;
+	memcpy(p, st->method, mlen);
+	p += mlen;
+	*p++ = ' ';
+	memcpy(p, path.base, path.len);
+	p += path.len;
+	memcpy(p, " HTTP/1.1\r\n", 11);
+	p += 11;
+	if (st->authority != NULL) {
+		memcpy(p, "Host: ", 6);
+		memcpy(p + 6, host.base, host.len);
+		memcpy(p + 6 + host.len, "\r\n", 2);
+		p += host.len + 8;
+	}
+	if (st->hblen > 0)
+		memcpy(p, st->hb, st->hblen);
+	p += st->hblen;
+	if (st->chunked) {
+		memcpy(p, "Transfer-Encoding: chunked\r\n", 28);
+		p += 28;
+	}
+	memcpy(p, "\r\n", 2);
+	st->olen = (size_t)(p + 2 - st->ob);
+	buf_put(st->t, &st->hb, &st->hblen, &st->hbcap);
+	rcbuf_put(&st->path);
+	rcbuf_put(&st->authority);
 
 	/* without a body, served in place unless a pool takes it */
 	if (end_stream) {
 		int rc = h2s_native(st);
 
-		if (rc != WEIR_DECLINED)
+		if (rc != WEIR_DECLINED) {
+			/* the request holds its own copy of the head (req_pin()) */
+			buf_put(st->t, &st->ob, &st->olen, &st->ocap);
 			return rc == WEIR_OK ? 0 : -1;
+		}
 	}
 	return h2s_pipe(st);
 }
@@ -308,11 +365,11 @@ h2s_body(struct h2stream *st, const uint8_t *d, size_t n)
 
 		if (n == 0)
 			return 0;
-		if (buf_add(&st->ob, &st->olen, &st->ocap, hex, (size_t)hn) == -1 ||
-		    buf_add(&st->ob, &st->olen, &st->ocap, d, n) == -1 ||
-		    buf_add(&st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1)
+		if (buf_add(st->t, &st->ob, &st->olen, &st->ocap, hex, (size_t)hn) == -1 ||
+		    buf_add(st->t, &st->ob, &st->olen, &st->ocap, d, n) == -1 ||
+		    buf_add(st->t, &st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1)
 			return -1;
-	} else if (buf_add(&st->ob, &st->olen, &st->ocap, d, n) == -1) {
+	} else if (buf_add(st->t, &st->ob, &st->olen, &st->ocap, d, n) == -1) {
 		return -1;
 	}
 	st->unconsumed += n;
@@ -325,7 +382,7 @@ h2s_body_end(struct h2stream *st)
 {
 	if (st->pc == NULL)
 		return st->done ? 0 : -1;
-	if (st->chunked && buf_add(&st->ob, &st->olen, &st->ocap, "0\r\n\r\n", 5) == -1)
+	if (st->chunked && buf_add(st->t, &st->ob, &st->olen, &st->ocap, "0\r\n\r\n", 5) == -1)
 		return -1;
 	st->chunked = false;
 	h2s_kick(st);
@@ -713,12 +770,17 @@ static int
 h2s_pipe(struct h2stream *st)
 {
 	struct conn *c = client(st), *pc = st->nc;
+	bool parsed = false;
 
 	if (pc != NULL) {
 		/* the detached connection h2s_native() declined with: the same, but I/O */
 		st->nc = NULL;
 		pc->detached = false;
-		pc->nreq = 0;	/* what it parsed was not served */
+		parsed = pc->req != NULL && pc->req->parsed;
+		if (parsed)	/* served as it is: its head is not read again */
+			buf_put(st->t, &st->ob, &st->olen, &st->ocap);
+		else
+			pc->nreq = 0;	/* what it parsed was not served */
 	} else {
 		if ((pc = conn_new(c->t, -1, c->addr, &c->peer.sa, sizeof(c->peer))) == NULL)
 			return -1;
@@ -732,7 +794,10 @@ h2s_pipe(struct h2stream *st)
 	pc->io.events = LOOP_READ;
 	pc->h2s = st;
 	st->pc = pc;
-	http1_start(pc);	/* reads the head at once; may close pc */
+	if (parsed)
+		http1_serve_parsed(pc);	/* may close pc */
+	else
+		http1_start(pc);	/* reads the head at once; may close pc */
 	return 0;
 }
 

@@ -676,8 +676,9 @@ dispatch(struct conn *c, struct req *r)
  * socket, but nothing is written: the response head is left in c->obuf,
  * its body after it there and in c->req->segs, for the caller to send
  * and then to call http1_detached_done().  Returns WEIR_OK when answered,
- * WEIR_DECLINED when a pool would take the request (nothing answered,
- * c->req cleared), WEIR_ERROR when c was closed (memory is short).
+ * WEIR_DECLINED when a pool would take the request (nothing answered;
+ * c->req still parsed for http1_serve_parsed(), or cleared when it must be
+ * parsed again), WEIR_ERROR when c was closed (memory is short).
  */
 int
 http1_serve_detached(struct conn *c, const char *head, size_t n)
@@ -723,7 +724,12 @@ http1_serve_detached(struct conn *c, const char *head, size_t n)
 	if (c->state == CONN_CLOSED)
 		return WEIR_ERROR;
 	if (!answered) {
-		req_reset(r);
+		/*
+		 * Kept parsed for http1_serve_parsed(), unless rewrite rules ran:
+		 * the request is parsed again then, as it came.
+		 */
+		if (r->site == NULL || r->site->cs->nrewrites > 0)
+			req_reset(r);
 		return WEIR_DECLINED;
 	}
 	return WEIR_OK;
@@ -909,6 +915,44 @@ conn_set_events(struct conn *c, uint32_t events)
 }
 
 /*
+ * A request parsed and pinned on c (its head consumed): may the connection
+ * persist after it, then its answer.  Returns -1 when c was closed or a
+ * handler works on it, 1 when what is queued goes out before the next
+ * request, 0 to go on with the next.
+ */
+static int
+serve_parsed(struct conn *c, struct req *r)
+{
+	const struct conf_server *s = srv(c);
+
+	if (c->rate_dir == RATE_IN)
+		rate_end(c);	/* the head is in: a body starts its own window */
+	if (s->max_body != 0 && r->h.content_length > 0 &&
+	    (uint64_t)r->h.content_length > s->max_body) {
+		http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
+		return -1;
+	}
+	/* 1. May the connection persist after this response? */
+	c->flags &= (uint8_t)~(CF_CLOSE | CF_LINGER);
+	if (!(r->h.flags & HTTP_F_KEEPALIVE) || s->keepalive_timeout == 0 ||
+	    c->t->draining || atomic_load_explicit(&c->t->fe->lb_draining,
+	    memory_order_relaxed) ||
+	    (s->keepalive_requests != 0 && c->nreq >= s->keepalive_requests))
+		c->flags |= CF_CLOSE;
+	/* 2. Answer. */
+	c->flags |= CF_INPROC;
+	(void)dispatch(c, r);	/* not detached: always answered or taken */
+	c->flags &= (uint8_t)~CF_INPROC;
+	if (c->state == CONN_CLOSED || c->state == CONN_HANDLER)
+		return -1;
+	if (post_dispatch(c, r) == -1)
+		return -1;
+	if (r->nsegs != 0)
+		return 1;	/* file data to send before the next answer */
+	return (c->flags & CF_CLOSE) ? 1 : 0;
+}
+
+/*
  * Parse and answer as many complete requests as the input holds, batching
  * small responses, until the input runs out, a response must be sent before
  * going on, or the connection ends.
@@ -1013,33 +1057,11 @@ process_input(struct conn *c)
 			http1_abort(c, 500, "Internal", "no memory to hold the request head");
 			return;
 		}
-		if (c->rate_dir == RATE_IN)
-			rate_end(c);	/* the head is in: a body starts its own window */
-		if (s->max_body != 0 && r->h.content_length > 0 &&
-		    (uint64_t)r->h.content_length > s->max_body) {
-			http1_abort(c, 413, "EntityTooLarge", "body larger than max_body");
-			return;
-		}
-		/* 1. May the connection persist after this response? */
-		c->flags &= (uint8_t)~(CF_CLOSE | CF_LINGER);
-		if (!(r->h.flags & HTTP_F_KEEPALIVE) || s->keepalive_timeout == 0 ||
-		    c->t->draining || atomic_load_explicit(&c->t->fe->lb_draining,
-		    memory_order_relaxed) ||
-		    (s->keepalive_requests != 0 && c->nreq >= s->keepalive_requests))
-			c->flags |= CF_CLOSE;
 		c->ipos += (uint32_t)n;
 		c->scan = 0;
-		/* 3. Answer. */
-		c->flags |= CF_INPROC;
-		(void)dispatch(c, r);	/* not detached: always answered or taken */
-		c->flags &= (uint8_t)~CF_INPROC;
-		if (c->state == CONN_CLOSED || c->state == CONN_HANDLER)
+		if ((n = serve_parsed(c, r)) == -1)
 			return;		/* closed, or a handler works on it */
-		if (post_dispatch(c, r) == -1)
-			return;
-		if (r->nsegs != 0)
-			break;	/* file data to send before the next answer */
-		if (c->flags & CF_CLOSE)
+		if (n == 1)
 			break;
 	}
 	if (output_pending(c)) {
@@ -1303,6 +1325,22 @@ http1_on_io(void *arg, uint32_t events)
 		}
 		on_readable(c);
 	}
+}
+
+/*
+ * The request an HTTP/2 stream's detached connection declined with, still
+ * parsed (http1_serve_detached()), served on the same connection now that
+ * its I/O is the stream (h2stream.c: h2s_pipe()): its head is neither
+ * written out nor read and parsed again.
+ */
+void
+http1_serve_parsed(struct conn *c)
+{
+	c->state = CONN_HEAD;
+	conn_set_deadline(c, srv(c)->header_timeout);
+	if (serve_parsed(c, c->req) == -1)
+		return;
+	process_input(c);	/* what it queued goes out; then the next request */
 }
 
 void

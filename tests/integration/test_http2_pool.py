@@ -76,6 +76,24 @@ def test_pool_stream_request_log_and_counters(make_weir, site):
     assert fe["requests"]["HTTP/1.1"] == 0, fe["requests"]
 
 
+def test_pool_stream_after_rewrite_rules(make_weir):
+    """A pool request is served as the stream's detached connection parsed
+    it (http1_serve_parsed()), but after rewrite rules ran on it it is parsed
+    again as it came: the pool gets the target rewritten once, not twice."""
+    w = start_conf(make_weir, f"[pool app]\ncommand = {APP}\n"
+                   "[site main]\napp = /app app\n"
+                   "rewrite = ^/old/(.*)$ /app/$1\n"
+                   "rewrite = ^/app/twice$ /app/headers?rewritten=twice\n")
+    c = Client(w.h2port)
+    for path, want in (("/old/headers?x=1", "/app/headers?x=1"),
+                       ("/app/headers?y=2", "/app/headers?y=2"),
+                       ("/old/twice", "/app/headers?rewritten=twice")):
+        r = c.get(path)
+        assert r["headers"][":status"] == "200" and r["reset"] is None, (path, r)
+        assert json.loads(bytes(r["data"]))["path"] == want, path
+    c.close()
+
+
 def test_pool_failures_are_error_pages_on_the_stream(make_weir, site):
     """502 (the worker dies, twice: the retry too), 504 (response_timeout),
     413 (max_body): each a
