@@ -10,7 +10,8 @@
  * response, so the output side (framing, flow control, GOAWAY, the
  * lingering close) runs too.  The front end around the connection -- the
  * event loop, the socket, the stream's HTTP/1.1 request -- is replaced by
- * the stand-ins below; AddressSanitizer and LeakSanitizer judge the rest
+ * the stand-ins below (the session's allocator, h2mem.c, is the real one);
+ * AddressSanitizer and LeakSanitizer judge the rest
  * (a stream or session that outlives its connection is a leak).
  */
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "../src/frontend/h2.c"
+#include "../src/frontend/h2mem.c"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -68,6 +70,31 @@ void
 tls_conn_shutdown(struct conn *c)
 {
 	(void)c;
+}
+
+/*
+ * The thread's freelists (conn.c): none, so every block of the session's
+ * allocator (h2mem.c) is a malloc of its own and its frees are seen.
+ */
+void *
+objs_take(struct fe_objs *o)
+{
+	(void)o;
+	return NULL;
+}
+
+void
+objs_put(struct fe_objs *o, void *p)
+{
+	(void)o;
+	free(p);
+}
+
+void
+objs_trim(struct fe_objs *o, bool all)
+{
+	(void)o;
+	(void)all;
 }
 
 /* --- streams: answered at once, 204 ------------------------------------------ */

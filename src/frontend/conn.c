@@ -45,17 +45,28 @@ block_get(struct fe_thread *t)
 	return malloc(FE_BLOCK);
 }
 
-/* A zeroed object of `size` from o, else from calloc.  NULL when memory is out. */
+/* An object from o as it was left, or NULL when o is empty. */
 void *
-objs_get(struct fe_objs *o, size_t size)
+objs_take(struct fe_objs *o)
 {
 	void *p = o->head;
 
 	if (p == NULL)
-		return calloc(1, size);
+		return NULL;
 	o->head = *(void **)p;
 	if (--o->n < o->low)
 		o->low = o->n;
+	return p;
+}
+
+/* A zeroed object of `size` from o, else from calloc.  NULL when memory is out. */
+void *
+objs_get(struct fe_objs *o, size_t size)
+{
+	void *p = objs_take(o);
+
+	if (p == NULL)
+		return calloc(1, size);
 	memset(p, 0, size);
 	return p;
 }
@@ -122,6 +133,7 @@ conn_trim(struct fe_thread *t)
 	t->free_low = t->nfree_blocks;
 	objs_trim(&t->free_conns, false);
 	objs_trim(&t->free_streams, false);
+	h2mem_trim(t, false);
 	if (released >= TRIM_BLOCKS ||
 	    (t->conns_peak >= t->nconns + TRIM_CONNS && t->nconns <= t->conns_peak / 2)) {
 #ifdef __GLIBC__

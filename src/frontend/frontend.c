@@ -623,6 +623,7 @@ thread_fini(struct fe_thread *t)
 	free(t->elog.buf);
 	objs_trim(&t->free_conns, true);
 	objs_trim(&t->free_streams, true);
+	h2mem_trim(t, true);
 	while (t->free_blocks != NULL) {
 		void *b = t->free_blocks;
 

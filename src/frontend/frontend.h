@@ -324,6 +324,10 @@ enum conn_proto {
  * bounded (FREE_OBJS_KEEP), and what sat unused for a tick is freed
  * (conn_trim()).  conn.c: objs_get(), objs_put().
  */
+/* h2mem.c: size classes 64 B .. H2MEM_MAX, a freelist each */
+#define H2MEM_CLASSES	6
+#define H2MEM_MAX	2048
+
 struct fe_objs {
 	void			*head;
 	size_t			 n;
@@ -345,6 +349,7 @@ struct fe_thread {
 	size_t			 free_low;	/* fewest free blocks since the last tick */
 	struct fe_objs		 free_conns;	/* struct conn */
 	struct fe_objs		 free_streams;	/* struct h2stream (h2stream.c) */
+	struct fe_objs		 h2mem[H2MEM_CLASSES];	/* nghttp2's small allocations (h2mem.c) */
 	struct conn		*conns;		/* every connection of this thread */
 	size_t			 nconns;
 	size_t			 conns_peak;	/* most connections since the last trim */
@@ -640,6 +645,7 @@ void		 conn_accept(void *arg, uint32_t events);
 void		 conn_resume_accept(void *arg);
 void		*block_get(struct fe_thread *t);
 void		 block_put(struct fe_thread *t, void *b);
+void		*objs_take(struct fe_objs *o);
 void		*objs_get(struct fe_objs *o, size_t size);
 void		 objs_put(struct fe_objs *o, void *p);
 void		 objs_trim(struct fe_objs *o, bool all);
@@ -675,6 +681,9 @@ void		 h2_drain(struct conn *c);
 void		 h2_flush(struct h2conn *hc);
 struct json_t;
 struct json_t	*h2_stats_json(struct frontend *fe);
+
+/* h2mem.c: nghttp2's allocator (h2mem_fill() in h2mem.h: nghttp2's type) */
+void		 h2mem_trim(struct fe_thread *t, bool all);
 
 /* h2stream.c: an HTTP/2 stream as a request: in place, or on a connection of its own */
 struct h2stream	*h2s_new(struct h2conn *hc, struct conn *c, int32_t id);

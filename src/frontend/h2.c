@@ -34,6 +34,7 @@
 #include "log.h"
 #include "util.h"
 #include "frontend.h"
+#include "h2mem.h"
 
 #define H2_READ_CHUNK		16384
 #define H2_WRITE_BATCH		65536	/* frame this much before a write */
@@ -603,6 +604,7 @@ h2_start(struct conn *c)
 	const struct conf_server *sv = &c->gen->conf->server;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt = NULL;
+	nghttp2_mem mem;
 	struct h2conn *hc;
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, sv->http2_max_concurrent_streams },
@@ -629,7 +631,8 @@ h2_start(struct conn *c)
 	}
 	/* the window opens as request bodies move on to their requests (h2stream.c) */
 	nghttp2_option_set_no_auto_window_update(opt, 1);
-	rc = nghttp2_session_server_new2(&hc->s, cbs, hc, opt);	/* copies both */
+	h2mem_fill(&mem, c->t);
+	rc = nghttp2_session_server_new3(&hc->s, cbs, hc, opt, &mem);	/* copies all three */
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	if (rc != 0) {
