@@ -358,9 +358,19 @@ on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 {
 	struct h2conn *hc = arg;
 
-	(void)s;
 	if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code == NGHTTP2_PROTOCOL_ERROR)
 		(void)h2_limit(hc, H2_MALFORMED, NGHTTP2_PROTOCOL_ERROR);
+	/*
+	 * The response is complete while the client still sends its request
+	 * (an early 413, a pool that answered without reading): RST_STREAM
+	 * NO_ERROR tells it to stop (RFC 9113 §8.1); else the stream stays
+	 * half-open until the client runs out of window.
+	 */
+	if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+	    nghttp2_session_get_stream_remote_close(s, f->hd.stream_id) == 0)
+		(void)nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+		    NGHTTP2_NO_ERROR);	/* fails only for a stream gone */
 	return 0;
 }
 

@@ -13,7 +13,9 @@ over max_body, a chunked body streamed to a pool with request_buffering
 off (the client's window given back only as the pool takes it), and a slow
 reader of a response larger than response_buffer: its stream is reset
 after send_timeout and its worker released, while another stream on the
-same connection is answered.
+same connection is answered.  A response complete before the client's body
+is in (an early 413) is followed by RST_STREAM NO_ERROR and the connection
+goes on.
 """
 import json
 import os
@@ -117,6 +119,27 @@ def test_pool_failures_are_error_pages_on_the_stream(make_weir, site):
         return any("HTTP/2.0" in ln and f" {st} " in ln for ln in w.access_log().splitlines())
     wait_for(lambda: all(logged(st) for st in ("502", "504", "413")),
              what="the 502, 504 and 413 lines in access.log")
+
+
+def test_early_answer_resets_the_stream_no_error(make_weir, site):
+    """A response complete while the client still sends its body (413: the
+    declared length is over max_body, answered before the body is in) is
+    followed by RST_STREAM NO_ERROR (RFC 9113 §8.1): the client stops
+    sending instead of waiting with its window spent, and the connection
+    goes on serving."""
+    w = start_pool(make_weir, "processes = 1\n", extra="max_body = 1k\n")
+    c = Client(w.h2port)
+    body = b"z" * (1 << 20)     # far more than a stream's window
+    sid = c.request("/app/echo", method="POST", body=body)
+    assert c.wait(lambda: c.streams[sid]["reset"] is not None, timeout=30), c.streams[sid]
+    s = c.streams[sid]
+    assert s["headers"][":status"] == "413" and s["ended"], s["headers"]
+    assert s["reset"] == h2.errors.ErrorCodes.NO_ERROR, s["reset"]
+    assert s["sent"] < len(body), "the whole body went: the reset did not stop it"
+    r = c.get("/app/hello")
+    assert r["headers"][":status"] == "200" and bytes(r["data"]).startswith(b"hello from ")
+    assert c.goaway is None
+    c.close()
 
 
 def test_queue_timeout_is_503_on_the_stream(make_weir, site):
