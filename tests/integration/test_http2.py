@@ -30,6 +30,7 @@ h2 = pytest.importorskip("h2")
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
 import h2.events  # noqa: E402
+import h2.exceptions  # noqa: E402
 import h2.settings  # noqa: E402
 import hpack  # noqa: E402
 from hyperframe import frame as hf  # noqa: E402
@@ -149,7 +150,10 @@ class Client:
                 return
             n = min(room, len(body) - s["sent"])
             end = s["sent"] + n == len(body)
-            self.c.send_data(sid, body[s["sent"]:s["sent"] + n], end_stream=end)
+            try:
+                self.c.send_data(sid, body[s["sent"]:s["sent"] + n], end_stream=end)
+            except h2.exceptions.StreamClosedError:
+                return      # reset by the server (its event is in this batch): no more body
             s["sent"] += n
             self.flush()
 
