@@ -90,11 +90,13 @@ objs_put(struct fe_objs *o, void *p)
 	free(p);
 }
 
-void
-objs_trim(struct fe_objs *o, bool all)
+size_t
+objs_trim(struct fe_objs *o, bool all, size_t keep)
 {
 	(void)o;
 	(void)all;
+	(void)keep;
+	return 0;
 }
 
 /* --- streams: answered at once, 204 ------------------------------------------ */

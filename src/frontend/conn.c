@@ -25,24 +25,18 @@
 
 #define ACCEPT_BATCH		64
 #define ACCEPT_PAUSE_MS		100	/* after EMFILE */
-#define FREE_BLOCKS_KEEP	256	/* freelist bound per thread */
 #define FREE_BLOCKS_MIN		8	/* kept however long they sit unused */
 #define TRIM_BLOCKS		64	/* blocks released (1 MiB) that call for a trim */
 #define TRIM_CONNS		256	/* connections gone since the peak that may too */
-#define FREE_OBJS_KEEP		256	/* objects of one size kept per thread */
+#define FREE_OBJS_KEEP		256	/* objects of one size (or blocks) kept per thread */
 
+/* An FE_BLOCK from the thread's freelist, else from malloc (not zeroed). */
 void *
 block_get(struct fe_thread *t)
 {
-	void *b = t->free_blocks;
+	void *b = objs_take(&t->free_blocks);
 
-	if (b != NULL) {
-		t->free_blocks = *(void **)b;
-		if (--t->nfree_blocks < t->free_low)
-			t->free_low = t->nfree_blocks;
-		return b;
-	}
-	return malloc(FE_BLOCK);
+	return b != NULL ? b : malloc(FE_BLOCK);
 }
 
 /* An object from o as it was left, or NULL when o is empty. */
@@ -88,14 +82,16 @@ objs_put(struct fe_objs *o, void *p)
 
 /*
  * Free what sat in o unused since the last call (its low-water mark: a
- * steady load dips into it and keeps it), or all of it.
+ * steady load dips into it and keeps it) beyond `keep`, or all of it.
+ * Returns how many were freed.
  */
-void
-objs_trim(struct fe_objs *o, bool all)
+size_t
+objs_trim(struct fe_objs *o, bool all, size_t keep)
 {
-	size_t unused = all ? o->n : o->low;
+	size_t unused = all ? o->n : o->low > keep ? o->low - keep : 0;
+	size_t freed = 0;
 
-	for (size_t i = 0; i < unused && o->head != NULL; i++) {
+	for (; freed < unused && o->head != NULL; freed++) {
 		void *p = o->head;
 
 		o->head = *(void **)p;
@@ -103,6 +99,7 @@ objs_trim(struct fe_objs *o, bool all)
 		free(p);
 	}
 	o->low = o->n;
+	return freed;
 }
 
 /*
@@ -120,19 +117,10 @@ objs_trim(struct fe_objs *o, bool all)
 void
 conn_trim(struct fe_thread *t)
 {
-	size_t unused = t->free_low > FREE_BLOCKS_MIN ? t->free_low - FREE_BLOCKS_MIN : 0;
-	size_t released = 0;
+	size_t released = objs_trim(&t->free_blocks, false, FREE_BLOCKS_MIN);
 
-	for (; released < unused && t->free_blocks != NULL; released++) {
-		void *b = t->free_blocks;
-
-		t->free_blocks = *(void **)b;
-		t->nfree_blocks--;
-		free(b);
-	}
-	t->free_low = t->nfree_blocks;
-	objs_trim(&t->free_conns, false);
-	objs_trim(&t->free_streams, false);
+	objs_trim(&t->free_conns, false, 0);
+	objs_trim(&t->free_streams, false, 0);
 	h2mem_trim(t, false);
 	if (released >= TRIM_BLOCKS ||
 	    (t->conns_peak >= t->nconns + TRIM_CONNS && t->nconns <= t->conns_peak / 2)) {
@@ -146,15 +134,7 @@ conn_trim(struct fe_thread *t)
 void
 block_put(struct fe_thread *t, void *b)
 {
-	if (b == NULL)
-		return;
-	if (t->nfree_blocks >= FREE_BLOCKS_KEEP) {
-		free(b);
-		return;
-	}
-	*(void **)b = t->free_blocks;
-	t->free_blocks = b;
-	t->nfree_blocks++;
+	objs_put(&t->free_blocks, b);
 }
 
 /*

@@ -621,15 +621,10 @@ thread_fini(struct fe_thread *t)
 		rewrite_match_data_free(t->rw_md);
 	free(t->alog.buf);
 	free(t->elog.buf);
-	objs_trim(&t->free_conns, true);
-	objs_trim(&t->free_streams, true);
+	objs_trim(&t->free_conns, true, 0);
+	objs_trim(&t->free_streams, true, 0);
+	objs_trim(&t->free_blocks, true, 0);
 	h2mem_trim(t, true);
-	while (t->free_blocks != NULL) {
-		void *b = t->free_blocks;
-
-		t->free_blocks = *(void **)b;
-		free(b);
-	}
 	if (t->reserve_fd != -1)
 		close(t->reserve_fd);
 	if (t->wake_fd != -1)

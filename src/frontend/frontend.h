@@ -319,8 +319,8 @@ enum conn_proto {
 };
 
 /*
- * A thread's freelist of objects of one size (connections, HTTP/2 streams):
- * one of each per stream came from malloc and went back to free; reused,
+ * A thread's freelist of objects of one size (FE_BLOCK buffers, connections,
+ * HTTP/2 streams): one of each per stream came from malloc and went back to free; reused,
  * bounded (FREE_OBJS_KEEP), and what sat unused for a tick is freed
  * (conn_trim()).  conn.c: objs_get(), objs_put().
  */
@@ -344,9 +344,7 @@ struct fe_thread {
 	bool			 accepting;
 	struct loop_timer	 accept_timer;	/* resumes accept after EMFILE */
 	int			 reserve_fd;	/* closed to accept-and-drop on EMFILE */
-	void			*free_blocks;	/* FE_BLOCK freelist */
-	size_t			 nfree_blocks;
-	size_t			 free_low;	/* fewest free blocks since the last tick */
+	struct fe_objs		 free_blocks;	/* FE_BLOCK */
 	struct fe_objs		 free_conns;	/* struct conn */
 	struct fe_objs		 free_streams;	/* struct h2stream (h2stream.c) */
 	struct fe_objs		 h2mem[H2MEM_CLASSES];	/* nghttp2's small allocations (h2mem.c) */
@@ -648,7 +646,7 @@ void		 block_put(struct fe_thread *t, void *b);
 void		*objs_take(struct fe_objs *o);
 void		*objs_get(struct fe_objs *o, size_t size);
 void		 objs_put(struct fe_objs *o, void *p);
-void		 objs_trim(struct fe_objs *o, bool all);
+size_t		 objs_trim(struct fe_objs *o, bool all, size_t keep);
 void		 conn_set_deadline(struct conn *c, uint64_t ms);
 void		 conn_close(struct conn *c);
 void		 conn_want_write(struct conn *c, bool on);

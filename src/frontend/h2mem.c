@@ -148,5 +148,5 @@ void
 h2mem_trim(struct fe_thread *t, bool all)
 {
 	for (unsigned i = 0; i < H2MEM_CLASSES; i++)
-		objs_trim(&t->h2mem[i], all);
+		objs_trim(&t->h2mem[i], all, 0);
 }
