@@ -21,7 +21,7 @@ import http.client
 
 import pytest
 
-from conftest import Load, free_port, wait_for, WEIR, SRC
+from conftest import Load, free_port, recv_to_eof, wait_for, WEIR, SRC
 from test_upgrade import copy_install, patch_build, stop_new_master, upgrade
 from test_upgrade import status as upgrade_status
 
@@ -205,12 +205,7 @@ def test_tls_listener_reads_the_proxy_header_before_the_handshake(make_weir, sit
         s.sendall(hdr)
         with ctx.wrap_socket(s, server_hostname="lb.test") as t:
             t.sendall(req("/app/headers"))
-            resp = b""
-            while True:
-                chunk = t.recv(65536)
-                if not chunk:
-                    break
-                resp += chunk
+            resp = recv_to_eof(t)
         assert resp.startswith(b"HTTP/1.1 200 "), resp[:200]
         assert dict(json.loads(body_of(resp))["headers"])["X-Forwarded-For"] == client
     rows = wait_for(lambda: len(logged(w, "/app/headers")) == 2 and logged(w, "/app/headers"),
@@ -534,12 +529,7 @@ def haproxy_state(sock_path, server):
     try:
         s.connect(str(sock_path))
         s.sendall(b"show stat\n")
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
+        out = recv_to_eof(s)
     finally:
         s.close()
     lines = out.decode().splitlines()
