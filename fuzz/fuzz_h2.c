@@ -20,6 +20,7 @@
 
 #include "../src/frontend/h2.c"
 #include "../src/frontend/h2mem.c"
+#include "../src/frontend/rate.c"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -128,6 +129,13 @@ h2s_free(struct h2stream *st)
 	free(st);
 }
 
+bool
+h2s_client_holds(const struct h2stream *st)
+{
+	(void)st;
+	return false;
+}
+
 int
 h2s_header(struct h2stream *st, nghttp2_rcbuf *name, nghttp2_rcbuf *value)
 {
@@ -233,6 +241,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cf.server.max_header_size = 32 * 1024;
 	cf.server.http2_max_concurrent_streams = 100;
 	cf.server.send_timeout = 60000;
+	cf.server.min_response_rate = 240;
+	cf.server.min_rate_grace = 10000;
 	cf.server.keepalive_timeout = 120000;
 	gen.conf = &cf;
 	t.gen = &gen;

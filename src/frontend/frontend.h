@@ -686,6 +686,7 @@ void		 h2mem_trim(struct fe_thread *t, bool all);
 /* h2stream.c: an HTTP/2 stream as a request: in place, or on a connection of its own */
 struct h2stream	*h2s_new(struct h2conn *hc, struct conn *c, int32_t id);
 void		 h2s_free(struct h2stream *st);
+bool		 h2s_client_holds(const struct h2stream *st);
 int		 h2s_header(struct h2stream *st, struct nghttp2_rcbuf *name,
 		    struct nghttp2_rcbuf *value);
 int		 h2s_headers_done(struct h2stream *st, bool end_stream);
@@ -708,6 +709,7 @@ void		 rate_begin(struct conn *c, enum rate_dir dir);
 void		 rate_arm(struct conn *c);
 void		 rate_end(struct conn *c);
 bool		 rate_too_slow(struct conn *c, uint64_t now);
+bool		 rate_too_slow_n(struct conn *c, uint64_t now, unsigned times);
 uint64_t	 rate_due(const struct conn *c);
 static inline void
 rate_add(struct conn *c, uint64_t n)

@@ -490,6 +490,7 @@ h2_flush(struct h2conn *hc)
 			break;
 		n = cio_send(c, hc->wb + hc->woff, hc->wlen - hc->woff, 0);
 		if (n > 0) {
+			rate_add(c, (uint64_t)n);
 			hc->woff += (size_t)n;
 			hc->blocked_since = 0;
 			if (hc->woff == hc->wlen)
@@ -506,6 +507,16 @@ h2_flush(struct h2conn *hc)
 		conn_close(c);
 		return;
 	}
+	/*
+	 * min_response_rate is measured on the connection while the client
+	 * holds it: its socket full, or no connection window left for streams
+	 * that have something to send.
+	 */
+	if (hc->woff < hc->wlen ||
+	    (hc->nstreams > 0 && nghttp2_session_get_remote_window_size(hc->s) <= 0))
+		rate_begin(c, RATE_OUT);
+	else
+		rate_end(c);
 	if (hc->woff == hc->wlen && (hc->fatal ||
 	    (!nghttp2_session_want_read(hc->s) && !nghttp2_session_want_write(hc->s)) ||
 	    (hc->draining && hc->nstreams == 0))) {
@@ -568,7 +579,8 @@ h2_on_io(void *arg, uint32_t events)
 }
 
 /*
- * Once a second: a client that has not read for send_timeout, or a
+ * Once a second: a client that has not read for send_timeout, or that
+ * reads slower than min_response_rate for each of its streams, or a
  * connection without streams for keepalive_timeout, ends.
  */
 static void
@@ -580,6 +592,12 @@ h2_on_timer(void *arg)
 	uint64_t now = loop_now(c->t->loop);
 
 	if (hc->lingering) {
+		conn_close(c);
+		return;
+	}
+	if (rate_too_slow_n(c, now, hc->nstreams > 0 ? hc->nstreams : 1)) {
+		stat_add(&c->t->st_closed[FE_CLOSE_MINRATE], 1);
+		alog_httperr(c, NULL, 0, fe_close_tokens[FE_CLOSE_MINRATE]);
 		conn_close(c);
 		return;
 	}
@@ -619,6 +637,12 @@ h2_start(struct conn *c)
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, sv->http2_max_concurrent_streams },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)sv->max_header_size },
+		/*
+		 * RFC 9218 priorities, not RFC 7540's tree (deprecated by RFC
+		 * 9113 §5.3.2): a client signals urgency in a priority field;
+		 * nghttp2 then keeps no dependency tree per connection.
+		 */
+		{ NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1 },
 	};
 	int rc;
 

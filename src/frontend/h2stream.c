@@ -297,6 +297,17 @@ h2s_headers_done(struct h2stream *st, bool end_stream)
 
 	if (mlen == 0)
 		return -1;	/* nghttp2 lets no request without :method through */
+	/*
+	 * Without a priority field (RFC 9218 §4: urgency 3, not incremental)
+	 * nghttp2 would send the streams of a connection one after another:
+	 * a client that asked for 40 files at once would see the last only
+	 * when the 39 before it are done.  They share the connection instead,
+	 * as RFC 7540's default did; a priority field the client sent is
+	 * applied after this (nghttp2 reads it once the block is done) and
+	 * wins.  Fails only for a stream nghttp2 no longer has.
+	 */
+	(void)nghttp2_session_change_extpri_stream_priority(h2_session(st->hc), st->id,
+	    &(nghttp2_extpri){ NGHTTP2_EXTPRI_DEFAULT_URGENCY, 1 }, 0);
 	if (strcmp(st->method, "CONNECT") == 0 && st->authority != NULL)
 		path = host;
 	st->chunked = !end_stream && !st->has_cl;
@@ -496,6 +507,20 @@ submit_head(struct h2stream *st, const char *b, size_t n, nghttp2_data_source_re
 	return r;
 }
 
+/*
+ * Does the client hold this stream's response back: its window for the
+ * stream spent?  Only then is the stream judged alone (min_response_rate,
+ * send_timeout).  A stream that waits on its turn among the connection's
+ * streams is not; a client that holds the whole connection (its socket
+ * full, or no window left for the connection) is judged as a whole, for
+ * all its streams (h2.c).
+ */
+bool
+h2s_client_holds(const struct h2stream *st)
+{
+	return nghttp2_session_get_stream_remote_window_size(h2_session(st->hc), st->id) <= 0;
+}
+
 /* --- served in place -------------------------------------------------------------- */
 
 /* The detached request's body is all handed over: no more segments. */
@@ -534,6 +559,12 @@ native_timer(void *arg)
 	struct conn *nc = st->nc;
 	uint64_t now = loop_now(nc->t->loop), due;
 
+	if (!h2s_client_holds(st)) {
+		/* its turn has not come: the clocks start again */
+		rate_end(nc);
+		rate_begin(nc, RATE_OUT);
+		conn_set_deadline(nc, nc->gen->conf->server.send_timeout);
+	}
 	if (rate_too_slow(nc, now)) {
 		stat_add(&nc->t->st_closed[FE_CLOSE_MINRATE], 1);
 		nc->req->reason = fe_close_tokens[FE_CLOSE_MINRATE];

@@ -79,12 +79,29 @@ rate_due(const struct conn *c)
 bool
 rate_too_slow(struct conn *c, uint64_t now)
 {
+	return rate_too_slow_n(c, now, 1);
+}
+
+/*
+ * The same for a connection that carries `times` responses at once (an
+ * HTTP/2 connection's streams): each must get the rate, so the connection
+ * needs `times` as much.
+ */
+bool
+rate_too_slow_n(struct conn *c, uint64_t now, unsigned times)
+{
 	uint64_t span;
 
 	if (c->rate_dir == RATE_NONE || now < rate_due(c))
 		return false;
+	/* on an HTTP/2 stream the client may not be what holds the response */
+	if (c->rate_dir == RATE_OUT && c->h2s != NULL && !h2s_client_holds(c->h2s)) {
+		c->rate_since = now;
+		c->rate_bytes = 0;
+		return false;
+	}
 	span = now - c->rate_since;
-	if (c->rate_bytes * 1000 < min_rate(c, (enum rate_dir)c->rate_dir) * span)
+	if (c->rate_bytes * 1000 < min_rate(c, (enum rate_dir)c->rate_dir) * times * span)
 		return true;
 	c->rate_since = now;
 	c->rate_bytes = 0;

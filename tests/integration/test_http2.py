@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import SRC, free_port, wait_for
+from conftest import SRC, free_port, traversable, wait_for
 
 h2 = pytest.importorskip("h2")
 import h2.config  # noqa: E402
@@ -122,6 +122,8 @@ class Client:
         self.goaway = None      # error code of a GOAWAY received
         self.closed = False
         self.auto_ack = True    # give the window back as data arrives
+        self.order = []         # ("data" | "end", stream id), as they came
+        self.pace = 0           # bytes per second the client reads at most (0: no bound)
 
     def flush(self):
         d = self.c.data_to_send()
@@ -166,6 +168,9 @@ class Client:
         if not d:
             self.closed = True
             return False
+        if self.pace:
+            # a client on a slow link: this read's bytes take their time
+            time.sleep(len(d) / self.pace)
         for ev in self.c.receive_data(d):
             sid = getattr(ev, "stream_id", None)
             s = self.streams.get(sid)
@@ -173,10 +178,12 @@ class Client:
                 s["headers"] = dict(ev.headers)
             elif isinstance(ev, h2.events.DataReceived):
                 s["data"] += ev.data
+                self.order.append(("data", sid))
                 if self.auto_ack:
                     self.c.acknowledge_received_data(ev.flow_controlled_length, sid)
             elif isinstance(ev, h2.events.StreamEnded):
                 s["ended"] = True
+                self.order.append(("end", sid))
             elif isinstance(ev, h2.events.StreamReset):
                 if s is not None:
                     s["reset"] = ev.error_code
@@ -492,6 +499,73 @@ def test_flow_control_window_honoured(make_weir, site):
     c.close()
 
 
+def test_streams_share_the_connection_unless_the_client_asks_otherwise(make_weir, tmp_path):
+    """Streams without a priority field (RFC 9218: urgency 3) share the
+    connection, as RFC 7540's default did: each of eight 256 KiB files has
+    data before the first is complete.  With the field saying not
+    incremental (what browsers send for scripts and styles), they come one
+    after another, as the client asked."""
+    root = tmp_path / "www"
+    root.mkdir()
+    traversable(tmp_path)
+    files = {f"/f{i}.bin": os.urandom(256 << 10) for i in range(8)}
+    for p, b in files.items():
+        (root / p[1:]).write_bytes(b)
+    w = start(make_weir, root=root)
+    for prio, shared in (((), True), ((("priority", "u=3"),), False)):
+        c = Client(w.h2port)
+        sids = {c.request(p, headers=prio): p for p in files}
+        assert c.wait(lambda: all(c.done(s) for s in sids), timeout=60)
+        for sid, p in sids.items():
+            assert c.streams[sid]["ended"] and sha(c.streams[sid]["data"]) == sha(files[p])
+        first_end = c.order.index(next(e for e in c.order if e[0] == "end"))
+        before = {sid for kind, sid in c.order[:first_end] if kind == "data"}
+        if shared:
+            assert before == set(sids), c.order[:first_end + 1]
+        else:
+            assert before == {min(sids)}, c.order[:first_end + 1]
+        c.close()
+
+
+def test_stream_waiting_its_turn_is_not_a_slow_client(make_weir, tmp_path):
+    """min_response_rate judges what the client holds back, not the
+    streams weir itself sends first: eight 512 KiB files one after another
+    (the client asks so) on a link of 1 MB/s take four seconds, the last
+    waits three of them with nothing sent, and none is reset, even with
+    min_rate_grace at 1 s.  A stream whose window the client never opens
+    is still reset for it, and a connection that reads nothing is closed."""
+    root = tmp_path / "www"
+    root.mkdir()
+    traversable(tmp_path)
+    files = {f"/f{i}.bin": os.urandom(512 << 10) for i in range(8)}
+    for p, b in files.items():
+        (root / p[1:]).write_bytes(b)
+    w = start(make_weir, root=root, extra="min_rate_grace = 1s\n")
+    c = Client(w.h2port)
+    c.pace = 1 << 20
+    sids = {c.request(p, headers=(("priority", "u=3"),)): p for p in files}
+    assert c.wait(lambda: all(c.done(s) for s in sids), timeout=60)
+    for sid, p in sids.items():
+        s = c.streams[sid]
+        assert s["reset"] is None and sha(s["data"]) == sha(files[p]), (p, s["reset"])
+    c.close()
+    # the client that holds a stream back (no window for it) is judged as before
+    c = Client(w.h2port, window=1000)
+    c.auto_ack = False
+    sid = c.request("/f0.bin")
+    assert c.wait(lambda: c.done(sid), timeout=30)
+    assert c.streams[sid]["reset"] is not None and len(c.streams[sid]["data"]) == 1000
+    c.close()
+    # a client that stops reading altogether is closed as a whole, for the rate
+    assert "Timer_MinBytesPerSecond" not in w.httperr_log()
+    c = Client(w.h2port)
+    for p in files:
+        c.request(p)
+    wait_for(lambda: "Timer_MinBytesPerSecond" in w.httperr_log(), timeout=20,
+             what="the connection that reads nothing closed for min_response_rate")
+    c.close()
+
+
 # --- RFC 9113 §8.1.1: malformed requests are stream errors --------------------------
 
 MALFORMED = {
@@ -789,7 +863,7 @@ def test_tls_alpn_offers_h2_then_http11(make_weir, certs, site):
     sids = {c.request(p): p for p in list(want) * 20}
     assert c.wait(lambda: all(c.done(s) for s in sids), timeout=60)
     for sid, p in sids.items():
-        assert c.streams[sid]["headers"][":status"] == "200" and sha(c.streams[sid]["data"]) == want[p]
+        assert c.streams[sid]["headers"][":status"] == "200" and sha(c.streams[sid]["data"]) == want[p], (p, sid, len(c.streams[sid]["data"]), c.streams[sid]["ended"], c.streams[sid]["reset"], c.goaway, c.closed)
     c.close()
     wait_for(lambda: status(w)["frontend"]["requests"]["HTTP/2.0"] >= 41,
              what="HTTP/2 over TLS counted")

@@ -8,6 +8,15 @@
 
 static uint64_t fake_now;
 static uint64_t timer_at;	/* when the fake timer was last set to fire */
+static bool client_holds;	/* what the fake h2s_client_holds() says */
+
+/* An HTTP/2 stream: does its client hold the response back, or weir's turns? */
+bool
+h2s_client_holds(const struct h2stream *st)
+{
+	(void)st;
+	return client_holds;
+}
 
 uint64_t
 loop_now(const struct loop *l)
@@ -32,7 +41,8 @@ loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t ms)
  * returns the second at which the client is found too slow, or 0.
  */
 static unsigned
-simulate(uint64_t min, uint64_t fast_rate, unsigned fast, uint64_t slow, unsigned horizon)
+simulate(uint64_t min, uint64_t fast_rate, unsigned fast, uint64_t slow, unsigned horizon,
+    enum rate_dir dir, struct h2stream *h2s)
 {
 	struct conf conf;
 	struct fe_gen gen;
@@ -50,9 +60,10 @@ simulate(uint64_t min, uint64_t fast_rate, unsigned fast, uint64_t slow, unsigne
 	c.gen = &gen;
 	c.t = &t;
 	c.timer.idx = SIZE_MAX;
+	c.h2s = h2s;
 	fake_now = 1000000;
 	timer_at = 0;
-	rate_begin(&c, RATE_IN);
+	rate_begin(&c, dir);
 	rate_arm(&c);
 	if (min != 0)
 		CHECK_INT(timer_at, 1000000 + 10000);
@@ -86,10 +97,24 @@ main(void)
 {
 	for (size_t i = 0; i < nitems(cases); i++) {
 		unsigned got = simulate(cases[i].min, cases[i].fast_rate, cases[i].fast,
-		    cases[i].slow, 60);
+		    cases[i].slow, 60, RATE_IN, NULL);
 
 		CHECKF(got == cases[i].closed_at, "%s: closed at %u s, want %u s",
 		    cases[i].name, got, cases[i].closed_at);
 	}
+	/*
+	 * An HTTP/2 stream that gets nothing because the connection's other
+	 * streams go first is not slow; once its client holds it (window
+	 * spent, socket full), it is judged as any other.
+	 */
+	struct h2stream *st = (struct h2stream *)(uintptr_t)1;	/* never read */
+
+	client_holds = false;
+	CHECK_INT(simulate(240, 0, 0, 0, 60, RATE_OUT, st), 0);
+	client_holds = true;
+	CHECK_INT(simulate(240, 0, 0, 0, 60, RATE_OUT, st), 10);
+	/* a request body the client does not send is the client's, whatever the streams */
+	client_holds = false;
+	CHECK_INT(simulate(240, 0, 0, 0, 60, RATE_IN, st), 10);
 	return unit_done("test_rate");
 }
