@@ -687,6 +687,7 @@ void		 h2mem_trim(struct fe_thread *t, bool all);
 struct h2stream	*h2s_new(struct h2conn *hc, struct conn *c, int32_t id);
 void		 h2s_free(struct h2stream *st);
 bool		 h2s_client_holds(const struct h2stream *st);
+int		 h2s_native_copy(struct h2stream *st, char *dst, size_t n);
 int		 h2s_header(struct h2stream *st, struct nghttp2_rcbuf *name,
 		    struct nghttp2_rcbuf *value);
 int		 h2s_headers_done(struct h2stream *st, bool end_stream);

@@ -446,12 +446,69 @@ hop_field(struct hstr n)
 }
 
 /*
+ * A response head weir composed itself, whole in b[0..n) (a stream served
+ * in place: http1_resp_begin() and the handlers): "HTTP/1.1 NNN reason",
+ * then "Name: value" lines, each ending in CRLF, then CRLF.  Split into
+ * res without the checks a worker's head needs (it cannot come from a
+ * client or a worker): the parser would cost as much as the rest of a
+ * small file's stream.  Returns the head's length, or -1 for anything
+ * else (chunked too), which httpparse_response() then judges.
+ */
+static int
+own_head(const char *b, size_t n, struct http_response *res)
+{
+	const char *p, *e = b + n, *le, *colon;
+
+	if (n < 14 || memcmp(b, "HTTP/1.1 ", 9) != 0 || b[9] < '1' || b[9] > '5' ||
+	    b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9' || b[12] != ' ')
+		return -1;
+	res->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	res->flags = 0;
+	res->content_length = -1;
+	res->nheaders = 0;
+	if ((le = memchr(b + 12, '\n', n - 12)) == NULL || le[-1] != '\r')
+		return -1;
+	for (p = le + 1;; p = le + 1) {
+		struct http_header *h;
+
+		if (e - p < 2)
+			return -1;
+		if (p[0] == '\r' && p[1] == '\n')
+			break;
+		if ((le = memchr(p, '\n', (size_t)(e - p))) == NULL || le[-1] != '\r' ||
+		    (colon = memchr(p, ':', (size_t)(le - p))) == NULL || colon == p ||
+		    colon + 2 > le - 1 || colon[1] != ' ' || res->nheaders == HTTPPARSE_MAX_HEADERS)
+			return -1;
+		h = &res->headers[res->nheaders++];
+		h->name = (struct hstr){ p, (size_t)(colon - p) };
+		h->value = (struct hstr){ colon + 2, (size_t)(le - 1 - (colon + 2)) };
+		if (h->name.n == 17 && hstr_eq_ci(h->name, "transfer-encoding"))
+			return -1;
+		if (h->name.n == 14 && hstr_eq_ci(h->name, "content-length")) {
+			int64_t v = 0;
+
+			if (h->value.n == 0 || h->value.n > 18 || (res->flags & HTTP_F_HAS_CL))
+				return -1;
+			for (size_t i = 0; i < h->value.n; i++) {
+				if (h->value.p[i] < '0' || h->value.p[i] > '9')
+					return -1;
+				v = v * 10 + (h->value.p[i] - '0');
+			}
+			res->content_length = v;
+			res->flags |= HTTP_F_HAS_CL;
+		}
+	}
+	return (int)(p + 2 - b);
+}
+
+/*
  * An HTTP/1.1 response head at b[0..n): submit it as HEADERS, its body to
- * come from `read`.  Returns bytes of b it took, 0 when more are needed,
- * -1 when the response cannot be framed.
+ * come from `read`.  own: weir composed it (own_head()).  Returns bytes of
+ * b it took, 0 when more are needed, -1 when the response cannot be framed.
  */
 static ssize_t
-submit_head(struct h2stream *st, const char *b, size_t n, nghttp2_data_source_read_callback read)
+submit_head(struct h2stream *st, const char *b, size_t n, bool own,
+    nghttp2_data_source_read_callback read)
 {
 	static _Thread_local struct http_response res;
 	struct httpparse_limits lim = { FE_BLOCK, FE_BLOCK, HTTPPARSE_MAX_HEADERS };
@@ -460,7 +517,10 @@ submit_head(struct h2stream *st, const char *b, size_t n, nghttp2_data_source_re
 	size_t nv = 0, lo = 0;
 	const char *why;
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read };
-	int r = httpparse_response(b, n, &res, &lim, &why);
+	int r = own ? own_head(b, n, &res) : -1;
+
+	if (r < 0)
+		r = httpparse_response(b, n, &res, &lim, &why);
 
 	if (r == WEIR_AGAIN)
 		return n == FE_BLOCK ? -1 : 0;
@@ -580,43 +640,82 @@ native_timer(void *arg)
 	h2_flush(st->hc);
 }
 
+/* Body bytes of a stream served in place not yet handed to nghttp2. */
+static uint64_t
+native_left(const struct h2stream *st)
+{
+	const struct conn *nc = st->nc;
+	const struct req *r = nc->req;
+	uint64_t n = nc->olen - st->hoff;
+
+	for (unsigned i = nc->seg; i < r->nsegs; i++)
+		n += r->segs[i].len;
+	return n;
+}
+
 /*
  * DATA of a stream served in place: the body bytes after the head in the
  * output buffer, then the request's segments, memory or file ranges of the
- * open-file cache's entry (pread: only a frame's worth is ever in memory,
- * and only as fast as the client's window lets nghttp2 ask).
+ * open-file cache's entry.  nghttp2 asks how much goes in a frame (this,
+ * only as fast as the client's window lets it), and h2s_native_copy()
+ * puts the bytes straight into the connection's output
+ * (NGHTTP2_DATA_FLAG_NO_COPY): only a frame's worth of a file is ever in
+ * memory, and it is copied once.
  */
 static ssize_t
 read_native(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
     nghttp2_data_source *src, void *arg)
 {
 	struct h2stream *st = src->ptr;
-	struct conn *nc = st->nc;
-	struct req *r = nc->req;
-	size_t n = 0;
+	uint64_t left = native_left(st);
+	size_t n = left < len ? (size_t)left : len;
 
 	(void)s;
 	(void)id;
+	(void)buf;
 	(void)arg;
-	while (n < len && !native_end(st)) {
-		struct sendseg *sg = &r->segs[nc->seg];
-		size_t k = len - n;
+	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (n == left)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	else
+		conn_set_deadline(st->nc, st->nc->gen->conf->server.send_timeout);
+	return (ssize_t)n;
+}
+
+/* The n bytes read_native() promised, into dst (h2.c: on_send_data()). */
+int
+h2s_native_copy(struct h2stream *st, char *dst, size_t n)
+{
+	struct conn *nc = st->nc;
+	struct req *r = nc->req;
+	size_t done = 0;
+
+	while (done < n) {
+		struct sendseg *sg;
+		size_t k = n - done;
 
 		if (st->hoff < nc->olen) {
 			if (k > nc->olen - st->hoff)
 				k = nc->olen - st->hoff;
-			memcpy(buf + n, nc->obuf + st->hoff, k);
+			memcpy(dst + done, nc->obuf + st->hoff, k);
 			st->hoff += k;
-			n += k;
+			done += k;
+			continue;
+		}
+		if (nc->seg >= r->nsegs)
+			return -1;	/* fewer bytes than read_native() counted: cannot be */
+		sg = &r->segs[nc->seg];
+		if (sg->len == 0) {
+			nc->seg++;
 			continue;
 		}
 		if (k > sg->len)
 			k = (size_t)sg->len;
 		if (sg->p != NULL) {
-			memcpy(buf + n, sg->p, k);
+			memcpy(dst + done, sg->p, k);
 			sg->p += k;
 		} else {
-			ssize_t w = pread(r->fent->fd, buf + n, k, (off_t)sg->off);
+			ssize_t w = pread(r->fent->fd, dst + done, k, (off_t)sg->off);
 
 			if (w == -1 && errno == EINTR)
 				continue;
@@ -626,22 +725,18 @@ read_native(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *
 					log_warnx("%s: file shrank while being sent", r->path);
 				else
 					log_warn("%s: pread", r->path);
-				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+				return -1;
 			}
 			k = (size_t)w;
 			sg->off += k;
 		}
 		sg->len -= k;
-		n += k;
+		done += k;
 	}
 	rate_add(nc, n);
-	if (native_end(st)) {
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (native_end(st))
 		native_sent(st);
-	} else {
-		conn_set_deadline(nc, nc->gen->conf->server.send_timeout);
-	}
-	return (ssize_t)n;
+	return 0;
 }
 
 /*
@@ -672,7 +767,7 @@ h2s_native(struct h2stream *st)
 		st->nc = NULL;
 		return WEIR_ERROR;
 	}
-	h = submit_head(st, nc->obuf, nc->olen, read_native);
+	h = submit_head(st, nc->obuf, nc->olen, true, read_native);
 	if (h <= 0)
 		return WEIR_ERROR;
 	st->hoff = (size_t)h;
@@ -866,7 +961,7 @@ h2s_took(struct h2stream *st, size_t from)
 		ssize_t h;
 
 		while (!st->head_done &&
-		    (h = submit_head(st, st->ib, st->ilen, read_body)) != 0) {
+		    (h = submit_head(st, st->ib, st->ilen, false, read_body)) != 0) {
 			if (h < 0)
 				return -1;
 			memmove(st->ib, st->ib + h, st->ilen - (size_t)h);
