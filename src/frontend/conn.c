@@ -249,7 +249,7 @@ conn_close(struct conn *c)
 	}
 	free(c->chunk);
 	c->chunk = NULL;
-	free(c->tlsv);
+	tlsvars_put(c->tlsv);
 	c->tlsv = NULL;
 	c->ipos = c->ilen;
 	c->ooff = c->olen;

@@ -731,6 +731,7 @@ enum tlsvar {
 };
 #undef TV_ENUM
 struct tlsvars {
+	unsigned		 refs;		/* the connection, and its HTTP/2 streams' */
 	bool			 present[TV_N];
 	uint32_t		 off[TV_N];
 	uint32_t		 len[TV_N];
@@ -738,6 +739,8 @@ struct tlsvars {
 };
 struct tlsvars	*tlsvars_compute(SSL *ssl);
 int		 tlsvars_get(struct conn *c, const struct tlsvars **out);
+void		 tlsvars_share(struct conn *c, struct conn *stream);
+void		 tlsvars_put(struct tlsvars *tv);
 bool		 tlsvars_reserved_header(struct hstr name);
 const char	*tlsvars_header_name(enum tlsvar v);
 const char	*tlsvars_cgi_name(enum tlsvar v);

@@ -915,6 +915,8 @@ h2s_pipe(struct h2stream *st)
 		if (c->ssl != NULL && SSL_up_ref(c->ssl) == 1)
 			pc->stream_tls = c->ssl;
 	}
+	if (c->ssl != NULL)
+		tlsvars_share(c, pc);
 	pc->io.cb = http1_on_io;
 	pc->io.arg = pc;
 	pc->io.events = LOOP_READ;
