@@ -903,9 +903,15 @@ def test_tls_stream_tells_the_pool_about_tls(make_weir, certs, site):
     w = start_tls(make_weir, certs, site, pool=True)
     c = Client(w.tls, tls=tls_ctx(certs))
     r = c.get("/app/headers", headers=[("x-tls-protocol", "spoofed")])
+    # the connection's values, computed once, go with each of its streams
+    more = [c.get("/app/headers") for _ in range(3)]
     c.close()
     assert r["headers"][":status"] == "200"
     h = {k.lower(): v for k, v in json.loads(r["data"])["headers"]}
+    for m in more:
+        hm = {k.lower(): v for k, v in json.loads(m["data"])["headers"]}
+        assert {k: v for k, v in hm.items() if k.startswith("x-tls-")} == \
+            {k: v for k, v in h.items() if k.startswith("x-tls-")}
     assert h["x-forwarded-proto"] == "https"
     assert h["x-tls-protocol"] == "TLSv1.3"
     assert "spoofed" not in json.dumps(h)
