@@ -446,13 +446,14 @@ hop_field(struct hstr n)
 }
 
 /*
- * A response head weir composed itself, whole in b[0..n) (a stream served
- * in place: http1_resp_begin() and the handlers): "HTTP/1.1 NNN reason",
- * then "Name: value" lines, each ending in CRLF, then CRLF.  Split into
- * res without the checks a worker's head needs (it cannot come from a
- * client or a worker): the parser would cost as much as the rest of a
- * small file's stream.  Returns the head's length, or -1 for anything
- * else (chunked too), which httpparse_response() then judges.
+ * A response head weir composed itself, whole in b[0..n): "HTTP/1.1 NNN
+ * reason", then "Name: value" lines, each ending in CRLF, then CRLF --
+ * http1_resp_begin() and the handlers in place, and for a pool's answer
+ * proxy.c's and fastcgi.c's client heads, made of fields the worker's head
+ * had to pass httpparse_response() for.  Split into res without checking
+ * them again: the parser would cost as much as the rest of a small file's
+ * stream.  Returns the head's length, or -1 for anything else (chunked, a
+ * head not all there yet), which httpparse_response() then judges.
  */
 static int
 own_head(const char *b, size_t n, struct http_response *res)
@@ -502,12 +503,12 @@ own_head(const char *b, size_t n, struct http_response *res)
 }
 
 /*
- * An HTTP/1.1 response head at b[0..n): submit it as HEADERS, its body to
- * come from `read`.  own: weir composed it (own_head()).  Returns bytes of
- * b it took, 0 when more are needed, -1 when the response cannot be framed.
+ * An HTTP/1.1 response head at b[0..n), weir's own (own_head()): submit it
+ * as HEADERS, its body to come from `read`.  Returns bytes of b it took, 0
+ * when more are needed, -1 when the response cannot be framed.
  */
 static ssize_t
-submit_head(struct h2stream *st, const char *b, size_t n, bool own,
+submit_head(struct h2stream *st, const char *b, size_t n,
     nghttp2_data_source_read_callback read)
 {
 	static _Thread_local struct http_response res;
@@ -517,7 +518,7 @@ submit_head(struct h2stream *st, const char *b, size_t n, bool own,
 	size_t nv = 0, lo = 0;
 	const char *why;
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read };
-	int r = own ? own_head(b, n, &res) : -1;
+	int r = own_head(b, n, &res);
 
 	if (r < 0)
 		r = httpparse_response(b, n, &res, &lim, &why);
@@ -767,7 +768,7 @@ h2s_native(struct h2stream *st)
 		st->nc = NULL;
 		return WEIR_ERROR;
 	}
-	h = submit_head(st, nc->obuf, nc->olen, true, read_native);
+	h = submit_head(st, nc->obuf, nc->olen, read_native);
 	if (h <= 0)
 		return WEIR_ERROR;
 	st->hoff = (size_t)h;
@@ -963,7 +964,7 @@ h2s_took(struct h2stream *st, size_t from)
 		ssize_t h;
 
 		while (!st->head_done &&
-		    (h = submit_head(st, st->ib, st->ilen, false, read_body)) != 0) {
+		    (h = submit_head(st, st->ib, st->ilen, read_body)) != 0) {
 			if (h < 0)
 				return -1;
 			memmove(st->ib, st->ib + h, st->ilen - (size_t)h);
