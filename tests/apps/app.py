@@ -11,6 +11,9 @@ like gunicorn or uvicorn under systemd.  Threaded, keep-alive.  Endpoints:
                     the answer starts before the body is in)
   /early413?n=N     read N bytes of the body, answer 413 and close
   /headers          the request headers as JSON
+  /oddheaders       a response head written by hand: an empty value, runs of
+                    spaces and a tab around values, Set-Cookie twice,
+                    Connection and Keep-Alive (which HTTP/2 forbids)
   /env?name=X       an environment variable
   /slow?ms=N        answer after N ms
   /stream?n=N&size=S  N chunks of S bytes, chunked, no Content-Length
@@ -178,6 +181,12 @@ class H(BaseHTTPRequestHandler):
                 {"method": self.command, "path": self.path,
                  "headers": [[k, v] for k, v in self.headers.items()]}),
                 "application/json")
+        if p == "/oddheaders":
+            self.wfile.write(b"HTTP/1.1 200 Fine Thanks\r\nX-Empty:\r\nX-Spaces:   a  b   \r\n"
+                             b"X-Tab:\tv\t\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+                             b"Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
+                             b"content-type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+            return
         if p == "/env":
             return self.send(200, os.environ.get(q.get("name", ""), ""))
         if p == "/slow":

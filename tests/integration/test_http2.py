@@ -176,6 +176,7 @@ class Client:
             s = self.streams.get(sid)
             if isinstance(ev, h2.events.ResponseReceived):
                 s["headers"] = dict(ev.headers)
+                s["fields"] = list(ev.headers)
             elif isinstance(ev, h2.events.DataReceived):
                 s["data"] += ev.data
                 self.order.append(("data", sid))
@@ -497,6 +498,22 @@ def test_flow_control_window_honoured(make_weir, site):
     assert c.wait(lambda: c.done(sid))
     assert sha(c.streams[sid]["data"]) == sha((site / "100k.bin").read_bytes())
     c.close()
+
+
+def test_pool_head_fields_as_http2_wants_them(make_weir, site):
+    """A worker's head written by hand, every field form HTTP/1.1 allows:
+    over HTTP/2 the values come without the whitespace around them, an
+    empty one stays empty, both Set-Cookie fields come, the
+    connection-specific ones do not, names are lowercase."""
+    w = start(make_weir, root=site, pool=True)
+    c = Client(w.h2port)
+    r = c.get("/app/oddheaders")
+    c.close()
+    f = [(k, v) for k, v in r["fields"] if k not in ("date", "server")]
+    assert f == [(":status", "200"), ("x-empty", ""), ("x-spaces", "a  b"), ("x-tab", "v"),
+                 ("set-cookie", "a=1"), ("set-cookie", "b=2"), ("content-type", "text/plain"),
+                 ("content-length", "2")], f
+    assert bytes(r["data"]) == b"ok"
 
 
 def test_streams_share_the_connection_unless_the_client_asks_otherwise(make_weir, tmp_path):
