@@ -80,6 +80,10 @@ struct h2conn {
 	unsigned		 win[W_COUNTS];	/* frames counted in the window */
 	unsigned		 cont;		/* CONTINUATION frames of this header block */
 	size_t			 hsize;		/* decoded size of this header list */
+	struct h2link		*hstream;	/* the stream whose request block is being
+						 * decoded (its fields come one by one:
+						 * no lookup for each), or NULL */
+	int32_t			 hstream_id;
 	bool			 fatal;		/* a limit ended the session */
 	bool			 draining;	/* GOAWAY sent for a shutdown */
 	bool			 lingering;	/* output done, dropping input, then close */
@@ -111,6 +115,8 @@ h2_link(struct h2conn *hc, struct h2link *l)
 void
 h2_unlink(struct h2conn *hc, struct h2link *l)
 {
+	if (hc->hstream == l)
+		hc->hstream = NULL;
 	if (l->prev != NULL)
 		l->prev->next = l->next;
 	else
@@ -215,6 +221,8 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 		hc->nstreams--;
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
+	hc->hstream = (struct h2link *)(void *)st;	/* the link is first */
+	hc->hstream_id = f->hd.stream_id;
 	return 0;
 }
 
@@ -233,7 +241,9 @@ on_header(nghttp2_session *s, const nghttp2_frame *f, nghttp2_rcbuf *name,
 		return h2_limit(hc, H2_HEADER_LIST, NGHTTP2_ENHANCE_YOUR_CALM);
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;	/* trailers: dropped (HTTP/1.1 pools get none) */
-	if ((st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
+	if (hc->hstream != NULL && hc->hstream_id == f->hd.stream_id)
+		st = (struct h2stream *)(void *)hc->hstream;
+	else if ((st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
 		return 0;
 	if (h2s_header(st, name, value) == -1)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
