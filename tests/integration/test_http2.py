@@ -175,6 +175,8 @@ class Client:
                 s["data"] += ev.data
                 if self.auto_ack:
                     self.c.acknowledge_received_data(ev.flow_controlled_length, sid)
+            elif isinstance(ev, h2.events.TrailersReceived):
+                s["trailers"] = list(ev.headers)
             elif isinstance(ev, h2.events.StreamEnded):
                 s["ended"] = True
             elif isinstance(ev, h2.events.StreamReset):
