@@ -42,9 +42,9 @@ trailers_forbidden(struct hstr name)
 		if (hstr_eq_ci(name, forbidden[i]))
 			return true;
 	for (size_t i = 0; i < nitems(forbidden_prefix); i++) {
-		size_t k = strlen(forbidden_prefix[i]);
+		struct hstr head = { name.p, strlen(forbidden_prefix[i]) };
 
-		if (name.n >= k && ascii_casecmp_n(name.p, forbidden_prefix[i], k))
+		if (name.n >= head.n && hstr_eq_ci(head, forbidden_prefix[i]))
 			return true;
 	}
 	return false;
@@ -139,7 +139,7 @@ trailers_te(struct hstr value)
 		}
 		while (n > 0 && is_ows(v[n - 1]))
 			n--;
-		if (n == 8 && ascii_casecmp_n(v, "trailers", 8))
+		if (hstr_eq_ci((struct hstr){ v, n }, "trailers"))
 			return true;
 		v = t + 1;
 	}

@@ -199,7 +199,8 @@ def test_h2_response_trailers(make_weir):
     c.close()
 
 
-def h2_post(c, data, trailers, content_length=False):
+def h2_send(c, data, trailers, content_length=False):
+    """HEADERS, DATA, then trailing HEADERS with END_STREAM; the stream id."""
     sid = c.c.get_next_available_stream_id()
     hs = [(":method", "POST"), (":path", "/echo"), (":scheme", "http"),
           (":authority", "127.0.0.1")]
@@ -213,7 +214,11 @@ def h2_post(c, data, trailers, content_length=False):
     c.c.send_headers(sid, trailers, end_stream=True)
     c.flush()
     assert c.wait(lambda: c.done(sid))
-    r = c.streams[sid]
+    return sid
+
+
+def h2_post(c, data, trailers, content_length=False):
+    r = c.streams[h2_send(c, data, trailers, content_length)]
     assert r["headers"][":status"] == "200" and r["reset"] is None
     return json.loads(bytes(r["data"]))
 
@@ -230,4 +235,9 @@ def test_h2_request_trailers_reach_the_worker(make_weir, buffering):
     # with content-length the body goes so: no place for trailers
     seen = h2_post(c, data, [("x-sig", "abc")], content_length=True)
     assert seen["sha"] == sha(data) and seen["chunked"] is False and seen["trailers"] == []
+    # a trailer section over the HTTP/1.1 limit (8 KiB): the stream is reset,
+    # the connection serves on
+    sid = h2_send(c, b"x", [(f"x-f{i}", "v" * 100) for i in range(90)])
+    assert c.streams[sid]["reset"] is not None and c.goaway is None
+    assert h2_post(c, data, [("x-sig", "again")])["trailers"] == [["x-sig", "again"]]
     c.close()
