@@ -200,6 +200,12 @@ h2s_body_end(struct h2stream *st)
 	return 0;
 }
 
+int
+h2s_trailer(struct h2stream *st, nghttp2_rcbuf *name, nghttp2_rcbuf *value)
+{
+	return h2s_header(st, name, value);	/* the fuzzer keeps no fields */
+}
+
 /* --- the front end around one connection --------------------------------------------- */
 
 void

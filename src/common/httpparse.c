@@ -13,6 +13,7 @@
  * is clamped to HTTPPARSE_MAX_HEADERS.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "httpparse.h"
@@ -21,7 +22,7 @@
 #define DEF_HEADER_BYTES	32768
 #define DEF_HEADERS		100
 #define DEF_CHUNK_LINE		4096
-#define DEF_TRAILER		8192
+#define DEF_TRAILER		HTTPPARSE_MAX_TRAILER
 #define MAX_EMPTY_LINES		8
 
 /* Character classes (RFC 9110 §5.6, RFC 3986 §2-3), one lookup per byte. */
@@ -1061,6 +1062,19 @@ cs_byte(struct chunked_dec *d, unsigned char ch, const char **why)
 	return CS_ERROR;
 }
 
+/*
+ * Copy a byte of a trailer line.  The buffer holds the whole section's limit
+ * (maxt), which trailer_bytes has already been checked against.
+ */
+static int
+keep_byte(struct chunked_dec *d, char ch, size_t maxt)
+{
+	if (d->trailers == NULL && (d->trailers = malloc(maxt)) == NULL)
+		return -1;
+	d->trailers[d->trailers_len++] = ch;
+	return 0;
+}
+
 int
 httpparse_chunked(struct chunked_dec *d, char *buf, size_t len,
     size_t *out, size_t *consumed, const char **why)
@@ -1122,6 +1136,12 @@ httpparse_chunked(struct chunked_dec *d, char *buf, size_t len,
 			*why = err;
 			goto bad;
 		}
+		/* 4. a trailer line's byte, kept when asked (not the final CRLF) */
+		if (d->keep_trailers && d->state >= CS_TR_START && d->state <= CS_TR_LF &&
+		    st != CS_END_LF && keep_byte(d, (char)ch, maxt) == -1) {
+			*why = "out of memory";
+			goto bad;
+		}
 		d->state = (uint8_t)st;
 		if (st == CS_DONE)
 			break;
@@ -1142,6 +1162,14 @@ httpparse_chunked_init(struct chunked_dec *d)
 	memset(d, 0, sizeof(*d));
 	d->max_line = DEF_CHUNK_LINE;
 	d->max_trailer = DEF_TRAILER;
+}
+
+void
+httpparse_chunked_free(struct chunked_dec *d)
+{
+	free(d->trailers);
+	d->trailers = NULL;
+	d->trailers_len = 0;
 }
 
 #define LC(ch)	((ch) >= 'A' && (ch) <= 'Z' ? (ch) | 0x20 : (ch))

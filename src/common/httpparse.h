@@ -80,6 +80,7 @@ struct httpparse_limits {
 };
 
 #define HTTPPARSE_MAX_HEADERS 128
+#define HTTPPARSE_MAX_TRAILER 8192	/* default limit of a chunked trailer section */
 
 /* Bit flags for http_request.flags / http_response.flags. */
 #define HTTP_F_KEEPALIVE	0x0001	/* connection persists after this message */
@@ -198,6 +199,10 @@ struct chunked_dec {
 	size_t		 trailer_bytes;	/* bytes of trailer section so far */
 	size_t		 max_line;	/* limit for a chunk-size line incl. extensions (0 = 4096) */
 	size_t		 max_trailer;	/* limit for the whole trailer section (0 = 8192) */
+	bool		 keep_trailers;	/* set by the caller: copy the trailer section */
+	char		*trailers;	/* its field lines, CRLF-ended (malloc'd, max_trailer
+					 * bytes, once one starts; httpparse_chunked_free()) */
+	size_t		 trailers_len;
 };
 
 /*
@@ -212,13 +217,18 @@ struct chunked_dec {
  * after data, bad chunk-ext syntax, bad trailer field, limits exceeded).
  * chunk-ext = *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )
  * is validated and ignored; trailer fields are validated like header fields
- * and dropped.
+ * and dropped, unless d->keep_trailers asks for their lines, as received, in
+ * d->trailers[0..trailers_len) (without the final empty line; the copy
+ * needs memory once: none is a WEIR_ERROR, "out of memory").
  */
 int httpparse_chunked(struct chunked_dec *d, char *buf, size_t len,
     size_t *out, size_t *consumed, const char **why);
 
-/* Initialize a decoder (zeroes it and applies default limits). */
+/* Initialize a decoder (zeroes it and applies default limits; free first). */
 void httpparse_chunked_init(struct chunked_dec *d);
+
+/* Free the trailer lines a decoder kept (a zeroed decoder is fine too). */
+void httpparse_chunked_free(struct chunked_dec *d);
 
 /* Case-insensitive comparison of a slice with a NUL-terminated ASCII literal. */
 bool hstr_eq_ci(struct hstr s, const char *lit);

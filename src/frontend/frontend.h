@@ -693,6 +693,8 @@ int		 h2s_header(struct h2stream *st, struct nghttp2_rcbuf *name,
 int		 h2s_headers_done(struct h2stream *st, bool end_stream);
 int		 h2s_body(struct h2stream *st, const uint8_t *d, size_t n);
 int		 h2s_body_end(struct h2stream *st);
+int		 h2s_trailer(struct h2stream *st, struct nghttp2_rcbuf *name,
+		    struct nghttp2_rcbuf *value);
 /* the I/O of a connection with c->h2s (cio.c, conn.c): as the system calls' */
 struct iovec;
 ssize_t		 h2s_cio_read(struct h2stream *st, void *buf, size_t n);

@@ -239,12 +239,16 @@ on_header(nghttp2_session *s, const nghttp2_frame *f, nghttp2_rcbuf *name,
 	hc->hsize += nlen + vlen + 32;	/* RFC 9113 §6.5.2's size of an entry */
 	if (hc->hsize > srv(hc)->max_header_size)
 		return h2_limit(hc, H2_HEADER_LIST, NGHTTP2_ENHANCE_YOUR_CALM);
-	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
-		return 0;	/* trailers: dropped (HTTP/1.1 pools get none) */
+	if (f->hd.type != NGHTTP2_HEADERS)
+		return 0;
 	if (hc->hstream != NULL && hc->hstream_id == f->hd.stream_id)
 		st = (struct h2stream *)(void *)hc->hstream;
 	else if ((st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
 		return 0;
+	/* a trailing HEADERS (nghttp2 lets it through only after the head) */
+	if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return h2s_trailer(st, name, value) == -1 ?
+		    NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 	if (h2s_header(st, name, value) == -1)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	return 0;

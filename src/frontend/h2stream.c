@@ -51,6 +51,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "trailers.h"
 #include "frontend.h"
 
 struct h2stream {
@@ -60,7 +61,7 @@ struct h2stream {
 	struct fe_thread	*t;		/* its thread: the freelists */
 	int32_t			 id;
 	/* the request, as it is decoded */
-	char			*hb;		/* "name: value\r\n" lines */
+	char			*hb;		/* "name: value\r\n" lines: the head's, then the trailers' */
 	size_t			 hblen, hbcap;
 	char			 method[32];
 	nghttp2_rcbuf		*path;		/* :path, nghttp2's (a reference) */
@@ -79,7 +80,7 @@ struct h2stream {
 	bool			 no_body;
 	bool			 resp_chunked;
 	int64_t			 left;		/* Content-Length bytes to come; -1: until EOF */
-	struct chunked_dec	 cd;
+	struct chunked_dec	 cd;		/* keeps the trailer section */
 	bool			 done;		/* the whole body is in ib */
 	bool			 failed;	/* reset: what the request writes is refused */
 	bool			 deferred;	/* the data source waits for bytes */
@@ -201,6 +202,7 @@ h2s_free(struct h2stream *st)
 		block_put(t, st->ib);
 	buf_put(t, &st->hb, &st->hblen, &st->hbcap);
 	buf_put(t, &st->ob, &st->olen, &st->ocap);
+	httpparse_chunked_free(&st->cd);
 	rcbuf_put(&st->path);
 	rcbuf_put(&st->authority);
 	/* a deferred kick may still be due in this batch */
@@ -231,6 +233,23 @@ rcbuf_put(nghttp2_rcbuf **rb)
 	if (*rb != NULL)
 		nghttp2_rcbuf_decref(*rb);
 	*rb = NULL;
+}
+
+/* Append "name: value\r\n" to hb.  -1 when memory is out. */
+static int
+hb_line(struct h2stream *st, nghttp2_vec name, nghttp2_vec value)
+{
+	if (buf_room(st->t, &st->hb, st->hblen, &st->hbcap, name.len + value.len + 4) == -1)
+		return -1;
+	memcpy(st->hb + st->hblen, name.base, name.len);
+	st->hblen += name.len;
+	memcpy(st->hb + st->hblen, ": ", 2);
+	st->hblen += 2;
+	memcpy(st->hb + st->hblen, value.base, value.len);
+	st->hblen += value.len;
+	memcpy(st->hb + st->hblen, "\r\n", 2);
+	st->hblen += 2;
+	return 0;
 }
 
 /*
@@ -269,17 +288,27 @@ h2s_header(struct h2stream *st, nghttp2_rcbuf *nrb, nghttp2_rcbuf *vrb)
 		return 0;
 	if (name_is(name, "content-length"))
 		st->has_cl = true;
-	if (buf_room(st->t, &st->hb, st->hblen, &st->hbcap, name.len + value.len + 4) == -1)
+	return hb_line(st, name, value);
+}
+
+/*
+ * A field of the request's trailing HEADERS: a line of the chunked body's
+ * trailer section (h2s_body_end()), which the pool proxy filters for its
+ * worker (trailers.c).  A body with content-length has no place for one
+ * over HTTP/1.1: dropped then.  A section larger than an HTTP/1.1 one may
+ * be resets the stream.
+ */
+int
+h2s_trailer(struct h2stream *st, nghttp2_rcbuf *nrb, nghttp2_rcbuf *vrb)
+{
+	nghttp2_vec name = nghttp2_rcbuf_get_buf(nrb), value = nghttp2_rcbuf_get_buf(vrb);
+
+	if (!st->chunked || st->pc == NULL)
+		return 0;
+	/* the decoder counts the final CRLF too */
+	if (st->hblen + name.len + value.len + 4 + 2 > HTTPPARSE_MAX_TRAILER)
 		return -1;
-	memcpy(st->hb + st->hblen, name.base, name.len);
-	st->hblen += name.len;
-	memcpy(st->hb + st->hblen, ": ", 2);
-	st->hblen += 2;
-	memcpy(st->hb + st->hblen, value.base, value.len);
-	st->hblen += value.len;
-	memcpy(st->hb + st->hblen, "\r\n", 2);
-	st->hblen += 2;
-	return 0;
+	return hb_line(st, name, value);
 }
 
 /*
@@ -388,19 +417,62 @@ h2s_body(struct h2stream *st, const uint8_t *d, size_t n)
 	return 0;
 }
 
+/*
+ * The request's body ended (END_STREAM on DATA or on trailing HEADERS): a
+ * chunked one gets its last chunk and the trailer section (h2s_trailer()).
+ */
 int
 h2s_body_end(struct h2stream *st)
 {
 	if (st->pc == NULL)
 		return st->done ? 0 : -1;
-	if (st->chunked && buf_add(st->t, &st->ob, &st->olen, &st->ocap, "0\r\n\r\n", 5) == -1)
+	if (st->chunked && (buf_add(st->t, &st->ob, &st->olen, &st->ocap, "0\r\n", 3) == -1 ||
+	    (st->hblen > 0 &&
+	    buf_add(st->t, &st->ob, &st->olen, &st->ocap, st->hb, st->hblen) == -1) ||
+	    buf_add(st->t, &st->ob, &st->olen, &st->ocap, "\r\n", 2) == -1))
 		return -1;
+	buf_put(st->t, &st->hb, &st->hblen, &st->hbcap);
 	st->chunked = false;
 	h2s_kick(st);
 	return 0;
 }
 
 /* --- the response ---------------------------------------------------------------- */
+
+/*
+ * The response's trailer section, which the chunked decoder kept (the pool
+ * proxy sent it filtered; filtered again here, names lowercase), as a
+ * trailing HEADERS frame with END_STREAM: read_body() calls this at the
+ * body's end, where nghttp2 lets it be submitted.  false when there is
+ * none, or no memory for it (then the DATA ends the stream, without it).
+ */
+static bool
+submit_trailers(struct h2stream *st)
+{
+	struct chunked_dec *d = &st->cd;
+	const char *p, *end;
+	struct hstr name, value;
+	nghttp2_nv *nva;
+	size_t n = 0;
+	int rv;
+
+	if (d->trailers_len == 0)
+		return false;
+	d->trailers_len = trailers_filter(d->trailers, d->trailers_len, 0);
+	end = d->trailers + d->trailers_len;
+	for (p = d->trailers; trailers_next(&p, end, &name, &value);)
+		n++;
+	if (n == 0 || (nva = calloc(n, sizeof(*nva))) == NULL)
+		return false;
+	n = 0;
+	for (p = d->trailers; trailers_next(&p, end, &name, &value);)
+		nva[n++] = (nghttp2_nv){ (uint8_t *)(uintptr_t)name.p,
+		    (uint8_t *)(uintptr_t)value.p, name.n, value.n, NGHTTP2_NV_FLAG_NONE };
+	/* nghttp2 copies the fields */
+	rv = nghttp2_submit_trailer(h2_session(st->hc), st->id, nva, n);
+	free(nva);
+	return rv == 0;
+}
 
 static ssize_t
 read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
@@ -420,6 +492,8 @@ read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl
 		st->bpos = st->ilen = 0;
 		if (st->done) {
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			if (submit_trailers(st))
+				*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
 			return (ssize_t)n;
 		}
 	}
@@ -973,6 +1047,7 @@ h2s_took(struct h2stream *st, size_t from)
 		if (!st->head_done)
 			return 0;
 		from = 0;
+		st->cd.keep_trailers = st->resp_chunked;	/* for submit_trailers() */
 	}
 	return h2s_body_in(st, from);
 }

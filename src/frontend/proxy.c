@@ -47,6 +47,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "trailers.h"
 #include "frontend.h"
 
 /*
@@ -59,6 +60,8 @@
  */
 #define PX_INBUF		(64 * 1024)	/* upstream input (head and body), at most */
 #define PX_BODYBUF		(64 * 1024)	/* request body staging */
+/* its allocation: a chunk of PX_BODYBUF, then the last chunk's trailer section */
+#define PX_BODYALLOC		(PX_BODYBUF + HTTPPARSE_MAX_TRAILER + 64)
 
 enum framing {
 	FR_NONE = 0,
@@ -72,6 +75,8 @@ struct proxy {
 	bool			 head_held;	/* head parsed, held until the small body is in */
 	const struct conf_app	*app;		/* the route: strip_prefix */
 	bool			 up_reusable;
+	bool			 te_trailers;	/* the client's TE lists "trailers" */
+	bool			 fwd_trailers;	/* the worker's trailer section goes to the client */
 	/* request: head for the worker, then the body from the client */
 	char			*head;		/* a pool block if head_block, else malloc'd */
 	bool			 head_block;
@@ -252,6 +257,18 @@ put_target(char *p, const struct proxy *px)
 	return put(p, h->target.p, h->target.n);
 }
 
+/*
+ * The client's Trailer field (the names it announces), for a body that
+ * goes chunked to the worker and so may end with them.
+ */
+static char *
+put_trailer_field(char *p, const struct http_request *h)
+{
+	char *q = PUTS(p, "Trailer: "), *e = put_list(q, h, "trailer");
+
+	return e == q ? p : PUTS(e, "\r\n");
+}
+
 static int
 build_head(struct proxy *px)
 {
@@ -334,7 +351,11 @@ build_head(struct proxy *px)
 		p = PUTS(p, "\r\n");
 	} else if (px->reqbody == FR_CHUNKED) {
 		p = PUTS(p, "Transfer-Encoding: chunked\r\n");
+		p = put_trailer_field(p, h);
 	}
+	/* only the member weir honours; a sender of TE says so in Connection */
+	if (px->te_trailers)
+		p = PUTS(p, "TE: trailers\r\nConnection: TE\r\n");
 	p = PUTS(p, "\r\n");
 	px->headlen = (size_t)(p - px->head);
 	return 0;
@@ -495,6 +516,29 @@ in_grow(struct proxy *px)
 	return 0;
 }
 
+/*
+ * The last chunk and the trailer section a decoder kept, filtered
+ * (trailers.c; filtering again is a no-op): what ends a chunked body for
+ * the worker or the client.  p has room for d->trailers_len + 5 bytes.
+ */
+static char *
+put_last_chunk(char *p, struct chunked_dec *d, unsigned flags)
+{
+	p = PUTS(p, "0\r\n");
+	if (d->trailers_len > 0) {
+		d->trailers_len = trailers_filter(d->trailers, d->trailers_len, flags);
+		p = put(p, d->trailers, d->trailers_len);
+	}
+	return PUTS(p, "\r\n");
+}
+
+/* Names with '_' in request trailers pass as they do in its headers. */
+static unsigned
+req_trailer_flags(const struct proxy *px)
+{
+	return px->pr.c->gen->conf->server.underscores_in_headers ? 0 : TRAILERS_NO_UNDERSCORE;
+}
+
 /* Queue body bytes for the client, framed the way the client needs. */
 static int
 client_body(struct proxy *px, size_t off, size_t len)
@@ -629,6 +673,8 @@ px_free(struct poolreq *pr)
 	else
 		free(px->out);
 	free(px->body);
+	httpparse_chunked_free(&px->req_chunk);
+	httpparse_chunked_free(&px->res_chunk);
 	spool_free(&px->sp);
 	spool_free(&px->rs);
 	free(px);
@@ -645,11 +691,14 @@ px_done(struct proxy *px)
 /* --- response head ------------------------------------------------------------------ */
 
 static bool
-response_hop(struct hstr name, const struct http_response *res)
+response_hop(struct hstr name, const struct http_response *res, bool trailers)
 {
 	static const char *hop[] = { "connection", "keep-alive", "proxy-connection",
-	    "te", "trailer", "transfer-encoding", "upgrade", "content-length" };
+	    "te", "transfer-encoding", "upgrade", "content-length" };
 
+	/* Trailer announces a trailer section: only where one may come */
+	if (hstr_eq_ci(name, "trailer"))
+		return !trailers;
 	for (size_t i = 0; i < nitems(hop); i++)
 		if (hstr_eq_ci(name, hop[i]))
 			return true;
@@ -709,6 +758,13 @@ client_head(struct proxy *px, const struct http_response *res)
 		else
 			c->flags |= CF_CLOSE;	/* HTTP/1.0: the close ends the body */
 	}
+	/*
+	 * 3. trailers: to a client that said it takes them (TE: trailers), or
+	 * to an HTTP/2 stream (trailing HEADERS need no TE), when the body is
+	 * chunked both ways; else dropped, as RFC 9110 §6.5.1 allows.
+	 */
+	px->fwd_trailers = px->resbody == FR_CHUNKED && px->client_chunked &&
+	    (px->te_trailers || c->proto == CONN_PROTO_H2);
 	if (out_reserve(px, res->header_len + 512) == -1)
 		return -1;
 	p = px->out + px->outlen;
@@ -726,7 +782,8 @@ client_head(struct proxy *px, const struct http_response *res)
 	for (size_t i = 0; i < res->nheaders; i++) {
 		const struct http_header *f = &res->headers[i];
 
-		if (response_hop(f->name, res) || https_replaces(f->name, c, px->pr.r->site))
+		if (response_hop(f->name, res, px->fwd_trailers) ||
+		    https_replaces(f->name, c, px->pr.r->site))
 			continue;
 		if (hstr_eq_ci(f->name, "date"))
 			has_date = true;
@@ -767,22 +824,44 @@ client_head(struct proxy *px, const struct http_response *res)
 
 /* --- the pump: move bytes while they can move ------------------------------------- */
 
-/* The next piece of a buffered body.  -3: the spool cannot be read. */
+/*
+ * The next piece of a buffered body: as it is, or one chunk of it when it
+ * goes chunked (it had trailers), with the last chunk and the trailer
+ * section after its end.  -3: the spool cannot be read.
+ */
 static int
 stage_spooled(struct proxy *px)
 {
+	bool chunked = px->reqbody == FR_CHUNKED;
+	char *d = px->body + (chunked ? 24 : 0);	/* room for a chunk-size line */
 	const char *p;
-	ssize_t n = spool_get(&px->sp, px->sp_off, px->body, PX_BODYBUF, &p);
+	ssize_t n = spool_get(&px->sp, px->sp_off, d, chunked ? PX_BODYBUF - 32 : PX_BODYBUF, &p);
 
 	if (n < 0)
 		return -3;
-	if (p != px->body)
-		memcpy(px->body, p, (size_t)n);
+	if (p != d)
+		memcpy(d, p, (size_t)n);
 	px->bodyoff = 0;
 	px->bodylen = (size_t)n;
+	if (chunked) {
+		char hex[24];
+		int k = snprintf(hex, sizeof(hex), "%zx\r\n", (size_t)n);
+
+		px->bodyoff = px->bodylen = 24;
+		if (n > 0) {
+			px->bodyoff -= (size_t)k;
+			memcpy(px->body + px->bodyoff, hex, (size_t)k);
+			memcpy(d + n, "\r\n", 2);
+			px->bodylen += (size_t)n + 2;
+		}
+	}
 	px->sp_off += (uint64_t)n;
-	if (px->sp_off == px->sp.size)
+	if (px->sp_off == px->sp.size) {
+		if (chunked)
+			px->bodylen = (size_t)(put_last_chunk(px->body + px->bodylen,
+			    &px->sp.chunk, req_trailer_flags(px)) - px->body);
 		px->req_done = true;
+	}
 	return 0;
 }
 
@@ -829,8 +908,8 @@ stage_request_body(struct proxy *px)
 		}
 		c->ipos += (uint32_t)used;
 		if (r == 1) {
-			memcpy(px->body + px->bodylen, "0\r\n\r\n", 5);
-			px->bodylen += 5;
+			px->bodylen = (size_t)(put_last_chunk(px->body + px->bodylen,
+			    &px->req_chunk, req_trailer_flags(px)) - px->body);
 			px->req_done = true;
 		}
 		{
@@ -1040,8 +1119,11 @@ pump_head(struct proxy *px)
 			return pump_head(px);
 		}
 		px->pr.phase = PR_BODY;
-		if (px->resbody == FR_CHUNKED)
+		if (px->resbody == FR_CHUNKED) {
+			httpparse_chunked_free(&px->res_chunk);	/* a retry's */
 			httpparse_chunked_init(&px->res_chunk);
+			px->res_chunk.keep_trailers = px->fwd_trailers;
+		}
 		return 1;
 	}
 }
@@ -1100,10 +1182,9 @@ static void
 finish_body(struct proxy *px)
 {
 	if (px->client_chunked) {
-		if (out_reserve(px, 8) == 0) {
-			memcpy(px->out + px->outlen, "0\r\n\r\n", 5);
-			px->outlen += 5;
-		}
+		if (out_reserve(px, 8 + px->res_chunk.trailers_len) == 0)
+			px->outlen = (size_t)(put_last_chunk(px->out + px->outlen,
+			    &px->res_chunk, 0) - px->out);
 	}
 	px->res_done = true;
 }
@@ -1257,7 +1338,7 @@ px_rewind(struct poolreq *pr)
 	if (px->buffered) {
 		px->sp_off = 0;
 		px->bodyoff = px->bodylen = 0;
-		px->req_done = px->sp.size == 0;
+		px->req_done = px->sp.size == 0 && px->reqbody != FR_CHUNKED;
 	}
 	return 0;
 }
@@ -1301,14 +1382,21 @@ static const struct poolreq_ops px_ops = {
 
 /*
  * The buffered body is complete: the worker gets it with Content-Length
- * (also when it came chunked), and the request joins the queue.
+ * (also when it came chunked), and the request joins the queue.  A chunked
+ * body that ended with trailer fields weir forwards goes on chunked, with
+ * them: Content-Length has no place for them, and a client that sends
+ * trailers means them to arrive.
  */
 static void
 spooled(struct proxy *px)
 {
-	px->reqbody = FR_LENGTH;
+	struct chunked_dec *d = &px->sp.chunk;
+
+	d->trailers_len = trailers_filter(d->trailers, d->trailers_len,
+	    req_trailer_flags(px));
+	px->reqbody = px->sp.chunked && d->trailers_len > 0 ? FR_CHUNKED : FR_LENGTH;
 	px->req_left = px->sp.size;
-	px->req_done = px->sp.size == 0;
+	px->req_done = px->sp.size == 0 && px->reqbody != FR_CHUNKED;
 	if (build_head(px) == -1) {
 		poolreq_fail(&px->pr, 500, "Internal", 0);
 		return;
@@ -1330,6 +1418,7 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	if (r->h.flags & HTTP_F_CHUNKED) {
 		px->reqbody = FR_CHUNKED;
 		httpparse_chunked_init(&px->req_chunk);
+		px->req_chunk.keep_trailers = true;
 	} else if (r->h.content_length > 0) {
 		px->reqbody = FR_LENGTH;
 		px->req_left = (uint64_t)r->h.content_length;
@@ -1343,10 +1432,13 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	if (px->reqbody != FR_NONE && !px->buffered)
 		px->pr.idempotent = false;
 	px->pr.want_continue = (r->h.flags & HTTP_F_EXPECT_100) && px->reqbody != FR_NONE;
+	for (size_t i = 0; i < r->h.nheaders; i++)
+		if (hstr_eq_ci(r->h.headers[i].name, "te") && trailers_te(r->h.headers[i].value))
+			px->te_trailers = true;
 	px->incap = FE_BLOCK;
 	if ((!px->buffered && build_head(px) == -1) ||
 	    (px->in = block_get(c->t)) == NULL ||
-	    (px->reqbody != FR_NONE && (px->body = malloc(PX_BODYBUF)) == NULL)) {
+	    (px->reqbody != FR_NONE && (px->body = malloc(PX_BODYALLOC)) == NULL)) {
 		px_free(&px->pr);
 		return 500;
 	}
@@ -1355,6 +1447,7 @@ proxy_on_request(struct handler *h, struct conn *c, struct req *r)
 	r->body_taken = true;
 	if (px->buffered) {
 		spool_init(&px->sp, &r->h);
+		px->sp.chunk.keep_trailers = true;
 		if (spool_begin(&px->pr, &px->sp) == 1)
 			spooled(px);
 		return WEIR_OK;

@@ -48,6 +48,7 @@ spool_free(struct spool *sp)
 {
 	free(sp->mem);
 	sp->mem = NULL;
+	httpparse_chunked_free(&sp->chunk);
 	if (sp->fd != -1)
 		close(sp->fd);
 	sp->fd = -1;

@@ -182,6 +182,8 @@ class Client:
                 self.order.append(("data", sid))
                 if self.auto_ack:
                     self.c.acknowledge_received_data(ev.flow_controlled_length, sid)
+            elif isinstance(ev, h2.events.TrailersReceived):
+                s["trailers"] = list(ev.headers)
             elif isinstance(ev, h2.events.StreamEnded):
                 s["ended"] = True
                 self.order.append(("end", sid))

@@ -673,12 +673,14 @@ struct ck {
 	const char	*body;
 	const char	*why;
 	size_t		 max_line, max_trailer;
+	const char	*trailers;	/* the lines kept (keep_trailers), NULL: "" */
 };
 
-#define CK(raw, body)		{ __LINE__, R(raw), 1, body, NULL, 0, 0 }
-#define CKMORE(raw, body)	{ __LINE__, R(raw), 0, body, NULL, 0, 0 }
-#define CKERR(why, raw)		{ __LINE__, R(raw), WEIR_ERROR, NULL, why, 0, 0 }
-#define CKERRL(ml, mt, why, raw) { __LINE__, R(raw), WEIR_ERROR, NULL, why, ml, mt }
+#define CK(raw, body)		{ __LINE__, R(raw), 1, body, NULL, 0, 0, NULL }
+#define CKT(raw, body, tr)	{ __LINE__, R(raw), 1, body, NULL, 0, 0, tr }
+#define CKMORE(raw, body)	{ __LINE__, R(raw), 0, body, NULL, 0, 0, NULL }
+#define CKERR(why, raw)		{ __LINE__, R(raw), WEIR_ERROR, NULL, why, 0, 0, NULL }
+#define CKERRL(ml, mt, why, raw) { __LINE__, R(raw), WEIR_ERROR, NULL, why, ml, mt, NULL }
 
 static const struct ck cks[] = {
 	CK("5\r\nhello\r\n0\r\n\r\n", "hello"),
@@ -692,8 +694,9 @@ static const struct ck cks[] = {
 	CK("5 ; a = b ;c\t;d=\"\"  ;e\r\nhello\r\n0\r\n\r\n", "hello"),
 	CK("5;a  \t=  b;c  ;d\r\nhello\r\n0\r\n\r\n", "hello"),
 	CK("1;a=\"\x80\t\"\r\nx\r\n0\r\n\r\n", "x"),
-	CK("0\r\nX-T: v\r\nY:\r\nZ: a b\x80\r\n\r\n", ""),
-	CK("3\r\n\r\n\r\r\n0\r\nX: 1\r\n\r\n", "\r\n\r"),
+	CKT("0\r\nX-T: v\r\nY:\r\nZ: a b\x80\r\n\r\n", "", "X-T: v\r\nY:\r\nZ: a b\x80\r\n"),
+	CKT("3\r\n\r\n\r\r\n0\r\nX: 1\r\n\r\n", "\r\n\r", "X: 1\r\n"),
+	CKT("5;e\r\nhello\r\n0;x=1\r\nGrpc-Status:\t0 \r\nB:c\r\n\r\n", "hello", "Grpc-Status:\t0 \r\nB:c\r\n"),
 	CKMORE("5\r\nhel", "hel"),
 	CKMORE("5\r\nhello\r\n0\r\nX: 1\r\n", "hello"),
 	CKMORE("", ""),
@@ -754,8 +757,10 @@ ck_feed(const struct ck *t, const char *raw, size_t len, size_t split,
 	size_t			 off = 0, n, out, used;
 	char			*b;
 	int			 rc = 0;
+	const char		*tr = t->trailers != NULL ? t->trailers : "";
 
 	httpparse_chunked_init(&d);
+	d.keep_trailers = true;	/* kept in every case: what is kept is checked below */
 	if (t->max_line)
 		d.max_line = t->max_line;
 	if (t->max_trailer)
@@ -779,6 +784,14 @@ ck_feed(const struct ck *t, const char *raw, size_t len, size_t split,
 		CHECKF(used == n, "line %d: not all used", t->line);
 	}
 	*end = off;
+	/* the trailer lines kept, as received, without the final CRLF */
+	if (rc == 1)
+		CHECKF(d.trailers_len == strlen(tr) &&
+		    (d.trailers_len == 0 || memcmp(d.trailers, tr, d.trailers_len) == 0),
+		    "line %d: kept trailers %.*s", t->line, (int)d.trailers_len,
+		    d.trailers != NULL ? d.trailers : "");
+	httpparse_chunked_free(&d);
+	CHECK(d.trailers == NULL && d.trailers_len == 0);
 	return rc;
 }
 
