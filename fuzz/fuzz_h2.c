@@ -218,6 +218,11 @@ conn_close(struct conn *c)
 	c->state = CONN_CLOSED;
 }
 
+/* stats.c's table, for the one token h2.c logs (a connection slower than the rate) */
+const char *const fe_close_tokens[FE_CLOSE_REASONS] = {
+	[FE_CLOSE_MINRATE] = "Timer_MinBytesPerSecond",
+};
+
 void
 alog_httperr(struct conn *c, struct req *r, int status, const char *reason)
 {
