@@ -175,8 +175,8 @@ is_token(struct hstr s)
  * Next element of a #list (RFC 9110 §5.6.1) in [*pp, e), OWS trimmed.  Empty
  * elements are skipped as the RFC asks.  Returns false at the end.
  */
-static bool
-list_next(const char **pp, const char *e, struct hstr *el)
+bool
+httpparse_list_next(const char **pp, const char *e, struct hstr *el)
 {
 	const char	*p = *pp, *s, *t;
 
@@ -343,7 +343,7 @@ te_add(struct facts *f, struct hstr v)
 	struct hstr	 el;
 
 	f->te = true;
-	while (list_next(&p, e, &el)) {
+	while (httpparse_list_next(&p, e, &el)) {
 		if (!is_token(el))
 			return false;
 		f->te_last = el.n == 7 && name_is(el, "chunked");
@@ -362,7 +362,7 @@ conn_add(unsigned *flags, struct hstr v)
 	const char	*p = v.p, *e = v.p + v.n;
 	struct hstr	 el;
 
-	while (list_next(&p, e, &el)) {
+	while (httpparse_list_next(&p, e, &el)) {
 		if (!is_token(el))
 			return false;
 		if (el.n == 5 && name_is(el, "close"))
@@ -686,7 +686,7 @@ frame_field(struct pctx *c, const struct http_header *h, int minor,
 	} else if (h->name.n == 14 && name_is(h->name, "content-length")) {
 		if (rq && (*flags & HTTP_F_HAS_CL))
 			return fail(c, 400, "duplicate Content-Length");
-		for (n = 0; rq ? n == 0 : list_next(&p, e, &el); n++) {
+		for (n = 0; rq ? n == 0 : httpparse_list_next(&p, e, &el); n++) {
 			if (!cl_parse(rq ? h->value : el, &v))
 				return fail(c, 400, "bad Content-Length");
 			if ((*flags & HTTP_F_HAS_CL) && v != *cl)
@@ -723,7 +723,7 @@ rq_field(struct pctx *c, struct http_request *req, struct facts *f,
 		if (req->target_form != HTTP_TARGET_ABSOLUTE)
 			req->host = h->value;
 	} else if (h->name.n == 6 && name_is(h->name, "expect")) {
-		while (list_next(&p, e, &el)) {
+		while (httpparse_list_next(&p, e, &el)) {
 			if (el.n == 12 && hstr_eq_ci(el, "100-continue"))
 				req->flags |= req->minor ? HTTP_F_EXPECT_100 : 0;
 			else

@@ -180,6 +180,12 @@ struct http_response {
 };
 
 /*
+ * Next element of a #list (RFC 9110 §5.6.1) in [*pp, e), OWS trimmed, empty
+ * elements skipped.  Returns false at the end.
+ */
+bool	httpparse_list_next(const char **pp, const char *e, struct hstr *el);
+
+/*
  * Parse a response header section (status-line and fields) from an upstream.
  * Same return convention as httpparse_request() (no *status: any error is a
  * protocol violation by the upstream; *why says what).  Framing rules follow

@@ -125,23 +125,10 @@ bool
 trailers_te(struct hstr value)
 {
 	const char *v = value.p, *e = value.p + value.n;
+	struct hstr el;
 
-	while (v < e) {
-		const char *t = v;
-		size_t n;
-
-		while (t < e && *t != ',')
-			t++;
-		n = (size_t)(t - v);
-		while (n > 0 && is_ows(*v)) {
-			v++;
-			n--;
-		}
-		while (n > 0 && is_ows(v[n - 1]))
-			n--;
-		if (hstr_eq_ci((struct hstr){ v, n }, "trailers"))
+	while (httpparse_list_next(&v, e, &el))
+		if (hstr_eq_ci(el, "trailers"))
 			return true;
-		v = t + 1;
-	}
 	return false;
 }

@@ -143,29 +143,16 @@ is_hop_by_hop(struct hstr name, const struct http_request *h)
 	/* Headers the client named in Connection are hop-by-hop too. */
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const char *v, *e;
+		struct hstr el;
 
 		conn = &h->headers[i];
 		if (!hstr_eq_ci(conn->name, "connection"))
 			continue;
 		v = conn->value.p;
 		e = v + conn->value.n;
-		while (v < e) {
-			const char *t = v;
-			size_t n;
-
-			while (t < e && *t != ',')
-				t++;
-			n = (size_t)(t - v);
-			while (n > 0 && (*v == ' ' || *v == '\t')) {
-				v++;
-				n--;
-			}
-			while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-				n--;
-			if (n == name.n && ascii_casecmp_n(v, name.p, n))
+		while (httpparse_list_next(&v, e, &el))
+			if (el.n == name.n && ascii_casecmp_n(el.p, name.p, el.n))
 				return true;
-			v = t + 1;
-		}
 	}
 	return false;
 }

@@ -502,6 +502,17 @@ def test_flow_control_window_honoured(make_weir, site):
     c.close()
 
 
+def random_files(tmp_path, n, size):
+    """A document root with n files /f0.bin ... of size random bytes: (root, {path: bytes})."""
+    root = tmp_path / "www"
+    root.mkdir()
+    traversable(tmp_path)
+    files = {f"/f{i}.bin": os.urandom(size) for i in range(n)}
+    for p, b in files.items():
+        (root / p[1:]).write_bytes(b)
+    return root, files
+
+
 def test_pool_head_fields_as_http2_wants_them(make_weir, site):
     """A worker's head written by hand, every field form HTTP/1.1 allows:
     over HTTP/2 the values come without the whitespace around them, an
@@ -524,12 +535,7 @@ def test_streams_share_the_connection_unless_the_client_asks_otherwise(make_weir
     data before the first is complete.  With the field saying not
     incremental (what browsers send for scripts and styles), they come one
     after another, as the client asked."""
-    root = tmp_path / "www"
-    root.mkdir()
-    traversable(tmp_path)
-    files = {f"/f{i}.bin": os.urandom(256 << 10) for i in range(8)}
-    for p, b in files.items():
-        (root / p[1:]).write_bytes(b)
+    root, files = random_files(tmp_path, 8, 256 << 10)
     w = start(make_weir, root=root)
     for prio, shared in (((), True), ((("priority", "u=3"),), False)):
         c = Client(w.h2port)
@@ -553,12 +559,7 @@ def test_stream_waiting_its_turn_is_not_a_slow_client(make_weir, tmp_path):
     waits three of them with nothing sent, and none is reset, even with
     min_rate_grace at 1 s.  A stream whose window the client never opens
     is still reset for it, and a connection that reads nothing is closed."""
-    root = tmp_path / "www"
-    root.mkdir()
-    traversable(tmp_path)
-    files = {f"/f{i}.bin": os.urandom(512 << 10) for i in range(8)}
-    for p, b in files.items():
-        (root / p[1:]).write_bytes(b)
+    root, files = random_files(tmp_path, 8, 512 << 10)
     w = start(make_weir, root=root, extra="min_rate_grace = 1s\n")
     c = Client(w.h2port)
     c.pace = 1 << 20

@@ -24,7 +24,7 @@ import socket
 
 import pytest
 
-from conftest import SRC, free_port
+from conftest import SRC, free_port, recv_to_eof
 
 h2 = pytest.importorskip("h2")
 from test_http2 import Client, h2conf  # noqa: E402
@@ -56,12 +56,7 @@ def exchange(port, req, timeout=20):
     """Send one request (it asks the server to close), read to EOF."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(req)
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                return out
-            out += d
+        return recv_to_eof(s)
 
 
 def parse_chunked(data):
