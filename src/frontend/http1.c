@@ -677,8 +677,8 @@ dispatch(struct conn *c, struct req *r)
  * its body after it there and in c->req->segs, for the caller to send
  * and then to call http1_detached_done().  Returns WEIR_OK when answered,
  * WEIR_DECLINED when a pool would take the request (nothing answered;
- * c->req still parsed for http1_serve_parsed(), or cleared when it must be
- * parsed again), WEIR_ERROR when c was closed (memory is short).
+ * c->req still parsed for http1_serve_parsed(), or cleared when no site
+ * took it), WEIR_ERROR when c was closed (memory is short).
  */
 int
 http1_serve_detached(struct conn *c, const char *head, size_t n)
@@ -725,10 +725,11 @@ http1_serve_detached(struct conn *c, const char *head, size_t n)
 		return WEIR_ERROR;
 	if (!answered) {
 		/*
-		 * Kept parsed for http1_serve_parsed(), unless rewrite rules ran:
-		 * the request is parsed again then, as it came.
+		 * Kept parsed for http1_serve_parsed(), which routes it again
+		 * from its head as it came (rewrite rules run on the path
+		 * normalized from the head, not on what they made of it here).
 		 */
-		if (r->site == NULL || r->site->cs->nrewrites > 0)
+		if (r->site == NULL)
 			req_reset(r);
 		return WEIR_DECLINED;
 	}

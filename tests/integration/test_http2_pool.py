@@ -80,8 +80,8 @@ def test_pool_stream_request_log_and_counters(make_weir, site):
 
 def test_pool_stream_after_rewrite_rules(make_weir):
     """A pool request is served as the stream's detached connection parsed
-    it (http1_serve_parsed()), but after rewrite rules ran on it it is parsed
-    again as it came: the pool gets the target rewritten once, not twice."""
+    it (http1_serve_parsed(), not parsed again), routed again from its head
+    as it came: the pool gets the target rewritten once, not twice."""
     w = start_conf(make_weir, f"[pool app]\ncommand = {APP}\n"
                    "[site main]\napp = /app app\n"
                    "rewrite = ^/old/(.*)$ /app/$1\n"
