@@ -39,12 +39,10 @@ from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from conftest import SRC, WEIR, Weir, free_port, traversable, wait_for  # noqa: E402
+from conftest import (BROWSER_DIR, CHROMIUM, NODE, SRC, WEIR, Weir, free_port,  # noqa: E402
+                      run_browser, traversable, wait_for)
 from test_routes import doc_block  # noqa: E402
 
-NODE = shutil.which("node") or "/usr/bin/node"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-BROWSER_DIR = os.path.join(SRC, "tests", "browser")
 APPS_DIR = os.path.join(SRC, "tests", "apps")
 SHOTS = os.environ.get("WEIR_APPS_SHOTS", os.path.join(SRC, "build", "test-apps"))
 WP_ROOT = "/usr/share/wordpress"
@@ -247,7 +245,7 @@ def test_four_apps():
         if n.endswith(".png"):
             os.unlink(os.path.join(SHOTS, n))
     port, admin_port = free_port(), free_port()
-    db, w, wp_conf, browser = None, None, None, None
+    db, w, wp_conf = None, None, None
     try:
         db = MariaDB(top)
         db.start()
@@ -291,19 +289,7 @@ def test_four_apps():
                    WEIR_TOKEN=TOKEN, PORT=str(port), SHOTS=SHOTS, IMAGE=image,
                    WP_HOST=hosts["wp"], WIKI_HOST=hosts["wiki"], DJ_HOST=hosts["dj"],
                    NODE_HOST=hosts["node"], DJ_PASS="Weir-django-Pass-2026")
-        browser = subprocess.Popen([NODE, os.path.join(BROWSER_DIR, "apps.mjs")], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)
-        try:
-            out, err = browser.communicate(timeout=240)
-        finally:
-            # the browser is in the script's session: end all of it
-            try:
-                os.killpg(browser.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            browser.wait()
-        rep = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        rc, rep, err = run_browser("apps.mjs", env, timeout=240)
 
         # figures: weir's own
         served, fives = access_figures(w)
@@ -328,7 +314,7 @@ def test_four_apps():
         print("  flows:", json.dumps(rep.get("flows", {})))
         print("  notes:", json.dumps(rep.get("notes", []))[:3000])
         print("  requests not made (only *.test resolves):", json.dumps(rep.get("outside", {})))
-        assert browser.returncode == 0, f"{rep.get('error')}\n{err[-3000:]}"
+        assert rc == 0, f"{rep.get('error')}\n{err[-3000:]}"
         assert rep["flows"] == {"wordpress": "ok", "mediawiki": "ok", "django": "ok", "node": "ok"}
         assert failed == 0
         # an uncaught error in a page's own script (one whose file came back
@@ -340,9 +326,6 @@ def test_four_apps():
             assert per_pool[name] > 0
             assert os.path.getsize(os.path.join(SHOTS, f"{name}.png")) > 5000
     finally:
-        if browser is not None and browser.poll() is None:
-            os.killpg(browser.pid, signal.SIGKILL)
-            browser.wait()
         try:
             if w is not None:
                 w.stop()

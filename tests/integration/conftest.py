@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -264,6 +265,31 @@ class Weir:
                 raise AssertionError(f"sanitizer report in {self.stderr_path}:\n"
                                      + log[-8000:])
         return rc
+
+
+NODE = shutil.which("node") or "/usr/bin/node"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+BROWSER_DIR = os.path.join(SRC, "tests", "browser")
+
+
+def run_browser(script, env, timeout):
+    """Run tests/browser/SCRIPT (puppeteer-core driving headless Chromium)
+    with env; its last stdout line is a JSON report.  Returns (exit status,
+    report or {}, stderr).  The script and its browser run in a session of
+    their own, all of which is ended and reaped here."""
+    p = subprocess.Popen([NODE, os.path.join(BROWSER_DIR, script)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+    rep = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    return p.returncode, rep, err
 
 
 def traversable(path):

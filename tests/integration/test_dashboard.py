@@ -10,19 +10,15 @@ screenshot is left in build/ (see SHOT below), not committed."""
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 
 import pytest
 
-from conftest import SRC, WEIR, free_port, wait_for
+from conftest import BROWSER_DIR, CHROMIUM, WEIR, free_port, run_browser, wait_for
 from test_pools import APP, get
 
 CURL = "/usr/bin/curl"
-NODE = shutil.which("node") or "/usr/bin/node"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-BROWSER_DIR = os.path.join(SRC, "tests", "browser")
 # The screenshot: beside the binary's build tree, a new file each run.
 SHOT = os.environ.get("WEIR_DASHBOARD_SHOT",
                       os.path.join(os.path.dirname(os.path.abspath(WEIR)), "dashboard.png"))
@@ -200,20 +196,8 @@ def test_in_chromium(w):
         "puppeteer-core is missing: run scripts/install-deps"
     env = dict(os.environ, WEIR_ADMIN=w.admin, WEIR_TOKEN=TOKEN, WEIR_POOLS="app,other,idle",
                RECYCLE_POOL="app", KILL_POOL="other", SHOT=SHOT, CHROMIUM=CHROMIUM)
-    p = subprocess.Popen([NODE, os.path.join(BROWSER_DIR, "dashboard.mjs")], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=50)
-    finally:
-        # the browser is in the script's session: end all of it
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()
-    rep = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    assert p.returncode == 0, f"{rep}\n{err[-3000:]}"
+    rc, rep, err = run_browser("dashboard.mjs", env, timeout=50)
+    assert rc == 0, f"{rep}\n{err[-3000:]}"
     assert sorted(rep["pools_seen"]) == ["app", "idle", "other"]
     assert rep["recycle"]["new"] != rep["recycle"]["old"] and rep["recycle"]["ms"] < 2000
     assert rep["kill"]["ms"] < 1000
