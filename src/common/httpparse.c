@@ -314,8 +314,8 @@ host_ok(const char *s, size_t n, bool need_port)
 }
 
 /* Content-Length = 1*DIGIT, in int63. */
-static bool
-cl_parse(struct hstr v, int64_t *out)
+bool
+httpparse_cl_parse(struct hstr v, int64_t *out)
 {
 	int64_t	 n = 0;
 	size_t	 i;
@@ -687,7 +687,7 @@ frame_field(struct pctx *c, const struct http_header *h, int minor,
 		if (rq && (*flags & HTTP_F_HAS_CL))
 			return fail(c, 400, "duplicate Content-Length");
 		for (n = 0; rq ? n == 0 : httpparse_list_next(&p, e, &el); n++) {
-			if (!cl_parse(rq ? h->value : el, &v))
+			if (!httpparse_cl_parse(rq ? h->value : el, &v))
 				return fail(c, 400, "bad Content-Length");
 			if ((*flags & HTTP_F_HAS_CL) && v != *cl)
 				return fail(c, 400,

@@ -179,6 +179,9 @@ struct http_response {
 	struct http_header	 headers[HTTPPARSE_MAX_HEADERS];
 };
 
+/* A Content-Length value: 1*DIGIT, in int63.  false for anything else. */
+bool	httpparse_cl_parse(struct hstr v, int64_t *out);
+
 /*
  * Next element of a #list (RFC 9110 §5.6.1) in [*pp, e), OWS trimmed, empty
  * elements skipped.  Returns false at the end.

@@ -691,19 +691,15 @@ client_head(struct fx *x)
 	if (head || status == 204 || status == 304) {
 		x->frame = FR_NONE;
 	} else if (cl != NULL) {
-		uint64_t v = 0;
-		bool ok = cl->n > 0 && cl->n < 19;
+		int64_t v;
 
-		for (size_t i = 0; ok && i < cl->n; i++) {
-			ok = cl->p[i] >= '0' && cl->p[i] <= '9';
-			v = v * 10 + (uint64_t)(cl->p[i] - '0');
-		}
-		if (!ok) {
+		/* 1*DIGIT, as for a worker's head, and at most 18 digits */
+		if (cl->n >= 19 || !httpparse_cl_parse(*cl, &v)) {
 			poolreq_failed(&x->pr, "the script sent a bad Content-Length", UF_PROTOCOL);
 			return -1;
 		}
 		x->frame = FR_LENGTH;
-		x->res_left = v;
+		x->res_left = (uint64_t)v;
 	}
 	if (x->frame == FR_CHUNKED && x->pr.r->h.minor == 0) {
 		x->frame = FR_CLOSE;

@@ -560,16 +560,9 @@ own_head(const char *b, size_t n, struct http_response *res)
 		if (h->name.n == 17 && hstr_eq_ci(h->name, "transfer-encoding"))
 			return -1;
 		if (h->name.n == 14 && hstr_eq_ci(h->name, "content-length")) {
-			int64_t v = 0;
-
-			if (h->value.n == 0 || h->value.n > 18 || (res->flags & HTTP_F_HAS_CL))
+			if ((res->flags & HTTP_F_HAS_CL) ||
+			    !httpparse_cl_parse(h->value, &res->content_length))
 				return -1;
-			for (size_t i = 0; i < h->value.n; i++) {
-				if (h->value.p[i] < '0' || h->value.p[i] > '9')
-					return -1;
-				v = v * 10 + (h->value.p[i] - '0');
-			}
-			res->content_length = v;
 			res->flags |= HTTP_F_HAS_CL;
 		}
 	}
