@@ -581,8 +581,8 @@ submit_head(struct h2stream *st, const char *b, size_t n,
 	static _Thread_local struct http_response res;
 	struct httpparse_limits lim = { FE_BLOCK, FE_BLOCK, HTTPPARSE_MAX_HEADERS };
 	nghttp2_nv nva[HTTPPARSE_MAX_HEADERS + 1];
-	char status[4], lower[FE_BLOCK];
-	size_t nv = 0, lo = 0;
+	char status[4];
+	size_t nv = 0;
 	const char *why;
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read };
 	int r = own_head(b, n, &res);
@@ -602,21 +602,19 @@ submit_head(struct h2stream *st, const char *b, size_t n,
 	status[2] = (char)('0' + res.status % 10);
 	status[3] = '\0';
 	nva[nv++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
-	    NGHTTP2_NV_FLAG_NONE };
+	    NGHTTP2_NV_FLAG_NO_COPY_NAME };
+	/*
+	 * HTTP/2 field names are lowercase: nghttp2 lowers each name as it
+	 * copies it (nghttp2_nv_array_copy()), so the head's names go as they
+	 * are written.
+	 */
 	for (size_t i = 0; i < res.nheaders; i++) {
 		const struct http_header *h = &res.headers[i];
 
-		if (hop_field(h->name) || lo + h->name.n > sizeof(lower))
+		if (hop_field(h->name))
 			continue;
-		/* HTTP/2 field names are lowercase */
-		for (size_t k = 0; k < h->name.n; k++) {
-			char ch = h->name.p[k];
-
-			lower[lo + k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-		}
-		nva[nv++] = (nghttp2_nv){ (uint8_t *)lower + lo, (uint8_t *)(uintptr_t)h->value.p,
-		    h->name.n, h->value.n, NGHTTP2_NV_FLAG_NONE };
-		lo += h->name.n;
+		nva[nv++] = (nghttp2_nv){ (uint8_t *)(uintptr_t)h->name.p,
+		    (uint8_t *)(uintptr_t)h->value.p, h->name.n, h->value.n, NGHTTP2_NV_FLAG_NONE };
 	}
 	st->no_body = st->is_head || res.status == 204 || res.status == 304;
 	st->resp_chunked = (res.flags & HTTP_F_CHUNKED) != 0;
