@@ -29,6 +29,7 @@ struct loop {
 	int		  epfd;
 	bool		  stopped;
 	uint64_t	  now;		/* cached monotonic ms */
+	uint64_t	  now_ns;	/* the same instant, in ns */
 	struct loop_timer **heap;	/* min-heap on ->when */
 	size_t		  nheap, heapcap;
 	struct deferred	 *defer;	/* run after each batch of events */
@@ -71,7 +72,8 @@ loop_new(char *err)
 		return NULL;
 	}
 	l->sigio.fd = -1;
-	l->now = mono_ms();
+	l->now_ns = mono_ns();
+	l->now = l->now_ns / 1000000u;
 	return l;
 }
 
@@ -94,10 +96,21 @@ loop_now(const struct loop *l)
 	return l->now;
 }
 
+/*
+ * The cached instant in ns: what arrived in one wake-up arrived then, so
+ * a request's clock can start there without a clock_gettime() of its own.
+ */
+uint64_t
+loop_now_ns(const struct loop *l)
+{
+	return l->now_ns;
+}
+
 uint64_t
 loop_update_time(struct loop *l)
 {
-	l->now = mono_ms();
+	l->now_ns = mono_ns();
+	l->now = l->now_ns / 1000000u;
 	return l->now;
 }
 

@@ -47,6 +47,7 @@ void		 loop_free(struct loop *l);
 int		 loop_run(struct loop *l);
 void		 loop_stop(struct loop *l);
 uint64_t	 loop_now(const struct loop *l);
+uint64_t	 loop_now_ns(const struct loop *l);
 uint64_t	 loop_update_time(struct loop *l);
 
 int		 loop_io_add(struct loop *l, struct loop_io *io, int fd,

@@ -394,6 +394,10 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 			/* a piece that covers a record: straight from the caller's memory */
 			p = (const char *)iov[i].iov_base + off;
 			n = CIO_RECORD;
+		} else if (i == cnt - 1) {
+			/* the last piece, smaller: straight too (an HTTP/2 flush is one) */
+			p = (const char *)iov[i].iov_base + off;
+			n = iov[i].iov_len - off;
 		} else {
 			/* small pieces: packed, the same bytes again if this is retried */
 			int j = i;

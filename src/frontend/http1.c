@@ -700,7 +700,8 @@ http1_serve_detached(struct conn *c, const char *head, size_t n)
 	}
 	r = c->req;
 	req_reset(r);
-	r->start_ns = mono_ns();
+	/* the stream's head came whole in this wake-up (HTTP/2) */
+	r->start_ns = loop_now_ns(c->t->loop);
 	st = httpparse_request(head, n, &r->h, &lim, &status, &why);
 	if (st == WEIR_AGAIN)
 		st = WEIR_ERROR;	/* the head is whole: what is missing never comes */
@@ -712,7 +713,7 @@ http1_serve_detached(struct conn *c, const char *head, size_t n)
 		log_debug("client error %d (%s): %s", status, token_for(status), why);
 		/* what a failed parse left points into head: the log must not */
 		req_reset(r);
-		r->start_ns = mono_ns();
+		r->start_ns = loop_now_ns(c->t->loop);
 		r->parsed = true;
 		return http1_error(c, r, status, token_for(status)) == WEIR_OK ?
 		    WEIR_OK : WEIR_ERROR;
