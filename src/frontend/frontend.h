@@ -713,6 +713,7 @@ void		 rate_arm(struct conn *c);
 void		 rate_end(struct conn *c);
 bool		 rate_too_slow(struct conn *c, uint64_t now);
 bool		 rate_too_slow_n(struct conn *c, uint64_t now, unsigned times);
+bool		 rate_stream_waits(struct conn *c, const struct h2stream *st);
 uint64_t	 rate_due(const struct conn *c);
 static inline void
 rate_add(struct conn *c, uint64_t n)
@@ -999,6 +1000,7 @@ struct poolreq {
 	bool			 idempotent;	/* may be retried after delivery */
 	bool			 retried;	/* that one retry was used */
 	bool			 client_sent;	/* response bytes reached the client */
+	bool			 client_blocked; /* output waits on the client (send_timeout) */
 	bool			 body_started;	/* some of the body was taken from the client */
 	bool			 want_continue;	/* send 100 Continue once a worker has it */
 	bool			 body_open;	/* body still read while the answer comes (proxy.c) */

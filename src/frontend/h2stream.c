@@ -685,12 +685,8 @@ native_timer(void *arg)
 	struct conn *nc = st->nc;
 	uint64_t now = loop_now(nc->t->loop), due;
 
-	if (!h2s_client_holds(st)) {
-		/* its turn has not come: the clocks start again */
-		rate_end(nc);
-		rate_begin(nc, RATE_OUT);
+	if (rate_stream_waits(nc, st))
 		conn_set_deadline(nc, nc->gen->conf->server.send_timeout);
-	}
 	if (rate_too_slow(nc, now)) {
 		stat_add(&nc->t->st_closed[FE_CLOSE_MINRATE], 1);
 		nc->req->reason = fe_close_tokens[FE_CLOSE_MINRATE];

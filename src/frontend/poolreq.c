@@ -480,6 +480,7 @@ void
 poolreq_client_wrote(struct poolreq *pr, size_t w)
 {
 	pr->client_sent = true;
+	pr->client_blocked = false;
 	pr->r->bytes += (uint64_t)w;
 	rate_add(pr->c, (uint64_t)w);
 }
@@ -487,6 +488,7 @@ poolreq_client_wrote(struct poolreq *pr, size_t w)
 void
 poolreq_client_blocked(struct poolreq *pr)
 {
+	pr->client_blocked = true;
 	conn_set_deadline(pr->c, pr->c->gen->conf->server.send_timeout);
 	rate_begin(pr->c, RATE_OUT);
 	rate_arm(pr->c);
@@ -495,6 +497,7 @@ poolreq_client_blocked(struct poolreq *pr)
 void
 poolreq_client_flushed(struct poolreq *pr)
 {
+	pr->client_blocked = false;
 	if (pr->c->rate_dir == RATE_OUT)
 		rate_end(pr->c);
 }
@@ -629,6 +632,11 @@ poolreq_client_timeout(struct conn *c)
 			return;
 		}
 	default:
+		if (pr->client_blocked && rate_stream_waits(c, c->h2s)) {
+			/* an HTTP/2 stream waiting its turn: not its client's fault */
+			conn_set_deadline(c, c->gen->conf->server.send_timeout);
+			return;
+		}
 		if (!pr->client_sent) {
 			poolreq_fail(pr, 504, "Timer_Response", 0);
 			return;

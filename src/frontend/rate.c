@@ -83,6 +83,25 @@ rate_too_slow(struct conn *c, uint64_t now)
 }
 
 /*
+ * On HTTP/2 the client may not be what holds a stream's response: a stream
+ * that waits its turn among its connection's streams (h2s_client_holds()
+ * says the client leaves it window) is not late.  Its rate window starts
+ * again, and the caller moves its send_timeout; the connection is judged
+ * as a whole meanwhile (h2.c).  st: the stream c serves, NULL for none.
+ */
+bool
+rate_stream_waits(struct conn *c, const struct h2stream *st)
+{
+	if (st == NULL || h2s_client_holds(st))
+		return false;
+	if (c->rate_dir == RATE_OUT) {
+		c->rate_since = loop_now(c->t->loop);
+		c->rate_bytes = 0;
+	}
+	return true;
+}
+
+/*
  * The same for a connection that carries `times` responses at once (an
  * HTTP/2 connection's streams): each must get the rate, so the connection
  * needs `times` as much.
@@ -94,12 +113,8 @@ rate_too_slow_n(struct conn *c, uint64_t now, unsigned times)
 
 	if (c->rate_dir == RATE_NONE || now < rate_due(c))
 		return false;
-	/* on an HTTP/2 stream the client may not be what holds the response */
-	if (c->rate_dir == RATE_OUT && c->h2s != NULL && !h2s_client_holds(c->h2s)) {
-		c->rate_since = now;
-		c->rate_bytes = 0;
+	if (c->rate_dir == RATE_OUT && rate_stream_waits(c, c->h2s))
 		return false;
-	}
 	span = now - c->rate_since;
 	if (c->rate_bytes * 1000 < min_rate(c, (enum rate_dir)c->rate_dir) * times * span)
 		return true;

@@ -25,7 +25,7 @@ import pytest
 from conftest import free_port, wait_for
 
 h2 = pytest.importorskip("h2")
-from test_http2 import APP, Client, h2conf, sha, start, status  # noqa: E402
+from test_http2 import APP, Client, h2conf, random_files, sha, start, status  # noqa: E402
 
 
 def start_conf(make_weir, body, extra=""):
@@ -201,6 +201,32 @@ def test_slow_reader_past_response_buffer_is_reset_others_served(make_weir, site
                                   if "/app/big" in ln), None),
                     what="the reset stream's access-log line")
     assert "HTTP/2.0" in line, line
+
+
+def test_pool_stream_waiting_its_turn_outlives_send_timeout(make_weir, tmp_path):
+    """send_timeout judges what the client holds back, not the streams
+    weir sends first: a 2 MiB pool response the client ranks last
+    (priority u=7) waits behind six 512 KiB files it ranks first (u=0), on
+    a link of 1 MB/s: three seconds with no byte for the pool's stream, its
+    response buffered (response_buffer) and its connection to the stream
+    blocked for longer than send_timeout = 2s.  It is not reset, and
+    comes whole once its turn comes."""
+    root, files = random_files(tmp_path, 6, 512 << 10)
+    w = start_conf(make_weir, f"[pool app]\ncommand = {APP}\n"
+                   f"[site main]\nroot = {root}\napp = /app app\n", extra="send_timeout = 2s\n")
+    c = Client(w.h2port)
+    c.pace = 1 << 20
+    first = {c.request(p, headers=(("priority", "u=0"),)): p for p in files}
+    last = c.request("/app/big?mb=2", headers=(("priority", "u=7"),))
+    assert c.wait(lambda: c.done(last) and all(c.done(s) for s in first), timeout=60)
+    for sid, p in first.items():
+        s = c.streams[sid]
+        assert s["reset"] is None and sha(s["data"]) == sha(files[p]), (p, s["reset"])
+    s = c.streams[last]
+    assert s["reset"] is None, s["reset"]
+    assert s["headers"][":status"] == "200" and bytes(s["data"]) == b"y" * (2 << 20)
+    c.close()
+    assert "Timer" not in w.httperr_log()
 
 
 def test_native_pool_stream_and_echoed_body(make_weir, site):

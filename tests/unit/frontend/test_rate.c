@@ -116,5 +116,41 @@ main(void)
 	/* a request body the client does not send is the client's, whatever the streams */
 	client_holds = false;
 	CHECK_INT(simulate(240, 0, 0, 0, 60, RATE_IN, st), 10);
+	/* rate_stream_waits(): what the timers of a stream ask first */
+	{
+		struct conf conf;
+		struct fe_gen gen;
+		struct fe_thread t;
+		struct conn c;
+
+		memset(&conf, 0, sizeof(conf));
+		memset(&gen, 0, sizeof(gen));
+		memset(&t, 0, sizeof(t));
+		memset(&c, 0, sizeof(c));
+		conf.server.min_response_rate = 240;
+		gen.conf = &conf;
+		c.gen = &gen;
+		c.t = &t;
+		fake_now = 5000;
+		rate_begin(&c, RATE_OUT);
+		rate_add(&c, 100);
+		fake_now = 9000;
+		client_holds = false;
+		CHECK(!rate_stream_waits(&c, NULL));		/* no stream: HTTP/1.1 */
+		CHECK_INT(c.rate_since, 5000);
+		client_holds = true;
+		CHECK(!rate_stream_waits(&c, st));		/* its client holds it */
+		CHECK_INT(c.rate_since, 5000);
+		client_holds = false;
+		CHECK(rate_stream_waits(&c, st));		/* it waits its turn */
+		CHECK_INT(c.rate_since, 9000);
+		CHECK_INT(c.rate_bytes, 0);
+		/* min_response_rate = 0 measures nothing; the stream still waits (send_timeout) */
+		conf.server.min_response_rate = 0;
+		rate_end(&c);
+		rate_begin(&c, RATE_OUT);
+		CHECK(rate_stream_waits(&c, st));
+		CHECK_INT(c.rate_dir, RATE_NONE);
+	}
 	return unit_done("test_rate");
 }
