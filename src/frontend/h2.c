@@ -74,7 +74,7 @@ struct h2conn {
 	unsigned		 nstreams;
 	char			*wb;		/* framed output not yet written */
 	size_t			 wlen, woff, wcap;
-	uint64_t		 blocked_since;	/* ms the socket became full; 0: not */
+	uint64_t		 blocked_since;	/* ms the socket became full or the window spent; 0: not */
 	uint64_t		 idle_since;	/* ms the last stream ended */
 	uint64_t		 win_start;	/* ms: start of the counting window */
 	unsigned		 win[W_COUNTS];	/* frames counted in the window */
@@ -564,11 +564,20 @@ h2_flush(struct h2conn *hc)
 	 * holds it: its socket full, or no connection window left for streams
 	 * that have something to send.
 	 */
-	if (hc->woff < hc->wlen ||
-	    (hc->nstreams > 0 && nghttp2_session_get_remote_window_size(hc->s) <= 0))
+	if (hc->woff < hc->wlen) {
 		rate_begin(c, RATE_OUT);
-	else
+	} else if (hc->nstreams > 0 && nghttp2_session_get_remote_window_size(hc->s) <= 0) {
+		/*
+		 * Its streams wait on the client, not on their turn: send_timeout
+		 * runs for the connection too (it ends at the next byte taken),
+		 * also when min_response_rate is off.
+		 */
+		rate_begin(c, RATE_OUT);
+		if (hc->blocked_since == 0)
+			hc->blocked_since = loop_now(c->t->loop);
+	} else {
 		rate_end(c);
+	}
 	if (hc->woff == hc->wlen && (hc->fatal ||
 	    (!nghttp2_session_want_read(hc->s) && !nghttp2_session_want_write(hc->s)) ||
 	    (hc->draining && hc->nstreams == 0))) {

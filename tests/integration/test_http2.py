@@ -586,6 +586,23 @@ def test_stream_waiting_its_turn_is_not_a_slow_client(make_weir, tmp_path):
     c.close()
 
 
+def test_connection_window_never_opened_ends_at_send_timeout(make_weir, tmp_path):
+    """A client that never gives back its connection window holds every
+    stream at once (each stream's own window still open, so none is judged
+    alone): with min_response_rate off, send_timeout still ends the
+    connection, logged as a client that does not read."""
+    root, files = random_files(tmp_path, 2, 512 << 10)
+    w = start(make_weir, root=root, extra="min_response_rate = 0\nsend_timeout = 2s\n")
+    c = Client(w.h2port, window=1 << 20)
+    c.auto_ack = False
+    sids = [c.request(p) for p in files]
+    assert c.wait(lambda: c.closed, timeout=30), "the connection was not closed"
+    assert sum(len(c.streams[s]["data"]) for s in sids) == 65535
+    wait_for(lambda: "Timer_MinBytesPerSecond" in w.httperr_log(), timeout=10,
+             what="the connection's send_timeout in httperr.log")
+    c.close()
+
+
 # --- RFC 9113 §8.1.1: malformed requests are stream errors --------------------------
 
 MALFORMED = {
