@@ -1172,16 +1172,24 @@ httpparse_chunked_free(struct chunked_dec *d)
 	d->trailers_len = 0;
 }
 
-#define LC(ch)	((ch) >= 'A' && (ch) <= 'Z' ? (ch) | 0x20 : (ch))
 
+/*
+ * Most bytes compared are equal as they are (names come as the literal
+ * is spelled, or lowercase): only a byte that differs is looked at again,
+ * and it matches only as the other case of the same letter.
+ */
 bool
 hstr_eq_ci(struct hstr s, const char *lit)
 {
 	size_t	 i;
 
-	for (i = 0; i < s.n; i++)
-		if (lit[i] == '\0' || LC(s.p[i]) != LC(lit[i]))
+	for (i = 0; i < s.n; i++) {
+		unsigned char a = (unsigned char)s.p[i], b = (unsigned char)lit[i];
+
+		if (a != b && (b == '\0' || (a | 0x20) != (b | 0x20) ||
+		    (unsigned char)((a | 0x20) - 'a') > 'z' - 'a'))
 			return false;
+	}
 	return lit[i] == '\0';
 }
 

@@ -463,6 +463,16 @@ rq_details(void)
 	CHECK(httpparse_find(req.headers, req.nheaders, "x-long-namex") == NULL);
 	CHECK(hstr_eq_ci(req.headers[0].name, "HOST"));
 	CHECK(!hstr_eq_ci(req.headers[0].name, "hos"));
+	/* only letters match their other case: '@' is not '`', '[' is not '{' */
+	CHECK(hstr_eq_ci((struct hstr){ "Content-LENGTH", 14 }, "content-length"));
+	CHECK(hstr_eq_ci((struct hstr){ "x-a@[z", 6 }, "X-A@[Z"));
+	CHECK(!hstr_eq_ci((struct hstr){ "x@", 2 }, "x`"));
+	CHECK(!hstr_eq_ci((struct hstr){ "x[", 2 }, "x{"));
+	CHECK(!hstr_eq_ci((struct hstr){ "x-", 2 }, "x\r"));
+	CHECK(!hstr_eq_ci((struct hstr){ "ab", 2 }, "abc"));
+	CHECK(!hstr_eq_ci((struct hstr){ "abc", 3 }, "ab"));
+	CHECK(!hstr_eq_ci((struct hstr){ "a\x80", 2 }, "a\xa0"));
+	CHECK(hstr_eq_ci((struct hstr){ "", 0 }, ""));
 
 	n = snprintf(buf, sizeof(buf), "GET http://h:1/p?q HTTP/1.1\r\n"
 	    "Host: o\r\n\r\n");
