@@ -34,6 +34,19 @@ loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t ms)
 	timer_at = t->when;
 }
 
+/* A connection of a thread and a generation with conf, all zero. */
+static void
+fake_conn(struct conn *c, struct fe_gen *gen, struct fe_thread *t, struct conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	memset(gen, 0, sizeof(*gen));
+	memset(t, 0, sizeof(*t));
+	memset(c, 0, sizeof(*c));
+	gen->conf = conf;
+	c->gen = gen;
+	c->t = t;
+}
+
 /*
  * A client measured from t = 0: `rate` bytes per second for the first
  * `fast` seconds (socket buffers filling), then `slow` bytes per second.
@@ -49,16 +62,10 @@ simulate(uint64_t min, uint64_t fast_rate, unsigned fast, uint64_t slow, unsigne
 	struct fe_thread t;
 	struct conn c;
 
-	memset(&conf, 0, sizeof(conf));
-	memset(&gen, 0, sizeof(gen));
-	memset(&t, 0, sizeof(t));
-	memset(&c, 0, sizeof(c));
+	fake_conn(&c, &gen, &t, &conf);
 	conf.server.min_request_rate = min;
 	conf.server.min_response_rate = min;
 	conf.server.min_rate_grace = 10000;
-	gen.conf = &conf;
-	c.gen = &gen;
-	c.t = &t;
 	c.timer.idx = SIZE_MAX;
 	c.h2s = h2s;
 	fake_now = 1000000;
@@ -123,14 +130,8 @@ main(void)
 		struct fe_thread t;
 		struct conn c;
 
-		memset(&conf, 0, sizeof(conf));
-		memset(&gen, 0, sizeof(gen));
-		memset(&t, 0, sizeof(t));
-		memset(&c, 0, sizeof(c));
+		fake_conn(&c, &gen, &t, &conf);
 		conf.server.min_response_rate = 240;
-		gen.conf = &conf;
-		c.gen = &gen;
-		c.t = &t;
 		fake_now = 5000;
 		rate_begin(&c, RATE_OUT);
 		rate_add(&c, 100);
