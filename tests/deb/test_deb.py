@@ -19,6 +19,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,14 +45,29 @@ def meson_version():
         return re.search(r"^  version: '([^']+)',$", f.read(), re.M).group(1)
 
 
-def build_deb(version):
-    out = subprocess.run([os.path.join(SRC, "scripts", "make-deb"), version],
-                         capture_output=True, text=True, timeout=1800,
-                         env=dict(os.environ, DEB_BUILD_OPTIONS="nocheck"))
-    assert out.returncode == 0, out.stdout + out.stderr
-    deb = os.path.join(SRC, "build-deb", f"weir_{version}_{arch()}.deb")
-    assert os.path.exists(deb), out.stdout
-    return deb
+def build_debs(*versions):
+    """make deb of each version, all at once: each build is its own copy of
+    the tree (scripts/make-deb), and the steps of one that use a single CPU
+    (dpkg-deb's compression, dh_*) overlap the other's compiling."""
+    ps = [subprocess.Popen([os.path.join(SRC, "scripts", "make-deb"), v],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=dict(os.environ, DEB_BUILD_OPTIONS="nocheck"),
+                           start_new_session=True)
+          for v in versions]
+    try:
+        outs = [p.communicate(timeout=1800)[0] for p in ps]
+    finally:
+        for p in ps:    # a build left running (a timeout): it and its children
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    debs = []
+    for v, p, out in zip(versions, ps, outs):
+        assert p.returncode == 0, out
+        deb = os.path.join(SRC, "build-deb", f"weir_{v}_{arch()}.deb")
+        assert os.path.exists(deb), out
+        debs.append(deb)
+    return debs
 
 
 def arch():
@@ -150,8 +166,9 @@ def test_apt_upgrade_under_load(tmp_path):
     # release as OLD), named weir_VERSION_ARCH.deb
     base = meson_version()
     old_v, new_v = f"{base}+debtest1", f"{base}+debtest2"
-    old_deb = os.environ.get("WEIR_DEB_OLD") or build_deb(old_v)
-    new_deb = os.environ.get("WEIR_DEB_NEW") or build_deb(new_v)
+    old_deb, new_deb = os.environ.get("WEIR_DEB_OLD"), os.environ.get("WEIR_DEB_NEW")
+    built = iter(build_debs(*[v for v, d in ((old_v, old_deb), (new_v, new_deb)) if not d]))
+    old_deb, new_deb = old_deb or next(built), new_deb or next(built)
     old_v, new_v = (os.path.basename(d).split("_")[1] for d in (old_deb, new_deb))
     # every package of the build (weir, weir-dev) when its .changes is there
     changes = re.sub(r"\.deb$", ".changes", old_deb)
