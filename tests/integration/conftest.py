@@ -9,6 +9,7 @@ until a deadline.
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -62,11 +63,41 @@ def recv_to_eof(s):
         out += chunk
 
 
+# Ports handed to weir come from below the kernel's ephemeral range: a port
+# the kernel picked (bind to port 0) is one it may give the next outgoing
+# connection of any test running beside this one, before weir binds it
+# ("Address already in use" at start-up).  Below the range, only another
+# test picking the same number at the same moment can take it.
+_PORT_RANGE = (10000, 32767)
+_port_rng = random.Random(os.urandom(8))
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host="127.0.0.1"):
+    """A port nothing listens on, outside the kernel's ephemeral range."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    hi = min(_PORT_RANGE[1], _ephemeral_low() - 1)
+    if hi < _PORT_RANGE[0]:
+        # no room below the range on this machine: any port the kernel gives
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+    for _ in range(200):
+        port = _port_rng.randint(_PORT_RANGE[0], hi)
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {_PORT_RANGE[0]}-{hi} on {host}")
 
 
 def can_connect(port, host="127.0.0.1"):
@@ -193,9 +224,10 @@ class Weir:
         if wait:
             wait_for(lambda: self.proc.poll() is not None or can_connect(self.port),
                      what="weir to accept connections")
+            wait_for(lambda: self.proc.poll() is not None or "front end ready" in self.log(),
+                     what="front end ready")
             if self.proc.poll() is not None:
                 raise AssertionError("weir exited at start:\n" + self.log())
-            wait_for(lambda: "front end ready" in self.log(), what="front end ready")
         return self
 
     def log(self):
