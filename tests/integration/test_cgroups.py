@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import SRC, WEIR, wait_for
+from conftest import SRC, WEIR, Load, wait_for
 
 PY = "/usr/bin/python3"
 APP = f"{PY} {SRC}/tests/apps/app.py"
@@ -139,41 +139,21 @@ class Latency:
         self.t.join(60)
 
 
-class Load:
-    """Keep-alive GETs of one path from `conns` threads until stopped; the
-    time each answer arrived is kept (answered(t0, t1) counts them)."""
+class Answers(Load):
+    """conftest's Load, keeping the time each good answer arrived
+    (answered(t0, t1) counts them)."""
 
-    def __init__(self, w, path, conns=2):
-        self.w, self.path = w, path
-        self.times, self.bad = [], []
-        self.stop = threading.Event()
-        self.ts = [threading.Thread(target=self.run, daemon=True) for _ in range(conns)]
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.times = []
 
-    def run(self):
-        import http.client
-        c = http.client.HTTPConnection("127.0.0.1", self.w.port, timeout=30)
-        while not self.stop.is_set():
-            c.request("GET", self.path)
-            r = c.getresponse()
-            r.read()
-            if r.status == 200:
-                self.times.append(time.monotonic())
-            else:
-                self.bad.append(r.status)
-        c.close()
+    def counted(self, r, body):
+        super().counted(r, body)
+        if r.status == 200:
+            self.times.append(time.monotonic())
 
     def answered(self, t0, t1):
         return sum(1 for t in self.times if t0 <= t < t1)
-
-    def __enter__(self):
-        for t in self.ts:
-            t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop.set()
-        for t in self.ts:
-            t.join(60)
 
 
 def test_hierarchy_shown_and_limits_written(make_weir, cg):
@@ -324,7 +304,7 @@ def test_cpu_max_throttles_the_pool(make_weir, cg, record_property):
         wait_for(lambda: pool_status(w, "hog")["cgroup"]["throttled_periods"] > 0,
                  timeout=20, what="the hog throttled")
         share = cpu_share(w, "hog", 10)
-        with Load(w, "/hello/hello") as hello:
+        with Answers(w.port, "/hello/hello", conns=2) as hello:
             # warm-up: connections, the worker's first requests
             wait_for(lambda: len(hello.times) >= 100, timeout=30, what="hello answering")
             # hello's rate with and without the hog, in phases of half a
@@ -348,7 +328,7 @@ def test_cpu_max_throttles_the_pool(make_weir, cg, record_property):
                 side = on if running else off
                 side[0] += hello.answered(t0, t1)
                 side[1] += t1 - t0
-        assert not hello.bad, hello.bad
+        assert not hello.failed, hello.failed
     finally:
         for pid in hog_pids:
             os.kill(pid, signal.SIGCONT)
