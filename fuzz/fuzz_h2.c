@@ -261,6 +261,13 @@ loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t ms)
 	t->when = now_ms + ms;
 }
 
+/* rate.c's, for a stream's connection: the fuzzer's connection is none */
+void
+conn_set_deadline(struct conn *c, uint64_t ms)
+{
+	c->deadline = now_ms + ms;
+}
+
 void
 log_warn(const char *fmt, ...)
 {

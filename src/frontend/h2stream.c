@@ -685,8 +685,7 @@ native_timer(void *arg)
 	struct conn *nc = st->nc;
 	uint64_t now = loop_now(nc->t->loop), due;
 
-	if (rate_stream_waits(nc, st))
-		conn_set_deadline(nc, nc->gen->conf->server.send_timeout);
+	(void)rate_stream_waits(nc, st);	/* its turn not come: clocks restarted */
 	if (rate_too_slow(nc, now)) {
 		stat_add(&nc->t->st_closed[FE_CLOSE_MINRATE], 1);
 		nc->req->reason = fe_close_tokens[FE_CLOSE_MINRATE];

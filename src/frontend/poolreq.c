@@ -632,11 +632,9 @@ poolreq_client_timeout(struct conn *c)
 			return;
 		}
 	default:
-		if (pr->client_blocked && rate_stream_waits(c, c->h2s)) {
-			/* an HTTP/2 stream waiting its turn: not its client's fault */
-			conn_set_deadline(c, c->gen->conf->server.send_timeout);
+		/* an HTTP/2 stream waiting its turn: not its client's fault */
+		if (pr->client_blocked && rate_stream_waits(c, c->h2s))
 			return;
-		}
 		if (!pr->client_sent) {
 			poolreq_fail(pr, 504, "Timer_Response", 0);
 			return;

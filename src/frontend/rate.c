@@ -85,9 +85,9 @@ rate_too_slow(struct conn *c, uint64_t now)
 /*
  * On HTTP/2 the client may not be what holds a stream's response: a stream
  * that waits its turn among its connection's streams (h2s_client_holds()
- * says the client leaves it window) is not late.  Its rate window starts
- * again, and the caller moves its send_timeout; the connection is judged
- * as a whole meanwhile (h2.c).  st: the stream c serves, NULL for none.
+ * says the client leaves it window) is not late.  Both its clocks start
+ * again: the rate window, and send_timeout; the connection is judged as a
+ * whole meanwhile (h2.c).  st: the stream c serves, NULL for none.
  */
 bool
 rate_stream_waits(struct conn *c, const struct h2stream *st)
@@ -98,6 +98,7 @@ rate_stream_waits(struct conn *c, const struct h2stream *st)
 		c->rate_since = loop_now(c->t->loop);
 		c->rate_bytes = 0;
 	}
+	conn_set_deadline(c, c->gen->conf->server.send_timeout);
 	return true;
 }
 

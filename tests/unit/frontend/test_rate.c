@@ -18,6 +18,13 @@ h2s_client_holds(const struct h2stream *st)
 	return client_holds;
 }
 
+/* send_timeout moved: when it now ends */
+void
+conn_set_deadline(struct conn *c, uint64_t ms)
+{
+	c->deadline = fake_now + ms;
+}
+
 uint64_t
 loop_now(const struct loop *l)
 {
@@ -132,6 +139,7 @@ main(void)
 
 		fake_conn(&c, &gen, &t, &conf);
 		conf.server.min_response_rate = 240;
+		conf.server.send_timeout = 60000;
 		fake_now = 5000;
 		rate_begin(&c, RATE_OUT);
 		rate_add(&c, 100);
@@ -143,9 +151,11 @@ main(void)
 		CHECK(!rate_stream_waits(&c, st));		/* its client holds it */
 		CHECK_INT(c.rate_since, 5000);
 		client_holds = false;
+		CHECK_INT(c.deadline, 0);
 		CHECK(rate_stream_waits(&c, st));		/* it waits its turn */
 		CHECK_INT(c.rate_since, 9000);
 		CHECK_INT(c.rate_bytes, 0);
+		CHECK_INT(c.deadline, 9000 + 60000);		/* send_timeout from now */
 		/* min_response_rate = 0 measures nothing; the stream still waits (send_timeout) */
 		conf.server.min_response_rate = 0;
 		rate_end(&c);
