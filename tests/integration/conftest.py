@@ -416,19 +416,26 @@ class Load:
     def keep(self, n, r):
         return r.getheader("connection", "").lower() != "close"
 
+    def exchange(self, c, n):
+        """The n-th request on connection c and its answer, counted; whether
+        to go on with the connection.  (A subclass may speak another protocol
+        here: test_http2_pool.py's H2Load.)"""
+        c.request("GET", self.next_path(n))
+        r = c.getresponse()
+        body = r.read()
+        with self.lock:
+            self.counted(r, body)
+        return self.keep(n + 1, r)
+
     def run(self):
         c, n = None, 0
         while not self.stop.is_set():
             try:
                 if c is None:
                     c, n = self.connection(), 0
-                c.request("GET", self.next_path(n))
-                r = c.getresponse()
-                body = r.read()
-                with self.lock:
-                    self.counted(r, body)
+                go_on = self.exchange(c, n)
                 n += 1
-                if not self.keep(n, r):
+                if not go_on:
                     c.close()
                     c = None
             except Exception as e:  # any client-visible failure counts

@@ -15,17 +15,24 @@ reader of a response larger than response_buffer: its stream is reset
 after send_timeout and its worker released, while another stream on the
 same connection is answered.  A response complete before the client's body
 is in (an early 413) is followed by RST_STREAM NO_ERROR and the connection
-goes on.
+goes on.  No stream is lost when the pool's workers are killed (with the
+default settings) or recycled, or the configuration is reloaded, under
+HTTP/2 load; after a reload, new streams on a connection opened before it
+get the new configuration.
 """
 import json
 import os
 
 import pytest
 
+import conftest
 from conftest import free_port, wait_for
 
 h2 = pytest.importorskip("h2")
 from test_http2 import APP, Client, h2conf, random_files, sha, start, status  # noqa: E402
+from test_admin import cli  # noqa: E402
+from test_pools import GUNICORN, events, pid_alive, pool, sitesec  # noqa: E402
+from test_rapidfail import chaos  # noqa: E402
 
 
 def start_conf(make_weir, body, extra=""):
@@ -41,6 +48,37 @@ def start_pool(make_weir, pool_keys, extra=""):
     """/app routed to a pool of tests/apps/app.py with pool_keys."""
     return start_conf(make_weir, f"[pool app]\ncommand = {APP}\n{pool_keys}"
                       "[site main]\napp = /app app\n", extra)
+
+
+class H2Load(conftest.Load):
+    """conftest's Load over HTTP/2: each thread holds an h2c connection and
+    keeps `streams` GETs of path in flight on it at once.  A stream is ok
+    when it ends in a 200 whose body expect(body) accepts; a reset, another
+    status, a connection closed or any exception is kept in failed."""
+
+    streams = 8
+
+    def connection(self):
+        return Client(self.port)
+
+    def exchange(self, c, n):
+        sids = [c.request(self.path) for _ in range(self.streams)]
+        if not c.wait(lambda: all(c.done(s) for s in sids)):
+            raise AssertionError(f"connection closed, GOAWAY {c.goaway}")
+        c.order.clear()
+        with self.lock:
+            for sid in sids:
+                s = c.streams.pop(sid)
+                code = (s["headers"] or {}).get(":status")
+                if code == "200" and s["reset"] is None and self.expect(bytes(s["data"])):
+                    self.ok += 1
+                else:
+                    self.failed.append((code, s["reset"], bytes(s["data"][:100])))
+        return True
+
+
+def hello(body):
+    return body.startswith(b"hello from")
 
 
 def post_chunked(c, path, data):
@@ -248,3 +286,61 @@ def test_native_pool_stream_and_echoed_body(make_weir, site):
     r = c.get("/n/info")
     assert r["headers"][":status"] == "200" and b"body: 0 bytes" in bytes(r["data"]), r
     c.close()
+
+
+def test_streams_survive_ready_workers_killed_every_half_second(make_weir):
+    """test_rapidfail's chaos, the load over HTTP/2, with the default
+    settings: a ready worker SIGKILLed every half second while two
+    connections keep eight streams each in flight.  Every stream ends in its
+    200, each kill is a 1009 that does not count, the pool stays started."""
+    w = start_conf(make_weir, pool("g", GUNICORN, processes=2, start_mode="always") +
+                   sitesec(apps=(("/", "g"),)))
+    load, killed = chaos(w, "g", "/x", hello, load=H2Load(w.h2port, "/x", conns=2, expect=hello))
+    assert load.ok > 400
+
+
+def test_streams_survive_overlapped_recycle_every_second(make_weir):
+    """Workers recycled every second (overlapped: the new one ready before
+    the old one is told to go) under the same HTTP/2 load: no stream fails,
+    no worker crashes, the pool never stops."""
+    w = start_conf(make_weir, pool("g", GUNICORN, processes=2, ping_path="/healthz",
+                                   recycle_time="1s", start_mode="always") +
+                   sitesec(apps=(("/", "g"),)))
+    wait_for(lambda: w.log().count("ready in") >= 2, timeout=30, what="gunicorn workers")
+    with H2Load(w.h2port, "/x", conns=2, expect=hello) as load:
+        wait_for(lambda: len(events(w, 1074)) >= 6, timeout=30, what="several recycles")
+    assert load.failed == [], load.failed[:5]
+    assert load.ok > 200
+    assert events(w, 1009) == [] and events(w, 1002) == []
+
+
+def test_reload_under_load_new_streams_of_open_connections_get_it(make_weir, tmp_path):
+    """`weir reload` keeps the front end and its HTTP/2 connections
+    (docs/http2.md): a new pool command and a new route apply to the next
+    stream of a connection opened before the reload, and two connections
+    that keep eight streams each in flight across it see no failure."""
+    wrapper = tmp_path / "app2.sh"
+    wrapper.write_text(f"#!/bin/sh\nexport FLAVOUR=new\nexec {APP}\n")
+    wrapper.chmod(0o755)
+    w = start_pool(make_weir, "")
+    c = Client(w.h2port)
+    old = int(bytes(c.get("/app/pid")["data"]))
+    assert c.get("/second/hello")["headers"][":status"] == "404"
+    with H2Load(w.h2port, "/app/hello", conns=2, expect=hello) as load:
+        wait_for(lambda: load.ok > 100, what="load")
+        w.conf_path.write_text(w.conf_path.read_text()
+                               .replace(f"command = {APP}\n", f"command = {wrapper}\n", 1)
+                               .replace("app = /app app\n", "app = /app app\napp = /second app\n"))
+        r = cli(w, "reload")
+        assert r.returncode == 0 and "pools_changed: app" in r.stdout, (r.stdout, r.stderr)
+        # the connection opened before the reload: the new route and command
+        r = c.get("/second/hello")
+        assert r["headers"][":status"] == "200" and bytes(r["data"]).startswith(b"hello from")
+        wait_for(lambda: bytes(c.get("/app/env?name=FLAVOUR")["data"]) == b"new",
+                 what="the new command serving the old connection")
+        wait_for(lambda: not pid_alive(old), what="the old worker gone")
+        n = load.ok
+        wait_for(lambda: load.ok > n + 100, what="more load")
+    c.close()
+    assert load.failed == [], load.failed[:5]
+    assert any(e["id"] == 1080 for e in w.events())

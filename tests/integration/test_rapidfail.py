@@ -71,9 +71,14 @@ def kill_ready_workers(w, name, load, seconds=10.0, every=0.5):
     return killed
 
 
-def chaos(w, name, path, expect):
+def chaos(w, name, path, expect, load=None):
+    """A ready worker killed every half second under load (conftest's Load
+    of path over HTTP/1.1, or `load`): no client sees a failure, every kill
+    is a 1009 that does not count, the pool is never disabled."""
     wait_for(lambda: len(ready_workers(w, name)) == 2, timeout=30, what="two ready workers")
-    with conftest.Load(w.port, path, conns=4, expect=expect) as load:
+    if load is None:
+        load = conftest.Load(w.port, path, conns=4, expect=expect)
+    with load:
         wait_for(lambda: load.ok > 50, timeout=30, what="load running")
         killed = kill_ready_workers(w, name, load)
         n = load.ok
