@@ -650,7 +650,8 @@ static int
 client_flush(struct fx *x)
 {
 	while (x->outoff < x->outlen) {
-		ssize_t w = cio_send(x->pr.c, x->out + x->outoff, x->outlen - x->outoff, 0);
+		struct iovec iov = { x->out + x->outoff, x->outlen - x->outoff };
+		ssize_t w = poolreq_client_writev(&x->pr, &iov, 1);
 
 		if (w == -1) {
 			if (errno == EINTR)

@@ -776,6 +776,8 @@ char		*http1_resp_begin(struct conn *c, struct req *r, int status,
 		    size_t *avail);
 void		 http1_resp_commit(struct conn *c, struct req *r, char *end);
 void		 http1_request_done(struct conn *c);
+int		 http1_send_queued(struct conn *c);
+void		 http1_send_continue(struct conn *c);
 void		 http1_handler_error(struct conn *c, int status, const char *token);
 void		 http1_client_fault(struct conn *c, int status, const char *token,
 		    const char *why);
@@ -1032,6 +1034,7 @@ uint64_t	 poolreq_response_timeout(const struct poolreq *pr);
 void		 poolreq_client_event(struct conn *c, uint32_t events);
 uint32_t	 poolreq_client_read(const struct poolreq *pr, bool body, bool room);
 void		 poolreq_client_timeout(struct conn *c);
+ssize_t		 poolreq_client_writev(struct poolreq *pr, const struct iovec *iov, int n);
 void		 poolreq_client_wrote(struct poolreq *pr, size_t w);
 void		 poolreq_client_blocked(struct poolreq *pr);
 void		 poolreq_client_flushed(struct poolreq *pr);

@@ -945,6 +945,13 @@ serve_parsed(struct conn *c, struct req *r)
 	c->flags |= CF_INPROC;
 	(void)dispatch(c, r);	/* not detached: always answered or taken */
 	c->flags &= (uint8_t)~CF_INPROC;
+	/*
+	 * Taken by a pool: the answers batched before it go now, not with its
+	 * answer; what a full socket leaves goes before that answer's first
+	 * byte (poolreq_client_writev()).  A client gone shows there too.
+	 */
+	if (c->state == CONN_HANDLER)
+		(void)http1_send_queued(c);
 	if (c->state == CONN_CLOSED || c->state == CONN_HANDLER)
 		return -1;
 	if (post_dispatch(c, r) == -1)
@@ -1206,6 +1213,45 @@ blocked:
 	rate_begin(c, RATE_OUT);
 	rate_arm(c);
 	return 0;
+}
+
+/*
+ * Answers to earlier pipelined requests, still in the output buffer when a
+ * handler that writes its own answer (a pool's) takes the next request:
+ * they go first, so that answers keep the order of their requests (RFC
+ * 9112 §9.3.2).  1 when none is left, 0 when the client is full, -1 (errno
+ * set) when it is gone.
+ */
+int
+http1_send_queued(struct conn *c)
+{
+	while (c->ooff < c->olen) {
+		ssize_t w = cio_send(c, c->obuf + c->ooff, c->olen - c->ooff, 0);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		}
+		c->ooff += (uint32_t)w;
+	}
+	c->ooff = c->olen = 0;
+	return 1;
+}
+
+/*
+ * Tell a client that asked for 100-continue to send its body, after the
+ * answers queued before its request.  Best effort: a full socket buffer
+ * right now is unheard of, and a client that hears nothing sends its body
+ * after a wait of its own (RFC 9110 §10.1.1).
+ */
+void
+http1_send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (http1_send_queued(c) == 1)
+		(void)!cio_send(c, cont, sizeof(cont) - 1, 0);
 }
 
 /* Everything queued has been sent: finish the request, then go on. */

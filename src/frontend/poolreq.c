@@ -193,11 +193,8 @@ pr_start(struct poolreq *pr)
 	pr->phase = PR_SEND;
 	/* The client may send the body now (RFC 9110 §10.1.1). */
 	if (pr->want_continue && !pr->body_started && c->ipos == c->ilen) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
 		pr->want_continue = false;
-		/* Best effort: a full socket buffer right now is unheard of. */
-		(void)!cio_send(c, cont, sizeof(cont) - 1, 0);
+		http1_send_continue(c);
 	}
 	conn_set_deadline(c, poolreq_response_timeout(pr));
 	/* A body that streams to the worker (request_buffering = off) is the client's to keep up */
@@ -469,6 +466,26 @@ pr_retry(struct poolreq *pr, struct fe_worker *lost, bool counts)
 }
 
 /* --- the client's side while the request runs ------------------------------------- */
+
+/*
+ * Write response bytes to the client: after the answers to earlier
+ * pipelined requests still queued on the connection (http1_send_queued()),
+ * which count as a full socket (EAGAIN) until they are all out.  What
+ * cio_writev() returns.
+ */
+ssize_t
+poolreq_client_writev(struct poolreq *pr, const struct iovec *iov, int n)
+{
+	switch (http1_send_queued(pr->c)) {
+	case 1:
+		return cio_writev(pr->c, iov, n);
+	case 0:
+		errno = EAGAIN;
+		return -1;
+	default:
+		return -1;
+	}
+}
 
 /*
  * Response output to the client, whatever the protocol: w bytes went out;

@@ -418,7 +418,7 @@ client_flush(struct proxy *px)
 		}
 		if (n == 0)
 			break;
-		w = cio_writev(px->pr.c, iov, n);
+		w = poolreq_client_writev(&px->pr, iov, n);
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;

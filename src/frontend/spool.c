@@ -161,6 +161,7 @@ spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n, const char 
 {
 	ssize_t r;
 
+	*p = buf;	/* at the end too: the caller may copy its 0 bytes from *p */
 	if (off >= sp->size)
 		return 0;
 	if (n > sp->size - off)
@@ -178,7 +179,6 @@ spool_get(const struct spool *sp, uint64_t off, char *buf, size_t n, const char 
 		log_warn("spool read");
 		return -1;
 	}
-	*p = buf;
 	return r;
 }
 
@@ -210,12 +210,8 @@ spool_begin(struct poolreq *pr, struct spool *sp)
 
 	pr->phase = PR_SPOOL;
 	conn_set_deadline(c, c->gen->conf->server.body_timeout);
-	if ((pr->r->h.flags & HTTP_F_EXPECT_100) && c->ipos == c->ilen) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-		/* Best effort: a full socket buffer right now is unheard of. */
-		(void)!cio_send(c, cont, sizeof(cont) - 1, 0);
-	}
+	if ((pr->r->h.flags & HTTP_F_EXPECT_100) && c->ipos == c->ilen)
+		http1_send_continue(c);
 	pr->want_continue = false;
 	rate_begin(c, RATE_IN);
 	rate_add(c, c->ilen - c->ipos);

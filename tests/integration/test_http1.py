@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import wait_for
+from test_pools import APP
 
 
 # --- helpers ---------------------------------------------------------------------
@@ -522,6 +523,32 @@ def test_pipelined_request_split_across_sends(w):
         s.sendall(GET("/f4.txt")[5:])
         assert read_one(s).body == b"file number 4\n"
         assert_nothing_more(s)
+
+
+def test_pipelined_answers_keep_their_order_around_a_pools(make_weir, site):
+    """Answers weir makes itself are batched in the output buffer while the
+    next pipelined request is parsed; one a pool takes must not overtake
+    them (RFC 9112 §9.3.2), nor may its 100 Continue.  (It did: the pool's
+    answer went out first, the batched ones after it.)"""
+    (site / "f.txt").write_bytes(b"file\n")
+    w = make_weir(f"[pool app]\ncommand = {APP}\n[site main]\nroot = {site}\napp = /app app\n")
+    out, closed = exchange(w, GET("/nope") + GET("/f.txt") + GET("/app/x") + GET("/nope") +
+                           GET("/app/x") + GET("/f.txt", extra="Connection: close\r\n"))
+    assert closed
+    rs = split_responses(out)
+    assert [r.status for r in rs] == [404, 200, 200, 404, 200, 200]
+    assert rs[1].body == rs[5].body == b"file\n"
+    assert rs[2].body.startswith(b"hello from") and rs[4].body.startswith(b"hello from")
+    # 100 Continue to a pipelined request goes after the answers before it
+    body = b"x" * 1000
+    with connect(w) as s:
+        s.sendall(GET("/nope") + b"POST /app/echo HTTP/1.1\r\nHost: x\r\n"
+                  b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n")
+        assert read_one(s).status == 404
+        assert read_one(s).status == 100
+        s.sendall(body)
+        r = read_one(s)
+        assert r.status == 200 and r.body == body
 
 
 def test_one_byte_at_a_time(w):

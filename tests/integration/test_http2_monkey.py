@@ -1,9 +1,11 @@
 """HTTP/2 clients that do everything at once: seeded random sequences of
-what a client may do on a connection (h2c or TLS) -- static and pool
-streams, ranges, HEAD, bodies with and without content-length, trailers,
-priority fields and PRIORITY_UPDATE frames, large header sections, resets at
-any point, the window kept back and given back, settings changed, pings,
-the connection dropped -- against one weir with the default settings.
+what a client may do on a connection (h2c or TLS) -- static streams, an
+HTTP pool's and a PHP (FastCGI) pool's, ranges, HEAD, bodies with and
+without content-length, trailers, priority fields and PRIORITY_UPDATE
+frames, large header sections, resets at any point, the window kept back
+and given back, settings changed, pings, the connection dropped -- against
+one weir with the default settings, then one that streams bodies and
+answers (test_http1_monkey.py's monkey_site()).
 
 Whatever a client does, weir must not crash, leak or corrupt: every stream
 that ends, ends with the right bytes (by SHA-256); once the client reads
@@ -20,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import free_port, traversable
+from conftest import free_port
 
 h2 = pytest.importorskip("h2")
 import h2.config  # noqa: E402
@@ -29,29 +31,21 @@ import h2.events  # noqa: E402
 import h2.exceptions  # noqa: E402
 import h2.settings  # noqa: E402
 
-from test_http2 import APP, Client, connect, h2conf, sha, tls_ctx  # noqa: E402
+from test_http1_monkey import monkey_site  # noqa: E402
+from test_http2 import Client, connect, h2conf, sha, tls_ctx  # noqa: E402
 from test_http2 import certs  # noqa: E402,F401  (the fixture)
 
 SEEDS = int(os.environ.get("WEIR_MONKEY_SEEDS", "60"))
 BASE = int(os.environ.get("WEIR_MONKEY_BASE", "0"))
 
 
-@pytest.fixture
-def monkey_weir(make_weir, tmp_path, certs):
-    www = tmp_path / "www"
-    www.mkdir()
-    files = {}
-    for name, size in (("1k.bin", 1024), ("100k.bin", 100 << 10), ("1m.bin", 1 << 20)):
-        data = os.urandom(size)
-        (www / name).write_bytes(data)
-        files["/" + name] = data
-    traversable(www)
+@pytest.fixture(params=["defaults", "streaming"])
+def monkey_weir(make_weir, tmp_path, certs, request):
+    body, files = monkey_site(tmp_path, request.param)
     port, tls = free_port(), free_port()
     cert, key = certs.a
-    c = h2conf(port, f"listen = 127.0.0.1:{tls} tls\n",
-               f"[pool app]\ncommand = {APP}\n"
-               f"[site main]\nroot = {www}\napp = /app app\ncertificate = {cert}\n"
-               f"certificate_key = {key}\n")
+    body += f"certificate = {cert}\ncertificate_key = {key}\n"
+    c = h2conf(port, f"listen = 127.0.0.1:{tls} tls\n", body)
     w = make_weir(c["conf_body"], server_extra=c["server_extra"])
     w.h2port, w.tls, w.ctx = port, tls, tls_ctx(certs)
     w.files = files
@@ -194,11 +188,12 @@ class Monkey:
         elif r < 0.45:
             self.open(rng.choice(["/app/x", "/app/stream?n=40&size=9000", "/app/big?mb=2",
                                   "/app/slow?ms=30", "/app/close", "/app/status?code=500",
-                                  "/app/oddheaders", "/app/missing/"]))
+                                  "/app/oddheaders", "/app/missing/", "/hi.php",
+                                  "/nothere.php"]))
         elif r < 0.6:
             size = rng.choice([0, 1, 1000, 70000, 300000])
             # (/early413 reads 10 bytes of the body first)
-            self.open(rng.choice(["/app/echo", "/app/echostream"] +
+            self.open(rng.choice(["/app/echo", "/app/echostream", "/echo.php"] +
                                  (["/app/early413?n=10"] if size >= 10 else [])),
                       method="POST", body=os.urandom(size), cl=rng.random() < 0.7,
                       trailers=rng.random() < 0.2)
@@ -256,10 +251,12 @@ class Monkey:
                 assert len(s["data"]) == 0, (sid, p)
             if p == "/app/echo" and code == "200" and s["sent"] > len(s["body"]):
                 assert sha(s["data"]) == sha(s["body"]), (sid, len(s["data"]), len(s["body"]))
-            if p == "/app/echostream" and code == "200":
+            if p in ("/app/echostream", "/echo.php") and code == "200":
                 assert sha(s["data"]) == sha(s["body"]), (sid, len(s["data"]), len(s["body"]))
             if p == "/app/x":
                 assert code == "200" and s["data"].startswith(b"hello from"), (sid, code)
+            if p == "/hi.php":
+                assert code == "200" and s["data"].startswith(b"php "), (sid, code)
 
     def close(self):
         self.sock.close()

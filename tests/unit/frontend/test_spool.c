@@ -30,6 +30,7 @@ void http1_client_fault(struct conn *c, int st, const char *t, const char *w)
 /* spool_send() and spool_begin() write to the client; not used here */
 ssize_t cio_send(struct conn *c, const void *b, size_t n, int f)
 { (void)c; (void)b; (void)f; return (ssize_t)n; }
+void http1_send_continue(struct conn *c) { (void)c; }
 ssize_t cio_sendfile(struct conn *c, int fd, off_t *off, size_t n)
 { (void)c; (void)fd; (void)off; return (ssize_t)n; }
 
