@@ -25,7 +25,13 @@
 #include "util.h"
 #include "frontend.h"
 
-#define DEMAND_REPEAT_MS	1000	/* ask the master again after this */
+/*
+ * Ask the master again after this while requests wait and no worker lives:
+ * a demand sent with a generation the master has just left behind (a
+ * reload crossing it) is dropped there, since a pool's index means
+ * something only in its generation.
+ */
+#define DEMAND_REPEAT_MS	1000
 
 static void	fail_queued_locked(struct fe_pool *p);
 
@@ -419,6 +425,32 @@ offline_token(const struct fe_pool *p)
 }
 
 /*
+ * Is a demand for workers due (p locked): requests wait, no worker lives,
+ * and none was asked for lately.  It counts as sent.
+ */
+static bool
+demand_due_locked(struct fe_pool *p, uint64_t now)
+{
+	if (p->qhead == NULL || has_live_worker(p) ||
+	    (p->demand_sent && now - p->demand_at < DEMAND_REPEAT_MS))
+		return false;
+	p->demand_sent = true;
+	p->demand_at = now;
+	return true;
+}
+
+/* Ask the master to start p's workers, in the generation t serves. */
+static void
+send_demand(const struct fe_pool *p, struct fe_thread *t)
+{
+	struct ctl_pool_ref ref;
+
+	ref.pool = p->idx;
+	ref.generation = t->gen->generation;
+	send_ctl(pool_fe(t), CTL_DEMAND_START, &ref, sizeof(ref));
+}
+
+/*
  * A request for pool p.  Returns 0 with pw->w set (a slot is taken),
  * WEIR_AGAIN when it waits in the queue (its thread hears back through
  * poolreq_assigned()), or 503 with pw->fail_token and pw->retry_after set.
@@ -430,8 +462,7 @@ queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
 {
 	struct fe_worker *w;
 	uint64_t now = loop_now(t->loop);
-	struct ctl_pool_ref ref;
-	bool demand = false;
+	bool demand;
 
 	pw->t = t;
 	pw->w = NULL;
@@ -470,20 +501,12 @@ queue_acquire(struct fe_pool *p, struct pwait *pw, struct fe_thread *t,
 	p->qlen++;
 	if (pw->alone)
 		p->nalone++;
-	if (!has_live_worker(p) &&
-	    (!p->demand_sent || now - p->demand_at >= DEMAND_REPEAT_MS)) {
-		p->demand_sent = true;
-		p->demand_at = now;
-		demand = true;
-	}
+	demand = demand_due_locked(p, now);
 	/* A slot may be free after all (e.g. only `avoid` had one). */
 	dispatch_queued(p);
 	pthread_mutex_unlock(&p->lock);
-	if (demand) {
-		ref.pool = p->idx;
-		ref.generation = t->gen->generation;
-		send_ctl(pool_fe(t), CTL_DEMAND_START, &ref, sizeof(ref));
-	}
+	if (demand)
+		send_demand(p, t);
 	return WEIR_AGAIN;
 }
 
@@ -502,7 +525,8 @@ suspect_left(const struct fe_pool *p, uint64_t now)
 /*
  * How long a request just queued (or still queued) may wait before its
  * thread should look again: the rest of queue_timeout, or less when a
- * suspect worker comes back into use before that.
+ * suspect worker comes back into use before that, or when the master is to
+ * be asked again for workers (queue_waited()).
  */
 uint64_t
 queue_wait_ms(struct fe_pool *p, const struct pwait *pw)
@@ -513,6 +537,8 @@ queue_wait_ms(struct fe_pool *p, const struct pwait *pw)
 	waited = now > pw->enq_ms ? now - pw->enq_ms : 0;
 	left = waited < p->queue_timeout ? p->queue_timeout - waited : 0;
 	sus = suspect_left(p, now);
+	if (!has_live_worker(p) && left > DEMAND_REPEAT_MS)
+		left = DEMAND_REPEAT_MS;
 	pthread_mutex_unlock(&p->lock);
 	return sus != 0 && sus + 1 < left ? sus + 1 : left;
 }
@@ -525,6 +551,8 @@ queue_wait_ms(struct fe_pool *p, const struct pwait *pw)
 int
 queue_waited(struct fe_pool *p, struct pwait *pw)
 {
+	uint64_t now = mono_ms();
+	bool demand = false;
 	int rc;
 
 	pthread_mutex_lock(&p->lock);
@@ -532,9 +560,15 @@ queue_waited(struct fe_pool *p, struct pwait *pw)
 		dispatch_queued(p);	/* a suspect worker may be usable again */
 	if (pw->qstate != PW_QUEUED)
 		rc = 1;
-	else
-		rc = mono_ms() - pw->enq_ms >= p->queue_timeout ? -1 : 0;
+	else if (now - pw->enq_ms >= p->queue_timeout)
+		rc = -1;
+	else {
+		rc = 0;
+		demand = demand_due_locked(p, now);
+	}
 	pthread_mutex_unlock(&p->lock);
+	if (demand)
+		send_demand(p, pw->t);
 	return rc;
 }
 

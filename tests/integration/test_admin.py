@@ -6,6 +6,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -265,6 +266,49 @@ def test_reload_under_load_changes_command_without_failures(w, tmp_path):
         wait_for(lambda: load.ok > n + 50, what="more load")
     assert load.failed == [], load.failed[:5]
     assert any(e["id"] == 1080 for e in w.events())
+
+
+def test_first_requests_of_idle_pools_cross_reloads(make_weir):
+    """The first request to an on-demand pool asks the master for a worker
+    in the generation its thread serves; the master drops a demand from a
+    generation it has just left (a pool's index means something only in
+    its own).  Such a request waited out queue_timeout (120 s) for a 503:
+    the demand is now asked again every second while requests wait.  Here
+    each of 12 idle pools gets its first request while reloads follow one
+    another: every one is answered, none waits for queue_timeout."""
+    n = 12
+    body = "".join(f"[pool p{i}]\ncommand = {APP}\n" for i in range(n))
+    body += "[pool churn]\ncommand = {APP}\n".format(APP=APP)
+    body += "[site main]\n" + "".join(f"app = /p{i} p{i}\n" for i in range(n))
+    w = make_weir(body)
+    base = w.conf_path.read_text()
+    stop = threading.Event()
+    reloads = []
+
+    def churn():
+        k = 0
+        while not stop.is_set():
+            k += 1      # a change the master applies: the churn pool's env
+            w.conf_path.write_text(base.replace("[pool churn]\n",
+                                                f"[pool churn]\nenv = K={k % 2}\n"))
+            reloads.append(cli(w, "reload").returncode)
+
+    t = threading.Thread(target=churn, daemon=True)
+    t.start()
+    try:
+        took = []
+        for i in range(n):
+            t0 = time.monotonic()
+            st, _, b = get(w, f"/p{i}/hello", timeout=60)
+            took.append(time.monotonic() - t0)
+            assert st == 200 and b.startswith(b"hello from"), (i, st, b)
+    finally:
+        stop.set()
+        t.join(60)
+    assert len(reloads) >= n and set(reloads) == {0}, reloads
+    # a demand asked again after a second, and the worker's start: well
+    # under queue_timeout
+    assert max(took) < 30, took
 
 
 PROM_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")

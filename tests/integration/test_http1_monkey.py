@@ -11,17 +11,21 @@ Whatever a client does, weir must not crash, leak or corrupt: every answer
 comes in the order of its request with the right bytes (by SHA-256); a
 plain request after each connection is answered; the front end is the same
 process at the end and weir exits 0 (under ASan, `make asan`, with no
-report).  WEIR_MONKEY_SEEDS (default 60) and WEIR_MONKEY_BASE run more or
-other sequences.
+report).  The same again while `weir reload`s follow one another, each
+recycling the HTTP pool and adding or removing a route.  WEIR_MONKEY_SEEDS
+(default 60) and WEIR_MONKEY_BASE run more or other sequences.
 """
+import contextlib
 import os
 import random
 import socket
+import threading
 import time
 
 import pytest
 
 from conftest import traversable
+from test_admin import cli
 from test_http2 import APP, sha
 
 PHP = "/usr/bin/php-cgi"
@@ -236,8 +240,6 @@ def one_connection(w, rng):
                 return False
             for _, want in batch:
                 status, fields, body = rd.response(want["method"] == "HEAD")
-                if os.environ.get("MONKEY_DEBUG"):
-                    print(want["method"], want["path"], status, fields, len(body))
                 check(want, status, fields, body, w.files)
                 if fields.get("connection", "").lower() == "close" or want.get("last"):
                     return True
@@ -246,19 +248,58 @@ def one_connection(w, rng):
     return True
 
 
-def test_random_pipelined_clients_never_break_weir(monkey_weir):
-    w = monkey_weir
+class Reloads:
+    """`weir reload` after `weir reload` while the with-block runs, each a
+    change the master applies: the HTTP pool's environment (its workers are
+    recycled) and a route of the site, in turn."""
+
+    def __init__(self, w):
+        self.w, self.codes = w, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        base = self.w.conf_path.read_text()
+        k = 0
+        while not self.stop.is_set():
+            k += 1
+            conf = base.replace("[pool app]\n", f"[pool app]\nenv = K={k % 3}\n", 1)
+            if k % 2:
+                conf = conf.replace("[site main]\n", "[site main]\napp = /app2 app\n", 1)
+            self.w.conf_path.write_text(conf)
+            self.codes.append(cli(self.w, "reload", timeout=60).returncode)
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(90)
+        assert self.codes and set(self.codes) == {0}, self.codes
+
+
+def run_monkeys(w, one, reloads):
+    """one(w, rng) for every seed (with Reloads when reloads), each followed
+    by a plain request; the front end is never restarted, and weir exits 0
+    (under ASan: with no report)."""
     fe = w.frontend_pid()
-    for seed in range(SEEDS):
-        rng = random.Random(BASE + seed)
-        try:
-            one_connection(w, rng)
-        except AssertionError as e:
-            raise AssertionError(f"seed {BASE + seed}: {e}") from None
-        s = socket.create_connection(("127.0.0.1", w.port), timeout=30)
-        s.sendall(b"GET /1k.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-        status, _, body = Reader(s).response(False)
-        s.close()
-        assert status == 200 and sha(body) == sha(w.files["/1k.bin"]), (BASE + seed, status)
+    with Reloads(w) if reloads else contextlib.nullcontext():
+        for seed in range(SEEDS):
+            try:
+                one(w, random.Random(BASE + seed))
+            except AssertionError as e:
+                raise AssertionError(f"seed {BASE + seed}: {e}") from None
+            s = socket.create_connection(("127.0.0.1", w.port), timeout=30)
+            s.sendall(b"GET /1k.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            status, _, body = Reader(s).response(False)
+            s.close()
+            assert status == 200 and sha(body) == sha(w.files["/1k.bin"]), (BASE + seed, status)
     assert w.frontend_pid() == fe, "the front end was restarted"
-    assert w.stop() == 0    # and, under ASan, no report
+    assert w.stop() == 0
+
+
+@pytest.mark.parametrize("reloads", [False, True], ids=["steady", "reloads"])
+def test_random_pipelined_clients(monkey_weir, reloads):
+    run_monkeys(monkey_weir, one_connection, reloads)

@@ -12,11 +12,11 @@ that ends, ends with the right bytes (by SHA-256); once the client reads
 again, every stream it still waits on ends (answered or reset) unless the
 connection was closed; a plain request after each connection is answered;
 the front end is the same process at the end and weir exits 0 (under ASan,
-`make asan`, with no report).  WEIR_MONKEY_SEEDS (default 60) and
-WEIR_MONKEY_BASE run more or other sequences.
+`make asan`, with no report).  The same again while `weir reload`s follow
+one another (test_http1_monkey.py's Reloads).  WEIR_MONKEY_SEEDS (default
+60) and WEIR_MONKEY_BASE run more or other sequences.
 """
 import os
-import random
 import socket
 import time
 
@@ -31,12 +31,10 @@ import h2.events  # noqa: E402
 import h2.exceptions  # noqa: E402
 import h2.settings  # noqa: E402
 
-from test_http1_monkey import monkey_site  # noqa: E402
-from test_http2 import Client, connect, h2conf, sha, tls_ctx  # noqa: E402
+from test_http1_monkey import monkey_site, run_monkeys  # noqa: E402
+from test_http2 import connect, h2conf, sha, tls_ctx  # noqa: E402
 from test_http2 import certs  # noqa: E402,F401  (the fixture)
 
-SEEDS = int(os.environ.get("WEIR_MONKEY_SEEDS", "60"))
-BASE = int(os.environ.get("WEIR_MONKEY_BASE", "0"))
 
 
 @pytest.fixture(params=["defaults", "streaming"])
@@ -262,21 +260,17 @@ class Monkey:
         self.sock.close()
 
 
-def test_random_clients_never_break_weir(monkey_weir):
-    w = monkey_weir
-    fe = w.frontend_pid()
-    ended = 0
-    for seed in range(SEEDS):
-        rng = random.Random(BASE + seed)
-        m = Monkey(w.tls, rng, w.ctx) if rng.random() < 0.5 else Monkey(w.h2port, rng)
-        steps = rng.randint(20, 200)
-        for _ in range(steps):
+def one_connection(w, rng):
+    """A seeded random walk on one connection, h2c or TLS; what is still
+    open then is waited for (or the connection dropped with it)."""
+    m = Monkey(w.tls, rng, w.ctx) if rng.random() < 0.5 else Monkey(w.h2port, rng)
+    try:
+        for _ in range(rng.randint(20, 200)):
             m.step(w.files)
             if m.dead:
                 break
         if rng.random() < 0.2:
-            m.close()       # dropped with whatever is open
-            continue
+            return      # dropped with whatever is open
         # let what is open finish (the windows the monkey closed opened again)
         m.set_ack(True)
         if not m.dead:
@@ -291,13 +285,11 @@ def test_random_clients_never_break_weir(monkey_weir):
         hung = [(k, v["method"], v["path"], (v["headers"] or {}).get(":status"), len(v["data"]))
                 for k, v in m.streams.items()
                 if not v["ended"] and v["reset"] is None and not v["cancelled"]]
-        assert m.dead or not hung, (BASE + seed, hung)
-        ended += sum(1 for s in m.streams.values() if s["ended"])
-        m.close()       # dropped with whatever is still open
-        c = Client(w.h2port)
-        r = c.get("/1k.bin")
-        assert r["headers"][":status"] == "200" and sha(r["data"]) == sha(w.files["/1k.bin"])
-        c.close()
-    assert ended > SEEDS
-    assert w.frontend_pid() == fe, "the front end was restarted"
-    assert w.stop() == 0    # and, under ASan, no report
+        assert m.dead or not hung, hung
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("reloads", [False, True], ids=["steady", "reloads"])
+def test_random_clients(monkey_weir, reloads):
+    run_monkeys(monkey_weir, one_connection, reloads)
