@@ -1,11 +1,11 @@
 """HTTP/1.1 clients that do everything at once: seeded random batches of
-pipelined requests -- static files with ranges and validators, HEAD, an
-HTTP pool's and a PHP (FastCGI) pool's answers, bodies by content-length or
-chunked (with trailers), Expect: 100-continue, HTTP/1.0, a request weir
-must refuse -- written in random pieces, read back in order, and
-connections dropped at any point, against one weir with the default
-settings, then one that streams bodies and answers (request_buffering =
-off, a small response_buffer).
+pipelined requests, in the clear or over TLS -- static files with ranges
+and validators, HEAD, an HTTP pool's and a PHP (FastCGI) pool's answers,
+bodies by content-length or chunked (with trailers), Expect: 100-continue,
+HTTP/1.0, a request weir must refuse -- written in random pieces, read back
+in order, and connections dropped at any point, against one weir with the
+default settings, then one that streams bodies and answers
+(request_buffering = off, a small response_buffer).
 
 Whatever a client does, weir must not crash, leak or corrupt: every answer
 comes in the order of its request with the right bytes (by SHA-256); a
@@ -24,9 +24,9 @@ import time
 
 import pytest
 
-from conftest import traversable
+from conftest import free_port, traversable
 from test_admin import cli
-from test_http2 import APP, sha
+from test_http2 import APP, certs, h2conf, sha, tls_ctx  # noqa: F401  (certs: the fixture)
 
 PHP = "/usr/bin/php-cgi"
 
@@ -57,9 +57,17 @@ def monkey_site(tmp_path, config):
 
 
 @pytest.fixture(params=["defaults", "streaming"])
-def monkey_weir(make_weir, tmp_path, request):
+def monkey_weir(make_weir, tmp_path, certs, request):
+    """A weir on monkey_site(): HTTP/1.1 (w.port), h2c (w.h2port) and TLS
+    (w.tls; w.ctx offers h2 by ALPN, w.ctx1 HTTP/1.1 only) listeners."""
     body, files = monkey_site(tmp_path, request.param)
-    w = make_weir(body)
+    port, tls = free_port(), free_port()
+    cert, key = certs.a
+    body += f"certificate = {cert}\ncertificate_key = {key}\n"
+    c = h2conf(port, f"listen = 127.0.0.1:{tls} tls\n", body)
+    w = make_weir(c["conf_body"], server_extra=c["server_extra"])
+    w.h2port, w.tls = port, tls
+    w.ctx, w.ctx1 = tls_ctx(certs), tls_ctx(certs, ("http/1.1",))
     w.files = files
     return w
 
@@ -214,8 +222,13 @@ def check(want, status, fields, body, files):
 
 
 def one_connection(w, rng):
-    """A connection of pipelined batches; False when it was dropped on purpose."""
-    s = socket.create_connection(("127.0.0.1", w.port), timeout=30)
+    """A connection (plain or TLS) of pipelined batches; False when it was
+    dropped on purpose."""
+    if rng.random() < 0.5:
+        s = socket.create_connection(("127.0.0.1", w.port), timeout=30)
+    else:
+        s = w.ctx1.wrap_socket(socket.create_connection(("127.0.0.1", w.tls), timeout=30),
+                               server_hostname="a.test")
     rd = Reader(s)
     try:
         for _ in range(rng.randint(1, 8)):

@@ -5,7 +5,7 @@ without content-length, trailers, priority fields and PRIORITY_UPDATE
 frames, large header sections, resets at any point, the window kept back
 and given back, settings changed, pings, the connection dropped -- against
 one weir with the default settings, then one that streams bodies and
-answers (test_http1_monkey.py's monkey_site()).
+answers (test_http1_monkey.py's monkey_weir).
 
 Whatever a client does, weir must not crash, leak or corrupt: every stream
 that ends, ends with the right bytes (by SHA-256); once the client reads
@@ -22,7 +22,6 @@ import time
 
 import pytest
 
-from conftest import free_port
 
 h2 = pytest.importorskip("h2")
 import h2.config  # noqa: E402
@@ -31,23 +30,9 @@ import h2.events  # noqa: E402
 import h2.exceptions  # noqa: E402
 import h2.settings  # noqa: E402
 
-from test_http1_monkey import monkey_site, run_monkeys  # noqa: E402
-from test_http2 import connect, h2conf, sha, tls_ctx  # noqa: E402
-from test_http2 import certs  # noqa: E402,F401  (the fixture)
+from test_http1_monkey import monkey_weir, run_monkeys  # noqa: E402,F401  (the fixture)
+from test_http2 import certs, connect, sha  # noqa: E402,F401  (certs: monkey_weir's)
 
-
-
-@pytest.fixture(params=["defaults", "streaming"])
-def monkey_weir(make_weir, tmp_path, certs, request):
-    body, files = monkey_site(tmp_path, request.param)
-    port, tls = free_port(), free_port()
-    cert, key = certs.a
-    body += f"certificate = {cert}\ncertificate_key = {key}\n"
-    c = h2conf(port, f"listen = 127.0.0.1:{tls} tls\n", body)
-    w = make_weir(c["conf_body"], server_extra=c["server_extra"])
-    w.h2port, w.tls, w.ctx = port, tls, tls_ctx(certs)
-    w.files = files
-    return w
 
 
 class Monkey:
