@@ -1874,10 +1874,17 @@ handler(void *user, const char *section, const char *name, const char *value)
 	    k->type == CT_STRING) {
 		/* a long value over several lines, joined with a space */
 		char **field = (char **)(void *)((char *)obj + k->off);
-		size_t a = strlen(*field), b = strlen(val);
-		char *joined = arena_alloc(&p->c->arena, a + b + 2);
+		size_t a, b;
+		char *joined;
 
-		if (joined == NULL)
+		if (*field == NULL) {
+			/* its first line was refused, and said so: nothing to join */
+			free(val);
+			return 1;
+		}
+		a = strlen(*field);
+		b = strlen(val);
+		if ((joined = arena_alloc(&p->c->arena, a + b + 2)) == NULL)
 			abort();
 		memcpy(joined, *field, a);
 		joined[a] = ' ';

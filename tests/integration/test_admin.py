@@ -217,6 +217,14 @@ def test_reload_broken_line_keeps_old_config(w):
     # SIGHUP does the same
     w.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: len([e for e in w.events() if e["id"] == 1304]) == 2, what="second 1304")
+    # a long command's continuation after its refused first line (the
+    # master's parse crashed on it, and took every pool and site down)
+    w.conf_path.write_text(text + "\n[pool extra]\ncommand =\n  more\n")
+    w.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len([e for e in w.events() if e["id"] == 1304]) == 3, what="third 1304")
+    r = cli(w, "reload")
+    assert r.returncode == 1 and "command: empty value" in r.stderr, r.stderr
+    assert w.proc.poll() is None and get(w, "/app/hello")[0] == 200
 
 
 def test_reload_adds_site_and_pool(w, site):

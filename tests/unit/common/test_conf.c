@@ -1060,6 +1060,9 @@ static const struct {
 	E("[server]\n  threads\n" TAIL, L(2) "expected 'key = value'\n"),
 	E("[server]\nuser = a\n  b\n" TAIL, L(3) "user: continuation lines are only allowed for lists\n"),
 	E("[server]\nthreads = 2\n  4\n" TAIL, L(3) "threads: continuation lines are only allowed for lists\n"),
+	/* a long string's first line refused: its continuation has nothing to join (it crashed) */
+	E("[pool q]\ncommand =\n  more\n" TAIL, L(1) "[pool q]: needs command (a program weir starts) or "
+	    "address (an upstream it does not)\n" L(2) "command: empty value\n"),
 	/* bad values, by type */
 	E("[server]\nmax_headers = 0\n" TAIL, L(2) "max_headers: '0' is out of range 1..128\n"),
 	E("[server]\nmax_headers = 129\n" TAIL, L(2) "max_headers: '129' is out of range 1..128\n"),
