@@ -13,7 +13,8 @@ again, every stream it still waits on ends (answered or reset) unless the
 connection was closed; a plain request after each connection is answered;
 the front end is the same process at the end and weir exits 0 (under ASan,
 `make asan`, with no report).  The same again while `weir reload`s follow
-one another (test_http1_monkey.py's Reloads).  WEIR_MONKEY_SEEDS (default
+one another, and while ready workers are SIGKILLed (test_http1_monkey.py's
+CHAOS): a stream whose worker died mid-answer is reset, never ended short.  WEIR_MONKEY_SEEDS (default
 60) and WEIR_MONKEY_BASE run more or other sequences.
 """
 import os
@@ -30,7 +31,7 @@ import h2.events  # noqa: E402
 import h2.exceptions  # noqa: E402
 import h2.settings  # noqa: E402
 
-from test_http1_monkey import monkey_weir, run_monkeys  # noqa: E402,F401  (the fixture)
+from test_http1_monkey import CHAOS, monkey_weir, run_monkeys  # noqa: E402,F401  (the fixture)
 from test_http2 import certs, connect, sha  # noqa: E402,F401  (certs: monkey_weir's)
 
 
@@ -275,6 +276,6 @@ def one_connection(w, rng):
         m.close()
 
 
-@pytest.mark.parametrize("reloads", [False, True], ids=["steady", "reloads"])
-def test_random_clients(monkey_weir, reloads):
-    run_monkeys(monkey_weir, one_connection, reloads)
+@pytest.mark.parametrize("chaos", list(CHAOS))
+def test_random_clients(monkey_weir, chaos):
+    run_monkeys(monkey_weir, one_connection, chaos)
