@@ -15,7 +15,7 @@ report).  The same again while `weir reload`s follow one another, each
 recycling the HTTP pool and adding or removing a route, and while ready
 workers of both pools are SIGKILLed (then a GET is still answered, and only
 a POST whose worker died may get 502 or be cut).  WEIR_MONKEY_SEEDS
-(default 60) and WEIR_MONKEY_BASE run more or other sequences.
+(default 40) and WEIR_MONKEY_BASE run more or other sequences.
 """
 import contextlib
 import json
@@ -34,7 +34,7 @@ from test_http2 import APP, certs, h2conf, sha, tls_ctx  # noqa: F401  (certs: t
 
 PHP = "/usr/bin/php-cgi"
 
-SEEDS = int(os.environ.get("WEIR_MONKEY_SEEDS", "60"))
+SEEDS = int(os.environ.get("WEIR_MONKEY_SEEDS", "40"))
 BASE = int(os.environ.get("WEIR_MONKEY_BASE", "0"))
 
 
@@ -273,73 +273,77 @@ def one_connection(w, rng):
     return True
 
 
-class Kills:
-    """A ready worker of the HTTP or the PHP pool that has served SIGKILLed
-    every 0.3 s while the with-block runs (what the OOM killer does; with
-    the default settings such deaths never disable a pool); pids from this
-    weir's status."""
+class Chaos:
+    """step() every `every` seconds on a thread of its own while the
+    with-block runs, then check()."""
+
+    every = 0.2
 
     def __init__(self, w):
-        self.w, self.killed = w, []
+        self.w, self.done = w, []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
         while not self.stop.is_set():
-            r = cli(self.w, "status", "--json", timeout=60)
-            ready = [x["pid"] for p in json.loads(r.stdout)["pools"]
-                     if p["name"] in ("app", "php")
-                     for x in p["workers"] if x["state"] == "ready" and x["requests"] > 0]
-            if ready:
-                try:
-                    os.kill(random.choice(ready), signal.SIGKILL)
-                    self.killed.append(1)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.3)
+            self.step()
+            time.sleep(self.every)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(90)
+        self.check()
+
+
+class Kills(Chaos):
+    """A ready worker of the HTTP or the PHP pool that has served SIGKILLed
+    every 0.3 s (what the OOM killer does; with the default settings such
+    deaths never disable a pool); pids from this weir's status.  w.killing
+    tells the checks."""
+
+    every = 0.3
 
     def __enter__(self):
         self.w.killing = True
-        self.thread.start()
-        return self
+        return super().__enter__()
 
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(90)
+    def step(self):
+        r = cli(self.w, "status", "--json", timeout=60)
+        ready = [x["pid"] for p in json.loads(r.stdout)["pools"] if p["name"] in ("app", "php")
+                 for x in p["workers"] if x["state"] == "ready" and x["requests"] > 0]
+        if ready:
+            try:
+                os.kill(random.choice(ready), signal.SIGKILL)
+                self.done.append(1)
+            except ProcessLookupError:
+                pass
+
+    def check(self):
         self.w.killing = False
-        assert self.killed
+        assert self.done, "no worker was killed"
 
 
-class Reloads:
-    """`weir reload` after `weir reload` while the with-block runs, each a
-    change the master applies: the HTTP pool's environment (its workers are
-    recycled) and a route of the site, in turn."""
+class Reloads(Chaos):
+    """`weir reload` after `weir reload`, each a change the master applies:
+    the HTTP pool's environment (its workers are recycled) and a route of
+    the site, in turn."""
 
-    def __init__(self, w):
-        self.w, self.codes = w, []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
+    def step(self):
+        if not self.done:
+            self.base = self.w.conf_path.read_text()
+        k = len(self.done) + 1
+        conf = self.base.replace("[pool app]\n", f"[pool app]\nenv = K={k % 3}\n", 1)
+        if k % 2:
+            conf = conf.replace("[site main]\n", "[site main]\napp = /app2 app\n", 1)
+        self.w.conf_path.write_text(conf)
+        self.done.append(cli(self.w, "reload", timeout=60).returncode)
 
-    def run(self):
-        base = self.w.conf_path.read_text()
-        k = 0
-        while not self.stop.is_set():
-            k += 1
-            conf = base.replace("[pool app]\n", f"[pool app]\nenv = K={k % 3}\n", 1)
-            if k % 2:
-                conf = conf.replace("[site main]\n", "[site main]\napp = /app2 app\n", 1)
-            self.w.conf_path.write_text(conf)
-            self.codes.append(cli(self.w, "reload", timeout=60).returncode)
-            time.sleep(0.2)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(90)
-        assert self.codes and set(self.codes) == {0}, self.codes
+    def check(self):
+        assert self.done and set(self.done) == {0}, self.done
 
 
 CHAOS = {"steady": contextlib.nullcontext, "reloads": Reloads, "kills": Kills}

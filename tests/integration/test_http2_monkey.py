@@ -14,8 +14,9 @@ connection was closed; a plain request after each connection is answered;
 the front end is the same process at the end and weir exits 0 (under ASan,
 `make asan`, with no report).  The same again while `weir reload`s follow
 one another, and while ready workers are SIGKILLed (test_http1_monkey.py's
-CHAOS): a stream whose worker died mid-answer is reset, never ended short.  WEIR_MONKEY_SEEDS (default
-60) and WEIR_MONKEY_BASE run more or other sequences.
+CHAOS): a stream whose worker died mid-answer is reset, never ended short.
+WEIR_MONKEY_SEEDS (default 40) and WEIR_MONKEY_BASE run more or other
+sequences.
 """
 import os
 import socket
