@@ -384,6 +384,64 @@ def site(tmp_path):
     return root
 
 
+def cli(w, *args, timeout=30, user=None):
+    """`weir ARGS` against w's admin socket (as `user`: setpriv arguments)."""
+    cmd = [WEIR, *args, "-s", str(w.state_dir / "admin.sock")]
+    if user is not None:
+        cmd = ["setpriv", *user, "--", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+class Chaos:
+    """step() every `every` seconds on a thread of its own while the
+    with-block runs, then check()."""
+
+    every = 0.2
+
+    def __init__(self, w):
+        self.w, self.done = w, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            self.step()
+            time.sleep(self.every)   # the pace of the chaos, not a wait
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(90)
+        self.check()
+
+
+class Reloads(Chaos):
+    """`weir reload` after `weir reload`, `every` seconds apart, each a
+    change the master applies: the environment of `pool` (its workers are
+    recycled), and in turn `route` added to [site main] and taken away.
+    done: the commands' exit statuses, all 0."""
+
+    def __init__(self, w, pool, route=None, every=0.2):
+        super().__init__(w)
+        self.pool, self.route, self.every = pool, route, every
+        self.base = w.conf_path.read_text()
+
+    def step(self):
+        k = len(self.done) + 1
+        conf = self.base.replace(f"[pool {self.pool}]\n",
+                                 f"[pool {self.pool}]\nenv = K={k % 3}\n", 1)
+        if self.route is not None and k % 2:
+            conf = conf.replace("[site main]\n", f"[site main]\n{self.route}\n", 1)
+        self.w.conf_path.write_text(conf)
+        self.done.append(cli(self.w, "reload", timeout=60).returncode)
+
+    def check(self):
+        assert self.done and set(self.done) == {0}, self.done
+
+
 class Load:
     """Keep-alive GETs of path from `conns` threads until stopped; counts
     what the clients saw: an answer is ok when it is a 200 whose body

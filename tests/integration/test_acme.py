@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from conftest import WEIR, can_connect, free_port, wait_for
+from conftest import WEIR, can_connect, cli, free_port, wait_for
 
 SITE = """
 [site shop]
@@ -118,11 +118,6 @@ def acme_status(w):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     return {a["site"]: a for a in json.loads(out.stdout)["acme"]}
-
-
-def cli(w, *args):
-    return subprocess.run([WEIR, *args, "-s", str(w.state_dir / "admin.sock")],
-                          capture_output=True, text=True, timeout=30)
 
 
 def event(w, eid, after=0):

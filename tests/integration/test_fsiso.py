@@ -30,7 +30,7 @@ import uuid
 
 import pytest
 
-from conftest import SRC, WEIR, traversable, wait_for
+from conftest import SRC, WEIR, cli, traversable, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount namespaces)")
 
@@ -83,11 +83,6 @@ def fs(w, pool, op, path, data=None):
     if data is not None:
         q["data"] = data
     return get(w, f"/{pool}/fs-{op}?" + urllib.parse.urlencode(q))
-
-
-def cli(w, *args):
-    return subprocess.run([WEIR, *args, "-s", str(w.state_dir / "admin.sock")],
-                          capture_output=True, text=True, timeout=30)
 
 
 def pool_status(w, name):

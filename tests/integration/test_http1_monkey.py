@@ -18,19 +18,17 @@ a POST whose worker died may get 502 or be cut).  WEIR_MONKEY_SEEDS
 (default 40) and WEIR_MONKEY_BASE run more or other sequences.
 """
 import contextlib
-import json
 import os
 import random
 import signal
 import socket
-import threading
 import time
 
 import pytest
 
-from conftest import free_port, traversable
-from test_admin import cli
+from conftest import Chaos, Reloads, free_port, traversable
 from test_http2 import APP, certs, h2conf, sha, tls_ctx  # noqa: F401  (certs: the fixture)
+from test_rapidfail import status as weir_status
 
 PHP = "/usr/bin/php-cgi"
 
@@ -229,8 +227,8 @@ def check(want, status, fields, body, files, killing=False):
 
 
 def one_connection(w, rng):
-    """A connection (plain or TLS) of pipelined batches; False when it was
-    dropped on purpose."""
+    """A connection (plain or TLS) of pipelined batches, answers read and
+    checked in order, now and then dropped in the middle of one."""
     if rng.random() < 0.5:
         s = socket.create_connection(("127.0.0.1", w.port), timeout=30)
     else:
@@ -257,46 +255,19 @@ def one_connection(w, rng):
                 if rng.random() < 0.05:
                     time.sleep(0.002)
             if drop:
-                return False
+                return
             for _, want in batch:
                 try:
                     status, fields, body = rd.response(want["method"] == "HEAD")
                 except (EOFError, ConnectionResetError):
                     if w.killing:
-                        return True     # a pool's answer cut by its worker's death
+                        return          # a pool's answer cut by its worker's death
                     raise
                 check(want, status, fields, body, w.files, w.killing)
                 if fields.get("connection", "").lower() == "close" or want.get("last"):
-                    return True
+                    return
     finally:
         s.close()
-    return True
-
-
-class Chaos:
-    """step() every `every` seconds on a thread of its own while the
-    with-block runs, then check()."""
-
-    every = 0.2
-
-    def __init__(self, w):
-        self.w, self.done = w, []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        while not self.stop.is_set():
-            self.step()
-            time.sleep(self.every)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(90)
-        self.check()
 
 
 class Kills(Chaos):
@@ -312,8 +283,7 @@ class Kills(Chaos):
         return super().__enter__()
 
     def step(self):
-        r = cli(self.w, "status", "--json", timeout=60)
-        ready = [x["pid"] for p in json.loads(r.stdout)["pools"] if p["name"] in ("app", "php")
+        ready = [x["pid"] for p in weir_status(self.w)["pools"] if p["name"] in ("app", "php")
                  for x in p["workers"] if x["state"] == "ready" and x["requests"] > 0]
         if ready:
             try:
@@ -327,26 +297,12 @@ class Kills(Chaos):
         assert self.done, "no worker was killed"
 
 
-class Reloads(Chaos):
-    """`weir reload` after `weir reload`, each a change the master applies:
-    the HTTP pool's environment (its workers are recycled) and a route of
-    the site, in turn."""
-
-    def step(self):
-        if not self.done:
-            self.base = self.w.conf_path.read_text()
-        k = len(self.done) + 1
-        conf = self.base.replace("[pool app]\n", f"[pool app]\nenv = K={k % 3}\n", 1)
-        if k % 2:
-            conf = conf.replace("[site main]\n", "[site main]\napp = /app2 app\n", 1)
-        self.w.conf_path.write_text(conf)
-        self.done.append(cli(self.w, "reload", timeout=60).returncode)
-
-    def check(self):
-        assert self.done and set(self.done) == {0}, self.done
-
-
-CHAOS = {"steady": contextlib.nullcontext, "reloads": Reloads, "kills": Kills}
+CHAOS = {
+    "steady": contextlib.nullcontext,
+    # each reload recycles the HTTP pool and adds or takes away a route
+    "reloads": lambda w: Reloads(w, "app", route="app = /app2 app"),
+    "kills": Kills,
+}
 
 
 def run_monkeys(w, one, chaos):
@@ -363,12 +319,12 @@ def run_monkeys(w, one, chaos):
                 raise AssertionError(f"seed {BASE + seed}: {e}") from None
             s = socket.create_connection(("127.0.0.1", w.port), timeout=30)
             s.sendall(b"GET /1k.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-            status, _, body = Reader(s).response(False)
+            code, _, body = Reader(s).response(False)
             s.close()
-            assert status == 200 and sha(body) == sha(w.files["/1k.bin"]), (BASE + seed, status)
+            assert code == 200 and sha(body) == sha(w.files["/1k.bin"]), (BASE + seed, code)
     assert w.frontend_pid() == fe, "the front end was restarted"
-    st = json.loads(cli(w, "status", "--json").stdout)
-    assert all(p["state"] == "started" for p in st["pools"]), st["pools"]
+    pools = weir_status(w)["pools"]
+    assert all(p["state"] == "started" for p in pools), pools
     assert w.stop() == 0
 
 

@@ -26,11 +26,10 @@ import os
 import pytest
 
 import conftest
-from conftest import free_port, wait_for
+from conftest import cli, free_port, wait_for
 
 h2 = pytest.importorskip("h2")
 from test_http2 import APP, Client, h2conf, random_files, sha, start, status  # noqa: E402
-from test_admin import cli  # noqa: E402
 from test_pools import GUNICORN, events, pid_alive, pool, sitesec  # noqa: E402
 from test_rapidfail import chaos  # noqa: E402
 

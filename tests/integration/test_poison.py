@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import SRC, WEIR, Load, read_response, wait_for
+from conftest import Load, SRC, WEIR, cli, read_response, wait_for
 
 PY = "/usr/bin/python3"
 APP = f"{PY} {SRC}/tests/apps/app.py"
@@ -37,11 +37,6 @@ def get(w, path, method="GET", body=None, timeout=60):
 
 def events(w, eid):
     return [e for e in w.events() if e["id"] == eid]
-
-
-def cli(w, *args):
-    return subprocess.run([WEIR, *args, "-s", str(w.state_dir / "admin.sock")],
-                          capture_output=True, text=True, timeout=30)
 
 
 def pool_status(w, name):

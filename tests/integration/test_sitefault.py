@@ -19,7 +19,7 @@ import subprocess
 
 import pytest
 
-from conftest import WEIR, wait_for
+from conftest import WEIR, cli, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root (the front end drops to [server] user); CI runs as root")
@@ -35,11 +35,6 @@ def get(w, path="/hello.txt", host="a.test"):
         return r.status, r.read()
     finally:
         c.close()
-
-
-def cli(w, *args):
-    return subprocess.run([WEIR, *args, "-s", str(w.state_dir / "admin.sock")],
-                          capture_output=True, text=True, timeout=30)
 
 
 def events(w, eid):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import WEIR, free_port, wait_for
+from conftest import WEIR, cli, free_port, wait_for
 
 OPENSSL = "openssl"
 
@@ -93,11 +93,6 @@ def line_of(w, prefix):
 def check(w):
     return subprocess.run([WEIR, "check", "-c", str(w.conf_path)], capture_output=True,
                           text=True, timeout=30)
-
-
-def cli(w, *args):
-    return subprocess.run([WEIR, *args, "-s", str(w.state_dir / "admin.sock")],
-                          capture_output=True, text=True, timeout=30)
 
 
 def admin_get(w, path):
